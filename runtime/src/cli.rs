@@ -1,0 +1,119 @@
+//! Command-line options, in Pipy's spelling.
+
+use crate::log::LogLevel;
+
+pub const USAGE: &str = "\
+Usage: weir [options] <script.js> [options] [-- script arguments...]
+       weir -e '<expression>'
+
+Runs a Pipy script: the script builds pipelines, Weir moves the bytes.
+
+Options:
+  -e, --eval <expr>          Run <expr> as the script
+  --threads=<N|max>          Worker threads, each running the script (default 1)
+  --log-level=<level>        error | warn | info | debug[:topic+topic] (default info)
+  --reuse-port               Set SO_REUSEPORT on listeners
+  -v, --version              Print the version
+  -h, --help                 Print this help
+  --, --args                 What follows goes to the script as pipy.argv[1..]
+";
+
+#[derive(Debug, PartialEq)]
+pub enum Target {
+    File(String),
+    Eval(String),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Options {
+    pub target: Option<Target>,
+    pub threads: usize,
+    pub log_level: LogLevel,
+    pub reuse_port: bool,
+    pub script_args: Vec<String>,
+    pub help: bool,
+    pub version: bool,
+}
+
+pub fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        target: None,
+        threads: 1,
+        log_level: LogLevel::parse("info")?,
+        reuse_port: false,
+        script_args: Vec::new(),
+        help: false,
+        version: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (name, value) = match a.split_once('=') {
+            Some((n, v)) if n.starts_with('-') => (n, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        match name {
+            "-h" | "--help" => o.help = true,
+            "-v" | "--version" => o.version = true,
+            "--reuse-port" => o.reuse_port = true,
+            "--no-graph" | "--no-reload" | "--no-status" | "--no-metrics" => {}
+            "-e" | "--eval" => {
+                let expr = value.or_else(|| it.next().cloned()).ok_or("missing expression after -e")?;
+                set_target(&mut o, Target::Eval(expr))?;
+            }
+            "--threads" => {
+                let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --threads")?;
+                o.threads = match v.as_str() {
+                    "max" => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                    n => n.parse().ok().filter(|n| *n > 0).ok_or(format!("invalid --threads value: {n}"))?,
+                };
+            }
+            "--log-level" => {
+                let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --log-level")?;
+                o.log_level = LogLevel::parse(&v)?;
+            }
+            "--" | "--args" | "-args" => {
+                o.script_args.extend(it.by_ref().cloned());
+            }
+            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option: {a}")),
+            _ => set_target(&mut o, Target::File(a.clone()))?,
+        }
+    }
+    Ok(o)
+}
+
+fn set_target(o: &mut Options, t: Target) -> Result<(), String> {
+    if let Some(existing) = &o.target {
+        let name = match (&t, existing) {
+            (Target::File(f), _) => f.clone(),
+            (Target::Eval(e), _) => e.clone(),
+        };
+        return Err(format!("redundant argument: {name}"));
+    }
+    o.target = Some(t);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn options_before_and_after_the_script() {
+        let o = parse(&args("--threads=2 main.js --log-level=debug:thread -- a b")).unwrap();
+        assert_eq!(o.target, Some(Target::File("main.js".into())));
+        assert_eq!(o.threads, 2);
+        assert_eq!(o.log_level.topics, ["thread"]);
+        assert_eq!(o.script_args, ["a", "b"]);
+    }
+
+    #[test]
+    fn errors_name_the_argument() {
+        assert_eq!(parse(&args("--bogus")).unwrap_err(), "unknown option: --bogus");
+        assert_eq!(parse(&args("a.js b.js")).unwrap_err(), "redundant argument: b.js");
+        assert!(parse(&args("--threads=0 a.js")).is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! Protocol codecs used by the filters. They know bytes and heads, not pipelines.
+
+pub mod http1;

@@ -1,0 +1,231 @@
+//! Layouts and pipelines.
+//!
+//! A [`Layout`] is what a builder (`$=>$.onStart(...).connect(...)`) produced at configuration
+//! time: an immutable list of filter specs. A [`Pipeline`] is one instance of a layout bound
+//! to a [`Context`], a chain of Rust filter state machines that events are pushed through.
+//!
+//! Events move synchronously: a filter hands its output to the rest of the chain through
+//! [`Output`], so one input event runs to completion before anything else happens on the
+//! worker thread. Filters that produce events later (a socket read, a timer) hold a
+//! [`FilterEnv`] and re-enter the chain just after themselves.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use boa_engine::{JsObject, JsValue};
+
+use super::{Context, Event};
+use crate::js;
+
+/// Where a pipeline's output goes: a socket, a parent filter, or nowhere.
+pub trait EventSink {
+    fn on_event(&self, evt: Event);
+}
+
+/// A sink that drops everything (the output of `fork` branches).
+pub struct Discard;
+
+impl EventSink for Discard {
+    fn on_event(&self, _evt: Event) {}
+}
+
+impl<F: Fn(Event)> EventSink for F {
+    fn on_event(&self, evt: Event) {
+        self(evt)
+    }
+}
+
+/// How a pipeline starts: `onStart(events)` or `onStart(fn)`.
+pub enum StartSpec {
+    Events(JsValue),
+    Function(JsObject),
+}
+
+/// A pipeline layout: the result of running a builder once.
+pub struct Layout {
+    pub name: String,
+    pub on_start: Option<StartSpec>,
+    pub on_end: Option<JsObject>,
+    pub filters: Vec<Box<dyn FilterSpec>>,
+}
+
+/// The configuration of one filter; makes a fresh [`Filter`] for each pipeline.
+pub trait FilterSpec {
+    fn name(&self) -> &'static str;
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter>;
+}
+
+/// One stage of a running pipeline.
+pub trait Filter {
+    /// Called once, after `onStart` ran, before the first event.
+    fn start(&mut self) {}
+    fn process(&mut self, evt: Event, out: &mut Output<'_>);
+}
+
+/// The rest of the chain after the current filter.
+pub struct Output<'a> {
+    rest: &'a mut [Box<dyn Filter>],
+    sink: &'a dyn EventSink,
+}
+
+impl Output<'_> {
+    pub fn emit(&mut self, evt: Event) {
+        match self.rest.split_first_mut() {
+            Some((next, rest)) => next.process(evt, &mut Output { rest, sink: self.sink }),
+            None => self.sink.on_event(evt),
+        }
+    }
+}
+
+/// What a filter instance knows about where it sits.
+#[derive(Clone)]
+pub struct FilterEnv {
+    pipeline: Weak<RefCell<PipelineInner>>,
+    index: usize,
+    pub context: Rc<Context>,
+}
+
+impl FilterEnv {
+    /// Emits an event produced outside of `process` (from a task or a timer) into the chain
+    /// just after this filter. Does nothing if the pipeline is gone.
+    pub fn emit(&self, evt: Event) {
+        if let Some(p) = self.pipeline.upgrade() {
+            let mut inner = p.borrow_mut();
+            let inner = &mut *inner;
+            let (_, rest) = inner.filters.split_at_mut(self.index + 1);
+            Output { rest, sink: &*inner.sink }.emit(evt);
+        }
+    }
+
+    /// Like [`FilterEnv::emit`], but from inside this very pipeline's processing, where the
+    /// pipeline is already borrowed: the event is delivered from a fresh task instead.
+    pub fn emit_later(&self, evt: Event) {
+        let env = self.clone();
+        tokio::task::spawn_local(async move { env.emit(evt) });
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.pipeline.strong_count() > 0
+    }
+}
+
+pub struct PipelineInner {
+    filters: Vec<Box<dyn Filter>>,
+    sink: Rc<dyn EventSink>,
+    /// Input that arrived while `onStart` was still pending.
+    held: Option<Vec<Event>>,
+}
+
+impl PipelineInner {
+    fn input(&mut self, evt: Event) {
+        if let Some(held) = &mut self.held {
+            held.push(evt);
+            return;
+        }
+        Output { rest: &mut self.filters, sink: &*self.sink }.emit(evt);
+    }
+}
+
+/// A running pipeline. Dropping it destroys the filters (closing their connections and
+/// sub-pipelines) and runs the layout's `onEnd`.
+pub struct Pipeline {
+    inner: Rc<RefCell<PipelineInner>>,
+    layout: Rc<Layout>,
+    context: Rc<Context>,
+}
+
+impl Pipeline {
+    pub fn new(layout: Rc<Layout>, context: Rc<Context>, sink: Rc<dyn EventSink>) -> Pipeline {
+        let inner = Rc::new_cyclic(|weak: &Weak<RefCell<PipelineInner>>| {
+            let filters = layout
+                .filters
+                .iter()
+                .enumerate()
+                .map(|(index, spec)| {
+                    spec.instantiate(FilterEnv { pipeline: weak.clone(), index, context: context.clone() })
+                })
+                .collect();
+            RefCell::new(PipelineInner { filters, sink, held: None })
+        });
+        Pipeline { inner, layout, context }
+    }
+
+    pub fn context(&self) -> &Rc<Context> {
+        &self.context
+    }
+
+    /// Runs `onStart` with `args`, starts the filters, then feeds the start events.
+    pub fn start(&self, args: &[JsValue]) {
+        let initial = match &self.layout.on_start {
+            None => Ok(Vec::new()),
+            Some(StartSpec::Events(v)) => js::events::to_events(v),
+            Some(StartSpec::Function(f)) => match js::call(&self.context, f, args) {
+                Ok(v) if js::promise::is_promise(&v) => {
+                    self.inner.borrow_mut().held = Some(Vec::new());
+                    self.start_filters();
+                    let weak = Rc::downgrade(&self.inner);
+                    js::promise::on_settled(&v, &self.context, move |result| {
+                        if let Some(p) = weak.upgrade() {
+                            let held = p.borrow_mut().held.take().unwrap_or_default();
+                            let first = result.and_then(|v| js::events::to_events(&v));
+                            let mut inner = p.borrow_mut();
+                            match first {
+                                Ok(events) => events.into_iter().for_each(|e| inner.input(e)),
+                                Err(e) => inner.input(js::runtime_error(e)),
+                            }
+                            held.into_iter().for_each(|e| inner.input(e));
+                        }
+                    });
+                    return;
+                }
+                Ok(v) => js::events::to_events(&v),
+                Err(e) => Err(e),
+            },
+        };
+        self.start_filters();
+        match initial {
+            Ok(events) => events.into_iter().for_each(|e| self.input(e)),
+            Err(e) => {
+                tracing::error!(target: "pipeline", "{e}");
+                self.input(js::runtime_error(e));
+            }
+        }
+    }
+
+    fn start_filters(&self) {
+        for f in self.inner.borrow_mut().filters.iter_mut() {
+            f.start();
+        }
+    }
+
+    pub fn input(&self, evt: Event) {
+        self.inner.borrow_mut().input(evt);
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Some(f) = &self.layout.on_end {
+            let f = f.clone();
+            let context = self.context.clone();
+            js::call_when_free(move || {
+                if let Err(e) = js::call(&context, &f, &[]) {
+                    tracing::error!(target: "pipeline", "onEnd: {e}");
+                }
+            });
+        }
+    }
+}
+
+impl FilterEnv {
+    /// Feeds an event into this filter itself, as if it came from upstream (used to replay
+    /// events a filter held while it waited).
+    pub fn feed(&self, evt: Event) {
+        if let Some(p) = self.pipeline.upgrade() {
+            let mut inner = p.borrow_mut();
+            let inner = &mut *inner;
+            let (_, rest) = inner.filters.split_at_mut(self.index);
+            Output { rest, sink: &*inner.sink }.emit(evt);
+        }
+    }
+}

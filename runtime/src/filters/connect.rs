@@ -1,0 +1,226 @@
+//! `connect(target, options?)`: a TCP connection upstream. Input `Data` is written to it;
+//! its output is what the upstream sends, then one `StreamEnd`.
+//!
+//! Unlike Pipy, the connection is opened when the pipeline starts (after `onStart`), not at
+//! the first input event, so protocols where the server speaks first pass through.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue};
+use bytes::BytesMut;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::task::AbortHandle;
+
+use super::Made;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
+use crate::js;
+use crate::net::outbox::{End, Outbox};
+
+#[derive(Clone)]
+enum Target {
+    Fixed(String),
+    Dynamic(JsObject),
+}
+
+#[derive(Clone, Default)]
+struct Options {
+    retry_count: i32,
+    retry_delay: Duration,
+    connect_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+}
+
+pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let target = match args.first() {
+        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Target::Dynamic(v.as_object().unwrap().clone()),
+        Some(v) if v.is_string() => Target::Fixed(v.to_string(ctx)?.to_std_string_escaped()),
+        _ => return Err(js::type_error("connect() takes a target 'host:port' or a function returning one")),
+    };
+    let mut options = Options { idle_timeout: Some(Duration::from_secs(60)), ..Default::default() };
+    if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
+        let get = |name: &str, ctx: &mut Context| o.get(JsString::from(name), ctx);
+        let v = get("retryCount", ctx)?;
+        if !v.is_undefined() {
+            options.retry_count = v.to_i32(ctx)?;
+        }
+        let v = get("retryDelay", ctx)?;
+        if !v.is_undefined() {
+            options.retry_delay = crate::options::duration(&v, ctx)?;
+        }
+        let v = get("connectTimeout", ctx)?;
+        if !v.is_undefined() {
+            options.connect_timeout = Some(crate::options::duration(&v, ctx)?).filter(|d| !d.is_zero());
+        }
+        let v = get("idleTimeout", ctx)?;
+        if !v.is_undefined() {
+            options.idle_timeout = Some(crate::options::duration(&v, ctx)?).filter(|d| !d.is_zero());
+        }
+    }
+    Ok(Made::Filter(Box::new(Spec { target, options })))
+}
+
+struct Spec {
+    target: Target,
+    options: Options,
+}
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        "connect"
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(Connect { target: self.target.clone(), options: self.options.clone(), env, outbox: None, task: None })
+    }
+}
+
+struct Connect {
+    target: Target,
+    options: Options,
+    env: FilterEnv,
+    outbox: Option<Rc<Outbox>>,
+    task: Option<AbortHandle>,
+}
+
+impl Connect {
+    fn open(&mut self) -> Rc<Outbox> {
+        let outbox = Rc::new(Outbox::default());
+        self.outbox = Some(outbox.clone());
+        let target = match &self.target {
+            Target::Fixed(t) => Ok(t.clone()),
+            Target::Dynamic(f) => js::call(&self.env.context, f, &[]).and_then(|v| {
+                js::with_js(|ctx| v.to_string(ctx).map(|s| s.to_std_string_escaped()).map_err(|e| js::describe(&e, ctx)))
+                    .unwrap_or_else(|| Err("re-entrant call into JS".into()))
+            }),
+        };
+        let env = self.env.clone();
+        match target {
+            Ok(target) => {
+                let task = tokio::task::spawn_local(run(target, self.options.clone(), outbox.clone(), env));
+                self.task = Some(task.abort_handle());
+            }
+            Err(e) => {
+                tracing::error!(target: "outbound", "connect: {e}");
+                env.emit_later(js::runtime_error(e));
+            }
+        }
+        outbox
+    }
+}
+
+impl Filter for Connect {
+    fn start(&mut self) {
+        self.open();
+    }
+
+    fn process(&mut self, evt: Event, _out: &mut Output<'_>) {
+        let outbox = match &self.outbox {
+            Some(o) => o.clone(),
+            None => self.open(),
+        };
+        match evt {
+            Event::Data(b) => outbox.push(b),
+            Event::StreamEnd(None) => outbox.end(End::Shutdown),
+            Event::StreamEnd(Some(_)) => outbox.end(End::Close),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Connect {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+/// `host:port` to socket addresses: IP literals as they are, `localhost` without DNS.
+async fn resolve(target: &str) -> Result<Vec<SocketAddr>, &'static str> {
+    let (host, port) = target.rsplit_once(':').ok_or("CannotResolve")?;
+    let port: u16 = port.parse().map_err(|_| "CannotResolve")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    if host == "localhost" {
+        return Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
+    }
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port)).await.map_err(|_| "CannotResolve")?.collect();
+    if addrs.is_empty() { Err("CannotResolve") } else { Ok(addrs) }
+}
+
+async fn connect_once(target: &str, timeout: Option<Duration>) -> Result<TcpStream, &'static str> {
+    let addrs = resolve(target).await?;
+    let attempt = async {
+        let mut last = "ConnectionRefused";
+        for a in addrs {
+            match TcpStream::connect(a).await {
+                Ok(s) => return Ok(s),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => last = "ConnectionRefused",
+                Err(_) => last = "ConnectionAborted",
+            }
+        }
+        Err(last)
+    };
+    match timeout {
+        Some(t) => tokio::time::timeout(t, attempt).await.unwrap_or(Err("ConnectionTimeout")),
+        None => attempt.await,
+    }
+}
+
+async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEnv) {
+    let mut retries = 0;
+    let stream = loop {
+        match connect_once(&target, options.connect_timeout).await {
+            Ok(s) => break s,
+            Err(code) => {
+                if options.retry_count >= 0 && retries >= options.retry_count {
+                    tracing::warn!(target: "outbound", "connect to {target}: {code}");
+                    return env.emit(Event::error(code));
+                }
+                retries += 1;
+                tracing::warn!(target: "outbound", "connect to {target}: {code}, retry connecting... (retries = {retries})");
+                tokio::time::sleep(options.retry_delay).await;
+            }
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    tracing::debug!(target: "outbound", "connected to {target}");
+    let (mut r, w) = stream.into_split();
+    let idle = options.idle_timeout.unwrap_or(Duration::MAX);
+    let reader = async {
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        loop {
+            buf.reserve(16 * 1024);
+            let read = match tokio::time::timeout(idle, r.read_buf(&mut buf)).await {
+                Ok(read) => read,
+                Err(_) => return env.emit(Event::error("IdleTimeout")),
+            };
+            match read {
+                Ok(0) => return env.emit(Event::end()),
+                Ok(_) => env.emit(Event::Data(buf.split().freeze())),
+                Err(e) => {
+                    let code = if e.kind() == std::io::ErrorKind::ConnectionReset { "ConnectionReset" } else { "ReadError" };
+                    return env.emit(Event::error(code));
+                }
+            }
+            if !env.is_alive() {
+                return;
+            }
+        }
+    };
+    let writer = outbox.run(w);
+    tokio::pin!(reader, writer);
+    tokio::select! {
+        _ = &mut reader => { let _ = writer.await; }
+        w = &mut writer => {
+            if matches!(w, Ok(End::Shutdown)) {
+                reader.await;
+            }
+        }
+    }
+}

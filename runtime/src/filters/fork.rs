@@ -1,0 +1,93 @@
+//! `fork(initArg?).to(sub)`: every event goes into a branch too; the branch's output is
+//! dropped and the original events pass on unchanged.
+
+use std::rc::Rc;
+
+use boa_engine::object::builtins::JsArray;
+use boa_engine::{Context, JsResult, JsValue};
+
+use super::Made;
+use crate::engine::pipeline::Discard;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline};
+use crate::js;
+
+pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
+    let init = args.first().cloned().unwrap_or_default();
+    Ok(Made::Joint(Box::new(move |sub| Box::new(Spec { init, sub }))))
+}
+
+struct Spec {
+    init: JsValue,
+    sub: Rc<Layout>,
+}
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        "fork"
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(Fork { init: self.init.clone(), sub: self.sub.clone(), env, branches: None })
+    }
+}
+
+struct Fork {
+    init: JsValue,
+    sub: Rc<Layout>,
+    env: FilterEnv,
+    branches: Option<Vec<Pipeline>>,
+}
+
+impl Fork {
+    /// A non-array init value makes one branch sharing this context; an array makes one
+    /// branch per element, each with a copy of the context.
+    fn open(&self) -> Vec<Pipeline> {
+        let context = &self.env.context;
+        let init = match self.init.as_object().filter(|o| o.is_callable()) {
+            Some(f) => match js::call(context, &f, &[]) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(target: "pipeline", "fork: {e}");
+                    return Vec::new();
+                }
+            },
+            None => self.init.clone(),
+        };
+        let elements = init.as_object().filter(|o| o.is_array()).and_then(|o| {
+            let arr = JsArray::from_object(o.clone()).ok()?;
+            js::with_js(|ctx| {
+                let len = arr.length(ctx).unwrap_or(0);
+                (0..len).map(|i| arr.get(i, ctx).unwrap_or_default()).collect::<Vec<_>>()
+            })
+        });
+        match elements {
+            None => {
+                let p = Pipeline::new(self.sub.clone(), context.clone(), Rc::new(Discard));
+                let args = if init.is_undefined() { vec![] } else { vec![init] };
+                p.start(&args);
+                vec![p]
+            }
+            Some(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let p = Pipeline::new(self.sub.clone(), context.copy(None), Rc::new(Discard));
+                    p.start(&[item, JsValue::from(i as u32)]);
+                    p
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Filter for Fork {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.branches.is_none() {
+            self.branches = Some(self.open());
+        }
+        for b in self.branches.iter().flatten() {
+            b.input(evt.clone());
+        }
+        out.emit(evt);
+    }
+}

@@ -1,0 +1,70 @@
+//! Conversions between pipeline events and the JS objects scripts see and return.
+
+use boa_engine::class::Class;
+use boa_engine::object::builtins::JsArray;
+use boa_engine::{Context, JsResult, JsValue};
+use bytes::Bytes;
+
+use super::data::Data;
+use super::message::{self, Message, MessageEnd, MessageStart, StreamEnd};
+use crate::engine::{Event, Head};
+
+/// The events a value stands for: an event, a `Message`, or an array of them (null and
+/// undefined elements skipped). `Err` names what was wrong.
+pub fn from_value(v: &JsValue, ctx: &mut Context) -> Result<Vec<Event>, String> {
+    let mut out = Vec::new();
+    push(v, &mut out, true, ctx)?;
+    Ok(out)
+}
+
+/// As [`from_value`], from Rust code that does not hold the Boa context.
+pub fn to_events(v: &JsValue) -> Result<Vec<Event>, String> {
+    super::with_js(|ctx| from_value(v, ctx)).unwrap_or_else(|| Err("re-entrant call into JS".into()))
+}
+
+fn push(v: &JsValue, out: &mut Vec<Event>, top: bool, ctx: &mut Context) -> Result<(), String> {
+    if v.is_null_or_undefined() {
+        return Ok(());
+    }
+    let not_events = || "initial input is not or did not return events or messages".to_string();
+    let obj = v.as_object().ok_or_else(not_events)?;
+    if let Some(d) = obj.downcast_ref::<Data>() {
+        out.push(Event::Data(Bytes::copy_from_slice(&d.bytes)));
+    } else if let Some(m) = obj.downcast_ref::<MessageStart>() {
+        out.push(Event::MessageStart(Head::Js(m.head.clone())));
+    } else if let Some(m) = obj.downcast_ref::<MessageEnd>() {
+        out.push(Event::MessageEnd(m.tail.clone()));
+    } else if let Some(s) = obj.downcast_ref::<StreamEnd>() {
+        out.push(Event::StreamEnd(message::stream_error(&s.error)));
+    } else if let Some(m) = obj.downcast_ref::<Message>() {
+        out.push(Event::MessageStart(Head::Js(m.head.clone())));
+        if let Some(body) = Data::bytes_of(&m.body).filter(|b| !b.is_empty()) {
+            out.push(Event::Data(body));
+        }
+        out.push(Event::MessageEnd(m.tail.clone()));
+    } else if top && obj.is_array() {
+        let arr = JsArray::from_object(obj.clone()).map_err(|e| e.to_string())?;
+        let len = arr.length(ctx).map_err(|e| e.to_string())?;
+        for i in 0..len {
+            let item = arr.get(i, ctx).map_err(|e| e.to_string())?;
+            push(&item, out, false, ctx)?;
+        }
+    } else {
+        return Err(not_events());
+    }
+    Ok(())
+}
+
+/// The JS object for an event, as handed to `handle*` callbacks.
+pub fn to_value(evt: &Event, ctx: &mut Context) -> JsResult<JsValue> {
+    Ok(match evt {
+        Event::Data(b) => Data::to_js(b.to_vec(), ctx)?,
+        Event::MessageStart(h) => {
+            MessageStart::from_data(MessageStart { head: message::head_to_js(h, ctx)? }, ctx)?.into()
+        }
+        Event::MessageEnd(tail) => {
+            MessageEnd::from_data(MessageEnd { tail: tail.clone(), payload: JsValue::undefined() }, ctx)?.into()
+        }
+        Event::StreamEnd(e) => StreamEnd::from_data(StreamEnd { error: message::error_to_js(e) }, ctx)?.into(),
+    })
+}

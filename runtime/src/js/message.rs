@@ -1,0 +1,237 @@
+//! `Message`, `MessageStart`, `MessageEnd`, `StreamEnd`, and the JS shape of HTTP heads.
+
+use std::rc::Rc;
+
+use boa_engine::class::{Class, ClassBuilder};
+use boa_engine::object::ObjectInitializer;
+use boa_engine::object::builtins::JsArray;
+use boa_engine::property::Attribute;
+use boa_engine::{
+    Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
+};
+
+use super::data::{self, Data};
+use crate::codec::http1::{Header, RequestHead, ResponseHead};
+use crate::engine::{Head, StreamError};
+
+pub fn register(ctx: &mut Context) -> JsResult<()> {
+    ctx.register_global_class::<MessageStart>()?;
+    ctx.register_global_class::<MessageEnd>()?;
+    ctx.register_global_class::<StreamEnd>()?;
+    ctx.register_global_class::<Message>()?;
+    Ok(())
+}
+
+#[derive(Debug, Trace, Finalize, JsData)]
+pub struct MessageStart {
+    pub head: JsValue,
+}
+
+#[derive(Debug, Trace, Finalize, JsData)]
+pub struct MessageEnd {
+    pub tail: JsValue,
+    pub payload: JsValue,
+}
+
+#[derive(Debug, Trace, Finalize, JsData)]
+pub struct StreamEnd {
+    pub error: JsValue,
+}
+
+#[derive(Debug, Trace, Finalize, JsData)]
+pub struct Message {
+    pub head: JsValue,
+    pub body: JsValue,
+    pub tail: JsValue,
+    pub payload: JsValue,
+}
+
+fn arg(args: &[JsValue], i: usize) -> JsValue {
+    args.get(i).cloned().unwrap_or_default()
+}
+
+/// Adds a read-only accessor that reads one field of the native data `T`.
+fn getter<T: Class>(class: &mut ClassBuilder<'_>, name: JsString, read: fn(&T) -> JsValue) {
+    let realm = class.context().realm().clone();
+    let f = NativeFunction::from_copy_closure(move |this, _, _| {
+        let obj = this.as_object();
+        let data = obj.as_ref().and_then(|o| o.downcast_ref::<T>());
+        Ok(data.map(|d| read(&d)).unwrap_or_default())
+    });
+    class.accessor(name, Some(f.to_js_function(&realm)), None, Attribute::CONFIGURABLE);
+}
+
+fn type_name(class: &mut ClassBuilder<'_>, name: &'static str) {
+    class.property(js_string!("type"), JsString::from(name), Attribute::READONLY);
+}
+
+impl Class for MessageStart {
+    const NAME: &'static str = "MessageStart";
+    const LENGTH: usize = 1;
+    fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
+        Ok(MessageStart { head: arg(args, 0) })
+    }
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        type_name(class, "MessageStart");
+        getter::<Self>(class, js_string!("head"), |d| d.head.clone());
+        Ok(())
+    }
+}
+
+impl Class for MessageEnd {
+    const NAME: &'static str = "MessageEnd";
+    const LENGTH: usize = 2;
+    fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
+        Ok(MessageEnd { tail: arg(args, 0), payload: arg(args, 1) })
+    }
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        type_name(class, "MessageEnd");
+        getter::<Self>(class, js_string!("tail"), |d| d.tail.clone());
+        getter::<Self>(class, js_string!("payload"), |d| d.payload.clone());
+        Ok(())
+    }
+}
+
+impl Class for StreamEnd {
+    const NAME: &'static str = "StreamEnd";
+    const LENGTH: usize = 1;
+    fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
+        Ok(StreamEnd { error: arg(args, 0) })
+    }
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        type_name(class, "StreamEnd");
+        getter::<Self>(class, js_string!("error"), |d| d.error.clone());
+        Ok(())
+    }
+}
+
+impl Class for Message {
+    const NAME: &'static str = "Message";
+    const LENGTH: usize = 3;
+    fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
+        let is_body = |v: &JsValue| v.is_string() || Data::bytes_of(v).is_some();
+        let mut m = Message {
+            head: JsValue::null(),
+            body: JsValue::null(),
+            tail: JsValue::null(),
+            payload: JsValue::null(),
+        };
+        match args.len() {
+            0 => {}
+            1 if is_body(&args[0]) => m.body = to_body(&args[0], ctx)?,
+            _ => {
+                m.head = arg(args, 0);
+                let body = arg(args, 1);
+                if is_body(&body) || body.is_null_or_undefined() {
+                    m.body = to_body(&body, ctx)?;
+                } else {
+                    m.payload = body;
+                }
+                m.tail = arg(args, 2);
+            }
+        }
+        Ok(m)
+    }
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        getter::<Self>(class, js_string!("head"), |d| d.head.clone());
+        getter::<Self>(class, js_string!("body"), |d| d.body.clone());
+        getter::<Self>(class, js_string!("tail"), |d| d.tail.clone());
+        getter::<Self>(class, js_string!("payload"), |d| d.payload.clone());
+        Ok(())
+    }
+}
+
+fn to_body(v: &JsValue, ctx: &mut Context) -> JsResult<JsValue> {
+    if v.is_null_or_undefined() {
+        return Ok(JsValue::null());
+    }
+    if Data::bytes_of(v).is_some() {
+        return Ok(v.clone());
+    }
+    Data::to_js(data::encode(v, None, ctx)?, ctx)
+}
+
+/// The JS object a script sees for a head.
+pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
+    Ok(match head {
+        Head::None => JsValue::null(),
+        Head::Js(v) => v.clone(),
+        Head::Request(r) => request_head(r, ctx)?.into(),
+        Head::Response(r) => response_head(r, ctx)?.into(),
+    })
+}
+
+fn request_head(r: &Rc<RequestHead>, ctx: &mut Context) -> JsResult<JsObject> {
+    let (headers, names) = headers_to_js(&r.headers, ctx)?;
+    Ok(ObjectInitializer::new(ctx)
+        .property(js_string!("protocol"), JsString::from(r.protocol.as_str()), Attribute::all())
+        .property(js_string!("method"), JsString::from(r.method.as_str()), Attribute::all())
+        .property(js_string!("path"), JsString::from(r.path.as_str()), Attribute::all())
+        .property(js_string!("headers"), headers, Attribute::all())
+        .property(js_string!("headerNames"), names, Attribute::all())
+        .build())
+}
+
+fn response_head(r: &Rc<ResponseHead>, ctx: &mut Context) -> JsResult<JsObject> {
+    let (headers, names) = headers_to_js(&r.headers, ctx)?;
+    Ok(ObjectInitializer::new(ctx)
+        .property(js_string!("protocol"), JsString::from(r.protocol.as_str()), Attribute::all())
+        .property(js_string!("status"), r.status, Attribute::all())
+        .property(js_string!("statusText"), JsString::from(r.status_text.as_str()), Attribute::all())
+        .property(js_string!("headers"), headers, Attribute::all())
+        .property(js_string!("headerNames"), names, Attribute::all())
+        .build())
+}
+
+/// Pipy's header object: lower-case keys, `cookie`/`set-cookie` as arrays, the last of
+/// other repeats, and `connection` left out (the codec consumes it).
+fn headers_to_js(list: &[Header], ctx: &mut Context) -> JsResult<(JsObject, JsObject)> {
+    let headers = JsObject::with_object_proto(ctx.intrinsics());
+    let names = JsObject::with_object_proto(ctx.intrinsics());
+    for h in list {
+        let lower = h.name.to_ascii_lowercase();
+        if lower == "connection" {
+            continue;
+        }
+        let key = JsString::from(lower.as_str());
+        let value: JsValue = JsString::from(h.value.as_str()).into();
+        if lower == "cookie" || lower == "set-cookie" {
+            let existing = headers.get(key.clone(), ctx)?;
+            let arr = match existing.as_object().filter(|o| o.is_array()) {
+                Some(a) => JsArray::from_object(a.clone())?,
+                None => JsArray::new(ctx)?,
+            };
+            arr.push(value, ctx)?;
+            headers.set(key.clone(), arr, false, ctx)?;
+        } else {
+            headers.set(key.clone(), value, false, ctx)?;
+        }
+        if lower != h.name {
+            names.set(key, JsString::from(h.name.as_str()), false, ctx)?;
+        }
+    }
+    Ok((headers, names))
+}
+
+/// A JS value as a `StreamEnd` error.
+pub fn stream_error(v: &JsValue) -> Option<StreamError> {
+    if v.is_null_or_undefined() {
+        return None;
+    }
+    Some(match v.as_string().map(|s| s.to_std_string_escaped()) {
+        Some(name) => match crate::engine::event::error_code(&name) {
+            Some(code) => StreamError::Code(code),
+            None => StreamError::Value(v.clone()),
+        },
+        None => StreamError::Value(v.clone()),
+    })
+}
+
+/// The JS value of a `StreamEnd` error.
+pub fn error_to_js(e: &Option<StreamError>) -> JsValue {
+    match e {
+        None => JsValue::undefined(),
+        Some(StreamError::Code(c)) => JsString::from(*c).into(),
+        Some(StreamError::Value(v)) => v.clone(),
+    }
+}

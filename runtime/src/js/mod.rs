@@ -1,0 +1,169 @@
+//! The JS host: Boa, the globals a Pipy script expects, and the glue that lets Rust filters
+//! call back into scripts.
+//!
+//! Each worker thread owns one Boa `Context` (Boa is `!Send`). It lives in a thread-local so
+//! that filters can call back into JS from any task on that thread. While a call is running,
+//! the *current pipeline context* names whose `$` variables the script sees.
+
+pub mod bpf;
+pub mod console;
+pub mod cstruct;
+pub mod data;
+pub mod designer;
+pub mod events;
+pub mod inbound;
+pub mod message;
+pub mod os;
+pub mod pipeline;
+pub mod pipy;
+pub mod print;
+pub mod promise;
+pub mod script;
+pub mod timeout;
+pub mod vars;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use boa_engine::object::builtins::JsFunction;
+use boa_engine::{Context as JsContext, Finalize, JsError, JsObject, JsResult, JsValue, Trace};
+
+use crate::engine::{self, Event, StreamError};
+
+thread_local! {
+    static ENGINE: RefCell<Option<Rc<RefCell<JsContext>>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Rc<engine::Context>>> = const { RefCell::new(None) };
+}
+
+/// Makes a worker's Boa context with every global Pipy scripts use.
+pub fn new_context() -> JsResult<JsContext> {
+    let mut ctx = JsContext::default();
+    print::register(&mut ctx)?;
+    console::register(&mut ctx)?;
+    data::register(&mut ctx)?;
+    message::register(&mut ctx)?;
+    inbound::register(&mut ctx)?;
+    cstruct::register(&mut ctx)?;
+    timeout::register(&mut ctx)?;
+    os::register(&mut ctx)?;
+    pipy::register(&mut ctx)?;
+    pipeline::register(&mut ctx)?;
+    ctx.register_global_class::<designer::Designer>()?;
+    bpf::register(&mut ctx)?;
+    Ok(ctx)
+}
+
+/// Hands the worker's context to the thread-local slot, for calls made at traffic time.
+pub fn install(ctx: Rc<RefCell<JsContext>>) {
+    ENGINE.with(|e| *e.borrow_mut() = Some(ctx));
+}
+
+/// The pipeline context whose `$` values scripts see right now.
+pub fn current() -> Option<Rc<engine::Context>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Runs `f` with `context` as the current pipeline context.
+pub fn in_context<R>(context: &Rc<engine::Context>, f: impl FnOnce() -> R) -> R {
+    let saved = CURRENT.with(|c| c.borrow_mut().replace(context.clone()));
+    let r = f();
+    CURRENT.with(|c| *c.borrow_mut() = saved);
+    r
+}
+
+/// Runs `f` on the worker's Boa context. Returns `None` when the context is busy, which
+/// happens only if Rust code tries to re-enter JS from inside a JS call.
+pub fn with_js<R>(f: impl FnOnce(&mut JsContext) -> R) -> Option<R> {
+    let engine = ENGINE.with(|e| e.borrow().clone())?;
+    let mut ctx = engine.try_borrow_mut().ok()?;
+    Some(f(&mut ctx))
+}
+
+/// Calls a script function in a pipeline context, then runs the promise jobs it queued.
+pub fn call(context: &Rc<engine::Context>, f: &JsObject, args: &[JsValue]) -> Result<JsValue, String> {
+    in_context(context, || {
+        with_js(|ctx| {
+            let r = f.call(&JsValue::undefined(), args, ctx).map_err(|e| describe(&e, ctx));
+            if let Err(e) = ctx.run_jobs() {
+                tracing::error!(target: "script", "{}", describe(&e, ctx));
+            }
+            r
+        })
+        .unwrap_or_else(|| Err("re-entrant call into JS".to_string()))
+    })
+}
+
+/// Calls a script function with the Boa context at hand (from inside a native function).
+pub fn call_with(
+    context: &Rc<engine::Context>,
+    f: &JsObject,
+    args: &[JsValue],
+    ctx: &mut JsContext,
+) -> Result<JsValue, String> {
+    let r = in_context(context, || f.call(&JsValue::undefined(), args, ctx).map_err(|e| describe(&e, ctx)));
+    if let Err(e) = ctx.run_jobs() {
+        tracing::error!(target: "script", "{}", describe(&e, ctx));
+    }
+    r
+}
+
+/// Runs `f` now if JS is free, else as soon as the running call returns.
+pub fn call_when_free(f: impl FnOnce() + 'static) {
+    let busy = ENGINE.with(|e| e.borrow().as_ref().is_some_and(|c| c.try_borrow_mut().is_err()));
+    if busy {
+        tokio::task::spawn_local(async move { f() });
+    } else {
+        f()
+    }
+}
+
+/// An error message, with the script location when Boa knows it.
+pub fn describe(e: &JsError, ctx: &mut JsContext) -> String {
+    let value = e.clone().into_opaque(ctx).unwrap_or_default();
+    let message = value.to_string(ctx).map(|s| s.to_std_string_escaped()).unwrap_or_else(|_| value.display().to_string());
+    let stack = value
+        .as_object()
+        .and_then(|o| o.get(boa_engine::js_string!("stack"), ctx).ok())
+        .and_then(|s| s.as_string().map(|s| s.to_std_string_escaped()))
+        .filter(|s| !s.is_empty());
+    match stack {
+        Some(stack) if !stack.contains(&message) => format!("{message}\n{stack}"),
+        Some(stack) => stack,
+        None => message,
+    }
+}
+
+/// The `StreamEnd` a filter emits when its script callback failed.
+pub fn runtime_error(message: String) -> Event {
+    Event::StreamEnd(Some(StreamError::Value(JsValue::from(boa_engine::JsString::from(message)))))
+}
+
+/// Rust values captured by native closures. They hold no JS values, so the GC need not
+/// trace them; holding a `JsValue` here would be unsound.
+#[derive(Trace, Finalize)]
+pub struct Captured<T: 'static>(#[unsafe_ignore_trace] pub T);
+
+/// Makes a JS function from a Rust closure over Rust-only state.
+pub fn function<T: 'static>(
+    ctx: &mut JsContext,
+    state: T,
+    f: fn(&T, &JsValue, &[JsValue], &mut JsContext) -> JsResult<JsValue>,
+) -> JsFunction {
+    boa_engine::NativeFunction::from_copy_closure_with_captures(
+        move |this, args, state: &(Captured<T>, Captured<fn(&T, &JsValue, &[JsValue], &mut JsContext) -> JsResult<JsValue>>), ctx| {
+            (state.1.0)(&state.0.0, this, args, ctx)
+        },
+        (Captured(state), Captured(f)),
+    )
+    .to_js_function(ctx.realm())
+}
+
+/// A JS TypeError with `message`.
+pub fn type_error(message: impl Into<String>) -> JsError {
+    boa_engine::JsNativeError::typ().with_message(message.into()).into()
+}
+
+/// Reads an argument as a Rust string, if it is a JS string.
+pub fn arg_str(args: &[JsValue], i: usize) -> Option<String> {
+    args.get(i).and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped())
+}

@@ -1,0 +1,156 @@
+//! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now`, `exec`.
+
+use std::time::Duration;
+
+use boa_engine::object::builtins::JsArray;
+use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
+use boa_engine::property::Attribute;
+use boa_engine::{Context, JsNativeError, JsResult, JsString, JsValue, NativeFunction, js_string};
+
+use super::data::Data;
+use super::type_error;
+use crate::net::listener::{self, ListenSpec};
+use crate::worker::with_state;
+
+pub fn register(ctx: &mut Context) -> JsResult<()> {
+    let (id, concurrency, argv) = with_state(|s| (s.thread_id, s.concurrency, s.argv.clone()));
+    let thread = ObjectInitializer::new(ctx)
+        .property(js_string!("id"), id as u32, Attribute::READONLY)
+        .property(js_string!("concurrency"), concurrency as u32, Attribute::READONLY)
+        .build();
+    let argv = JsArray::from_iter(argv.iter().map(|a| JsString::from(a.as_str()).into()), ctx);
+    let pipy = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(configuration))
+        .name(js_string!("pipy"))
+        .build();
+    let props: [(JsString, JsValue); 4] = [
+        (js_string!("pid"), JsValue::from(std::process::id())),
+        (js_string!("argv"), argv.into()),
+        (js_string!("thread"), thread.into()),
+        (js_string!("version"), JsString::from(concat!("weir ", env!("CARGO_PKG_VERSION"))).into()),
+    ];
+    for (k, v) in props {
+        pipy.set(k, v, false, ctx)?;
+    }
+    let fns: [(JsString, usize, NativeFunction); 5] = [
+        (js_string!("listen"), 2, NativeFunction::from_fn_ptr(listen)),
+        (js_string!("load"), 1, NativeFunction::from_fn_ptr(load)),
+        (js_string!("exit"), 1, NativeFunction::from_fn_ptr(exit)),
+        (js_string!("now"), 0, NativeFunction::from_fn_ptr(now)),
+        (js_string!("exec"), 1, NativeFunction::from_fn_ptr(exec)),
+    ];
+    for (name, len, f) in fns {
+        let f = FunctionObjectBuilder::new(ctx.realm(), f).name(name.clone()).length(len).build();
+        pipy.set(name, f, false, ctx)?;
+    }
+    ctx.register_global_property(js_string!("pipy"), pipy, Attribute::all())?;
+    Ok(())
+}
+
+/// `pipy({...})`, the legacy configuration style, which Weir does not run yet.
+fn configuration(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    Err(JsNativeError::error()
+        .with_message("legacy pipy() configurations are not supported yet; use pipy.listen(port, $=>$...)")
+        .into())
+}
+
+/// `pipy.listen(port | 'ip:port', [protocol,] [options,] builder)`.
+fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let bad = |m: String| -> boa_engine::JsError { JsNativeError::typ().with_message(m).into() };
+    let port = args.first().cloned().unwrap_or_default();
+    let addr = if let Some(s) = port.as_string() {
+        listener::parse_address(&s.to_std_string_escaped()).map_err(bad)?
+    } else if let Some(n) = port.as_number() {
+        listener::port_only(n as u32).map_err(bad)?
+    } else {
+        return Err(type_error("pipy.listen() takes a port number or an 'ip:port' string"));
+    };
+    let mut rest = &args[1..];
+    if let Some(p) = rest.first().and_then(|v| v.as_string()) {
+        let p = p.to_std_string_escaped();
+        if p != "tcp" {
+            return Err(type_error(format!("pipy.listen(): protocol '{p}' is not supported yet (tcp only)")));
+        }
+        rest = &rest[1..];
+    }
+    let (options, builder) = match rest {
+        [builder] => (None, builder.clone()),
+        [options, builder, ..] => (options.as_object(), builder.clone()),
+        [] => return Err(type_error("pipy.listen() needs a pipeline builder")),
+    };
+    let mut spec = ListenSpec {
+        addr,
+        layout: super::designer::build(&format!("Listen on {addr}"), &builder, ctx)?,
+        max_connections: None,
+        idle_timeout: Duration::from_secs(60),
+    };
+    if let Some(o) = options {
+        let max = o.get(js_string!("maxConnections"), ctx)?;
+        if !max.is_undefined() {
+            let n = max.to_number(ctx)?;
+            spec.max_connections = (n >= 0.0).then_some(n as usize);
+        }
+        let idle = o.get(js_string!("idleTimeout"), ctx)?;
+        if !idle.is_undefined() {
+            spec.idle_timeout = crate::options::duration(&idle, ctx)?;
+        }
+    }
+    with_state(|s| {
+        s.listeners.retain(|l| l.addr != addr);
+        s.listeners.push(spec);
+    });
+    Ok(JsValue::undefined())
+}
+
+/// Reads a file relative to the script's folder; `null` if it does not exist.
+fn load(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let name = super::arg_str(args, 0).ok_or_else(|| type_error("pipy.load() takes a file name"))?;
+    let path = with_state(|s| s.script_dir.join(name.trim_start_matches('/')));
+    match std::fs::read(&path) {
+        Ok(bytes) => Data::to_js(bytes, ctx),
+        Err(_) => Ok(JsValue::null()),
+    }
+}
+
+/// `pipy.exit(fn)` registers an exit callback; `pipy.exit(code)` stops at once with `code`.
+fn exit(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    match args.first() {
+        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => {
+            let f = v.as_object().unwrap().clone();
+            with_state(|s| s.exit_callbacks.push(f));
+        }
+        other => {
+            let code = match other {
+                Some(v) if !v.is_undefined() => v.to_i32(ctx)?,
+                _ => 0,
+            };
+            crate::request_exit(code & 0xff);
+        }
+    }
+    Ok(JsValue::undefined())
+}
+
+fn now(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let started = with_state(|s| s.started).unwrap_or_else(std::time::Instant::now);
+    Ok((started.elapsed().as_secs_f64() * 1000.0).into())
+}
+
+/// Runs a command synchronously (no shell: the string is split on white space) and returns
+/// its stdout.
+fn exec(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let argv: Vec<String> = match args.first() {
+        Some(v) if v.is_string() => v.to_string(ctx)?.to_std_string_escaped().split_whitespace().map(String::from).collect(),
+        Some(v) if v.as_object().is_some_and(|o| o.is_array()) => {
+            let arr = JsArray::from_object(v.as_object().unwrap().clone())?;
+            let len = arr.length(ctx)?;
+            (0..len).map(|i| Ok(arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped())).collect::<JsResult<_>>()?
+        }
+        _ => return Err(type_error("pipy.exec() takes a command string or an array")),
+    };
+    let (cmd, rest) = argv.split_first().ok_or_else(|| type_error("pipy.exec(): empty command"))?;
+    let out = std::process::Command::new(cmd)
+        .args(rest)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| JsNativeError::error().with_message(format!("pipy.exec({cmd}): {e}")))?;
+    Data::to_js(out.stdout, ctx)
+}

@@ -1,0 +1,32 @@
+//! Turning a Pipy script's text into what Boa runs.
+//!
+//! PipyJS accepts a hashbang line and a top-level `return`; Boa accepts neither in a plain
+//! script, so the hashbang becomes a comment and a script with a top-level `return` is
+//! wrapped in a function called at once (its return value is the completion value).
+
+use std::path::PathBuf;
+
+use boa_engine::{Context, Source};
+
+use super::vars;
+use crate::worker::{Script, WRAP_PREFIX, WRAP_SUFFIX};
+
+pub fn prepare(path: PathBuf, source: &str) -> Script {
+    let mut text = source.to_string();
+    if text.starts_with("#!") {
+        text.replace_range(0..2, "//");
+    }
+    let (text, dollar_names) = vars::prepare(&text);
+    let needs_wrap = {
+        let mut ctx = Context::default();
+        match boa_engine::Script::parse(Source::from_bytes(text.as_bytes()), None, &mut ctx) {
+            Ok(_) => false,
+            Err(e) => e.to_string().contains("return") && {
+                let wrapped = format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}");
+                boa_engine::Script::parse(Source::from_bytes(wrapped.as_bytes()), None, &mut ctx).is_ok()
+            },
+        }
+    };
+    let source = if needs_wrap { format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}") } else { text };
+    Script { path, source, dollar_names, wrapped: needs_wrap }
+}

@@ -1,0 +1,53 @@
+//! `Timeout`: `new Timeout(seconds).wait()` is a promise resolved after that long.
+
+use std::time::Duration;
+
+use boa_engine::class::{Class, ClassBuilder};
+use boa_engine::object::builtins::JsPromise;
+use boa_engine::{Context, Finalize, JsData, JsResult, JsValue, NativeFunction, Trace, js_string};
+
+use super::with_js;
+
+pub fn register(ctx: &mut Context) -> JsResult<()> {
+    ctx.register_global_class::<Timeout>()
+}
+
+#[derive(Debug, Trace, Finalize, JsData)]
+pub struct Timeout {
+    #[unsafe_ignore_trace]
+    delay: Duration,
+}
+
+impl Class for Timeout {
+    const NAME: &'static str = "Timeout";
+    const LENGTH: usize = 1;
+
+    fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
+        let delay = match args.first() {
+            Some(v) => crate::options::duration(v, ctx)?,
+            None => Duration::ZERO,
+        };
+        Ok(Timeout { delay })
+    }
+
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        class.method(js_string!("wait"), 0, NativeFunction::from_fn_ptr(wait));
+        Ok(())
+    }
+}
+
+fn wait(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let delay = this
+        .as_object()
+        .and_then(|o| o.downcast_ref::<Timeout>().map(|t| t.delay))
+        .ok_or_else(|| super::type_error("Timeout.wait called on a non-Timeout"))?;
+    let (promise, resolvers) = JsPromise::new_pending(ctx);
+    tokio::task::spawn_local(async move {
+        tokio::time::sleep(delay).await;
+        with_js(|ctx| {
+            let _ = resolvers.resolve.call(&JsValue::undefined(), &[], ctx);
+            let _ = ctx.run_jobs();
+        });
+    });
+    Ok(promise.into())
+}

@@ -1,0 +1,115 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use weir::cli::{self, Target};
+use weir::worker::{self, Command, Script, WorkerConfig};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let opts = match cli::parse(&args[1..]) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("weir: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(255);
+        }
+    };
+    if opts.help {
+        print!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if opts.version {
+        println!("weir {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    weir::log::init(opts.log_level.clone());
+    let (path, source) = match &opts.target {
+        Some(Target::File(f)) => match std::fs::read_to_string(f) {
+            Ok(s) => (std::path::absolute(f).unwrap_or_else(|_| f.into()), s),
+            Err(e) => {
+                eprintln!("weir: cannot read script {f}: {e}");
+                return ExitCode::from(255);
+            }
+        },
+        Some(Target::Eval(e)) => (std::env::current_dir().unwrap_or_default().join("<eval>"), e.clone()),
+        None => {
+            eprintln!("weir: no script given\n\n{}", cli::USAGE);
+            return ExitCode::from(255);
+        }
+    };
+    let script = Arc::new(weir::js::script::prepare(path, &source));
+    let mut argv = vec![args[0].clone()];
+    argv.extend(opts.script_args.iter().cloned());
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    rt.block_on(run(opts.threads, opts.reuse_port, script, argv, matches!(opts.target, Some(Target::Eval(_)))))
+}
+
+async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<String>, eval: bool) -> ExitCode {
+    let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
+    weir::set_exit_channel(exit_tx);
+    let (cmd_tx, cmd_rx) = watch::channel(Command::Run);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut ready = Vec::new();
+    for id in 0..threads {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let cfg = WorkerConfig {
+            script: script.clone(),
+            id,
+            concurrency: threads,
+            reuse_port: reuse_port || threads > 1,
+            argv: argv.clone(),
+            commands: cmd_rx.clone(),
+            drain_timeout: Duration::from_secs(10),
+            print_result: eval && id == 0,
+        };
+        let done = done_tx.clone();
+        std::thread::Builder::new()
+            .name(format!("weir-worker-{id}"))
+            .spawn(move || {
+                worker::run(cfg, tx);
+                let _ = done.send(());
+            })
+            .expect("spawn worker thread");
+        ready.push(rx);
+    }
+    drop(done_tx);
+    for rx in ready {
+        let started = tokio::task::spawn_blocking(move || rx.recv()).await;
+        if let Ok(Ok(Err(e))) = started {
+            eprintln!("{}", e.0);
+            return ExitCode::from(255);
+        }
+    }
+
+    let (Ok(mut sigint), Ok(mut sigterm)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        eprintln!("weir: cannot install signal handlers");
+        return ExitCode::from(255);
+    };
+    let mut stopping = false;
+    let mut running = threads;
+    loop {
+        tokio::select! {
+            // SIGTERM stops gracefully too, unlike Pipy, so that exit callbacks (which
+            // detach eBPF programs in the samples) run under service managers.
+            _ = async { tokio::select! { _ = sigint.recv() => {}, _ = sigterm.recv() => {} } } => {
+                if stopping {
+                    tracing::info!(target: "shutdown", "Forcing to shut down...");
+                    return ExitCode::SUCCESS;
+                }
+                stopping = true;
+                tracing::info!(target: "shutdown", "Shutting down...");
+                let _ = cmd_tx.send(Command::Stop);
+            }
+            Some(code) = exit_rx.recv() => return ExitCode::from(code as u8),
+            d = done_rx.recv() => {
+                if d.is_some() { running -= 1; }
+                if running == 0 || d.is_none() {
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+    }
+}

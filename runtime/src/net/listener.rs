@@ -1,0 +1,84 @@
+//! Listening sockets and their accept loops.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
+
+use super::inbound::{self, ServeOptions};
+use crate::engine::{Context, Layout};
+
+/// A `pipy.listen(...)` request, collected while the script loads and opened after.
+pub struct ListenSpec {
+    pub addr: SocketAddr,
+    pub layout: Rc<Layout>,
+    pub max_connections: Option<usize>,
+    pub idle_timeout: Duration,
+}
+
+/// `port`, `'port'`, `'ip:port'` or `'[ipv6]:port'`; a bare port binds 0.0.0.0.
+pub fn parse_address(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u32>() {
+        return port_only(port);
+    }
+    let (ip, port) = s.rsplit_once(':').ok_or_else(|| format!("invalid 'address:port' form: {s}"))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let ip = ip.parse().map_err(|_| format!("invalid IP address: {ip}"))?;
+    let port: u32 = port.parse().map_err(|_| format!("invalid port number: {port}"))?;
+    let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| format!("port out of range: {port}"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+pub fn port_only(port: u32) -> Result<SocketAddr, String> {
+    let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| format!("port out of range: {port}"))?;
+    Ok(SocketAddr::from(([0, 0, 0, 0], port)))
+}
+
+/// Binds with SO_REUSEADDR, and SO_REUSEPORT when several workers share the port.
+pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Accepts until `stop` fires; each connection is served on its own local task.
+pub async fn run(listener: TcpListener, spec: Rc<ListenSpec>, root: Rc<Context>, stop: Rc<tokio::sync::Notify>) {
+    let opts = Rc::new(ServeOptions { idle_timeout: spec.idle_timeout });
+    let limit = spec.max_connections.map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
+    loop {
+        // With maxConnections reached, stop accepting but keep the socket: clients wait
+        // in the backlog, as in Pipy.
+        let permit = match &limit {
+            Some(l) => tokio::select! {
+                p = l.clone().acquire_owned() => p.ok(),
+                _ = stop.notified() => return,
+            },
+            None => None,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.notified() => return,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let (layout, root, opts) = (spec.layout.clone(), root.clone(), opts.clone());
+                tokio::task::spawn_local(async move {
+                    inbound::serve(stream, layout, root, opts).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(target: "listener", "accept on {}: {e}", spec.addr);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+pub mod listener; pub mod inbound; pub mod outbox;

@@ -1,0 +1,253 @@
+//! Worker threads. Each has its own tokio current-thread runtime, Boa context and copy of
+//! the script; listeners share their ports with SO_REUSEPORT.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use boa_engine::{JsObject, Source};
+use tokio::sync::watch;
+
+use crate::engine::Context;
+use crate::js;
+use crate::net::listener::{self, ListenSpec};
+
+/// What the main thread tells the workers.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Command {
+    Run,
+    /// Stop accepting, run the `pipy.exit` callbacks, drain, finish.
+    Stop,
+}
+
+pub struct Script {
+    pub path: PathBuf,
+    /// The source as it runs (see `js::vars::prepare`).
+    pub source: String,
+    pub dollar_names: Vec<String>,
+    /// Whether the script had to be wrapped in a function for a top-level `return`.
+    pub wrapped: bool,
+}
+
+pub struct WorkerConfig {
+    pub script: Arc<Script>,
+    pub id: usize,
+    pub concurrency: usize,
+    pub reuse_port: bool,
+    pub argv: Vec<String>,
+    pub commands: watch::Receiver<Command>,
+    /// How long a graceful stop waits for open connections.
+    pub drain_timeout: Duration,
+    /// `-e`: print the script's value, as Pipy does for a single expression.
+    pub print_result: bool,
+}
+
+/// Per-worker state that the script's native functions reach.
+#[derive(Default)]
+pub struct State {
+    pub script_dir: PathBuf,
+    pub thread_id: usize,
+    pub concurrency: usize,
+    pub argv: Vec<String>,
+    pub listeners: Vec<ListenSpec>,
+    pub exit_callbacks: Vec<JsObject>,
+    pub started: Option<std::time::Instant>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+    static ACTIVE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+pub fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    STATE.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// Counts a connection as open while the guard lives, for the drain at stop.
+pub struct ActiveGuard;
+
+impl ActiveGuard {
+    pub fn new() -> ActiveGuard {
+        ACTIVE.with(|a| a.set(a.get() + 1));
+        ActiveGuard
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(a.get() - 1));
+    }
+}
+
+/// Why a worker could not start: already formatted for the user.
+pub struct StartError(pub String);
+
+/// Runs one worker to completion. `ready` is told once the script ran and the listeners
+/// are open (or why that failed).
+pub fn run(cfg: WorkerConfig, ready: std::sync::mpsc::Sender<Result<(), StartError>>) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(StartError(format!("cannot start worker: {e}"))));
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.spawn_local(async move {
+        match start(&cfg) {
+            Err(e) => {
+                let _ = ready.send(Err(e));
+            }
+            Ok(opened) => {
+                let _ = ready.send(Ok(()));
+                tracing::debug!(target: "thread", "Thread {} started", cfg.id);
+                if opened.is_empty() {
+                    return;
+                }
+                serve(cfg, opened).await;
+            }
+        }
+    });
+    rt.block_on(local);
+}
+
+type Opened = Vec<(tokio::net::TcpListener, Rc<ListenSpec>)>;
+
+/// Evaluates the script and opens its listeners.
+fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
+    let script = &cfg.script;
+    with_state(|s| {
+        s.script_dir = script.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        s.thread_id = cfg.id;
+        s.concurrency = cfg.concurrency;
+        s.argv = cfg.argv.clone();
+        s.started = Some(std::time::Instant::now());
+    });
+    let name = script.path.display().to_string();
+    let mut ctx = js::new_context().map_err(|e| StartError(format!("cannot set up the JS host: {e}")))?;
+    js::vars::define(&script.dollar_names, &mut ctx).map_err(|e| StartError(format!("{name}: {e}")))?;
+    let root = Context::root();
+    let result = js::in_context(&root, || {
+        let r = ctx.eval(Source::from_bytes(script.source.as_bytes()).with_path(&script.path));
+        let r = r.and_then(|v| ctx.run_jobs().map(|_| v));
+        r.map_err(|e| js::describe(&e, &mut ctx))
+    });
+    match result {
+        Err(e) => return Err(StartError(format_script_error(&name, &e, script.wrapped))),
+        Ok(v) if cfg.print_result && !v.is_undefined() => {
+            let text = match v.as_string() {
+                Some(s) => s.to_std_string_escaped(),
+                None => js::print::format_args(&[v], &mut ctx).unwrap_or_default(),
+            };
+            js::print::write_stdout(format!("{text}\n").as_bytes());
+        }
+        Ok(_) => {}
+    }
+    js::install(Rc::new(RefCell::new(ctx)));
+    ROOT.with(|r| *r.borrow_mut() = Some(root));
+
+    let specs = with_state(|s| std::mem::take(&mut s.listeners));
+    let mut opened = Vec::new();
+    for spec in specs {
+        let l = listener::bind(spec.addr, cfg.reuse_port)
+            .map_err(|e| StartError(format!("unable to listen on {}: {e}", spec.addr)))?;
+        tracing::info!(target: "listener", "Listening on TCP port {} at {}", spec.addr.port(), spec.addr.ip());
+        opened.push((l, Rc::new(spec)));
+    }
+    Ok(opened)
+}
+
+thread_local! {
+    static ROOT: RefCell<Option<Rc<Context>>> = const { RefCell::new(None) };
+}
+
+/// The worker's root context: what every new connection's `$` values are copied from.
+pub fn root() -> Rc<Context> {
+    ROOT.with(|r| r.borrow().clone()).unwrap_or_else(Context::root)
+}
+
+async fn serve(mut cfg: WorkerConfig, opened: Opened) {
+    let stop = Rc::new(tokio::sync::Notify::new());
+    let root = root();
+    let accept: Vec<_> = opened
+        .into_iter()
+        .map(|(l, spec)| tokio::task::spawn_local(listener::run(l, spec, root.clone(), stop.clone())))
+        .collect();
+    while *cfg.commands.borrow_and_update() == Command::Run {
+        if cfg.commands.changed().await.is_err() {
+            break;
+        }
+    }
+    stop.notify_waiters();
+    for a in accept {
+        let _ = a.await;
+    }
+    run_exit_callbacks().await;
+    let deadline = tokio::time::Instant::now() + cfg.drain_timeout;
+    while ACTIVE.with(|a| a.get()) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs the `pipy.exit` callbacks in order, each in a fresh context, waiting for any
+/// Promise they return. A throwing callback ends the sequence, as in Pipy.
+pub async fn run_exit_callbacks() {
+    let callbacks = with_state(|s| std::mem::take(&mut s.exit_callbacks));
+    let mut pending = Vec::new();
+    for f in callbacks {
+        let context = root().copy(None);
+        match js::call(&context, &f, &[]) {
+            Ok(v) if js::promise::is_promise(&v) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                js::promise::on_settled(&v, &context, move |r| {
+                    let _ = tx.send(r);
+                });
+                pending.push(rx);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(target: "script", "exit callback: {e}");
+                break;
+            }
+        }
+    }
+    for rx in pending {
+        if let Ok(Err(e)) = rx.await {
+            tracing::error!(target: "script", "exit callback: {e}");
+        }
+    }
+}
+
+/// What a script with a top-level `return` is wrapped in (PipyJS allows that return).
+pub const WRAP_PREFIX: &str = "(function(){";
+pub const WRAP_SUFFIX: &str = "\n})()";
+
+/// `main.js:3:7: SyntaxError: ...` from Boa's message, whose shape varies by error kind.
+fn format_script_error(name: &str, message: &str, wrapped: bool) -> String {
+    let re_line = |m: &str| -> Option<(usize, usize)> {
+        let at = m.rfind("line ")?;
+        let rest = &m[at + 5..];
+        let line: usize = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+        let col = rest.find("col").and_then(|c| {
+            rest[c..].trim_start_matches(|c: char| !c.is_ascii_digit()).split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        });
+        Some((line, col.unwrap_or(1)))
+    };
+    let loc = re_line(message).or_else(|| {
+        // Runtime errors carry `at ... (file:line:col)` in their stack.
+        let idx = message.find(&format!("{name}:"))?;
+        let mut parts = message[idx + name.len() + 1..].split(|c: char| !c.is_ascii_digit());
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    });
+    let first = message.lines().next().unwrap_or(message);
+    match loc {
+        Some((line, col)) => {
+            // The wrapper `(function(){` shares the first line, so only its columns move.
+            let col = if wrapped && line == 1 { col.saturating_sub(WRAP_PREFIX.len()).max(1) } else { col };
+            format!("{name}:{line}:{col}: {first}")
+        }
+        None => format!("{name}: {first}"),
+    }
+}

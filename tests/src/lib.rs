@@ -1,0 +1,307 @@
+//! Helpers for the end-to-end tests: they start the built `weir` binary on scripts and drive
+//! it with real clients against real local servers.
+
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The binary under test: `$WEIR_BIN`, else the workspace's release build.
+pub fn weir_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("WEIR_BIN") {
+        return p.into();
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = root.join("target/release/weir");
+    assert!(bin.exists(), "{} is missing: run `cargo build --release -p weir` first", bin.display());
+    bin
+}
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A port the kernel says is free right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running weir with its stdout and stderr collected line by line.
+pub struct Weir {
+    pub child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    pub script: PathBuf,
+    _dir: TempDir,
+}
+
+fn collect(r: impl Read + Send + 'static, into: Arc<Mutex<Vec<String>>>, echo: &'static str) {
+    thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if std::env::var_os("WEIR_TEST_ECHO").is_some() {
+                eprintln!("{echo}| {line}");
+            }
+            into.lock().unwrap().push(line);
+        }
+    });
+}
+
+impl Weir {
+    /// Writes `script` to a temp dir and runs weir on it with `args`.
+    pub fn start(script: &str, args: &[&str]) -> Weir {
+        Weir::start_with(script, args, |c| c)
+    }
+
+    pub fn start_with(script: &str, args: &[&str], f: impl FnOnce(&mut Command) -> &mut Command) -> Weir {
+        let dir = TempDir::new();
+        let path = dir.0.join("main.js");
+        std::fs::write(&path, script).unwrap();
+        Weir::run_file(&path, args, dir, f)
+    }
+
+    pub fn run_file(path: &std::path::Path, args: &[&str], dir: TempDir, f: impl FnOnce(&mut Command) -> &mut Command) -> Weir {
+        let mut cmd = Command::new(weir_bin());
+        cmd.arg(path).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        f(&mut cmd);
+        let mut child = cmd.spawn().expect("spawn weir");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        collect(child.stdout.take().unwrap(), stdout.clone(), "out");
+        collect(child.stderr.take().unwrap(), stderr.clone(), "err");
+        Weir { child, stdout, stderr, script: path.to_path_buf(), _dir: dir }
+    }
+
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until a line of stderr contains `text`.
+    pub fn wait_stderr(&mut self, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.stderr().iter().any(|l| l.contains(text)) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("weir exited ({status}) before printing {text:?}; stderr:\n{}", self.stderr().join("\n"));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("weir did not print {text:?} in {timeout:?}; stderr:\n{}", self.stderr().join("\n"));
+    }
+
+    /// Waits until weir listens (the `Listening on TCP port` log line).
+    pub fn wait_listening(&mut self) {
+        self.wait_stderr("Listening on TCP port", Duration::from_secs(10));
+    }
+
+    /// Waits until stdout has at least `n` lines.
+    pub fn wait_stdout_lines(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let out = self.stdout();
+            if out.len() >= n {
+                return out;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        self.stdout()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Waits for weir to exit; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Let the collector threads read the last lines.
+                thread::sleep(Duration::from_millis(50));
+                return status.code();
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Weir {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("weir-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        TempDir::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A tiny real HTTP/1.1 server on 127.0.0.1 (keep-alive, content-length), answering every
+/// request with `respond(method, path)` -> (status line, extra headers, body).
+pub struct HttpServer {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+pub type Responder = dyn Fn(&str, &str) -> (String, Vec<(String, String)>, String) + Send + Sync;
+
+impl HttpServer {
+    pub fn start(respond: impl Fn(&str, &str) -> (String, Vec<(String, String)>, String) + Send + Sync + 'static) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let respond: Arc<Responder> = Arc::new(respond);
+        let log = requests.clone();
+        thread::spawn(move || {
+            for s in listener.incoming() {
+                let Ok(s) = s else { continue };
+                let (respond, log) = (respond.clone(), log.clone());
+                thread::spawn(move || serve_http(s, &*respond, &log));
+            }
+        });
+        HttpServer { port, requests }
+    }
+
+    /// A server answering `200 OK` with `body` to everything.
+    pub fn ok(body: &'static str) -> HttpServer {
+        HttpServer::start(move |_, _| ("200 OK".into(), vec![], body.into()))
+    }
+}
+
+fn serve_http(s: TcpStream, respond: &Responder, log: &Mutex<Vec<String>>) {
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+        let mut len = 0usize;
+        let mut close = false;
+        let mut host = String::new();
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+                match k.as_str() {
+                    "content-length" => len = v.parse().unwrap_or(0),
+                    "connection" => close = v.eq_ignore_ascii_case("close"),
+                    "host" => host = v.to_string(),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0; len];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        log.lock().unwrap().push(format!("{method} {path} {host}"));
+        let (status, headers, body) = respond(&method, &path);
+        let mut resp = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n", body.len());
+        for (k, v) in headers {
+            resp.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if close {
+            resp.push_str("connection: close\r\n");
+        }
+        resp.push_str("\r\n");
+        resp.push_str(&body);
+        if w.write_all(resp.as_bytes()).is_err() || close {
+            let _ = w.shutdown(Shutdown::Write);
+            return;
+        }
+    }
+}
+
+/// A TCP server that runs `f` on each connection in its own thread.
+pub fn tcp_server(f: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let f = Arc::new(f);
+    thread::spawn(move || {
+        for s in listener.incoming().map_while(Result::ok) {
+            let f = f.clone();
+            thread::spawn(move || f(s));
+        }
+    });
+    port
+}
+
+/// An echo server: every byte read is written back; EOF is echoed as a half-close.
+pub fn echo_server() -> u16 {
+    tcp_server(|mut s| {
+        let mut w = s.try_clone().unwrap();
+        let _ = std::io::copy(&mut s, &mut w);
+        let _ = w.shutdown(Shutdown::Write);
+    })
+}
+
+/// Runs curl with `args` and returns (exit code, stdout, stderr).
+pub fn curl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().expect("run curl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Collects `n` items from `rx`, waiting at most `timeout` in all.
+pub fn recv_n<T>(rx: &Receiver<T>, n: usize, timeout: Duration) -> Vec<T> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(v) => out.push(v),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+pub fn channel_pair<T>() -> (std::sync::mpsc::Sender<T>, Receiver<T>) {
+    channel()
+}
