@@ -1,0 +1,286 @@
+//! Reads a BPF object's `.BTF` section: the BTF-defined maps in the `.maps` data section and
+//! the key/value layouts scripts use to encode and decode map entries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::Error;
+use crate::js::cstruct::{Field, FieldKind, Layout, Scalar};
+
+#[derive(Debug, Clone)]
+enum Ty {
+    Int { size: u32, signed: bool, char: bool },
+    Ptr(u32),
+    Array { elem: u32, len: u32 },
+    Struct { union: bool, size: u32, members: Vec<Member> },
+    Enum { size: u32 },
+    Float { size: u32 },
+    /// typedef, const, volatile, restrict, type tag: the same type under another name.
+    Alias(u32),
+    Var(u32),
+    Datasec(Vec<u32>),
+    Other,
+}
+
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    ty: u32,
+    bit_offset: u32,
+    bitfield: bool,
+}
+
+struct Btf {
+    /// Index 0 is `void`.
+    types: Vec<(String, Ty)>,
+}
+
+/// A map declared in the object's `.maps` section.
+#[derive(Debug, Clone)]
+pub struct MapDef {
+    pub name: String,
+    pub map_type: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    /// `None` when the BTF type has no CStruct equivalent (pointers, bitfields, arrays of
+    /// structs); such keys/values are read and written as raw `Data`.
+    pub key: Option<Arc<Layout>>,
+    pub value: Option<Arc<Layout>>,
+}
+
+fn bad(msg: impl std::fmt::Display) -> Error {
+    Error::new("bpf.object", msg)
+}
+
+fn u32_at(b: &[u8], at: usize) -> Result<u32, Error> {
+    b.get(at..at + 4).map(|s| u32::from_le_bytes(s.try_into().unwrap())).ok_or_else(|| bad("truncated BTF"))
+}
+
+fn string(strs: &[u8], off: u32) -> String {
+    let tail = strs.get(off as usize..).unwrap_or_default();
+    let end = tail.iter().position(|c| *c == 0).unwrap_or(tail.len());
+    String::from_utf8_lossy(&tail[..end]).into_owned()
+}
+
+impl Btf {
+    fn parse(b: &[u8]) -> Result<Btf, Error> {
+        if b.len() < 24 || u16::from_le_bytes([b[0], b[1]]) != 0xeb9f {
+            return Err(bad("bad BTF magic"));
+        }
+        let hdr_len = u32_at(b, 4)? as usize;
+        let (type_off, type_len) = (u32_at(b, 8)? as usize, u32_at(b, 12)? as usize);
+        let (str_off, str_len) = (u32_at(b, 16)? as usize, u32_at(b, 20)? as usize);
+        let types = b.get(hdr_len + type_off..hdr_len + type_off + type_len).ok_or_else(|| bad("truncated BTF"))?;
+        let strs = b.get(hdr_len + str_off..hdr_len + str_off + str_len).ok_or_else(|| bad("truncated BTF"))?;
+
+        let mut out = vec![(String::new(), Ty::Other)];
+        let mut at = 0;
+        while at < types.len() {
+            let name = string(strs, u32_at(types, at)?);
+            let info = u32_at(types, at + 4)?;
+            let size_or_type = u32_at(types, at + 8)?;
+            let (kind, vlen, kflag) = ((info >> 24) & 0x1f, (info & 0xffff) as usize, info >> 31 == 1);
+            at += 12;
+            let ty = match kind {
+                1 => {
+                    let enc = (u32_at(types, at)? >> 24) & 0xf;
+                    at += 4;
+                    Ty::Int { size: size_or_type, signed: enc & 1 != 0, char: enc & 2 != 0 }
+                }
+                2 => Ty::Ptr(size_or_type),
+                3 => {
+                    let ty = Ty::Array { elem: u32_at(types, at)?, len: u32_at(types, at + 8)? };
+                    at += 12;
+                    ty
+                }
+                4 | 5 => {
+                    let mut members = Vec::with_capacity(vlen);
+                    for _ in 0..vlen {
+                        let off = u32_at(types, at + 8)?;
+                        let bitfield = kflag && off >> 24 != 0;
+                        let bit_offset = if kflag { off & 0xff_ffff } else { off };
+                        members.push(Member {
+                            name: string(strs, u32_at(types, at)?),
+                            ty: u32_at(types, at + 4)?,
+                            bit_offset,
+                            bitfield,
+                        });
+                        at += 12;
+                    }
+                    Ty::Struct { union: kind == 5, size: size_or_type, members }
+                }
+                6 => {
+                    at += 8 * vlen;
+                    Ty::Enum { size: size_or_type }
+                }
+                19 => {
+                    at += 12 * vlen;
+                    Ty::Enum { size: size_or_type }
+                }
+                8 | 9 | 10 | 11 | 18 => Ty::Alias(size_or_type),
+                13 => {
+                    at += 8 * vlen;
+                    Ty::Other
+                }
+                14 => {
+                    at += 4;
+                    Ty::Var(size_or_type)
+                }
+                15 => {
+                    let mut vars = Vec::with_capacity(vlen);
+                    for _ in 0..vlen {
+                        vars.push(u32_at(types, at)?);
+                        at += 12;
+                    }
+                    Ty::Datasec(vars)
+                }
+                16 => Ty::Float { size: size_or_type },
+                17 => {
+                    at += 4;
+                    Ty::Other
+                }
+                7 | 12 => Ty::Other,
+                k => return Err(bad(format!("unknown BTF kind {k}"))),
+            };
+            out.push((name, ty));
+        }
+        Ok(Btf { types: out })
+    }
+
+    fn get(&self, id: u32) -> Result<&Ty, Error> {
+        self.types.get(id as usize).map(|t| &t.1).ok_or_else(|| bad(format!("bad BTF type id {id}")))
+    }
+
+    fn resolve(&self, mut id: u32) -> Result<(u32, &Ty), Error> {
+        for _ in 0..32 {
+            match self.get(id)? {
+                Ty::Alias(next) => id = *next,
+                ty => return Ok((id, ty)),
+            }
+        }
+        Err(bad("BTF type chain too long"))
+    }
+
+    fn size_of(&self, id: u32) -> Result<u32, Error> {
+        Ok(match self.resolve(id)?.1 {
+            Ty::Int { size, .. } | Ty::Struct { size, .. } | Ty::Enum { size } | Ty::Float { size } => *size,
+            Ty::Ptr(_) => 8,
+            Ty::Array { elem, len } => self.size_of(*elem)? * len,
+            _ => return Err(bad(format!("BTF type {id} has no size"))),
+        })
+    }
+
+    /// `__uint(name, N)` is encoded as a pointer to an array of N ints.
+    fn uint_member(&self, id: u32) -> Result<u32, Error> {
+        match self.resolve(id)?.1 {
+            Ty::Ptr(target) => match self.resolve(*target)?.1 {
+                Ty::Array { len, .. } => Ok(*len),
+                _ => Err(bad("malformed map definition")),
+            },
+            _ => Err(bad("malformed map definition")),
+        }
+    }
+
+    fn scalar(&self, ty: &Ty) -> Option<Scalar> {
+        match ty {
+            Ty::Int { size: 1, char: true, .. } => Some(Scalar::Char),
+            Ty::Int { size, signed, .. } => Scalar::integer(*size as usize, *signed),
+            Ty::Enum { size } => Scalar::integer(*size as usize, false),
+            Ty::Float { size: 4 } => Some(Scalar::Float),
+            Ty::Float { size: 8 } => Some(Scalar::Double),
+            _ => None,
+        }
+    }
+
+    /// The CStruct layout of a key or value type; scalars become a struct with one field `i`.
+    fn layout(&self, id: u32) -> Option<Layout> {
+        let (_, ty) = self.resolve(id).ok()?;
+        match ty {
+            Ty::Struct { union, size, members } => self.struct_layout(*union, *size, members),
+            ty => self.scalar(ty).map(Layout::scalar_wrapper),
+        }
+    }
+
+    fn struct_layout(&self, union: bool, size: u32, members: &[Member]) -> Option<Layout> {
+        let mut fields = Vec::new();
+        for m in members {
+            if m.bitfield || m.bit_offset % 8 != 0 {
+                return None;
+            }
+            let offset = (m.bit_offset / 8) as usize;
+            let (_, ty) = self.resolve(m.ty).ok()?;
+            let (kind, count, is_array) = match ty {
+                Ty::Struct { union, size, members } => {
+                    let inner = self.struct_layout(*union, *size, members)?;
+                    if m.name.is_empty() {
+                        fields.extend(inner.fields.into_iter().map(|f| Field { offset: f.offset + offset, ..f }));
+                        continue;
+                    }
+                    (FieldKind::Nested(Arc::new(inner)), 1, false)
+                }
+                Ty::Array { elem, len } => {
+                    let (_, elem) = self.resolve(*elem).ok()?;
+                    (FieldKind::Scalar(self.scalar(elem)?), *len as usize, true)
+                }
+                ty => (FieldKind::Scalar(self.scalar(ty)?), 1, false),
+            };
+            fields.push(Field { name: m.name.clone(), offset, kind, count, is_array });
+        }
+        Some(Layout { is_union: union, fields, size: size as usize })
+    }
+}
+
+/// The maps declared in `.maps`, in declaration order.
+pub fn maps(btf_section: &[u8]) -> Result<Vec<MapDef>, Error> {
+    let btf = Btf::parse(btf_section)?;
+    let Some(vars) = btf.types.iter().find_map(|(name, ty)| match ty {
+        Ty::Datasec(vars) if name == ".maps" => Some(vars.clone()),
+        _ => None,
+    }) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for var in vars {
+        let name = btf.types.get(var as usize).map(|t| t.0.clone()).unwrap_or_default();
+        let Ty::Var(def) = btf.get(var)? else { continue };
+        let Ty::Struct { members, .. } = btf.resolve(*def)?.1 else {
+            return Err(bad(format!("map {name} is not a struct")));
+        };
+        let by_name: HashMap<&str, u32> = members.iter().map(|m| (m.name.as_str(), m.ty)).collect();
+        let uint = |field: &str| by_name.get(field).map(|ty| btf.uint_member(*ty)).transpose();
+        let pointee = |field: &str| -> Result<Option<u32>, Error> {
+            match by_name.get(field) {
+                None => Ok(None),
+                Some(ty) => match btf.resolve(*ty)?.1 {
+                    Ty::Ptr(target) => Ok(Some(*target)),
+                    _ => Err(bad(format!("{field} of map {name} is not a pointer"))),
+                },
+            }
+        };
+        let map_type = uint("type")?.ok_or_else(|| bad(format!("type missing for {name}")))?;
+        let max_entries = uint("max_entries")?.unwrap_or(0);
+        let flags = uint("map_flags")?.unwrap_or(0);
+        let (key_ty, value_ty) = (pointee("key")?, pointee("value")?);
+        let key_size = match key_ty {
+            Some(ty) => btf.size_of(ty)?,
+            None => uint("key_size")?.unwrap_or(0),
+        };
+        let value_size = match value_ty {
+            Some(ty) => btf.size_of(ty)?,
+            None => uint("value_size")?.unwrap_or(0),
+        };
+        out.push(MapDef {
+            name,
+            map_type,
+            max_entries,
+            flags,
+            key_size,
+            value_size,
+            key: key_ty.and_then(|t| btf.layout(t)).map(Arc::new),
+            value: value_ty.and_then(|t| btf.layout(t)).map(Arc::new),
+        });
+    }
+    Ok(out)
+}
