@@ -39,7 +39,7 @@ impl Error {
         Error { message: format!("{call}: {message}"), errno: None }
     }
 
-    fn sys(call: &str, op: &str, e: &io::Error) -> Error {
+    pub fn sys(call: &str, op: &str, e: &io::Error) -> Error {
         let errno = e.raw_os_error();
         let message = match errno {
             Some(n) => format!("{call}: syscall {op} failed with errno = {n}: {}", strerror(n)),

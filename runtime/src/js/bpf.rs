@@ -1,0 +1,218 @@
+//! The `bpf` namespace: BPF object files, their programs and maps, and cgroup attachments.
+//! The kernel side lives in `crate::bpf`; this file converts between it and script values.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use boa_engine::object::ObjectInitializer;
+use boa_engine::object::builtins::JsArray;
+use boa_engine::property::Attribute;
+use boa_engine::{Context, JsBigInt, JsError, JsNativeError, JsResult, JsString, JsValue, NativeFunction, js_string};
+
+use super::cstruct::{self, Layout};
+use super::data::Data;
+use super::{arg_str, function, type_error};
+use crate::bpf::{self, MapHandle, Object};
+
+fn error(e: bpf::Error) -> JsError {
+    JsNativeError::error().with_message(e.message).into()
+}
+
+/// A program or attach type given as a `BPF_*` name or as its number; absent means 0.
+fn type_arg(v: Option<&JsValue>, by_name: fn(&str) -> Option<u32>, what: &str, ctx: &mut Context) -> JsResult<u32> {
+    match v {
+        None => Ok(0),
+        Some(v) if v.is_undefined() => Ok(0),
+        Some(v) => match v.as_string() {
+            Some(s) => {
+                let s = s.to_std_string_escaped();
+                by_name(&s).ok_or_else(|| type_error(format!("unknown {what}: {s}")))
+            }
+            None => v.to_u32(ctx),
+        },
+    }
+}
+
+const READ_ONLY: Attribute = Attribute::ENUMERABLE;
+
+fn object(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let bytes = args
+        .first()
+        .and_then(Data::bytes_of)
+        .ok_or_else(|| type_error("bpf.object: argument must be a Data object (e.g. pipy.load('x.o'))"))?;
+    let obj = bpf::open(&bytes).map_err(error)?;
+
+    let mut programs = Vec::new();
+    for p in &obj.programs {
+        programs.push(program_object(&obj, &p.name, ctx));
+    }
+    let mut maps = Vec::new();
+    for i in 0..obj.maps.len() {
+        maps.push(map_object(&obj, i, ctx)?);
+    }
+    let programs = JsArray::from_iter(programs, ctx);
+    let maps = JsArray::from_iter(maps, ctx);
+    Ok(ObjectInitializer::new(ctx).property(js_string!("programs"), programs, READ_ONLY).property(js_string!("maps"), maps, READ_ONLY).build().into())
+}
+
+type ProgramRef = (Arc<Object>, String);
+
+fn program_object(obj: &Arc<Object>, name: &str, ctx: &mut Context) -> JsValue {
+    let state = || (obj.clone(), name.to_string());
+    let fd = function(ctx, state(), |(o, n): &ProgramRef, _, _, _| Ok(o.loaded(n).map_or(0, |l| l.fd).into()));
+    let id = function(ctx, state(), |(o, n): &ProgramRef, _, _, _| Ok(o.loaded(n).map_or(0, |l| l.id).into()));
+    let load = function(ctx, state(), |(o, n): &ProgramRef, this, args, ctx| {
+        let prog_type = type_arg(args.first(), bpf::prog_type_by_name, "bpf_prog_type", ctx)?;
+        let attach_type = type_arg(args.get(1), bpf::attach_type_by_name, "bpf_attach_type", ctx)?;
+        o.load(n, prog_type, attach_type).map_err(error)?;
+        Ok(this.clone())
+    });
+    ObjectInitializer::new(ctx)
+        .property(js_string!("name"), JsString::from(name), READ_ONLY)
+        .accessor(js_string!("fd"), Some(fd), None, READ_ONLY)
+        .accessor(js_string!("id"), Some(id), None, READ_ONLY)
+        .property(js_string!("load"), load, Attribute::empty())
+        .build()
+        .into()
+}
+
+type MapRef = (Arc<Object>, usize);
+
+fn map_of(r: &MapRef) -> &MapHandle {
+    &r.0.maps[r.1]
+}
+
+/// Bytes for a key or value: a `Data` as is, anything else encoded with the map's layout.
+fn encode(v: &JsValue, layout: Option<&Arc<Layout>>, what: &str, ctx: &mut Context) -> JsResult<Vec<u8>> {
+    if let Some(b) = Data::bytes_of(v) {
+        return Ok(b.to_vec());
+    }
+    match layout {
+        Some(l) => l.encode(v, ctx),
+        None => Err(type_error(format!("{what} must be a Data object: the map has no BTF layout for it"))),
+    }
+}
+
+fn decode(bytes: Vec<u8>, layout: Option<&Arc<Layout>>, ctx: &mut Context) -> JsResult<JsValue> {
+    match layout {
+        Some(l) => l.decode(&bytes, ctx),
+        None => Data::to_js(bytes, ctx),
+    }
+}
+
+fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<JsValue> {
+    let m = &obj.maps[index];
+    let state = || (obj.clone(), index);
+    let key_type = m.def.key.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
+    let value_type = m.def.value.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
+
+    let update = function(ctx, state(), |r: &MapRef, _, args, ctx| {
+        let m = map_of(r);
+        let (k, v) = (args.first().cloned().unwrap_or_default(), args.get(1).cloned().unwrap_or_default());
+        if k.is_null_or_undefined() || v.is_null_or_undefined() {
+            return Ok(JsValue::undefined());
+        }
+        let k = encode(&k, m.def.key.as_ref(), "Map.update: key", ctx)?;
+        let v = encode(&v, m.def.value.as_ref(), "Map.update: value", ctx)?;
+        m.update(&k, &v).map_err(error)?;
+        Ok(JsValue::undefined())
+    });
+    let lookup = function(ctx, state(), |r: &MapRef, _, args, ctx| {
+        let m = map_of(r);
+        let k = args.first().cloned().unwrap_or_default();
+        if k.is_null_or_undefined() {
+            return Ok(JsValue::null());
+        }
+        let k = encode(&k, m.def.key.as_ref(), "Map.lookup: key", ctx)?;
+        match m.lookup(&k).map_err(error)? {
+            Some(v) => decode(v, m.def.value.as_ref(), ctx),
+            None => {
+                let enoent = std::io::Error::from_raw_os_error(libc::ENOENT);
+                Err(error(bpf::Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &enoent)))
+            }
+        }
+    });
+    let delete = function(ctx, state(), |r: &MapRef, _, args, ctx| {
+        let m = map_of(r);
+        let k = args.first().cloned().unwrap_or_default();
+        if k.is_null_or_undefined() {
+            return Ok(JsValue::undefined());
+        }
+        let k = encode(&k, m.def.key.as_ref(), "Map.delete: key", ctx)?;
+        m.delete(&k).map_err(error)?;
+        Ok(JsValue::undefined())
+    });
+    let keys = function(ctx, state(), |r: &MapRef, _, _, ctx| {
+        let m = map_of(r);
+        let mut out = Vec::new();
+        for k in m.keys().map_err(error)? {
+            out.push(decode(k, m.def.key.as_ref(), ctx)?);
+        }
+        Ok(JsArray::from_iter(out, ctx).into())
+    });
+    let entries = function(ctx, state(), |r: &MapRef, _, _, ctx| {
+        let m = map_of(r);
+        let mut out = Vec::new();
+        for k in m.keys().map_err(error)? {
+            // Entries can vanish between listing and reading (LRU eviction, programs deleting).
+            let Some(v) = m.lookup(&k).map_err(error)? else { continue };
+            let pair = [decode(k, m.def.key.as_ref(), ctx)?, decode(v, m.def.value.as_ref(), ctx)?];
+            out.push(JsArray::from_iter(pair, ctx).into());
+        }
+        Ok(JsArray::from_iter(out, ctx).into())
+    });
+
+    Ok(ObjectInitializer::new(ctx)
+        .property(js_string!("name"), JsString::from(m.def.name.as_str()), READ_ONLY)
+        .property(js_string!("fd"), m.fd(), READ_ONLY)
+        .property(js_string!("id"), m.id, READ_ONLY)
+        .property(js_string!("type"), m.def.map_type, READ_ONLY)
+        .property(js_string!("flags"), m.def.flags, READ_ONLY)
+        .property(js_string!("maxEntries"), m.def.max_entries, READ_ONLY)
+        .property(js_string!("keySize"), m.def.key_size, READ_ONLY)
+        .property(js_string!("valueSize"), m.def.value_size, READ_ONLY)
+        .property(js_string!("keyType"), key_type, READ_ONLY)
+        .property(js_string!("valueType"), value_type, READ_ONLY)
+        .property(js_string!("update"), update, Attribute::empty())
+        .property(js_string!("lookup"), lookup, Attribute::empty())
+        .property(js_string!("delete"), delete, Attribute::empty())
+        .property(js_string!("keys"), keys, Attribute::empty())
+        .property(js_string!("entries"), entries, Attribute::empty())
+        .build()
+        .into())
+}
+
+fn attach_args(call: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<(u32, i32, String)> {
+    let attach_type = type_arg(args.first(), bpf::attach_type_by_name, "bpf_attach_type", ctx)?;
+    let fd = args.get(1).cloned().unwrap_or_default().to_i32(ctx)?;
+    let target = arg_str(args, 2)
+        .ok_or_else(|| type_error(format!("{call}: target must be a cgroup directory path (raw target fds are not supported)")))?;
+    Ok((attach_type, fd, target))
+}
+
+fn attach(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let (t, fd, target) = attach_args("bpf.attach", args, ctx)?;
+    bpf::attach(t, fd, Path::new(&target)).map_err(error)?;
+    Ok(JsValue::undefined())
+}
+
+fn detach(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let (t, fd, target) = attach_args("bpf.detach", args, ctx)?;
+    bpf::detach(t, fd, Path::new(&target)).map_err(error)?;
+    Ok(JsValue::undefined())
+}
+
+fn cgroup(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let id = arg_str(args, 0).and_then(|p| bpf::cgroup::cgroup_id(Path::new(&p))).unwrap_or(0);
+    Ok(JsBigInt::from(id).into())
+}
+
+pub fn register(ctx: &mut Context) -> JsResult<()> {
+    let ns = ObjectInitializer::new(ctx)
+        .function(NativeFunction::from_fn_ptr(object), js_string!("object"), 1)
+        .function(NativeFunction::from_fn_ptr(attach), js_string!("attach"), 3)
+        .function(NativeFunction::from_fn_ptr(detach), js_string!("detach"), 3)
+        .function(NativeFunction::from_fn_ptr(cgroup), js_string!("cgroup"), 1)
+        .build();
+    ctx.register_global_property(js_string!("bpf"), ns, Attribute::WRITABLE | Attribute::CONFIGURABLE)
+}
