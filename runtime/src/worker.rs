@@ -135,7 +135,7 @@ fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
         r.map_err(|e| js::describe(&e, &mut ctx))
     });
     match result {
-        Err(e) => return Err(StartError(format_script_error(&name, &e, script.wrapped))),
+        Err(e) => return Err(StartError(format_script_error(&name, &e, script.wrapped, script.source.lines().count()))),
         Ok(v) if cfg.print_result && !v.is_undefined() => {
             let text = match v.as_string() {
                 Some(s) => s.to_std_string_escaped(),
@@ -225,7 +225,7 @@ pub const WRAP_PREFIX: &str = "(function(){";
 pub const WRAP_SUFFIX: &str = "\n})()";
 
 /// `main.js:3:7: SyntaxError: ...` from Boa's message, whose shape varies by error kind.
-fn format_script_error(name: &str, message: &str, wrapped: bool) -> String {
+fn format_script_error(name: &str, message: &str, wrapped: bool, source_lines: usize) -> String {
     let re_line = |m: &str| -> Option<(usize, usize)> {
         let at = m.rfind("line ")?;
         let rest = &m[at + 5..];
@@ -242,6 +242,8 @@ fn format_script_error(name: &str, message: &str, wrapped: bool) -> String {
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     });
     let first = message.lines().next().unwrap_or(message);
+    // Boa gives no position for a script that ends too early: that is its last line.
+    let loc = loc.or_else(|| first.contains("abrupt end").then(|| (source_lines, 1)));
     match loc {
         Some((line, col)) => {
             // The wrapper `(function(){` shares the first line, so only its columns move.

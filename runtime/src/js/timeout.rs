@@ -42,11 +42,15 @@ fn wait(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
         .and_then(|o| o.downcast_ref::<Timeout>().map(|t| t.delay))
         .ok_or_else(|| super::type_error("Timeout.wait called on a non-Timeout"))?;
     let (promise, resolvers) = JsPromise::new_pending(ctx);
+    // The callbacks chained on the promise run in the context that waited, as in Pipy.
+    let context = super::current().unwrap_or_else(crate::worker::root);
     tokio::task::spawn_local(async move {
         tokio::time::sleep(delay).await;
-        with_js(|ctx| {
-            let _ = resolvers.resolve.call(&JsValue::undefined(), &[], ctx);
-            let _ = ctx.run_jobs();
+        super::in_context(&context, || {
+            with_js(|ctx| {
+                let _ = resolvers.resolve.call(&JsValue::undefined(), &[], ctx);
+                let _ = ctx.run_jobs();
+            })
         });
     });
     Ok(promise.into())

@@ -1,0 +1,182 @@
+//! The runtime core, end to end: the built `weir` binary on scripts of our own, driven by
+//! real TCP clients and curl against real local servers.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use weir_tests::*;
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to weir");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+#[test]
+fn tcp_proxy_passes_bytes_both_ways_and_half_closes() {
+    let upstream = echo_server();
+    let port = free_port();
+    let mut weir = Weir::start(&format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))"), &[]);
+    weir.wait_listening();
+
+    let payload: Vec<u8> = (0..2_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut s = connect(port);
+    let mut r = s.try_clone().unwrap();
+    let reader = thread::spawn(move || {
+        let mut back = Vec::new();
+        r.read_to_end(&mut back).unwrap();
+        back
+    });
+    s.write_all(&payload).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let back = reader.join().unwrap();
+    assert_eq!(back.len(), payload.len());
+    assert!(back == payload, "bytes changed on the way through the proxy");
+}
+
+#[test]
+fn upstream_that_speaks_first_reaches_the_client() {
+    let upstream = tcp_server(|mut s| {
+        s.write_all(b"220 weir-test ESMTP ready\r\n").unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let _ = s.write_all(&buf[..n]);
+    });
+    let port = free_port();
+    let mut weir = Weir::start(&format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))"), &[]);
+    weir.wait_listening();
+
+    let mut s = connect(port);
+    let mut greeting = [0u8; 27];
+    s.read_exact(&mut greeting).expect("the server's greeting arrives before the client says anything");
+    assert_eq!(&greeting, b"220 weir-test ESMTP ready\r\n");
+    s.write_all(b"QUIT\r\n").unwrap();
+    let mut echo = [0u8; 6];
+    s.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"QUIT\r\n");
+}
+
+#[test]
+fn dollar_variables_are_per_connection_under_50_concurrent_connections() {
+    // Each connection stores its client's port in $port at start; later, after a timer, it
+    // prints what the client says its port is next to what $port holds. They must match.
+    let port = free_port();
+    let script = format!(
+        "var $port = 'unset'\n\
+         pipy.listen({port}, $=>$\n\
+           .onStart(ib => {{ $port = ib.remotePort }})\n\
+           .handleData(d => new Timeout(0.05).wait().then(() => println(d.toString(), $port)))\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+
+    let clients: Vec<TcpStream> = (0..50).map(|_| connect(port)).collect();
+    for c in &clients {
+        let mut c = c;
+        c.write_all(c.local_addr().unwrap().port().to_string().as_bytes()).unwrap();
+    }
+    let lines = weir.wait_stdout_lines(50, Duration::from_secs(10));
+    assert_eq!(lines.len(), 50, "stdout: {lines:?}");
+    for line in &lines {
+        let (said, held) = line.split_once(' ').unwrap();
+        assert_eq!(said, held, "a connection saw another connection's $port: {line}");
+    }
+    drop(clients);
+}
+
+#[test]
+fn syntax_error_names_the_file_and_line_and_exits_non_zero() {
+    let mut weir = Weir::start("var ok = 1\nvar = 2\n", &[]);
+    let code = weir.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(255));
+    let err = weir.stderr().join("\n");
+    assert!(err.contains("main.js:2:"), "stderr: {err}");
+    assert!(err.contains("SyntaxError"), "stderr: {err}");
+}
+
+#[test]
+fn error_at_load_time_names_the_line() {
+    let mut weir = Weir::start("var a = {}\n\nvar b = a.missing.field\n", &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255));
+    let err = weir.stderr().join("\n");
+    assert!(err.contains("main.js:3:"), "stderr: {err}");
+    assert!(err.contains("TypeError"), "stderr: {err}");
+}
+
+#[test]
+fn sigint_runs_exit_callbacks_and_waits_for_their_promise() {
+    let port = free_port();
+    let script = format!(
+        "pipy.exit(() => {{ println('first') }})\n\
+         pipy.exit(() => new Timeout(0.2).wait().then(() => println('second, after a wait')))\n\
+         pipy.listen({port}, $=>$.connect('127.0.0.1:1'))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    weir.signal(libc::SIGINT);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(weir.stdout(), ["first", "second, after a wait"]);
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "the listener is closed after exit");
+}
+
+#[test]
+fn sigterm_also_runs_exit_callbacks() {
+    let port = free_port();
+    let mut weir = Weir::start(&format!("pipy.exit(() => println('bye'))\npipy.listen({port}, $=>$.dump())\n"), &[]);
+    weir.wait_listening();
+    weir.signal(libc::SIGTERM);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(weir.stdout(), ["bye"]);
+}
+
+#[test]
+fn eval_prints_the_value_and_argv_reaches_the_script() {
+    let out = std::process::Command::new(weir_bin()).args(["-e", "1+2"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
+    let mut weir = Weir::start("println(pipy.argv.slice(1).join(','))", &["--", "a", "b"]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_eq!(weir.stdout(), ["a,b"]);
+}
+
+#[test]
+fn unknown_option_is_an_error() {
+    let out = std::process::Command::new(weir_bin()).args(["--frobnicate", "x.js"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option: --frobnicate"));
+}
+
+#[test]
+fn two_threads_share_the_port_and_both_serve() {
+    let upstream = echo_server();
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.onStart(() => {{ println('thread', pipy.thread.id) }}).connect('127.0.0.1:{upstream}'))"
+    );
+    let mut weir = Weir::start(&script, &["--threads=2"]);
+    weir.wait_listening();
+    weir.wait_stderr("Listening on TCP port", Duration::from_secs(5));
+    for _ in 0..200 {
+        let mut s = connect(port);
+        s.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).unwrap();
+    }
+    let out = weir.stdout();
+    assert_eq!(out.len(), 200);
+    assert!(out.iter().any(|l| l == "thread 0") && out.iter().any(|l| l == "thread 1"), "one thread served all: {out:?}");
+}
+
+#[test]
+fn connection_refused_upstream_closes_the_client() {
+    let dead = free_port();
+    let port = free_port();
+    let mut weir = Weir::start(&format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{dead}'))"), &[]);
+    weir.wait_listening();
+    let mut s = connect(port);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(buf.is_empty());
+}
