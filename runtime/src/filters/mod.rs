@@ -1,6 +1,8 @@
 //! The filters, one per file, named as in the API.
 
 pub mod connect;
+pub mod decode_http_request;
+pub mod decode_http_response;
 pub mod dump;
 pub mod fork;
 pub mod handle;

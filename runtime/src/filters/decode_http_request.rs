@@ -1,0 +1,258 @@
+//! `decodeHTTPRequest(handler?)`: HTTP/1 requests out of a byte stream.
+//!
+//! In: `Data` in any segmentation; other events but `StreamEnd` are dropped. Out, per
+//! request: `MessageStart` with the head, the body as `Data` (de-chunked), `MessageEnd`.
+//! `StreamEnd` passes and readies the decoder for a new stream. Input that is not HTTP/1
+//! stops the decoding silently: nothing more comes out but the `StreamEnd`.
+//!
+//! `handler(head)` is called with each head before it goes out; the head then goes out as
+//! the very object the handler saw, so that its changes show downstream.
+
+use std::rc::Rc;
+
+use boa_engine::{Context, JsObject, JsResult, JsValue};
+
+use super::Made;
+use crate::codec::http1::{DecodeError, Item, RequestDecoder};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
+use crate::js;
+
+pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
+    let handler = match args.first() {
+        None => None,
+        Some(v) if v.is_null_or_undefined() => None,
+        Some(v) => Some(
+            v.as_object()
+                .filter(|o| o.is_callable())
+                .ok_or_else(|| js::type_error("decodeHTTPRequest() takes a function"))?,
+        ),
+    };
+    Ok(Made::Filter(Box::new(Spec { handler })))
+}
+
+struct Spec {
+    handler: Option<JsObject>,
+}
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        "decodeHTTPRequest"
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(DecodeHttpRequest {
+            decoder: RequestDecoder::new(),
+            handler: self.handler.clone(),
+            env,
+            ended: false,
+        })
+    }
+}
+
+struct DecodeHttpRequest {
+    decoder: RequestDecoder,
+    handler: Option<JsObject>,
+    env: FilterEnv,
+    /// The handler threw: the filter emitted its error `StreamEnd` and is done.
+    ended: bool,
+}
+
+impl DecodeHttpRequest {
+    /// The head as it goes out: the Rust head, or the JS object the handler was given.
+    fn head(&self, head: Head) -> Result<Head, String> {
+        let Some(f) = &self.handler else {
+            return Ok(head);
+        };
+        js::with_js(|ctx| {
+            let obj = js::message::head_to_js(&head, ctx).map_err(|e| js::describe(&e, ctx))?;
+            js::call_with(&self.env.context, f, std::slice::from_ref(&obj), ctx)?;
+            Ok(Head::Js(obj))
+        })
+        .unwrap_or_else(|| Err("re-entrant call into JS".into()))
+    }
+}
+
+impl Filter for DecodeHttpRequest {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.ended {
+            return;
+        }
+        match evt {
+            Event::Data(data) => self.decoder.feed(data),
+            Event::StreamEnd(_) => {
+                self.decoder.reset();
+                out.emit(evt);
+                return;
+            }
+            Event::MessageStart(_) | Event::MessageEnd(_) => return,
+        }
+        while let Some(item) = self.decoder.next() {
+            match item {
+                Item::Head(r) => match self.head(Head::Request(Rc::new(r.head))) {
+                    Ok(head) => out.emit(Event::MessageStart(head)),
+                    Err(e) => {
+                        tracing::error!(target: "pipeline", "decodeHTTPRequest: {e}");
+                        self.ended = true;
+                        out.emit(js::runtime_error(e));
+                        return;
+                    }
+                },
+                Item::Body(b) => out.emit(Event::Data(b)),
+                Item::End(_) => out.emit(Event::MessageEnd(JsValue::undefined())),
+                Item::Error(DecodeError::TooLarge) => {
+                    tracing::error!(target: "http", "HTTP header size overflow")
+                }
+                Item::Error(e) => tracing::debug!(target: "http", "decodeHTTPRequest stops: {e}"),
+                // Like Pipy, this filter does not follow the stream into HTTP/2 or a tunnel.
+                Item::Http2Preface | Item::Tunnel(_) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use boa_engine::{Source, js_string};
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::{Context, Layout, Pipeline};
+
+    /// Runs `input` through a pipeline of just this filter; one line per output event.
+    fn run(input: Vec<Event>) -> Vec<String> {
+        run_with(None, input)
+    }
+
+    fn run_with(handler: Option<JsObject>, input: Vec<Event>) -> Vec<String> {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let sink = seen.clone();
+        let layout = Layout {
+            name: "test".into(),
+            on_start: None,
+            on_end: None,
+            filters: vec![Box::new(Spec { handler })],
+        };
+        let p = Pipeline::new(
+            Rc::new(layout),
+            Context::root(),
+            Rc::new(move |e: Event| sink.borrow_mut().push(e)),
+        );
+        p.start(&[]);
+        input.into_iter().for_each(|e| p.input(e));
+        seen.borrow()
+            .iter()
+            .map(|e| match e {
+                Event::MessageStart(Head::Request(h)) => {
+                    format!("start {} {} {:?}", h.method, h.path, h.headers)
+                }
+                Event::MessageStart(Head::Js(h)) => {
+                    let path = js::with_js(|ctx| {
+                        h.as_object().unwrap().get(js_string!("path"), ctx).unwrap()
+                    });
+                    format!("start js {}", path.unwrap().display())
+                }
+                Event::Data(b) => format!("data {}", String::from_utf8_lossy(b)),
+                Event::MessageEnd(t) => format!("end {}", t.display()),
+                Event::StreamEnd(e) => format!("stream end {:?}", e.as_ref().map(|e| e.name())),
+                other => format!("unexpected {}", other.type_name()),
+            })
+            .collect()
+    }
+
+    fn data(s: &'static [u8]) -> Event {
+        Event::Data(Bytes::from_static(s))
+    }
+
+    #[test]
+    fn decodes_pipelined_requests_in_pieces() {
+        let out = run(vec![
+            data(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r"),
+            Event::MessageEnd(JsValue::undefined()),
+            data(b"\n0\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n"),
+            data(b"\r\n"),
+            Event::end(),
+        ]);
+        assert_eq!(
+            out,
+            [
+                r#"start POST /a [Header { name: "Transfer-Encoding", value: "chunked" }]"#,
+                "data abc",
+                "end undefined",
+                r#"start GET /b [Header { name: "Host", value: "h" }]"#,
+                "end undefined",
+                "stream end None",
+            ]
+        );
+    }
+
+    #[test]
+    fn stops_silently_on_other_protocols_until_the_stream_ends() {
+        let out = run(vec![
+            data(b"GET / HTTP/1.1\r\n\r\n"),
+            data(b"\x16\x03\x01\x00"),
+            data(b"GET /ignored HTTP/1.1\r\n\r\n"),
+            Event::error("ConnectionReset"),
+            data(b"GET /new HTTP/1.1\r\n\r\n"),
+        ]);
+        assert_eq!(
+            out,
+            [
+                "start GET / []",
+                "end undefined",
+                r#"stream end Some("ConnectionReset")"#,
+                "start GET /new []",
+                "end undefined",
+            ]
+        );
+    }
+
+    fn script(ctx: &Rc<RefCell<boa_engine::Context>>, src: &str) -> JsObject {
+        ctx.borrow_mut()
+            .eval(Source::from_bytes(src))
+            .unwrap()
+            .as_object()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_handler_sees_each_head_and_its_changes_go_downstream() {
+        let ctx = Rc::new(RefCell::new(boa_engine::Context::default()));
+        js::install(ctx.clone());
+        let rewrite = script(
+            &ctx,
+            "(h) => { h.path = h.method + ':' + h.headers.host; return 42 }",
+        );
+        let out = run_with(
+            Some(rewrite),
+            vec![data(
+                b"GET / HTTP/1.1\r\nHost: a\r\n\r\nPUT / HTTP/1.1\r\nHost: b\r\n\r\n",
+            )],
+        );
+        assert_eq!(
+            out,
+            [
+                r#"start js "GET:a""#,
+                "end undefined",
+                r#"start js "PUT:b""#,
+                "end undefined"
+            ]
+        );
+
+        let throws = script(&ctx, "(h) => { throw new Error('no ' + h.method) }");
+        let out = run_with(
+            Some(throws),
+            vec![
+                data(b"GET / HTTP/1.1\r\n\r\n"),
+                data(b"GET / HTTP/1.1\r\n\r\n"),
+                Event::end(),
+            ],
+        );
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].starts_with("stream end Some(") && out[0].contains("no GET"),
+            "{out:?}"
+        );
+    }
+}
