@@ -1243,6 +1243,30 @@ impl Encoder {
         self.script_headers(&head.headers);
     }
 
+    /// Starts a request from a head a script wrote (converted to Rust): its header lines
+    /// exactly as given, `connection` included.
+    pub fn start_script_request(&mut self, head: &RequestHead) {
+        if self.msg.is_some() {
+            return;
+        }
+        self.start_request(&head.method, &head.path, &head.protocol);
+        head.headers
+            .iter()
+            .for_each(|h| self.header(&h.name, &h.value));
+    }
+
+    /// As [`Encoder::start_script_request`], for a response.
+    pub fn start_script_response(&mut self, head: &ResponseHead, request: RequestInfo) {
+        if self.msg.is_some() {
+            return;
+        }
+        let text = Some(head.status_text.as_str()).filter(|t| !t.is_empty());
+        self.start_response(&head.protocol, head.status, text, request);
+        head.headers
+            .iter()
+            .for_each(|h| self.header(&h.name, &h.value));
+    }
+
     fn script_headers(&mut self, headers: &[Header]) {
         let same = |a: &Header, b: &Header| a.name.eq_ignore_ascii_case(&b.name);
         for (i, h) in headers.iter().enumerate() {

@@ -1036,3 +1036,41 @@ PUT /item?id=1 HTTP/1.1\r\nhost: example.com\r\ncontent-length: 11\r\nconnection
 GET /last HTTP/1.1\r\nHost: example.com\r\nconnection: keep-alive\r\n\r\n"
     );
 }
+
+#[test]
+fn script_heads_keep_every_line_and_their_connection() {
+    let head = ResponseHead {
+        protocol: "HTTP/1.1".into(),
+        status: 101,
+        status_text: String::new(),
+        headers: vec![
+            h("connection", "upgrade"),
+            h("upgrade", "websocket"),
+            h("set-cookie", "a"),
+            h("set-cookie", "b"),
+        ],
+    };
+    let mut enc = Encoder::new(0);
+    enc.start_script_response(
+        &head,
+        RequestInfo::new("GET", "HTTP/1.1", None, Some("websocket")),
+    );
+    let (outs, ending) = encode(&mut enc, &[]);
+    assert_eq!(
+        wire(&outs),
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nset-cookie: a\r\nset-cookie: b\r\nconnection: upgrade\r\n\r\n"
+    );
+    assert_eq!(ending, Some(Ending::Tunnel));
+    let req = RequestHead {
+        method: "GET".into(),
+        path: "/".into(),
+        protocol: "HTTP/1.0".into(),
+        headers: vec![h("Connection", "close")],
+    };
+    enc.start_script_request(&req);
+    assert!(enc.request_info().unwrap().is_final);
+    assert_eq!(
+        wire(&encode(&mut enc, &[]).0),
+        "GET / HTTP/1.0\r\nconnection: close\r\n\r\n"
+    );
+}
