@@ -60,6 +60,9 @@ pub trait Filter {
     /// Called once, after `onStart` ran, before the first event.
     fn start(&mut self) {}
     fn process(&mut self, evt: Event, out: &mut Output<'_>);
+    /// Called by [`FilterEnv::wake`]: output has become ready outside of `process`, e.g. a
+    /// sub-pipeline answered.
+    fn wake(&mut self, _out: &mut Output<'_>) {}
 }
 
 /// The rest of the chain after the current filter.
@@ -89,12 +92,25 @@ impl FilterEnv {
     /// Emits an event produced outside of `process` (from a task or a timer) into the chain
     /// just after this filter. Does nothing if the pipeline is gone.
     pub fn emit(&self, evt: Event) {
-        if let Some(p) = self.pipeline.upgrade() {
-            let mut inner = p.borrow_mut();
-            let inner = &mut *inner;
-            let (_, rest) = inner.filters.split_at_mut(self.index + 1);
-            Output { rest, sink: &*inner.sink }.emit(evt);
-        }
+        let Some(p) = self.pipeline.upgrade() else { return };
+        // Busy means this pipeline is on the stack further up: deliver once it is done.
+        let Ok(mut inner) = p.try_borrow_mut() else { return self.emit_later(evt) };
+        let inner = &mut *inner;
+        let (_, rest) = inner.filters.split_at_mut(self.index + 1);
+        Output { rest, sink: &*inner.sink }.emit(evt);
+    }
+
+    /// Asks this filter to produce the output that became ready (see [`Filter::wake`]).
+    pub fn wake(&self) {
+        let Some(p) = self.pipeline.upgrade() else { return };
+        let Ok(mut inner) = p.try_borrow_mut() else {
+            let env = self.clone();
+            tokio::task::spawn_local(async move { env.wake() });
+            return;
+        };
+        let inner = &mut *inner;
+        let (before, rest) = inner.filters.split_at_mut(self.index + 1);
+        before[self.index].wake(&mut Output { rest, sink: &*inner.sink });
     }
 
     /// Like [`FilterEnv::emit`], but from inside this very pipeline's processing, where the

@@ -4,6 +4,8 @@ pub mod connect;
 pub mod decode_http_request;
 pub mod decode_http_response;
 pub mod dump;
+pub mod encode_http_request;
+pub mod encode_http_response;
 pub mod fork;
 pub mod handle;
 

@@ -235,3 +235,109 @@ pub fn error_to_js(e: &Option<StreamError>) -> JsValue {
         Some(StreamError::Value(v)) => v.clone(),
     }
 }
+
+fn field(obj: &JsObject, name: &str, ctx: &mut Context) -> JsResult<Option<String>> {
+    let v = obj.get(JsString::from(name), ctx)?;
+    if v.is_null_or_undefined() {
+        return Ok(None);
+    }
+    Ok(Some(v.to_string(ctx)?.to_std_string_escaped()))
+}
+
+/// A script's `headers` object as header lines in property order, spelled as `headerNames`
+/// says; array values become repeated lines.
+fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
+    let mut out = Vec::new();
+    let headers = head.get(js_string!("headers"), ctx)?;
+    let Some(headers) = headers.as_object() else { return Ok(out) };
+    let names = head.get(js_string!("headerNames"), ctx)?.as_object();
+    let keys = super::print::enumerable_keys(&headers, ctx)?;
+    for key in keys {
+        let lower = key.to_string();
+        let name = match &names {
+            Some(n) => field(n, &lower, ctx)?.unwrap_or_else(|| lower.clone()),
+            None => lower.clone(),
+        };
+        let value = headers.get(key, ctx)?;
+        match value.as_object().filter(|o| o.is_array()) {
+            Some(arr) => {
+                let arr = JsArray::from_object(arr)?;
+                for i in 0..arr.length(ctx)? {
+                    let v = arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped();
+                    out.push(Header { name: name.clone(), value: v });
+                }
+            }
+            None if value.is_null_or_undefined() => {}
+            None => out.push(Header { name, value: value.to_string(ctx)?.to_std_string_escaped() }),
+        }
+    }
+    Ok(out)
+}
+
+/// A request head written by a script (`{method, path, protocol, headers}`), with Pipy's
+/// defaults for what is missing.
+pub fn js_request_head(v: &JsValue, ctx: &mut Context) -> JsResult<RequestHead> {
+    let Some(obj) = v.as_object() else {
+        return Ok(RequestHead { method: "GET".into(), path: "/".into(), protocol: "HTTP/1.1".into(), headers: vec![] });
+    };
+    Ok(RequestHead {
+        method: field(&obj, "method", ctx)?.unwrap_or_else(|| "GET".into()),
+        path: field(&obj, "path", ctx)?.unwrap_or_else(|| "/".into()),
+        protocol: field(&obj, "protocol", ctx)?.unwrap_or_else(|| "HTTP/1.1".into()),
+        headers: js_headers(&obj, ctx)?,
+    })
+}
+
+/// A response head written by a script (`{status, statusText, protocol, headers}`).
+pub fn js_response_head(v: &JsValue, ctx: &mut Context) -> JsResult<ResponseHead> {
+    let Some(obj) = v.as_object() else {
+        return Ok(ResponseHead { protocol: "HTTP/1.1".into(), status: 200, status_text: String::new(), headers: vec![] });
+    };
+    let status = obj.get(js_string!("status"), ctx)?;
+    Ok(ResponseHead {
+        protocol: field(&obj, "protocol", ctx)?.unwrap_or_else(|| "HTTP/1.1".into()),
+        status: if status.is_null_or_undefined() { 200 } else { status.to_u32(ctx)? as u16 },
+        status_text: field(&obj, "statusText", ctx)?.unwrap_or_default(),
+        headers: js_headers(&obj, ctx)?,
+    })
+}
+
+/// The Rust request head of an event head, converting a script's head if needed.
+pub fn request_head_of(head: &Head) -> Rc<RequestHead> {
+    match head {
+        Head::Request(r) => r.clone(),
+        other => {
+            let v = match other {
+                Head::Js(v) => v.clone(),
+                _ => JsValue::undefined(),
+            };
+            let r = super::with_js(|ctx| js_request_head(&v, ctx).ok()).flatten();
+            Rc::new(r.unwrap_or(RequestHead {
+                method: "GET".into(),
+                path: "/".into(),
+                protocol: "HTTP/1.1".into(),
+                headers: vec![],
+            }))
+        }
+    }
+}
+
+/// The Rust response head of an event head, converting a script's head if needed.
+pub fn response_head_of(head: &Head) -> Rc<ResponseHead> {
+    match head {
+        Head::Response(r) => r.clone(),
+        other => {
+            let v = match other {
+                Head::Js(v) => v.clone(),
+                _ => JsValue::undefined(),
+            };
+            let r = super::with_js(|ctx| js_response_head(&v, ctx).ok()).flatten();
+            Rc::new(r.unwrap_or(ResponseHead {
+                protocol: "HTTP/1.1".into(),
+                status: 200,
+                status_text: String::new(),
+                headers: vec![],
+            }))
+        }
+    }
+}

@@ -119,7 +119,7 @@ pub fn dump(v: &JsValue, ctx: &mut Context, out: &mut String, depth: usize) -> J
 }
 
 /// `Object.keys(obj)`: own enumerable string keys, in property order.
-fn enumerable_keys(obj: &boa_engine::JsObject, ctx: &mut Context) -> JsResult<Vec<PropertyKey>> {
+pub fn enumerable_keys(obj: &boa_engine::JsObject, ctx: &mut Context) -> JsResult<Vec<PropertyKey>> {
     let object = ctx.intrinsics().constructors().object().constructor();
     let keys = object.get(js_string!("keys"), ctx)?;
     let keys = keys.as_callable().ok_or_else(|| super::type_error("Object.keys is missing"))?;

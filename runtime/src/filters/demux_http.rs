@@ -1,0 +1,50 @@
+//! `demuxHTTP(options?).to(sub)`: an HTTP/1 server on a byte stream; each request goes
+//! into its own sub-pipeline (with a copy of the context) whose first output message is
+//! the response.
+
+use std::rc::Rc;
+
+use boa_engine::{Context, JsResult, JsValue, js_string};
+
+use super::Made;
+use super::http_server::{HttpServer, Responder};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output};
+
+pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let buffer_size = buffer_size(args.first(), ctx)?;
+    Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { sub, buffer_size }))))
+}
+
+/// The `bufferSize` option: bodies above it are sent chunked; 0 buffers whole bodies.
+pub fn buffer_size(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<usize> {
+    let Some(o) = options.and_then(|o| o.as_object()) else { return Ok(0) };
+    let v = o.get(js_string!("bufferSize"), ctx)?;
+    Ok(if v.is_null_or_undefined() { 0 } else { v.to_length(ctx)? as usize })
+}
+
+struct Spec {
+    sub: Rc<Layout>,
+    buffer_size: usize,
+}
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        "demuxHTTP"
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(DemuxHttp(HttpServer::new(Responder::Pipeline(self.sub.clone()), env, self.buffer_size)))
+    }
+}
+
+struct DemuxHttp(HttpServer);
+
+impl Filter for DemuxHttp {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        self.0.process(evt, out)
+    }
+
+    fn wake(&mut self, out: &mut Output<'_>) {
+        self.0.wake(out)
+    }
+}

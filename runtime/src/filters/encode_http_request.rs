@@ -1,0 +1,320 @@
+//! `encodeHTTPRequest(options?)`: request messages in, HTTP/1 bytes out.
+//!
+//! In: `MessageStart`, body `Data`, `MessageEnd`; `StreamEnd` passes (and drops a message
+//! in progress). Out, per message: `MessageStart`, the head (and a small body) as `Data`,
+//! the rest of the body as `Data`, `MessageEnd` — by the codec's rules: the body is
+//! buffered for a `content-length` unless it outgrows `options.bufferSize`, then chunked.
+//! Data outside a message is dropped, as in Pipy.
+
+use boa_engine::{Context, JsNativeError, JsResult, JsValue, js_string};
+
+use super::Made;
+use crate::codec::http1::{Encoder, Out, RequestInfo};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
+use crate::js::message::{request_head_of, response_head_of};
+
+pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let buffer_size = buffer_size(args.first(), ctx)?;
+    Ok(Made::Filter(Box::new(Spec {
+        buffer_size,
+        response: false,
+    })))
+}
+
+/// The `bufferSize` option: a number of bytes or a string with a binary suffix (`'16k'`,
+/// `'1m'`, `'1g'`); 0 or absent buffers whole bodies.
+pub fn buffer_size(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<usize> {
+    let Some(o) = options.and_then(|o| o.as_object()) else {
+        return Ok(0);
+    };
+    let v = o.get(js_string!("bufferSize"), ctx)?;
+    if v.is_null_or_undefined() {
+        return Ok(0);
+    }
+    let Some(s) = v.as_string() else {
+        return Ok(v.to_length(ctx)? as usize);
+    };
+    let s = s.to_std_string_escaped();
+    let invalid = || JsNativeError::typ().with_message(format!("invalid size: {s}"));
+    let t = s.trim().to_ascii_lowercase();
+    let (num, scale) = match t.as_bytes().last() {
+        Some(b'k') => (&t[..t.len() - 1], 1 << 10),
+        Some(b'm') => (&t[..t.len() - 1], 1 << 20),
+        Some(b'g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (&t[..], 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| invalid())?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(invalid().into());
+    }
+    Ok((n * scale as f64) as usize)
+}
+
+/// The spec of both encoders; `response` picks the kind of head.
+pub(super) struct Spec {
+    pub buffer_size: usize,
+    pub response: bool,
+}
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        if self.response {
+            "encodeHTTPResponse"
+        } else {
+            "encodeHTTPRequest"
+        }
+    }
+
+    fn instantiate(&self, _env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(Encode {
+            encoder: Encoder::new(self.buffer_size),
+            response: self.response,
+            head: None,
+        })
+    }
+}
+
+struct Encode {
+    encoder: Encoder,
+    response: bool,
+    /// The head of the message in progress, until its bytes go out.
+    head: Option<Head>,
+}
+
+impl Encode {
+    fn start(&mut self, head: &Head) {
+        // A standalone encoder does not know the request a response answers.
+        let request = RequestInfo::default();
+        match head {
+            Head::Request(r) if !self.response => self.encoder.start_request_head(r),
+            Head::Response(r) if self.response => self.encoder.start_response_head(r, request),
+            other if self.response => self
+                .encoder
+                .start_script_response(&response_head_of(other), request),
+            other => self.encoder.start_script_request(&request_head_of(other)),
+        }
+    }
+}
+
+/// Puts encoded output out; Pipy sends the `MessageStart` along right before the head bytes.
+fn emit(o: Out, head: &mut Option<Head>, out: &mut Output<'_>) {
+    match o {
+        Out::Start(b) => {
+            out.emit(Event::MessageStart(head.take().unwrap_or(Head::None)));
+            out.emit(Event::Data(b));
+        }
+        Out::Body(b) => out.emit(Event::Data(b)),
+    }
+}
+
+impl Filter for Encode {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        let Encode { encoder, head, .. } = self;
+        match evt {
+            Event::MessageStart(h) => {
+                if !encoder.in_message() {
+                    self.start(&h);
+                    self.head = Some(h);
+                }
+            }
+            Event::Data(b) => encoder.data(b, &mut |o| emit(o, head, out)),
+            Event::MessageEnd(tail) => {
+                // Without the request, no exchange is final and none turns into a tunnel here,
+                // so every message ends with a `MessageEnd`.
+                if encoder.end(&mut |o| emit(o, head, out)).is_some() {
+                    out.emit(Event::MessageEnd(tail));
+                }
+            }
+            Event::StreamEnd(_) => {
+                encoder.abort();
+                *head = None;
+                out.emit(evt);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use boa_engine::Source;
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::codec::http1::{Header, RequestHead};
+    use crate::engine::{Context as PipelineContext, Layout, Pipeline};
+    use crate::js;
+
+    fn run(spec: Spec, input: Vec<Event>) -> Vec<String> {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let sink = seen.clone();
+        let layout = Layout {
+            name: "test".into(),
+            on_start: None,
+            on_end: None,
+            filters: vec![Box::new(spec)],
+        };
+        let p = Pipeline::new(
+            Rc::new(layout),
+            PipelineContext::root(),
+            Rc::new(move |e: Event| sink.borrow_mut().push(e)),
+        );
+        p.start(&[]);
+        input.into_iter().for_each(|e| p.input(e));
+        seen.borrow()
+            .iter()
+            .map(|e| match e {
+                Event::Data(b) => format!("data {}", String::from_utf8_lossy(b)),
+                other => other.type_name().to_string(),
+            })
+            .collect()
+    }
+
+    fn data(s: &'static str) -> Event {
+        Event::Data(Bytes::from_static(s.as_bytes()))
+    }
+
+    fn message_end() -> Event {
+        Event::MessageEnd(JsValue::undefined())
+    }
+
+    #[test]
+    fn encodes_decoded_requests_one_after_another() {
+        let head = Rc::new(RequestHead {
+            method: "POST".into(),
+            path: "/p".into(),
+            protocol: "HTTP/1.1".into(),
+            headers: vec![Header::new("Host", "h"), Header::new("Connection", "close")],
+        });
+        let start = || Event::MessageStart(Head::Request(head.clone()));
+        let out = run(
+            Spec {
+                buffer_size: 0,
+                response: false,
+            },
+            vec![
+                data("dropped"),
+                start(),
+                data("ab"),
+                data("c"),
+                message_end(),
+                start(),
+                message_end(),
+                Event::end(),
+            ],
+        );
+        let head_bytes = "POST /p HTTP/1.1\r\nHost: h\r\ncontent-length: ";
+        assert_eq!(
+            out,
+            [
+                "MessageStart".to_string(),
+                format!("data {head_bytes}3\r\nconnection: keep-alive\r\n\r\nabc"),
+                "MessageEnd".into(),
+                "MessageStart".into(),
+                format!("data {head_bytes}0\r\nconnection: keep-alive\r\n\r\n"),
+                "MessageEnd".into(),
+                "StreamEnd".into(),
+            ]
+        );
+    }
+
+    #[test]
+    fn encodes_script_heads_and_chunks_over_the_buffer_size() {
+        let mut ctx = Context::default();
+        let options = ctx
+            .eval(Source::from_bytes("({ bufferSize: '0.002k' })"))
+            .unwrap();
+        let Made::Filter(_) = make(std::slice::from_ref(&options), &mut ctx).unwrap() else {
+            panic!()
+        };
+        assert_eq!(buffer_size(Some(&options), &mut ctx).unwrap(), 2);
+        let head = ctx
+            .eval(Source::from_bytes(
+                "({ method: 'PUT', headers: { 'content-type': 'text/plain', connection: 'close' }, \
+                 headerNames: { 'content-type': 'Content-Type' } })",
+            ))
+            .unwrap();
+        js::install(Rc::new(RefCell::new(ctx)));
+        let out = run(
+            Spec {
+                buffer_size: 2,
+                response: false,
+            },
+            vec![
+                Event::MessageStart(Head::Js(head)),
+                data("a"),
+                data("bc"),
+                data("d"),
+                message_end(),
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                "MessageStart",
+                "data PUT / HTTP/1.1\r\nContent-Type: text/plain\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+                "data 3\r\nabc\r\n",
+                "data 1\r\nd\r\n",
+                "data 0\r\n\r\n",
+                "MessageEnd",
+            ]
+        );
+    }
+
+    #[test]
+    fn responses_without_a_head_get_the_defaults() {
+        let out = run(
+            Spec {
+                buffer_size: 0,
+                response: true,
+            },
+            vec![
+                Event::MessageStart(Head::None),
+                data("Hello!\n"),
+                message_end(),
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                "MessageStart",
+                "data HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: keep-alive\r\n\r\nHello!\n",
+                "MessageEnd",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stream_end_drops_the_message_in_progress() {
+        let out = run(
+            Spec {
+                buffer_size: 0,
+                response: true,
+            },
+            vec![
+                Event::MessageStart(Head::None),
+                data("partial"),
+                Event::error("ReadError"),
+                message_end(),
+            ],
+        );
+        assert_eq!(out, ["StreamEnd"]);
+    }
+
+    #[test]
+    fn bad_sizes_are_rejected() {
+        let mut ctx = Context::default();
+        for bad in ["'lots'", "'-1k'"] {
+            let options = ctx
+                .eval(Source::from_bytes(&format!("({{ bufferSize: {bad} }})")))
+                .unwrap();
+            assert!(buffer_size(Some(&options), &mut ctx).is_err(), "{bad}");
+        }
+        let options = ctx
+            .eval(Source::from_bytes("({ bufferSize: 16384 })"))
+            .unwrap();
+        assert_eq!(buffer_size(Some(&options), &mut ctx).unwrap(), 16384);
+    }
+}

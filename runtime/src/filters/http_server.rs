@@ -1,0 +1,267 @@
+//! The server side of HTTP/1 shared by `demuxHTTP` and `serveHTTP`: decode requests from
+//! the client's bytes, give each request to a responder, and encode the responses back in
+//! request order (pipelining included).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use boa_engine::{JsObject, JsValue};
+use bytes::{Bytes, BytesMut};
+
+use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo};
+use crate::engine::{Event, EventSink, FilterEnv, Head, Layout, Output, Pipeline};
+use crate::js;
+
+/// Who answers each request.
+#[derive(Clone)]
+pub enum Responder {
+    /// `demuxHTTP().to(sub)`: a sub-pipeline per request, with a copy of the context.
+    Pipeline(Rc<Layout>),
+    /// `serveHTTP(fn)`: `fn(request)` returns a Message or a Promise of one.
+    Function(JsObject),
+    /// `serveHTTP(message)`: the same Message every time.
+    Message(JsValue),
+}
+
+struct Shared {
+    /// Set while the server itself is processing, so that sub-pipeline output produced
+    /// synchronously is flushed by that same call instead of through a wake.
+    busy: Cell<bool>,
+    env: FilterEnv,
+}
+
+/// Collects one request's response events.
+struct Answer {
+    events: RefCell<VecDeque<Event>>,
+    shared: Rc<Shared>,
+}
+
+impl EventSink for Answer {
+    fn on_event(&self, evt: Event) {
+        self.events.borrow_mut().push_back(evt);
+        if !self.shared.busy.get() {
+            self.shared.env.wake();
+        }
+    }
+}
+
+struct Stream {
+    answer: Rc<Answer>,
+    pipeline: Option<Pipeline>,
+    info: RequestInfo,
+    /// The request, while it is collected for a `serveHTTP` function.
+    request: Option<(Rc<RequestHead>, BytesMut)>,
+    input_done: bool,
+    replied: bool,
+}
+
+pub struct HttpServer {
+    responder: Responder,
+    shared: Rc<Shared>,
+    decoder: RequestDecoder,
+    encoder: Encoder,
+    streams: VecDeque<Stream>,
+    /// The head-of-line stream's response has started.
+    responding: bool,
+    /// The client's end, held until every response is out.
+    client_end: Option<Event>,
+    closed: bool,
+}
+
+impl HttpServer {
+    pub fn new(responder: Responder, env: FilterEnv, buffer_size: usize) -> HttpServer {
+        HttpServer {
+            responder,
+            shared: Rc::new(Shared { busy: Cell::new(false), env }),
+            decoder: RequestDecoder::new(),
+            encoder: Encoder::new(buffer_size),
+            streams: VecDeque::new(),
+            responding: false,
+            client_end: None,
+            closed: false,
+        }
+    }
+
+    pub fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.closed {
+            return;
+        }
+        self.shared.busy.set(true);
+        match evt {
+            Event::Data(b) => {
+                self.decoder.feed(b);
+                while let Some(item) = self.decoder.next() {
+                    self.on_item(item);
+                }
+            }
+            Event::StreamEnd(_) => {
+                for s in self.streams.iter_mut().filter(|s| !s.input_done) {
+                    s.input_done = true;
+                    if let Some(p) = &s.pipeline {
+                        p.input(Event::end());
+                    }
+                }
+                self.client_end = Some(evt);
+            }
+            _ => {}
+        }
+        self.flush(out);
+        self.shared.busy.set(false);
+    }
+
+    pub fn wake(&mut self, out: &mut Output<'_>) {
+        self.shared.busy.set(true);
+        self.flush(out);
+        self.shared.busy.set(false);
+    }
+
+    fn on_item(&mut self, item: Item<crate::codec::http1::DecodedRequest>) {
+        match item {
+            Item::Head(req) => {
+                let head = Rc::new(req.head);
+                let answer = Rc::new(Answer { events: RefCell::new(VecDeque::new()), shared: self.shared.clone() });
+                let mut stream =
+                    Stream { answer: answer.clone(), pipeline: None, info: req.info, request: None, input_done: false, replied: false };
+                match &self.responder {
+                    Responder::Pipeline(layout) => {
+                        let context = self.shared.env.context.copy(None);
+                        let p = Pipeline::new(layout.clone(), context, answer);
+                        p.start(&[]);
+                        p.input(Event::MessageStart(Head::Request(head)));
+                        stream.pipeline = Some(p);
+                    }
+                    _ => stream.request = Some((head, BytesMut::new())),
+                }
+                self.streams.push_back(stream);
+            }
+            Item::Body(b) => {
+                if let Some(s) = self.streams.back_mut() {
+                    match (&s.pipeline, &mut s.request) {
+                        (Some(p), _) => p.input(Event::Data(b)),
+                        (None, Some((_, body))) => body.extend_from_slice(&b),
+                        _ => {}
+                    }
+                }
+            }
+            Item::End(_) => {
+                let Some(s) = self.streams.back_mut() else { return };
+                s.input_done = true;
+                if let Some(p) = &s.pipeline {
+                    p.input(Event::MessageEnd(JsValue::undefined()));
+                } else if let Some((head, body)) = s.request.take() {
+                    respond(&self.responder, &self.shared.env, &s.answer, head, body.freeze());
+                }
+            }
+            Item::Tunnel(_) | Item::Http2Preface => {
+                tracing::warn!(target: "http", "HTTP tunnels and HTTP/2 are not supported yet: closing");
+                self.client_end = Some(Event::end());
+            }
+            Item::Error(e) => {
+                tracing::debug!(target: "http", "{e}");
+                self.client_end = Some(Event::end());
+            }
+        }
+    }
+
+    /// Encodes what the head-of-line streams have answered, in order.
+    fn flush(&mut self, out: &mut Output<'_>) {
+        let mut bytes: Vec<Bytes> = Vec::new();
+        let mut end: Option<Event> = None;
+        'streams: while let Some(front) = self.streams.front_mut() {
+            while !front.replied {
+                let Some(evt) = front.answer.events.borrow_mut().pop_front() else { break };
+                let mut emit = |o: Out| match o {
+                    Out::Start(b) | Out::Body(b) => bytes.push(b),
+                };
+                match evt {
+                    Event::MessageStart(head) if !self.responding => {
+                        let head = js::message::response_head_of(&head);
+                        self.encoder.start_response_head(&head, front.info);
+                        self.responding = true;
+                    }
+                    Event::Data(b) if self.responding => self.encoder.data(b, &mut emit),
+                    Event::MessageEnd(_) | Event::StreamEnd(_) if self.responding => {
+                        let ending = self.encoder.end(&mut emit);
+                        self.responding = false;
+                        front.replied = true;
+                        if matches!(ending, Some(Ending::Close | Ending::Tunnel)) {
+                            end = Some(Event::end());
+                            break 'streams;
+                        }
+                    }
+                    Event::StreamEnd(e) => {
+                        // Ended before answering: pass the end on, which closes the client.
+                        end = Some(Event::StreamEnd(e));
+                        break 'streams;
+                    }
+                    _ => {}
+                }
+            }
+            if front.replied && front.input_done {
+                self.streams.pop_front();
+            } else {
+                break;
+            }
+        }
+        if end.is_none() && self.streams.is_empty() {
+            end = self.client_end.take();
+        }
+        for b in bytes {
+            out.emit(Event::Data(b));
+        }
+        if let Some(end) = end {
+            self.closed = true;
+            self.streams.clear();
+            out.emit(end);
+        }
+    }
+}
+
+/// Answers a collected request with the `serveHTTP` handler.
+fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc<RequestHead>, body: Bytes) {
+    let result = match responder {
+        Responder::Message(m) => Ok(m.clone()),
+        Responder::Function(f) => {
+            let msg = js::with_js(|ctx| -> boa_engine::JsResult<JsValue> {
+                use boa_engine::class::Class;
+                let m = js::message::Message {
+                    head: js::message::head_to_js(&Head::Request(head), ctx)?,
+                    body: js::data::Data::to_js(body.to_vec(), ctx)?,
+                    tail: JsValue::undefined(),
+                    payload: JsValue::undefined(),
+                };
+                Ok(js::message::Message::from_data(m, ctx)?.into())
+            });
+            match msg {
+                Some(Ok(m)) => js::call(&env.context, f, &[m]),
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err("re-entrant call into JS".into()),
+            }
+        }
+        Responder::Pipeline(_) => return,
+    };
+    let deliver = |answer: &Rc<Answer>, r: Result<JsValue, String>| {
+        let events = r.and_then(|v| {
+            let events = js::events::to_events(&v)?;
+            if !matches!(events.first(), Some(Event::MessageStart(_))) {
+                return Err("handler is not or did not return a Message".into());
+            }
+            Ok(events)
+        });
+        match events {
+            Ok(events) => events.into_iter().for_each(|e| answer.on_event(e)),
+            Err(e) => {
+                tracing::error!(target: "http", "serveHTTP: {e}");
+                answer.on_event(js::runtime_error(e));
+            }
+        }
+    };
+    match result {
+        Ok(v) if js::promise::is_promise(&v) => {
+            let answer = answer.clone();
+            js::promise::on_settled(&v, &env.context, move |r| deliver(&answer, r));
+        }
+        r => deliver(answer, r),
+    }
+}
