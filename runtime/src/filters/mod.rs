@@ -1,6 +1,7 @@
 //! The filters, one per file, named as in the API.
 
 pub mod connect;
+pub mod demux_http;
 pub mod decode_http_request;
 pub mod decode_http_response;
 pub mod dump;
@@ -8,6 +9,8 @@ pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod fork;
 pub mod handle;
+mod http_server;
+pub mod serve_http;
 
 use std::rc::Rc;
 
@@ -29,6 +32,8 @@ pub type Maker = fn(&[JsValue], &mut Context) -> JsResult<Made>;
 /// Every filter method of the designer, by its JS name.
 pub const ALL: &[(&str, Maker)] = &[
     ("connect", connect::make),
+    ("demuxHTTP", demux_http::make),
+    ("serveHTTP", serve_http::make),
     ("dump", dump::make),
     ("fork", fork::make),
     ("handle", handle::make_handle),
