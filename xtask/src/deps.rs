@@ -1,0 +1,71 @@
+//! Installs the Debian packages a task needs, when they are missing.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// A thing the task needs and the Debian package that brings it.
+pub struct Need {
+    /// A command on PATH, or an absolute file path.
+    pub what: &'static str,
+    pub package: &'static str,
+}
+
+pub const TEST: &[Need] = &[
+    Need { what: "clang", package: "clang" },
+    Need { what: "/usr/include/bpf/bpf_helpers.h", package: "libbpf-dev" },
+    Need { what: "bpftool", package: "bpftool" },
+    Need { what: "curl", package: "curl" },
+    Need { what: "python3", package: "python3" },
+];
+
+pub const BENCH: &[Need] = &[
+    Need { what: "wrk", package: "wrk" },
+    Need { what: "nginx", package: "nginx-light" },
+    Need { what: "iptables", package: "iptables" },
+    Need { what: "curl", package: "curl" },
+];
+
+fn present(what: &str) -> bool {
+    if what.starts_with('/') {
+        return Path::new(what).exists();
+    }
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin", "/usr/local/sbin"]
+        .iter()
+        .any(|d| Path::new(d).join(what).exists())
+        || Command::new("sh").args(["-c", &format!("command -v {what}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Installs the missing packages with apt-get (as root), or says which to install.
+pub fn ensure(needs: &[Need]) -> Result<()> {
+    let mut missing: Vec<&str> = needs.iter().filter(|n| !present(n.what)).map(|n| n.package).collect();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        bail!("missing Debian packages: {} (install them with: sudo apt-get install -y {})", missing.join(" "), missing.join(" "));
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    let status = Command::new("apt-get").arg("update").arg("-qq").status().context("run apt-get update")?;
+    if !status.success() {
+        bail!("apt-get update failed");
+    }
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("run apt-get install")?;
+    if !status.success() {
+        bail!("apt-get install {} failed", missing.join(" "));
+    }
+    Ok(())
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}

@@ -1,0 +1,69 @@
+//! `cargo xtask <task>`: the project's set-up, build and test tasks.
+
+mod build_ebpf;
+mod deps;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+Usage: cargo xtask <task>
+
+Tasks:
+  build-ebpf     Compile runtime-ebpf/*.c into the samples' .o files (needs clang, libbpf-dev)
+  test           Install what the tests need, rebuild the eBPF objects, build weir, run all tests
+  run-sample     Build weir and run samples/bpf/transparent-proxy/main.js
+";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo).args(args).current_dir(root()).status().with_context(|| format!("run cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("build-ebpf") => build_ebpf::run(&root()),
+        Some("test") => test(),
+        Some("run-sample") => run_sample(&args[1..]),
+        _ => {
+            eprint!("{USAGE}");
+            if args.is_empty() { Ok(()) } else { bail!("unknown task: {}", args[0]) }
+        }
+    }
+}
+
+/// Everything CI runs: the same command works on a fresh machine.
+fn test() -> Result<()> {
+    deps::ensure(deps::TEST)?;
+    build_ebpf::run(&root())?;
+    cargo(&["build", "--release", "-p", "weir"])?;
+    let bin = root().join("target/release/weir");
+    // SAFETY: single-threaded at this point; the variable is read by the test processes.
+    unsafe { std::env::set_var("WEIR_BIN", &bin) };
+    cargo(&["test", "--release", "--workspace", "--", "--test-threads=2"])
+}
+
+fn run_sample(extra: &[String]) -> Result<()> {
+    cargo(&["build", "--release", "-p", "weir"])?;
+    let bin = root().join("target/release/weir");
+    let status = Command::new(bin)
+        .arg(root().join("samples/bpf/transparent-proxy/main.js"))
+        .args(extra)
+        .status()
+        .context("run weir")?;
+    if !status.success() {
+        bail!("weir exited with {status}");
+    }
+    Ok(())
+}
