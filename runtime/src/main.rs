@@ -48,6 +48,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<String>, eval: bool) -> ExitCode {
+    let (Ok(mut sigint), Ok(mut sigterm)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        eprintln!("weir: cannot install signal handlers");
+        return ExitCode::from(255);
+    };
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
     weir::set_exit_channel(exit_tx);
     let (cmd_tx, cmd_rx) = watch::channel(Command::Run);
@@ -84,10 +88,6 @@ async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<St
         }
     }
 
-    let (Ok(mut sigint), Ok(mut sigterm)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        eprintln!("weir: cannot install signal handlers");
-        return ExitCode::from(255);
-    };
     let mut stopping = false;
     let mut running = threads;
     loop {

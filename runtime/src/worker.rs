@@ -47,6 +47,7 @@ pub struct WorkerConfig {
 /// Per-worker state that the script's native functions reach.
 #[derive(Default)]
 pub struct State {
+    pub script_path: PathBuf,
     pub script_dir: PathBuf,
     pub thread_id: usize,
     pub concurrency: usize,
@@ -119,6 +120,7 @@ type Opened = Vec<(tokio::net::TcpListener, Rc<ListenSpec>)>;
 fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
     let script = &cfg.script;
     with_state(|s| {
+        s.script_path = script.path.clone();
         s.script_dir = script.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
         s.thread_id = cfg.id;
         s.concurrency = cfg.concurrency;
@@ -143,7 +145,7 @@ fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
             };
             js::print::write_stdout(format!("{text}\n").as_bytes());
         }
-        Ok(_) => {}
+        Ok(v) => js::configuration::apply(&v).map_err(|e| StartError(format!("{name}: {e}")))?,
     }
     js::install(Rc::new(RefCell::new(ctx)));
     ROOT.with(|r| *r.borrow_mut() = Some(root));

@@ -245,3 +245,10 @@ impl FilterEnv {
         }
     }
 }
+
+impl FilterEnv {
+    /// Whether two envs name the same filter of the same pipeline.
+    pub fn same(&self, other: &FilterEnv) -> bool {
+        self.index == other.index && Weak::ptr_eq(&self.pipeline, &other.pipeline)
+    }
+}

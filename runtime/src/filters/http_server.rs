@@ -176,8 +176,13 @@ impl HttpServer {
                 };
                 match evt {
                     Event::MessageStart(head) if !self.responding => {
-                        let head = js::message::response_head_of(&head);
-                        self.encoder.start_response_head(&head, front.info);
+                        match &head {
+                            Head::Response(r) => self.encoder.start_response_head(r, front.info),
+                            other => {
+                                let head = js::message::response_head_of(other);
+                                self.encoder.start_script_response(&head, front.info);
+                            }
+                        }
                         self.responding = true;
                     }
                     Event::Data(b) if self.responding => self.encoder.data(b, &mut emit),

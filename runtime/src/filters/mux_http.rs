@@ -1,0 +1,346 @@
+//! `muxHTTP(sessionSelector?, options?).to(sub)`: the client side of HTTP/1. Requests from
+//! many pipelines share sessions (instances of `sub`, usually a `connect`); each request is
+//! encoded into its session and the matching response, decoded in FIFO order, comes back
+//! as this filter's output.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
+use bytes::{Bytes, BytesMut};
+
+use super::Made;
+use crate::codec::http1::{Encoder, Item, Out, RequestInfo, ResponseDecoder, error_response};
+use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Head, Layout, Output, Pipeline, StreamError};
+use crate::js;
+
+#[derive(Clone, Copy)]
+struct Options {
+    /// Pipelines sharing one session at a time; 0 is unlimited.
+    max_queue: usize,
+    /// Requests per session; 0 is unlimited.
+    max_messages: usize,
+    max_idle: Duration,
+    buffer_size: usize,
+}
+
+pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let (selector, options) = match args.first() {
+        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => (v.as_object(), args.get(1)),
+        Some(v) if v.is_object() => (None, Some(v)),
+        _ => (None, args.get(1)),
+    };
+    let mut o = Options { max_queue: 1, max_messages: 0, max_idle: Duration::from_secs(60), buffer_size: 0 };
+    if let Some(opts) = options.and_then(|v| v.as_object()) {
+        let num = |name: &str, ctx: &mut Context| -> JsResult<Option<f64>> {
+            let v = opts.get(JsString::from(name), ctx)?;
+            Ok(if v.is_null_or_undefined() { None } else { Some(v.to_number(ctx)?) })
+        };
+        if let Some(n) = num("maxQueue", ctx)? {
+            o.max_queue = if n > 0.0 { n as usize } else { 0 };
+        }
+        if let Some(n) = num("maxMessages", ctx)? {
+            o.max_messages = if n > 0.0 { n as usize } else { 0 };
+        }
+        if let Some(n) = num("bufferSize", ctx)? {
+            o.buffer_size = n.max(0.0) as usize;
+        }
+        let idle = opts.get(js_string!("maxIdle"), ctx)?;
+        if !idle.is_null_or_undefined() {
+            o.max_idle = crate::options::duration(&idle, ctx)?;
+        }
+    }
+    Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| {
+        Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::new(HashMap::new()) })))
+    })))
+}
+
+/// A session key. Object keys are compared by identity and kept alive by their pool.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Context(u64),
+    Text(String),
+    Object(usize),
+}
+
+struct Shared {
+    sub: Rc<Layout>,
+    selector: Option<JsObject>,
+    options: Options,
+    pools: RefCell<HashMap<Key, Vec<Rc<Session>>>>,
+}
+
+struct Spec(Rc<Shared>);
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        "muxHTTP"
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        let encoder = Encoder::new(self.0.options.buffer_size);
+        Box::new(MuxHttp { shared: self.0.clone(), env, session: None, encoder, request: Vec::new(), info: None, ended: false })
+    }
+}
+
+/// A request waiting for its response.
+struct Waiter {
+    env: FilterEnv,
+    got_head: Cell<bool>,
+}
+
+struct Session {
+    key: Key,
+    pipeline: RefCell<Option<Pipeline>>,
+    decoder: RefCell<ResponseDecoder>,
+    waiters: RefCell<VecDeque<Rc<Waiter>>>,
+    share: Cell<usize>,
+    messages: Cell<usize>,
+    closed: Cell<bool>,
+    /// Bumped on every use, so an idle timer knows whether the session was used since.
+    generation: Cell<u64>,
+    shared: Weak<Shared>,
+    /// Keeps an object key alive while its pool exists.
+    _key_object: Option<JsObject>,
+}
+
+impl Session {
+    fn close(&self) {
+        self.closed.set(true);
+        if let Some(shared) = self.shared.upgrade() {
+            let mut pools = shared.pools.borrow_mut();
+            if let Some(pool) = pools.get_mut(&self.key) {
+                pool.retain(|s| !std::ptr::eq(&**s, self));
+                if pool.is_empty() {
+                    pools.remove(&self.key);
+                }
+            }
+        }
+    }
+
+    /// Hands decoded response items to the waiting requests, oldest first.
+    fn dispatch(&self, item: Item<crate::codec::http1::DecodedResponse>) {
+        let front = self.waiters.borrow().front().cloned();
+        let Some(w) = front else { return };
+        match item {
+            Item::Head(r) => {
+                if r.info.is_final {
+                    self.closed.set(true);
+                }
+                w.got_head.set(true);
+                w.env.emit(Event::MessageStart(Head::Response(Rc::new(r.head))));
+            }
+            Item::Body(b) | Item::Tunnel(b) => w.env.emit(Event::Data(b)),
+            Item::End(_) => {
+                self.waiters.borrow_mut().pop_front();
+                w.env.emit(Event::MessageEnd(JsValue::undefined()));
+            }
+            Item::Http2Preface => {}
+            Item::Error(e) => {
+                tracing::warn!(target: "http", "muxHTTP: bad response from upstream: {e}");
+                self.fail(Some("ProtocolError"));
+            }
+        }
+    }
+
+    /// The upstream is gone: the oldest request gets a made-up error response if it had
+    /// no head yet, the others the end of their stream.
+    fn fail(&self, code: Option<&'static str>) {
+        self.close();
+        let waiters: Vec<_> = self.waiters.borrow_mut().drain(..).collect();
+        for (i, w) in waiters.into_iter().enumerate() {
+            if i == 0 && !w.got_head.get() {
+                w.env.emit(Event::MessageStart(Head::Response(Rc::new(error_response(code)))));
+                w.env.emit(Event::MessageEnd(JsValue::undefined()));
+            } else {
+                w.env.emit(Event::StreamEnd(code.map(StreamError::Code)));
+            }
+        }
+    }
+}
+
+/// Where a session pipeline's output (the upstream's bytes) goes.
+struct SessionSink(RefCell<Weak<Session>>);
+
+impl EventSink for SessionSink {
+    fn on_event(&self, evt: Event) {
+        let Some(session) = self.0.borrow().upgrade() else { return };
+        match evt {
+            Event::Data(b) => {
+                session.decoder.borrow_mut().feed(b);
+                loop {
+                    let item = session.decoder.borrow_mut().next();
+                    let Some(item) = item else { break };
+                    session.dispatch(item);
+                }
+            }
+            Event::StreamEnd(e) => {
+                let last = session.decoder.borrow_mut().finish();
+                if let Some(item) = last {
+                    session.dispatch(item);
+                }
+                let code = match e {
+                    Some(StreamError::Code(c)) => Some(c),
+                    Some(StreamError::Value(_)) => Some("RuntimeError"),
+                    None => None,
+                };
+                session.fail(code);
+            }
+            _ => {}
+        }
+    }
+}
+
+struct MuxHttp {
+    shared: Rc<Shared>,
+    env: FilterEnv,
+    session: Option<Rc<Session>>,
+    encoder: Encoder,
+    request: Vec<Bytes>,
+    info: Option<RequestInfo>,
+    ended: bool,
+}
+
+impl MuxHttp {
+    fn key(&self) -> (Key, Option<JsObject>, JsValue) {
+        let context = &self.env.context;
+        let value = match &self.shared.selector {
+            Some(f) => js::call(context, f, &[]).unwrap_or_else(|e| {
+                tracing::error!(target: "http", "muxHTTP session selector: {e}");
+                JsValue::undefined()
+            }),
+            None => JsValue::undefined(),
+        };
+        if let Some(obj) = value.as_object() {
+            return (Key::Object(obj.as_ref() as *const _ as *const u8 as usize), Some(obj), value);
+        }
+        if value.is_null_or_undefined() {
+            let id = context.inbound.as_ref().map(|i| i.id).unwrap_or(context.id);
+            return (Key::Context(id), None, value);
+        }
+        let text = js::with_js(|ctx| value.to_string(ctx).map(|s| s.to_std_string_escaped()).unwrap_or_default());
+        (Key::Text(text.unwrap_or_default()), None, value)
+    }
+
+    fn bind(&mut self) -> Rc<Session> {
+        if let Some(s) = &self.session {
+            return s.clone();
+        }
+        let (key, key_object, key_value) = self.key();
+        let o = self.shared.options;
+        let found = self.shared.pools.borrow().get(&key).and_then(|pool| {
+            pool.iter()
+                .find(|s| {
+                    !s.closed.get()
+                        && (o.max_queue == 0 || s.share.get() < o.max_queue)
+                        && (o.max_messages == 0 || s.messages.get() < o.max_messages)
+                })
+                .cloned()
+        });
+        let session = found.unwrap_or_else(|| {
+            let sink = Rc::new(SessionSink(RefCell::new(Weak::new())));
+            let session = Rc::new(Session {
+                key: key.clone(),
+                pipeline: RefCell::new(None),
+                decoder: RefCell::new(ResponseDecoder::new()),
+                waiters: RefCell::new(VecDeque::new()),
+                share: Cell::new(0),
+                messages: Cell::new(0),
+                closed: Cell::new(false),
+                generation: Cell::new(0),
+                shared: Rc::downgrade(&self.shared),
+                _key_object: key_object,
+            });
+            *sink.0.borrow_mut() = Rc::downgrade(&session);
+            self.shared.pools.borrow_mut().entry(key).or_default().push(session.clone());
+            // The session shares the context of the pipeline that made it.
+            let p = Pipeline::new(self.shared.sub.clone(), self.env.context.clone(), sink);
+            let args = if key_value.is_undefined() { vec![] } else { vec![key_value] };
+            *session.pipeline.borrow_mut() = Some(p);
+            if let Some(p) = session.pipeline.borrow().as_ref() {
+                p.start(&args);
+            }
+            session
+        });
+        session.share.set(session.share.get() + 1);
+        session.generation.set(session.generation.get() + 1);
+        self.session = Some(session.clone());
+        session
+    }
+
+    fn send(&mut self) {
+        let session = self.bind();
+        let info = self.info.take().unwrap_or_default();
+        let mut bytes = BytesMut::new();
+        self.request.drain(..).for_each(|b| bytes.extend_from_slice(&b));
+        if session.closed.get() {
+            self.env.emit_later(Event::error("ConnectionReset"));
+            return;
+        }
+        session.decoder.borrow_mut().expect(info);
+        session.waiters.borrow_mut().push_back(Rc::new(Waiter { env: self.env.clone(), got_head: Cell::new(false) }));
+        session.messages.set(session.messages.get() + 1);
+        let p = session.pipeline.borrow();
+        if let Some(p) = p.as_ref() {
+            p.input(Event::Data(bytes.freeze()));
+        }
+    }
+}
+
+impl Filter for MuxHttp {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.ended {
+            return;
+        }
+        let mut collect = |o: Out| match o {
+            Out::Start(b) | Out::Body(b) => self.request.push(b),
+        };
+        match evt {
+            Event::MessageStart(head) => {
+                self.bind();
+                match &head {
+                    Head::Request(r) => self.encoder.start_request_head(r),
+                    other => self.encoder.start_script_request(&js::message::request_head_of(other)),
+                }
+                self.info = self.encoder.request_info();
+            }
+            Event::Data(b) => self.encoder.data(b, &mut collect),
+            Event::MessageEnd(_) => {
+                if self.encoder.end(&mut collect).is_some() {
+                    self.send();
+                }
+            }
+            Event::StreamEnd(e) => {
+                let waiting = self.session.as_ref().is_some_and(|s| s.waiters.borrow().iter().any(|w| w.env.same(&self.env)));
+                if !waiting {
+                    self.ended = true;
+                    out.emit(Event::StreamEnd(e));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for MuxHttp {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else { return };
+        session.share.set(session.share.get() - 1);
+        if session.share.get() > 0 || session.closed.get() {
+            return;
+        }
+        let generation = session.generation.get();
+        let idle = self.shared.options.max_idle;
+        let weak = Rc::downgrade(&session);
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(idle).await;
+            if let Some(s) = weak.upgrade()
+                && s.share.get() == 0
+                && s.generation.get() == generation
+            {
+                s.close();
+            }
+        });
+    }
+}

@@ -1,0 +1,120 @@
+//! HTTP through weir, end to end with real curl and real HTTP servers.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use weir_tests::*;
+
+/// The transparent-proxy sample's pipeline with a fixed target instead of SO_ORIGINAL_DST.
+fn logging_proxy(port: u16, upstream: u16) -> String {
+    format!(
+        "pipy.listen({port}, $=>$\n\
+           .fork().to($=>$\n\
+             .decodeHTTPRequest()\n\
+             .handleMessageStart(({{ head }}) => println(head.method, head.path, head.headers.host))\n\
+           )\n\
+           .connect('127.0.0.1:{upstream}')\n\
+           .fork().to($=>$\n\
+             .decodeHTTPResponse()\n\
+             .handleMessageStart(({{ head }}) => println(' ', head.status, head.statusText))\n\
+           )\n\
+         )\n"
+    )
+}
+
+#[test]
+fn logging_proxy_prints_each_request_and_response_head() {
+    let upstream = HttpServer::start(|_, path| match path {
+        "/old" => ("301 Moved Permanently".into(), vec![("location".into(), "/new".into())], "moved\n".into()),
+        _ => ("200 OK".into(), vec![], "the new page\n".into()),
+    });
+    let port = free_port();
+    let mut weir = Weir::start(&logging_proxy(port, upstream.port), &[]);
+    weir.wait_listening();
+
+    let (code, body, err) = curl(&["-L", &format!("http://127.0.0.1:{port}/old")]);
+    assert_eq!(code, 0, "curl: {err}");
+    assert_eq!(body, "the new page\n");
+    let out = weir.wait_stdout_lines(4, Duration::from_secs(5));
+    let host = format!("127.0.0.1:{port}");
+    assert_eq!(out, [format!("GET /old {host}"), "  301 Moved Permanently".into(), format!("GET /new {host}"), "  200 OK".into()]);
+}
+
+#[test]
+fn logging_proxy_passes_non_http_bytes_unchanged() {
+    let upstream = echo_server();
+    let port = free_port();
+    let mut weir = Weir::start(&logging_proxy(port, upstream), &[]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let junk: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    s.write_all(&junk).unwrap();
+    let mut back = vec![0u8; junk.len()];
+    s.read_exact(&mut back).unwrap();
+    assert!(back == junk);
+    assert!(weir.stdout().is_empty(), "nothing is logged for bytes that are not HTTP");
+}
+
+#[test]
+fn serve_http_answers_keep_alive_and_pipelined_requests_in_order() {
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.serveHTTP(req => new Message({{ status: 200, headers: {{ 'x-path': req.head.path }} }}, 'hello ' + req.head.path)))"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+
+    let (code, body, _) = curl(&[&format!("http://127.0.0.1:{port}/a"), &format!("http://127.0.0.1:{port}/b")]);
+    assert_eq!(code, 0);
+    assert_eq!(body, "hello /ahello /b");
+
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\nconnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let expected = "HTTP/1.1 200 OK\r\nx-path: /1\r\ncontent-length: 8\r\nconnection: keep-alive\r\n\r\nhello /1\
+                    HTTP/1.1 200 OK\r\nx-path: /2\r\ncontent-length: 8\r\nconnection: keep-alive\r\n\r\nhello /2\
+                    HTTP/1.1 200 OK\r\nx-path: /3\r\ncontent-length: 8\r\nconnection: close\r\n\r\nhello /3";
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn demux_and_mux_proxy_reuses_one_upstream_connection_per_client() {
+    let upstream = HttpServer::start(|_, path| ("200 OK".into(), vec![], format!("upstream saw {path}\n")));
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$\n\
+           .demuxHTTP().to($=>$\n\
+             .handleMessageStart(({{ head }}) => println(head.path, head.headers['x-test']))\n\
+             .muxHTTP().to($=>$.connect('127.0.0.1:{}'))\n\
+           )\n\
+         )\n",
+        upstream.port
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+
+    let urls: Vec<String> = (0..5).map(|i| format!("http://127.0.0.1:{port}/r{i}")).collect();
+    let mut args = vec!["-H", "x-test: yes"];
+    args.extend(urls.iter().map(String::as_str));
+    let (code, body, err) = curl(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(body, (0..5).map(|i| format!("upstream saw /r{i}\n")).collect::<String>());
+    assert_eq!(weir.wait_stdout_lines(5, Duration::from_secs(5)), (0..5).map(|i| format!("/r{i} yes")).collect::<Vec<_>>());
+    assert_eq!(upstream.requests.lock().unwrap().len(), 5);
+}
+
+#[test]
+fn mux_answers_502_when_the_upstream_refuses() {
+    let dead = free_port();
+    let port = free_port();
+    let script = format!("pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{dead}'))))");
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let (code, out, _) = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "502");
+}
