@@ -1,15 +1,19 @@
-//! Bytes waiting to be written to a socket, and the task that writes them.
+//! Bytes on their way to a socket.
 //!
-//! Pipelines run synchronously and never wait on a socket, so their output is queued here
-//! and a writer task drains the queue. A normal `StreamEnd` becomes a half-close after the
-//! queue is flushed; an error `StreamEnd` closes the connection.
+//! Pipelines run synchronously and never wait on a socket. When nothing is queued, output is
+//! written straight away with a non-blocking write, which is the common case for a proxy and
+//! costs no task switch; whatever the socket does not take is queued for a writer task that
+//! waits for the socket to become writable. A normal `StreamEnd` becomes a half-close once
+//! the queue is flushed; an error `StreamEnd` closes the connection.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
+use std::net::Shutdown;
+use std::rc::Rc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 
 use crate::engine::{Event, EventSink};
@@ -23,54 +27,102 @@ pub enum End {
     Close,
 }
 
+#[derive(Default)]
 pub struct Outbox {
     queue: RefCell<VecDeque<Bytes>>,
-    end: Cell<End>,
+    end: Cell<Option<End>>,
     notify: Notify,
-}
-
-impl Default for Outbox {
-    fn default() -> Self {
-        Outbox { queue: RefCell::new(VecDeque::new()), end: Cell::new(End::Open), notify: Notify::new() }
-    }
+    socket: RefCell<Option<Rc<OwnedWriteHalf>>>,
+    /// Bytes queued, for back-pressure decisions.
+    queued: Cell<usize>,
+    /// The writer task holds bytes it took from the queue: writing past it would reorder.
+    writing: Cell<bool>,
 }
 
 impl Outbox {
-    pub fn push(&self, bytes: Bytes) {
-        if self.end.get() == End::Open && !bytes.is_empty() {
-            self.queue.borrow_mut().push_back(bytes);
-            self.notify.notify_one();
+    pub fn push(&self, mut bytes: Bytes) {
+        if self.ended() != End::Open || bytes.is_empty() {
+            return;
         }
+        if self.queue.borrow().is_empty()
+            && !self.writing.get()
+            && let Some(socket) = self.socket.borrow().as_ref()
+        {
+            match socket.try_write(&bytes) {
+                Ok(n) if n == bytes.len() => return,
+                Ok(n) => {
+                    let _ = bytes.split_to(n);
+                }
+                // Errors surface in the writer task, which retries the write.
+                Err(_) => {}
+            }
+        }
+        self.queued.set(self.queued.get() + bytes.len());
+        self.queue.borrow_mut().push_back(bytes);
+        self.notify.notify_one();
     }
 
     pub fn end(&self, how: End) {
-        if self.end.get() == End::Open {
-            self.end.set(how);
+        if self.ended() == End::Open {
+            self.end.set(Some(how));
             self.notify.notify_one();
         }
     }
 
     pub fn ended(&self) -> End {
-        self.end.get()
+        self.end.get().unwrap_or(End::Open)
+    }
+
+    /// Bytes waiting for the socket.
+    pub fn queued(&self) -> usize {
+        self.queued.get()
     }
 
     /// Writes until the queue is flushed after an end. Returns how the stream ended.
-    pub async fn run<W: AsyncWrite + Unpin>(&self, mut w: W) -> io::Result<End> {
+    pub async fn run(&self, w: OwnedWriteHalf) -> io::Result<End> {
+        let w = Rc::new(w);
+        *self.socket.borrow_mut() = Some(w.clone());
+        let result = self.drain(&w).await;
+        *self.socket.borrow_mut() = None;
+        result
+    }
+
+    async fn drain(&self, w: &OwnedWriteHalf) -> io::Result<End> {
         loop {
             let next = self.queue.borrow_mut().pop_front();
             match next {
-                Some(bytes) => w.write_all(&bytes).await?,
-                None => match self.end.get() {
+                Some(bytes) => {
+                    self.queued.set(self.queued.get() - bytes.len());
+                    self.writing.set(true);
+                    let written = write_all(w, bytes).await;
+                    self.writing.set(false);
+                    written?;
+                }
+                None => match self.ended() {
                     End::Open => self.notify.notified().await,
                     how => {
-                        w.flush().await?;
-                        w.shutdown().await?;
+                        let side = if how == End::Close { Shutdown::Both } else { Shutdown::Write };
+                        let _ = socket2::SockRef::from(w.as_ref()).shutdown(side);
                         return Ok(how);
                     }
                 },
             }
         }
     }
+}
+
+async fn write_all(w: &OwnedWriteHalf, mut bytes: Bytes) -> io::Result<()> {
+    while !bytes.is_empty() {
+        w.writable().await?;
+        match w.try_write(&bytes) {
+            Ok(n) => {
+                let _ = bytes.split_to(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 impl EventSink for Outbox {
