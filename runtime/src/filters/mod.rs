@@ -8,8 +8,12 @@ pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod fork;
+pub mod branch;
 pub mod handle;
 mod http_server;
+pub mod link;
+pub mod print;
+pub mod replace;
 pub mod serve_http;
 
 use std::rc::Rc;
@@ -43,4 +47,16 @@ pub const ALL: &[(&str, Maker)] = &[
     ("handleMessageEnd", handle::make_message_end),
     ("handleStreamEnd", handle::make_stream_end),
     ("handleMessage", handle::make_message),
+    ("replace", replace::make_replace),
+    ("replaceStreamStart", replace::make_stream_start),
+    ("replaceMessageStart", replace::make_message_start),
+    ("replaceData", replace::make_data),
+    ("replaceMessageEnd", replace::make_message_end),
+    ("replaceStreamEnd", replace::make_stream_end),
+    ("replaceMessage", replace::make_message),
+    ("branch", branch::make_branch),
+    ("branchMessageStart", branch::make_message_start),
+    ("branchMessage", branch::make_message),
+    ("link", link::make),
+    ("print", print::make),
 ];

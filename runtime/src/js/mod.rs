@@ -5,7 +5,9 @@
 //! that filters can call back into JS from any task on that thread. While a call is running,
 //! the *current pipeline context* names whose `$` variables the script sees.
 
+pub mod algo;
 pub mod bpf;
+pub mod configuration;
 pub mod console;
 pub mod cstruct;
 pub mod data;
@@ -19,6 +21,7 @@ pub mod pipy;
 pub mod print;
 pub mod promise;
 pub mod script;
+pub mod then;
 pub mod timeout;
 pub mod vars;
 
@@ -47,6 +50,9 @@ pub fn new_context() -> JsResult<JsContext> {
     timeout::register(&mut ctx)?;
     os::register(&mut ctx)?;
     pipy::register(&mut ctx)?;
+    configuration::register(&mut ctx)?;
+    algo::register(&mut ctx)?;
+    then::register(&mut ctx)?;
     pipeline::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;

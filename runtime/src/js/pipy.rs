@@ -19,7 +19,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
         .property(js_string!("concurrency"), concurrency as u32, Attribute::READONLY)
         .build();
     let argv = JsArray::from_iter(argv.iter().map(|a| JsString::from(a.as_str()).into()), ctx);
-    let pipy = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(configuration))
+    let pipy = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(super::configuration::pipy))
         .name(js_string!("pipy"))
         .build();
     let props: [(JsString, JsValue); 4] = [
@@ -44,13 +44,6 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     }
     ctx.register_global_property(js_string!("pipy"), pipy, Attribute::all())?;
     Ok(())
-}
-
-/// `pipy({...})`, the legacy configuration style, which Weir does not run yet.
-fn configuration(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    Err(JsNativeError::error()
-        .with_message("legacy pipy() configurations are not supported yet; use pipy.listen(port, $=>$...)")
-        .into())
 }
 
 /// `pipy.listen(port | 'ip:port', [protocol,] [options,] builder)`.

@@ -1,0 +1,582 @@
+//! The legacy configuration style: `pipy({_var: init}).listen(8080).serveHTTP(...)...`.
+//!
+//! `pipy(proto?)` returns a `Configuration`. Its `listen`, `pipeline` and `task` methods each
+//! start a new pipeline definition, and the filter methods (the same makers as the 1.0
+//! designer's, plus the legacy ones) append to the latest. Joint filters take `.to(...)` with
+//! a builder (which gets a configurator for an anonymous sub-pipeline) or the name of a
+//! `.pipeline(name)`. Names may refer to pipelines defined further down, so they are looked up
+//! when a pipeline is instantiated, in the configuration's [`Registry`].
+//!
+//! Nothing is listened on while the script runs: when the script's value is a
+//! configuration, the worker calls [`apply`], which hands the listeners to the worker and
+//! starts the tasks.
+//!
+//! Legacy context variables (the keys of `proto`) become global accessors over per-context
+//! slots, like `$` variables (see `js::vars`); `__inbound` reads the current context's
+//! inbound and `__filename` names the script.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use boa_engine::class::{Class, ClassBuilder};
+use boa_engine::object::builtins::JsArray;
+use boa_engine::property::{Attribute, PropertyDescriptor, PropertyKey};
+use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, Trace, js_string};
+
+use super::{current, function, type_error};
+use crate::engine::{self, FilterSpec, Layout, Pipeline, StartSpec};
+use crate::filters::link::SubRef;
+use crate::filters::{self, Joint, Made};
+use crate::net::listener::{self, ListenSpec};
+use crate::worker::with_state;
+
+/// The named pipelines of one configuration, filled in as their definitions complete.
+#[derive(Default)]
+pub struct Registry {
+    named: RefCell<HashMap<String, Rc<Layout>>>,
+}
+
+impl Registry {
+    pub fn get(&self, name: &str) -> Option<Rc<Layout>> {
+        self.named.borrow().get(name).cloned()
+    }
+}
+
+thread_local! {
+    /// The registry of the configuration made last: pipeline names in the script refer to it.
+    static ACTIVE: RefCell<Option<Rc<Registry>>> = const { RefCell::new(None) };
+    /// Above zero while a configuration method runs, so that builders given to filters
+    /// (`branch`, `.to`) get a legacy configurator rather than a 1.0 designer.
+    static LEGACY: Cell<usize> = const { Cell::new(0) };
+}
+
+pub fn active_registry() -> Option<Rc<Registry>> {
+    ACTIVE.with(|a| a.borrow().clone())
+}
+
+struct LegacyGuard;
+
+impl LegacyGuard {
+    fn enter(registry: &Rc<Registry>) -> LegacyGuard {
+        ACTIVE.with(|a| *a.borrow_mut() = Some(registry.clone()));
+        LEGACY.with(|l| l.set(l.get() + 1));
+        LegacyGuard
+    }
+}
+
+impl Drop for LegacyGuard {
+    fn drop(&mut self) {
+        LEGACY.with(|l| l.set(l.get() - 1));
+    }
+}
+
+/// A sub-pipeline argument: a pipeline name, a template, or a builder function.
+pub fn sub_ref(v: &JsValue, ctx: &mut Context) -> JsResult<SubRef> {
+    if let Some(name) = v.as_string() {
+        let name = name.to_std_string_escaped();
+        let registry = active_registry()
+            .ok_or_else(|| type_error(format!("pipeline name '{name}' needs a legacy pipy() configuration")))?;
+        return Ok(SubRef::Named(registry, name));
+    }
+    build_sub(v, ctx).map(SubRef::Layout)
+}
+
+fn build_sub(v: &JsValue, ctx: &mut Context) -> JsResult<Rc<Layout>> {
+    match active_registry() {
+        Some(registry) if LEGACY.with(|l| l.get()) > 0 && super::pipeline::template_layout(v).is_none() => {
+            let f = v.as_object().filter(|o| o.is_callable()).ok_or_else(|| {
+                type_error(format!("a sub-pipeline builder function is expected, got {}", v.display()))
+            })?;
+            build_legacy(&f, registry, ctx)
+        }
+        _ => super::designer::build("sub", v, ctx),
+    }
+}
+
+/// Calls a legacy sub-pipeline builder with a configurator of its own.
+fn build_legacy(f: &JsObject, registry: Rc<Registry>, ctx: &mut Context) -> JsResult<Rc<Layout>> {
+    let state = State { registry, sub: true, current: Some(Pending::new(Kind::Sub)), done: Vec::new() };
+    let obj: JsValue = Configuration::from_data(Configuration { state: RefCell::new(state) }, ctx)?.into();
+    f.call(&JsValue::undefined(), std::slice::from_ref(&obj), ctx)?;
+    let config =
+        obj.as_object().and_then(|o| o.downcast_ref::<Configuration>().map(|c| c.state.borrow_mut().current.take()));
+    let pending = config.flatten().ok_or_else(|| type_error("pipeline layout is already built"))?;
+    pending.finish("sub").map(|(_, layout)| layout)
+}
+
+enum Kind {
+    Listen(Box<ListenOptions>),
+    Named(String),
+    Entrance,
+    Task(Option<Duration>),
+    Sub,
+}
+
+struct ListenOptions {
+    addr: std::net::SocketAddr,
+    max_connections: Option<usize>,
+    idle_timeout: Duration,
+}
+
+struct Pending {
+    kind: Kind,
+    on_start: Option<StartSpec>,
+    on_end: Option<JsObject>,
+    filters: Vec<Box<dyn FilterSpec>>,
+    joint: Option<(&'static str, Joint)>,
+}
+
+impl Pending {
+    fn new(kind: Kind) -> Pending {
+        Pending { kind, on_start: None, on_end: None, filters: Vec::new(), joint: None }
+    }
+
+    fn name(&self) -> String {
+        match &self.kind {
+            Kind::Listen(o) => format!("Listen on {}", o.addr),
+            Kind::Named(n) => n.clone(),
+            Kind::Entrance => "entrance".into(),
+            Kind::Task(_) => "task".into(),
+            Kind::Sub => "sub".into(),
+        }
+    }
+
+    fn finish(self, name: &str) -> JsResult<(Kind, Rc<Layout>)> {
+        if let Some((joint, _)) = self.joint {
+            return Err(type_error(format!("missing .to(...) for the last filter ({joint}) of pipeline '{name}'")));
+        }
+        let layout =
+            Layout { name: name.to_string(), on_start: self.on_start, on_end: self.on_end, filters: self.filters };
+        Ok((self.kind, Rc::new(layout)))
+    }
+}
+
+struct State {
+    registry: Rc<Registry>,
+    /// A configurator given to a sub-pipeline builder: filters only.
+    sub: bool,
+    current: Option<Pending>,
+    done: Vec<(Kind, Rc<Layout>)>,
+}
+
+impl State {
+    /// Completes the pipeline being defined, making it reachable by name.
+    fn close(&mut self) -> JsResult<()> {
+        let Some(p) = self.current.take() else { return Ok(()) };
+        let name = p.name();
+        let (kind, layout) = p.finish(&name)?;
+        if let Kind::Named(n) = &kind {
+            self.registry.named.borrow_mut().insert(n.clone(), layout.clone());
+        }
+        self.done.push((kind, layout));
+        Ok(())
+    }
+}
+
+#[derive(Trace, Finalize, JsData)]
+pub struct Configuration {
+    #[unsafe_ignore_trace]
+    state: RefCell<State>,
+}
+
+type Method = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
+
+impl Class for Configuration {
+    const NAME: &'static str = "Configuration";
+
+    fn data_constructor(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<Self> {
+        Err(type_error("a configuration is made by pipy()"))
+    }
+
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        let own: [(&str, Method); 8] = [
+            ("listen", listen),
+            ("pipeline", pipeline),
+            ("task", task),
+            ("repeat", repeat),
+            ("onStart", on_start),
+            ("onEnd", on_end),
+            ("to", to),
+            ("fork", fork),
+        ];
+        let ctx = class.context();
+        let mut methods: Vec<(JsString, _)> = Vec::new();
+        for (name, f) in own {
+            methods.push((JsString::from(name), function(ctx, f, |f, this, args, ctx| f(this, args, ctx))));
+        }
+        for (name, maker) in filters::ALL {
+            if own.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let f = function(ctx, (*name, *maker), |(name, maker), this, args, ctx| {
+                add_filter(this, name, *maker, args, ctx)
+            });
+            methods.push((JsString::from(*name), f));
+        }
+        for (name, f) in methods {
+            class.property(name, f, Attribute::all());
+        }
+        Ok(())
+    }
+}
+
+fn state_of(this: &JsValue) -> JsResult<JsObject> {
+    this.as_object().filter(|o| o.is::<Configuration>()).ok_or_else(|| type_error("not a pipy() configuration"))
+}
+
+/// Runs `f` on the configuration's state; returns the configuration for chaining.
+fn with(this: &JsValue, f: impl FnOnce(&mut State) -> JsResult<()>) -> JsResult<JsValue> {
+    let obj = state_of(this)?;
+    let config = obj.downcast_ref::<Configuration>().ok_or_else(|| type_error("not a pipy() configuration"))?;
+    f(&mut config.state.borrow_mut())?;
+    Ok(this.clone())
+}
+
+fn registry_of(this: &JsValue) -> JsResult<Rc<Registry>> {
+    let obj = state_of(this)?;
+    let config = obj.downcast_ref::<Configuration>().ok_or_else(|| type_error("not a pipy() configuration"))?;
+    Ok(config.state.borrow().registry.clone())
+}
+
+/// Runs `f` on the pipeline being defined.
+fn with_pending(this: &JsValue, what: &str, f: impl FnOnce(&mut Pending) -> JsResult<()>) -> JsResult<JsValue> {
+    with(this, |s| {
+        let p = s.current.as_mut().ok_or_else(|| {
+            if s.sub {
+                type_error("pipeline layout is already built")
+            } else {
+                type_error(format!("{what}(): no pipeline found; start one with .listen(), .pipeline() or .task()"))
+            }
+        })?;
+        f(p)
+    })
+}
+
+/// Starts a new pipeline definition (configuration level only).
+fn begin(this: &JsValue, what: &str, kind: Kind) -> JsResult<JsValue> {
+    with(this, |s| {
+        if s.sub {
+            return Err(type_error(format!("{what}() is not allowed inside a sub-pipeline")));
+        }
+        s.close()?;
+        s.current = Some(Pending::new(kind));
+        Ok(())
+    })
+}
+
+fn add_filter(
+    this: &JsValue,
+    name: &'static str,
+    maker: filters::Maker,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    let _legacy = LegacyGuard::enter(&registry_of(this)?);
+    if matches!(name, "branch") && is_static_branch(args) {
+        return static_branch(this, args, ctx);
+    }
+    let made = maker(args, ctx)?;
+    with_pending(this, name, |p| {
+        if let Some((joint, _)) = &p.joint {
+            return Err(type_error(format!("missing .to(...) after {joint}()")));
+        }
+        match made {
+            Made::Filter(spec) => p.filters.push(spec),
+            Made::Joint(joint) => p.joint = Some((name, joint)),
+        }
+        Ok(())
+    })
+}
+
+/// `branch(value1, builder1, ..., default?)` with no condition functions is decided at
+/// configuration time: the chosen builder is applied to this very pipeline.
+fn is_static_branch(args: &[JsValue]) -> bool {
+    let conds = args.len() / 2;
+    args.len() >= 2 && (0..conds).all(|i| !args[i * 2].as_object().is_some_and(|o| o.is_callable()))
+}
+
+fn static_branch(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let conds = args.len() / 2;
+    let chosen = (0..conds).find(|i| args[i * 2].to_boolean()).map(|i| i * 2 + 1);
+    let chosen = chosen.or_else(|| (args.len() % 2 == 1).then(|| args.len() - 1));
+    if let Some(i) = chosen {
+        let f = args[i]
+            .as_object()
+            .filter(|o| o.is_callable())
+            .ok_or_else(|| type_error(format!("branch(): argument {i} must be a builder function")))?;
+        f.call(&JsValue::undefined(), std::slice::from_ref(this), ctx)?;
+    }
+    Ok(this.clone())
+}
+
+/// Legacy `fork(name, initArg?)` is `fork(initArg).to(name)`.
+fn fork(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let maker = filters::ALL.iter().find(|(n, _)| *n == "fork").map(|(_, m)| *m);
+    let maker = maker.ok_or_else(|| type_error("fork() is not available"))?;
+    match args.first() {
+        Some(name) if name.is_string() => {
+            add_filter(this, "fork", maker, &args[1..], ctx)?;
+            to(this, std::slice::from_ref(name), ctx)
+        }
+        _ => add_filter(this, "fork", maker, args, ctx),
+    }
+}
+
+fn to(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let registry = registry_of(this)?;
+    let _legacy = LegacyGuard::enter(&registry);
+    let target = args.first().cloned().unwrap_or_default();
+    let layout = match target.as_string().map(|s| s.to_std_string_escaped()) {
+        Some(name) => match registry.get(&name) {
+            Some(layout) => layout,
+            // Not defined yet: a stand-in that links to it once it is.
+            None => {
+                let Made::Filter(link) = filters::link::make(std::slice::from_ref(&target), ctx)? else {
+                    return Err(type_error("link() is not a plain filter"));
+                };
+                Rc::new(Layout { name, on_start: None, on_end: None, filters: vec![link] })
+            }
+        },
+        None => build_sub(&target, ctx)?,
+    };
+    with_pending(this, "to", |p| {
+        let (_, joint) = p.joint.take().ok_or_else(|| type_error("calling to() without a joint-filter"))?;
+        p.filters.push(joint(layout));
+        Ok(())
+    })
+}
+
+fn on_start(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    with_pending(this, "onStart", |p| {
+        if p.on_start.is_some() {
+            return Err(type_error("duplicate onStart()"));
+        }
+        if !p.filters.is_empty() || p.joint.is_some() {
+            return Err(type_error("onStart() is only allowed prior to all filters"));
+        }
+        let v = args.first().cloned().unwrap_or_default();
+        p.on_start = Some(match v.as_object().filter(|o| o.is_callable()) {
+            Some(f) => StartSpec::Function(f.clone()),
+            None => StartSpec::Events(v),
+        });
+        Ok(())
+    })
+}
+
+fn on_end(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    with_pending(this, "onEnd", |p| {
+        if p.on_end.is_some() {
+            return Err(type_error("duplicate onEnd()"));
+        }
+        let f = args.first().and_then(|v| v.as_object()).filter(|o| o.is_callable());
+        p.on_end = Some(f.ok_or_else(|| type_error("onEnd() takes a function"))?);
+        Ok(())
+    })
+}
+
+/// `.listen(port | 'ip:port', options?)`.
+fn listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let port = args.first().cloned().unwrap_or_default();
+    let addr = if let Some(s) = port.as_string() {
+        listener::parse_address(&s.to_std_string_escaped())
+    } else if let Some(n) = port.as_number().filter(|n| n.fract() == 0.0 && *n >= 0.0) {
+        listener::port_only(n as u32)
+    } else {
+        Err(format!("listen() takes a port number or an 'ip:port' string, got {}", port.display()))
+    }
+    .map_err(type_error)?;
+    let mut options = ListenOptions { addr, max_connections: None, idle_timeout: Duration::from_secs(60) };
+    if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
+        let protocol = o.get(js_string!("protocol"), ctx)?;
+        if !protocol.is_undefined() && protocol.to_string(ctx)?.to_std_string_escaped() != "tcp" {
+            return Err(type_error(format!(
+                "listen(): protocol {} is not supported yet (tcp only)",
+                protocol.display()
+            )));
+        }
+        let max = o.get(js_string!("maxConnections"), ctx)?;
+        if !max.is_undefined() {
+            let n = max.to_number(ctx)?;
+            options.max_connections = (n >= 0.0).then_some(n as usize);
+        }
+        let idle = o.get(js_string!("idleTimeout"), ctx)?;
+        if !idle.is_undefined() {
+            options.idle_timeout = crate::options::duration(&idle, ctx)?;
+        }
+    }
+    begin(this, "listen", Kind::Listen(Box::new(options)))
+}
+
+/// `.pipeline(name)` defines a named pipeline; `.pipeline()` the module's entrance.
+fn pipeline(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let kind = match args.first() {
+        None => Kind::Entrance,
+        Some(v) if v.is_undefined() => Kind::Entrance,
+        Some(v) => Kind::Named(v.to_string(ctx)?.to_std_string_escaped()),
+    };
+    begin(this, "pipeline", kind)
+}
+
+/// `.task()` runs once at start; `.task(interval)` runs periodically. An optional second
+/// argument gives the starting events, as `onStart` does.
+fn task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let every = match args.first() {
+        None => None,
+        Some(v) if v.is_null_or_undefined() => None,
+        Some(v) => {
+            let text = v.to_string(ctx)?.to_std_string_escaped();
+            if text.starts_with("SIG") {
+                return Err(type_error(format!("task('{text}'): signal tasks are not supported yet")));
+            }
+            let d = crate::options::duration(v, ctx)?;
+            if d < Duration::from_millis(10) || d > Duration::from_secs(86400) {
+                return Err(type_error(format!("task('{text}'): the interval must be between 0.01s and 24h")));
+            }
+            Some(d)
+        }
+    };
+    begin(this, "task", Kind::Task(every))?;
+    match args.get(1) {
+        Some(events) if !events.is_undefined() => on_start(this, std::slice::from_ref(events), ctx),
+        _ => Ok(this.clone()),
+    }
+}
+
+/// `.repeat(count, ($, i) => ...)` / `.repeat(array, ($, item, i) => ...)`.
+fn repeat(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let f = args
+        .get(1)
+        .and_then(|v| v.as_object())
+        .filter(|o| o.is_callable())
+        .ok_or_else(|| type_error("repeat() takes a count or an array, then a function"))?;
+    let what = args.first().cloned().unwrap_or_default();
+    if let Some(arr) = what.as_object().filter(|o| o.is_array()) {
+        let arr = JsArray::from_object(arr.clone())?;
+        for i in 0..arr.length(ctx)? {
+            let item = arr.get(i, ctx)?;
+            f.call(&JsValue::undefined(), &[this.clone(), item, JsValue::from(i as u32)], ctx)?;
+        }
+    } else if let Some(n) = what.as_number() {
+        for i in 0..n.max(0.0) as u32 {
+            f.call(&JsValue::undefined(), &[this.clone(), JsValue::from(i)], ctx)?;
+        }
+    } else {
+        return Err(type_error(format!("repeat(): a number or an array is expected, got {}", what.display())));
+    }
+    Ok(this.clone())
+}
+
+/// `pipy(proto?)`: a new configuration; `proto`'s keys become context variables.
+pub fn pipy(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let proto = match args.first() {
+        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => {
+            v.as_object().unwrap().call(&JsValue::undefined(), &[], ctx)?
+        }
+        Some(v) => v.clone(),
+        None => JsValue::undefined(),
+    };
+    if let Some(o) = proto.as_object() {
+        define_context_variables(&o, ctx)?;
+    } else if !proto.is_null_or_undefined() {
+        return Err(type_error(format!("pipy(): the context prototype must be an object, got {}", proto.display())));
+    }
+    let registry = Rc::new(Registry::default());
+    ACTIVE.with(|a| *a.borrow_mut() = Some(registry.clone()));
+    let state = State { registry, sub: false, current: None, done: Vec::new() };
+    Ok(Configuration::from_data(Configuration { state: RefCell::new(state) }, ctx)?.into())
+}
+
+fn define_context_variables(proto: &JsObject, ctx: &mut Context) -> JsResult<()> {
+    let global = ctx.global_object();
+    for key in proto.own_property_keys(ctx)? {
+        let PropertyKey::String(name) = &key else { continue };
+        let init = proto.get(key.clone(), ctx)?;
+        if !global.has_own_property(key.clone(), ctx)? {
+            super::vars::define(&[name.to_std_string_escaped()], ctx)?;
+        }
+        // The setter writes the current (loading) context, which new contexts copy from.
+        global.set(key, init, false, ctx)?;
+    }
+    Ok(())
+}
+
+/// Globals every script has: `pipy()` itself is in `js::pipy`; these are `__inbound` and
+/// `__filename`.
+pub fn register(ctx: &mut Context) -> JsResult<()> {
+    ctx.register_global_class::<Configuration>()?;
+    ctx.global_object().delete_property_or_throw(js_string!("Configuration"), ctx)?;
+    let inbound = function(ctx, (), |_, _, _, ctx| match current().and_then(|c| c.inbound.clone()) {
+        Some(info) => super::inbound::to_js(&info, ctx),
+        None => Ok(JsValue::null()),
+    });
+    let desc = PropertyDescriptor::builder().get(inbound).enumerable(false).configurable(false);
+    ctx.global_object().define_property_or_throw(js_string!("__inbound"), desc, ctx)?;
+    let file = with_state(|s| s.script_path.file_name().map(|n| format!("/{}", n.to_string_lossy())));
+    ctx.register_global_property(
+        js_string!("__filename"),
+        JsString::from(file.unwrap_or_default()),
+        Attribute::READONLY,
+    )?;
+    Ok(())
+}
+
+/// Puts a configuration that is the script's value into effect: its listeners go to the
+/// worker, its tasks start once the worker runs. Other values are left alone.
+pub fn apply(value: &JsValue) -> Result<(), String> {
+    let Some(obj) = value.as_object().filter(|o| o.is::<Configuration>()) else { return Ok(()) };
+    let Some(config) = obj.downcast_ref::<Configuration>() else { return Ok(()) };
+    let mut state = config.state.borrow_mut();
+    if state.sub {
+        return Ok(());
+    }
+    state.close().map_err(|e| e.to_string())?;
+    for (kind, layout) in state.done.drain(..) {
+        match kind {
+            Kind::Listen(o) => {
+                let spec = ListenSpec {
+                    addr: o.addr,
+                    layout,
+                    max_connections: o.max_connections,
+                    idle_timeout: o.idle_timeout,
+                };
+                with_state(|s| {
+                    s.listeners.retain(|l| l.addr != o.addr);
+                    s.listeners.push(spec);
+                });
+            }
+            Kind::Task(every) => {
+                tokio::task::spawn_local(run_task(layout, every));
+            }
+            Kind::Named(_) | Kind::Entrance | Kind::Sub => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs a task pipeline once, or every `every` (a run starts only after the previous one
+/// ended). Each run has a fresh context and lasts until its output ends.
+async fn run_task(layout: Rc<Layout>, every: Option<Duration>) {
+    loop {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tx = RefCell::new(Some(tx));
+        let sink = move |evt: engine::Event| {
+            if let Some(tx) = tx.borrow_mut().take_if(|_| evt.is_stream_end()) {
+                let _ = tx.send(());
+            }
+        };
+        let p = Pipeline::new(layout.clone(), crate::worker::root().copy(None), Rc::new(sink));
+        p.start(&[]);
+        match every {
+            None => {
+                let _ = rx.await;
+                return;
+            }
+            Some(d) => {
+                let (_, _) = tokio::join!(tokio::time::sleep(d), rx);
+            }
+        }
+        drop(p);
+    }
+}
