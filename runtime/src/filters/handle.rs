@@ -170,11 +170,20 @@ impl Filter for Handle {
         let index = self.index;
         self.index += 1;
         let f = self.f.clone();
+        let mut arg = JsValue::undefined();
         let result = js::with_js(|ctx| -> Result<JsValue, String> {
-            let arg = self.argument(&evt, ctx).map_err(|e| js::describe(&e, ctx))?;
-            js::call_with(&self.env.context, &f, &[arg, JsValue::from(index)], ctx)
+            arg = self.argument(&evt, ctx).map_err(|e| js::describe(&e, ctx))?;
+            js::call_with(&self.env.context, &f, &[arg.clone(), JsValue::from(index)], ctx)
         })
         .unwrap_or_else(|| Err("re-entrant call into JS".into()));
+        // The script may have changed the head it was given: pass on what it sees.
+        let evt = match evt {
+            Event::MessageStart(_) if self.kind != Kind::Message => match js::message::event_head(&arg) {
+                Some(head) => Event::MessageStart(head),
+                None => evt,
+            },
+            evt => evt,
+        };
         match result {
             Ok(v) if js::promise::is_promise(&v) => {
                 let queue = VecDeque::from([evt]);

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::data::Data;
 use super::message::{self, Message, MessageEnd, MessageStart, StreamEnd};
-use crate::engine::{Event, Head};
+use crate::engine::Event;
 
 /// The events a value stands for: an event, a `Message`, or an array of them (null and
 /// undefined elements skipped). `Err` names what was wrong.
@@ -31,13 +31,13 @@ fn push(v: &JsValue, out: &mut Vec<Event>, top: bool, ctx: &mut Context) -> Resu
     if let Some(d) = obj.downcast_ref::<Data>() {
         out.push(Event::Data(Bytes::copy_from_slice(&d.bytes)));
     } else if let Some(m) = obj.downcast_ref::<MessageStart>() {
-        out.push(Event::MessageStart(Head::Js(m.head.clone())));
+        out.push(Event::MessageStart(message::head_from_js(&m.head)));
     } else if let Some(m) = obj.downcast_ref::<MessageEnd>() {
         out.push(Event::MessageEnd(m.tail.clone()));
     } else if let Some(s) = obj.downcast_ref::<StreamEnd>() {
         out.push(Event::StreamEnd(message::stream_error(&s.error)));
     } else if let Some(m) = obj.downcast_ref::<Message>() {
-        out.push(Event::MessageStart(Head::Js(m.head.clone())));
+        out.push(Event::MessageStart(message::head_from_js(&m.head)));
         if let Some(body) = Data::bytes_of(&m.body).filter(|b| !b.is_empty()) {
             out.push(Event::Data(body));
         }

@@ -3,7 +3,6 @@
 use std::rc::Rc;
 
 use boa_engine::class::{Class, ClassBuilder};
-use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::Attribute;
 use boa_engine::{
@@ -151,41 +150,30 @@ fn to_body(v: &JsValue, ctx: &mut Context) -> JsResult<JsValue> {
     Data::to_js(data::encode(v, None, ctx)?, ctx)
 }
 
-/// The JS object a script sees for a head.
+/// The JS object a script sees for a head (lazy for heads from the HTTP decoders).
 pub fn head_to_js(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
     Ok(match head {
         Head::None => JsValue::null(),
         Head::Js(v) => v.clone(),
-        Head::Request(r) => request_head(r, ctx)?.into(),
-        Head::Response(r) => response_head(r, ctx)?.into(),
+        Head::Request(_) | Head::Response(_) => super::head::to_js(head, ctx)?.unwrap_or_default(),
     })
 }
 
-fn request_head(r: &Rc<RequestHead>, ctx: &mut Context) -> JsResult<JsObject> {
-    let (headers, names) = headers_to_js(&r.headers, ctx)?;
-    Ok(ObjectInitializer::new(ctx)
-        .property(js_string!("protocol"), JsString::from(r.protocol.as_str()), Attribute::all())
-        .property(js_string!("method"), JsString::from(r.method.as_str()), Attribute::all())
-        .property(js_string!("path"), JsString::from(r.path.as_str()), Attribute::all())
-        .property(js_string!("headers"), headers, Attribute::all())
-        .property(js_string!("headerNames"), names, Attribute::all())
-        .build())
+/// The head of a JS `MessageStart` event, as it is now.
+pub fn event_head(event: &JsValue) -> Option<Head> {
+    let obj = event.as_object()?;
+    let m = obj.downcast_ref::<MessageStart>()?;
+    Some(head_from_js(&m.head))
 }
 
-fn response_head(r: &Rc<ResponseHead>, ctx: &mut Context) -> JsResult<JsObject> {
-    let (headers, names) = headers_to_js(&r.headers, ctx)?;
-    Ok(ObjectInitializer::new(ctx)
-        .property(js_string!("protocol"), JsString::from(r.protocol.as_str()), Attribute::all())
-        .property(js_string!("status"), r.status, Attribute::all())
-        .property(js_string!("statusText"), JsString::from(r.status_text.as_str()), Attribute::all())
-        .property(js_string!("headers"), headers, Attribute::all())
-        .property(js_string!("headerNames"), names, Attribute::all())
-        .build())
+/// A head from a script: the original Rust head when the script did not change it.
+pub fn head_from_js(v: &JsValue) -> Head {
+    super::head::untouched(v).unwrap_or_else(|| Head::Js(v.clone()))
 }
 
 /// Pipy's header object: lower-case keys, `cookie`/`set-cookie` as arrays, the last of
 /// other repeats, and `connection` left out (the codec consumes it).
-fn headers_to_js(list: &[Header], ctx: &mut Context) -> JsResult<(JsObject, JsObject)> {
+pub fn headers_to_js(list: &[Header], ctx: &mut Context) -> JsResult<(JsObject, JsObject)> {
     let headers = JsObject::with_object_proto(ctx.intrinsics());
     let names = JsObject::with_object_proto(ctx.intrinsics());
     for h in list {

@@ -77,6 +77,10 @@ pub fn dump(v: &JsValue, ctx: &mut Context, out: &mut String, depth: usize) -> J
         out.push_str(" ]");
         return Ok(());
     }
+    if obj.is::<super::head::HttpHead>() {
+        let plain = super::head::to_plain(&obj, ctx)?;
+        return dump(&plain.into(), ctx, out, depth);
+    }
     if obj.is_callable() {
         let name = obj.get(js_string!("name"), ctx)?.to_string(ctx)?.to_std_string_escaped();
         out.push_str(&format!("Function{{ {name} }}"));
