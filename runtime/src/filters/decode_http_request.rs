@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn the_handler_sees_each_head_and_its_changes_go_downstream() {
-        let ctx = Rc::new(RefCell::new(boa_engine::Context::default()));
+        let ctx = Rc::new(RefCell::new(js::new_context().unwrap()));
         js::install(ctx.clone());
         let rewrite = script(
             &ctx,
