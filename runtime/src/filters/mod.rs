@@ -12,6 +12,7 @@ pub mod branch;
 pub mod handle;
 mod http_server;
 pub mod link;
+pub mod mux_http;
 pub mod print;
 pub mod replace;
 pub mod serve_http;
@@ -38,6 +39,11 @@ pub const ALL: &[(&str, Maker)] = &[
     ("connect", connect::make),
     ("demuxHTTP", demux_http::make),
     ("serveHTTP", serve_http::make),
+    ("muxHTTP", mux_http::make),
+    ("decodeHTTPRequest", decode_http_request::make),
+    ("decodeHTTPResponse", decode_http_response::make),
+    ("encodeHTTPRequest", encode_http_request::make),
+    ("encodeHTTPResponse", encode_http_response::make),
     ("dump", dump::make),
     ("fork", fork::make),
     ("handle", handle::make_handle),

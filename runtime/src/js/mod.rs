@@ -13,6 +13,7 @@ pub mod cstruct;
 pub mod data;
 pub mod designer;
 pub mod events;
+pub mod head;
 pub mod inbound;
 pub mod message;
 pub mod os;
@@ -45,6 +46,7 @@ pub fn new_context() -> JsResult<JsContext> {
     console::register(&mut ctx)?;
     data::register(&mut ctx)?;
     message::register(&mut ctx)?;
+    head::register(&mut ctx)?;
     inbound::register(&mut ctx)?;
     cstruct::register(&mut ctx)?;
     timeout::register(&mut ctx)?;
