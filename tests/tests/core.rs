@@ -180,3 +180,17 @@ fn connection_refused_upstream_closes_the_client() {
     let _ = s.read_to_end(&mut buf);
     assert!(buf.is_empty());
 }
+
+#[test]
+fn on_start_stream_end_closes_the_client_without_connecting() {
+    let (tx, rx) = channel_pair();
+    let upstream = tcp_server(move |_| {
+        let _ = tx.send(());
+    });
+    let port = free_port();
+    let mut weir = Weir::start(&format!("pipy.listen({port}, $=>$.onStart(() => new StreamEnd).connect('127.0.0.1:{upstream}'))"), &[]);
+    weir.wait_listening();
+    let (code, _, _) = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(code, 52, "curl sees an empty reply");
+    assert!(recv_n(&rx, 1, Duration::from_millis(300)).is_empty(), "no upstream connection was made");
+}

@@ -198,7 +198,11 @@ impl Pipeline {
                 Err(e) => Err(e),
             },
         };
-        self.start_filters();
+        // A pipeline whose first event is its end never starts its filters, so a `connect`
+        // in it opens no connection (`onStart(new StreamEnd)` closes a client at once).
+        if !matches!(initial.as_ref().map(|e| e.first()), Ok(Some(Event::StreamEnd(_)))) {
+            self.start_filters();
+        }
         match initial {
             Ok(events) => events.into_iter().for_each(|e| self.input(e)),
             Err(e) => {

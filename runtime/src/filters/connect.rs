@@ -116,9 +116,14 @@ impl Filter for Connect {
         self.open();
     }
 
-    fn process(&mut self, evt: Event, _out: &mut Output<'_>) {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         let outbox = match &self.outbox {
             Some(o) => o.clone(),
+            // Ended before it began: no connection, the end goes on.
+            None if evt.is_stream_end() => {
+                self.outbox = Some(Rc::new(Outbox::default()));
+                return out.emit(evt);
+            }
             None => self.open(),
         };
         match evt {
