@@ -1,0 +1,150 @@
+//! What one `handleMessageStart` callback costs, through the real filter.
+//!
+//! A script builds `pipeline($=>$.handleMessageStart(fn))`; the bench instantiates that layout
+//! and pushes `MessageStart` events into it, exactly as a decoder would, so each call pays for
+//! everything the filter does: turning the Rust head into the JS object, the context switch,
+//! the call and the promise-job check. Two cases share the method:
+//!
+//! - `floor`: `() => {}` on a message without a head, the fixed cost of the filter and call;
+//! - `head10`: `({ head }) => ...` reading `method`, `path` and `headers.host` of a request head
+//!   with 10 headers, the case the 5 µs budget of spec/boa-callback.md is about.
+//!
+//! The times include the garbage collections the calls cause, so the p99 and the max show
+//! Boa's stop-the-world pauses. `cargo xtask bench` runs this and reads the `RESULT` lines:
+//! `RESULT <case> <calls/s> <p50 µs> <p99 µs> <max µs> <VmHWM kB>`.
+//!
+//! Run: `cargo run --release -p weir --example callback_bench [-- --quick]`
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use boa_engine::Source;
+use weir::codec::http1::{Header, RequestHead};
+use weir::engine::pipeline::Discard;
+use weir::engine::{Context, Event, Head, Pipeline};
+use weir::js;
+
+struct Case {
+    name: &'static str,
+    callback: &'static str,
+    head: Head,
+}
+
+fn request_head() -> Head {
+    let headers = [
+        ("Host", "example.com"),
+        ("User-Agent", "curl/7.88.1"),
+        ("Accept", "*/*"),
+        ("Accept-Encoding", "gzip, deflate, br"),
+        ("Accept-Language", "en-US,en;q=0.9"),
+        ("Connection", "keep-alive"),
+        ("Cache-Control", "no-cache"),
+        ("X-Request-Id", "5f0c6a4e-8d1b-4c1e-9a57-3f0e2b7d9c11"),
+        ("X-Forwarded-For", "10.0.0.1"),
+        ("Cookie", "session=abc123; theme=dark"),
+    ];
+    Head::Request(Rc::new(RequestHead {
+        method: "GET".into(),
+        path: "/some/path?q=1".into(),
+        protocol: "HTTP/1.1".into(),
+        headers: headers.iter().map(|(n, v)| Header { name: (*n).into(), value: (*v).into() }).collect(),
+    }))
+}
+
+fn main() -> Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (rounds, n) = if quick { (3, 30_000) } else { (5, 200_000) };
+
+    let cases = [
+        Case { name: "floor", callback: "() => {}", head: Head::None },
+        Case {
+            name: "head10",
+            callback: "({ head }) => { seen += head.method.length + head.path.length + head.headers.host.length }",
+            head: request_head(),
+        },
+    ];
+
+    let mut ctx = js::new_context().map_err(|e| anyhow!("cannot set up the JS host: {e}"))?;
+    let mut pipelines = Vec::new();
+    for case in &cases {
+        let source = format!("var seen = 0; pipeline($=>$.handleMessageStart({}))", case.callback);
+        let template = ctx
+            .eval(Source::from_bytes(source.as_bytes()))
+            .map_err(|e| anyhow!("{}: {}", case.name, js::describe(&e, &mut ctx)))?;
+        let layout = js::pipeline::template_layout(&template).context("pipeline() did not return a template")?;
+        pipelines.push(layout);
+    }
+    js::install(Rc::new(std::cell::RefCell::new(ctx)));
+
+    for (case, layout) in cases.iter().zip(pipelines) {
+        let pipeline = Pipeline::new(layout, Context::root(), Rc::new(Discard));
+        pipeline.start(&[]);
+        check(case, &pipeline)?;
+        let evt = Event::MessageStart(case.head.clone());
+        for _ in 0..n / 10 {
+            pipeline.input(evt.clone());
+        }
+        let mut round_means = Vec::new();
+        let mut samples = Vec::with_capacity(rounds * n);
+        for _ in 0..rounds {
+            let start = Instant::now();
+            for _ in 0..n {
+                let t = Instant::now();
+                pipeline.input(evt.clone());
+                samples.push(t.elapsed());
+            }
+            round_means.push(start.elapsed() / n as u32);
+        }
+        round_means.sort();
+        samples.sort();
+        let median = round_means[rounds / 2];
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
+        eprintln!(
+            "{:>7}: {:.2} µs a call (median of {rounds} rounds of {n}; fastest round {:.2} µs), p50 {:.2} µs, p99 {:.2} µs, max {:.0} µs",
+            case.name,
+            us(median),
+            us(round_means[0]),
+            us(pct(0.5)),
+            us(pct(0.99)),
+            us(pct(1.0)),
+        );
+        println!(
+            "RESULT {} {:.0} {:.3} {:.3} {:.1} {}",
+            case.name,
+            1.0 / median.as_secs_f64(),
+            us(pct(0.5)),
+            us(pct(0.99)),
+            us(pct(1.0)),
+            vm_hwm_kb().unwrap_or(0)
+        );
+    }
+    Ok(())
+}
+
+/// Makes sure the callback really ran and saw the head: a bench of a callback that throws
+/// or reads `undefined` would measure the wrong thing.
+fn check(case: &Case, pipeline: &Pipeline) -> Result<()> {
+    let seen = || -> Result<f64> {
+        js::with_js(|ctx| ctx.eval(Source::from_bytes("seen")).map(|v| v.as_number()))
+            .context("JS context busy")?
+            .map_err(|e| anyhow!("{e}"))?
+            .context("`seen` is not a number")
+    };
+    let before = seen()?;
+    pipeline.input(Event::MessageStart(case.head.clone()));
+    let grown = seen()? - before;
+    // "GET" + "/some/path?q=1" + "example.com"
+    let expected = if case.name == "head10" { 28.0 } else { 0.0 };
+    if grown != expected {
+        bail!("the {} callback did not see the head: `seen` grew by {grown}, not {expected}", case.name);
+    }
+    Ok(())
+}
+
+fn vm_hwm_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
