@@ -1,5 +1,6 @@
 //! `cargo xtask <task>`: the project's set-up, build and test tasks.
 
+mod bench;
 mod build_ebpf;
 mod deps;
 
@@ -12,6 +13,7 @@ const USAGE: &str = "\
 Usage: cargo xtask <task>
 
 Tasks:
+  bench          [--quick] [SCENARIO...] Build weir and measure it against nginx, iptables, the direct path
   build-ebpf     Compile runtime-ebpf/*.c into the samples' .o files (needs clang, libbpf-dev)
   test           Install what the tests need, rebuild the eBPF objects, build weir, run all tests
   run-sample     Build weir and run samples/bpf/transparent-proxy/main.js
@@ -33,6 +35,7 @@ fn cargo(args: &[&str]) -> Result<()> {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("bench") => bench::run(&root(), &args[1..]),
         Some("build-ebpf") => build_ebpf::run(&root()),
         Some("test") => test(),
         Some("run-sample") => run_sample(&args[1..]),

@@ -1,0 +1,64 @@
+//! nginx baselines, each from a config generated in the bench's temp dir.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::proc::{self, Proc};
+
+/// The stream module is a separate Debian package from nginx-light.
+pub const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
+
+pub enum Role<'a> {
+    /// `return 200`: the hello baseline and the upstream of every proxy scenario.
+    Hello,
+    /// `stream { proxy_pass }`: a TCP proxy.
+    Stream { upstream: &'a str },
+    /// `proxy_pass` with a keep-alive upstream pool: an HTTP/1 proxy.
+    Proxy { upstream: &'a str },
+}
+
+/// Starts one nginx with one worker on 127.0.0.1:`port` and waits until it accepts.
+pub fn start(name: &str, role: Role<'_>, port: u16, dir: &Path) -> Result<Proc> {
+    let d = dir.display();
+    let listen = format!("listen 127.0.0.1:{port}");
+    let (head, body) = match role {
+        Role::Hello => (
+            String::new(),
+            format!("http {{ access_log off; server {{ {listen}; location / {{ return 200 \"hello\\n\"; }} }} }}"),
+        ),
+        Role::Stream { upstream } => (
+            format!("load_module {STREAM_MODULE};"),
+            format!("stream {{ server {{ {listen}; proxy_pass {upstream}; }} }}"),
+        ),
+        Role::Proxy { upstream } => (
+            String::new(),
+            format!(
+                "http {{ access_log off;
+  upstream up {{ server {upstream}; keepalive 64; }}
+  server {{ {listen};
+    location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}"
+            ),
+        ),
+    };
+    let conf = format!(
+        "{head}
+daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/{name}.pid;
+error_log {d}/{name}.log warn;
+events {{ worker_connections 4096; }}
+{body}
+"
+    );
+    let file = dir.join(format!("{name}.conf"));
+    std::fs::write(&file, conf)?;
+    let log = dir.join(format!("{name}.stderr"));
+    let mut cmd = proc::command("nginx", &log)?;
+    // -e: without it nginx opens /var/log/nginx/error.log before it reads the config.
+    cmd.arg("-c").arg(&file).arg("-p").arg(dir).arg("-e").arg(dir.join(format!("{name}.log")));
+    let mut p = Proc::spawn(name, cmd, &log)?;
+    p.wait_listening(port)?;
+    Ok(p)
+}
