@@ -194,3 +194,36 @@ fn on_start_stream_end_closes_the_client_without_connecting() {
     assert_eq!(code, 52, "curl sees an empty reply");
     assert!(recv_n(&rx, 1, Duration::from_millis(300)).is_empty(), "no upstream connection was made");
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_slow_client_holds_back_a_fast_upstream() {
+    const TOTAL: usize = 200 << 20;
+    let upstream = tcp_server(|mut s| {
+        let chunk = vec![7u8; 1 << 16];
+        let mut sent = 0;
+        while sent < TOTAL && s.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+    });
+    let port = free_port();
+    let mut weir = Weir::start(&format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))"), &[]);
+    weir.wait_listening();
+    let before = rss_kib(weir.child.id());
+    let mut s = connect(port);
+    thread::sleep(Duration::from_millis(1500));
+    let during = rss_kib(weir.child.id());
+    assert!(during < before + 32 * 1024, "weir buffered the upstream: RSS {before} KiB -> {during} KiB");
+    let mut total = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    while total < TOTAL {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "stream ended early at {total}");
+        total += n;
+    }
+}

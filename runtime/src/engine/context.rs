@@ -11,11 +11,16 @@ use std::rc::Rc;
 use boa_engine::JsValue;
 
 use crate::net::inbound::InboundInfo;
+use crate::net::outbox::Gauge;
 
 pub struct Context {
     pub id: u64,
     vars: RefCell<Vec<JsValue>>,
     pub inbound: Option<Rc<InboundInfo>>,
+    /// Bytes waiting for the client's socket; upstream readers pause while it is full.
+    pub downstream: Rc<Gauge>,
+    /// Bytes waiting for upstream sockets; the client's reader pauses while it is full.
+    pub upstream: Rc<Gauge>,
 }
 
 thread_local! {
@@ -32,16 +37,30 @@ fn next_id() -> u64 {
 
 impl Context {
     pub fn root() -> Rc<Context> {
-        Rc::new(Context { id: 0, vars: RefCell::new(Vec::new()), inbound: None })
+        Rc::new(Context {
+            id: 0,
+            vars: RefCell::new(Vec::new()),
+            inbound: None,
+            downstream: Rc::default(),
+            upstream: Rc::default(),
+        })
     }
 
     /// A new context whose `$` values start as a snapshot of this one's. Objects are shared
     /// by reference, as in Pipy.
     pub fn copy(&self, inbound: Option<Rc<InboundInfo>>) -> Rc<Context> {
+        // A new connection gets its own gauges; a copy within a connection (a demuxed
+        // request) shares them, since its bytes go to the same sockets.
+        let (downstream, upstream) = match inbound {
+            Some(_) => (Rc::default(), Rc::default()),
+            None => (self.downstream.clone(), self.upstream.clone()),
+        };
         Rc::new(Context {
             id: next_id(),
             vars: RefCell::new(self.vars.borrow().clone()),
             inbound: inbound.or_else(|| self.inbound.clone()),
+            downstream,
+            upstream,
         })
     }
 

@@ -87,7 +87,7 @@ struct Connect {
 
 impl Connect {
     fn open(&mut self) -> Rc<Outbox> {
-        let outbox = Rc::new(Outbox::default());
+        let outbox = Rc::new(Outbox::new(self.env.context.upstream.clone()));
         self.outbox = Some(outbox.clone());
         let target = match &self.target {
             Target::Fixed(t) => Ok(t.clone()),
@@ -197,9 +197,11 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     tracing::debug!(target: "outbound", "connected to {target}");
     let (mut r, w) = stream.into_split();
     let idle = options.idle_timeout.unwrap_or(Duration::MAX);
+    let downstream = env.context.downstream.clone();
     let reader = async {
         let mut buf = BytesMut::with_capacity(16 * 1024);
         loop {
+            downstream.wait().await;
             buf.reserve(16 * 1024);
             let read = match tokio::time::timeout(idle, r.read_buf(&mut buf)).await {
                 Ok(read) => read,

@@ -46,7 +46,8 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
     tracing::debug!(target: "inbound", "inbound #{id} from {remote}");
 
     let context = root.copy(Some(info.clone()));
-    let outbox = Rc::new(Outbox::default());
+    let outbox = Rc::new(Outbox::new(context.downstream.clone()));
+    let upstream = context.upstream.clone();
     let pipeline = Pipeline::new(layout.clone(), context, outbox.clone());
     let args = match &layout.on_start {
         Some(StartSpec::Function(_)) => js::with_js(|ctx| js::inbound::to_js(&info, ctx)).and_then(|r| r.ok()),
@@ -62,6 +63,7 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
             if outbox.ended() == End::Close {
                 return;
             }
+            upstream.wait().await;
             buf.reserve(16 * 1024);
             let read = tokio::select! {
                 r = r.read_buf(&mut buf) => r,

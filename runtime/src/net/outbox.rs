@@ -27,19 +27,61 @@ pub enum End {
     Close,
 }
 
+/// Bytes queued for the sockets on one side of a connection's pipelines. Readers on the
+/// other side stop reading while it is over [`Gauge::LIMIT`], so a fast peer cannot fill
+/// memory behind a slow one (Pipy's `congestionLimit`, fixed at 1 MiB).
+#[derive(Default)]
+pub struct Gauge {
+    queued: Cell<usize>,
+    drained: Notify,
+}
+
+impl Gauge {
+    pub const LIMIT: usize = 1 << 20;
+
+    fn add(&self, n: usize) {
+        self.queued.set(self.queued.get() + n);
+    }
+
+    fn sub(&self, n: usize) {
+        let before = self.queued.get();
+        self.queued.set(before - n);
+        if before >= Self::LIMIT && before - n < Self::LIMIT {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Returns once the queue is under the limit.
+    pub async fn wait(&self) {
+        while self.queued.get() >= Self::LIMIT {
+            let drained = self.drained.notified();
+            if self.queued.get() < Self::LIMIT {
+                return;
+            }
+            drained.await;
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Outbox {
     queue: RefCell<VecDeque<Bytes>>,
     end: Cell<Option<End>>,
     notify: Notify,
     socket: RefCell<Option<Rc<OwnedWriteHalf>>>,
-    /// Bytes queued, for back-pressure decisions.
+    /// Bytes queued, also counted on the side's gauge.
     queued: Cell<usize>,
+    gauge: Rc<Gauge>,
     /// The writer task holds bytes it took from the queue: writing past it would reorder.
     writing: Cell<bool>,
 }
 
 impl Outbox {
+    /// An outbox whose queue counts towards `gauge`.
+    pub fn new(gauge: Rc<Gauge>) -> Outbox {
+        Outbox { gauge, ..Default::default() }
+    }
+
     pub fn push(&self, mut bytes: Bytes) {
         if self.ended() != End::Open || bytes.is_empty() {
             return;
@@ -58,6 +100,7 @@ impl Outbox {
             }
         }
         self.queued.set(self.queued.get() + bytes.len());
+        self.gauge.add(bytes.len());
         self.queue.borrow_mut().push_back(bytes);
         self.notify.notify_one();
     }
@@ -84,6 +127,10 @@ impl Outbox {
         *self.socket.borrow_mut() = Some(w.clone());
         let result = self.drain(&w).await;
         *self.socket.borrow_mut() = None;
+        // What was never written no longer holds the other side back.
+        let left: usize = self.queue.borrow_mut().drain(..).map(|b| b.len()).sum();
+        self.queued.set(0);
+        self.gauge.sub(left);
         result
     }
 
@@ -92,10 +139,12 @@ impl Outbox {
             let next = self.queue.borrow_mut().pop_front();
             match next {
                 Some(bytes) => {
-                    self.queued.set(self.queued.get() - bytes.len());
+                    let len = bytes.len();
                     self.writing.set(true);
                     let written = write_all(w, bytes).await;
                     self.writing.set(false);
+                    self.queued.set(self.queued.get() - len);
+                    self.gauge.sub(len);
                     written?;
                 }
                 None => match self.ended() {
