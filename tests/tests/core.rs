@@ -227,3 +227,42 @@ fn a_slow_client_holds_back_a_fast_upstream() {
         total += n;
     }
 }
+
+#[test]
+fn idle_timeout_counts_traffic_in_both_directions() {
+    let upstream = tcp_server(|mut s| {
+        let mut first = [0u8; 1];
+        if s.read_exact(&mut first).is_err() {
+            return;
+        }
+        if first[0] == b't' {
+            // Trickle: a byte every 200 ms for 1.6 s, longer than the idle timeout.
+            for b in b"trickled" {
+                thread::sleep(Duration::from_millis(200));
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+            }
+        } else {
+            thread::sleep(Duration::from_secs(5));
+        }
+    });
+    let port = free_port();
+    let mut weir =
+        Weir::start(&format!("pipy.listen({port}, {{ idleTimeout: 0.5 }}, $=>$.connect('127.0.0.1:{upstream}'))"), &[]);
+    weir.wait_listening();
+
+    let mut busy = connect(port);
+    busy.write_all(b"t").unwrap();
+    let mut got = [0u8; 8];
+    busy.read_exact(&mut got).expect("a connection with traffic outlives the idle timeout");
+    assert_eq!(&got, b"trickled");
+
+    let mut quiet = connect(port);
+    quiet.write_all(b"q").unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = quiet.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(400) && waited < Duration::from_secs(3), "closed after {waited:?}");
+}

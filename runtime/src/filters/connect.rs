@@ -196,17 +196,20 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     let _ = stream.set_nodelay(true);
     tracing::debug!(target: "outbound", "connected to {target}");
     let (mut r, w) = stream.into_split();
-    let idle = options.idle_timeout.unwrap_or(Duration::MAX);
+    // Effectively never, without overflowing the deadline arithmetic.
+    let idle = options.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
     let downstream = env.context.downstream.clone();
+    let last_read = std::cell::Cell::new(tokio::time::Instant::now());
     let reader = async {
         let mut buf = BytesMut::with_capacity(16 * 1024);
         loop {
             downstream.wait().await;
             buf.reserve(16 * 1024);
-            let read = match tokio::time::timeout(idle, r.read_buf(&mut buf)).await {
-                Ok(read) => read,
-                Err(_) => return env.emit(Event::error("IdleTimeout")),
+            let read = tokio::select! {
+                read = r.read_buf(&mut buf) => read,
+                _ = crate::net::outbox::idle(&last_read, &outbox, idle) => return env.emit(Event::error("IdleTimeout")),
             };
+            last_read.set(tokio::time::Instant::now());
             match read {
                 Ok(0) => return env.emit(Event::end()),
                 Ok(_) => env.emit(Event::Data(buf.split().freeze())),

@@ -67,7 +67,7 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
             buf.reserve(16 * 1024);
             let read = tokio::select! {
                 r = r.read_buf(&mut buf) => r,
-                _ = idle(&last_activity, opts.idle_timeout) => {
+                _ = super::outbox::idle(&last_activity, &outbox, opts.idle_timeout) => {
                     pipeline.input(Event::error("IdleTimeout"));
                     outbox.end(End::Close);
                     return;
@@ -103,14 +103,4 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
     }
     info.fd.set(None);
     tracing::debug!(target: "inbound", "inbound #{id} closed");
-}
-
-async fn idle(last: &Cell<tokio::time::Instant>, timeout: Duration) {
-    loop {
-        let deadline = last.get() + timeout;
-        tokio::time::sleep_until(deadline).await;
-        if last.get() + timeout <= tokio::time::Instant::now() {
-            return;
-        }
-    }
 }

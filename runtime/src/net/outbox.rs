@@ -74,6 +74,8 @@ pub struct Outbox {
     gauge: Rc<Gauge>,
     /// The writer task holds bytes it took from the queue: writing past it would reorder.
     writing: Cell<bool>,
+    /// When bytes last went out, for idle timeouts (which count both directions).
+    last_write: Cell<Option<tokio::time::Instant>>,
 }
 
 impl Outbox {
@@ -91,8 +93,9 @@ impl Outbox {
             && let Some(socket) = self.socket.borrow().as_ref()
         {
             match socket.try_write(&bytes) {
-                Ok(n) if n == bytes.len() => return,
+                Ok(n) if n == bytes.len() => return self.wrote(),
                 Ok(n) => {
+                    self.wrote();
                     let _ = bytes.split_to(n);
                 }
                 // Errors surface in the writer task, which retries the write.
@@ -114,6 +117,15 @@ impl Outbox {
 
     pub fn ended(&self) -> End {
         self.end.get().unwrap_or(End::Open)
+    }
+
+    fn wrote(&self) {
+        self.last_write.set(Some(tokio::time::Instant::now()));
+    }
+
+    /// When bytes were last written.
+    pub fn last_write(&self) -> Option<tokio::time::Instant> {
+        self.last_write.get()
     }
 
     /// Bytes waiting for the socket.
@@ -143,6 +155,7 @@ impl Outbox {
                     self.writing.set(true);
                     let written = write_all(w, bytes).await;
                     self.writing.set(false);
+                    self.wrote();
                     self.queued.set(self.queued.get() - len);
                     self.gauge.sub(len);
                     written?;
@@ -182,5 +195,16 @@ impl EventSink for Outbox {
             Event::StreamEnd(Some(_)) => self.end(End::Close),
             _ => {}
         }
+    }
+}
+
+/// Returns once neither reads (`last_read`) nor writes (`outbox`) happened for `timeout`.
+pub async fn idle(last_read: &Cell<tokio::time::Instant>, outbox: &Outbox, timeout: std::time::Duration) {
+    loop {
+        let last = outbox.last_write().map_or(last_read.get(), |w| w.max(last_read.get()));
+        if last + timeout <= tokio::time::Instant::now() {
+            return;
+        }
+        tokio::time::sleep_until(last + timeout).await;
     }
 }
