@@ -67,12 +67,13 @@ pub fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
 }
 
 /// Counts a connection as open while the guard lives, for the drain at stop.
-pub struct ActiveGuard;
+#[derive(Default)]
+pub struct ActiveGuard(());
 
 impl ActiveGuard {
     pub fn new() -> ActiveGuard {
         ACTIVE.with(|a| a.set(a.get() + 1));
-        ActiveGuard
+        ActiveGuard(())
     }
 }
 
@@ -245,7 +246,7 @@ fn format_script_error(name: &str, message: &str, wrapped: bool, source_lines: u
     });
     let first = message.lines().next().unwrap_or(message);
     // Boa gives no position for a script that ends too early: that is its last line.
-    let loc = loc.or_else(|| first.contains("abrupt end").then(|| (source_lines, 1)));
+    let loc = loc.or_else(|| first.contains("abrupt end").then_some((source_lines, 1)));
     match loc {
         Some((line, col)) => {
             // The wrapper `(function(){` shares the first line, so only its columns move.

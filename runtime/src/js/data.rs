@@ -53,16 +53,16 @@ pub fn encode(value: &JsValue, encoding: Option<&str>, ctx: &mut Context) -> JsR
             other => Err(JsNativeError::range().with_message(format!("unknown encoding: {other}")).into()),
         };
     }
-    if let Some(obj) = value.as_object() {
-        if obj.is_array() {
-            let arr = JsArray::from_object(obj.clone())?;
-            let len = arr.length(ctx)?;
-            let mut out = Vec::with_capacity(len as usize);
-            for i in 0..len {
-                out.push(arr.get(i, ctx)?.to_i32(ctx)? as u8);
-            }
-            return Ok(out);
+    if let Some(obj) = value.as_object()
+        && obj.is_array()
+    {
+        let arr = JsArray::from_object(obj.clone())?;
+        let len = arr.length(ctx)?;
+        let mut out = Vec::with_capacity(len as usize);
+        for i in 0..len {
+            out.push(arr.get(i, ctx)?.to_i32(ctx)? as u8);
         }
+        return Ok(out);
     }
     if value.is_undefined() || value.is_null() {
         return Ok(Vec::new());
@@ -72,7 +72,7 @@ pub fn encode(value: &JsValue, encoding: Option<&str>, ctx: &mut Context) -> JsR
 
 fn decode_hex(s: &str) -> JsResult<Vec<u8>> {
     let bad = || JsNativeError::typ().with_message(format!("invalid hex string: {s}"));
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(bad().into());
     }
     (0..s.len())

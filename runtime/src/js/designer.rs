@@ -100,7 +100,7 @@ fn on_end(b: &mut LayoutBuilder, args: &[JsValue]) -> JsResult<()> {
 }
 
 fn to(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let sub = build(&format!("{}", "sub"), args.first().unwrap_or(&JsValue::undefined()), ctx)?;
+    let sub = build("sub", args.first().unwrap_or(&JsValue::undefined()), ctx)?;
     with(this, |b| {
         let (_, joint) = b.joint.take().ok_or_else(|| type_error("calling to() without a joint-filter"))?;
         b.filters.push(joint(sub));

@@ -151,16 +151,13 @@ pub fn runtime_error(message: String) -> Event {
 #[derive(Trace, Finalize)]
 pub struct Captured<T: 'static>(#[unsafe_ignore_trace] pub T);
 
+/// A native function over Rust state `T`.
+pub type StateFn<T> = fn(&T, &JsValue, &[JsValue], &mut JsContext) -> JsResult<JsValue>;
+
 /// Makes a JS function from a Rust closure over Rust-only state.
-pub fn function<T: 'static>(
-    ctx: &mut JsContext,
-    state: T,
-    f: fn(&T, &JsValue, &[JsValue], &mut JsContext) -> JsResult<JsValue>,
-) -> JsFunction {
+pub fn function<T: 'static>(ctx: &mut JsContext, state: T, f: StateFn<T>) -> JsFunction {
     boa_engine::NativeFunction::from_copy_closure_with_captures(
-        move |this, args, state: &(Captured<T>, Captured<fn(&T, &JsValue, &[JsValue], &mut JsContext) -> JsResult<JsValue>>), ctx| {
-            (state.1.0)(&state.0.0, this, args, ctx)
-        },
+        move |this, args, state: &(Captured<T>, Captured<StateFn<T>>), ctx| (state.1.0)(&state.0.0, this, args, ctx),
         (Captured(state), Captured(f)),
     )
     .to_js_function(ctx.realm())

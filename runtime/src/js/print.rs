@@ -130,5 +130,5 @@ pub fn enumerable_keys(obj: &boa_engine::JsObject, ctx: &mut Context) -> JsResul
     let arr = keys.call(&JsValue::undefined(), &[obj.clone().into()], ctx)?;
     let arr = JsArray::from_object(arr.as_object().ok_or_else(|| super::type_error("Object.keys"))?)?;
     let len = arr.length(ctx)?;
-    (0..len).map(|i| Ok(arr.get(i, ctx)?.to_property_key(ctx)?)).collect()
+    (0..len).map(|i| arr.get(i, ctx)?.to_property_key(ctx)).collect()
 }
