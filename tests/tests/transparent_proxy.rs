@@ -28,8 +28,7 @@ fn sample(file: &str) -> PathBuf {
 fn start_proxy(cg: &TestCgroup, script: &str, args: &[&str]) -> (Weir, u16) {
     let port = free_port();
     let mut weir = Weir::run_file(&sample(script), args, TempDir::new(), |c| {
-        c.env("CGROUP", &cg.path)
-            .env("PROXY_PORT", port.to_string());
+        c.env("CGROUP", &cg.path).env("PROXY_PORT", port.to_string());
         cg.enter(c)
     });
     weir.wait_listening();
@@ -39,9 +38,7 @@ fn start_proxy(cg: &TestCgroup, script: &str, args: &[&str]) -> (Weir, u16) {
 fn run_in(cg: &TestCgroup, program: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(program);
     cmd.args(args);
-    cg.enter(&mut cmd)
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"))
+    cg.enter(&mut cmd).output().unwrap_or_else(|e| panic!("run {program}: {e}"))
 }
 
 fn curl_in(cg: &TestCgroup, args: &[&str]) -> (i32, String, String) {
@@ -62,11 +59,7 @@ fn python_in(cg: Option<&TestCgroup>, code: &str, args: &[&str]) -> String {
         cg.enter(&mut cmd);
     }
     let out = cmd.output().expect("run python3");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -75,11 +68,7 @@ fn redirect_pair(body: &'static str) -> (HttpServer, HttpServer) {
     let second = HttpServer::ok(body);
     let to = format!("http://127.0.0.1:{}/", second.port);
     let first = HttpServer::start(move |_, _| {
-        (
-            "301 Moved Permanently".into(),
-            vec![("Location".into(), to.clone())],
-            String::new(),
-        )
+        ("301 Moved Permanently".into(), vec![("Location".into(), to.clone())], String::new())
     });
     (first, second)
 }
@@ -104,11 +93,7 @@ fn curl_follows_a_redirect_through_the_proxy_and_sigint_detaches() {
     assert_eq!(cg.attached().len(), 3, "{:?}", cg.attached());
 
     let (code, body, err) = curl_in(&cg, &["-L", &format!("http://127.0.0.1:{}/", first.port)]);
-    assert_eq!(
-        (code, body.as_str()),
-        (0, "second body\n"),
-        "curl stderr: {err}"
-    );
+    assert_eq!((code, body.as_str()), (0, "second body\n"), "curl stderr: {err}");
     let out = weir.wait_stdout_lines(4, Duration::from_secs(5));
     let expected = [
         format!("GET / 127.0.0.1:{}", first.port),
@@ -122,29 +107,13 @@ fn curl_follows_a_redirect_through_the_proxy_and_sigint_detaches() {
     let (code, body, _) = curl(&["-L", &format!("http://127.0.0.1:{}/", first.port)]);
     assert_eq!((code, body.as_str()), (0, "second body\n"));
     thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        weir.stdout().len(),
-        4,
-        "outside traffic was intercepted: {:?}",
-        weir.stdout()
-    );
+    assert_eq!(weir.stdout().len(), 4, "outside traffic was intercepted: {:?}", weir.stdout());
 
     weir.signal(libc::SIGINT);
-    assert!(
-        weir.wait_exit(Duration::from_secs(10)).is_some(),
-        "weir did not stop on SIGINT"
-    );
-    assert!(
-        cg.attached().is_empty(),
-        "still attached after SIGINT: {:?}",
-        cg.attached()
-    );
+    assert!(weir.wait_exit(Duration::from_secs(10)).is_some(), "weir did not stop on SIGINT");
+    assert!(cg.attached().is_empty(), "still attached after SIGINT: {:?}", cg.attached());
     let (code, body, err) = curl_in(&cg, &["-L", &format!("http://127.0.0.1:{}/", first.port)]);
-    assert_eq!(
-        (code, body.as_str()),
-        (0, "second body\n"),
-        "direct connect after exit: {err}"
-    );
+    assert_eq!((code, body.as_str()), (0, "second body\n"), "direct connect after exit: {err}");
 }
 
 #[test]
@@ -168,19 +137,15 @@ fn kill_9_leaves_nothing_attached() {
 /// The maps of the programs attached to `cg`, by name: (map id, name).
 fn maps_of(cg: &TestCgroup) -> Vec<(u32, String)> {
     let json = |args: &[&str]| {
-        String::from_utf8_lossy(&Command::new("bpftool").args(args).output().unwrap().stdout)
-            .into_owned()
+        String::from_utf8_lossy(&Command::new("bpftool").args(args).output().unwrap().stdout).into_owned()
     };
     let ids = |text: &str, key: &str| -> Vec<u32> {
         let mut out = Vec::new();
         let mut rest = text;
         while let Some(i) = rest.find(key) {
             rest = &rest[i + key.len()..];
-            let digits: String = rest
-                .chars()
-                .skip_while(|c| !c.is_ascii_digit())
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
+            let digits: String =
+                rest.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
             if let Ok(n) = digits.parse() {
                 out.push(n);
             }
@@ -188,26 +153,14 @@ fn maps_of(cg: &TestCgroup) -> Vec<(u32, String)> {
         out
     };
     let mut maps = Vec::new();
-    for prog in ids(
-        &json(&["cgroup", "show", cg.path.to_str().unwrap(), "--json"]),
-        "\"id\":",
-    ) {
+    for prog in ids(&json(&["cgroup", "show", cg.path.to_str().unwrap(), "--json"]), "\"id\":") {
         let info = json(&["prog", "show", "id", &prog.to_string(), "--json"]);
-        let Some(list) = info
-            .split("\"map_ids\":[")
-            .nth(1)
-            .and_then(|s| s.split(']').next())
-        else {
+        let Some(list) = info.split("\"map_ids\":[").nth(1).and_then(|s| s.split(']').next()) else {
             continue;
         };
         for id in list.split(',').filter_map(|s| s.trim().parse::<u32>().ok()) {
             let m = json(&["map", "show", "id", &id.to_string(), "--json"]);
-            let name = m
-                .split("\"name\":\"")
-                .nth(1)
-                .and_then(|s| s.split('"').next())
-                .unwrap_or("")
-                .to_string();
+            let name = m.split("\"name\":\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
             if !maps.iter().any(|(i, _)| *i == id) {
                 maps.push((id, name));
             }
@@ -217,13 +170,8 @@ fn maps_of(cg: &TestCgroup) -> Vec<(u32, String)> {
 }
 
 fn map_entries(id: u32) -> usize {
-    let out = Command::new("bpftool")
-        .args(["map", "dump", "id", &id.to_string(), "--json"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .matches("\"key\"")
-        .count()
+    let out = Command::new("bpftool").args(["map", "dump", "id", &id.to_string(), "--json"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).matches("\"key\"").count()
 }
 
 const MANY_CLIENT: &str = r#"
@@ -261,22 +209,14 @@ fn thirty_thousand_connections_succeed_and_maps_stay_small() {
     let cg = TestCgroup::create();
     let server = HttpServer::ok("many");
     let (weir, _) = start_proxy(&cg, "main.js", &[]);
-    let maps: Vec<(u32, String)> = maps_of(&cg)
-        .into_iter()
-        .filter(|(_, n)| n == "map_socks" || n == "map_ports")
-        .collect();
+    let maps: Vec<(u32, String)> =
+        maps_of(&cg).into_iter().filter(|(_, n)| n == "map_socks" || n == "map_ports").collect();
     assert_eq!(maps.len(), 2, "maps of the attached programs: {maps:?}");
 
     let mut client = Command::new("python3");
-    client
-        .arg("-c")
-        .arg(MANY_CLIENT)
-        .args([server.port.to_string(), N.to_string()]);
+    client.arg("-c").arg(MANY_CLIENT).args([server.port.to_string(), N.to_string()]);
     cg.enter(&mut client);
-    let client = client
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn client");
+    let client = client.stdout(std::process::Stdio::piped()).spawn().expect("spawn client");
     let sampler = {
         let maps = maps.clone();
         let pid = client.id() as i32;
@@ -284,12 +224,7 @@ fn thirty_thousand_connections_succeed_and_maps_stay_small() {
             let mut max = 0;
             // SAFETY: kill(pid, 0) only checks that our client is still running.
             while unsafe { libc::kill(pid, 0) } == 0 {
-                max = maps
-                    .iter()
-                    .map(|(id, _)| map_entries(*id))
-                    .max()
-                    .unwrap_or(0)
-                    .max(max);
+                max = maps.iter().map(|(id, _)| map_entries(*id)).max().unwrap_or(0).max(max);
                 thread::sleep(Duration::from_millis(200));
             }
             max
@@ -304,9 +239,7 @@ fn thirty_thousand_connections_succeed_and_maps_stay_small() {
     let secs = words.next().unwrap_or("?");
     thread::sleep(Duration::from_millis(500));
     let after: Vec<usize> = maps.iter().map(|(id, _)| map_entries(*id)).collect();
-    eprintln!(
-        "{ok}/{N} connections through the proxy in {secs} s; max map occupancy {max}; after: {after:?}"
-    );
+    eprintln!("{ok}/{N} connections through the proxy in {secs} s; max map occupancy {max}; after: {after:?}");
     assert_eq!(
         ok,
         N,
@@ -314,10 +247,7 @@ fn thirty_thousand_connections_succeed_and_maps_stay_small() {
         weir.stderr().iter().rev().take(5).collect::<Vec<_>>()
     );
     assert!(max <= 64, "map occupancy grew to {max}");
-    assert!(
-        after.iter().all(|n| *n <= 2),
-        "entries left behind: {after:?}"
-    );
+    assert!(after.iter().all(|n| *n <= 2), "entries left behind: {after:?}");
 }
 
 #[test]
@@ -327,30 +257,16 @@ fn direct_connections_to_the_proxy_port_are_closed() {
     let server = HttpServer::ok("fine\n");
     let (mut weir, port) = start_proxy(&cg, "main.js", &[]);
 
-    // From inside the cgroup (the programs leave it alone) and from outside.
+    // From inside the cgroup (the programs leave it alone) and from outside. curl says 52
+    // (empty reply) or 56 (reset), depending on how the close races the request.
     let (code, body, _) = curl_in(&cg, &[&format!("http://127.0.0.1:{port}/")]);
-    assert_eq!(
-        (code, body.as_str()),
-        (52, ""),
-        "inside: a direct connection must get no reply"
-    );
+    assert!(matches!(code, 52 | 56) && body.is_empty(), "inside: a direct connection got a reply ({code}): {body}");
     weir.wait_stderr("closing direct connection", Duration::from_secs(5));
     let (code, body, _) = curl(&[&format!("http://127.0.0.1:{port}/")]);
-    assert_eq!(
-        (code, body.as_str()),
-        (52, ""),
-        "outside: a direct connection must get no reply"
-    );
+    assert!(matches!(code, 52 | 56) && body.is_empty(), "outside: a direct connection got a reply ({code}): {body}");
+    assert!(server.requests.lock().unwrap().is_empty(), "a direct connection was forwarded");
     assert!(
-        server.requests.lock().unwrap().is_empty(),
-        "a direct connection was forwarded"
-    );
-    assert!(
-        weir.stderr()
-            .iter()
-            .filter(|l| l.contains("closing direct connection"))
-            .count()
-            >= 2,
+        weir.stderr().iter().filter(|l| l.contains("closing direct connection")).count() >= 2,
         "{:?}",
         weir.stderr()
     );
@@ -383,14 +299,8 @@ fn other_getsockopt_calls_behave_as_without_the_programs() {
     let port = server.port.to_string();
     let outside = python_in(None, GETSOCKOPT_CLIENT, &[&port]);
     let inside = python_in(Some(&cg), GETSOCKOPT_CLIENT, &[&port]);
-    assert_eq!(
-        inside, outside,
-        "getsockopt inside the cgroup differs from outside"
-    );
-    assert!(
-        inside.split_whitespace().nth(3) == Some("1"),
-        "TCP_INFO state is not ESTABLISHED: {inside}"
-    );
+    assert_eq!(inside, outside, "getsockopt inside the cgroup differs from outside");
+    assert!(inside.split_whitespace().nth(3) == Some("1"), "TCP_INFO state is not ESTABLISHED: {inside}");
     assert!(weir.child.id() > 0);
 }
 
@@ -429,12 +339,7 @@ fn raw_bytes_and_server_first_protocols_pass_unchanged() {
     });
     let (weir, _) = start_proxy(&cg, "main.js", &[]);
     let out = python_in(Some(&cg), RAW_CLIENT, &[&upstream.to_string()]);
-    assert_eq!(
-        out.trim(),
-        format!("220 weir-test ready {} True", 1 << 20),
-        "weir stderr: {:?}",
-        weir.stderr()
-    );
+    assert_eq!(out.trim(), format!("220 weir-test ready {} True", 1 << 20), "weir stderr: {:?}", weir.stderr());
 }
 
 #[test]
@@ -444,36 +349,20 @@ fn two_threads_attach_once_and_both_serve() {
     let server = HttpServer::ok("threads\n");
     let (mut weir, port) = start_proxy(&cg, "main.js", &["--threads=2"]);
     let listeners = || {
-        let ss = Command::new("ss")
-            .args(["-Hltn", &format!("sport = :{port}")])
-            .output()
-            .unwrap();
+        let ss = Command::new("ss").args(["-Hltn", &format!("sport = :{port}")]).output().unwrap();
         String::from_utf8_lossy(&ss.stdout).lines().count()
     };
-    assert!(
-        wait_until(Duration::from_secs(5), || listeners() == 2),
-        "one listening socket per worker expected"
-    );
+    assert!(wait_until(Duration::from_secs(5), || listeners() == 2), "one listening socket per worker expected");
     assert_eq!(cg.attached().len(), 3, "attached: {:?}", cg.attached());
     for _ in 0..20 {
         let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
         assert_eq!((code, body.as_str()), (0, "threads\n"), "{err}");
     }
-    assert_eq!(
-        weir.stdout()
-            .iter()
-            .filter(|l| l.starts_with("GET /"))
-            .count(),
-        20
-    );
+    assert_eq!(weir.stdout().iter().filter(|l| l.starts_with("GET /")).count(), 20);
 
     weir.signal(libc::SIGINT);
     assert!(weir.wait_exit(Duration::from_secs(10)).is_some());
-    assert!(
-        cg.attached().is_empty(),
-        "still attached after SIGINT: {:?}",
-        cg.attached()
-    );
+    assert!(cg.attached().is_empty(), "still attached after SIGINT: {:?}", cg.attached());
 }
 
 #[test]
@@ -484,13 +373,7 @@ fn article_variant_excludes_the_proxy_by_cgroup_id() {
     let (mut weir, _) = start_proxy(&cg, "main-article.js", &[]);
     let own = cg.path.join("weir");
     let procs = std::fs::read_to_string(own.join("cgroup.procs")).unwrap_or_default();
-    assert!(
-        procs
-            .lines()
-            .any(|p| p.trim() == weir.child.id().to_string()),
-        "weir is not in {}",
-        own.display()
-    );
+    assert!(procs.lines().any(|p| p.trim() == weir.child.id().to_string()), "weir is not in {}", own.display());
     assert_eq!(cg.attached().len(), 3);
 
     let (code, body, err) = curl_in(&cg, &["-L", &format!("http://127.0.0.1:{}/", first.port)]);
@@ -501,10 +384,6 @@ fn article_variant_excludes_the_proxy_by_cgroup_id() {
 
     weir.signal(libc::SIGINT);
     assert!(weir.wait_exit(Duration::from_secs(10)).is_some());
-    assert!(
-        cg.attached().is_empty(),
-        "still attached after SIGINT: {:?}",
-        cg.attached()
-    );
+    assert!(cg.attached().is_empty(), "still attached after SIGINT: {:?}", cg.attached());
     assert!(!own.exists(), "{} was not removed on exit", own.display());
 }
