@@ -56,21 +56,9 @@ fn bpf_available() -> bool {
         value_size: u32,
         max_entries: u32,
     }
-    let attr = MapCreate {
-        map_type: 2,
-        key_size: 4,
-        value_size: 4,
-        max_entries: 1,
-    };
+    let attr = MapCreate { map_type: 2, key_size: 4, value_size: 4, max_entries: 1 };
     // SAFETY: BPF_MAP_CREATE reads `size` bytes of a properly initialised attr.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            0,
-            &attr as *const MapCreate,
-            size_of::<MapCreate>(),
-        )
-    };
+    let fd = unsafe { libc::syscall(libc::SYS_bpf, 0, &attr as *const MapCreate, size_of::<MapCreate>()) };
     if fd < 0 {
         return false;
     }
@@ -89,11 +77,7 @@ impl TestCgroup {
     pub fn create() -> TestCgroup {
         static N: AtomicUsize = AtomicUsize::new(0);
         let root = cgroup2_root().expect("cgroup v2 mount");
-        let path = root.join(format!(
-            "weir-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
+        let path = root.join(format!("weir-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
         TestCgroup { path, root }
     }
@@ -101,13 +85,7 @@ impl TestCgroup {
     /// Makes `cmd` start inside this cgroup: the child joins it between fork and exec, so
     /// every socket it creates belongs to it.
     pub fn enter<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
-        let procs = CString::new(
-            self.path
-                .join("cgroup.procs")
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .unwrap();
+        let procs = CString::new(self.path.join("cgroup.procs").into_os_string().into_encoded_bytes()).unwrap();
         // SAFETY: the hook only makes async-signal-safe calls (open, getpid, write, close)
         // and formats the pid on the stack.
         unsafe {
@@ -152,17 +130,8 @@ impl TestCgroup {
 }
 
 pub fn bpftool_cgroup_show(path: &Path) -> Vec<String> {
-    let out = Command::new("bpftool")
-        .args(["cgroup", "show"])
-        .arg(path)
-        .output()
-        .expect("run bpftool");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(String::from)
-        .collect()
+    let out = Command::new("bpftool").args(["cgroup", "show"]).arg(path).output().expect("run bpftool");
+    String::from_utf8_lossy(&out.stdout).lines().skip(1).filter(|l| !l.trim().is_empty()).map(String::from).collect()
 }
 
 /// `dir` and every cgroup below it, deepest first.
@@ -198,10 +167,7 @@ impl Drop for TestCgroup {
             }
         }
         if self.path.exists() {
-            eprintln!(
-                "WARNING: could not remove test cgroup {}",
-                self.path.display()
-            );
+            eprintln!("WARNING: could not remove test cgroup {}", self.path.display());
         }
     }
 }

@@ -8,10 +8,8 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 /// Each program source and the object file its sample loads.
-const PROGRAMS: &[(&str, &str)] = &[(
-    "runtime-ebpf/transparent-proxy.c",
-    "samples/bpf/transparent-proxy/transparent-proxy.o",
-)];
+const PROGRAMS: &[(&str, &str)] =
+    &[("runtime-ebpf/transparent-proxy.c", "samples/bpf/transparent-proxy/transparent-proxy.o")];
 
 const APT_HINT: &str = "install them with: apt-get install -y clang libbpf-dev linux-libc-dev";
 

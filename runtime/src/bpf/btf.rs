@@ -70,9 +70,7 @@ fn bad(msg: impl std::fmt::Display) -> Error {
 }
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32, Error> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_le_bytes(s.try_into().unwrap()))
-        .ok_or_else(|| bad("truncated BTF"))
+    b.get(at..at + 4).map(|s| u32::from_le_bytes(s.try_into().unwrap())).ok_or_else(|| bad("truncated BTF"))
 }
 
 fn string(strs: &[u8], off: u32) -> String {
@@ -89,12 +87,8 @@ impl Btf {
         let hdr_len = u32_at(b, 4)? as usize;
         let (type_off, type_len) = (u32_at(b, 8)? as usize, u32_at(b, 12)? as usize);
         let (str_off, str_len) = (u32_at(b, 16)? as usize, u32_at(b, 20)? as usize);
-        let types = b
-            .get(hdr_len + type_off..hdr_len + type_off + type_len)
-            .ok_or_else(|| bad("truncated BTF"))?;
-        let strs = b
-            .get(hdr_len + str_off..hdr_len + str_off + str_len)
-            .ok_or_else(|| bad("truncated BTF"))?;
+        let types = b.get(hdr_len + type_off..hdr_len + type_off + type_len).ok_or_else(|| bad("truncated BTF"))?;
+        let strs = b.get(hdr_len + str_off..hdr_len + str_off + str_len).ok_or_else(|| bad("truncated BTF"))?;
 
         let mut out = vec![(String::new(), Ty::Other)];
         let mut at = 0;
@@ -102,28 +96,17 @@ impl Btf {
             let name = string(strs, u32_at(types, at)?);
             let info = u32_at(types, at + 4)?;
             let size_or_type = u32_at(types, at + 8)?;
-            let (kind, vlen, kflag) = (
-                (info >> 24) & 0x1f,
-                (info & 0xffff) as usize,
-                info >> 31 == 1,
-            );
+            let (kind, vlen, kflag) = ((info >> 24) & 0x1f, (info & 0xffff) as usize, info >> 31 == 1);
             at += 12;
             let ty = match kind {
                 1 => {
                     let enc = (u32_at(types, at)? >> 24) & 0xf;
                     at += 4;
-                    Ty::Int {
-                        size: size_or_type,
-                        signed: enc & 1 != 0,
-                        char: enc & 2 != 0,
-                    }
+                    Ty::Int { size: size_or_type, signed: enc & 1 != 0, char: enc & 2 != 0 }
                 }
                 2 => Ty::Ptr(size_or_type),
                 3 => {
-                    let ty = Ty::Array {
-                        elem: u32_at(types, at)?,
-                        len: u32_at(types, at + 8)?,
-                    };
+                    let ty = Ty::Array { elem: u32_at(types, at)?, len: u32_at(types, at + 8)? };
                     at += 12;
                     ty
                 }
@@ -141,11 +124,7 @@ impl Btf {
                         });
                         at += 12;
                     }
-                    Ty::Struct {
-                        union: kind == 5,
-                        size: size_or_type,
-                        members,
-                    }
+                    Ty::Struct { union: kind == 5, size: size_or_type, members }
                 }
                 6 => {
                     at += 8 * vlen;
@@ -186,10 +165,7 @@ impl Btf {
     }
 
     fn get(&self, id: u32) -> Result<&Ty, Error> {
-        self.types
-            .get(id as usize)
-            .map(|t| &t.1)
-            .ok_or_else(|| bad(format!("bad BTF type id {id}")))
+        self.types.get(id as usize).map(|t| &t.1).ok_or_else(|| bad(format!("bad BTF type id {id}")))
     }
 
     fn resolve(&self, mut id: u32) -> Result<(u32, &Ty), Error> {
@@ -204,10 +180,7 @@ impl Btf {
 
     fn size_of(&self, id: u32) -> Result<u32, Error> {
         Ok(match self.resolve(id)?.1 {
-            Ty::Int { size, .. }
-            | Ty::Struct { size, .. }
-            | Ty::Enum { size }
-            | Ty::Float { size } => *size,
+            Ty::Int { size, .. } | Ty::Struct { size, .. } | Ty::Enum { size } | Ty::Float { size } => *size,
             Ty::Ptr(_) => 8,
             Ty::Array { elem, len } => self.size_of(*elem)? * len,
             _ => return Err(bad(format!("BTF type {id} has no size"))),
@@ -227,11 +200,7 @@ impl Btf {
 
     fn scalar(&self, ty: &Ty) -> Option<Scalar> {
         match ty {
-            Ty::Int {
-                size: 1,
-                char: true,
-                ..
-            } => Some(Scalar::Char),
+            Ty::Int { size: 1, char: true, .. } => Some(Scalar::Char),
             Ty::Int { size, signed, .. } => Scalar::integer(*size as usize, *signed),
             Ty::Enum { size } => Scalar::integer(*size as usize, false),
             Ty::Float { size: 4 } => Some(Scalar::Float),
@@ -244,11 +213,7 @@ impl Btf {
     fn layout(&self, id: u32) -> Option<Layout> {
         let (_, ty) = self.resolve(id).ok()?;
         match ty {
-            Ty::Struct {
-                union,
-                size,
-                members,
-            } => self.struct_layout(*union, *size, members),
+            Ty::Struct { union, size, members } => self.struct_layout(*union, *size, members),
             ty => self.scalar(ty).map(Layout::scalar_wrapper),
         }
     }
@@ -262,17 +227,10 @@ impl Btf {
             let offset = (m.bit_offset / 8) as usize;
             let (_, ty) = self.resolve(m.ty).ok()?;
             let (kind, count, is_array) = match ty {
-                Ty::Struct {
-                    union,
-                    size,
-                    members,
-                } => {
+                Ty::Struct { union, size, members } => {
                     let inner = self.struct_layout(*union, *size, members)?;
                     if m.name.is_empty() {
-                        fields.extend(inner.fields.into_iter().map(|f| Field {
-                            offset: f.offset + offset,
-                            ..f
-                        }));
+                        fields.extend(inner.fields.into_iter().map(|f| Field { offset: f.offset + offset, ..f }));
                         continue;
                     }
                     (FieldKind::Nested(Arc::new(inner)), 1, false)
@@ -283,19 +241,9 @@ impl Btf {
                 }
                 ty => (FieldKind::Scalar(self.scalar(ty)?), 1, false),
             };
-            fields.push(Field {
-                name: m.name.clone(),
-                offset,
-                kind,
-                count,
-                is_array,
-            });
+            fields.push(Field { name: m.name.clone(), offset, kind, count, is_array });
         }
-        Some(Layout {
-            is_union: union,
-            fields,
-            size: size as usize,
-        })
+        Some(Layout { is_union: union, fields, size: size as usize })
     }
 }
 
@@ -310,11 +258,7 @@ pub fn maps(btf_section: &[u8]) -> Result<Vec<MapDef>, Error> {
     };
     let mut out = Vec::new();
     for var in vars {
-        let name = btf
-            .types
-            .get(var as usize)
-            .map(|t| t.0.clone())
-            .unwrap_or_default();
+        let name = btf.types.get(var as usize).map(|t| t.0.clone()).unwrap_or_default();
         let Ty::Var(def) = btf.get(var)? else {
             continue;
         };
@@ -322,12 +266,7 @@ pub fn maps(btf_section: &[u8]) -> Result<Vec<MapDef>, Error> {
             return Err(bad(format!("map {name} is not a struct")));
         };
         let by_name: HashMap<&str, u32> = members.iter().map(|m| (m.name.as_str(), m.ty)).collect();
-        let uint = |field: &str| {
-            by_name
-                .get(field)
-                .map(|ty| btf.uint_member(*ty))
-                .transpose()
-        };
+        let uint = |field: &str| by_name.get(field).map(|ty| btf.uint_member(*ty)).transpose();
         let pointee = |field: &str| -> Result<Option<u32>, Error> {
             match by_name.get(field) {
                 None => Ok(None),

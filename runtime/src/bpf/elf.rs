@@ -26,21 +26,15 @@ fn bad(msg: impl std::fmt::Display) -> Error {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Result<u16, Error> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .ok_or_else(|| bad("truncated ELF file"))
+    b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or_else(|| bad("truncated ELF file"))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32, Error> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_le_bytes(s.try_into().unwrap()))
-        .ok_or_else(|| bad("truncated ELF file"))
+    b.get(at..at + 4).map(|s| u32::from_le_bytes(s.try_into().unwrap())).ok_or_else(|| bad("truncated ELF file"))
 }
 
 fn u64_at(b: &[u8], at: usize) -> Result<u64, Error> {
-    b.get(at..at + 8)
-        .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
-        .ok_or_else(|| bad("truncated ELF file"))
+    b.get(at..at + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap())).ok_or_else(|| bad("truncated ELF file"))
 }
 
 fn cstr(b: &[u8], at: usize) -> String {
@@ -84,34 +78,17 @@ pub fn parse(bytes: &[u8]) -> Result<Elf<'_>, Error> {
             size: u64_at(bytes, h + 32)? as usize,
             link: u32_at(bytes, h + 40)? as usize,
         };
-        if r.kind != SHT_NOBITS
-            && r.offset
-                .checked_add(r.size)
-                .is_none_or(|end| end > bytes.len())
-        {
+        if r.kind != SHT_NOBITS && r.offset.checked_add(r.size).is_none_or(|end| end > bytes.len()) {
             return Err(bad(format!("out of bound section: index = {i}")));
         }
         raw.push(r);
     }
     let data = |r: &Raw| {
-        if r.kind == SHT_NOBITS {
-            &bytes[0..0]
-        } else {
-            &bytes[r.offset..r.offset + r.size]
-        }
+        if r.kind == SHT_NOBITS { &bytes[0..0] } else { &bytes[r.offset..r.offset + r.size] }
     };
-    let shstr = raw
-        .get(shstrndx)
-        .map(data)
-        .ok_or_else(|| bad("missing section name table"))?;
-    let sections: Vec<Section> = raw
-        .iter()
-        .map(|r| Section {
-            name: cstr(shstr, r.name as usize),
-            flags: r.flags,
-            data: data(r),
-        })
-        .collect();
+    let shstr = raw.get(shstrndx).map(data).ok_or_else(|| bad("missing section name table"))?;
+    let sections: Vec<Section> =
+        raw.iter().map(|r| Section { name: cstr(shstr, r.name as usize), flags: r.flags, data: data(r) }).collect();
 
     let mut programs = Vec::new();
     for r in raw.iter().filter(|r| r.kind == SHT_SYMTAB) {
@@ -126,10 +103,7 @@ pub fn parse(bytes: &[u8]) -> Result<Elf<'_>, Error> {
                 continue;
             };
             if section.flags & SHF_EXECINSTR != 0 && section.name != ".text" {
-                let name = cstr(
-                    strs,
-                    u32::from_le_bytes(sym[0..4].try_into().unwrap()) as usize,
-                );
+                let name = cstr(strs, u32::from_le_bytes(sym[0..4].try_into().unwrap()) as usize);
                 programs.push((name, section.name.clone()));
             }
         }

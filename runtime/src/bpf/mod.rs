@@ -36,19 +36,13 @@ pub struct Error {
 
 impl Error {
     pub fn new(call: &str, message: impl fmt::Display) -> Error {
-        Error {
-            message: format!("{call}: {message}"),
-            errno: None,
-        }
+        Error { message: format!("{call}: {message}"), errno: None }
     }
 
     pub fn sys(call: &str, op: &str, e: &io::Error) -> Error {
         let errno = e.raw_os_error();
         let message = match errno {
-            Some(n) => format!(
-                "{call}: syscall {op} failed with errno = {n}: {}",
-                strerror(n)
-            ),
+            Some(n) => format!("{call}: syscall {op} failed with errno = {n}: {}", strerror(n)),
             None => format!("{call}: syscall {op} failed: {e}"),
         };
         Error { message, errno }
@@ -56,21 +50,17 @@ impl Error {
 
     /// Wraps an error from aya, digging out the errno from its chain of causes.
     fn aya(call: &str, op: &str, e: &(dyn std::error::Error + 'static)) -> Error {
-        if let Some(ProgramError::LoadError {
-            io_error,
-            verifier_log,
-        }) = e.downcast_ref::<ProgramError>()
-        {
+        if let Some(ProgramError::LoadError { io_error, verifier_log }) = e.downcast_ref::<ProgramError>() {
             let mut err = Error::sys(call, op, io_error);
             err.message = format!("{}\nverifier log:\n{verifier_log}", err.message);
             return err;
         }
         let mut cause = Some(e);
         while let Some(c) = cause {
-            if let Some(io) = c.downcast_ref::<io::Error>() {
-                if io.raw_os_error().is_some() {
-                    return Error::sys(call, op, io);
-                }
+            if let Some(io) = c.downcast_ref::<io::Error>()
+                && io.raw_os_error().is_some()
+            {
+                return Error::sys(call, op, io);
             }
             cause = c.source();
         }
@@ -178,32 +168,20 @@ pub const ATTACH_TYPES: &[&str] = &[
 
 pub fn prog_type_by_name(name: &str) -> Option<u32> {
     let short = name.strip_prefix("BPF_PROG_TYPE_")?;
-    PROG_TYPES
-        .iter()
-        .position(|n| *n == short)
-        .map(|i| i as u32)
+    PROG_TYPES.iter().position(|n| *n == short).map(|i| i as u32)
 }
 
 pub fn attach_type_by_name(name: &str) -> Option<u32> {
     let short = name.strip_prefix("BPF_")?;
-    ATTACH_TYPES
-        .iter()
-        .position(|n| *n == short)
-        .map(|i| i as u32)
+    ATTACH_TYPES.iter().position(|n| *n == short).map(|i| i as u32)
 }
 
 pub fn prog_type_name(t: u32) -> String {
-    PROG_TYPES
-        .get(t as usize)
-        .map(|n| format!("BPF_PROG_TYPE_{n}"))
-        .unwrap_or_else(|| t.to_string())
+    PROG_TYPES.get(t as usize).map(|n| format!("BPF_PROG_TYPE_{n}")).unwrap_or_else(|| t.to_string())
 }
 
 pub fn attach_type_name(t: u32) -> String {
-    ATTACH_TYPES
-        .get(t as usize)
-        .map(|n| format!("BPF_{n}"))
-        .unwrap_or_else(|| t.to_string())
+    ATTACH_TYPES.get(t as usize).map(|n| format!("BPF_{n}")).unwrap_or_else(|| t.to_string())
 }
 
 /// What a program's ELF section says about it.
@@ -217,13 +195,7 @@ struct Kind {
 }
 
 fn kind_of(section: &str) -> Option<Kind> {
-    let k = |prog_type, load_attach, cgroup_attach| {
-        Some(Kind {
-            prog_type,
-            load_attach,
-            cgroup_attach,
-        })
-    };
+    let k = |prog_type, load_attach, cgroup_attach| Some(Kind { prog_type, load_attach, cgroup_attach });
     let sock_addr = |a| k(18, Some(a), Some(a));
     let sock = |a| k(9, Some(a), Some(a));
     match section {
@@ -340,12 +312,8 @@ struct Registry {
     links: HashMap<LinkKey, (usize, Box<dyn Send>)>,
 }
 
-static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
-    Mutex::new(Registry {
-        objects: Vec::new(),
-        links: HashMap::new(),
-    })
-});
+static REGISTRY: LazyLock<Mutex<Registry>> =
+    LazyLock::new(|| Mutex::new(Registry { objects: Vec::new(), links: HashMap::new() }));
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -366,34 +334,19 @@ pub fn open(bytes: &[u8]) -> Result<Arc<Object>, Error> {
     let programs = elf
         .programs
         .iter()
-        .map(|(name, section)| ProgramMeta {
-            name: name.clone(),
-            section: section.clone(),
-        })
+        .map(|(name, section)| ProgramMeta { name: name.clone(), section: section.clone() })
         .collect();
-    let mut ebpf = EbpfLoader::new()
-        .load(bytes)
-        .map_err(|e| Error::aya("bpf.object", "loading the object", &e))?;
+    let mut ebpf = EbpfLoader::new().load(bytes).map_err(|e| Error::aya("bpf.object", "loading the object", &e))?;
     let mut maps = Vec::new();
     for def in defs {
         let Some(map) = ebpf.take_map(&def.name) else {
             continue;
         };
         let data = map_data(map);
-        let id = data
-            .info()
-            .map_err(|e| Error::aya("bpf.object", "BPF_OBJ_GET_INFO_BY_FD", &e))?
-            .id();
+        let id = data.info().map_err(|e| Error::aya("bpf.object", "BPF_OBJ_GET_INFO_BY_FD", &e))?.id();
         maps.push(MapHandle { def, id, data });
     }
-    let obj = Arc::new(Object {
-        programs,
-        maps,
-        inner: Mutex::new(Inner {
-            ebpf,
-            loaded: HashMap::new(),
-        }),
-    });
+    let obj = Arc::new(Object { programs, maps, inner: Mutex::new(Inner { ebpf, loaded: HashMap::new() }) });
     reg.objects.push((bytes.to_vec(), obj.clone()));
     Ok(obj)
 }
@@ -430,13 +383,7 @@ impl Object {
             .find(|p| p.name == name)
             .ok_or_else(|| Error::new(CALL, format!("no program named {name}")))?;
         let kind = kind_of(&meta.section).ok_or_else(|| {
-            Error::new(
-                CALL,
-                format!(
-                    "program {name} is in section {}, whose kind is not supported",
-                    meta.section
-                ),
-            )
+            Error::new(CALL, format!("program {name} is in section {}, whose kind is not supported", meta.section))
         })?;
         if prog_type != kind.prog_type {
             return Err(Error::new(
@@ -454,11 +401,7 @@ impl Object {
             None => attach_type == 0 || Some(attach_type) == kind.cgroup_attach,
         };
         if !attach_ok {
-            let wanted = kind
-                .load_attach
-                .or(kind.cgroup_attach)
-                .map(attach_type_name)
-                .unwrap_or_else(|| "none".into());
+            let wanted = kind.load_attach.or(kind.cgroup_attach).map(attach_type_name).unwrap_or_else(|| "none".into());
             return Err(Error::new(
                 CALL,
                 format!(
@@ -473,20 +416,10 @@ impl Object {
         if let Some(l) = inner.loaded.get(name) {
             return Ok(*l);
         }
-        let p = inner
-            .ebpf
-            .program_mut(name)
-            .ok_or_else(|| Error::new(CALL, format!("no program named {name}")))?;
+        let p = inner.ebpf.program_mut(name).ok_or_else(|| Error::new(CALL, format!("no program named {name}")))?;
         load_any(p).map_err(|e| Error::aya(CALL, &format!("BPF_PROG_LOAD of {name}"), &e))?;
-        let fd = p
-            .fd()
-            .map_err(|e| Error::aya(CALL, "program fd", &e))?
-            .as_fd()
-            .as_raw_fd();
-        let id = p
-            .info()
-            .map_err(|e| Error::aya(CALL, "BPF_OBJ_GET_INFO_BY_FD", &e))?
-            .id();
+        let fd = p.fd().map_err(|e| Error::aya(CALL, "program fd", &e))?.as_fd().as_raw_fd();
+        let id = p.info().map_err(|e| Error::aya(CALL, "BPF_OBJ_GET_INFO_BY_FD", &e))?.id();
         let l = Loaded { fd, id };
         inner.loaded.insert(name.to_string(), l);
         Ok(l)
@@ -499,11 +432,8 @@ impl Object {
 }
 
 fn cgroup_key(call: &str, path: &Path) -> Result<(File, u64, u64), Error> {
-    let f = File::open(path)
-        .map_err(|e| Error::new(call, format!("cannot open cgroup {}: {e}", path.display())))?;
-    let m = f
-        .metadata()
-        .map_err(|e| Error::new(call, format!("cannot stat cgroup {}: {e}", path.display())))?;
+    let f = File::open(path).map_err(|e| Error::new(call, format!("cannot open cgroup {}: {e}", path.display())))?;
+    let m = f.metadata().map_err(|e| Error::new(call, format!("cannot stat cgroup {}: {e}", path.display())))?;
     Ok((f, m.dev(), m.ino()))
 }
 
@@ -518,47 +448,28 @@ pub fn attach(attach_type: u32, prog_fd: RawFd, cgroup: &Path) -> Result<(), Err
         .iter()
         .find_map(|(_, o)| {
             let inner = lock(&o.inner);
-            inner
-                .loaded
-                .iter()
-                .find(|(_, l)| l.fd == prog_fd)
-                .map(|(n, l)| (o.clone(), n.clone(), *l))
+            inner.loaded.iter().find(|(_, l)| l.fd == prog_fd).map(|(n, l)| (o.clone(), n.clone(), *l))
         })
-        .ok_or_else(|| {
-            Error::new(
-                CALL,
-                format!("fd {prog_fd} is not a program loaded with bpf.object"),
-            )
-        })?;
+        .ok_or_else(|| Error::new(CALL, format!("fd {prog_fd} is not a program loaded with bpf.object")))?;
     let key = (attach_type, loaded.id, dev, ino);
     if let Some((count, _)) = reg.links.get_mut(&key) {
         *count += 1;
         return Ok(());
     }
-    let section = &obj
-        .programs
-        .iter()
-        .find(|p| p.name == name)
-        .expect("loaded programs are listed")
-        .section;
+    let section = &obj.programs.iter().find(|p| p.name == name).expect("loaded programs are listed").section;
     let wanted = kind_of(section).and_then(|k| k.cgroup_attach);
     if wanted != Some(attach_type) {
         return Err(Error::new(
             CALL,
             format!(
                 "program {name} (section {section}) attaches as {}, not {}",
-                wanted
-                    .map(attach_type_name)
-                    .unwrap_or_else(|| "nothing on a cgroup".into()),
+                wanted.map(attach_type_name).unwrap_or_else(|| "nothing on a cgroup".into()),
                 attach_type_name(attach_type)
             ),
         ));
     }
     let mut inner = lock(&obj.inner);
-    let p = inner
-        .ebpf
-        .program_mut(&name)
-        .expect("loaded programs exist");
+    let p = inner.ebpf.program_mut(&name).expect("loaded programs exist");
     let mode = CgroupAttachMode::Single;
     let fail = |e: ProgramError| Error::aya(CALL, "BPF_LINK_CREATE", &e);
     let link: Box<dyn Send> = match p {
@@ -579,11 +490,7 @@ pub fn attach(attach_type: u32, prog_fd: RawFd, cgroup: &Path) -> Result<(), Err
             Box::new(p.take_link(id).map_err(fail)?)
         }
         Program::CgroupSkb(p) => {
-            let t = if attach_type == 0 {
-                CgroupSkbAttachType::Ingress
-            } else {
-                CgroupSkbAttachType::Egress
-            };
+            let t = if attach_type == 0 { CgroupSkbAttachType::Ingress } else { CgroupSkbAttachType::Egress };
             let id = p.attach(&cg, t, mode).map_err(fail)?;
             Box::new(p.take_link(id).map_err(fail)?)
         }
@@ -596,10 +503,7 @@ pub fn attach(attach_type: u32, prog_fd: RawFd, cgroup: &Path) -> Result<(), Err
             Box::new(p.take_link(id).map_err(fail)?)
         }
         _ => {
-            return Err(Error::new(
-                CALL,
-                format!("program {name} cannot be attached to a cgroup"),
-            ));
+            return Err(Error::new(CALL, format!("program {name} cannot be attached to a cgroup")));
         }
     };
     drop(inner);
@@ -615,26 +519,11 @@ pub fn detach(attach_type: u32, prog_fd: RawFd, cgroup: &Path) -> Result<(), Err
     let id = reg
         .objects
         .iter()
-        .find_map(|(_, o)| {
-            lock(&o.inner)
-                .loaded
-                .values()
-                .find(|l| l.fd == prog_fd)
-                .map(|l| l.id)
-        })
-        .ok_or_else(|| {
-            Error::new(
-                CALL,
-                format!("fd {prog_fd} is not a program loaded with bpf.object"),
-            )
-        })?;
+        .find_map(|(_, o)| lock(&o.inner).loaded.values().find(|l| l.fd == prog_fd).map(|l| l.id))
+        .ok_or_else(|| Error::new(CALL, format!("fd {prog_fd} is not a program loaded with bpf.object")))?;
     let key = (attach_type, id, dev, ino);
     let Some((count, _)) = reg.links.get_mut(&key) else {
-        return Err(Error::sys(
-            CALL,
-            "BPF_LINK_DETACH",
-            &io::Error::from_raw_os_error(libc::ENOENT),
-        ));
+        return Err(Error::sys(CALL, "BPF_LINK_DETACH", &io::Error::from_raw_os_error(libc::ENOENT)));
     };
     *count -= 1;
     if *count == 0 {
@@ -668,38 +557,15 @@ impl MapHandle {
         matches!(self.def.map_type, 5 | 6 | 10 | 21)
     }
 
-    fn call(
-        &self,
-        cmd: libc::c_long,
-        key: *const u8,
-        value: *mut u8,
-        flags: u64,
-    ) -> io::Result<()> {
+    fn call(&self, cmd: libc::c_long, key: *const u8, value: *mut u8, flags: u64) -> io::Result<()> {
         if self.per_cpu() {
             return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
         }
-        let mut attr = ElemAttr {
-            map_fd: self.fd() as u32,
-            _pad: 0,
-            key: key as u64,
-            value: value as u64,
-            flags,
-        };
+        let mut attr = ElemAttr { map_fd: self.fd() as u32, _pad: 0, key: key as u64, value: value as u64, flags };
         // SAFETY: the kernel reads `key_size` bytes at `key` and reads or writes `value_size`
         // bytes at `value`; callers pass buffers of exactly those sizes.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                cmd,
-                &mut attr as *mut ElemAttr,
-                size_of::<ElemAttr>(),
-            )
-        };
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, &mut attr as *mut ElemAttr, size_of::<ElemAttr>()) };
+        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
     fn sized(&self, bytes: &[u8], size: u32) -> Vec<u8> {

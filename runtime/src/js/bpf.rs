@@ -7,10 +7,7 @@ use std::sync::Arc;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::Attribute;
-use boa_engine::{
-    Context, JsBigInt, JsError, JsNativeError, JsResult, JsString, JsValue, NativeFunction,
-    js_string,
-};
+use boa_engine::{Context, JsBigInt, JsError, JsNativeError, JsResult, JsString, JsValue, NativeFunction, js_string};
 
 use super::cstruct::{self, Layout};
 use super::data::Data;
@@ -22,12 +19,7 @@ fn error(e: bpf::Error) -> JsError {
 }
 
 /// A program or attach type given as a `BPF_*` name or as its number; absent means 0.
-fn type_arg(
-    v: Option<&JsValue>,
-    by_name: fn(&str) -> Option<u32>,
-    what: &str,
-    ctx: &mut Context,
-) -> JsResult<u32> {
+fn type_arg(v: Option<&JsValue>, by_name: fn(&str) -> Option<u32>, what: &str, ctx: &mut Context) -> JsResult<u32> {
     match v {
         None => Ok(0),
         Some(v) if v.is_undefined() => Ok(0),
@@ -44,9 +36,10 @@ fn type_arg(
 const READ_ONLY: Attribute = Attribute::ENUMERABLE;
 
 fn object(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let bytes = args.first().and_then(Data::bytes_of).ok_or_else(|| {
-        type_error("bpf.object: argument must be a Data object (e.g. pipy.load('x.o'))")
-    })?;
+    let bytes = args
+        .first()
+        .and_then(Data::bytes_of)
+        .ok_or_else(|| type_error("bpf.object: argument must be a Data object (e.g. pipy.load('x.o'))"))?;
     let obj = bpf::open(&bytes).map_err(error)?;
 
     let mut programs = Vec::new();
@@ -70,20 +63,11 @@ type ProgramRef = (Arc<Object>, String);
 
 fn program_object(obj: &Arc<Object>, name: &str, ctx: &mut Context) -> JsValue {
     let state = || (obj.clone(), name.to_string());
-    let fd = function(ctx, state(), |(o, n): &ProgramRef, _, _, _| {
-        Ok(o.loaded(n).map_or(0, |l| l.fd).into())
-    });
-    let id = function(ctx, state(), |(o, n): &ProgramRef, _, _, _| {
-        Ok(o.loaded(n).map_or(0, |l| l.id).into())
-    });
+    let fd = function(ctx, state(), |(o, n): &ProgramRef, _, _, _| Ok(o.loaded(n).map_or(0, |l| l.fd).into()));
+    let id = function(ctx, state(), |(o, n): &ProgramRef, _, _, _| Ok(o.loaded(n).map_or(0, |l| l.id).into()));
     let load = function(ctx, state(), |(o, n): &ProgramRef, this, args, ctx| {
         let prog_type = type_arg(args.first(), bpf::prog_type_by_name, "bpf_prog_type", ctx)?;
-        let attach_type = type_arg(
-            args.get(1),
-            bpf::attach_type_by_name,
-            "bpf_attach_type",
-            ctx,
-        )?;
+        let attach_type = type_arg(args.get(1), bpf::attach_type_by_name, "bpf_attach_type", ctx)?;
         o.load(n, prog_type, attach_type).map_err(error)?;
         Ok(this.clone())
     });
@@ -103,20 +87,13 @@ fn map_of(r: &MapRef) -> &MapHandle {
 }
 
 /// Bytes for a key or value: a `Data` as is, anything else encoded with the map's layout.
-fn encode(
-    v: &JsValue,
-    layout: Option<&Arc<Layout>>,
-    what: &str,
-    ctx: &mut Context,
-) -> JsResult<Vec<u8>> {
+fn encode(v: &JsValue, layout: Option<&Arc<Layout>>, what: &str, ctx: &mut Context) -> JsResult<Vec<u8>> {
     if let Some(b) = Data::bytes_of(v) {
         return Ok(b.to_vec());
     }
     match layout {
         Some(l) => l.encode(v, ctx),
-        None => Err(type_error(format!(
-            "{what} must be a Data object: the map has no BTF layout for it"
-        ))),
+        None => Err(type_error(format!("{what} must be a Data object: the map has no BTF layout for it"))),
     }
 }
 
@@ -130,27 +107,12 @@ fn decode(bytes: Vec<u8>, layout: Option<&Arc<Layout>>, ctx: &mut Context) -> Js
 fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<JsValue> {
     let m = &obj.maps[index];
     let state = || (obj.clone(), index);
-    let key_type = m
-        .def
-        .key
-        .clone()
-        .map(|l| cstruct::to_js(l, ctx))
-        .transpose()?
-        .unwrap_or_else(JsValue::null);
-    let value_type = m
-        .def
-        .value
-        .clone()
-        .map(|l| cstruct::to_js(l, ctx))
-        .transpose()?
-        .unwrap_or_else(JsValue::null);
+    let key_type = m.def.key.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
+    let value_type = m.def.value.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
 
     let update = function(ctx, state(), |r: &MapRef, _, args, ctx| {
         let m = map_of(r);
-        let (k, v) = (
-            args.first().cloned().unwrap_or_default(),
-            args.get(1).cloned().unwrap_or_default(),
-        );
+        let (k, v) = (args.first().cloned().unwrap_or_default(), args.get(1).cloned().unwrap_or_default());
         if k.is_null_or_undefined() || v.is_null_or_undefined() {
             return Ok(JsValue::undefined());
         }
@@ -170,11 +132,7 @@ fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<Js
             Some(v) => decode(v, m.def.value.as_ref(), ctx),
             None => {
                 let enoent = std::io::Error::from_raw_os_error(libc::ENOENT);
-                Err(error(bpf::Error::sys(
-                    "Map.lookup",
-                    "BPF_MAP_LOOKUP_ELEM",
-                    &enoent,
-                )))
+                Err(error(bpf::Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &enoent)))
             }
         }
     });
@@ -204,21 +162,14 @@ fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<Js
             let Some(v) = m.lookup(&k).map_err(error)? else {
                 continue;
             };
-            let pair = [
-                decode(k, m.def.key.as_ref(), ctx)?,
-                decode(v, m.def.value.as_ref(), ctx)?,
-            ];
+            let pair = [decode(k, m.def.key.as_ref(), ctx)?, decode(v, m.def.value.as_ref(), ctx)?];
             out.push(JsArray::from_iter(pair, ctx).into());
         }
         Ok(JsArray::from_iter(out, ctx).into())
     });
 
     Ok(ObjectInitializer::new(ctx)
-        .property(
-            js_string!("name"),
-            JsString::from(m.def.name.as_str()),
-            READ_ONLY,
-        )
+        .property(js_string!("name"), JsString::from(m.def.name.as_str()), READ_ONLY)
         .property(js_string!("fd"), m.fd(), READ_ONLY)
         .property(js_string!("id"), m.id, READ_ONLY)
         .property(js_string!("type"), m.def.map_type, READ_ONLY)
@@ -238,17 +189,10 @@ fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<Js
 }
 
 fn attach_args(call: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<(u32, i32, String)> {
-    let attach_type = type_arg(
-        args.first(),
-        bpf::attach_type_by_name,
-        "bpf_attach_type",
-        ctx,
-    )?;
+    let attach_type = type_arg(args.first(), bpf::attach_type_by_name, "bpf_attach_type", ctx)?;
     let fd = args.get(1).cloned().unwrap_or_default().to_i32(ctx)?;
     let target = arg_str(args, 2).ok_or_else(|| {
-        type_error(format!(
-            "{call}: target must be a cgroup directory path (raw target fds are not supported)"
-        ))
+        type_error(format!("{call}: target must be a cgroup directory path (raw target fds are not supported)"))
     })?;
     Ok((attach_type, fd, target))
 }
@@ -266,9 +210,7 @@ fn detach(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
 }
 
 fn cgroup(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    let id = arg_str(args, 0)
-        .and_then(|p| bpf::cgroup::cgroup_id(Path::new(&p)))
-        .unwrap_or(0);
+    let id = arg_str(args, 0).and_then(|p| bpf::cgroup::cgroup_id(Path::new(&p))).unwrap_or(0);
     Ok(JsBigInt::from(id).into())
 }
 
@@ -279,9 +221,5 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
         .function(NativeFunction::from_fn_ptr(detach), js_string!("detach"), 3)
         .function(NativeFunction::from_fn_ptr(cgroup), js_string!("cgroup"), 1)
         .build();
-    ctx.register_global_property(
-        js_string!("bpf"),
-        ns,
-        Attribute::WRITABLE | Attribute::CONFIGURABLE,
-    )
+    ctx.register_global_property(js_string!("bpf"), ns, Attribute::WRITABLE | Attribute::CONFIGURABLE)
 }

@@ -9,8 +9,7 @@ use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::{Attribute, PropertyKey};
 use boa_engine::{
-    Context, Finalize, JsBigInt, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction,
-    Trace, js_string,
+    Context, Finalize, JsBigInt, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
 };
 
 use super::data::Data;
@@ -79,10 +78,7 @@ impl Scalar {
     }
 
     fn is_unsigned(self) -> bool {
-        matches!(
-            self,
-            Scalar::Uint8 | Scalar::Uint16 | Scalar::Uint32 | Scalar::Uint64
-        )
+        matches!(self, Scalar::Uint8 | Scalar::Uint16 | Scalar::Uint32 | Scalar::Uint64)
     }
 }
 
@@ -122,11 +118,7 @@ pub struct Layout {
 
 /// One field as declared to `new CStruct`/`new CUnion`.
 pub enum FieldSpec {
-    Scalar {
-        scalar: Scalar,
-        count: usize,
-        is_array: bool,
-    },
+    Scalar { scalar: Scalar, count: usize, is_array: bool },
     Nested(Arc<Layout>),
 }
 
@@ -168,70 +160,32 @@ impl Layout {
         for (name, spec) in specs {
             let anonymous = name.starts_with(|c: char| c.is_ascii_digit());
             let (offset, end, field) = match spec {
-                FieldSpec::Scalar {
-                    scalar,
-                    count,
-                    is_array,
-                } => {
+                FieldSpec::Scalar { scalar, count, is_array } => {
                     if anonymous {
                         return Err("anonymous field of non-union type is not allowed".into());
                     }
-                    let offset = if is_union {
-                        0
-                    } else {
-                        align_up(size, alignment_for(scalar.size()))
-                    };
+                    let offset = if is_union { 0 } else { align_up(size, alignment_for(scalar.size())) };
                     let end = offset + scalar.size() * count;
-                    (
-                        offset,
-                        end,
-                        Field {
-                            name,
-                            offset,
-                            kind: FieldKind::Scalar(scalar),
-                            count,
-                            is_array,
-                        },
-                    )
+                    (offset, end, Field { name, offset, kind: FieldKind::Scalar(scalar), count, is_array })
                 }
                 FieldSpec::Nested(layout) => {
                     if anonymous && !layout.is_union {
                         return Err("anonymous field of non-union type is not allowed".into());
                     }
-                    let offset = if is_union {
-                        0
-                    } else {
-                        align_up(size, alignment_for(layout.size))
-                    };
+                    let offset = if is_union { 0 } else { align_up(size, alignment_for(layout.size)) };
                     let end = offset + align_up(layout.size, 4);
-                    (
-                        offset,
-                        end,
-                        Field {
-                            name,
-                            offset,
-                            kind: FieldKind::Nested(layout),
-                            count: 1,
-                            is_array: false,
-                        },
-                    )
+                    (offset, end, Field { name, offset, kind: FieldKind::Nested(layout), count: 1, is_array: false })
                 }
             };
             size = if is_union { size.max(end) } else { end };
             if anonymous {
-                let FieldKind::Nested(inner) = &field.kind else {
-                    unreachable!()
-                };
+                let FieldKind::Nested(inner) = &field.kind else { unreachable!() };
                 fields.extend(inner.fields.iter().map(|f| f.shifted(offset)));
             } else {
                 fields.push(field);
             }
         }
-        Ok(Layout {
-            is_union,
-            fields,
-            size,
-        })
+        Ok(Layout { is_union, fields, size })
     }
 
     /// Encodes a JS object into exactly `size` bytes. Fields the object leaves undefined stay
@@ -244,13 +198,7 @@ impl Layout {
         Ok(buf)
     }
 
-    fn write(
-        &self,
-        obj: &JsObject,
-        buf: &mut [u8],
-        base: usize,
-        ctx: &mut Context,
-    ) -> JsResult<()> {
+    fn write(&self, obj: &JsObject, buf: &mut [u8], base: usize, ctx: &mut Context) -> JsResult<()> {
         for f in &self.fields {
             let v = obj.get(JsString::from(f.name.as_str()), ctx)?;
             if v.is_undefined() || v.is_null() {
@@ -308,9 +256,8 @@ impl Layout {
                     JsString::from(String::from_utf8_lossy(&raw[..end]).as_ref()).into()
                 }
                 FieldKind::Scalar(s) if f.is_array => {
-                    let items: Vec<JsValue> = (0..f.count)
-                        .map(|i| read_scalar(*s, &buf[at + i * s.size()..]))
-                        .collect();
+                    let items: Vec<JsValue> =
+                        (0..f.count).map(|i| read_scalar(*s, &buf[at + i * s.size()..])).collect();
                     JsArray::from_iter(items, ctx).into()
                 }
                 FieldKind::Scalar(s) => read_scalar(*s, &buf[at..]),
@@ -342,10 +289,7 @@ impl Layout {
 
 impl Field {
     fn shifted(&self, by: usize) -> Field {
-        Field {
-            offset: self.offset + by,
-            ..self.clone()
-        }
+        Field { offset: self.offset + by, ..self.clone() }
     }
 }
 
@@ -363,11 +307,7 @@ fn write_scalar(s: Scalar, v: &JsValue, out: &mut [u8], ctx: &mut Context) -> Js
             out[..8].copy_from_slice(&bits.to_ne_bytes());
         }
         _ => {
-            let n = if v.is_bigint() {
-                v.to_big_int64(ctx)? as i32
-            } else {
-                v.to_i32(ctx)?
-            };
+            let n = if v.is_bigint() { v.to_big_int64(ctx)? as i32 } else { v.to_i32(ctx)? };
             let size = s.size();
             #[cfg(target_endian = "little")]
             out[..size].copy_from_slice(&n.to_le_bytes()[..size]);
@@ -407,10 +347,7 @@ fn parse_type(s: &str) -> Result<FieldSpec, String> {
             if close + 1 != s.len() {
                 return Err("redundant characters after bracket".into());
             }
-            let n: i64 = s[open + 1..close]
-                .trim()
-                .parse()
-                .map_err(|_| format!("invalid array length: {s}"))?;
+            let n: i64 = s[open + 1..close].trim().parse().map_err(|_| format!("invalid array length: {s}"))?;
             if n < 0 {
                 return Err("negative array length".into());
             }
@@ -418,18 +355,12 @@ fn parse_type(s: &str) -> Result<FieldSpec, String> {
         }
     };
     let scalar = Scalar::from_name(name).ok_or_else(|| format!("unknown type name: {name}"))?;
-    Ok(FieldSpec::Scalar {
-        scalar,
-        count: count.unwrap_or(1),
-        is_array: count.is_some(),
-    })
+    Ok(FieldSpec::Scalar { scalar, count: count.unwrap_or(1), is_array: count.is_some() })
 }
 
 fn layout_from_fields(fields: &JsValue, is_union: bool, ctx: &mut Context) -> JsResult<Layout> {
     let what = if is_union { "CUnion" } else { "CStruct" };
-    let obj = fields
-        .as_object()
-        .ok_or_else(|| type_error(format!("new {what}: fields must be an object")))?;
+    let obj = fields.as_object().ok_or_else(|| type_error(format!("new {what}: fields must be an object")))?;
     let mut specs = Vec::new();
     for key in obj.own_property_keys(ctx)? {
         let name = match &key {
@@ -475,14 +406,8 @@ fn this_layout(this: &JsValue) -> JsResult<Arc<Layout>> {
 fn init_methods(class: &mut ClassBuilder<'_>) {
     let realm = class.context().realm().clone();
     let size =
-        NativeFunction::from_fn_ptr(|this, _, _| Ok((this_layout(this)?.size as u32).into()))
-            .to_js_function(&realm);
-    class.accessor(
-        js_string!("size"),
-        Some(size),
-        None,
-        Attribute::CONFIGURABLE,
-    );
+        NativeFunction::from_fn_ptr(|this, _, _| Ok((this_layout(this)?.size as u32).into())).to_js_function(&realm);
+    class.accessor(js_string!("size"), Some(size), None, Attribute::CONFIGURABLE);
     class.method(
         js_string!("encode"),
         1,
@@ -507,18 +432,14 @@ fn init_methods(class: &mut ClassBuilder<'_>) {
                 None => Ok(JsValue::null()),
                 Some(v) if v.is_null_or_undefined() => Ok(JsValue::null()),
                 Some(v) => {
-                    let bytes = Data::bytes_of(v)
-                        .ok_or_else(|| type_error("decode: argument must be a Data object"))?;
+                    let bytes =
+                        Data::bytes_of(v).ok_or_else(|| type_error("decode: argument must be a Data object"))?;
                     layout.decode(&bytes, ctx)
                 }
             }
         }),
     );
-    class.method(
-        js_string!("reflect"),
-        0,
-        NativeFunction::from_fn_ptr(|this, _, ctx| this_layout(this)?.reflect(ctx)),
-    );
+    class.method(js_string!("reflect"), 0, NativeFunction::from_fn_ptr(|this, _, ctx| this_layout(this)?.reflect(ctx)));
 }
 
 #[derive(Debug, Trace, Finalize, JsData)]
@@ -533,9 +454,7 @@ impl Class for CStruct {
 
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
         let fields = args.first().cloned().unwrap_or_default();
-        Ok(CStruct {
-            layout: Arc::new(layout_from_fields(&fields, false, ctx)?),
-        })
+        Ok(CStruct { layout: Arc::new(layout_from_fields(&fields, false, ctx)?) })
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
@@ -556,9 +475,7 @@ impl Class for CUnion {
 
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
         let fields = args.first().cloned().unwrap_or_default();
-        Ok(CUnion {
-            layout: Arc::new(layout_from_fields(&fields, true, ctx)?),
-        })
+        Ok(CUnion { layout: Arc::new(layout_from_fields(&fields, true, ctx)?) })
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
