@@ -31,8 +31,26 @@ pub struct HttpHead {
     /// Values a script assigned, or `headers`/`headerNames` once materialised; undefined
     /// means "read from the Rust head".
     fields: [JsValue; FIELDS.len()],
+    /// The object behind the `headers` proxy, once a script asked for `headers`.
+    headers_target: JsValue,
     #[unsafe_ignore_trace]
     touched: bool,
+}
+
+/// What the `headers` proxy serves reads from until a script does more than read.
+#[derive(Trace, Finalize, JsData)]
+struct HeadersData {
+    #[unsafe_ignore_trace]
+    source: Source,
+    /// Copied into the target as plain properties: from then on the target is the truth.
+    #[unsafe_ignore_trace]
+    materialized: std::cell::Cell<bool>,
+    #[unsafe_ignore_trace]
+    written: std::cell::Cell<bool>,
+}
+
+thread_local! {
+    static HANDLER: std::cell::RefCell<Option<JsObject>> = const { std::cell::RefCell::new(None) };
 }
 
 const FIELDS: [&str; 7] = ["method", "path", "protocol", "status", "statusText", "headers", "headerNames"];
@@ -50,7 +68,7 @@ pub fn to_js(head: &Head, ctx: &mut Context) -> JsResult<Option<JsValue>> {
         Head::Response(r) => Source::Response(r.clone()),
         _ => return Ok(None),
     };
-    let obj = HttpHead::from_data(HttpHead { source, fields: Default::default(), touched: false }, ctx)?;
+    let obj = HttpHead::from_data(HttpHead { source, fields: Default::default(), headers_target: JsValue::undefined(), touched: false }, ctx)?;
     Ok(Some(obj.into()))
 }
 
@@ -58,7 +76,8 @@ pub fn to_js(head: &Head, ctx: &mut Context) -> JsResult<Option<JsValue>> {
 pub fn untouched(v: &JsValue) -> Option<Head> {
     let obj = v.as_object()?;
     let h = obj.downcast_ref::<HttpHead>()?;
-    if h.touched {
+    let written = h.headers_target.as_object().is_some_and(|t| t.downcast_ref::<HeadersData>().is_some_and(|d| d.written.get()));
+    if h.touched || written {
         return None;
     }
     Some(match &h.source {
@@ -93,17 +112,129 @@ fn get(this: &JsValue, i: usize, ctx: &mut Context) -> JsResult<JsValue> {
         (h.fields[i].clone(), h.source.clone())
     };
     debug_assert!(cached.is_undefined());
+    if i == HEADERS {
+        let (proxy, target) = headers_proxy(source, ctx)?;
+        let mut h = obj.downcast_mut::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
+        h.fields[HEADERS] = proxy.clone();
+        h.headers_target = target.into();
+        return Ok(proxy);
+    }
     let list = match &source {
         Source::Request(r) => &r.headers,
         Source::Response(r) => &r.headers,
     };
-    let (headers, names) = super::message::headers_to_js(list, ctx)?;
+    let (_, names) = super::message::headers_to_js(list, ctx)?;
     let mut h = obj.downcast_mut::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
-    // A script holding `headers` may change it, so the head no longer counts as untouched.
-    h.touched = true;
-    h.fields[HEADERS] = headers.clone().into();
     h.fields[HEADER_NAMES] = names.clone().into();
-    Ok(if i == HEADERS { headers.into() } else { names.into() })
+    Ok(names.into())
+}
+
+/// `headers` as a Proxy: reading a header converts just that value; anything else a
+/// script does (write, enumerate, delete) first copies every header into the target.
+fn headers_proxy(source: Source, ctx: &mut Context) -> JsResult<(JsValue, JsObject)> {
+    let data = HeadersData { source, materialized: Default::default(), written: Default::default() };
+    let target = JsObject::from_proto_and_data(ctx.intrinsics().constructors().object().prototype(), data);
+    let handler = match HANDLER.with(|h| h.borrow().clone()) {
+        Some(h) => h,
+        None => {
+            let h = make_handler(ctx)?;
+            HANDLER.with(|slot| *slot.borrow_mut() = Some(h.clone()));
+            h
+        }
+    };
+    let proxy = ctx.intrinsics().constructors().proxy().constructor().construct(&[target.clone().into(), handler.into()], None, ctx)?;
+    Ok((proxy.into(), target))
+}
+
+/// The proxy handler, made once per thread: `get` in Rust (the hot path), the other traps
+/// in JS after a native `materialize`.
+fn make_handler(ctx: &mut Context) -> JsResult<JsObject> {
+    let make = ctx.eval(boa_engine::Source::from_bytes(
+        r#"(function (materialize, get) { return {
+            get: get,
+            set(t, k, v) { materialize(t, true); t[k] = v; return true },
+            has(t, k) { materialize(t, false); return k in t },
+            ownKeys(t) { materialize(t, false); return Reflect.ownKeys(t) },
+            getOwnPropertyDescriptor(t, k) { materialize(t, false); return Reflect.getOwnPropertyDescriptor(t, k) },
+            defineProperty(t, k, d) { materialize(t, true); return Reflect.defineProperty(t, k, d) },
+            deleteProperty(t, k) { materialize(t, true); return delete t[k] },
+        } })"#,
+    ))?;
+    let make = make.as_callable().ok_or_else(|| type_error("headers handler"))?;
+    let materialize = NativeFunction::from_fn_ptr(|_, args, ctx| {
+        let target = args.first().and_then(|t| t.as_object()).ok_or_else(|| type_error("headers target"))?;
+        let write = args.get(1).is_some_and(|w| w.to_boolean());
+        materialize(&target, write, ctx)?;
+        Ok(JsValue::undefined())
+    })
+    .to_js_function(ctx.realm());
+    let get = NativeFunction::from_fn_ptr(|_, args, ctx| {
+        let target = args.first().and_then(|t| t.as_object()).ok_or_else(|| type_error("headers target"))?;
+        let key = args.get(1).cloned().unwrap_or_default();
+        let found = {
+            let data = target.downcast_ref::<HeadersData>().ok_or_else(|| type_error("headers target"))?;
+            match (data.materialized.get(), key.as_string()) {
+                (false, Some(name)) => Some(lookup(&data.source, &name.to_std_string_escaped(), ctx)?),
+                _ => None,
+            }
+        };
+        match found {
+            Some(v) => Ok(v),
+            None => target.get(key.to_property_key(ctx)?, ctx),
+        }
+    })
+    .to_js_function(ctx.realm());
+    let handler = make.call(&JsValue::undefined(), &[materialize.into(), get.into()], ctx)?;
+    handler.as_object().ok_or_else(|| type_error("headers handler"))
+}
+
+/// One header as Pipy shows it: `cookie`/`set-cookie` as arrays, the last of other repeats,
+/// no `connection`.
+fn lookup(source: &Source, name: &str, ctx: &mut Context) -> JsResult<JsValue> {
+    let list = match source {
+        Source::Request(r) => &r.headers,
+        Source::Response(r) => &r.headers,
+    };
+    if name.eq_ignore_ascii_case("connection") || name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Ok(JsValue::undefined());
+    }
+    if name == "cookie" || name == "set-cookie" {
+        let values: Vec<JsValue> =
+            list.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| JsString::from(h.value.as_str()).into()).collect();
+        if values.is_empty() {
+            return Ok(JsValue::undefined());
+        }
+        return Ok(boa_engine::object::builtins::JsArray::from_iter(values, ctx).into());
+    }
+    Ok(list
+        .iter()
+        .rev()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| JsString::from(h.value.as_str()).into())
+        .unwrap_or_default())
+}
+
+fn materialize(target: &JsObject, write: bool, ctx: &mut Context) -> JsResult<()> {
+    let source = {
+        let data = target.downcast_ref::<HeadersData>().ok_or_else(|| type_error("headers target"))?;
+        if write {
+            data.written.set(true);
+        }
+        if data.materialized.replace(true) {
+            return Ok(());
+        }
+        data.source.clone()
+    };
+    let list = match &source {
+        Source::Request(r) => &r.headers,
+        Source::Response(r) => &r.headers,
+    };
+    let (headers, _) = super::message::headers_to_js(list, ctx)?;
+    for key in super::print::enumerable_keys(&headers, ctx)? {
+        let v = headers.get(key.clone(), ctx)?;
+        target.create_data_property_or_throw(key, v, ctx)?;
+    }
+    Ok(())
 }
 
 fn set(this: &JsValue, i: usize, value: JsValue) -> JsResult<JsValue> {

@@ -190,12 +190,12 @@ pub fn headers_to_js(list: &[Header], ctx: &mut Context) -> JsResult<(JsObject, 
                 None => JsArray::new(ctx)?,
             };
             arr.push(value, ctx)?;
-            headers.set(key.clone(), arr, false, ctx)?;
+            headers.create_data_property_or_throw(key.clone(), arr, ctx)?;
         } else {
-            headers.set(key.clone(), value, false, ctx)?;
+            headers.create_data_property_or_throw(key.clone(), value, ctx)?;
         }
         if lower != h.name {
-            names.set(key, JsString::from(h.name.as_str()), false, ctx)?;
+            names.create_data_property_or_throw(key, JsString::from(h.name.as_str()), ctx)?;
         }
     }
     Ok((headers, names))
