@@ -57,6 +57,7 @@ async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<St
     let (cmd_tx, cmd_rx) = watch::channel(Command::Run);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let mut ready = Vec::new();
+    let mut workers = Vec::new();
     for id in 0..threads {
         let (tx, rx) = std::sync::mpsc::channel();
         let cfg = WorkerConfig {
@@ -70,13 +71,14 @@ async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<St
             print_result: eval && id == 0,
         };
         let done = done_tx.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name(format!("weir-worker-{id}"))
             .spawn(move || {
                 worker::run(cfg, tx);
                 let _ = done.send(());
             })
             .expect("spawn worker thread");
+        workers.push(handle);
         ready.push(rx);
     }
     drop(done_tx);
@@ -84,6 +86,10 @@ async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<St
         let started = tokio::task::spawn_blocking(move || rx.recv()).await;
         if let Ok(Ok(Err(e))) = started {
             eprintln!("{}", e.0);
+            // Workers that did start run their exit callbacks (they may have attached
+            // something); all of them must be gone before the process exits.
+            let _ = cmd_tx.send(Command::Stop);
+            join(workers).await;
             return ExitCode::from(255);
         }
     }
@@ -97,19 +103,36 @@ async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<St
             _ = async { tokio::select! { _ = sigint.recv() => {}, _ = sigterm.recv() => {} } } => {
                 if stopping {
                     tracing::info!(target: "shutdown", "Forcing to shut down...");
-                    return ExitCode::SUCCESS;
+                    force_exit(0);
                 }
                 stopping = true;
                 tracing::info!(target: "shutdown", "Shutting down...");
                 let _ = cmd_tx.send(Command::Stop);
             }
-            Some(code) = exit_rx.recv() => return ExitCode::from(code as u8),
+            Some(code) = exit_rx.recv() => force_exit(code),
             d = done_rx.recv() => {
                 if d.is_some() { running -= 1; }
                 if running == 0 || d.is_none() {
+                    join(workers).await;
                     return ExitCode::SUCCESS;
                 }
             }
         }
     }
+}
+
+/// Waits until every worker thread is gone, thread-local destructors included: exiting
+/// while a worker still tears down its JS heap corrupts memory at exit.
+async fn join(workers: Vec<std::thread::JoinHandle<()>>) {
+    let _ = tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| drop(w.join()))).await;
+}
+
+/// Exits now, with workers still running: `_exit` skips the process-wide destructors that
+/// would race with them.
+fn force_exit(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit ends the process at once; nothing runs after it.
+    unsafe { libc::_exit(code) }
 }
