@@ -266,3 +266,14 @@ fn idle_timeout_counts_traffic_in_both_directions() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(400) && waited < Duration::from_secs(3), "closed after {waited:?}");
 }
+
+#[test]
+fn error_inside_a_listener_builder_exits_cleanly_every_time() {
+    for _ in 0..10 {
+        let mut weir = Weir::start(&format!("pipy.listen({}, $=>$\n  .noSuchFilter()\n)\n", free_port()), &[]);
+        assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255), "stderr: {:?}", weir.stderr());
+        let err = weir.stderr().join("\n");
+        assert!(err.contains("main.js:2:"), "stderr: {err}");
+        assert!(!err.contains("corrupted") && !err.contains("tcache"), "crashed at exit: {err}");
+    }
+}
