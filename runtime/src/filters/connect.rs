@@ -210,15 +210,9 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
                 _ = crate::net::outbox::idle(&last_read, &outbox, idle) => return env.emit(Event::error("IdleTimeout")),
             };
             last_read.set(tokio::time::Instant::now());
-            match read {
-                Ok(0) => return env.emit(Event::end()),
-                Ok(_) => env.emit(Event::Data(buf.split().freeze())),
-                Err(e) => {
-                    let code = if e.kind() == std::io::ErrorKind::ConnectionReset { "ConnectionReset" } else { "ReadError" };
-                    return env.emit(Event::error(code));
-                }
-            }
-            if !env.is_alive() {
+            let (evt, last) = crate::net::read_event(read, &mut buf);
+            env.emit(evt);
+            if last || !env.is_alive() {
                 return;
             }
         }

@@ -74,13 +74,10 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
                 }
             };
             last_activity.set(tokio::time::Instant::now());
-            match read {
-                Ok(0) => return pipeline.input(Event::end()),
-                Ok(_) => pipeline.input(Event::Data(buf.split().freeze())),
-                Err(e) => {
-                    let code = if e.kind() == std::io::ErrorKind::ConnectionReset { "ConnectionReset" } else { "ReadError" };
-                    return pipeline.input(Event::error(code));
-                }
+            let (evt, last) = super::read_event(read, &mut buf);
+            pipeline.input(evt);
+            if last {
+                return;
             }
         }
     };
