@@ -277,3 +277,12 @@ fn error_inside_a_listener_builder_exits_cleanly_every_time() {
         assert!(!err.contains("corrupted") && !err.contains("tcache"), "crashed at exit: {err}");
     }
 }
+
+#[test]
+fn json_decode_and_encode_work_on_data() {
+    let out = std::process::Command::new(weir_bin())
+        .args(["-e", "JSON.decode(JSON.encode({ a: [1, 'two'] })).a[1] + ' ' + (JSON.encode([1]) instanceof Data)"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "two true\n");
+}

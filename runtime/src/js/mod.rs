@@ -15,6 +15,7 @@ pub mod designer;
 pub mod events;
 pub mod head;
 pub mod inbound;
+pub mod json;
 pub mod message;
 pub mod os;
 pub mod pipeline;
@@ -45,6 +46,7 @@ pub fn new_context() -> JsResult<JsContext> {
     print::register(&mut ctx)?;
     console::register(&mut ctx)?;
     data::register(&mut ctx)?;
+    json::register(&mut ctx)?;
     message::register(&mut ctx)?;
     head::register(&mut ctx)?;
     inbound::register(&mut ctx)?;
