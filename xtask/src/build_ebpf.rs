@@ -49,6 +49,10 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         let status = Command::new(&clang)
             .args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror"])
             .arg(format!("-I{include}"))
+            // Paths in the debug info relative to the checkout, so that every clone builds
+            // the very object that is committed.
+            .arg(format!("-fdebug-prefix-map={}=.", root.display()))
+            .current_dir(root)
             .arg("-c")
             .arg(&src)
             .arg("-o")
