@@ -138,7 +138,9 @@ fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
         r.map_err(|e| js::describe(&e, &mut ctx))
     });
     match result {
-        Err(e) => return Err(StartError(format_script_error(&name, &e, script.wrapped, script.source.lines().count()))),
+        Err(e) => {
+            return Err(StartError(format_script_error(&name, &e, script.wrapped, script.source.lines().count())));
+        }
         Ok(v) if cfg.print_result && !v.is_undefined() => {
             let text = match v.as_string() {
                 Some(s) => s.to_std_string_escaped(),
@@ -234,7 +236,12 @@ fn format_script_error(name: &str, message: &str, wrapped: bool, source_lines: u
         let rest = &m[at + 5..];
         let line: usize = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
         let col = rest.find("col").and_then(|c| {
-            rest[c..].trim_start_matches(|c: char| !c.is_ascii_digit()).split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+            rest[c..]
+                .trim_start_matches(|c: char| !c.is_ascii_digit())
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
         });
         Some((line, col.unwrap_or(1)))
     };

@@ -65,7 +65,12 @@ impl Weir {
         Weir::run_file(&path, args, dir, f)
     }
 
-    pub fn run_file(path: &std::path::Path, args: &[&str], dir: TempDir, f: impl FnOnce(&mut Command) -> &mut Command) -> Weir {
+    pub fn run_file(
+        path: &std::path::Path,
+        args: &[&str],
+        dir: TempDir,
+        f: impl FnOnce(&mut Command) -> &mut Command,
+    ) -> Weir {
         let mut cmd = Command::new(weir_bin());
         cmd.arg(path).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         f(&mut cmd);
@@ -180,7 +185,9 @@ pub struct HttpServer {
 pub type Responder = dyn Fn(&str, &str) -> (String, Vec<(String, String)>, String) + Send + Sync;
 
 impl HttpServer {
-    pub fn start(respond: impl Fn(&str, &str) -> (String, Vec<(String, String)>, String) + Send + Sync + 'static) -> HttpServer {
+    pub fn start(
+        respond: impl Fn(&str, &str) -> (String, Vec<(String, String)>, String) + Send + Sync + 'static,
+    ) -> HttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));

@@ -166,7 +166,10 @@ fn two_threads_share_the_port_and_both_serve() {
     }
     let out = weir.stdout();
     assert_eq!(out.len(), 200);
-    assert!(out.iter().any(|l| l == "thread 0") && out.iter().any(|l| l == "thread 1"), "one thread served all: {out:?}");
+    assert!(
+        out.iter().any(|l| l == "thread 0") && out.iter().any(|l| l == "thread 1"),
+        "one thread served all: {out:?}"
+    );
 }
 
 #[test]
@@ -188,7 +191,10 @@ fn on_start_stream_end_closes_the_client_without_connecting() {
         let _ = tx.send(());
     });
     let port = free_port();
-    let mut weir = Weir::start(&format!("pipy.listen({port}, $=>$.onStart(() => new StreamEnd).connect('127.0.0.1:{upstream}'))"), &[]);
+    let mut weir = Weir::start(
+        &format!("pipy.listen({port}, $=>$.onStart(() => new StreamEnd).connect('127.0.0.1:{upstream}'))"),
+        &[],
+    );
     weir.wait_listening();
     let (code, _, _) = curl(&[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(code, 52, "curl sees an empty reply");

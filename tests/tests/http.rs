@@ -38,7 +38,10 @@ fn logging_proxy_prints_each_request_and_response_head() {
     assert_eq!(body, "the new page\n");
     let out = weir.wait_stdout_lines(4, Duration::from_secs(5));
     let host = format!("127.0.0.1:{port}");
-    assert_eq!(out, [format!("GET /old {host}"), "  301 Moved Permanently".into(), format!("GET /new {host}"), "  200 OK".into()]);
+    assert_eq!(
+        out,
+        [format!("GET /old {host}"), "  301 Moved Permanently".into(), format!("GET /new {host}"), "  200 OK".into()]
+    );
 }
 
 #[test]
@@ -103,7 +106,10 @@ fn demux_and_mux_proxy_reuses_one_upstream_connection_per_client() {
     let (code, body, err) = curl(&args);
     assert_eq!(code, 0, "{err}");
     assert_eq!(body, (0..5).map(|i| format!("upstream saw /r{i}\n")).collect::<String>());
-    assert_eq!(weir.wait_stdout_lines(5, Duration::from_secs(5)), (0..5).map(|i| format!("/r{i} yes")).collect::<Vec<_>>());
+    assert_eq!(
+        weir.wait_stdout_lines(5, Duration::from_secs(5)),
+        (0..5).map(|i| format!("/r{i} yes")).collect::<Vec<_>>()
+    );
     assert_eq!(upstream.requests.lock().unwrap().len(), 5);
 }
 
@@ -111,7 +117,8 @@ fn demux_and_mux_proxy_reuses_one_upstream_connection_per_client() {
 fn mux_answers_502_when_the_upstream_refuses() {
     let dead = free_port();
     let port = free_port();
-    let script = format!("pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{dead}'))))");
+    let script =
+        format!("pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{dead}'))))");
     let mut weir = Weir::start(&script, &[]);
     weir.wait_listening();
     let (code, out, _) = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")]);

@@ -46,7 +46,11 @@ pub fn ensure(needs: &[Need]) -> Result<()> {
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc_geteuid() } != 0 {
-        bail!("missing Debian packages: {} (install them with: sudo apt-get install -y {})", missing.join(" "), missing.join(" "));
+        bail!(
+            "missing Debian packages: {} (install them with: sudo apt-get install -y {})",
+            missing.join(" "),
+            missing.join(" ")
+        );
     }
     eprintln!("xtask: installing {}", missing.join(" "));
     let status = Command::new("apt-get").arg("update").arg("-qq").status().context("run apt-get update")?;

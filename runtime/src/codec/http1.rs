@@ -37,20 +37,13 @@ pub struct ResponseHead {
 
 impl Header {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Header {
-        Header {
-            name: name.into(),
-            value: value.into(),
-        }
+        Header { name: name.into(), value: value.into() }
     }
 }
 
 /// The value of the last header named `name` (ASCII case-insensitive).
 fn find_header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .rev()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
+    headers.iter().rev().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
 }
 
 impl RequestHead {
@@ -59,12 +52,7 @@ impl RequestHead {
     }
 
     pub fn info(&self) -> RequestInfo {
-        RequestInfo::new(
-            &self.method,
-            &self.protocol,
-            self.header("connection"),
-            self.header("upgrade"),
-        )
+        RequestInfo::new(&self.method, &self.protocol, self.header("connection"), self.header("upgrade"))
     }
 }
 
@@ -78,9 +66,8 @@ impl ResponseHead {
 pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
 
 /// The methods Pipy's decoder accepts (`PRI` for the HTTP/2 preface).
-const METHODS: [&[u8]; 10] = [
-    b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PRI",
-];
+const METHODS: [&[u8]; 10] =
+    [b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PRI"];
 
 /// The HTTP/2 connection preface, as far as it looks like an HTTP/1 head, and the rest of it.
 const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
@@ -111,12 +98,7 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
-    pub fn new(
-        method: &str,
-        protocol: &str,
-        connection: Option<&str>,
-        upgrade: Option<&str>,
-    ) -> RequestInfo {
+    pub fn new(method: &str, protocol: &str, connection: Option<&str>, upgrade: Option<&str>) -> RequestInfo {
         let upgrade = match upgrade.map(str::trim) {
             Some(u) if u.eq_ignore_ascii_case("websocket") => Upgrade::WebSocket,
             Some(u) if u.eq_ignore_ascii_case("h2c") => Upgrade::H2c,
@@ -132,8 +114,7 @@ impl RequestInfo {
 
     /// Whether a response with `status` to this request turns the connection into a tunnel.
     pub fn is_tunnel_response(&self, status: u16) -> bool {
-        (self.is_connect && (200..300).contains(&status))
-            || (self.upgrade != Upgrade::None && status == 101)
+        (self.is_connect && (200..300).contains(&status)) || (self.upgrade != Upgrade::None && status == 101)
     }
 }
 
@@ -141,10 +122,7 @@ impl RequestInfo {
 /// `keep-alive`.
 fn is_final(protocol: &[u8], connection: Option<&[u8]>) -> bool {
     let has = |token: &[u8]| {
-        connection.is_some_and(|c| {
-            c.split(|&b| b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-        })
+        connection.is_some_and(|c| c.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token)))
     };
     has(b"close") || (protocol == b"HTTP/1.0" && !has(b"keep-alive"))
 }
@@ -439,10 +417,7 @@ impl Core {
     }
 
     fn reset(&mut self) {
-        *self = Core {
-            max_header_size: self.max_header_size,
-            ..Core::new(self.kind)
-        };
+        *self = Core { max_header_size: self.max_header_size, ..Core::new(self.kind) };
     }
 
     fn feed(&mut self, data: Bytes) {
@@ -477,11 +452,7 @@ impl Core {
     /// Takes up to `n` bytes from the front chunk, without copying.
     fn take(&mut self, n: u64) -> Option<Bytes> {
         let front = self.input.front_mut()?;
-        if n >= front.len() as u64 {
-            self.input.pop_front()
-        } else {
-            Some(front.split_to(n as usize))
-        }
+        if n >= front.len() as u64 { self.input.pop_front() } else { Some(front.split_to(n as usize)) }
     }
 
     fn next(&mut self) -> Option<CoreItem> {
@@ -527,11 +498,7 @@ impl Core {
                         Some(size) => {
                             self.body_size += self.buf.len() as u64;
                             self.buf.clear();
-                            self.state = if size == 0 {
-                                State::Trailers
-                            } else {
-                                State::ChunkData(size)
-                            };
+                            self.state = if size == 0 { State::Trailers } else { State::ChunkData(size) };
                         }
                         None => return Some(self.fail(DecodeError::Malformed("bad chunk size"))),
                     },
@@ -550,9 +517,7 @@ impl Core {
                         (false, b'\r') => State::ChunkEnd(true),
                         (_, b'\n') => State::ChunkSize,
                         _ => {
-                            return Some(
-                                self.fail(DecodeError::Malformed("no CRLF after chunk data")),
-                            );
+                            return Some(self.fail(DecodeError::Malformed("no CRLF after chunk data")));
                         }
                     };
                     self.consume(1);
@@ -619,13 +584,8 @@ impl Core {
             self.state = State::Preface(0);
             return Ok(None);
         }
-        let parsed = parse_head(
-            self.kind,
-            &self.buf,
-            self.max_header_size,
-            &mut self.expected,
-        )?
-        .ok_or(DecodeError::Malformed("incomplete head"))?;
+        let parsed = parse_head(self.kind, &self.buf, self.max_header_size, &mut self.expected)?
+            .ok_or(DecodeError::Malformed("incomplete head"))?;
         self.buf.clear();
         Ok(Some(self.start(parsed)))
     }
@@ -644,18 +604,10 @@ impl Core {
     }
 
     fn end(&mut self, trailers: Vec<Header>) -> CoreItem {
-        let tail = Tail {
-            head_size: self.head_size,
-            body_size: self.body_size,
-            trailers,
-        };
+        let tail = Tail { head_size: self.head_size, body_size: self.body_size, trailers };
         self.head_size = 0;
         self.body_size = 0;
-        self.state = if self.tunnel_after {
-            State::Tunnel
-        } else {
-            State::Head
-        };
+        self.state = if self.tunnel_after { State::Tunnel } else { State::Head };
         Item::End(tail)
     }
 
@@ -667,8 +619,7 @@ impl Core {
         while let Some(mut chunk) = self.input.pop_front() {
             let mut pos = 0;
             while let Some(i) = chunk[pos..].iter().position(|&b| b == b'\n') {
-                let line_start =
-                    self.buf.len() - self.buf.iter().rev().take_while(|&&b| b != b'\n').count();
+                let line_start = self.buf.len() - self.buf.iter().rev().take_while(|&&b| b != b'\n').count();
                 self.buf.extend_from_slice(&chunk[pos..=pos + i]);
                 pos += i + 1;
                 if self.buf.len() > self.max_header_size {
@@ -839,19 +790,12 @@ fn fields<'a>(headers: &[httparse::Header<'a>]) -> Result<Fields<'a>, DecodeErro
 fn headers_of(headers: &[httparse::Header<'_>]) -> Vec<Header> {
     headers
         .iter()
-        .map(|h| Header {
-            name: h.name.to_owned(),
-            value: String::from_utf8_lossy(h.value).into_owned(),
-        })
+        .map(|h| Header { name: h.name.to_owned(), value: String::from_utf8_lossy(h.value).into_owned() })
         .collect()
 }
 
 fn protocol_of(version: Option<u8>) -> &'static str {
-    if version == Some(0) {
-        "HTTP/1.0"
-    } else {
-        "HTTP/1.1"
-    }
+    if version == Some(0) { "HTTP/1.0" } else { "HTTP/1.1" }
 }
 
 fn request(req: &httparse::Request<'_, '_>, len: usize) -> Result<Parsed, DecodeError> {
@@ -868,24 +812,14 @@ fn request(req: &httparse::Request<'_, '_>, len: usize) -> Result<Parsed, Decode
     };
     let protocol = protocol_of(req.version);
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let info = RequestInfo::new(
-        method,
-        protocol,
-        f.connection.map(text).as_deref(),
-        f.upgrade.map(text).as_deref(),
-    );
+    let info = RequestInfo::new(method, protocol, f.connection.map(text).as_deref(), f.upgrade.map(text).as_deref());
     let head = RequestHead {
         method: method.to_owned(),
         path: req.path.unwrap_or_default().to_owned(),
         protocol: protocol.to_owned(),
         headers: headers_of(req.headers),
     };
-    Ok(Parsed {
-        head: AnyHead::Request(DecodedRequest { head, info }),
-        len,
-        framing,
-        tunnel_after: false,
-    })
+    Ok(Parsed { head: AnyHead::Request(DecodedRequest { head, info }), len, framing, tunnel_after: false })
 }
 
 fn response(
@@ -899,11 +833,7 @@ fn response(
     }
     let f = fields(res.headers)?;
     let interim = status < 200 && status != 101;
-    let request = if interim {
-        RequestInfo::default()
-    } else {
-        expected.pop_front().unwrap_or_default()
-    };
+    let request = if interim { RequestInfo::default() } else { expected.pop_front().unwrap_or_default() };
     // Nothing after a 101 is HTTP/1 any more, even when the request is not known.
     let tunnel = request.is_tunnel_response(status) || status == 101;
     let bodiless = request.is_head || status < 200 || status == 204 || status == 304 || tunnel;
@@ -927,12 +857,7 @@ fn response(
         status_text: res.reason.unwrap_or_default().to_owned(),
         headers: headers_of(res.headers),
     };
-    Ok(Parsed {
-        head: AnyHead::Response(DecodedResponse { head, info }),
-        len,
-        framing,
-        tunnel_after: tunnel,
-    })
+    Ok(Parsed { head: AnyHead::Response(DecodedResponse { head, info }), len, framing, tunnel_after: tunnel })
 }
 
 /// The size in a chunk-size line (`1a;ext=v\r\n`); chunk extensions are ignored.
@@ -1048,12 +973,7 @@ pub fn error_response(error: Option<&str>) -> ResponseHead {
         Some("ConnectionTimeout" | "ReadTimeout" | "WriteTimeout") => (504, "Gateway Timeout"),
         _ => (502, "Bad Gateway"),
     };
-    ResponseHead {
-        protocol: "HTTP/1.1".into(),
-        status,
-        status_text: text.into(),
-        headers: Vec::new(),
-    }
+    ResponseHead { protocol: "HTTP/1.1".into(), status, status_text: text.into(), headers: Vec::new() }
 }
 
 /// Bodies up to this size are copied next to their framing (the head, a chunk-size line)
@@ -1121,10 +1041,7 @@ enum MethodClass {
 
 impl Encoder {
     pub fn new(buffer_size: usize) -> Encoder {
-        Encoder {
-            buffer_size,
-            msg: None,
-        }
+        Encoder { buffer_size, msg: None }
     }
 
     /// Whether a message is being encoded (started and not ended).
@@ -1140,11 +1057,7 @@ impl Encoder {
         }
         let method = if method.is_empty() { "GET" } else { method };
         let path = if path.is_empty() { "/" } else { path };
-        let protocol = if protocol.is_empty() {
-            "HTTP/1.1"
-        } else {
-            protocol
-        };
+        let protocol = if protocol.is_empty() { "HTTP/1.1" } else { protocol };
         let mut head = BytesMut::with_capacity(256);
         for part in [method, " ", path, " ", protocol, "\r\n"] {
             head.put_slice(part.as_bytes());
@@ -1154,44 +1067,21 @@ impl Encoder {
             "POST" | "PUT" | "PATCH" => MethodClass::WithBody,
             _ => MethodClass::Other,
         };
-        self.msg = Some(Outgoing::new(
-            head,
-            false,
-            0,
-            class,
-            protocol,
-            RequestInfo::new(method, protocol, None, None),
-        ));
+        self.msg = Some(Outgoing::new(head, false, 0, class, protocol, RequestInfo::new(method, protocol, None, None)));
     }
 
     /// Starts a response to `request` (`RequestInfo::default()` if unknown): it decides
     /// `HEAD` framing, tunnels and whether the connection closes after this response.
     /// Without `status_text` the standard reason phrase is used, or `OK`.
-    pub fn start_response(
-        &mut self,
-        protocol: &str,
-        status: u16,
-        status_text: Option<&str>,
-        request: RequestInfo,
-    ) {
+    pub fn start_response(&mut self, protocol: &str, status: u16, status_text: Option<&str>, request: RequestInfo) {
         if self.msg.is_some() {
             return;
         }
-        let protocol = if protocol.is_empty() {
-            "HTTP/1.1"
-        } else {
-            protocol
-        };
-        let text = status_text
-            .or_else(|| reason_phrase(status))
-            .unwrap_or("OK");
+        let protocol = if protocol.is_empty() { "HTTP/1.1" } else { protocol };
+        let text = status_text.or_else(|| reason_phrase(status)).unwrap_or("OK");
         let mut head = BytesMut::with_capacity(256);
         write!((&mut head).writer(), "{protocol} {status} {text}\r\n").expect("writing to memory");
-        let class = if request.is_head {
-            MethodClass::Head
-        } else {
-            MethodClass::Other
-        };
+        let class = if request.is_head { MethodClass::Head } else { MethodClass::Other };
         self.msg = Some(Outgoing::new(head, true, status, class, protocol, request));
     }
 
@@ -1250,9 +1140,7 @@ impl Encoder {
             return;
         }
         self.start_request(&head.method, &head.path, &head.protocol);
-        head.headers
-            .iter()
-            .for_each(|h| self.header(&h.name, &h.value));
+        head.headers.iter().for_each(|h| self.header(&h.name, &h.value));
     }
 
     /// As [`Encoder::start_script_request`], for a response.
@@ -1262,16 +1150,13 @@ impl Encoder {
         }
         let text = Some(head.status_text.as_str()).filter(|t| !t.is_empty());
         self.start_response(&head.protocol, head.status, text, request);
-        head.headers
-            .iter()
-            .for_each(|h| self.header(&h.name, &h.value));
+        head.headers.iter().for_each(|h| self.header(&h.name, &h.value));
     }
 
     fn script_headers(&mut self, headers: &[Header]) {
         let same = |a: &Header, b: &Header| a.name.eq_ignore_ascii_case(&b.name);
         for (i, h) in headers.iter().enumerate() {
-            if h.name.eq_ignore_ascii_case("connection") || headers[..i].iter().any(|e| same(e, h))
-            {
+            if h.name.eq_ignore_ascii_case("connection") || headers[..i].iter().any(|e| same(e, h)) {
                 continue;
             }
             let group = || headers[i..].iter().filter(|e| same(e, h));
@@ -1295,18 +1180,10 @@ impl Encoder {
         let m = self.msg.as_ref().filter(|m| !m.response)?;
         let upgrade = RequestInfo::new("", "", None, m.upgrade.as_deref()).upgrade;
         let is_final = is_final(
-            if m.protocol_is_1_0 {
-                b"HTTP/1.0"
-            } else {
-                b"HTTP/1.1"
-            },
+            if m.protocol_is_1_0 { b"HTTP/1.0" } else { b"HTTP/1.1" },
             m.connection.as_deref().map(str::as_bytes),
         );
-        Some(RequestInfo {
-            upgrade,
-            is_final,
-            ..m.request
-        })
+        Some(RequestInfo { upgrade, is_final, ..m.request })
     }
 
     /// Adds body bytes. Outside a message they are dropped.
@@ -1396,14 +1273,13 @@ impl Outgoing {
     fn finish_head(&mut self) -> BytesMut {
         let mut head = std::mem::take(&mut self.head);
         let s = self.status;
-        let no_length = self.has_length
-            || (self.response && (s < 200 || s == 204 || self.request.is_tunnel_response(s)));
+        let no_length =
+            self.has_length || (self.response && (s < 200 || s == 204 || self.request.is_tunnel_response(s)));
         if !no_length {
             if self.chunked {
                 head.put_slice(b"transfer-encoding: chunked\r\n");
             } else if self.length > 0 || self.response || self.method == MethodClass::WithBody {
-                write!((&mut head).writer(), "content-length: {}\r\n", self.length)
-                    .expect("writing to memory");
+                write!((&mut head).writer(), "content-length: {}\r\n", self.length).expect("writing to memory");
             }
         }
         if self.response && self.request.is_final {

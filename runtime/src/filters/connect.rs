@@ -92,8 +92,10 @@ impl Connect {
         let target = match &self.target {
             Target::Fixed(t) => Ok(t.clone()),
             Target::Dynamic(f) => js::call(&self.env.context, f, &[]).and_then(|v| {
-                js::with_js(|ctx| v.to_string(ctx).map(|s| s.to_std_string_escaped()).map_err(|e| js::describe(&e, ctx)))
-                    .unwrap_or_else(|| Err("re-entrant call into JS".into()))
+                js::with_js(|ctx| {
+                    v.to_string(ctx).map(|s| s.to_std_string_escaped()).map_err(|e| js::describe(&e, ctx))
+                })
+                .unwrap_or_else(|| Err("re-entrant call into JS".into()))
             }),
         };
         let env = self.env.clone();

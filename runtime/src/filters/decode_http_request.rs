@@ -40,12 +40,7 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(DecodeHttpRequest {
-            decoder: RequestDecoder::new(),
-            handler: self.handler.clone(),
-            env,
-            ended: false,
-        })
+        Box::new(DecodeHttpRequest { decoder: RequestDecoder::new(), handler: self.handler.clone(), env, ended: false })
     }
 }
 
@@ -128,17 +123,9 @@ mod tests {
     fn run_with(handler: Option<JsObject>, input: Vec<Event>) -> Vec<String> {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let sink = seen.clone();
-        let layout = Layout {
-            name: "test".into(),
-            on_start: None,
-            on_end: None,
-            filters: vec![Box::new(Spec { handler })],
-        };
-        let p = Pipeline::new(
-            Rc::new(layout),
-            Context::root(),
-            Rc::new(move |e: Event| sink.borrow_mut().push(e)),
-        );
+        let layout =
+            Layout { name: "test".into(), on_start: None, on_end: None, filters: vec![Box::new(Spec { handler })] };
+        let p = Pipeline::new(Rc::new(layout), Context::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));
         p.start(&[]);
         input.into_iter().for_each(|e| p.input(e));
         seen.borrow()
@@ -148,9 +135,7 @@ mod tests {
                     format!("start {} {} {:?}", h.method, h.path, h.headers)
                 }
                 Event::MessageStart(Head::Js(h)) => {
-                    let path = js::with_js(|ctx| {
-                        h.as_object().unwrap().get(js_string!("path"), ctx).unwrap()
-                    });
+                    let path = js::with_js(|ctx| h.as_object().unwrap().get(js_string!("path"), ctx).unwrap());
                     format!("start js {}", path.unwrap().display())
                 }
                 Event::Data(b) => format!("data {}", String::from_utf8_lossy(b)),
@@ -209,50 +194,24 @@ mod tests {
     }
 
     fn script(ctx: &Rc<RefCell<boa_engine::Context>>, src: &str) -> JsObject {
-        ctx.borrow_mut()
-            .eval(Source::from_bytes(src))
-            .unwrap()
-            .as_object()
-            .unwrap()
+        ctx.borrow_mut().eval(Source::from_bytes(src)).unwrap().as_object().unwrap()
     }
 
     #[test]
     fn the_handler_sees_each_head_and_its_changes_go_downstream() {
         let ctx = Rc::new(RefCell::new(js::new_context().unwrap()));
         js::install(ctx.clone());
-        let rewrite = script(
-            &ctx,
-            "(h) => { h.path = h.method + ':' + h.headers.host; return 42 }",
-        );
-        let out = run_with(
-            Some(rewrite),
-            vec![data(
-                b"GET / HTTP/1.1\r\nHost: a\r\n\r\nPUT / HTTP/1.1\r\nHost: b\r\n\r\n",
-            )],
-        );
-        assert_eq!(
-            out,
-            [
-                r#"start js "GET:a""#,
-                "end undefined",
-                r#"start js "PUT:b""#,
-                "end undefined"
-            ]
-        );
+        let rewrite = script(&ctx, "(h) => { h.path = h.method + ':' + h.headers.host; return 42 }");
+        let out =
+            run_with(Some(rewrite), vec![data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nPUT / HTTP/1.1\r\nHost: b\r\n\r\n")]);
+        assert_eq!(out, [r#"start js "GET:a""#, "end undefined", r#"start js "PUT:b""#, "end undefined"]);
 
         let throws = script(&ctx, "(h) => { throw new Error('no ' + h.method) }");
         let out = run_with(
             Some(throws),
-            vec![
-                data(b"GET / HTTP/1.1\r\n\r\n"),
-                data(b"GET / HTTP/1.1\r\n\r\n"),
-                Event::end(),
-            ],
+            vec![data(b"GET / HTTP/1.1\r\n\r\n"), data(b"GET / HTTP/1.1\r\n\r\n"), Event::end()],
         );
         assert_eq!(out.len(), 1);
-        assert!(
-            out[0].starts_with("stream end Some(") && out[0].contains("no GET"),
-            "{out:?}"
-        );
+        assert!(out[0].starts_with("stream end Some(") && out[0].contains("no GET"), "{out:?}");
     }
 }

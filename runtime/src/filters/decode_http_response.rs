@@ -33,9 +33,7 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, _env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(DecodeHttpResponse {
-            decoder: ResponseDecoder::new(),
-        })
+        Box::new(DecodeHttpResponse { decoder: ResponseDecoder::new() })
     }
 }
 
@@ -106,17 +104,8 @@ mod tests {
     fn run(input: Vec<Event>) -> Vec<String> {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let sink = seen.clone();
-        let layout = Layout {
-            name: "test".into(),
-            on_start: None,
-            on_end: None,
-            filters: vec![Box::new(Spec)],
-        };
-        let p = Pipeline::new(
-            Rc::new(layout),
-            Context::root(),
-            Rc::new(move |e: Event| sink.borrow_mut().push(e)),
-        );
+        let layout = Layout { name: "test".into(), on_start: None, on_end: None, filters: vec![Box::new(Spec)] };
+        let p = Pipeline::new(Rc::new(layout), Context::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));
         p.start(&[]);
         input.into_iter().for_each(|e| p.input(e));
         seen.borrow()
@@ -168,37 +157,17 @@ mod tests {
             ("ConnectionReset", "start HTTP/1.1 502 Bad Gateway"),
         ] {
             let out = run(vec![Event::error(code)]);
-            assert_eq!(
-                out,
-                [
-                    line.to_string(),
-                    "end".into(),
-                    format!("stream end Some({code:?})")
-                ]
-            );
+            assert_eq!(out, [line.to_string(), "end".into(), format!("stream end Some({code:?})")]);
         }
         let oops = StreamError::Value(JsString::from("oops").into());
         let out = run(vec![data(b"HTTP/1.1 2"), Event::StreamEnd(Some(oops))]);
-        assert_eq!(
-            out[..2],
-            ["start HTTP/1.1 502 Bad Gateway", "data \"oops\""]
-        );
+        assert_eq!(out[..2], ["start HTTP/1.1 502 Bad Gateway", "data \"oops\""]);
     }
 
     #[test]
     fn no_made_up_response_inside_a_body_or_after_junk() {
-        let out = run(vec![
-            data(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npart"),
-            Event::error("ReadError"),
-        ]);
-        assert_eq!(
-            out,
-            [
-                "start HTTP/1.1 200 OK",
-                "data part",
-                r#"stream end Some("ReadError")"#
-            ]
-        );
+        let out = run(vec![data(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npart"), Event::error("ReadError")]);
+        assert_eq!(out, ["start HTTP/1.1 200 OK", "data part", r#"stream end Some("ReadError")"#]);
         let out = run(vec![data(b"SSH-2.0-x\r\n"), Event::error("ReadError")]);
         assert_eq!(out, [r#"stream end Some("ReadError")"#]);
     }

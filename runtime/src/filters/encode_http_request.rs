@@ -15,10 +15,7 @@ use crate::js::message::{request_head_of, response_head_of};
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
     let buffer_size = buffer_size(args.first(), ctx)?;
-    Ok(Made::Filter(Box::new(Spec {
-        buffer_size,
-        response: false,
-    })))
+    Ok(Made::Filter(Box::new(Spec { buffer_size, response: false })))
 }
 
 /// The `bufferSize` option: a number of bytes or a string with a binary suffix (`'16k'`,
@@ -58,19 +55,11 @@ pub(super) struct Spec {
 
 impl FilterSpec for Spec {
     fn name(&self) -> &'static str {
-        if self.response {
-            "encodeHTTPResponse"
-        } else {
-            "encodeHTTPRequest"
-        }
+        if self.response { "encodeHTTPResponse" } else { "encodeHTTPRequest" }
     }
 
     fn instantiate(&self, _env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(Encode {
-            encoder: Encoder::new(self.buffer_size),
-            response: self.response,
-            head: None,
-        })
+        Box::new(Encode { encoder: Encoder::new(self.buffer_size), response: self.response, head: None })
     }
 }
 
@@ -88,9 +77,7 @@ impl Encode {
         match head {
             Head::Request(r) if !self.response => self.encoder.start_request_head(r),
             Head::Response(r) if self.response => self.encoder.start_response_head(r, request),
-            other if self.response => self
-                .encoder
-                .start_script_response(&response_head_of(other), request),
+            other if self.response => self.encoder.start_script_response(&response_head_of(other), request),
             other => self.encoder.start_script_request(&request_head_of(other)),
         }
     }
@@ -150,17 +137,9 @@ mod tests {
     fn run(spec: Spec, input: Vec<Event>) -> Vec<String> {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let sink = seen.clone();
-        let layout = Layout {
-            name: "test".into(),
-            on_start: None,
-            on_end: None,
-            filters: vec![Box::new(spec)],
-        };
-        let p = Pipeline::new(
-            Rc::new(layout),
-            PipelineContext::root(),
-            Rc::new(move |e: Event| sink.borrow_mut().push(e)),
-        );
+        let layout = Layout { name: "test".into(), on_start: None, on_end: None, filters: vec![Box::new(spec)] };
+        let p =
+            Pipeline::new(Rc::new(layout), PipelineContext::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));
         p.start(&[]);
         input.into_iter().for_each(|e| p.input(e));
         seen.borrow()
@@ -190,20 +169,8 @@ mod tests {
         });
         let start = || Event::MessageStart(Head::Request(head.clone()));
         let out = run(
-            Spec {
-                buffer_size: 0,
-                response: false,
-            },
-            vec![
-                data("dropped"),
-                start(),
-                data("ab"),
-                data("c"),
-                message_end(),
-                start(),
-                message_end(),
-                Event::end(),
-            ],
+            Spec { buffer_size: 0, response: false },
+            vec![data("dropped"), start(), data("ab"), data("c"), message_end(), start(), message_end(), Event::end()],
         );
         let head_bytes = "POST /p HTTP/1.1\r\nHost: h\r\ncontent-length: ";
         assert_eq!(
@@ -223,12 +190,8 @@ mod tests {
     #[test]
     fn encodes_script_heads_and_chunks_over_the_buffer_size() {
         let mut ctx = Context::default();
-        let options = ctx
-            .eval(Source::from_bytes("({ bufferSize: '0.002k' })"))
-            .unwrap();
-        let Made::Filter(_) = make(std::slice::from_ref(&options), &mut ctx).unwrap() else {
-            panic!()
-        };
+        let options = ctx.eval(Source::from_bytes("({ bufferSize: '0.002k' })")).unwrap();
+        let Made::Filter(_) = make(std::slice::from_ref(&options), &mut ctx).unwrap() else { panic!() };
         assert_eq!(buffer_size(Some(&options), &mut ctx).unwrap(), 2);
         let head = ctx
             .eval(Source::from_bytes(
@@ -238,17 +201,8 @@ mod tests {
             .unwrap();
         js::install(Rc::new(RefCell::new(ctx)));
         let out = run(
-            Spec {
-                buffer_size: 2,
-                response: false,
-            },
-            vec![
-                Event::MessageStart(Head::Js(head)),
-                data("a"),
-                data("bc"),
-                data("d"),
-                message_end(),
-            ],
+            Spec { buffer_size: 2, response: false },
+            vec![Event::MessageStart(Head::Js(head)), data("a"), data("bc"), data("d"), message_end()],
         );
         assert_eq!(
             out,
@@ -266,15 +220,8 @@ mod tests {
     #[test]
     fn responses_without_a_head_get_the_defaults() {
         let out = run(
-            Spec {
-                buffer_size: 0,
-                response: true,
-            },
-            vec![
-                Event::MessageStart(Head::None),
-                data("Hello!\n"),
-                message_end(),
-            ],
+            Spec { buffer_size: 0, response: true },
+            vec![Event::MessageStart(Head::None), data("Hello!\n"), message_end()],
         );
         assert_eq!(
             out,
@@ -289,16 +236,8 @@ mod tests {
     #[test]
     fn a_stream_end_drops_the_message_in_progress() {
         let out = run(
-            Spec {
-                buffer_size: 0,
-                response: true,
-            },
-            vec![
-                Event::MessageStart(Head::None),
-                data("partial"),
-                Event::error("ReadError"),
-                message_end(),
-            ],
+            Spec { buffer_size: 0, response: true },
+            vec![Event::MessageStart(Head::None), data("partial"), Event::error("ReadError"), message_end()],
         );
         assert_eq!(out, ["StreamEnd"]);
     }
@@ -307,14 +246,10 @@ mod tests {
     fn bad_sizes_are_rejected() {
         let mut ctx = Context::default();
         for bad in ["'lots'", "'-1k'"] {
-            let options = ctx
-                .eval(Source::from_bytes(&format!("({{ bufferSize: {bad} }})")))
-                .unwrap();
+            let options = ctx.eval(Source::from_bytes(&format!("({{ bufferSize: {bad} }})"))).unwrap();
             assert!(buffer_size(Some(&options), &mut ctx).is_err(), "{bad}");
         }
-        let options = ctx
-            .eval(Source::from_bytes("({ bufferSize: 16384 })"))
-            .unwrap();
+        let options = ctx.eval(Source::from_bytes("({ bufferSize: 16384 })")).unwrap();
         assert_eq!(buffer_size(Some(&options), &mut ctx).unwrap(), 16384);
     }
 }

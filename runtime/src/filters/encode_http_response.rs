@@ -9,8 +9,5 @@ use super::encode_http_request::{Spec, buffer_size};
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
     let buffer_size = buffer_size(args.first(), ctx)?;
-    Ok(Made::Filter(Box::new(Spec {
-        buffer_size,
-        response: true,
-    })))
+    Ok(Made::Filter(Box::new(Spec { buffer_size, response: true })))
 }

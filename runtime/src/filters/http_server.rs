@@ -121,8 +121,14 @@ impl HttpServer {
             Item::Head(req) => {
                 let head = Rc::new(req.head);
                 let answer = Rc::new(Answer { events: RefCell::new(VecDeque::new()), shared: self.shared.clone() });
-                let mut stream =
-                    Stream { answer: answer.clone(), pipeline: None, info: req.info, request: None, input_done: false, replied: false };
+                let mut stream = Stream {
+                    answer: answer.clone(),
+                    pipeline: None,
+                    info: req.info,
+                    request: None,
+                    input_done: false,
+                    replied: false,
+                };
                 match &self.responder {
                     Responder::Pipeline(layout) => {
                         let context = self.shared.env.context.copy(None);

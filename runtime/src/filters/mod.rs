@@ -1,14 +1,14 @@
 //! The filters, one per file, named as in the API.
 
+pub mod branch;
 pub mod connect;
-pub mod demux_http;
 pub mod decode_http_request;
 pub mod decode_http_response;
+pub mod demux_http;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod fork;
-pub mod branch;
 pub mod handle;
 mod http_server;
 pub mod link;

@@ -81,7 +81,15 @@ impl FilterSpec for Spec {
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
         let encoder = Encoder::new(self.0.options.buffer_size);
-        Box::new(MuxHttp { shared: self.0.clone(), env, session: None, encoder, request: Vec::new(), info: None, ended: false })
+        Box::new(MuxHttp {
+            shared: self.0.clone(),
+            env,
+            session: None,
+            encoder,
+            request: Vec::new(),
+            info: None,
+            ended: false,
+        })
     }
 }
 
@@ -313,7 +321,8 @@ impl Filter for MuxHttp {
                 }
             }
             Event::StreamEnd(e) => {
-                let waiting = self.session.as_ref().is_some_and(|s| s.waiters.borrow().iter().any(|w| w.env.same(&self.env)));
+                let waiting =
+                    self.session.as_ref().is_some_and(|s| s.waiters.borrow().iter().any(|w| w.env.same(&self.env)));
                 if !waiting {
                     self.ended = true;
                     out.emit(Event::StreamEnd(e));

@@ -3,8 +3,7 @@
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{
-    Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
-    js_string,
+    Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
 };
 use bytes::Bytes;
 
@@ -75,10 +74,7 @@ fn decode_hex(s: &str) -> JsResult<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return Err(bad().into());
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| bad().into()))
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| bad().into())).collect()
 }
 
 fn decode_base64(s: &str, url: bool) -> JsResult<Vec<u8>> {

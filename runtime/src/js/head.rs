@@ -68,7 +68,10 @@ pub fn to_js(head: &Head, ctx: &mut Context) -> JsResult<Option<JsValue>> {
         Head::Response(r) => Source::Response(r.clone()),
         _ => return Ok(None),
     };
-    let obj = HttpHead::from_data(HttpHead { source, fields: Default::default(), headers_target: JsValue::undefined(), touched: false }, ctx)?;
+    let obj = HttpHead::from_data(
+        HttpHead { source, fields: Default::default(), headers_target: JsValue::undefined(), touched: false },
+        ctx,
+    )?;
     Ok(Some(obj.into()))
 }
 
@@ -76,7 +79,8 @@ pub fn to_js(head: &Head, ctx: &mut Context) -> JsResult<Option<JsValue>> {
 pub fn untouched(v: &JsValue) -> Option<Head> {
     let obj = v.as_object()?;
     let h = obj.downcast_ref::<HttpHead>()?;
-    let written = h.headers_target.as_object().is_some_and(|t| t.downcast_ref::<HeadersData>().is_some_and(|d| d.written.get()));
+    let written =
+        h.headers_target.as_object().is_some_and(|t| t.downcast_ref::<HeadersData>().is_some_and(|d| d.written.get()));
     if h.touched || written {
         return None;
     }
@@ -142,7 +146,11 @@ fn headers_proxy(source: Source, ctx: &mut Context) -> JsResult<(JsValue, JsObje
             h
         }
     };
-    let proxy = ctx.intrinsics().constructors().proxy().constructor().construct(&[target.clone().into(), handler.into()], None, ctx)?;
+    let proxy = ctx.intrinsics().constructors().proxy().constructor().construct(
+        &[target.clone().into(), handler.into()],
+        None,
+        ctx,
+    )?;
     Ok((proxy.into(), target))
 }
 
@@ -199,8 +207,11 @@ fn lookup(source: &Source, name: &str, ctx: &mut Context) -> JsResult<JsValue> {
         return Ok(JsValue::undefined());
     }
     if name == "cookie" || name == "set-cookie" {
-        let values: Vec<JsValue> =
-            list.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| JsString::from(h.value.as_str()).into()).collect();
+        let values: Vec<JsValue> = list
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| JsString::from(h.value.as_str()).into())
+            .collect();
         if values.is_empty() {
             return Ok(JsValue::undefined());
         }

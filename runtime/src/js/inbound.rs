@@ -59,9 +59,7 @@ impl Class for Inbound {
         getter(class, js_string!("localPort"), |i, _| Ok(i.local.port().into()));
         getter(class, js_string!("remoteAddress"), |i, _| Ok(JsString::from(i.remote.ip().to_string()).into()));
         getter(class, js_string!("remotePort"), |i, _| Ok(i.remote.port().into()));
-        getter(class, js_string!("socket"), |i, ctx| {
-            Ok(Socket::from_data(Socket { info: i.clone() }, ctx)?.into())
-        });
+        getter(class, js_string!("socket"), |i, ctx| Ok(Socket::from_data(Socket { info: i.clone() }, ctx)?.into()));
         Ok(())
     }
 }

@@ -5,9 +5,7 @@ use std::rc::Rc;
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::Attribute;
-use boa_engine::{
-    Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
-};
+use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string};
 
 use super::data::{self, Data};
 use crate::codec::http1::{Header, RequestHead, ResponseHead};
@@ -109,12 +107,8 @@ impl Class for Message {
     const LENGTH: usize = 3;
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
         let is_body = |v: &JsValue| v.is_string() || Data::bytes_of(v).is_some();
-        let mut m = Message {
-            head: JsValue::null(),
-            body: JsValue::null(),
-            tail: JsValue::null(),
-            payload: JsValue::null(),
-        };
+        let mut m =
+            Message { head: JsValue::null(), body: JsValue::null(), tail: JsValue::null(), payload: JsValue::null() };
         match args.len() {
             0 => {}
             1 if is_body(&args[0]) => m.body = to_body(&args[0], ctx)?,
@@ -266,7 +260,12 @@ fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
 /// defaults for what is missing.
 pub fn js_request_head(v: &JsValue, ctx: &mut Context) -> JsResult<RequestHead> {
     let Some(obj) = v.as_object() else {
-        return Ok(RequestHead { method: "GET".into(), path: "/".into(), protocol: "HTTP/1.1".into(), headers: vec![] });
+        return Ok(RequestHead {
+            method: "GET".into(),
+            path: "/".into(),
+            protocol: "HTTP/1.1".into(),
+            headers: vec![],
+        });
     };
     Ok(RequestHead {
         method: field(&obj, "method", ctx)?.unwrap_or_else(|| "GET".into()),
@@ -279,7 +278,12 @@ pub fn js_request_head(v: &JsValue, ctx: &mut Context) -> JsResult<RequestHead> 
 /// A response head written by a script (`{status, statusText, protocol, headers}`).
 pub fn js_response_head(v: &JsValue, ctx: &mut Context) -> JsResult<ResponseHead> {
     let Some(obj) = v.as_object() else {
-        return Ok(ResponseHead { protocol: "HTTP/1.1".into(), status: 200, status_text: String::new(), headers: vec![] });
+        return Ok(ResponseHead {
+            protocol: "HTTP/1.1".into(),
+            status: 200,
+            status_text: String::new(),
+            headers: vec![],
+        });
     };
     let status = obj.get(js_string!("status"), ctx)?;
     Ok(ResponseHead {

@@ -130,7 +130,8 @@ pub fn call_when_free(f: impl FnOnce() + 'static) {
 /// An error message, with the script location when Boa knows it.
 pub fn describe(e: &JsError, ctx: &mut JsContext) -> String {
     let value = e.clone().into_opaque(ctx).unwrap_or_default();
-    let message = value.to_string(ctx).map(|s| s.to_std_string_escaped()).unwrap_or_else(|_| value.display().to_string());
+    let message =
+        value.to_string(ctx).map(|s| s.to_std_string_escaped()).unwrap_or_else(|_| value.display().to_string());
     let stack = value
         .as_object()
         .and_then(|o| o.get(boa_engine::js_string!("stack"), ctx).ok())

@@ -131,7 +131,9 @@ fn now(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
 /// its stdout.
 fn exec(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let argv: Vec<String> = match args.first() {
-        Some(v) if v.is_string() => v.to_string(ctx)?.to_std_string_escaped().split_whitespace().map(String::from).collect(),
+        Some(v) if v.is_string() => {
+            v.to_string(ctx)?.to_std_string_escaped().split_whitespace().map(String::from).collect()
+        }
         Some(v) if v.as_object().is_some_and(|o| o.is_array()) => {
             let arr = JsArray::from_object(v.as_object().unwrap().clone())?;
             let len = arr.length(ctx)?;

@@ -21,10 +21,12 @@ pub fn prepare(path: PathBuf, source: &str) -> Script {
         let mut ctx = Context::default();
         match boa_engine::Script::parse(Source::from_bytes(text.as_bytes()), None, &mut ctx) {
             Ok(_) => false,
-            Err(e) => e.to_string().contains("return") && {
-                let wrapped = format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}");
-                boa_engine::Script::parse(Source::from_bytes(wrapped.as_bytes()), None, &mut ctx).is_ok()
-            },
+            Err(e) => {
+                e.to_string().contains("return") && {
+                    let wrapped = format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}");
+                    boa_engine::Script::parse(Source::from_bytes(wrapped.as_bytes()), None, &mut ctx).is_ok()
+                }
+            }
         }
     };
     let source = if needs_wrap { format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}") } else { text };

@@ -67,7 +67,8 @@ pub fn prepare(source: &str) -> (String, Vec<String>) {
                     i += 1;
                 }
                 let word = &source[start..i];
-                let after_dot = start > 0 && bytes[..start].iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'.');
+                let after_dot =
+                    start > 0 && bytes[..start].iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'.');
                 if word == "var" {
                     let mut j = i;
                     while j < bytes.len() && bytes[j].is_ascii_whitespace() {

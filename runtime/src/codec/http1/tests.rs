@@ -64,32 +64,18 @@ fn h(name: &str, value: &str) -> Header {
 }
 
 fn req(method: &str, path: &str, headers: Vec<Header>) -> Ev<DecodedRequest> {
-    let head = RequestHead {
-        method: method.into(),
-        path: path.into(),
-        protocol: "HTTP/1.1".into(),
-        headers,
-    };
+    let head = RequestHead { method: method.into(), path: path.into(), protocol: "HTTP/1.1".into(), headers };
     let info = head.info();
     Ev::Head(DecodedRequest { head, info })
 }
 
 fn res(status: u16, text: &str, headers: Vec<Header>, info: ResponseInfo) -> Ev<DecodedResponse> {
-    let head = ResponseHead {
-        protocol: "HTTP/1.1".into(),
-        status,
-        status_text: text.into(),
-        headers,
-    };
+    let head = ResponseHead { protocol: "HTTP/1.1".into(), status, status_text: text.into(), headers };
     Ev::Head(DecodedResponse { head, info })
 }
 
 fn end(head_size: usize, body_size: u64) -> Tail {
-    Tail {
-        head_size,
-        body_size,
-        trailers: Vec::new(),
-    }
+    Tail { head_size, body_size, trailers: Vec::new() }
 }
 
 fn body(b: &str) -> Ev<DecodedRequest> {
@@ -120,22 +106,10 @@ Host: example.com\r\n\
 
 fn pipelined_expected() -> Vec<Ev<DecodedRequest>> {
     vec![
-        req(
-            "POST",
-            "/upload",
-            vec![h("Host", "example.com"), h("Transfer-Encoding", "chunked")],
-        ),
+        req("POST", "/upload", vec![h("Host", "example.com"), h("Transfer-Encoding", "chunked")]),
         body("hello, world"),
-        Ev::End(Tail {
-            head_size: 72,
-            body_size: 54,
-            trailers: vec![h("X-Checksum", "42")],
-        }),
-        req(
-            "PUT",
-            "/item?id=1",
-            vec![h("host", "example.com"), h("Content-Length", "11")],
-        ),
+        Ev::End(Tail { head_size: 72, body_size: 54, trailers: vec![h("X-Checksum", "42")] }),
+        req("PUT", "/item?id=1", vec![h("host", "example.com"), h("Content-Length", "11")]),
         body("hello again"),
         Ev::End(end(66, 11)),
         req("GET", "/last", vec![h("Host", "example.com")]),
@@ -162,11 +136,7 @@ fn pipelined_requests_split_at_every_pair_of_boundaries() {
     for i in 0..=n {
         for j in i..=n {
             let segs = [&PIPELINED[..i], &PIPELINED[i..j], &PIPELINED[j..]];
-            assert_eq!(
-                requests(&segs),
-                pipelined_expected(),
-                "split at {i} and {j}"
-            );
+            assert_eq!(requests(&segs), pipelined_expected(), "split at {i} and {j}");
         }
     }
 }
@@ -194,10 +164,8 @@ fn bodies_are_slices_of_the_input() {
 
 #[test]
 fn request_info_and_connection_header() {
-    let evs = requests(&[
-        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n\
-GET / HTTP/1.1\r\nconnection: close\r\nUpgrade: websocket\r\n\r\nCONNECT a:443 HTTP/1.1\r\n\r\n",
-    ]);
+    let evs = requests(&[b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n\
+GET / HTTP/1.1\r\nconnection: close\r\nUpgrade: websocket\r\n\r\nCONNECT a:443 HTTP/1.1\r\n\r\n"]);
     let infos: Vec<RequestInfo> = evs
         .iter()
         .filter_map(|e| match e {
@@ -210,19 +178,9 @@ GET / HTTP/1.1\r\nconnection: close\r\nUpgrade: websocket\r\n\r\nCONNECT a:443 H
         infos,
         vec![
             base,
-            RequestInfo {
-                is_final: true,
-                ..base
-            },
-            RequestInfo {
-                is_final: true,
-                upgrade: Upgrade::WebSocket,
-                ..base
-            },
-            RequestInfo {
-                is_connect: true,
-                ..base
-            },
+            RequestInfo { is_final: true, ..base },
+            RequestInfo { is_final: true, upgrade: Upgrade::WebSocket, ..base },
+            RequestInfo { is_connect: true, ..base },
         ]
     );
     match &evs[0] {
@@ -236,20 +194,8 @@ GET / HTTP/1.1\r\nconnection: close\r\nUpgrade: websocket\r\n\r\nCONNECT a:443 H
 
 #[test]
 fn stray_line_breaks_between_requests_are_skipped() {
-    let evs = requests(&[
-        b"\r\nGET /a HTTP/1.1\r\n\r\n\r\n",
-        b"\r",
-        b"\nGET /b HTTP/1.1\r\n\r\n",
-    ]);
-    assert_eq!(
-        evs,
-        vec![
-            req("GET", "/a", vec![]),
-            Ev::End(end(19, 0)),
-            req("GET", "/b", vec![]),
-            Ev::End(end(19, 0))
-        ]
-    );
+    let evs = requests(&[b"\r\nGET /a HTTP/1.1\r\n\r\n\r\n", b"\r", b"\nGET /b HTTP/1.1\r\n\r\n"]);
+    assert_eq!(evs, vec![req("GET", "/a", vec![]), Ev::End(end(19, 0)), req("GET", "/b", vec![]), Ev::End(end(19, 0))]);
 }
 
 #[test]
@@ -261,15 +207,10 @@ fn bare_line_feeds_are_accepted() {
 
 #[test]
 fn not_http_is_reported_once_then_ignored() {
-    let tls = [
-        0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
-    ];
+    let tls = [0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
     let mut d = RequestDecoder::new();
     d.feed(Bytes::copy_from_slice(&tls));
-    assert!(matches!(
-        d.next(),
-        Some(Item::Error(DecodeError::Malformed(_)))
-    ));
+    assert!(matches!(d.next(), Some(Item::Error(DecodeError::Malformed(_)))));
     assert_eq!(d.next(), None);
     d.feed(Bytes::from_static(b"GET / HTTP/1.1\r\n\r\n"));
     assert_eq!(d.next(), None);
@@ -278,12 +219,7 @@ fn not_http_is_reported_once_then_ignored() {
 
 #[test]
 fn not_http_is_detected_early_even_byte_by_byte() {
-    for input in [
-        &b"SSH-2.0-OpenSSH_9.6\r\n"[..],
-        b"GETX / HTTP/1.1\r\n",
-        b"get / HTTP/1.1\r\n",
-        b"OPTIONSX",
-    ] {
+    for input in [&b"SSH-2.0-OpenSSH_9.6\r\n"[..], b"GETX / HTTP/1.1\r\n", b"get / HTTP/1.1\r\n", b"OPTIONSX"] {
         let mut d = RequestDecoder::new();
         let mut errors = 0;
         for (i, b) in input.iter().enumerate() {
@@ -307,54 +243,24 @@ fn bad_start_lines() {
         b"GET /\r\n\r\n",
         b"GET / HTTP/1.1\r\nbad header\r\n\r\n",
     ] {
-        assert!(
-            matches!(
-                requests(&[input]).as_slice(),
-                [Ev::Error(DecodeError::Malformed(_))]
-            ),
-            "{input:?}"
-        );
+        assert!(matches!(requests(&[input]).as_slice(), [Ev::Error(DecodeError::Malformed(_))]), "{input:?}");
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        assert!(
-            matches!(
-                requests(&bytes).as_slice(),
-                [Ev::Error(DecodeError::Malformed(_))]
-            ),
-            "{input:?}"
-        );
+        assert!(matches!(requests(&bytes).as_slice(), [Ev::Error(DecodeError::Malformed(_))]), "{input:?}");
     }
-    assert!(matches!(
-        responses(&[b"HTTP/1.1 600 Odd\r\n\r\n"]).as_slice(),
-        [Ev::Error(_)]
-    ));
-    assert!(matches!(
-        responses(&[b"HTTP/1.1 099 Odd\r\n\r\n"]).as_slice(),
-        [Ev::Error(_)]
-    ));
-    assert!(matches!(
-        responses(&[b"ICY 200 OK\r\n\r\n"]).as_slice(),
-        [Ev::Error(_)]
-    ));
+    assert!(matches!(responses(&[b"HTTP/1.1 600 Odd\r\n\r\n"]).as_slice(), [Ev::Error(_)]));
+    assert!(matches!(responses(&[b"HTTP/1.1 099 Odd\r\n\r\n"]).as_slice(), [Ev::Error(_)]));
+    assert!(matches!(responses(&[b"ICY 200 OK\r\n\r\n"]).as_slice(), [Ev::Error(_)]));
 }
 
 #[test]
 fn garbage_after_a_good_message() {
     let evs = requests(&[b"GET / HTTP/1.1\r\n\r\n\x00\x01\x02"]);
-    assert_eq!(
-        evs,
-        vec![
-            req("GET", "/", vec![]),
-            Ev::End(end(18, 0)),
-            Ev::Error(DecodeError::Malformed("bad head"))
-        ]
-    );
+    assert_eq!(evs, vec![req("GET", "/", vec![]), Ev::End(end(18, 0)), Ev::Error(DecodeError::Malformed("bad head"))]);
 }
 
 #[test]
 fn all_methods() {
-    for m in [
-        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PRI",
-    ] {
+    for m in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PRI"] {
         let input = format!("{m} / HTTP/1.1\r\n\r\n");
         assert_eq!(requests(&[input.as_bytes()])[0], req(m, "/", vec![]));
         let bytes: Vec<&[u8]> = input.as_bytes().chunks(1).collect();
@@ -385,11 +291,7 @@ fn header_section_too_large() {
     assert_eq!(requests(&[&head]), vec![Ev::Error(DecodeError::TooLarge)]);
     for n in [1, 7, 100, 4096] {
         let segs: Vec<&[u8]> = head.chunks(n).collect();
-        assert_eq!(
-            requests(&segs),
-            vec![Ev::Error(DecodeError::TooLarge)],
-            "chunks of {n}"
-        );
+        assert_eq!(requests(&segs), vec![Ev::Error(DecodeError::TooLarge)], "chunks of {n}");
     }
     // A head that never ends is given up at the limit, not buffered for ever.
     let mut d = RequestDecoder::new();
@@ -431,9 +333,7 @@ fn custom_header_limit() {
     d.feed(Bytes::from_static(b"GET / HTTP/1.1\r\nhost: a.b\r\n\r\n"));
     assert!(matches!(d.next(), Some(Item::Head(_))));
     let mut d = RequestDecoder::new().with_max_header_size(32);
-    d.feed(Bytes::from_static(
-        b"GET / HTTP/1.1\r\nhost: a.b.c.d.e.f\r\n\r\n",
-    ));
+    d.feed(Bytes::from_static(b"GET / HTTP/1.1\r\nhost: a.b.c.d.e.f\r\n\r\n"));
     assert_eq!(d.next(), Some(Item::Error(DecodeError::TooLarge)));
 }
 
@@ -448,16 +348,15 @@ fn request_framing_errors() {
         b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
     ] {
         let evs = requests(&[input]);
-        assert!(
-            matches!(evs.last(), Some(Ev::Error(DecodeError::Malformed(_)))),
-            "{input:?}: {evs:?}"
-        );
+        assert!(matches!(evs.last(), Some(Ev::Error(DecodeError::Malformed(_)))), "{input:?}: {evs:?}");
     }
 }
 
 #[test]
 fn transfer_encoding_wins_over_content_length() {
-    let evs = requests(&[b"POST / HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"]);
+    let evs = requests(&[
+        b"POST / HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    ]);
     assert_eq!(evs[1], body("ok"));
     assert!(matches!(evs[2], Ev::End(_)));
     assert_eq!(evs.len(), 3);
@@ -477,26 +376,18 @@ fn http2_preface() {
         let (a, b) = preface.split_at(i);
         assert_eq!(requests(&[a, b]), expected, "split at {i}");
     }
-    assert!(matches!(
-        requests(&[b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"])[..],
-        [Ev::Error(_)]
-    ));
+    assert!(matches!(requests(&[b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"])[..], [Ev::Error(_)]));
 }
 
 #[test]
 fn request_decoder_pauses_and_tunnels() {
     let mut d = RequestDecoder::new();
-    d.feed(Bytes::from_static(
-        b"CONNECT host:443 HTTP/1.1\r\n\r\n\x16\x03\x01",
-    ));
+    d.feed(Bytes::from_static(b"CONNECT host:443 HTTP/1.1\r\n\r\n\x16\x03\x01"));
     assert!(matches!(d.next(), Some(Item::Head(r)) if r.info.is_connect));
     assert!(matches!(d.next(), Some(Item::End(_))));
     // The caller waits for the response before pulling on; the bytes stay queued.
     d.set_tunnel();
-    assert_eq!(
-        d.next(),
-        Some(Item::Tunnel(Bytes::from_static(b"\x16\x03\x01")))
-    );
+    assert_eq!(d.next(), Some(Item::Tunnel(Bytes::from_static(b"\x16\x03\x01"))));
     d.feed(Bytes::from_static(b"more"));
     assert_eq!(d.next(), Some(Item::Tunnel(Bytes::from_static(b"more"))));
 }
@@ -522,15 +413,7 @@ fn responses_expected() -> Vec<Ev<DecodedResponse>> {
     let plain = ResponseInfo::default();
     let cl = || vec![h("Content-Length", "5")];
     vec![
-        res(
-            100,
-            "Continue",
-            vec![],
-            ResponseInfo {
-                interim: true,
-                ..plain
-            },
-        ),
+        res(100, "Continue", vec![], ResponseInfo { interim: true, ..plain }),
         Ev::End(end(25, 0)),
         res(200, "OK", cl(), plain),
         rbody("hello"),
@@ -538,27 +421,14 @@ fn responses_expected() -> Vec<Ev<DecodedResponse>> {
         // The answer to HEAD: no body despite its content-length.
         res(200, "OK", cl(), plain),
         Ev::End(end(38, 0)),
-        res(
-            404,
-            "Not Found",
-            vec![h("Transfer-Encoding", "chunked")],
-            plain,
-        ),
+        res(404, "Not Found", vec![h("Transfer-Encoding", "chunked")], plain),
         rbody("nope"),
         Ev::End(end(54, 14)),
         res(204, "No Content", vec![h("Content-Length", "3")], plain),
         Ev::End(end(46, 0)),
         Ev::Head(DecodedResponse {
-            head: ResponseHead {
-                protocol: "HTTP/1.0".into(),
-                status: 200,
-                status_text: "OK".into(),
-                headers: vec![],
-            },
-            info: ResponseInfo {
-                is_final: true,
-                ..plain
-            },
+            head: ResponseHead { protocol: "HTTP/1.0".into(), status: 200, status_text: "OK".into(), headers: vec![] },
+            info: ResponseInfo { is_final: true, ..plain },
         }),
         rbody("until the end"),
         Ev::End(end(19, 13)),
@@ -584,17 +454,10 @@ fn responses_in_one_chunk() {
 fn responses_split_at_every_boundary() {
     for i in 0..=RESPONSES.len() {
         let (a, b) = RESPONSES.split_at(i);
-        assert_eq!(
-            responses_with(&mut response_decoder_for_head(), &[a, b]),
-            responses_expected(),
-            "split at {i}"
-        );
+        assert_eq!(responses_with(&mut response_decoder_for_head(), &[a, b]), responses_expected(), "split at {i}");
     }
     let segs: Vec<&[u8]> = RESPONSES.chunks(1).collect();
-    assert_eq!(
-        responses_with(&mut response_decoder_for_head(), &segs),
-        responses_expected()
-    );
+    assert_eq!(responses_with(&mut response_decoder_for_head(), &segs), responses_expected());
 }
 
 #[test]
@@ -605,10 +468,7 @@ fn response_until_close_ends_at_finish_only() {
     assert_eq!(d.next(), Some(Item::Body(Bytes::from_static(b"abc"))));
     assert_eq!(d.next(), None);
     d.feed(Bytes::from_static(b"HTTP/1.1 200 OK\r\n\r\n"));
-    assert_eq!(
-        d.next(),
-        Some(Item::Body(Bytes::from_static(b"HTTP/1.1 200 OK\r\n\r\n")))
-    );
+    assert_eq!(d.next(), Some(Item::Body(Bytes::from_static(b"HTTP/1.1 200 OK\r\n\r\n"))));
     assert_eq!(d.finish(), Some(Item::End(end(19, 22))));
     assert!(d.is_idle());
     assert_eq!(d.finish(), None);
@@ -616,9 +476,7 @@ fn response_until_close_ends_at_finish_only() {
 
 #[test]
 fn unchunked_transfer_encoding_response_runs_until_close() {
-    let evs = responses(&[
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nabcdef",
-    ]);
+    let evs = responses(&[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nabcdef"]);
     assert_eq!(evs[1], rbody("abcdef"));
 }
 
@@ -636,55 +494,29 @@ fn head_response_then_next_response() {
     d.expect(RequestInfo::new("GET", "HTTP/1.1", None, None));
     let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     let evs = responses_with(&mut d, &[input]);
-    assert!(
-        matches!(
-            evs[..],
-            [
-                Ev::Head(_),
-                Ev::End(_),
-                Ev::Head(_),
-                Ev::Body(_),
-                Ev::End(_)
-            ]
-        ),
-        "{evs:?}"
-    );
+    assert!(matches!(evs[..], [Ev::Head(_), Ev::End(_), Ev::Head(_), Ev::Body(_), Ev::End(_)]), "{evs:?}");
 }
 
 #[test]
 fn connect_response_turns_into_a_tunnel() {
     let mut d = ResponseDecoder::new();
     d.expect(RequestInfo::new("CONNECT", "HTTP/1.1", None, None));
-    let evs = responses_with(
-        &mut d,
-        &[
-            b"HTTP/1.1 200 Connection Established\r\n\r\n\x16\x03",
-            b"\x03",
-        ],
-    );
+    let evs = responses_with(&mut d, &[b"HTTP/1.1 200 Connection Established\r\n\r\n\x16\x03", b"\x03"]);
     assert!(matches!(&evs[0], Ev::Head(r) if r.info.tunnel));
-    assert_eq!(
-        evs[1..],
-        [Ev::End(end(39, 0)), Ev::Tunnel(b"\x16\x03\x03".to_vec())]
-    );
+    assert_eq!(evs[1..], [Ev::End(end(39, 0)), Ev::Tunnel(b"\x16\x03\x03".to_vec())]);
 }
 
 #[test]
 fn failed_connect_is_a_normal_response() {
     let mut d = ResponseDecoder::new();
     d.expect(RequestInfo::new("CONNECT", "HTTP/1.1", None, None));
-    let evs = responses_with(
-        &mut d,
-        &[b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"],
-    );
+    let evs = responses_with(&mut d, &[b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"]);
     assert_eq!(evs[1], rbody("no"));
 }
 
 #[test]
 fn switching_protocols_turns_into_a_tunnel() {
-    let evs = responses(&[
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
-    ]);
+    let evs = responses(&[b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"]);
     assert!(matches!(&evs[0], Ev::Head(r) if r.info.tunnel && !r.info.interim));
     assert_eq!(evs[2], Ev::Tunnel(b"\x81\x05hello".to_vec()));
 }
@@ -693,7 +525,10 @@ fn switching_protocols_turns_into_a_tunnel() {
 fn interim_responses_do_not_take_a_request() {
     let mut d = ResponseDecoder::new();
     d.expect(RequestInfo::new("HEAD", "HTTP/1.1", None, None));
-    let evs = responses_with(&mut d, &[b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"]);
+    let evs = responses_with(
+        &mut d,
+        &[b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"],
+    );
     assert_eq!(evs.len(), 4);
     assert_eq!(d.expected(), 0);
 }
@@ -715,25 +550,19 @@ HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n";
 
 #[test]
 fn trailers_across_segments() {
-    let input =
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nA: 1\r\nB: 2\r\n\r\n";
+    let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nA: 1\r\nB: 2\r\n\r\n";
     let expected = vec![h("A", "1"), h("B", "2")];
     for i in 0..=input.len() {
         let (a, b) = input.split_at(i);
         let evs = responses(&[a, b]);
-        assert!(
-            matches!(&evs[2], Ev::End(t) if t.trailers == expected),
-            "split at {i}: {evs:?}"
-        );
+        assert!(matches!(&evs[2], Ev::End(t) if t.trailers == expected), "split at {i}: {evs:?}");
     }
 }
 
 #[test]
 fn large_chunks_stream_without_buffering() {
     let mut d = RequestDecoder::new();
-    d.feed(Bytes::from_static(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n",
-    ));
+    d.feed(Bytes::from_static(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n"));
     assert!(matches!(d.next(), Some(Item::Head(_))));
     assert_eq!(d.next(), None);
     let block = Bytes::from(vec![7u8; 0x40000]);
@@ -743,11 +572,7 @@ fn large_chunks_stream_without_buffering() {
         assert_eq!(d.next(), None);
     }
     d.feed(Bytes::from_static(b"\r\n0\r\n\r\n"));
-    assert_eq!(
-        d.next()
-            .map(|i| matches!(i, Item::End(t) if t.body_size == 0x100000 + 8 + 2 + 5)),
-        Some(true)
-    );
+    assert_eq!(d.next().map(|i| matches!(i, Item::End(t) if t.body_size == 0x100000 + 8 + 2 + 5)), Some(true));
 }
 
 #[test]
@@ -766,14 +591,7 @@ fn error_responses() {
     ];
     for (error, status, text) in cases {
         let head = error_response(error);
-        assert_eq!(
-            (
-                head.status,
-                head.status_text.as_str(),
-                head.protocol.as_str()
-            ),
-            (status, text, "HTTP/1.1")
-        );
+        assert_eq!((head.status, head.status_text.as_str(), head.protocol.as_str()), (status, text, "HTTP/1.1"));
     }
 }
 
@@ -830,10 +648,7 @@ fn request_heads() {
     let mut enc = Encoder::new(0);
     enc.start_request("", "", "");
     enc.header("Host", "example.com");
-    assert_eq!(
-        wire(&encode(&mut enc, &[]).0),
-        "GET / HTTP/1.1\r\nHost: example.com\r\nconnection: keep-alive\r\n\r\n"
-    );
+    assert_eq!(wire(&encode(&mut enc, &[]).0), "GET / HTTP/1.1\r\nHost: example.com\r\nconnection: keep-alive\r\n\r\n");
     enc.start_request("POST", "/p", "HTTP/1.0");
     assert_eq!(
         wire(&encode(&mut enc, &[]).0),
@@ -894,10 +709,7 @@ fn bodiless_statuses_and_tunnels_get_no_length() {
     for status in [100, 101, 204] {
         let mut enc = Encoder::new(0);
         enc.start_response("HTTP/1.1", status, None, RequestInfo::default());
-        assert!(
-            !wire(&encode(&mut enc, &[]).0).contains("content-length"),
-            "{status}"
-        );
+        assert!(!wire(&encode(&mut enc, &[]).0).contains("content-length"), "{status}");
     }
     let mut enc = Encoder::new(0);
     enc.start_response("HTTP/1.1", 304, None, RequestInfo::default());
@@ -906,10 +718,7 @@ fn bodiless_statuses_and_tunnels_get_no_length() {
     let connect = RequestInfo::new("CONNECT", "HTTP/1.1", None, None);
     enc.start_response("HTTP/1.1", 200, None, connect);
     let (outs, ending) = encode(&mut enc, &[]);
-    assert_eq!(
-        wire(&outs),
-        "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n\r\n"
-    );
+    assert_eq!(wire(&outs), "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n\r\n");
     assert_eq!(ending, Some(Ending::Tunnel));
     enc.start_response("HTTP/1.1", 502, None, connect);
     assert_eq!(encode(&mut enc, &[]).1, Some(Ending::Message));
@@ -922,10 +731,7 @@ fn final_exchanges_close() {
     enc.start_response("HTTP/1.1", 200, None, http10);
     enc.header("connection", "keep-alive");
     let (outs, ending) = encode(&mut enc, &["x"]);
-    assert_eq!(
-        wire(&outs),
-        "HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx"
-    );
+    assert_eq!(wire(&outs), "HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx");
     assert_eq!(ending, Some(Ending::Close));
 }
 
@@ -1051,10 +857,7 @@ fn script_heads_keep_every_line_and_their_connection() {
         ],
     };
     let mut enc = Encoder::new(0);
-    enc.start_script_response(
-        &head,
-        RequestInfo::new("GET", "HTTP/1.1", None, Some("websocket")),
-    );
+    enc.start_script_response(&head, RequestInfo::new("GET", "HTTP/1.1", None, Some("websocket")));
     let (outs, ending) = encode(&mut enc, &[]);
     assert_eq!(
         wire(&outs),
@@ -1069,8 +872,5 @@ fn script_heads_keep_every_line_and_their_connection() {
     };
     enc.start_script_request(&req);
     assert!(enc.request_info().unwrap().is_final);
-    assert_eq!(
-        wire(&encode(&mut enc, &[]).0),
-        "GET / HTTP/1.0\r\nconnection: close\r\n\r\n"
-    );
+    assert_eq!(wire(&encode(&mut enc, &[]).0), "GET / HTTP/1.0\r\nconnection: close\r\n\r\n");
 }
