@@ -125,3 +125,24 @@ fn mux_answers_502_when_the_upstream_refuses() {
     assert_eq!(code, 0);
     assert_eq!(out, "502");
 }
+
+#[test]
+fn encoders_pass_on_an_upstream_connection_close() {
+    let upstream = tcp_server(|mut s| {
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye");
+    });
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.decodeHTTPRequest().encodeHTTPRequest().connect('127.0.0.1:{upstream}').decodeHTTPResponse().encodeHTTPResponse())"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nbye");
+}

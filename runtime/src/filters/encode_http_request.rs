@@ -74,13 +74,24 @@ impl Encode {
     fn start(&mut self, head: &Head) {
         // A standalone encoder does not know the request a response answers.
         let request = RequestInfo::default();
+        // A decoded head that said `connection: close` keeps saying it: the connection it
+        // came from is about to end, and the peer should expect that rather than see it
+        // as an error (Pipy drops the header here).
         match head {
-            Head::Request(r) if !self.response => self.encoder.start_request_head(r),
-            Head::Response(r) if self.response => self.encoder.start_response_head(r, request),
+            Head::Request(r) if !self.response && !says_close(&r.headers) => self.encoder.start_request_head(r),
+            Head::Response(r) if self.response && !says_close(&r.headers) => {
+                self.encoder.start_response_head(r, request)
+            }
             other if self.response => self.encoder.start_script_response(&response_head_of(other), request),
             other => self.encoder.start_script_request(&request_head_of(other)),
         }
     }
+}
+
+fn says_close(headers: &[crate::codec::http1::Header]) -> bool {
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("connection") && h.value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
+    })
 }
 
 /// Puts encoded output out; Pipy sends the `MessageStart` along right before the head bytes.
@@ -173,14 +184,15 @@ mod tests {
             vec![data("dropped"), start(), data("ab"), data("c"), message_end(), start(), message_end(), Event::end()],
         );
         let head_bytes = "POST /p HTTP/1.1\r\nHost: h\r\ncontent-length: ";
+        // The decoded `Connection: close` is kept (Pipy would say keep-alive here).
         assert_eq!(
             out,
             [
                 "MessageStart".to_string(),
-                format!("data {head_bytes}3\r\nconnection: keep-alive\r\n\r\nabc"),
+                format!("data {head_bytes}3\r\nconnection: close\r\n\r\nabc"),
                 "MessageEnd".into(),
                 "MessageStart".into(),
-                format!("data {head_bytes}0\r\nconnection: keep-alive\r\n\r\n"),
+                format!("data {head_bytes}0\r\nconnection: close\r\n\r\n"),
                 "MessageEnd".into(),
                 "StreamEnd".into(),
             ]
