@@ -107,8 +107,10 @@ struct Session {
     share: Cell<usize>,
     messages: Cell<usize>,
     closed: Cell<bool>,
-    /// Bumped on every use, so an idle timer knows whether the session was used since.
-    generation: Cell<u64>,
+    /// Since when no pipeline is bound to the session.
+    idle_since: Cell<Option<tokio::time::Instant>>,
+    /// One idle timer per session at most, however often it is released.
+    timer_armed: Cell<bool>,
     shared: Weak<Shared>,
     /// Keeps an object key alive while its pool exists.
     _key_object: Option<JsObject>,
@@ -257,7 +259,8 @@ impl MuxHttp {
                 share: Cell::new(0),
                 messages: Cell::new(0),
                 closed: Cell::new(false),
-                generation: Cell::new(0),
+                idle_since: Cell::new(None),
+                timer_armed: Cell::new(false),
                 shared: Rc::downgrade(&self.shared),
                 _key_object: key_object,
             });
@@ -273,7 +276,7 @@ impl MuxHttp {
             session
         });
         session.share.set(session.share.get() + 1);
-        session.generation.set(session.generation.get() + 1);
+        session.idle_since.set(None);
         self.session = Some(session.clone());
         session
     }
@@ -339,16 +342,28 @@ impl Drop for MuxHttp {
         if session.share.get() > 0 || session.closed.get() {
             return;
         }
-        let generation = session.generation.get();
+        session.idle_since.set(Some(tokio::time::Instant::now()));
+        if session.timer_armed.replace(true) {
+            return;
+        }
         let idle = self.shared.options.max_idle;
         let weak = Rc::downgrade(&session);
         tokio::task::spawn_local(async move {
-            tokio::time::sleep(idle).await;
-            if let Some(s) = weak.upgrade()
-                && s.share.get() == 0
-                && s.generation.get() == generation
-            {
-                s.close();
+            loop {
+                let Some(since) = weak.upgrade().and_then(|s| s.idle_since.get()) else { break };
+                tokio::time::sleep_until(since + idle).await;
+                let Some(s) = weak.upgrade() else { return };
+                match s.idle_since.get() {
+                    Some(since) if since + idle <= tokio::time::Instant::now() => {
+                        s.close();
+                        break;
+                    }
+                    Some(_) => continue,
+                    None => break,
+                }
+            }
+            if let Some(s) = weak.upgrade() {
+                s.timer_armed.set(false);
             }
         });
     }
