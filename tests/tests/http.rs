@@ -146,3 +146,27 @@ fn encoders_pass_on_an_upstream_connection_close() {
     s.read_to_string(&mut text).unwrap();
     assert_eq!(text, "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nbye");
 }
+
+#[test]
+fn mux_closes_an_idle_session_after_max_idle() {
+    let (tx, rx) = channel_pair();
+    let upstream = tcp_server(move |mut s| {
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        let answered = std::time::Instant::now();
+        while s.read(&mut buf).is_ok_and(|n| n > 0) {}
+        let _ = tx.send(answered.elapsed());
+    });
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP(() => 'shared', {{ maxIdle: 0.3 }}).to($=>$.connect('127.0.0.1:{upstream}'))))"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let (code, body, _) = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!((code, body.as_str()), (0, "ok"));
+    let closed_after = recv_n(&rx, 1, Duration::from_secs(5));
+    assert_eq!(closed_after.len(), 1, "the upstream connection was never closed");
+    assert!(closed_after[0] >= Duration::from_millis(250) && closed_after[0] < Duration::from_secs(3), "{closed_after:?}");
+}
