@@ -168,5 +168,8 @@ fn mux_closes_an_idle_session_after_max_idle() {
     assert_eq!((code, body.as_str()), (0, "ok"));
     let closed_after = recv_n(&rx, 1, Duration::from_secs(5));
     assert_eq!(closed_after.len(), 1, "the upstream connection was never closed");
-    assert!(closed_after[0] >= Duration::from_millis(250) && closed_after[0] < Duration::from_secs(3), "{closed_after:?}");
+    assert!(
+        closed_after[0] >= Duration::from_millis(250) && closed_after[0] < Duration::from_secs(3),
+        "{closed_after:?}"
+    );
 }

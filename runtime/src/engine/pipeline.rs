@@ -166,10 +166,6 @@ impl Pipeline {
         Pipeline { inner, layout, context }
     }
 
-    pub fn context(&self) -> &Rc<Context> {
-        &self.context
-    }
-
     /// Runs `onStart` with `args`, starts the filters, then feeds the start events.
     pub fn start(&self, args: &[JsValue]) {
         let initial = match &self.layout.on_start {

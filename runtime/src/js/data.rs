@@ -3,7 +3,7 @@
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{
-    Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
+    Context, Finalize, JsData, JsNativeError, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
 };
 use bytes::Bytes;
 
@@ -208,11 +208,6 @@ impl Class for Data {
         );
         Ok(())
     }
-}
-
-/// A JS `Data` as a plain object, for the rare host API that wants the object itself.
-pub fn new_object(bytes: Vec<u8>, ctx: &mut Context) -> JsResult<JsObject> {
-    Data::from_data(Data { bytes }, ctx)
 }
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {

@@ -69,8 +69,6 @@ pub struct Outbox {
     end: Cell<Option<End>>,
     notify: Notify,
     socket: RefCell<Option<Rc<OwnedWriteHalf>>>,
-    /// Bytes queued, also counted on the side's gauge.
-    queued: Cell<usize>,
     gauge: Rc<Gauge>,
     /// The writer task holds bytes it took from the queue: writing past it would reorder.
     writing: Cell<bool>,
@@ -102,7 +100,6 @@ impl Outbox {
                 Err(_) => {}
             }
         }
-        self.queued.set(self.queued.get() + bytes.len());
         self.gauge.add(bytes.len());
         self.queue.borrow_mut().push_back(bytes);
         self.notify.notify_one();
@@ -128,11 +125,6 @@ impl Outbox {
         self.last_write.get()
     }
 
-    /// Bytes waiting for the socket.
-    pub fn queued(&self) -> usize {
-        self.queued.get()
-    }
-
     /// Writes until the queue is flushed after an end. Returns how the stream ended.
     pub async fn run(&self, w: OwnedWriteHalf) -> io::Result<End> {
         let w = Rc::new(w);
@@ -141,7 +133,6 @@ impl Outbox {
         *self.socket.borrow_mut() = None;
         // What was never written no longer holds the other side back.
         let left: usize = self.queue.borrow_mut().drain(..).map(|b| b.len()).sum();
-        self.queued.set(0);
         self.gauge.sub(left);
         result
     }
@@ -156,7 +147,6 @@ impl Outbox {
                     let written = write_all(w, bytes).await;
                     self.writing.set(false);
                     self.wrote();
-                    self.queued.set(self.queued.get() - len);
                     self.gauge.sub(len);
                     written?;
                 }
