@@ -349,8 +349,7 @@ impl Drop for MuxHttp {
         let idle = self.shared.options.max_idle;
         let weak = Rc::downgrade(&session);
         tokio::task::spawn_local(async move {
-            loop {
-                let Some(since) = weak.upgrade().and_then(|s| s.idle_since.get()) else { break };
+            while let Some(since) = weak.upgrade().and_then(|s| s.idle_since.get()) {
                 tokio::time::sleep_until(since + idle).await;
                 let Some(s) = weak.upgrade() else { return };
                 match s.idle_since.get() {
