@@ -173,3 +173,33 @@ fn mux_closes_an_idle_session_after_max_idle() {
         "{closed_after:?}"
     );
 }
+
+#[test]
+fn mux_sessions_of_a_client_close_with_it() {
+    let (tx, rx) = channel_pair();
+    let upstream = tcp_server(move |mut s| {
+        let mut buf = [0u8; 1024];
+        // Answers every request on the connection, then reports how long after the last
+        // answer the connection was closed.
+        let mut answered = std::time::Instant::now();
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            answered = std::time::Instant::now();
+        }
+        let _ = tx.send(answered.elapsed());
+    });
+    let port = free_port();
+    let script =
+        format!("pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{upstream}'))))");
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (code, body, _) = curl(&[&url, &url]);
+    assert_eq!((code, body.as_str()), (0, "okok"));
+    let closed_after = recv_n(&rx, 1, Duration::from_secs(5));
+    assert_eq!(closed_after.len(), 1, "the upstream connection outlived its client");
+    assert!(closed_after[0] < Duration::from_secs(2), "{closed_after:?}");
+}

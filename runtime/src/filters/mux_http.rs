@@ -265,6 +265,17 @@ impl MuxHttp {
                 _key_object: key_object,
             });
             *sink.0.borrow_mut() = Rc::downgrade(&session);
+            // A session keyed by its client connection has no one left to serve once that
+            // connection is gone: close it then, not maxIdle later (Pipy's weak keys).
+            if let (Key::Context(_), Some(inbound)) = (&session.key, &self.env.context.inbound) {
+                let weak = Rc::downgrade(&session);
+                inbound.on_close(Box::new(move || {
+                    if let Some(s) = weak.upgrade() {
+                        s.close();
+                        s.pipeline.borrow_mut().take();
+                    }
+                }));
+            }
             self.shared.pools.borrow_mut().entry(key).or_default().push(session.clone());
             // The session shares the context of the pipeline that made it.
             let p = Pipeline::new(self.shared.sub.clone(), self.env.context.clone(), sink);

@@ -1,6 +1,6 @@
 //! One accepted connection: its pipeline, fed by a reader, drained by a writer.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
@@ -21,11 +21,17 @@ pub struct InboundInfo {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     fd: Cell<Option<RawFd>>,
+    closers: RefCell<Vec<Box<dyn FnOnce()>>>,
 }
 
 impl InboundInfo {
     pub fn fd(&self) -> Option<RawFd> {
         self.fd.get()
+    }
+
+    /// Runs `f` when the connection is closed (for things that live only as long as it).
+    pub fn on_close(&self, f: Box<dyn FnOnce()>) {
+        self.closers.borrow_mut().push(f);
     }
 }
 
@@ -42,7 +48,13 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
     let _ = stream.set_nodelay(true);
     let (Ok(local), Ok(remote)) = (stream.local_addr(), stream.peer_addr()) else { return };
     let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-    let info = Rc::new(InboundInfo { id, local, remote, fd: Cell::new(Some(stream.as_raw_fd())) });
+    let info = Rc::new(InboundInfo {
+        id,
+        local,
+        remote,
+        fd: Cell::new(Some(stream.as_raw_fd())),
+        closers: RefCell::new(Vec::new()),
+    });
     tracing::debug!(target: "inbound", "inbound #{id} from {remote}");
 
     let context = root.copy(Some(info.clone()));
@@ -99,5 +111,7 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
         }
     }
     info.fd.set(None);
+    let closers = info.closers.take();
+    closers.into_iter().for_each(|f| f());
     tracing::debug!(target: "inbound", "inbound #{id} closed");
 }
