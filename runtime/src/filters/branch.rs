@@ -9,14 +9,13 @@
 
 use std::rc::Rc;
 
-use boa_engine::class::Class;
 use boa_engine::{Context, JsObject, JsResult, JsValue};
 use bytes::BytesMut;
 
 use super::Made;
 use super::link::{Sub, SubRef};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
-use crate::js::{self, data::Data, message::Message};
+use crate::js;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -135,15 +134,7 @@ impl Branch {
             }
             (Kind::Message, Event::MessageEnd(tail)) => {
                 let (head, body) = self.message.take()?;
-                Some(to_js(&mut |ctx| {
-                    let m = Message {
-                        head: js::message::head_to_js(&head, ctx)?,
-                        body: Data::to_js(body.to_vec(), ctx)?,
-                        tail: tail.clone(),
-                        payload: JsValue::undefined(),
-                    };
-                    Ok(Message::from_data(m, ctx)?.into())
-                }))
+                Some(to_js(&mut |ctx| js::message::collected(&head, &body, tail.clone(), ctx)))
             }
             (Kind::Message, _) => None,
         }

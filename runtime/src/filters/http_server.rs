@@ -234,16 +234,7 @@ fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc
     let result = match responder {
         Responder::Message(m) => Ok(m.clone()),
         Responder::Function(f) => {
-            let msg = js::with_js(|ctx| -> boa_engine::JsResult<JsValue> {
-                use boa_engine::class::Class;
-                let m = js::message::Message {
-                    head: js::message::head_to_js(&Head::Request(head), ctx)?,
-                    body: js::data::Data::to_js(body.to_vec(), ctx)?,
-                    tail: JsValue::undefined(),
-                    payload: JsValue::undefined(),
-                };
-                Ok(js::message::Message::from_data(m, ctx)?.into())
-            });
+            let msg = js::with_js(|ctx| js::message::collected(&Head::Request(head), &body, JsValue::undefined(), ctx));
             match msg {
                 Some(Ok(m)) => js::call(&env.context, f, &[m]),
                 Some(Err(e)) => Err(e.to_string()),

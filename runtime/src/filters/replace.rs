@@ -10,13 +10,12 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use boa_engine::class::Class;
 use boa_engine::{Context, JsObject, JsResult, JsValue};
 use bytes::BytesMut;
 
 use super::Made;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
-use crate::js::{self, data::Data, message::Message};
+use crate::js;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -166,13 +165,7 @@ impl Replace {
             Event::MessageEnd(t) => t.clone(),
             _ => JsValue::undefined(),
         };
-        let m = Message {
-            head: js::message::head_to_js(&head, ctx)?,
-            body: Data::to_js(body.to_vec(), ctx)?,
-            tail,
-            payload: JsValue::undefined(),
-        };
-        Ok(Message::from_data(m, ctx)?.into())
+        js::message::collected(&head, &body, tail, ctx)
     }
 
     fn fail(&mut self, e: String, out: &mut Output<'_>) {

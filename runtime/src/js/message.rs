@@ -333,3 +333,14 @@ pub fn response_head_of(head: &Head) -> Rc<ResponseHead> {
         }
     }
 }
+
+/// A whole message a filter collected from events, as the `Message` a script is given.
+pub fn collected(head: &Head, body: &[u8], tail: JsValue, ctx: &mut Context) -> JsResult<JsValue> {
+    let m = Message {
+        head: head_to_js(head, ctx)?,
+        body: Data::to_js(body.to_vec(), ctx)?,
+        tail,
+        payload: JsValue::undefined(),
+    };
+    Ok(Message::from_data(m, ctx)?.into())
+}
