@@ -1,3 +1,7 @@
+use bytes::Bytes;
+
+use super::encode::COALESCE;
+
 use super::*;
 
 /// A decoder's output with bodies joined per message, so that results of different input

@@ -1,0 +1,599 @@
+//! The streaming decoders: fed [`Bytes`] in any segmentation, pulled for [`Item`]s. Bodies
+//! come out as slices of the input, never copied.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::parse::*;
+use super::*;
+
+
+/// The largest head (or trailer section, or chunk-size line) the decoders accept by default.
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
+
+/// The methods Pipy's decoder accepts (`PRI` for the HTTP/2 preface).
+pub(super) const METHODS: [&[u8]; 10] =
+    [b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PRI"];
+
+/// The HTTP/2 connection preface, as far as it looks like an HTTP/1 head, and the rest of it.
+pub(super) const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
+pub(super) const PREFACE_TAIL: &[u8] = b"SM\r\n\r\n";
+
+/// What a request switches the connection to if its response agrees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Upgrade {
+    #[default]
+    None,
+    WebSocket,
+    H2c,
+}
+
+/// What the exchange of a request needs to know about it: how to frame its response and
+/// whether the connection ends or turns into a tunnel after it. `Default` is an unknown
+/// request (a response to it is framed by its own headers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// `HEAD`: the response has no body, whatever its headers say.
+    pub is_head: bool,
+    /// `CONNECT`: a 2xx response has no body and starts a tunnel.
+    pub is_connect: bool,
+    pub upgrade: Upgrade,
+    /// The client asked to close after this exchange (`connection: close`, or HTTP/1.0
+    /// without `connection: keep-alive`).
+    pub is_final: bool,
+}
+
+impl RequestInfo {
+    pub fn new(method: &str, protocol: &str, connection: Option<&str>, upgrade: Option<&str>) -> RequestInfo {
+        let upgrade = match upgrade.map(str::trim) {
+            Some(u) if u.eq_ignore_ascii_case("websocket") => Upgrade::WebSocket,
+            Some(u) if u.eq_ignore_ascii_case("h2c") => Upgrade::H2c,
+            _ => Upgrade::None,
+        };
+        RequestInfo {
+            is_head: method == "HEAD",
+            is_connect: method == "CONNECT",
+            upgrade,
+            is_final: is_final(protocol.as_bytes(), connection.map(str::as_bytes)),
+        }
+    }
+
+    /// Whether a response with `status` to this request turns the connection into a tunnel.
+    pub fn is_tunnel_response(&self, status: u16) -> bool {
+        (self.is_connect && (200..300).contains(&status)) || (self.upgrade != Upgrade::None && status == 101)
+    }
+}
+
+/// Whether a message ends its connection: `connection: close`, or HTTP/1.0 unless it says
+/// `keep-alive`.
+pub(super) fn is_final(protocol: &[u8], connection: Option<&[u8]>) -> bool {
+    let has = |token: &[u8]| {
+        connection.is_some_and(|c| c.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token)))
+    };
+    has(b"close") || (protocol == b"HTTP/1.0" && !has(b"keep-alive"))
+}
+
+/// What the response decoder learned about a response beyond its head.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResponseInfo {
+    /// A 1xx other than 101: another response to the same request follows.
+    pub interim: bool,
+    /// The connection closes after this response (`connection: close`, HTTP/1.0, or a
+    /// body that runs until the end of the stream).
+    pub is_final: bool,
+    /// The connection turns into a tunnel after this response; the decoder then hands out
+    /// the remaining bytes as [`Item::Tunnel`].
+    pub tunnel: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedRequest {
+    pub head: RequestHead,
+    pub info: RequestInfo,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedResponse {
+    pub head: ResponseHead,
+    pub info: ResponseInfo,
+}
+
+/// The end of a message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tail {
+    /// Bytes of the head on the wire, up to and including its empty line.
+    pub head_size: usize,
+    /// Bytes of the body on the wire, chunk framing and trailers included.
+    pub body_size: u64,
+    /// The trailer fields of a chunked body.
+    pub trailers: Vec<Header>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A head, trailer section or chunk-size line over the size limit.
+    TooLarge,
+    /// Bytes that are not HTTP/1.x as this decoder accepts it.
+    Malformed(&'static str),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::TooLarge => f.write_str("HTTP header size overflow"),
+            DecodeError::Malformed(what) => write!(f, "malformed HTTP: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// What a decoder hands out. A message is one `Head`, any number of `Body`, one `End`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item<M> {
+    Head(M),
+    /// Body bytes, de-chunked, sliced from the input.
+    Body(Bytes),
+    End(Tail),
+    /// The HTTP/2 connection preface (`PRI * HTTP/2.0 ...`) was read, by a request decoder.
+    /// What follows comes as `Tunnel`.
+    Http2Preface,
+    /// Bytes after the stream stopped being HTTP/1 (CONNECT, an upgrade, HTTP/2).
+    Tunnel(Bytes),
+    /// The input is not HTTP/1.x. Reported once; the decoder then ignores all input.
+    Error(DecodeError),
+}
+
+/// Decodes a stream of requests.
+pub struct RequestDecoder(Core);
+
+/// Decodes a stream of responses. Tell it, in order, about the requests they answer
+/// ([`ResponseDecoder::expect`]) so that responses to `HEAD` and `CONNECT` are framed right.
+pub struct ResponseDecoder(Core);
+
+impl Default for RequestDecoder {
+    fn default() -> Self {
+        RequestDecoder::new()
+    }
+}
+
+impl Default for ResponseDecoder {
+    fn default() -> Self {
+        ResponseDecoder::new()
+    }
+}
+
+impl RequestDecoder {
+    pub fn new() -> RequestDecoder {
+        RequestDecoder(Core::new(Kind::Request))
+    }
+
+    pub fn with_max_header_size(mut self, max: usize) -> RequestDecoder {
+        self.0.max_header_size = max;
+        self
+    }
+
+    /// Queues input. Ignored after an error.
+    pub fn feed(&mut self, data: Bytes) {
+        self.0.feed(data)
+    }
+
+    /// The next item, or `None` until more input is fed. Stopping before `None` is fine:
+    /// the rest stays queued (e.g. after a CONNECT request until its response is known).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Item<DecodedRequest>> {
+        self.0.next().map(|item| {
+            item.map_head(|h| match h {
+                AnyHead::Request(r) => r,
+                AnyHead::Response(_) => unreachable!("a request decoder parses requests"),
+            })
+        })
+    }
+
+    /// Hands out everything not decoded yet, now and later, as [`Item::Tunnel`].
+    pub fn set_tunnel(&mut self) {
+        self.0.set_tunnel()
+    }
+
+    /// Whether the decoder sits between messages (possibly in a partial head).
+    pub fn is_idle(&self) -> bool {
+        self.0.state == State::Head
+    }
+
+    pub fn has_failed(&self) -> bool {
+        self.0.state == State::Failed
+    }
+
+    /// Forgets everything, for a new stream.
+    pub fn reset(&mut self) {
+        self.0.reset()
+    }
+}
+
+impl ResponseDecoder {
+    pub fn new() -> ResponseDecoder {
+        ResponseDecoder(Core::new(Kind::Response))
+    }
+
+    pub fn with_max_header_size(mut self, max: usize) -> ResponseDecoder {
+        self.0.max_header_size = max;
+        self
+    }
+
+    /// Registers the next request to be answered. Each final (non-1xx, or 101) response
+    /// takes one; when none is registered a response is framed by its own headers.
+    pub fn expect(&mut self, request: RequestInfo) {
+        self.0.expected.push_back(request)
+    }
+
+    /// Requests registered and not answered yet.
+    pub fn expected(&self) -> usize {
+        self.0.expected.len()
+    }
+
+    pub fn feed(&mut self, data: Bytes) {
+        self.0.feed(data)
+    }
+
+    /// As [`RequestDecoder::next`].
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Item<DecodedResponse>> {
+        self.0.next().map(response_item)
+    }
+
+    /// At the end of the input: the `End` of a body that runs until the stream closes.
+    /// Call it after `next()` returned `None`.
+    pub fn finish(&mut self) -> Option<Item<DecodedResponse>> {
+        if self.0.state == State::UntilClose && self.0.input.is_empty() {
+            return Some(response_item(self.0.end(Vec::new())));
+        }
+        None
+    }
+
+    pub fn set_tunnel(&mut self) {
+        self.0.set_tunnel()
+    }
+
+    /// Whether the decoder waits for a response head (none started, or one partly read).
+    pub fn is_idle(&self) -> bool {
+        self.0.state == State::Head
+    }
+
+    pub fn has_failed(&self) -> bool {
+        self.0.state == State::Failed
+    }
+
+    pub fn reset(&mut self) {
+        self.0.reset()
+    }
+}
+
+pub(super) fn response_item(item: CoreItem) -> Item<DecodedResponse> {
+    item.map_head(|h| match h {
+        AnyHead::Response(r) => r,
+        AnyHead::Request(_) => unreachable!("a response decoder parses responses"),
+    })
+}
+
+impl<M> Item<M> {
+    fn map_head<N>(self, f: impl FnOnce(M) -> N) -> Item<N> {
+        match self {
+            Item::Head(h) => Item::Head(f(h)),
+            Item::Body(b) => Item::Body(b),
+            Item::End(t) => Item::End(t),
+            Item::Http2Preface => Item::Http2Preface,
+            Item::Tunnel(b) => Item::Tunnel(b),
+            Item::Error(e) => Item::Error(e),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Request,
+    Response,
+}
+
+pub(super) enum AnyHead {
+    Request(DecodedRequest),
+    Response(DecodedResponse),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    Head,
+    /// The rest of `PREFACE_TAIL` from this offset.
+    Preface(usize),
+    /// A body with this many bytes left (0: the message ends).
+    Length(u64),
+    UntilClose,
+    ChunkSize,
+    ChunkData(u64),
+    /// The CRLF after chunk data; `true` once the CR was seen.
+    ChunkEnd(bool),
+    Trailers,
+    Tunnel,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Until {
+    Line,
+    Block,
+}
+
+pub(super) struct Core {
+    pub(super) kind: Kind,
+    pub(super) max_header_size: usize,
+    pub(super) state: State,
+    /// Input not decoded yet; never holds empty chunks.
+    pub(super) input: VecDeque<Bytes>,
+    /// A head, trailer section or chunk-size line that spans input chunks, whole lines only.
+    pub(super) buf: BytesMut,
+    /// Whether the current message turns the stream into a tunnel when it ends.
+    pub(super) tunnel_after: bool,
+    pub(super) head_size: usize,
+    pub(super) body_size: u64,
+    pub(super) expected: VecDeque<RequestInfo>,
+}
+
+type CoreItem = Item<AnyHead>;
+
+impl Core {
+    fn new(kind: Kind) -> Core {
+        Core {
+            kind,
+            max_header_size: DEFAULT_MAX_HEADER_SIZE,
+            state: State::Head,
+            input: VecDeque::new(),
+            buf: BytesMut::new(),
+            tunnel_after: false,
+            head_size: 0,
+            body_size: 0,
+            expected: VecDeque::new(),
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = Core { max_header_size: self.max_header_size, ..Core::new(self.kind) };
+    }
+
+    fn feed(&mut self, data: Bytes) {
+        if self.state != State::Failed && !data.is_empty() {
+            self.input.push_back(data);
+        }
+    }
+
+    fn set_tunnel(&mut self) {
+        if self.state != State::Failed {
+            self.state = State::Tunnel;
+        }
+    }
+
+    fn fail(&mut self, e: DecodeError) -> CoreItem {
+        self.state = State::Failed;
+        self.input.clear();
+        self.buf.clear();
+        Item::Error(e)
+    }
+
+    /// Drops `n` bytes from the front of the input.
+    fn consume(&mut self, n: usize) {
+        let front = self.input.front_mut().expect("consume within the input");
+        if n == front.len() {
+            self.input.pop_front();
+        } else {
+            front.advance(n);
+        }
+    }
+
+    /// Takes up to `n` bytes from the front chunk, without copying.
+    fn take(&mut self, n: u64) -> Option<Bytes> {
+        let front = self.input.front_mut()?;
+        if n >= front.len() as u64 { self.input.pop_front() } else { Some(front.split_to(n as usize)) }
+    }
+
+    fn next(&mut self) -> Option<CoreItem> {
+        loop {
+            match self.state {
+                State::Failed => return None,
+                State::Tunnel => return self.input.pop_front().map(Item::Tunnel),
+                State::Head => match self.head() {
+                    Ok(Some(item)) => return Some(item),
+                    Ok(None) if self.state == State::Head => return None,
+                    Ok(None) => {}
+                    Err(e) => return Some(self.fail(e)),
+                },
+                State::Preface(k) => {
+                    let want = &PREFACE_TAIL[k..];
+                    let front = self.input.front()?;
+                    let n = want.len().min(front.len());
+                    if front[..n] != want[..n] {
+                        return Some(self.fail(DecodeError::Malformed("broken HTTP/2 preface")));
+                    }
+                    self.consume(n);
+                    if k + n == PREFACE_TAIL.len() {
+                        self.state = State::Tunnel;
+                        return Some(Item::Http2Preface);
+                    }
+                    self.state = State::Preface(k + n);
+                }
+                State::Length(0) => return Some(self.end(Vec::new())),
+                State::Length(n) => {
+                    let b = self.take(n)?;
+                    self.state = State::Length(n - b.len() as u64);
+                    self.body_size += b.len() as u64;
+                    return Some(Item::Body(b));
+                }
+                State::UntilClose => {
+                    let b = self.input.pop_front()?;
+                    self.body_size += b.len() as u64;
+                    return Some(Item::Body(b));
+                }
+                State::ChunkSize => match self.gather(Until::Line) {
+                    Ok(false) => return None,
+                    Ok(true) => match parse_chunk_size(&self.buf) {
+                        Some(size) => {
+                            self.body_size += self.buf.len() as u64;
+                            self.buf.clear();
+                            self.state = if size == 0 { State::Trailers } else { State::ChunkData(size) };
+                        }
+                        None => return Some(self.fail(DecodeError::Malformed("bad chunk size"))),
+                    },
+                    Err(e) => return Some(self.fail(e)),
+                },
+                State::ChunkData(0) => self.state = State::ChunkEnd(false),
+                State::ChunkData(n) => {
+                    let b = self.take(n)?;
+                    self.state = State::ChunkData(n - b.len() as u64);
+                    self.body_size += b.len() as u64;
+                    return Some(Item::Body(b));
+                }
+                State::ChunkEnd(cr) => {
+                    let c = *self.input.front()?.first().expect("no empty chunks");
+                    self.state = match (cr, c) {
+                        (false, b'\r') => State::ChunkEnd(true),
+                        (_, b'\n') => State::ChunkSize,
+                        _ => {
+                            return Some(self.fail(DecodeError::Malformed("no CRLF after chunk data")));
+                        }
+                    };
+                    self.consume(1);
+                    self.body_size += 1;
+                }
+                State::Trailers => match self.gather(Until::Block) {
+                    Ok(false) => return None,
+                    Ok(true) => {
+                        let trailers = match parse_trailers(&self.buf, self.max_header_size) {
+                            Some(t) => t,
+                            None => return Some(self.fail(DecodeError::Malformed("bad trailer"))),
+                        };
+                        self.body_size += self.buf.len() as u64;
+                        self.buf.clear();
+                        return Some(self.end(trailers));
+                    }
+                    Err(e) => return Some(self.fail(e)),
+                },
+            }
+        }
+    }
+
+    /// Decodes a head. `Ok(None)` with the state still `Head` means more input is needed.
+    fn head(&mut self) -> Result<Option<CoreItem>, DecodeError> {
+        if self.buf.is_empty() {
+            // Stray CRLFs between messages (after a body, by old clients) are skipped.
+            loop {
+                let Some(front) = self.input.front_mut() else {
+                    return Ok(None);
+                };
+                match front.iter().position(|&b| b != b'\r' && b != b'\n') {
+                    Some(i) => {
+                        front.advance(i);
+                        break;
+                    }
+                    None => {
+                        self.input.pop_front();
+                    }
+                }
+            }
+            // The common case: the whole head in one chunk, parsed in place.
+            let front = self.input.front().expect("just checked");
+            if !(self.kind == Kind::Request && front.starts_with(b"PRI ")) {
+                match parse_head(self.kind, front, self.max_header_size, &mut self.expected)? {
+                    Some(parsed) => {
+                        if parsed.len > self.max_header_size {
+                            return Err(DecodeError::TooLarge);
+                        }
+                        self.consume(parsed.len);
+                        return Ok(Some(self.start(parsed)));
+                    }
+                    None if !start_prefix_ok(self.kind, front) => {
+                        return Err(DecodeError::Malformed("not an HTTP start line"));
+                    }
+                    None => {}
+                }
+            }
+        }
+        if !self.gather(Until::Block)? {
+            return Ok(None);
+        }
+        if self.buf[..] == *PREFACE_HEAD {
+            self.buf.clear();
+            self.state = State::Preface(0);
+            return Ok(None);
+        }
+        let parsed = parse_head(self.kind, &self.buf, self.max_header_size, &mut self.expected)?
+            .ok_or(DecodeError::Malformed("incomplete head"))?;
+        self.buf.clear();
+        Ok(Some(self.start(parsed)))
+    }
+
+    fn start(&mut self, parsed: Parsed) -> CoreItem {
+        self.head_size = parsed.len;
+        self.body_size = 0;
+        self.tunnel_after = parsed.tunnel_after;
+        self.state = match parsed.framing {
+            Framing::None => State::Length(0),
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::ChunkSize,
+            Framing::UntilClose => State::UntilClose,
+        };
+        Item::Head(parsed.head)
+    }
+
+    fn end(&mut self, trailers: Vec<Header>) -> CoreItem {
+        let tail = Tail { head_size: self.head_size, body_size: self.body_size, trailers };
+        self.head_size = 0;
+        self.body_size = 0;
+        self.state = if self.tunnel_after { State::Tunnel } else { State::Head };
+        Item::End(tail)
+    }
+
+    /// Moves input into `buf` until it holds a whole line (`Until::Line`) or a whole block of
+    /// lines ending with an empty one (`Until::Block`). Returns whether it got there. Only
+    /// the slow path: a head that fits one chunk never comes here, and copying stops at the
+    /// size limit.
+    fn gather(&mut self, until: Until) -> Result<bool, DecodeError> {
+        while let Some(mut chunk) = self.input.pop_front() {
+            let mut pos = 0;
+            while let Some(i) = chunk[pos..].iter().position(|&b| b == b'\n') {
+                let line_start = self.buf.len() - self.buf.iter().rev().take_while(|&&b| b != b'\n').count();
+                self.buf.extend_from_slice(&chunk[pos..=pos + i]);
+                pos += i + 1;
+                if self.buf.len() > self.max_header_size {
+                    return Err(DecodeError::TooLarge);
+                }
+                let line = &self.buf[line_start..];
+                let blank = line == b"\n" || line == b"\r\n";
+                if until == Until::Line || blank {
+                    chunk.advance(pos);
+                    if !chunk.is_empty() {
+                        self.input.push_front(chunk);
+                    }
+                    return Ok(true);
+                }
+                if line_start == 0 && self.state == State::Head {
+                    check_start_line(self.kind, &self.buf)?;
+                }
+            }
+            if self.buf.len() + chunk.len() - pos > self.max_header_size {
+                return Err(DecodeError::TooLarge);
+            }
+            self.buf.extend_from_slice(&chunk[pos..]);
+            if self.state == State::Head && !start_prefix_ok(self.kind, &self.buf) {
+                return Err(DecodeError::Malformed("not an HTTP start line"));
+            }
+        }
+        Ok(false)
+    }
+}

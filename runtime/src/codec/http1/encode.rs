@@ -1,0 +1,341 @@
+//! The encoder: a head, body chunks and an end become the bytes Pipy writes.
+
+use std::io::Write as _;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::*;
+
+pub(super) const COALESCE: usize = 4096;
+
+/// A piece of encoded output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Out {
+    /// The first bytes of a message: its head, possibly followed by (small) body bytes.
+    /// Pipy emits the `MessageStart` right before these.
+    Start(Bytes),
+    /// More bytes of the message.
+    Body(Bytes),
+}
+
+/// How an encoded message ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The connection stays open for more messages.
+    Message,
+    /// The exchange was final: Pipy emits a `StreamEnd` instead of the `MessageEnd`.
+    Close,
+    /// The response turned the connection into a tunnel: pass everything through from now.
+    Tunnel,
+}
+
+/// Encodes messages one after another, by Pipy's rules (`src/filters/http.cpp`, `Encoder`):
+/// header order and spelling as given, framing headers decided by the encoder, the body
+/// buffered for a `content-length` unless it outgrows `buffer_size` (0: never), then chunked.
+///
+/// Call [`Encoder::start_request`] or [`Encoder::start_response`], then [`Encoder::header`]
+/// for each header, then [`Encoder::data`] for the body and [`Encoder::end`].
+pub struct Encoder {
+    buffer_size: usize,
+    msg: Option<Outgoing>,
+}
+
+struct Outgoing {
+    /// The start line and header lines so far.
+    head: BytesMut,
+    response: bool,
+    status: u16,
+    method: MethodClass,
+    protocol_is_1_0: bool,
+    /// The request answered (responses), or what is known of the request itself.
+    request: RequestInfo,
+    /// A `connection` header given in the head.
+    connection: Option<String>,
+    upgrade: Option<String>,
+    /// A `HEAD` message whose head brought its own `content-length`.
+    has_length: bool,
+    chunked: bool,
+    body: Vec<Bytes>,
+    length: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MethodClass {
+    Head,
+    /// POST, PUT, PATCH: a request that gets a `content-length` even when empty.
+    WithBody,
+    Other,
+}
+
+impl Encoder {
+    pub fn new(buffer_size: usize) -> Encoder {
+        Encoder { buffer_size, msg: None }
+    }
+
+    /// Whether a message is being encoded (started and not ended).
+    pub fn in_message(&self) -> bool {
+        self.msg.is_some()
+    }
+
+    /// Starts a request. Empty fields take Pipy's defaults: `GET`, `/`, `HTTP/1.1`.
+    /// Ignored while a message is in progress.
+    pub fn start_request(&mut self, method: &str, path: &str, protocol: &str) {
+        if self.msg.is_some() {
+            return;
+        }
+        let method = if method.is_empty() { "GET" } else { method };
+        let path = if path.is_empty() { "/" } else { path };
+        let protocol = if protocol.is_empty() { "HTTP/1.1" } else { protocol };
+        let mut head = BytesMut::with_capacity(256);
+        for part in [method, " ", path, " ", protocol, "\r\n"] {
+            head.put_slice(part.as_bytes());
+        }
+        let class = match method {
+            "HEAD" => MethodClass::Head,
+            "POST" | "PUT" | "PATCH" => MethodClass::WithBody,
+            _ => MethodClass::Other,
+        };
+        self.msg = Some(Outgoing::new(head, false, 0, class, protocol, RequestInfo::new(method, protocol, None, None)));
+    }
+
+    /// Starts a response to `request` (`RequestInfo::default()` if unknown): it decides
+    /// `HEAD` framing, tunnels and whether the connection closes after this response.
+    /// Without `status_text` the standard reason phrase is used, or `OK`.
+    pub fn start_response(&mut self, protocol: &str, status: u16, status_text: Option<&str>, request: RequestInfo) {
+        if self.msg.is_some() {
+            return;
+        }
+        let protocol = if protocol.is_empty() { "HTTP/1.1" } else { protocol };
+        let text = status_text.or_else(|| reason_phrase(status)).unwrap_or("OK");
+        let mut head = BytesMut::with_capacity(256);
+        write!((&mut head).writer(), "{protocol} {status} {text}\r\n").expect("writing to memory");
+        let class = if request.is_head { MethodClass::Head } else { MethodClass::Other };
+        self.msg = Some(Outgoing::new(head, true, status, class, protocol, request));
+    }
+
+    /// Adds a header line, in order. `transfer-encoding`, `keep-alive` and (except for
+    /// `HEAD`) `content-length` are dropped, the encoder writes its own; `connection` is
+    /// held for the connection line written last.
+    pub fn header(&mut self, name: &str, value: &str) {
+        let Some(m) = &mut self.msg else { return };
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("transfer-encoding") || is("keep-alive") {
+            return;
+        }
+        if is("content-length") {
+            if m.method != MethodClass::Head {
+                return;
+            }
+            m.has_length = true;
+        } else if is("connection") {
+            m.connection = Some(value.to_owned());
+            return;
+        } else if is("upgrade") {
+            m.upgrade = Some(value.to_owned());
+        }
+        m.head.reserve(name.len() + value.len() + 4);
+        m.head.put_slice(name.as_bytes());
+        m.head.put_slice(b": ");
+        m.head.put_slice(value.as_bytes());
+        m.head.put_slice(b"\r\n");
+    }
+
+    /// Starts a request from a decoded head, with the headers a script would see for it:
+    /// no `connection`, one line per name (the last value, at the first one's place) except
+    /// for `cookie`, spelled as the last spelling that was not lower-case.
+    pub fn start_request_head(&mut self, head: &RequestHead) {
+        if self.msg.is_some() {
+            return;
+        }
+        self.start_request(&head.method, &head.path, &head.protocol);
+        self.script_headers(&head.headers);
+    }
+
+    /// As [`Encoder::start_request_head`], for a response.
+    pub fn start_response_head(&mut self, head: &ResponseHead, request: RequestInfo) {
+        if self.msg.is_some() {
+            return;
+        }
+        let text = Some(head.status_text.as_str()).filter(|t| !t.is_empty());
+        self.start_response(&head.protocol, head.status, text, request);
+        self.script_headers(&head.headers);
+    }
+
+    /// Starts a request from a head a script wrote (converted to Rust): its header lines
+    /// exactly as given, `connection` included.
+    pub fn start_script_request(&mut self, head: &RequestHead) {
+        if self.msg.is_some() {
+            return;
+        }
+        self.start_request(&head.method, &head.path, &head.protocol);
+        head.headers.iter().for_each(|h| self.header(&h.name, &h.value));
+    }
+
+    /// As [`Encoder::start_script_request`], for a response.
+    pub fn start_script_response(&mut self, head: &ResponseHead, request: RequestInfo) {
+        if self.msg.is_some() {
+            return;
+        }
+        let text = Some(head.status_text.as_str()).filter(|t| !t.is_empty());
+        self.start_response(&head.protocol, head.status, text, request);
+        head.headers.iter().for_each(|h| self.header(&h.name, &h.value));
+    }
+
+    fn script_headers(&mut self, headers: &[Header]) {
+        let same = |a: &Header, b: &Header| a.name.eq_ignore_ascii_case(&b.name);
+        for (i, h) in headers.iter().enumerate() {
+            if h.name.eq_ignore_ascii_case("connection") || headers[..i].iter().any(|e| same(e, h)) {
+                continue;
+            }
+            let group = || headers[i..].iter().filter(|e| same(e, h));
+            let name = group()
+                .rfind(|e| e.name.bytes().any(|b| b.is_ascii_uppercase()))
+                .map_or_else(|| h.name.to_ascii_lowercase(), |e| e.name.clone());
+            if h.name.eq_ignore_ascii_case("cookie") || h.name.eq_ignore_ascii_case("set-cookie") {
+                for e in group() {
+                    self.header(&name, &e.value);
+                }
+            } else {
+                let last = group().next_back().expect("h itself");
+                self.header(&name, &last.value);
+            }
+        }
+    }
+
+    /// For a request being encoded: what its response decoder needs to know. Call it after
+    /// the headers.
+    pub fn request_info(&self) -> Option<RequestInfo> {
+        let m = self.msg.as_ref().filter(|m| !m.response)?;
+        let upgrade = RequestInfo::new("", "", None, m.upgrade.as_deref()).upgrade;
+        let is_final = is_final(
+            if m.protocol_is_1_0 { b"HTTP/1.0" } else { b"HTTP/1.1" },
+            m.connection.as_deref().map(str::as_bytes),
+        );
+        Some(RequestInfo { upgrade, is_final, ..m.request })
+    }
+
+    /// Adds body bytes. Outside a message they are dropped.
+    pub fn data(&mut self, data: Bytes, out: &mut impl FnMut(Out)) {
+        let buffer_size = self.buffer_size;
+        let Some(m) = &mut self.msg else { return };
+        if data.is_empty() {
+            return;
+        }
+        if m.method == MethodClass::Head {
+            // Counted for the content-length, never sent.
+            m.length += data.len() as u64;
+        } else if m.chunked {
+            let len = data.len();
+            write_chunk(&[data], len, out);
+        } else {
+            m.length += data.len() as u64;
+            m.body.push(data);
+            if buffer_size > 0 && m.length > buffer_size as u64 {
+                m.chunked = true;
+                out(Out::Start(m.finish_head().freeze()));
+                let body = std::mem::take(&mut m.body);
+                write_chunk(&body, m.length as usize, out);
+            }
+        }
+    }
+
+    /// Ends the message. `None` if none was in progress.
+    pub fn end(&mut self, out: &mut impl FnMut(Out)) -> Option<Ending> {
+        let mut m = self.msg.take()?;
+        if m.chunked {
+            out(Out::Body(Bytes::from_static(b"0\r\n\r\n")));
+        } else {
+            let mut head = m.finish_head();
+            let small = m.length as usize <= COALESCE;
+            if small {
+                m.body.iter().for_each(|b| head.extend_from_slice(b));
+            }
+            out(Out::Start(head.freeze()));
+            if !small {
+                m.body.into_iter().for_each(|b| out(Out::Body(b)));
+            }
+        }
+        Some(if !m.response {
+            Ending::Message
+        } else if m.request.is_final {
+            Ending::Close
+        } else if m.request.is_tunnel_response(m.status) {
+            Ending::Tunnel
+        } else {
+            Ending::Message
+        })
+    }
+
+    /// Drops the message in progress (its stream ended).
+    pub fn abort(&mut self) {
+        self.msg = None;
+    }
+}
+
+impl Outgoing {
+    fn new(
+        head: BytesMut,
+        response: bool,
+        status: u16,
+        method: MethodClass,
+        protocol: &str,
+        request: RequestInfo,
+    ) -> Outgoing {
+        Outgoing {
+            head,
+            response,
+            status,
+            method,
+            protocol_is_1_0: protocol == "HTTP/1.0",
+            request,
+            connection: None,
+            upgrade: None,
+            has_length: false,
+            chunked: false,
+            body: Vec::new(),
+            length: 0,
+        }
+    }
+
+    /// The head with its framing and connection lines.
+    fn finish_head(&mut self) -> BytesMut {
+        let mut head = std::mem::take(&mut self.head);
+        let s = self.status;
+        let no_length =
+            self.has_length || (self.response && (s < 200 || s == 204 || self.request.is_tunnel_response(s)));
+        if !no_length {
+            if self.chunked {
+                head.put_slice(b"transfer-encoding: chunked\r\n");
+            } else if self.length > 0 || self.response || self.method == MethodClass::WithBody {
+                write!((&mut head).writer(), "content-length: {}\r\n", self.length).expect("writing to memory");
+            }
+        }
+        if self.response && self.request.is_final {
+            head.put_slice(b"connection: close\r\n");
+        } else if let Some(c) = &self.connection {
+            head.reserve(c.len() + 14);
+            head.put_slice(b"connection: ");
+            head.put_slice(c.as_bytes());
+            head.put_slice(b"\r\n");
+        } else {
+            head.put_slice(b"connection: keep-alive\r\n");
+        }
+        head.put_slice(b"\r\n");
+        head
+    }
+}
+
+/// Writes one chunk made of `pieces` (`len` bytes in all).
+fn write_chunk(pieces: &[Bytes], len: usize, out: &mut impl FnMut(Out)) {
+    let mut framed = BytesMut::with_capacity(if len <= COALESCE { len + 20 } else { 20 });
+    write!((&mut framed).writer(), "{len:X}\r\n").expect("writing to memory");
+    if len <= COALESCE {
+        pieces.iter().for_each(|p| framed.extend_from_slice(p));
+        framed.put_slice(b"\r\n");
+        out(Out::Body(framed.freeze()));
+    } else {
+        out(Out::Body(framed.freeze()));
+        pieces.iter().for_each(|p| out(Out::Body(p.clone())));
+        out(Out::Body(Bytes::from_static(b"\r\n")));
+    }
+}

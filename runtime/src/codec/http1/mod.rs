@@ -1,0 +1,154 @@
+//! HTTP/1.x heads, a streaming decoder and an encoder.
+//!
+//! Pure byte work: no pipelines, no JS, no I/O. The decoders are fed [`Bytes`] in any
+//! segmentation and are pulled for [`Item`]s; bodies come out as slices of the input, never
+//! copied. The [`Encoder`] turns a head, body chunks and an end into the bytes Pipy writes.
+
+mod decode;
+pub(crate) mod encode;
+mod parse;
+
+pub use decode::*;
+pub use encode::*;
+
+/// One header line as received: `name` keeps its original spelling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: String,
+    pub path: String,
+    pub protocol: String,
+    /// Every header line in order, `connection` included.
+    pub headers: Vec<Header>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub protocol: String,
+    pub status: u16,
+    pub status_text: String,
+    /// Every header line in order, `connection` included.
+    pub headers: Vec<Header>,
+}
+
+impl Header {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Header {
+        Header { name: name.into(), value: value.into() }
+    }
+}
+
+/// The value of the last header named `name` (ASCII case-insensitive).
+fn find_header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+    headers.iter().rev().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+}
+
+impl RequestHead {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    pub fn info(&self) -> RequestInfo {
+        RequestInfo::new(&self.method, &self.protocol, self.header("connection"), self.header("upgrade"))
+    }
+}
+
+impl ResponseHead {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// The reason phrase Pipy writes for a status without `statusText`.
+pub fn reason_phrase(status: u16) -> Option<&'static str> {
+    Some(match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        103 => "Early Hints",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        208 => "Already Reported",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Entity",
+        423 => "Locked",
+        424 => "Failed Dependency",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        // Pipy's table has these two placeholders.
+        430 | 509 => "Unassigned",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        506 => "Variant Also Negotiates",
+        507 => "Insufficient Storage",
+        508 => "Loop Detected",
+        510 => "Not Extended",
+        511 => "Network Authentication Required",
+        _ => return None,
+    })
+}
+
+/// The response Pipy makes up when the upstream stream ends with `error` (a `StreamEnd`
+/// error-code name, `None` for an error carrying a script value) before a response head.
+pub fn error_response(error: Option<&str>) -> ResponseHead {
+    let (status, text) = match error {
+        Some("CannotResolve") => (502, "Cannot Resolve"),
+        Some("ConnectionRefused") => (502, "Connection Refused"),
+        Some("Unauthorized") => (401, "Unauthorized"),
+        Some("ReadError") => (502, "Read Error"),
+        Some("WriteError") => (502, "Write Error"),
+        Some("ConnectionTimeout" | "ReadTimeout" | "WriteTimeout") => (504, "Gateway Timeout"),
+        _ => (502, "Bad Gateway"),
+    };
+    ResponseHead { protocol: "HTTP/1.1".into(), status, status_text: text.into(), headers: Vec::new() }
+}
+
+/// Bodies up to this size are copied next to their framing (the head, a chunk-size line)
+
+#[cfg(test)]
+mod tests;

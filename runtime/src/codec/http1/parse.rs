@@ -1,0 +1,247 @@
+//! Parsing a complete head, chunk-size line or trailer block (httparse underneath).
+
+use std::collections::VecDeque;
+
+use super::decode::*;
+use super::*;
+
+pub(super) struct Parsed {
+    pub(super) head: AnyHead,
+    /// Bytes of the head, its empty line included.
+    pub(super) len: usize,
+    pub(super) framing: Framing,
+    pub(super) tunnel_after: bool,
+}
+
+/// Whether `buf` can still start a request or response line.
+pub(super) fn start_prefix_ok(kind: Kind, buf: &[u8]) -> bool {
+    match kind {
+        Kind::Request => {
+            let p = &buf[..buf.len().min(8)];
+            match p.iter().position(|&b| b == b' ') {
+                Some(i) => METHODS.contains(&&p[..i]),
+                None => p.len() < 8 && METHODS.iter().any(|m| m.starts_with(p)),
+            }
+        }
+        Kind::Response => {
+            let n = buf.len().min(5);
+            buf[..n] == b"HTTP/"[..n]
+        }
+    }
+}
+
+/// Checks a complete first line (all of `buf` so far), so that non-HTTP input is given up
+/// on before a whole head's worth of it is buffered.
+pub(super) fn check_start_line(kind: Kind, buf: &[u8]) -> Result<(), DecodeError> {
+    let bad = DecodeError::Malformed("bad start line");
+    let mut headers = [httparse::EMPTY_HEADER; 1];
+    match kind {
+        Kind::Request if buf == &PREFACE_HEAD[..16] => Ok(()),
+        Kind::Request => {
+            let mut req = httparse::Request::new(&mut headers);
+            req.parse(buf).map_err(|_| bad)?;
+            match req.method {
+                Some(m) if METHODS.contains(&m.as_bytes()) => Ok(()),
+                _ => Err(bad),
+            }
+        }
+        Kind::Response => {
+            let mut res = httparse::Response::new(&mut headers);
+            res.parse(buf).map_err(|_| bad)?;
+            match res.code {
+                Some(c) if (100..600).contains(&c) => Ok(()),
+                _ => Err(bad),
+            }
+        }
+    }
+}
+
+/// Parses with room for a few headers on the stack, or for as many as fit `max` bytes.
+pub(super) fn with_headers<'b, T>(
+    max: usize,
+    mut f: impl FnMut(&mut [httparse::Header<'b>]) -> Result<T, httparse::Error>,
+) -> Result<T, httparse::Error> {
+    let mut small = [httparse::EMPTY_HEADER; 64];
+    match f(&mut small) {
+        // The shortest header line, `a:\r\n`, is 4 bytes.
+        Err(httparse::Error::TooManyHeaders) => f(&mut vec![httparse::EMPTY_HEADER; max / 4 + 1]),
+        r => r,
+    }
+}
+
+/// Parses a head at the start of `buf`. `Ok(None)`: incomplete.
+pub(super) fn parse_head(
+    kind: Kind,
+    buf: &[u8],
+    max: usize,
+    expected: &mut VecDeque<RequestInfo>,
+) -> Result<Option<Parsed>, DecodeError> {
+    let bad = |e| match e {
+        httparse::Error::TooManyHeaders => DecodeError::TooLarge,
+        _ => DecodeError::Malformed("bad head"),
+    };
+    match kind {
+        Kind::Request => with_headers(max, |headers| {
+            let mut req = httparse::Request::new(headers);
+            Ok(match req.parse(buf)? {
+                httparse::Status::Complete(len) => Some(request(&req, len)),
+                httparse::Status::Partial => None,
+            })
+        })
+        .map_err(bad)?
+        .transpose(),
+        Kind::Response => {
+            let parsed = with_headers(max, |headers| {
+                let mut res = httparse::Response::new(headers);
+                Ok(match res.parse(buf)? {
+                    httparse::Status::Complete(len) => Some(response(&res, len, expected)),
+                    httparse::Status::Partial => None,
+                })
+            })
+            .map_err(bad)?
+            .transpose()?;
+            Ok(parsed)
+        }
+    }
+}
+
+/// What the framing headers of a head say.
+#[derive(Default)]
+pub(super) struct Fields<'a> {
+    /// `Some(true)` if the last transfer coding is `chunked`.
+    pub(super) chunked: Option<bool>,
+    pub(super) length: Option<u64>,
+    pub(super) connection: Option<&'a [u8]>,
+    pub(super) upgrade: Option<&'a [u8]>,
+}
+
+pub(super) fn fields<'a>(headers: &[httparse::Header<'a>]) -> Result<Fields<'a>, DecodeError> {
+    let mut f = Fields::default();
+    for h in headers {
+        let name = h.name.as_bytes();
+        let value = h.value.trim_ascii();
+        if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            f.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            let n = std::str::from_utf8(value)
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or(DecodeError::Malformed("bad content-length"))?;
+            if f.length.is_some_and(|l| l != n) {
+                return Err(DecodeError::Malformed("conflicting content-length"));
+            }
+            f.length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            f.connection = Some(value);
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            f.upgrade = Some(value);
+        }
+    }
+    Ok(f)
+}
+
+pub(super) fn headers_of(headers: &[httparse::Header<'_>]) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|h| Header { name: h.name.to_owned(), value: String::from_utf8_lossy(h.value).into_owned() })
+        .collect()
+}
+
+pub(super) fn protocol_of(version: Option<u8>) -> &'static str {
+    if version == Some(0) { "HTTP/1.0" } else { "HTTP/1.1" }
+}
+
+pub(super) fn request(req: &httparse::Request<'_, '_>, len: usize) -> Result<Parsed, DecodeError> {
+    let method = req.method.unwrap_or_default();
+    if !METHODS.contains(&method.as_bytes()) {
+        return Err(DecodeError::Malformed("unknown method"));
+    }
+    let f = fields(req.headers)?;
+    let framing = match (f.chunked, f.length) {
+        (Some(true), _) => Framing::Chunked,
+        (Some(false), _) => return Err(DecodeError::Malformed("unsupported transfer-encoding")),
+        (None, Some(n)) if n > 0 => Framing::Length(n),
+        (None, _) => Framing::None,
+    };
+    let protocol = protocol_of(req.version);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let info = RequestInfo::new(method, protocol, f.connection.map(text).as_deref(), f.upgrade.map(text).as_deref());
+    let head = RequestHead {
+        method: method.to_owned(),
+        path: req.path.unwrap_or_default().to_owned(),
+        protocol: protocol.to_owned(),
+        headers: headers_of(req.headers),
+    };
+    Ok(Parsed { head: AnyHead::Request(DecodedRequest { head, info }), len, framing, tunnel_after: false })
+}
+
+pub(super) fn response(
+    res: &httparse::Response<'_, '_>,
+    len: usize,
+    expected: &mut VecDeque<RequestInfo>,
+) -> Result<Parsed, DecodeError> {
+    let status = res.code.unwrap_or_default();
+    if !(100..600).contains(&status) {
+        return Err(DecodeError::Malformed("bad status"));
+    }
+    let f = fields(res.headers)?;
+    let interim = status < 200 && status != 101;
+    let request = if interim { RequestInfo::default() } else { expected.pop_front().unwrap_or_default() };
+    // Nothing after a 101 is HTTP/1 any more, even when the request is not known.
+    let tunnel = request.is_tunnel_response(status) || status == 101;
+    let bodiless = request.is_head || status < 200 || status == 204 || status == 304 || tunnel;
+    let framing = match (f.chunked, f.length) {
+        _ if bodiless => Framing::None,
+        (Some(true), _) => Framing::Chunked,
+        (Some(false), _) => Framing::UntilClose,
+        (None, Some(0)) => Framing::None,
+        (None, Some(n)) => Framing::Length(n),
+        (None, None) => Framing::UntilClose,
+    };
+    let protocol = protocol_of(res.version);
+    let info = ResponseInfo {
+        interim,
+        is_final: framing == Framing::UntilClose || is_final(protocol.as_bytes(), f.connection),
+        tunnel,
+    };
+    let head = ResponseHead {
+        protocol: protocol.to_owned(),
+        status,
+        status_text: res.reason.unwrap_or_default().to_owned(),
+        headers: headers_of(res.headers),
+    };
+    Ok(Parsed { head: AnyHead::Response(DecodedResponse { head, info }), len, framing, tunnel_after: tunnel })
+}
+
+/// The size in a complete chunk-size line (`1a;ext=v\r\n`); chunk extensions are ignored.
+pub(super) fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    // httparse wants CRLF; Pipy also takes a bare LF, which is rare enough to copy for.
+    let with_crlf;
+    let line = if line.ends_with(b"\r\n") {
+        line
+    } else {
+        with_crlf = [line.strip_suffix(b"\n")?, b"\r\n"].concat();
+        &with_crlf
+    };
+    match httparse::parse_chunk_size(line) {
+        Ok(httparse::Status::Complete((n, size))) if n == line.len() => Some(size),
+        _ => None,
+    }
+}
+
+/// The trailer fields in a block ending with an empty line.
+pub(super) fn parse_trailers(block: &[u8], max: usize) -> Option<Vec<Header>> {
+    if block == b"\r\n" || block == b"\n" {
+        return Some(Vec::new());
+    }
+    with_headers(max, |headers| {
+        Ok(match httparse::parse_headers(block, headers)? {
+            httparse::Status::Complete((_, h)) => Some(headers_of(h)),
+            httparse::Status::Partial => None,
+        })
+    })
+    .ok()
+    .flatten()
+}
