@@ -4,22 +4,16 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue, js_string};
+use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
 use super::http_server::{HttpServer, Responder};
+use crate::options;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output};
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let buffer_size = buffer_size(args.first(), ctx)?;
+    let buffer_size = options::buffer_size(args.first(), ctx)?;
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { sub, buffer_size }))))
-}
-
-/// The `bufferSize` option: bodies above it are sent chunked; 0 buffers whole bodies.
-pub fn buffer_size(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<usize> {
-    let Some(o) = options.and_then(|o| o.as_object()) else { return Ok(0) };
-    let v = o.get(js_string!("bufferSize"), ctx)?;
-    Ok(if v.is_null_or_undefined() { 0 } else { v.to_length(ctx)? as usize })
 }
 
 struct Spec {

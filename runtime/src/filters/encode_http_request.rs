@@ -6,45 +6,17 @@
 //! buffered for a `content-length` unless it outgrows `options.bufferSize`, then chunked.
 //! Data outside a message is dropped, as in Pipy.
 
-use boa_engine::{Context, JsNativeError, JsResult, JsValue, js_string};
+use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
+use crate::options;
 use crate::codec::http1::{Encoder, Out, RequestInfo};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
 use crate::js::message::{request_head_of, response_head_of};
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let buffer_size = buffer_size(args.first(), ctx)?;
+    let buffer_size = options::buffer_size(args.first(), ctx)?;
     Ok(Made::Filter(Box::new(Spec { buffer_size, response: false })))
-}
-
-/// The `bufferSize` option: a number of bytes or a string with a binary suffix (`'16k'`,
-/// `'1m'`, `'1g'`); 0 or absent buffers whole bodies.
-pub fn buffer_size(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<usize> {
-    let Some(o) = options.and_then(|o| o.as_object()) else {
-        return Ok(0);
-    };
-    let v = o.get(js_string!("bufferSize"), ctx)?;
-    if v.is_null_or_undefined() {
-        return Ok(0);
-    }
-    let Some(s) = v.as_string() else {
-        return Ok(v.to_length(ctx)? as usize);
-    };
-    let s = s.to_std_string_escaped();
-    let invalid = || JsNativeError::typ().with_message(format!("invalid size: {s}"));
-    let t = s.trim().to_ascii_lowercase();
-    let (num, scale) = match t.as_bytes().last() {
-        Some(b'k') => (&t[..t.len() - 1], 1 << 10),
-        Some(b'm') => (&t[..t.len() - 1], 1 << 20),
-        Some(b'g') => (&t[..t.len() - 1], 1 << 30),
-        _ => (&t[..], 1),
-    };
-    let n: f64 = num.trim().parse().map_err(|_| invalid())?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(invalid().into());
-    }
-    Ok((n * scale as f64) as usize)
 }
 
 /// The spec of both encoders; `response` picks the kind of head.
@@ -204,7 +176,7 @@ mod tests {
         let mut ctx = Context::default();
         let options = ctx.eval(Source::from_bytes("({ bufferSize: '0.002k' })")).unwrap();
         let Made::Filter(_) = make(std::slice::from_ref(&options), &mut ctx).unwrap() else { panic!() };
-        assert_eq!(buffer_size(Some(&options), &mut ctx).unwrap(), 2);
+        assert_eq!(crate::options::buffer_size(Some(&options), &mut ctx).unwrap(), 2);
         let head = ctx
             .eval(Source::from_bytes(
                 "({ method: 'PUT', headers: { 'content-type': 'text/plain', connection: 'close' }, \
@@ -259,9 +231,9 @@ mod tests {
         let mut ctx = Context::default();
         for bad in ["'lots'", "'-1k'"] {
             let options = ctx.eval(Source::from_bytes(&format!("({{ bufferSize: {bad} }})"))).unwrap();
-            assert!(buffer_size(Some(&options), &mut ctx).is_err(), "{bad}");
+            assert!(crate::options::buffer_size(Some(&options), &mut ctx).is_err(), "{bad}");
         }
         let options = ctx.eval(Source::from_bytes("({ bufferSize: 16384 })")).unwrap();
-        assert_eq!(buffer_size(Some(&options), &mut ctx).unwrap(), 16384);
+        assert_eq!(crate::options::buffer_size(Some(&options), &mut ctx).unwrap(), 16384);
     }
 }

@@ -5,9 +5,9 @@
 use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
-use super::encode_http_request::{Spec, buffer_size};
+use super::encode_http_request::Spec;
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let buffer_size = buffer_size(args.first(), ctx)?;
+    let buffer_size = crate::options::buffer_size(args.first(), ctx)?;
     Ok(Made::Filter(Box::new(Spec { buffer_size, response: true })))
 }

@@ -32,7 +32,8 @@ pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
         Some(v) if v.is_object() => (None, Some(v)),
         _ => (None, args.get(1)),
     };
-    let mut o = Options { max_queue: 1, max_messages: 0, max_idle: Duration::from_secs(60), buffer_size: 0 };
+    let buffer_size = crate::options::buffer_size(options, ctx)?;
+    let mut o = Options { max_queue: 1, max_messages: 0, max_idle: Duration::from_secs(60), buffer_size };
     if let Some(opts) = options.and_then(|v| v.as_object()) {
         let num = |name: &str, ctx: &mut Context| -> JsResult<Option<f64>> {
             let v = opts.get(JsString::from(name), ctx)?;
@@ -43,9 +44,6 @@ pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
         }
         if let Some(n) = num("maxMessages", ctx)? {
             o.max_messages = if n > 0.0 { n as usize } else { 0 };
-        }
-        if let Some(n) = num("bufferSize", ctx)? {
-            o.buffer_size = n.max(0.0) as usize;
         }
         let idle = opts.get(js_string!("maxIdle"), ctx)?;
         if !idle.is_null_or_undefined() {

@@ -4,8 +4,8 @@
 use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
-use super::demux_http::buffer_size;
 use super::http_server::{HttpServer, Responder};
+use crate::options;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
 use crate::js;
 
@@ -15,7 +15,7 @@ pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
         Some(v) if v.is_object() => Responder::Message(v.clone()),
         _ => return Err(js::type_error("serveHTTP() takes a function or a Message")),
     };
-    let buffer_size = buffer_size(args.get(1), ctx)?;
+    let buffer_size = options::buffer_size(args.get(1), ctx)?;
     Ok(Made::Filter(Box::new(Spec { responder, buffer_size })))
 }
 
