@@ -10,13 +10,12 @@ use std::rc::Rc;
 
 use boa_engine::JsValue;
 
-use crate::net::inbound::InboundInfo;
-use crate::net::outbox::Gauge;
+use super::{Gauge, Inbound};
 
 pub struct Context {
     pub id: u64,
     vars: RefCell<Vec<JsValue>>,
-    pub inbound: Option<Rc<InboundInfo>>,
+    pub inbound: Option<Rc<Inbound>>,
     /// Bytes waiting for the client's socket; upstream readers pause while it is full.
     pub downstream: Rc<Gauge>,
     /// Bytes waiting for upstream sockets; the client's reader pauses while it is full.
@@ -48,7 +47,7 @@ impl Context {
 
     /// A new context whose `$` values start as a snapshot of this one's. Objects are shared
     /// by reference, as in Pipy.
-    pub fn copy(&self, inbound: Option<Rc<InboundInfo>>) -> Rc<Context> {
+    pub fn copy(&self, inbound: Option<Rc<Inbound>>) -> Rc<Context> {
         // A new connection gets its own gauges; a copy within a connection (a demuxed
         // request) shares them, since its bytes go to the same sockets.
         let (downstream, upstream) = match inbound {

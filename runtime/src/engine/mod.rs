@@ -1,10 +1,16 @@
 //! The pipeline engine: events, layouts built at configuration time, and the pipelines
-//! instantiated from them at traffic time.
+//! instantiated from them at traffic time. It asks the script only through [`host::Host`].
 
 pub mod context;
 pub mod event;
+pub mod gauge;
+pub mod host;
+pub mod inbound;
 pub mod pipeline;
 
 pub use context::Context;
 pub use event::{Event, Head, StreamError};
+pub use gauge::Gauge;
+pub use host::{Callback, Host, Value, host};
+pub use inbound::Inbound;
 pub use pipeline::{EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline, StartSpec};

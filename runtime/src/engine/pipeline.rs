@@ -12,10 +12,8 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use boa_engine::{JsObject, JsValue};
-
+use super::host::{Callback, Value, host, runtime_error};
 use super::{Context, Event};
-use crate::js;
 
 /// Where a pipeline's output goes: a socket, a parent filter, or nowhere.
 pub trait EventSink {
@@ -37,15 +35,15 @@ impl<F: Fn(Event)> EventSink for F {
 
 /// How a pipeline starts: `onStart(events)` or `onStart(fn)`.
 pub enum StartSpec {
-    Events(JsValue),
-    Function(JsObject),
+    Events(Value),
+    Function(Callback),
 }
 
 /// A pipeline layout: the result of running a builder once.
 pub struct Layout {
     pub name: String,
     pub on_start: Option<StartSpec>,
-    pub on_end: Option<JsObject>,
+    pub on_end: Option<Callback>,
     pub filters: Vec<Box<dyn FilterSpec>>,
 }
 
@@ -167,30 +165,32 @@ impl Pipeline {
     }
 
     /// Runs `onStart` with `args`, starts the filters, then feeds the start events.
-    pub fn start(&self, args: &[JsValue]) {
+    pub fn start(&self, args: &[Value]) {
+        let h = host();
         let initial = match &self.layout.on_start {
             None => Ok(Vec::new()),
-            Some(StartSpec::Events(v)) => js::events::to_events(v),
-            Some(StartSpec::Function(f)) => match js::call(&self.context, f, args) {
-                Ok(v) if js::promise::is_promise(&v) => {
+            Some(StartSpec::Events(v)) => h.to_events(v),
+            Some(StartSpec::Function(f)) => match h.call(&self.context, f, args) {
+                Ok(v) if h.is_promise(&v) => {
                     self.inner.borrow_mut().held = Some(Vec::new());
                     self.start_filters();
                     let weak = Rc::downgrade(&self.inner);
-                    js::promise::on_settled(&v, &self.context, move |result| {
+                    let done = move |result: Result<Value, String>| {
                         if let Some(p) = weak.upgrade() {
                             let held = p.borrow_mut().held.take().unwrap_or_default();
-                            let first = result.and_then(|v| js::events::to_events(&v));
+                            let first = result.and_then(|v| host().to_events(&v));
                             let mut inner = p.borrow_mut();
                             match first {
                                 Ok(events) => events.into_iter().for_each(|e| inner.input(e)),
-                                Err(e) => inner.input(js::runtime_error(e)),
+                                Err(e) => inner.input(runtime_error(e)),
                             }
                             held.into_iter().for_each(|e| inner.input(e));
                         }
-                    });
+                    };
+                    h.on_settled(&v, &self.context, Box::new(done));
                     return;
                 }
-                Ok(v) => js::events::to_events(&v),
+                Ok(v) => h.to_events(&v),
                 Err(e) => Err(e),
             },
         };
@@ -203,7 +203,7 @@ impl Pipeline {
             Ok(events) => events.into_iter().for_each(|e| self.input(e)),
             Err(e) => {
                 tracing::error!(target: "pipeline", "{e}");
-                self.input(js::runtime_error(e));
+                self.input(runtime_error(e));
             }
         }
     }
@@ -224,11 +224,11 @@ impl Drop for Pipeline {
         if let Some(f) = &self.layout.on_end {
             let f = f.clone();
             let context = self.context.clone();
-            js::call_when_free(move || {
-                if let Err(e) = js::call(&context, &f, &[]) {
+            host().when_free(Box::new(move || {
+                if let Err(e) = host().call(&context, &f, &[]) {
                     tracing::error!(target: "pipeline", "onEnd: {e}");
                 }
-            });
+            }));
         }
     }
 }

@@ -9,53 +9,28 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsObject, JsResult, JsValue};
-use bytes::BytesMut;
+use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
 use super::link::{Sub, SubRef};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
+use super::select::{Family, Pick, Select, Selector};
+use crate::engine::host::runtime_error;
+use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Value, host};
 use crate::js;
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    First,
-    MessageStart,
-    Message,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::First => "branch",
-            Kind::MessageStart => "branchMessageStart",
-            Kind::Message => "branchMessage",
-        }
-    }
-}
-
-pub fn make_branch(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    make(Kind::First, args, ctx)
-}
-pub fn make_message_start(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    make(Kind::MessageStart, args, ctx)
-}
-pub fn make_message(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    make(Kind::Message, args, ctx)
-}
 
 /// Splits `cond1, sub1, ..., default?` into (condition, sub-pipeline) pairs; the default
 /// has no condition.
-fn make(kind: Kind, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+pub fn make(select: Select, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let name = select.name(Family::Branch);
     if args.len() < 2 {
-        return Err(js::type_error(format!("{}() requires at least 2 arguments", kind.name())));
+        return Err(js::type_error(format!("{name}() requires at least 2 arguments")));
     }
     let mut branches = Vec::new();
     for pair in args.chunks(2) {
         let (cond, sub) = match pair {
             [cond, sub] => {
                 let f = cond.as_object().filter(|o| o.is_callable()).ok_or_else(|| {
-                    js::type_error(format!("{}(): conditions must be functions, got {}", kind.name(), cond.display()))
+                    js::type_error(format!("{name}(): conditions must be functions, got {}", cond.display()))
                 })?;
                 (Some(f.clone()), sub)
             }
@@ -64,35 +39,34 @@ fn make(kind: Kind, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
         };
         if !sub.is_string() && !sub.as_object().is_some_and(|o| o.is_callable()) {
             return Err(js::type_error(format!(
-                "{}(): a sub-pipeline must be a pipeline name or a builder function, got {}",
-                kind.name(),
+                "{name}(): a sub-pipeline must be a pipeline name or a builder function, got {}",
                 sub.display()
             )));
         }
         branches.push((cond, js::configuration::sub_ref(sub, ctx)?));
     }
-    Ok(Made::Filter(Box::new(Spec { kind, branches: Rc::new(branches) })))
+    Ok(Made::Filter(Box::new(Spec { select, branches: Rc::new(branches) })))
 }
 
-type Branches = Rc<Vec<(Option<JsObject>, SubRef)>>;
+type Branches = Rc<Vec<(Option<Callback>, SubRef)>>;
 
 struct Spec {
-    kind: Kind,
+    select: Select,
     branches: Branches,
 }
 
 impl FilterSpec for Spec {
     fn name(&self) -> &'static str {
-        self.kind.name()
+        self.select.name(Family::Branch)
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
         Box::new(Branch {
-            kind: self.kind,
+            selector: Selector::new(self.select, false),
+            name: self.name(),
             branches: self.branches.clone(),
             env,
             held: Vec::new(),
-            message: None,
             sub: None,
             ended: false,
         })
@@ -100,52 +74,34 @@ impl FilterSpec for Spec {
 }
 
 struct Branch {
-    kind: Kind,
+    selector: Selector,
+    name: &'static str,
     branches: Branches,
     env: FilterEnv,
     held: Vec<Event>,
-    /// The message being collected for `branchMessage`.
-    message: Option<(Head, BytesMut)>,
     sub: Option<Sub>,
     ended: bool,
 }
 
 impl Branch {
-    /// The argument the conditions get for this event, or `None` when this event is not
-    /// one where a choice is made.
-    fn argument(&mut self, evt: &Event) -> Option<Result<Vec<JsValue>, String>> {
-        let to_js = |f: &mut dyn FnMut(&mut Context) -> JsResult<JsValue>| {
-            js::with_js(|ctx| f(ctx).map(|v| vec![v]).map_err(|e| js::describe(&e, ctx)))
-                .unwrap_or_else(|| Err("re-entrant call into JS".into()))
-        };
-        match (self.kind, evt) {
-            (Kind::First, _) => Some(Ok(Vec::new())),
-            (Kind::MessageStart, Event::MessageStart(_)) => Some(to_js(&mut |ctx| js::events::to_value(evt, ctx))),
-            (Kind::MessageStart, _) => None,
-            (Kind::Message, Event::MessageStart(h)) => {
-                self.message = Some((h.clone(), BytesMut::new()));
-                None
-            }
-            (Kind::Message, Event::Data(d)) => {
-                if let Some((_, body)) = &mut self.message {
-                    body.extend_from_slice(d);
-                }
-                None
-            }
-            (Kind::Message, Event::MessageEnd(tail)) => {
-                let (head, body) = self.message.take()?;
-                Some(to_js(&mut |ctx| js::message::collected(&head, &body, tail.clone(), ctx)))
-            }
-            (Kind::Message, _) => None,
+    /// The arguments the conditions get for this event, or `None` when this event is not
+    /// one where a choice is made. Plain `branch` decides at any event, with no argument.
+    fn arguments(&mut self, evt: &Event) -> Option<Result<Vec<Value>, String>> {
+        if self.selector.pick(evt) != Pick::Chosen {
+            return None;
         }
+        if self.name == "branch" {
+            return Some(Ok(Vec::new()));
+        }
+        Some(self.selector.argument(evt, &*host()).map(|v| vec![v]))
     }
 
     /// The first branch whose condition holds, or the default.
-    fn choose(&self, args: &[JsValue]) -> Result<Option<SubRef>, String> {
+    fn choose(&self, args: &[Value]) -> Result<Option<SubRef>, String> {
         for (cond, sub) in self.branches.iter() {
             let hit = match cond {
                 None => true,
-                Some(f) => js::call(&self.env.context, f, args)?.to_boolean(),
+                Some(f) => host().call(&self.env.context, f, args)?.to_boolean(),
             };
             if hit {
                 return Ok(Some(sub.clone()));
@@ -155,10 +111,10 @@ impl Branch {
     }
 
     fn fail(&mut self, e: String, out: &mut Output<'_>) {
-        tracing::error!(target: "pipeline", "{}: {e}", self.kind.name());
+        tracing::error!(target: "pipeline", "{}: {e}", self.name);
         self.ended = true;
         self.held.clear();
-        out.emit(js::runtime_error(e));
+        out.emit(runtime_error(e));
     }
 }
 
@@ -170,7 +126,7 @@ impl Filter for Branch {
         if let Some(sub) = &self.sub {
             return sub.input(evt, out);
         }
-        let chosen = match self.argument(&evt) {
+        let chosen = match self.arguments(&evt) {
             None => Ok(None),
             Some(Err(e)) => Err(e),
             Some(Ok(args)) => self.choose(&args).and_then(|s| s.map(|s| s.resolve()).transpose()),

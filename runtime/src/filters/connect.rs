@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
 
 use super::Made;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output, host};
 use crate::js;
 use crate::net::outbox::{End, Outbox};
 
@@ -91,12 +91,10 @@ impl Connect {
         self.outbox = Some(outbox.clone());
         let target = match &self.target {
             Target::Fixed(t) => Ok(t.clone()),
-            Target::Dynamic(f) => js::call(&self.env.context, f, &[]).and_then(|v| {
-                js::with_js(|ctx| {
-                    v.to_string(ctx).map(|s| s.to_std_string_escaped()).map_err(|e| js::describe(&e, ctx))
-                })
-                .unwrap_or_else(|| Err("re-entrant call into JS".into()))
-            }),
+            Target::Dynamic(f) => {
+                let host = host();
+                host.call(&self.env.context, f, &[]).and_then(|v| host.to_text(&v))
+            }
         };
         let env = self.env.clone();
         match target {
@@ -106,7 +104,7 @@ impl Connect {
             }
             Err(e) => {
                 tracing::error!(target: "outbound", "connect: {e}");
-                env.emit_later(js::runtime_error(e));
+                env.emit_later(crate::engine::host::runtime_error(e));
             }
         }
         outbox

@@ -14,7 +14,7 @@ use boa_engine::{Context, JsObject, JsResult, JsValue};
 
 use super::Made;
 use crate::codec::http1::{DecodeError, Item, RequestDecoder};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, host};
 use crate::js;
 
 pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
@@ -58,12 +58,10 @@ impl DecodeHttpRequest {
         let Some(f) = &self.handler else {
             return Ok(head);
         };
-        js::with_js(|ctx| {
-            let obj = js::message::head_to_js(&head, ctx).map_err(|e| js::describe(&e, ctx))?;
-            js::call_with(&self.env.context, f, std::slice::from_ref(&obj), ctx)?;
-            Ok(Head::Js(obj))
-        })
-        .unwrap_or_else(|| Err("re-entrant call into JS".into()))
+        let host = host();
+        let obj = host.head_value(&head)?;
+        host.call(&self.env.context, f, std::slice::from_ref(&obj))?;
+        Ok(Head::Js(obj))
     }
 }
 
@@ -88,7 +86,7 @@ impl Filter for DecodeHttpRequest {
                     Err(e) => {
                         tracing::error!(target: "pipeline", "decodeHTTPRequest: {e}");
                         self.ended = true;
-                        out.emit(js::runtime_error(e));
+                        out.emit(crate::engine::host::runtime_error(e));
                         return;
                     }
                 },

@@ -8,8 +8,8 @@ use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
 use super::http_server::{HttpServer, Responder};
-use crate::options;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output};
+use crate::options;
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
     let buffer_size = options::buffer_size(args.first(), ctx)?;

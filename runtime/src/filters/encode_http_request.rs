@@ -9,10 +9,10 @@
 use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
-use crate::options;
 use crate::codec::http1::{Encoder, Out, RequestInfo};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
 use crate::js::message::{request_head_of, response_head_of};
+use crate::options;
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
     let buffer_size = options::buffer_size(args.first(), ctx)?;

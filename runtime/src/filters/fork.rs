@@ -3,13 +3,12 @@
 
 use std::rc::Rc;
 
-use boa_engine::object::builtins::JsArray;
 use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
+use crate::engine::host;
 use crate::engine::pipeline::Discard;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline};
-use crate::js;
 
 pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
     let init = args.first().cloned().unwrap_or_default();
@@ -44,7 +43,7 @@ impl Fork {
     fn open(&self) -> Vec<Pipeline> {
         let context = &self.env.context;
         let init = match self.init.as_object().filter(|o| o.is_callable()) {
-            Some(f) => match js::call(context, &f, &[]) {
+            Some(f) => match host().call(context, &f, &[]) {
                 Ok(v) => v,
                 Err(e) => {
                     tracing::error!(target: "pipeline", "fork: {e}");
@@ -53,13 +52,7 @@ impl Fork {
             },
             None => self.init.clone(),
         };
-        let elements = init.as_object().filter(|o| o.is_array()).and_then(|o| {
-            let arr = JsArray::from_object(o.clone()).ok()?;
-            js::with_js(|ctx| {
-                let len = arr.length(ctx).unwrap_or(0);
-                (0..len).map(|i| arr.get(i, ctx).unwrap_or_default()).collect::<Vec<_>>()
-            })
-        });
+        let elements = host().to_list(&init);
         match elements {
             None => {
                 let p = Pipeline::new(self.sub.clone(), context.clone(), Rc::new(Discard));

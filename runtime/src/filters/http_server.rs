@@ -10,7 +10,7 @@ use boa_engine::{JsObject, JsValue};
 use bytes::{Bytes, BytesMut};
 
 use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo};
-use crate::engine::{Event, EventSink, FilterEnv, Head, Layout, Output, Pipeline};
+use crate::engine::{Event, EventSink, FilterEnv, Head, Layout, Output, Pipeline, Value, host};
 use crate::js;
 
 /// Who answers each request.
@@ -234,18 +234,15 @@ fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc
     let result = match responder {
         Responder::Message(m) => Ok(m.clone()),
         Responder::Function(f) => {
-            let msg = js::with_js(|ctx| js::message::collected(&Head::Request(head), &body, JsValue::undefined(), ctx));
-            match msg {
-                Some(Ok(m)) => js::call(&env.context, f, &[m]),
-                Some(Err(e)) => Err(e.to_string()),
-                None => Err("re-entrant call into JS".into()),
-            }
+            let host = host();
+            host.message_value(&Head::Request(head), &body, Value::undefined())
+                .and_then(|m| host.call(&env.context, f, &[m]))
         }
         Responder::Pipeline(_) => return,
     };
-    let deliver = |answer: &Rc<Answer>, r: Result<JsValue, String>| {
+    let deliver = |answer: &Rc<Answer>, r: Result<Value, String>| {
         let events = r.and_then(|v| {
-            let events = js::events::to_events(&v)?;
+            let events = host().to_events(&v)?;
             if !matches!(events.first(), Some(Event::MessageStart(_))) {
                 return Err("handler is not or did not return a Message".into());
             }
@@ -255,14 +252,14 @@ fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc
             Ok(events) => events.into_iter().for_each(|e| answer.on_event(e)),
             Err(e) => {
                 tracing::error!(target: "http", "serveHTTP: {e}");
-                answer.on_event(js::runtime_error(e));
+                answer.on_event(crate::engine::host::runtime_error(e));
             }
         }
     };
     match result {
-        Ok(v) if js::promise::is_promise(&v) => {
+        Ok(v) if host().is_promise(&v) => {
             let answer = answer.clone();
-            js::promise::on_settled(&v, &env.context, move |r| deliver(&answer, r));
+            host().on_settled(&v, &env.context, Box::new(move |r| deliver(&answer, r)));
         }
         r => deliver(answer, r),
     }

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use boa_engine::{Context, JsObject, JsResult, JsValue};
 
 use super::Made;
-use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline};
+use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline, host};
 use crate::js::{self, configuration::Registry};
 
 /// A sub-pipeline layout, or the name of a legacy `.pipeline(name)`.
@@ -133,7 +133,7 @@ impl Link {
         match &self.target {
             Target::Fixed(sub) => sub.resolve().map(Some),
             Target::Dynamic(f) => {
-                let v = js::call(&self.env.context, f, &[])?;
+                let v = host().call(&self.env.context, f, &[])?;
                 if v.is_null_or_undefined() {
                     return Ok(None);
                 }
@@ -157,7 +157,7 @@ impl Filter for Link {
                 Err(e) => {
                     tracing::error!(target: "pipeline", "link: {e}");
                     self.ended = true;
-                    return out.emit(js::runtime_error(e));
+                    return out.emit(crate::engine::host::runtime_error(e));
                 }
             }
         }

@@ -15,6 +15,7 @@ pub mod link;
 pub mod mux_http;
 pub mod print;
 pub mod replace;
+mod select;
 pub mod serve_http;
 
 use std::rc::Rc;
@@ -22,6 +23,7 @@ use std::rc::Rc;
 use boa_engine::{Context, JsResult, JsValue};
 
 use crate::engine::{FilterSpec, Layout};
+pub use select::Select;
 
 /// A joint filter still waiting for the layout given by `.to(...)`.
 pub type Joint = Box<dyn FnOnce(Rc<Layout>) -> Box<dyn FilterSpec>>;
@@ -32,37 +34,54 @@ pub enum Made {
     Joint(Joint),
 }
 
-pub type Maker = fn(&[JsValue], &mut Context) -> JsResult<Made>;
+/// How a filter method of the designer makes its filter from the method's arguments.
+#[derive(Clone, Copy)]
+pub enum Maker {
+    Plain(fn(&[JsValue], &mut Context) -> JsResult<Made>),
+    /// One of a family that differs only in the events it selects (`handleMessageStart`...).
+    Selected(fn(Select, &[JsValue], &mut Context) -> JsResult<Made>, Select),
+}
+
+impl Maker {
+    pub fn make(self, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+        match self {
+            Maker::Plain(f) => f(args, ctx),
+            Maker::Selected(f, select) => f(select, args, ctx),
+        }
+    }
+}
+
+use Maker::{Plain, Selected};
 
 /// Every filter method of the designer, by its JS name.
 pub const ALL: &[(&str, Maker)] = &[
-    ("connect", connect::make),
-    ("demuxHTTP", demux_http::make),
-    ("serveHTTP", serve_http::make),
-    ("muxHTTP", mux_http::make),
-    ("decodeHTTPRequest", decode_http_request::make),
-    ("decodeHTTPResponse", decode_http_response::make),
-    ("encodeHTTPRequest", encode_http_request::make),
-    ("encodeHTTPResponse", encode_http_response::make),
-    ("dump", dump::make),
-    ("fork", fork::make),
-    ("handle", handle::make_handle),
-    ("handleStreamStart", handle::make_stream_start),
-    ("handleMessageStart", handle::make_message_start),
-    ("handleData", handle::make_data),
-    ("handleMessageEnd", handle::make_message_end),
-    ("handleStreamEnd", handle::make_stream_end),
-    ("handleMessage", handle::make_message),
-    ("replace", replace::make_replace),
-    ("replaceStreamStart", replace::make_stream_start),
-    ("replaceMessageStart", replace::make_message_start),
-    ("replaceData", replace::make_data),
-    ("replaceMessageEnd", replace::make_message_end),
-    ("replaceStreamEnd", replace::make_stream_end),
-    ("replaceMessage", replace::make_message),
-    ("branch", branch::make_branch),
-    ("branchMessageStart", branch::make_message_start),
-    ("branchMessage", branch::make_message),
-    ("link", link::make),
-    ("print", print::make),
+    ("connect", Plain(connect::make)),
+    ("demuxHTTP", Plain(demux_http::make)),
+    ("serveHTTP", Plain(serve_http::make)),
+    ("muxHTTP", Plain(mux_http::make)),
+    ("decodeHTTPRequest", Plain(decode_http_request::make)),
+    ("decodeHTTPResponse", Plain(decode_http_response::make)),
+    ("encodeHTTPRequest", Plain(encode_http_request::make)),
+    ("encodeHTTPResponse", Plain(encode_http_response::make)),
+    ("dump", Plain(dump::make)),
+    ("fork", Plain(fork::make)),
+    ("handle", Selected(handle::make, Select::All)),
+    ("handleStreamStart", Selected(handle::make, Select::StreamStart)),
+    ("handleMessageStart", Selected(handle::make, Select::MessageStart)),
+    ("handleData", Selected(handle::make, Select::Data)),
+    ("handleMessageEnd", Selected(handle::make, Select::MessageEnd)),
+    ("handleStreamEnd", Selected(handle::make, Select::StreamEnd)),
+    ("handleMessage", Selected(handle::make, Select::Message)),
+    ("replace", Selected(replace::make, Select::All)),
+    ("replaceStreamStart", Selected(replace::make, Select::StreamStart)),
+    ("replaceMessageStart", Selected(replace::make, Select::MessageStart)),
+    ("replaceData", Selected(replace::make, Select::Data)),
+    ("replaceMessageEnd", Selected(replace::make, Select::MessageEnd)),
+    ("replaceStreamEnd", Selected(replace::make, Select::StreamEnd)),
+    ("replaceMessage", Selected(replace::make, Select::Message)),
+    ("branch", Selected(branch::make, Select::All)),
+    ("branchMessageStart", Selected(branch::make, Select::MessageStart)),
+    ("branchMessage", Selected(branch::make, Select::Message)),
+    ("link", Plain(link::make)),
+    ("print", Plain(print::make)),
 ];

@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::Made;
 use crate::codec::http1::{Encoder, Item, Out, RequestInfo, ResponseDecoder, error_response};
+use crate::engine::host;
 use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Head, Layout, Output, Pipeline, StreamError};
 use crate::js;
 
@@ -215,7 +216,7 @@ impl MuxHttp {
     fn key(&self) -> (Key, Option<JsObject>, JsValue) {
         let context = &self.env.context;
         let value = match &self.shared.selector {
-            Some(f) => js::call(context, f, &[]).unwrap_or_else(|e| {
+            Some(f) => host().call(context, f, &[]).unwrap_or_else(|e| {
                 tracing::error!(target: "http", "muxHTTP session selector: {e}");
                 JsValue::undefined()
             }),
@@ -228,8 +229,8 @@ impl MuxHttp {
             let id = context.inbound.as_ref().map(|i| i.id).unwrap_or(context.id);
             return (Key::Context(id), None, value);
         }
-        let text = js::with_js(|ctx| value.to_string(ctx).map(|s| s.to_std_string_escaped()).unwrap_or_default());
-        (Key::Text(text.unwrap_or_default()), None, value)
+        let text = host().to_text(&value).unwrap_or_default();
+        (Key::Text(text), None, value)
     }
 
     fn bind(&mut self) -> Rc<Session> {

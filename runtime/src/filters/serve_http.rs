@@ -5,9 +5,9 @@ use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
 use super::http_server::{HttpServer, Responder};
-use crate::options;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
 use crate::js;
+use crate::options;
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
     let responder = match args.first() {

@@ -14,7 +14,7 @@ use boa_engine::{
 use boa_gc::GcRefCell;
 
 use super::{current, type_error};
-use crate::net::inbound::InboundInfo;
+use crate::engine::Inbound as InboundInfo;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<UrlRouter>()?;

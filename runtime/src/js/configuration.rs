@@ -277,7 +277,7 @@ fn add_filter(
     if matches!(name, "branch") && is_static_branch(args) {
         return static_branch(this, args, ctx);
     }
-    let made = maker(args, ctx)?;
+    let made = maker.make(args, ctx)?;
     with_pending(this, name, |p| {
         if let Some((joint, _)) = &p.joint {
             return Err(type_error(format!("missing .to(...) after {joint}()")));

@@ -44,7 +44,7 @@ impl Class for Designer {
         ];
         for (name, maker) in filters::ALL {
             let f = function(ctx, (*name, *maker), |(name, maker), this, args, ctx| {
-                let made = maker(args, ctx)?;
+                let made = maker.make(args, ctx)?;
                 with(this, |b| {
                     if let Some((joint, _)) = &b.joint {
                         return Err(type_error(format!("missing .to(...) after {joint}()")));

@@ -8,7 +8,7 @@ use boa_engine::{Context, Finalize, JsData, JsResult, JsString, JsValue, NativeF
 
 use super::data::Data;
 use super::type_error;
-use crate::net::inbound::InboundInfo;
+use crate::engine::Inbound as InboundInfo;
 
 #[derive(Trace, Finalize, JsData)]
 pub struct Inbound {

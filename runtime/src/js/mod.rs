@@ -14,6 +14,7 @@ pub mod data;
 pub mod designer;
 pub mod events;
 pub mod head;
+pub mod host;
 pub mod inbound;
 pub mod json;
 pub mod message;
@@ -33,7 +34,7 @@ use std::rc::Rc;
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::{Context as JsContext, Finalize, JsError, JsObject, JsResult, JsValue, Trace};
 
-use crate::engine::{self, Event, StreamError};
+use crate::engine;
 
 thread_local! {
     static ENGINE: RefCell<Option<Rc<RefCell<JsContext>>>> = const { RefCell::new(None) };
@@ -63,9 +64,11 @@ pub fn new_context() -> JsResult<JsContext> {
     Ok(ctx)
 }
 
-/// Hands the worker's context to the thread-local slot, for calls made at traffic time.
+/// Hands the worker's context to the thread-local slot, for calls made at traffic time, and
+/// makes this JS host the one the engine asks.
 pub fn install(ctx: Rc<RefCell<JsContext>>) {
     ENGINE.with(|e| *e.borrow_mut() = Some(ctx));
+    engine::host::install(Rc::new(host::JsHost));
 }
 
 /// The pipeline context whose `$` values scripts see right now.
@@ -142,11 +145,6 @@ pub fn describe(e: &JsError, ctx: &mut JsContext) -> String {
         Some(stack) => stack,
         None => message,
     }
-}
-
-/// The `StreamEnd` a filter emits when its script callback failed.
-pub fn runtime_error(message: String) -> Event {
-    Event::StreamEnd(Some(StreamError::Value(JsValue::from(boa_engine::JsString::from(message)))))
 }
 
 /// Rust values captured by native closures. They hold no JS values, so the GC need not

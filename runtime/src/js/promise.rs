@@ -17,9 +17,9 @@ type Settled = Rc<RefCell<Option<Box<dyn FnOnce(Result<JsValue, String>)>>>>;
 
 /// Calls `done` once `promise` settles. `done` runs from its own task, never inside the JS
 /// job that settled the promise, so it may call into JS itself.
-pub fn on_settled(promise: &JsValue, context: &Rc<Context>, done: impl FnOnce(Result<JsValue, String>) + 'static) {
+pub fn on_settled(promise: &JsValue, context: &Rc<Context>, done: Box<dyn FnOnce(Result<JsValue, String>)>) {
     let Some(obj) = promise.as_object() else { return };
-    let slot: Settled = Rc::new(RefCell::new(Some(Box::new(done))));
+    let slot: Settled = Rc::new(RefCell::new(Some(done)));
     let context = context.clone();
     let wired = with_js(|ctx| -> boa_engine::JsResult<()> {
         let p = JsPromise::from_object(obj.clone())?;

@@ -1,9 +1,6 @@
-//! One accepted connection: its pipeline, fed by a reader, drained by a writer.
+//! An accepted connection's socket: reads become events for its pipeline, its outbox writes.
 
-use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
-use std::rc::Rc;
+use std::cell::Cell;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -11,62 +8,12 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use super::outbox::{End, Outbox};
-use crate::engine::{Context, Event, Layout, Pipeline, StartSpec};
-use crate::js;
+use crate::engine::{Event, Gauge};
 
-/// What a script can learn about an inbound connection. The socket fd is cleared when the
-/// connection is gone, so a kept reference cannot reach a reused fd.
-pub struct InboundInfo {
-    pub id: u64,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    fd: Cell<Option<RawFd>>,
-    closers: RefCell<Vec<Box<dyn FnOnce()>>>,
-}
-
-impl InboundInfo {
-    pub fn fd(&self) -> Option<RawFd> {
-        self.fd.get()
-    }
-
-    /// Runs `f` when the connection is closed (for things that live only as long as it).
-    pub fn on_close(&self, f: Box<dyn FnOnce()>) {
-        self.closers.borrow_mut().push(f);
-    }
-}
-
-thread_local! {
-    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
-}
-
-pub struct ServeOptions {
-    pub idle_timeout: Duration,
-}
-
-pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opts: Rc<ServeOptions>) {
-    let _active = crate::worker::ActiveGuard::new();
-    let _ = stream.set_nodelay(true);
-    let (Ok(local), Ok(remote)) = (stream.local_addr(), stream.peer_addr()) else { return };
-    let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-    let info = Rc::new(InboundInfo {
-        id,
-        local,
-        remote,
-        fd: Cell::new(Some(stream.as_raw_fd())),
-        closers: RefCell::new(Vec::new()),
-    });
-    tracing::debug!(target: "inbound", "inbound #{id} from {remote}");
-
-    let context = root.copy(Some(info.clone()));
-    let outbox = Rc::new(Outbox::new(context.downstream.clone()));
-    let upstream = context.upstream.clone();
-    let pipeline = Pipeline::new(layout.clone(), context, outbox.clone());
-    let args = match &layout.on_start {
-        Some(StartSpec::Function(_)) => js::with_js(|ctx| js::inbound::to_js(&info, ctx)).and_then(|r| r.ok()),
-        _ => None,
-    };
-    pipeline.start(args.as_slice());
-
+/// Moves bytes between `stream` and a pipeline until both directions are done: reads go to
+/// `input` (paused while `upstream` is over its limit), `outbox` writes the pipeline's output.
+pub async fn run(stream: TcpStream, input: &dyn Fn(Event), outbox: &Outbox, upstream: &Gauge, idle_timeout: Duration) {
+    let id = stream.peer_addr().ok();
     let (mut r, w) = stream.into_split();
     let last_activity = Cell::new(tokio::time::Instant::now());
     let reader = async {
@@ -79,15 +26,15 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
             buf.reserve(16 * 1024);
             let read = tokio::select! {
                 r = r.read_buf(&mut buf) => r,
-                _ = super::outbox::idle(&last_activity, &outbox, opts.idle_timeout) => {
-                    pipeline.input(Event::error("IdleTimeout"));
+                _ = super::outbox::idle(&last_activity, outbox, idle_timeout) => {
+                    input(Event::error("IdleTimeout"));
                     outbox.end(End::Close);
                     return;
                 }
             };
             last_activity.set(tokio::time::Instant::now());
             let (evt, last) = super::read_event(read, &mut buf);
-            pipeline.input(evt);
+            input(evt);
             if last {
                 return;
             }
@@ -95,8 +42,8 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
     };
     let writer = async {
         let r = outbox.run(w).await;
-        if let Err(e) = &r {
-            tracing::debug!(target: "inbound", "inbound #{id} write error: {e}");
+        if let (Err(e), Some(peer)) = (&r, id) {
+            tracing::debug!(target: "inbound", "inbound from {peer}: write error: {e}");
         }
         r
     };
@@ -110,8 +57,4 @@ pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opt
             }
         }
     }
-    info.fd.set(None);
-    let closers = info.closers.take();
-    closers.into_iter().for_each(|f| f());
-    tracing::debug!(target: "inbound", "inbound #{id} closed");
 }

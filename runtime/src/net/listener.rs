@@ -7,8 +7,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
 
-use super::inbound::{self, ServeOptions};
-use crate::engine::{Context, Layout};
+use crate::engine::Layout;
 
 /// A `pipy.listen(...)` request, collected while the script loads and opened after.
 pub struct ListenSpec {
@@ -49,9 +48,12 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> 
     TcpListener::from_std(socket.into())
 }
 
-/// Accepts until `stop` fires; each connection is served on its own local task.
-pub async fn run(listener: TcpListener, spec: Rc<ListenSpec>, root: Rc<Context>, stop: Rc<tokio::sync::Notify>) {
-    let opts = Rc::new(ServeOptions { idle_timeout: spec.idle_timeout });
+/// Accepts until `stop` fires; each connection is served by `serve` on its own local task.
+pub async fn run<F, Fut>(listener: TcpListener, spec: Rc<ListenSpec>, stop: Rc<tokio::sync::Notify>, serve: F)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let limit = spec.max_connections.map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
     loop {
         // With maxConnections reached, stop accepting but keep the socket: clients wait
@@ -69,9 +71,9 @@ pub async fn run(listener: TcpListener, spec: Rc<ListenSpec>, root: Rc<Context>,
         };
         match accepted {
             Ok((stream, _)) => {
-                let (layout, root, opts) = (spec.layout.clone(), root.clone(), opts.clone());
+                let served = serve(stream);
                 tokio::task::spawn_local(async move {
-                    inbound::serve(stream, layout, root, opts).await;
+                    served.await;
                     drop(permit);
                 });
             }

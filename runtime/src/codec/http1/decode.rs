@@ -9,7 +9,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::parse::*;
 use super::*;
 
-
 /// The largest head (or trailer section, or chunk-size line) the decoders accept by default.
 pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
 

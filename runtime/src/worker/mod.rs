@@ -12,6 +12,8 @@ use tokio::sync::watch;
 
 use crate::engine::Context;
 use crate::js;
+
+mod serve;
 use crate::net::listener::{self, ListenSpec};
 
 /// What the main thread tells the workers.
@@ -178,7 +180,12 @@ async fn serve(mut cfg: WorkerConfig, opened: Opened) {
     let root = root();
     let accept: Vec<_> = opened
         .into_iter()
-        .map(|(l, spec)| tokio::task::spawn_local(listener::run(l, spec, root.clone(), stop.clone())))
+        .map(|(l, spec)| {
+            let opts = Rc::new(serve::ServeOptions { idle_timeout: spec.idle_timeout });
+            let (layout, root) = (spec.layout.clone(), root.clone());
+            let serve = move |stream| serve::serve(stream, layout.clone(), root.clone(), opts.clone());
+            tokio::task::spawn_local(listener::run(l, spec, stop.clone(), serve))
+        })
         .collect();
     while *cfg.commands.borrow_and_update() == Command::Run {
         if cfg.commands.changed().await.is_err() {
@@ -206,9 +213,13 @@ pub async fn run_exit_callbacks() {
         match js::call(&context, &f, &[]) {
             Ok(v) if js::promise::is_promise(&v) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                js::promise::on_settled(&v, &context, move |r| {
-                    let _ = tx.send(r);
-                });
+                js::promise::on_settled(
+                    &v,
+                    &context,
+                    Box::new(move |r| {
+                        let _ = tx.send(r);
+                    }),
+                );
                 pending.push(rx);
             }
             Ok(_) => {}

@@ -1,0 +1,129 @@
+//! What the engine needs from a script host, and the host a worker installed.
+//!
+//! The engine runs pipelines; scripts decide. Whenever a pipeline or a filter has to ask the
+//! script (an `onStart` callback, a promise to wait for, a value to turn into events), it
+//! goes through [`Host`]. The JS layer implements it for Boa and installs it when a worker
+//! starts; tests install a stub and run filters with no JS engine at all.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::{Context, Event, Head, Inbound};
+
+/// A script value, carried by events and filter specs without the engine looking inside.
+/// It is Boa's value type because converting every payload to a neutral one would cost a copy
+/// per event for the one host there is.
+pub type Value = boa_engine::JsValue;
+
+/// A script function, as held by filter specs.
+pub type Callback = boa_engine::JsObject;
+
+/// A settled promise: its value, or the error message.
+pub type Settled = Box<dyn FnOnce(Result<Value, String>)>;
+
+pub trait Host {
+    /// Calls `f(args)` with `context` as the current pipeline context.
+    fn call(&self, context: &Rc<Context>, f: &Callback, args: &[Value]) -> Result<Value, String>;
+
+    /// Whether `v` is a promise to wait for.
+    fn is_promise(&self, v: &Value) -> bool;
+
+    /// Runs `done` once `promise` settles, from its own task (never inside the script job that
+    /// settled it, so `done` may call into the host again).
+    fn on_settled(&self, promise: &Value, context: &Rc<Context>, done: Settled);
+
+    /// The events a value stands for (an event, a message, or an array of them).
+    fn to_events(&self, v: &Value) -> Result<Vec<Event>, String>;
+
+    /// The elements of `v` if it is an array.
+    fn to_list(&self, v: &Value) -> Option<Vec<Value>>;
+
+    /// The value a callback is handed for a message head.
+    fn head_value(&self, head: &Head) -> Result<Value, String>;
+
+    /// The value a callback is handed for one event.
+    fn event_value(&self, evt: &Event) -> Result<Value, String>;
+
+    /// The head a `MessageStart` value carries now, which the script may have edited.
+    fn head_of(&self, event: &Value) -> Option<Head>;
+
+    /// The value a callback is handed for a whole message a filter collected.
+    fn message_value(&self, head: &Head, body: &[u8], tail: Value) -> Result<Value, String>;
+
+    /// The text of a value (a `connect` target, a session key).
+    fn to_text(&self, v: &Value) -> Result<String, String>;
+
+    /// The argument a listener pipeline's `onStart` callback gets for its connection.
+    fn inbound_value(&self, inbound: &Rc<Inbound>) -> Result<Value, String>;
+
+    /// Runs `f` now if the host is not in the middle of a call, else right after it returns.
+    fn when_free(&self, f: Box<dyn FnOnce()>);
+}
+
+thread_local! {
+    static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
+}
+
+/// Makes `host` the one this thread's pipelines ask.
+pub fn install(host: Rc<dyn Host>) {
+    HOST.with(|h| *h.borrow_mut() = Some(host));
+}
+
+/// Drops this thread's host (at worker teardown, before the script engine goes).
+pub fn uninstall() {
+    HOST.with(|h| h.borrow_mut().take());
+}
+
+/// This thread's host. Without one, every request to the script fails with a clear message.
+pub fn host() -> Rc<dyn Host> {
+    HOST.with(|h| h.borrow().clone()).unwrap_or_else(|| Rc::new(NoHost))
+}
+
+/// Stands in where no script host was installed: nothing can be called.
+struct NoHost;
+
+const NO_HOST: &str = "no script host on this thread";
+
+impl Host for NoHost {
+    fn call(&self, _: &Rc<Context>, _: &Callback, _: &[Value]) -> Result<Value, String> {
+        Err(NO_HOST.into())
+    }
+    fn is_promise(&self, _: &Value) -> bool {
+        false
+    }
+    fn on_settled(&self, _: &Value, _: &Rc<Context>, done: Settled) {
+        done(Err(NO_HOST.into()))
+    }
+    fn to_events(&self, _: &Value) -> Result<Vec<Event>, String> {
+        Err(NO_HOST.into())
+    }
+    fn to_list(&self, _: &Value) -> Option<Vec<Value>> {
+        None
+    }
+    fn head_value(&self, _: &Head) -> Result<Value, String> {
+        Err(NO_HOST.into())
+    }
+    fn event_value(&self, _: &Event) -> Result<Value, String> {
+        Err(NO_HOST.into())
+    }
+    fn head_of(&self, _: &Value) -> Option<Head> {
+        None
+    }
+    fn message_value(&self, _: &Head, _: &[u8], _: Value) -> Result<Value, String> {
+        Err(NO_HOST.into())
+    }
+    fn to_text(&self, _: &Value) -> Result<String, String> {
+        Err(NO_HOST.into())
+    }
+    fn inbound_value(&self, _: &Rc<Inbound>) -> Result<Value, String> {
+        Err(NO_HOST.into())
+    }
+    fn when_free(&self, f: Box<dyn FnOnce()>) {
+        f()
+    }
+}
+
+/// The `StreamEnd` a filter emits when a script callback failed with `message`.
+pub fn runtime_error(message: String) -> Event {
+    Event::StreamEnd(Some(super::StreamError::Value(Value::from(boa_engine::JsString::from(message)))))
+}

@@ -1,0 +1,128 @@
+//! What the `handle*`, `replace*` and `branch*` families share: which events a callback is
+//! called for, and the whole messages the `*Message` forms collect.
+
+use bytes::BytesMut;
+
+use crate::engine::{Event, Head, Host, Value};
+
+/// Which events a filter of a family looks at.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Select {
+    All,
+    StreamStart,
+    MessageStart,
+    Data,
+    MessageEnd,
+    StreamEnd,
+    Message,
+}
+
+/// The families built on [`Selector`].
+#[derive(Clone, Copy)]
+pub enum Family {
+    Handle,
+    Replace,
+    Branch,
+}
+
+impl Select {
+    /// The filter's name in the API: `handle` + `MessageStart`, and so on.
+    pub fn name(self, family: Family) -> &'static str {
+        const HANDLE: [&str; 7] = [
+            "handle",
+            "handleStreamStart",
+            "handleMessageStart",
+            "handleData",
+            "handleMessageEnd",
+            "handleStreamEnd",
+            "handleMessage",
+        ];
+        const REPLACE: [&str; 7] = [
+            "replace",
+            "replaceStreamStart",
+            "replaceMessageStart",
+            "replaceData",
+            "replaceMessageEnd",
+            "replaceStreamEnd",
+            "replaceMessage",
+        ];
+        const BRANCH: [&str; 7] =
+            ["branch", "branch", "branchMessageStart", "branch", "branch", "branch", "branchMessage"];
+        let table = match family {
+            Family::Handle => &HANDLE,
+            Family::Replace => &REPLACE,
+            Family::Branch => &BRANCH,
+        };
+        table[self as usize]
+    }
+}
+
+/// What became of one event.
+#[derive(PartialEq, Eq, Debug)]
+pub enum Pick {
+    /// Not one the filter looks at.
+    Other,
+    /// Taken into the message being collected.
+    Collected,
+    /// The callback is due: [`Selector::argument`] gives its argument.
+    Chosen,
+}
+
+pub struct Selector {
+    select: Select,
+    /// Whether a `StreamEnd` inside a message completes it (`replaceMessage`), or only a
+    /// `MessageEnd` does (`handleMessage`, `branchMessage`).
+    stream_end_completes: bool,
+    started: bool,
+    message: Option<(Head, BytesMut)>,
+}
+
+impl Selector {
+    pub fn new(select: Select, stream_end_completes: bool) -> Selector {
+        Selector { select, stream_end_completes, started: false, message: None }
+    }
+
+    pub fn pick(&mut self, evt: &Event) -> Pick {
+        match (self.select, evt) {
+            (Select::All, _)
+            | (Select::MessageStart, Event::MessageStart(_))
+            | (Select::Data, Event::Data(_))
+            | (Select::MessageEnd, Event::MessageEnd(_))
+            | (Select::StreamEnd, Event::StreamEnd(_)) => Pick::Chosen,
+            (Select::StreamStart, _) if !std::mem::replace(&mut self.started, true) => Pick::Chosen,
+            (Select::Message, Event::MessageStart(h)) => {
+                self.message = Some((h.clone(), BytesMut::new()));
+                Pick::Collected
+            }
+            (Select::Message, Event::Data(d)) if self.message.is_some() => {
+                if let Some((_, body)) = &mut self.message {
+                    body.extend_from_slice(d);
+                }
+                Pick::Collected
+            }
+            (Select::Message, Event::MessageEnd(_)) if self.message.is_some() => Pick::Chosen,
+            (Select::Message, Event::StreamEnd(_)) if self.message.is_some() && self.stream_end_completes => {
+                Pick::Chosen
+            }
+            _ => Pick::Other,
+        }
+    }
+
+    /// The callback's argument for a chosen event: the event itself, or the whole message.
+    pub fn argument(&mut self, evt: &Event, host: &dyn Host) -> Result<Value, String> {
+        if self.select != Select::Message {
+            return host.event_value(evt);
+        }
+        let (head, body) = self.message.take().unwrap_or((Head::None, BytesMut::new()));
+        let tail = match evt {
+            Event::MessageEnd(t) => t.clone(),
+            _ => Value::undefined(),
+        };
+        host.message_value(&head, &body, tail)
+    }
+
+    /// Forgets the message being collected (its replacement was static).
+    pub fn discard(&mut self) {
+        self.message = None;
+    }
+}
