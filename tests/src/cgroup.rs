@@ -24,7 +24,30 @@ pub fn cgroup2_root() -> Option<PathBuf> {
     })
 }
 
-/// Why the eBPF tests cannot run here, if they cannot. Callers print it loudly and return.
+/// Skips the calling eBPF test, loudly, when [`skip_reason`] says it cannot run here: the
+/// reason goes to stderr and to the skip log that `cargo xtask test` counts at the end.
+#[macro_export]
+macro_rules! require_ebpf {
+    ($name:expr) => {
+        if let Some(reason) = $crate::cgroup::skip_reason() {
+            $crate::cgroup::record_skip($name, &reason);
+            return;
+        }
+    };
+}
+
+/// Notes a skipped test in `$WEIR_SKIP_LOG` (set by `cargo xtask test`) and on stderr.
+pub fn record_skip(name: &str, reason: &str) {
+    eprintln!("SKIPPED: {name}: {reason}");
+    if let Some(log) = std::env::var_os("WEIR_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{name}: {reason}");
+        }
+    }
+}
+
+/// Why the eBPF tests cannot run here, if they cannot.
 pub fn skip_reason() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {

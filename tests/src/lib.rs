@@ -12,15 +12,50 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The binary under test: `$WEIR_BIN`, else the workspace's release build.
+/// The binary under test: `$WEIR_BIN`, else the workspace's release build. Either must be
+/// newer than every runtime source, so that no test passes or fails on yesterday's code.
 pub fn weir_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("WEIR_BIN") {
-        return p.into();
+    static CHECKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let bin = match std::env::var("WEIR_BIN") {
+                Ok(p) => PathBuf::from(p),
+                Err(_) => workspace().join("target/release/weir"),
+            };
+            let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
+                panic!("{} is missing: run `cargo xtask test` (or `cargo build --release -p weir`)", bin.display())
+            });
+            let root = workspace();
+            let sources = [root.join("runtime"), root.join("Cargo.lock")];
+            if let Some((path, _)) = newest(&sources).filter(|(_, t)| *t > built) {
+                panic!(
+                    "{} is older than {}: run `cargo xtask test` (or `cargo build --release -p weir`)",
+                    bin.display(),
+                    path.display()
+                );
+            }
+            bin
+        })
+        .clone()
+}
+
+/// The most recently modified file under `paths`.
+fn newest(paths: &[PathBuf]) -> Option<(PathBuf, std::time::SystemTime)> {
+    let mut best: Option<(PathBuf, std::time::SystemTime)> = None;
+    let mut stack: Vec<PathBuf> = paths.to_vec();
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::metadata(&p) else { continue };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&p) {
+                stack.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+            }
+        } else if let Ok(t) = meta.modified()
+            && best.as_ref().is_none_or(|(_, b)| t > *b)
+        {
+            best = Some((p, t));
+        }
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bin = root.join("target/release/weir");
-    assert!(bin.exists(), "{} is missing: run `cargo build --release -p weir` first", bin.display());
-    bin
+    best
 }
 
 pub fn workspace() -> PathBuf {
@@ -180,6 +215,8 @@ impl Drop for TempDir {
 pub struct HttpServer {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
+    /// How many connections it accepted.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub type Responder = dyn Fn(&str, &str) -> (String, Vec<(String, String)>, String) + Send + Sync;
@@ -193,14 +230,17 @@ impl HttpServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let respond: Arc<Responder> = Arc::new(respond);
         let log = requests.clone();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let accepted = connections.clone();
         thread::spawn(move || {
             for s in listener.incoming() {
                 let Ok(s) = s else { continue };
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (respond, log) = (respond.clone(), log.clone());
                 thread::spawn(move || serve_http(s, &*respond, &log));
             }
         });
-        HttpServer { port, requests }
+        HttpServer { port, requests, connections }
     }
 
     /// A server answering `200 OK` with `body` to everything.

@@ -111,6 +111,11 @@ fn demux_and_mux_proxy_reuses_one_upstream_connection_per_client() {
         (0..5).map(|i| format!("/r{i} yes")).collect::<Vec<_>>()
     );
     assert_eq!(upstream.requests.lock().unwrap().len(), 5);
+    assert_eq!(
+        upstream.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one upstream connection for the client"
+    );
 }
 
 #[test]

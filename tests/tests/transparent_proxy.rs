@@ -8,17 +8,8 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use weir_tests::cgroup::{TestCgroup, skip_reason};
+use weir_tests::cgroup::TestCgroup;
 use weir_tests::*;
-
-macro_rules! require_ebpf {
-    ($name:literal) => {
-        if let Some(reason) = skip_reason() {
-            eprintln!("SKIPPED: transparent_proxy::{}: {reason}", $name);
-            return;
-        }
-    };
-}
 
 fn sample(file: &str) -> PathBuf {
     workspace().join("samples/bpf/transparent-proxy").join(file)
@@ -295,13 +286,13 @@ fn other_getsockopt_calls_behave_as_without_the_programs() {
     require_ebpf!("other_getsockopt_calls_behave_as_without_the_programs");
     let cg = TestCgroup::create();
     let server = HttpServer::ok("x");
-    let (weir, _) = start_proxy(&cg, "main.js", &[]);
+    let (mut weir, _) = start_proxy(&cg, "main.js", &[]);
     let port = server.port.to_string();
     let outside = python_in(None, GETSOCKOPT_CLIENT, &[&port]);
     let inside = python_in(Some(&cg), GETSOCKOPT_CLIENT, &[&port]);
     assert_eq!(inside, outside, "getsockopt inside the cgroup differs from outside");
     assert!(inside.split_whitespace().nth(3) == Some("1"), "TCP_INFO state is not ESTABLISHED: {inside}");
-    assert!(weir.child.id() > 0);
+    assert!(weir.child.try_wait().unwrap().is_none(), "the proxy died during the getsockopt calls");
 }
 
 const RAW_CLIENT: &str = r#"

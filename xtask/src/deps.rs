@@ -44,8 +44,7 @@ pub fn ensure(needs: &[Need]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc_geteuid() } != 0 {
+    if !is_root() {
         bail!(
             "missing Debian packages: {} (install them with: sudo apt-get install -y {})",
             missing.join(" "),
@@ -69,7 +68,13 @@ pub fn ensure(needs: &[Need]) -> Result<()> {
     Ok(())
 }
 
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether a cgroup v2 hierarchy is mounted (where the eBPF tests attach).
+pub fn has_cgroup2() -> bool {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines().any(|l| l.split_once(" - ").is_some_and(|(_, r)| r.starts_with("cgroup2 ")))
 }

@@ -56,9 +56,33 @@ fn test() -> Result<()> {
     build_ebpf::run(&root())?;
     cargo(&["build", "--release", "-p", "weir"])?;
     let bin = root().join("target/release/weir");
-    // SAFETY: single-threaded at this point; the variable is read by the test processes.
-    unsafe { std::env::set_var("WEIR_BIN", &bin) };
-    cargo(&["test", "--release", "--workspace", "--", "--test-threads=2"])
+    let skip_log = root().join("target/weir-skipped.log");
+    let _ = std::fs::remove_file(&skip_log);
+    // SAFETY: single-threaded at this point; the variables are read by the test processes.
+    unsafe {
+        std::env::set_var("WEIR_BIN", &bin);
+        std::env::set_var("WEIR_SKIP_LOG", &skip_log);
+    }
+    let result = cargo(&["test", "--release", "--workspace", "--", "--test-threads=2"]);
+    report_skips(&skip_log)?;
+    result
+}
+
+/// libtest counts a test that returned early as passed: say loudly which ones skipped, and
+/// fail where they should have run (root with cgroup v2, as in CI).
+fn report_skips(log: &Path) -> Result<()> {
+    let skipped = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = skipped.lines().collect();
+    if lines.is_empty() {
+        println!("skipped tests: none");
+        return Ok(());
+    }
+    println!("SKIPPED {} tests:", lines.len());
+    lines.iter().for_each(|l| println!("  {l}"));
+    if deps::is_root() && deps::has_cgroup2() {
+        bail!("{} tests skipped although this is root with cgroup v2: they must run here", lines.len());
+    }
+    Ok(())
 }
 
 fn run_sample(extra: &[String]) -> Result<()> {

@@ -127,3 +127,80 @@ impl Host for NoHost {
 pub fn runtime_error(message: String) -> Event {
     Event::StreamEnd(Some(super::StreamError::Value(Value::from(boa_engine::JsString::from(message)))))
 }
+
+/// A host for tests of filters: no script engine, every callback "returns" `undefined`,
+/// and what the filters asked for is recorded.
+#[cfg(test)]
+pub mod stub {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::{Callback, Host, Settled, Value};
+    use crate::engine::{Context, Event, Head, Inbound};
+
+    #[derive(Default)]
+    pub struct StubHost {
+        /// One line per request: `call`, `event MessageStart`, ...
+        pub log: RefCell<Vec<String>>,
+    }
+
+    impl StubHost {
+        /// Installs a fresh stub as this thread's host and returns it.
+        pub fn install() -> Rc<StubHost> {
+            let stub = Rc::new(StubHost::default());
+            super::install(stub.clone());
+            stub
+        }
+
+        /// A callback to put in a filter spec; the stub never runs it.
+        pub fn callback() -> Callback {
+            Callback::with_null_proto()
+        }
+
+        fn note(&self, line: String) {
+            self.log.borrow_mut().push(line);
+        }
+    }
+
+    impl Host for StubHost {
+        fn call(&self, _: &Rc<Context>, _: &Callback, args: &[Value]) -> Result<Value, String> {
+            self.note(format!("call/{}", args.len()));
+            Ok(Value::undefined())
+        }
+        fn is_promise(&self, _: &Value) -> bool {
+            false
+        }
+        fn on_settled(&self, _: &Value, _: &Rc<Context>, done: Settled) {
+            done(Ok(Value::undefined()))
+        }
+        fn to_events(&self, _: &Value) -> Result<Vec<Event>, String> {
+            Ok(Vec::new())
+        }
+        fn to_list(&self, _: &Value) -> Option<Vec<Value>> {
+            None
+        }
+        fn head_value(&self, _: &Head) -> Result<Value, String> {
+            Ok(Value::undefined())
+        }
+        fn event_value(&self, evt: &Event) -> Result<Value, String> {
+            self.note(format!("event {}", evt.type_name()));
+            Ok(Value::undefined())
+        }
+        fn head_of(&self, _: &Value) -> Option<Head> {
+            None
+        }
+        fn message_value(&self, _: &Head, body: &[u8], _: Value) -> Result<Value, String> {
+            self.note(format!("message {}", body.len()));
+            Ok(Value::undefined())
+        }
+        fn to_text(&self, _: &Value) -> Result<String, String> {
+            Ok(String::new())
+        }
+        fn inbound_value(&self, _: &Rc<Inbound>) -> Result<Value, String> {
+            Ok(Value::undefined())
+        }
+        fn when_free(&self, f: Box<dyn FnOnce()>) {
+            f()
+        }
+    }
+}

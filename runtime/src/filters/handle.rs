@@ -116,3 +116,55 @@ impl Filter for Handle {
         }
     }
 }
+
+/// The pattern for testing a filter without a script engine: a stub host, a layout with the
+/// filter's spec, and a sink that collects what comes out.
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::host::stub::StubHost;
+    use crate::engine::{Context, Head, Layout, Pipeline};
+
+    fn run(select: Select, input: Vec<Event>) -> (Vec<&'static str>, Vec<String>) {
+        let stub = StubHost::install();
+        let spec = Spec { select, f: StubHost::callback() };
+        let layout = Layout { name: "test".into(), on_start: None, on_end: None, filters: vec![Box::new(spec)] };
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let sink = out.clone();
+        let p = Pipeline::new(Rc::new(layout), Context::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));
+        p.start(&[]);
+        input.into_iter().for_each(|e| p.input(e));
+        let kinds = out.borrow().iter().map(Event::type_name).collect();
+        let log = stub.log.borrow().clone();
+        (kinds, log)
+    }
+
+    fn message(body: &'static [u8]) -> Vec<Event> {
+        vec![
+            Event::MessageStart(Head::None),
+            Event::Data(Bytes::from_static(body)),
+            Event::MessageEnd(Value::undefined()),
+        ]
+    }
+
+    #[test]
+    fn handle_message_start_calls_once_per_message_and_passes_everything_on() {
+        let input = [message(b"ab"), message(b"cde"), vec![Event::end()]].concat();
+        let (out, log) = run(Select::MessageStart, input);
+        assert_eq!(out, ["MessageStart", "Data", "MessageEnd", "MessageStart", "Data", "MessageEnd", "StreamEnd"]);
+        assert_eq!(log, ["event MessageStart", "call/2", "event MessageStart", "call/2"]);
+    }
+
+    #[test]
+    fn handle_message_collects_whole_bodies() {
+        let input = [message(b"ab"), message(b"cde")].concat();
+        let (out, log) = run(Select::Message, input);
+        assert_eq!(out.len(), 6);
+        assert_eq!(log, ["message 2", "call/2", "message 3", "call/2"]);
+    }
+}
