@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Error;
-use crate::js::cstruct::{Field, FieldKind, Layout, Scalar};
+use crate::codec::c_layout::{Field, FieldKind, Layout, Scalar};
 
 #[derive(Debug, Clone)]
 enum Ty {
