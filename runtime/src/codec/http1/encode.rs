@@ -6,6 +6,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::*;
 
+/// Bodies up to this size are copied next to their framing (the head, a chunk-size line)
+/// so that a small message goes out as one buffer; larger ones are passed on as they are.
 pub(super) const COALESCE: usize = 4096;
 
 /// A piece of encoded output.
