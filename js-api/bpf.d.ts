@@ -4,16 +4,23 @@
 /** A field type: a scalar name, optionally with an array length, e.g. `'uint8[4]'`. */
 type CFieldType = string | CStruct | CUnion;
 
+/** Where a field of a `CStruct`/`CUnion` lies, from `reflect()`. */
 interface CFieldInfo {
+  /** Byte offset in the layout. */
   offset: number;
   /** Size of one element in bytes. */
   size: number;
+  /** Number of elements (1 unless an array). */
   count: number;
+  /** Declared with `[N]`. */
   isArray: boolean;
+  /** An integer type (or char). */
   isIntegral: boolean;
+  /** An unsigned integer type. */
   isUnsigned: boolean;
 }
 
+/** A C struct layout (Pipy's layout rules) that encodes objects to Data and back. */
 declare class CStruct {
   /** Fields in declaration order: name -> type string or nested layout. */
   constructor(fields: { [name: string]: CFieldType });
@@ -23,24 +30,34 @@ declare class CStruct {
   encode(value: object | null): Data | null;
   /** 64-bit integer fields decode to BigInt. Short input reads as zero. */
   decode(data: Data | null): any;
+  /** Offset, size and kind of every field. */
   reflect(): { [name: string]: CFieldInfo };
 }
 
+/** A C union layout: every member starts at offset 0. */
 declare class CUnion {
+  /** Members in declaration order: name -> type string or nested layout. */
   constructor(fields: { [name: string]: CFieldType });
+  /** Size of the largest member in bytes. */
   readonly size: number;
+  /** Exactly `size` bytes from the one member set in `value`. `null` in, `null` out. */
   encode(value: object | null): Data | null;
+  /** Every member decoded from the same bytes. */
   decode(data: Data | null): any;
+  /** Offset, size and kind of every member. */
   reflect(): { [name: string]: CFieldInfo };
 }
 
+/** Loads eBPF objects, fills their maps and attaches their programs to cgroups (Linux, root). */
 declare namespace bpf {
   /** `'BPF_PROG_TYPE_*'` name or its number. */
   type ProgramType = string | number;
   /** `'BPF_*'` attach type name or its number. */
   type AttachType = string | number;
 
+  /** A program of a loaded object. */
   interface Program {
+    /** Its function name. */
     readonly name: string;
     /** 0 until loaded. */
     readonly fd: number;
@@ -50,30 +67,45 @@ declare namespace bpf {
     load(progType: ProgramType, attachType?: AttachType): Program;
   }
 
+  /** A map of a loaded object, created in the kernel when the object was loaded. */
   interface Map {
+    /** Its name in the object. */
     readonly name: string;
+    /** Map fd. */
     readonly fd: number;
+    /** Kernel map id. */
     readonly id: number;
     /** BPF_MAP_TYPE_* number. */
     readonly type: number;
+    /** `map_flags` as declared. */
     readonly flags: number;
+    /** `max_entries` as declared. */
     readonly maxEntries: number;
+    /** Key size in bytes, as C (BTF) has it, padding included. */
     readonly keySize: number;
+    /** Value size in bytes, as C (BTF) has it, padding included. */
     readonly valueSize: number;
     /** From BTF; a scalar becomes a struct with the single field `i`. */
     readonly keyType: CStruct | CUnion | null;
+    /** From BTF, like `keyType`. */
     readonly valueType: CStruct | CUnion | null;
+    /** Inserts or replaces an entry (keys and values: objects encoded with the BTF types, or raw Data). */
     update(key: object | Data | null, value: object | Data | null): void;
     /** Throws when the key is missing. */
     lookup(key: object | Data | null): any;
     /** Throws when the key is missing. */
     delete(key: object | Data | null): void;
+    /** Every key, decoded. */
     keys(): any[];
+    /** Every `[key, value]`, decoded. */
     entries(): [any, any][];
   }
 
+  /** What `bpf.object()` returns. */
   interface ObjectFile {
+    /** The object's programs, not loaded yet. */
     readonly programs: Program[];
+    /** The object's maps, already created. */
     readonly maps: Map[];
   }
 

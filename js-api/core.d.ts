@@ -1,186 +1,301 @@
-// TypeScript declarations of Weir's core JS API (see core.md). Pipy scripts are plain JS;
-// these are for editors.
+// Weir's core JS API: globals, `pipy`, `os`, `Data`, messages and events, `Timeout`, the
+// inbound object and PipyJS's additions to `JSON` and `Promise`. Reference: core.md.
+// The pipeline designer and its filters are in pipeline.d.ts, `algo` in algo.d.ts, `bpf`,
+// `CStruct` and `CUnion` in bpf.d.ts.
+//
+// Every value declared here exists in a worker's JS context, and every value there is
+// declared here: tests/tests/js_api.rs compares the two by name.
 
+/** Writes its arguments to stdout, separated by spaces, then a newline; non-strings in Pipy's dump format. */
 declare function println(...args: any[]): void;
+
+/** Writes its arguments to stdout, separated by spaces, with no newline. */
 declare function print(...args: any[]): void;
 
-declare const console: {
-  log(...args: any[]): void;
-  info(...args: any[]): void;
-  warn(...args: any[]): void;
-  error(...args: any[]): void;
-  debug(...args: any[]): void;
-};
+/** Log lines on stderr, in the runtime's log format (`[INF] ...`). */
+declare namespace console {
+  /** Logs at the `info` level. */
+  function log(...args: any[]): void;
+  /** Logs at the `info` level. */
+  function info(...args: any[]): void;
+  /** Logs at the `warn` level. */
+  function warn(...args: any[]): void;
+  /** Logs at the `error` level. */
+  function error(...args: any[]): void;
+  /** Logs at the `debug` level (shown with `--log-level=debug`). */
+  function debug(...args: any[]): void;
+}
 
-type Encoding = 'utf8' | 'hex' | 'base64' | 'base64url';
+/** How `Data` turns strings into bytes and back. */
+type DataEncoding = 'utf8' | 'utf-8' | 'hex' | 'base64' | 'base64url';
 
+/** A chunk of bytes: what flows through pipelines, and message bodies. */
 declare class Data {
-  constructor(from?: string | Data | number[], encoding?: Encoding);
-  static from(from: string, encoding?: Encoding): Data | null;
+  /** Bytes of a string (in `encoding`, UTF-8 by default), a copy of a Data, or byte values. */
+  constructor(from?: string | Data | number[], encoding?: DataEncoding);
+  /** Like `new Data(...)`, but `null` instead of an exception when the input is bad. */
+  static from(from: string | Data | number[], encoding?: DataEncoding): Data | null;
+  /** Number of bytes. */
   readonly size: number;
-  push(more: string | Data): Data;
+  /** Appends bytes (a string as UTF-8) and returns this Data. */
+  push(more: string | Data | number[]): Data;
+  /** Removes the first `n` bytes and returns them. */
   shift(n: number): Data;
+  /** Removes the last `n` bytes and returns them. */
   pop(n: number): Data;
+  /** The bytes as an array of numbers. */
   toArray(): number[];
-  toString(encoding?: Encoding): string | undefined;
+  /** The bytes as a string; `undefined` for `utf8` when they are not valid UTF-8. */
+  toString(encoding?: DataEncoding): string;
 }
 
-interface RequestHead {
+/**
+ * The head of a message. HTTP decoders give an {@link HttpHead}; scripts may use any
+ * object (the HTTP encoders read the fields below and default the missing ones).
+ */
+interface MessageHead {
+  /** Request method, e.g. `'GET'`. */
   method?: string;
+  /** Request target, e.g. `'/index.html'`. */
   path?: string;
+  /** `'HTTP/1.1'` or `'HTTP/1.0'`. */
   protocol?: string;
-  headers?: Record<string, string | string[]>;
-  headerNames?: Record<string, string>;
-}
-
-interface ResponseHead {
+  /** Response status code. */
   status?: number;
+  /** Response reason phrase. */
   statusText?: string;
-  protocol?: string;
-  headers?: Record<string, string | string[]>;
+  /** Lower-case header names to values (`cookie`/`set-cookie` as arrays). */
+  headers?: Record<string, any>;
+  /** Lower-case header names to their original spelling. */
   headerNames?: Record<string, string>;
+  /** Any other field a script keeps in a head. */
+  [field: string]: any;
 }
 
-type Head = RequestHead & ResponseHead;
+/** A head made by the HTTP decoders: fields are converted from the wire only when read. */
+declare class HttpHead implements MessageHead {
+  private constructor();
+  /** Request method (requests only). */
+  method: string;
+  /** Request target (requests only). */
+  path: string;
+  /** `'HTTP/1.1'` or `'HTTP/1.0'`. */
+  protocol: string;
+  /** Status code (responses only). */
+  status: number;
+  /** Reason phrase (responses only). */
+  statusText: string;
+  /** Lower-case header names to values; `cookie`/`set-cookie` are arrays, `connection` is left out. */
+  headers: Record<string, any>;
+  /** Lower-case header names to their spelling on the wire, where it differs. */
+  headerNames: Record<string, string>;
+  /** A plain object with every field (used by `JSON.stringify`). */
+  toJSON(): MessageHead;
+  [field: string]: any;
+}
 
+/** The named errors a `StreamEnd` may carry. */
+type StreamErrorCode =
+  | 'Replay' | 'RuntimeError' | 'ReadError' | 'WriteError' | 'CannotResolve'
+  | 'ConnectionAborted' | 'ConnectionReset' | 'ConnectionRefused' | 'ConnectionTimeout'
+  | 'ReadTimeout' | 'WriteTimeout' | 'IdleTimeout' | 'BufferOverflow' | 'ProtocolError'
+  | 'Unauthorized';
+
+/** The event that starts a message. */
 declare class MessageStart {
-  constructor(head?: Head | null);
+  constructor(head?: MessageHead | null);
+  /** Always `'MessageStart'`. */
   readonly type: 'MessageStart';
-  readonly head: Head | null;
+  /** The message's head, `null` if it has none. */
+  readonly head: MessageHead | null;
 }
 
+/** The event that ends a message. */
 declare class MessageEnd {
   constructor(tail?: any, payload?: any);
+  /** Always `'MessageEnd'`. */
   readonly type: 'MessageEnd';
+  /** The message's tail (HTTP trailers), if any. */
   readonly tail: any;
+  /** A value carried along with the end. */
   readonly payload: any;
 }
 
+/** The event that ends a stream, normally or with an error. */
 declare class StreamEnd {
-  constructor(error?: string | any);
+  constructor(error?: StreamErrorCode | (string & {}) | object);
+  /** Always `'StreamEnd'`. */
   readonly type: 'StreamEnd';
-  readonly error: string | any | undefined;
+  /** `undefined` for a normal end, else a {@link StreamErrorCode} or the value a script gave. */
+  readonly error: StreamErrorCode | any;
 }
 
+/** A whole message: head, body and tail. Stands for MessageStart, Data and MessageEnd. */
 declare class Message {
+  /** A message with only a body. */
   constructor(body?: string | Data);
-  constructor(head: Head | null, body?: string | Data | null, tail?: any);
-  readonly head: Head | null;
+  /** A message with a head; a second argument that is not a string or Data becomes the payload. */
+  constructor(head: MessageHead | null, body?: string | Data | null | any, tail?: any);
+  /** The head, `null` if none. */
+  readonly head: MessageHead | null;
+  /** The body, `null` if none. */
   readonly body: Data | null;
+  /** The tail, if any. */
   readonly tail: any;
+  /** The payload, if any. */
   readonly payload: any;
 }
 
-type Event = Data | MessageStart | MessageEnd | StreamEnd;
-type Events = Event | Message | (Event | Message | null | undefined)[] | null | undefined;
+/** One event of a stream. */
+type PipelineEvent = Data | MessageStart | MessageEnd | StreamEnd;
 
+/** What a callback may give as output: an event, a Message, an array of them, or nothing. */
+type Events = PipelineEvent | Message | (PipelineEvent | Message | null | undefined)[] | null | undefined;
+
+/** A duration: seconds as a number, or a string with a unit: `'5s'`, `'1.5m'`, `'2h'`, `'1d'`, `'100ms'`. */
+type Duration = number | `${number}` | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+
+/** A byte count: a number, or a string with a binary suffix: `'16k'`, `'1m'`, `'1g'`. */
+type Size = number | `${number}` | `${number}${'k' | 'K' | 'm' | 'M' | 'g' | 'G'}`;
+
+/** A delay to wait for. */
 declare class Timeout {
-  constructor(seconds: number | string);
+  constructor(delay?: Duration);
+  /** A Promise resolved after the delay, in the pipeline context that asked. */
   wait(): Promise<void>;
 }
 
-interface Socket {
+/** The socket of an inbound connection. */
+declare class Socket {
+  private constructor();
+  /** getsockopt(2): appends the option's bytes to `data`; returns 0, or the errno. */
   getRawOption(level: number, optname: number, data: Data): number;
+  /** setsockopt(2) with the bytes of `data`; returns 0, or the errno. */
   setRawOption(level: number, optname: number, data: Data): number;
 }
 
-interface Inbound {
+/** An accepted connection: the start argument of a listener's pipeline. */
+declare class Inbound {
+  private constructor();
+  /** Unique number of the connection in this process. */
   readonly id: number;
+  /** Local IP address (the address the client connected to). */
   readonly localAddress: string;
+  /** Local port. */
   readonly localPort: number;
+  /** The client's IP address. */
   readonly remoteAddress: string;
+  /** The client's port. */
   readonly remotePort: number;
+  /** Raw socket options of the connection. */
   readonly socket: Socket;
 }
 
-type Builder = ($: Designer) => Designer;
-type Target = Builder | PipelineTemplate;
+/** The inbound connection of the current pipeline context, `null` outside of one (legacy). */
+declare const __inbound: Inbound | null;
 
-interface Designer {
-  onStart(start: Events | ((arg?: any) => Events | Promise<Events>)): Designer;
-  onEnd(fn: () => any): Designer;
-  to(sub: Target | string): Designer;
-  connect(target: string | (() => string), options?: {
-    retryCount?: number; retryDelay?: number | string; connectTimeout?: number | string; idleTimeout?: number | string;
-  }): Designer;
-  fork(init?: any): Designer;
-  decodeHTTPRequest(handler?: (head: RequestHead) => any): Designer;
-  decodeHTTPResponse(): Designer;
-  encodeHTTPRequest(options?: { bufferSize?: number | string }): Designer;
-  encodeHTTPResponse(options?: { bufferSize?: number | string }): Designer;
-  serveHTTP(handler: Message | ((request: Message) => Message | Promise<Message>), options?: { bufferSize?: number }): Designer;
-  demuxHTTP(options?: { bufferSize?: number }): Designer;
-  muxHTTP(selector?: () => any, options?: { maxQueue?: number; maxMessages?: number; maxIdle?: number | string; bufferSize?: number }): Designer;
-  handle(fn: (evt: Event, index: number) => any): Designer;
-  handleStreamStart(fn: (evt: Event) => any): Designer;
-  handleMessageStart(fn: (evt: MessageStart, index: number) => any): Designer;
-  handleData(fn: (evt: Data, index: number) => any): Designer;
-  handleMessageEnd(fn: (evt: MessageEnd, index: number) => any): Designer;
-  handleStreamEnd(fn: (evt: StreamEnd, index: number) => any): Designer;
-  handleMessage(fn: (msg: Message, index: number) => any): Designer;
-  replaceMessage(replacement?: Events | ((msg: Message, index: number) => Events | Promise<Events>)): Designer;
-  replaceStreamStart(replacement?: Events | ((evt: Event) => Events | Promise<Events>)): Designer;
-  replaceMessageStart(replacement?: Events | ((evt: MessageStart) => Events | Promise<Events>)): Designer;
-  replaceData(replacement?: Events | ((evt: Data) => Events | Promise<Events>)): Designer;
-  replaceMessageEnd(replacement?: Events | ((evt: MessageEnd) => Events | Promise<Events>)): Designer;
-  replaceStreamEnd(replacement?: Events | ((evt: StreamEnd) => Events | Promise<Events>)): Designer;
-  branch(...condsAndSubs: any[]): Designer;
-  branchMessageStart(...condsAndSubs: any[]): Designer;
-  branchMessage(...condsAndSubs: any[]): Designer;
-  link(name: string | (() => string | undefined)): Designer;
-  print(): Designer;
-  dump(tag?: string): Designer;
+/** `/` and the script's file name (legacy). */
+declare const __filename: string;
+
+/** Options of a listening port. */
+interface ListenOptions {
+  /** Connections accepted at once; more wait in the kernel's backlog. */
+  maxConnections?: number;
+  /** Closes a connection without traffic in either direction for this long (default 60 s). */
+  idleTimeout?: Duration;
 }
 
-interface PipelineTemplate {}
-declare function pipeline(builder: Builder): PipelineTemplate;
-
-interface Configuration extends Designer {
-  listen(port: number | string, options?: { maxConnections?: number; idleTimeout?: number | string }): Configuration;
-  pipeline(name?: string): Configuration;
-  task(interval?: number | string): Configuration;
-  repeat(items: number | any[], fn: ($: Configuration, item: any, index: number) => any): Configuration;
+/**
+ * `pipy(contextPrototype?)` starts a legacy configuration (see {@link Configuration}); its
+ * members are the process-wide API.
+ */
+declare function pipy(contextPrototype?: object | (() => object)): Configuration;
+declare namespace pipy {
+  /** Listens on a TCP port (`8000` or `'127.0.0.1:8000'`); each connection runs the pipeline. */
+  function listen(address: number | string, builder: ListenerPipeline): void;
+  function listen(address: number | string, options: ListenOptions, builder: ListenerPipeline): void;
+  function listen(address: number | string, protocol: 'tcp', builder: ListenerPipeline): void;
+  function listen(address: number | string, protocol: 'tcp', options: ListenOptions, builder: ListenerPipeline): void;
+  /** Reads a file relative to the script's folder; `null` if it does not exist. */
+  function load(path: string): Data | null;
+  /** Registers a callback run at shutdown; Weir waits for a Promise it returns. */
+  function exit(callback: () => void | Promise<any>): void;
+  /** Stops the process with an exit code (default 0). */
+  function exit(code?: number): void;
+  /** Runs a command (no shell: a string is split on white space) and returns its stdout. */
+  function exec(command: string | string[]): Data;
+  /** Milliseconds since the process started. */
+  function now(): number;
+  /** The process id. */
+  const pid: number;
+  /** The script path, then the words after `--`. */
+  const argv: string[];
+  /** `'weir '` and the version. */
+  const version: string;
+  /** This worker thread. */
+  const thread: {
+    /** 0-based index of the worker running this context. */
+    readonly id: number;
+    /** Number of worker threads (`--threads`). */
+    readonly concurrency: number;
+  };
 }
 
-declare const pipy: {
-  (contextPrototype?: object | (() => object)): Configuration;
-  listen(port: number | string, builder: Target): void;
-  listen(port: number | string, options: { maxConnections?: number; idleTimeout?: number | string }, builder: Target): void;
-  listen(port: number | string, protocol: 'tcp', options: object, builder: Target): void;
-  load(path: string): Data | null;
-  exit(callback: () => any): void;
-  exit(code?: number): void;
-  exec(command: string | string[]): Data;
-  now(): number;
-  readonly pid: number;
-  readonly argv: string[];
-  readonly version: string;
-  readonly thread: { readonly id: number; readonly concurrency: number };
-};
-
+/** Information on a file, from `os.stat()`. */
 interface Stat {
-  size: number; atime: number; mtime: number; ctime: number;
-  isFile(): boolean; isDirectory(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean;
-  isFIFO(): boolean; isSymbolicLink(): boolean; isSocket(): boolean;
+  size: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isFIFO(): boolean;
+  isSymbolicLink(): boolean;
+  isSocket(): boolean;
 }
 
-declare const os: {
-  readonly env: Record<string, string>;
-  readonly platform: 'linux';
-  read(path: string): Data;
-  readFile(path: string): Data | null;
-  write(path: string, data: string | Data): void;
-  writeFile(path: string, data: string | Data): void;
-  mkdir(path: string, options?: { recursive?: boolean }): void;
-  rmdir(path: string, options?: { recursive?: boolean; force?: boolean }): boolean;
-  rm(path: string, options?: { recursive?: boolean; force?: boolean }): boolean;
-  unlink(path: string): boolean;
-  stat(path: string): Stat | null;
-  readDir(path: string): string[];
-  list(path: string): string[];
-};
+/** The file system and environment. Paths are real paths, relative to the working directory. */
+declare namespace os {
+  /** Environment variables. */
+  const env: Record<string, string>;
+  /** Always `'linux'`. */
+  const platform: 'linux';
+  /** Reads a file; throws if it cannot. */
+  function read(path: string): Data;
+  /** Reads a file; logs and returns `null` if it cannot. */
+  function readFile(path: string): Data | null;
+  /** Writes a file; throws if it cannot. */
+  function write(path: string, data: string | Data): void;
+  /** Writes a file; logs if it cannot. */
+  function writeFile(path: string, data: string | Data): void;
+  /** Makes a directory (and its parents with `recursive`). */
+  function mkdir(path: string, options?: { recursive?: boolean }): void;
+  /** Removes a directory; `force` ignores a missing one (returns false). */
+  function rmdir(path: string, options?: { recursive?: boolean; force?: boolean }): boolean;
+  /** Removes a file or directory; `force` ignores a missing one (returns false). */
+  function rm(path: string, options?: { recursive?: boolean; force?: boolean }): boolean;
+  /** Removes a file; false if it could not. */
+  function unlink(path: string): boolean;
+  /** File information without following a symlink; `null` if missing. */
+  function stat(path: string): Stat | null;
+  /** Sorted names in a directory (directories end in `/`, dot files left out). */
+  function readDir(path: string): string[];
+  /** Same as `readDir`. */
+  function list(path: string): string[];
+}
+
+// PipyJS's additions to standard objects.
 
 interface JSON {
-  decode(data: Data | string, reviver?: (key: string, value: any) => any): any;
+  /** `JSON.parse` of a Data's text. */
+  decode(data: Data | string, reviver?: (this: any, key: string, value: any) => any): any;
+  /** `JSON.stringify` into a Data. */
   encode(value: any, replacer?: any, space?: string | number): Data | undefined;
+}
+
+interface Promise<T> {
+  /** PipyJS: a value that is not a function settles the derived Promise with that value. */
+  then<V extends Events & {} | string | number | boolean | bigint>(value: V): Promise<V>;
 }

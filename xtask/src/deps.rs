@@ -18,7 +18,12 @@ pub const TEST: &[Need] = &[
     Need { what: "bpftool", package: "bpftool" },
     Need { what: "curl", package: "curl" },
     Need { what: "python3", package: "python3" },
+    Need { what: "node", package: "nodejs" },
+    Need { what: "npm", package: "npm" },
 ];
+
+/// TypeScript runs on Node; npm installs the version js-api/package-lock.json pins.
+pub const JS: &[Need] = &[Need { what: "node", package: "nodejs" }, Need { what: "npm", package: "npm" }];
 
 pub const BENCH: &[Need] = &[
     Need { what: "wrk", package: "wrk" },

@@ -3,6 +3,7 @@
 mod bench;
 mod build_ebpf;
 mod deps;
+mod js_api;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +16,9 @@ Usage: cargo xtask <task>
 Tasks:
   bench          [--quick] [SCENARIO...] Build weir and measure it against nginx, iptables, the direct path
   build-ebpf     Compile runtime-ebpf/*.c into the samples' .o files (needs clang, libbpf-dev)
-  test           Install what the tests need, rebuild the eBPF objects, build weir, run all tests
+  test           Install what the tests need, type-check the scripts against js-api/, rebuild
+                 the eBPF objects, build weir, run all tests
+  check-js       Type-check the samples and scripts against js-api/*.d.ts (tsc --noEmit)
   run-sample     Build weir and run samples/bpf/transparent-proxy/main.js
 ";
 
@@ -42,6 +45,10 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&root(), &args[1..]),
         Some("build-ebpf") => build_ebpf::run(&root()),
         Some("test") => test(),
+        Some("check-js") => {
+            deps::ensure(deps::JS)?;
+            js_api::check(&root())
+        }
         Some("run-sample") => run_sample(&args[1..]),
         _ => {
             eprint!("{USAGE}");
@@ -53,6 +60,7 @@ fn main() -> Result<()> {
 /// Everything CI runs: the same command works on a fresh machine.
 fn test() -> Result<()> {
     deps::ensure(deps::TEST)?;
+    js_api::check(&root())?;
     build_ebpf::run(&root())?;
     cargo(&["build", "--release", "-p", "weir"])?;
     let bin = root().join("target/release/weir");

@@ -1,0 +1,65 @@
+// The `algo` namespace: routing and load balancing. Reference: core.md.
+
+/** Routing and load balancing. */
+declare namespace algo {
+  /** Maps URLs (`'host/path'`, `'/path/*'`, `'*.domain/path'`) to values. */
+  class URLRouter {
+    /** Rules: URL patterns to values. */
+    constructor(rules?: Record<string, any>);
+    /** Adds a rule. */
+    add(pattern: string, value: any): void;
+    /** The value of the most specific rule for the URL made of `parts` joined by `/`; `undefined` if none. */
+    find(...parts: string[]): any;
+  }
+
+  /** A target handed out by a load balancer. */
+  interface LoadBalancerResource {
+    /** The target (same as `target`). */
+    readonly id: any;
+    /** The target. */
+    readonly target: any;
+    /** Gives a `LoadBalancer` allocation back. */
+    free(): void;
+  }
+
+  /** Pipy's smooth weighted round robin; one target per inbound connection. */
+  class RoundRobinLoadBalancer {
+    /** Targets: an array (weight 1 each) or an object of targets to weights. */
+    constructor(targets?: string[] | Record<string, number>);
+    /** A target for `borrower` (kept for it), or for the current inbound connection; `key` keeps a choice. */
+    next(borrower?: object | null, key?: any): LoadBalancerResource | null;
+    /** Same as `next`. */
+    borrow(borrower?: object | null, key?: any): LoadBalancerResource | null;
+    /** The next target's name, the same one again for the same `key`. */
+    select(key?: any): string | undefined;
+    /** Sets one target's weight. */
+    set(target: string, weight: number): void;
+    /** Replaces the targets. */
+    set(targets: string[] | Record<string, number>): void;
+    /** Accepted for Pipy compatibility; does nothing. */
+    deselect(target?: any): void;
+  }
+
+  /** Options of a `LoadBalancer`: each a value, or a function of the target. */
+  interface LoadBalancerOptions {
+    /** `'round-robin'` (default) or `'least-load'`. */
+    algorithm?: 'round-robin' | 'least-load';
+    /** The key a target is allocated by (default: the target as a string). */
+    key?: any | ((target: any) => any);
+    /** Relative weight (default 1). */
+    weight?: number | ((target: any) => number);
+    /** Allocations per resource before another one is made; 0 is unlimited. */
+    capacity?: number | ((target: any) => number);
+  }
+
+  /** Weighted load balancing with allocations that are given back with `free()`. */
+  class LoadBalancer {
+    constructor(targets?: any[], options?: LoadBalancerOptions);
+    /** A resource of the target keyed `tag`, or of the next target `validator(target)` accepts. */
+    allocate(tag?: any, validator?: (target: any) => boolean): LoadBalancerResource | null;
+    /** Replaces the targets, keeping the state of those that stay. */
+    provision(targets: any[]): void;
+    /** The next `count` targets in order, without allocating. */
+    schedule(count: number): any[];
+  }
+}

@@ -1,0 +1,181 @@
+// The pipeline designer (`$` in `$=>$.onStart(...).connect(...)`), its filters and their
+// options, and the legacy `pipy()` configurations. Reference: core.md.
+
+/** A function that lays out a pipeline on the designer `$` it is given. */
+type Builder<D> = ($: D) => void;
+
+/** A sub-pipeline of a 1.0-style pipeline: a builder or a `pipeline()` template. */
+type SubPipeline = Builder<PipelineDesigner> | PipelineTemplate;
+
+/** The pipeline of a listening port: its start argument is the {@link Inbound}. */
+type ListenerPipeline = Builder<PipelineDesigner<Inbound>> | PipelineTemplate;
+
+/** What a joint filter returns: its sub-pipeline must follow, with `.to(...)`. */
+interface Joint<T, Sub> {
+  /** The sub-pipeline of the joint filter before it. */
+  to(sub: Sub): T;
+}
+
+/** A callback whose result replaces events: events, a Promise of them, or nothing. */
+type Replacer<E> = Events | ((evt: E, index: number) => Events | Promise<Events> | void);
+
+/** A condition of `branch*`: chooses the sub-pipeline that follows it when truthy. */
+type Condition = (...args: any[]) => any;
+
+/** Options of `connect()`. */
+interface ConnectOptions {
+  /** Attempts after the first failed one; -1 retries for ever (default 0). */
+  retryCount?: number;
+  /** Wait between attempts (default 0). */
+  retryDelay?: Duration;
+  /** Gives up an attempt after this long (default: the kernel's). */
+  connectTimeout?: Duration;
+  /** Closes the connection without traffic in either direction for this long (default 60 s, 0 never). */
+  idleTimeout?: Duration;
+}
+
+/** Options of the HTTP encoders. */
+interface EncodeHTTPOptions {
+  /** Bodies up to this size get a `content-length`, larger ones are chunked; 0 buffers whole bodies. */
+  bufferSize?: Size;
+}
+
+/** Options of `serveHTTP()` and `demuxHTTP()`. */
+interface HTTPServerOptions {
+  /** Responses up to this many bytes get a `content-length`, larger ones are chunked; 0 buffers whole bodies. */
+  bufferSize?: number;
+}
+
+/** Options of `muxHTTP()`. */
+interface MuxHTTPOptions {
+  /** Pipelines sharing one session at a time; 0 is unlimited (default 1). */
+  maxQueue?: number;
+  /** Requests per session before it is closed; 0 is unlimited (default). */
+  maxMessages?: number;
+  /** Closes a session idle for this long (default 60 s). */
+  maxIdle?: Duration;
+  /** Requests up to this many bytes get a `content-length`, larger ones are chunked; 0 buffers whole bodies. */
+  bufferSize?: number;
+}
+
+/**
+ * The filters, shared by {@link PipelineDesigner} and the legacy {@link Configuration}.
+ * Each appends a filter to the pipeline being laid out and returns the designer again,
+ * except the joint filters, which need their sub-pipeline with `.to(...)` first.
+ * `Sub` is what those sub-pipelines may be.
+ */
+interface PipelineFilters<Sub> {
+  /** Opens a TCP connection to `'host:port'` when the pipeline starts; input Data goes to it, its bytes come out. */
+  connect(target: string | (() => string), options?: ConnectOptions): this;
+  /** Every event also goes into the sub-pipeline (whose output is dropped); `startArg` is its start argument. */
+  fork(startArg?: any): Joint<this, Sub>;
+  /** HTTP/1 bytes to request messages; `handler` sees each head before it goes on. */
+  decodeHTTPRequest(handler?: (head: HttpHead) => void): this;
+  /** HTTP/1 bytes to response messages. */
+  decodeHTTPResponse(): this;
+  /** Request messages to HTTP/1 bytes. */
+  encodeHTTPRequest(options?: EncodeHTTPOptions): this;
+  /** Response messages to HTTP/1 bytes. */
+  encodeHTTPResponse(options?: EncodeHTTPOptions): this;
+  /** An HTTP/1 server: each request is answered with `handler(request)` (a Message, events, or a Promise of them). */
+  serveHTTP(
+    handler: Message | ((request: Message) => Events | Promise<Events>),
+    options?: HTTPServerOptions,
+  ): this;
+  /** An HTTP/1 server: each request goes into its own instance of the sub-pipeline, which answers it. */
+  demuxHTTP(options?: HTTPServerOptions): Joint<this, Sub>;
+  /** An HTTP/1 client: requests share sessions of the sub-pipeline; `selector()` keys the session. */
+  muxHTTP(selector?: () => any, options?: MuxHTTPOptions): Joint<this, Sub>;
+  muxHTTP(options: MuxHTTPOptions): Joint<this, Sub>;
+  /** Calls `fn(event, index)` for every event; a returned Promise holds the stream until it settles. */
+  handle(fn: (evt: PipelineEvent, index: number) => void): this;
+  /** Calls `fn(event)` for the first event of the stream; a returned Promise holds the stream. */
+  handleStreamStart(fn: (evt: PipelineEvent, index: number) => void): this;
+  /** Calls `fn(event, index)` for every MessageStart; a returned Promise holds the stream. */
+  handleMessageStart(fn: (evt: MessageStart, index: number) => void): this;
+  /** Calls `fn(data, index)` for every Data; a returned Promise holds the stream. */
+  handleData(fn: (evt: Data, index: number) => void): this;
+  /** Calls `fn(event, index)` for every MessageEnd; a returned Promise holds the stream. */
+  handleMessageEnd(fn: (evt: MessageEnd, index: number) => void): this;
+  /** Calls `fn(event, index)` for the StreamEnd; a returned Promise holds it. */
+  handleStreamEnd(fn: (evt: StreamEnd, index: number) => void): this;
+  /** Calls `fn(message, index)` for every whole message; a returned Promise holds the stream. */
+  handleMessage(fn: (msg: Message, index: number) => void): this;
+  /** Replaces every event with what `replacement` is or returns. */
+  replace(replacement?: Replacer<PipelineEvent>): this;
+  /** Replaces the first event of the stream. */
+  replaceStreamStart(replacement?: Replacer<PipelineEvent>): this;
+  /** Replaces every MessageStart. */
+  replaceMessageStart(replacement?: Replacer<MessageStart>): this;
+  /** Replaces every Data. */
+  replaceData(replacement?: Replacer<Data>): this;
+  /** Replaces every MessageEnd. */
+  replaceMessageEnd(replacement?: Replacer<MessageEnd>): this;
+  /** Replaces the StreamEnd. */
+  replaceStreamEnd(replacement?: Replacer<StreamEnd>): this;
+  /** Replaces every whole message. */
+  replaceMessage(replacement?: Replacer<Message>): this;
+  /** `branch(cond1, sub1, cond2, sub2, ..., default?)`: at the first event, the stream goes into the first sub-pipeline whose condition is truthy. */
+  branch(...conditionsAndSubs: (Condition | Sub)[]): this;
+  /** Like `branch`, decided at each MessageStart (`cond(event)`). */
+  branchMessageStart(...conditionsAndSubs: (Condition | Sub)[]): this;
+  /** Like `branch`, decided at each whole message (`cond(message)`). */
+  branchMessage(...conditionsAndSubs: (Condition | Sub)[]): this;
+  /** Sends everything into the named pipeline of a legacy configuration (or the one `fn()` names). */
+  link(target: string | (() => string)): this;
+  /** Writes the Data passing by to stdout (legacy). */
+  print(): this;
+  /** Logs every event passing by, with `tag`. */
+  dump(tag?: any): this;
+}
+
+/**
+ * `$` in `$=>$...`: lays out a pipeline. `StartArg` is what the pipeline's `onStart`
+ * callback receives (the {@link Inbound} for a listener's pipeline).
+ */
+declare class PipelineDesigner<StartArg = any> {
+  private constructor();
+  /** The first events of the pipeline, or `fn(startArg)` returning them (or nothing, or a Promise). */
+  onStart(start: Events | ((startArg: StartArg) => Events | Promise<Events> | void)): this;
+  /** Calls `fn()` when the pipeline is destroyed. */
+  onEnd(fn: () => void): this;
+  /** The sub-pipeline of the joint filter before it (usually written right after it). */
+  to(sub: SubPipeline): this;
+}
+interface PipelineDesigner<StartArg = any> extends PipelineFilters<SubPipeline> {}
+
+/** A pipeline laid out once by `pipeline()`, usable wherever a builder is. */
+declare class PipelineTemplate {
+  private constructor();
+}
+
+/** Lays out a pipeline once; the template can be given wherever a builder is. */
+declare function pipeline(builder: Builder<PipelineDesigner>): PipelineTemplate;
+
+/** A sub-pipeline in a legacy configuration: a builder, a template, or a pipeline's name. */
+type LegacySubPipeline = Builder<Configuration> | PipelineTemplate | string;
+
+/**
+ * A legacy configuration, made by `pipy({...})`: `.listen()`, `.pipeline()` and `.task()`
+ * each start a pipeline, the filters append to the latest. The script's value puts it in effect.
+ */
+interface Configuration extends PipelineFilters<LegacySubPipeline> {
+  /** Starts the pipeline of a listening port (`8000` or `'127.0.0.1:8000'`). */
+  listen(address: number | string, options?: ListenOptions & { protocol?: 'tcp' }): this;
+  /** Starts a named pipeline (for `.to('name')`, `link('name')`), or the entrance with no name. */
+  pipeline(name?: string): this;
+  /** Starts a pipeline run once at start, or every `interval`, with `start` as its first events. */
+  task(interval?: Duration | null, start?: Events): this;
+  /** Calls `fn($, i)` `count` times, or `fn($, item, i)` for each item. */
+  repeat(count: number, fn: ($: this, index: number) => void): this;
+  repeat(items: any[], fn: ($: this, item: any, index: number) => void): this;
+  /** The first events of the pipeline, or `fn(startArg)` returning them. */
+  onStart(start: Events | ((startArg: any) => Events | Promise<Events> | void)): this;
+  /** Calls `fn()` when the pipeline is destroyed. */
+  onEnd(fn: () => void): this;
+  /** The sub-pipeline of the joint filter before it: a builder, or a pipeline's name. */
+  to(sub: LegacySubPipeline): this;
+  /** `fork('name', startArg?)` forks into a named pipeline; `fork(startArg?)` wants `.to(...)`. */
+  fork(pipeline: string, startArg?: any): this;
+  fork(startArg?: any): Joint<this, LegacySubPipeline>;
+}
