@@ -43,7 +43,7 @@ interface EncodeHTTPOptions {
 /** Options of `serveHTTP()` and `demuxHTTP()`. */
 interface HTTPServerOptions {
   /** Responses up to this many bytes get a `content-length`, larger ones are chunked; 0 buffers whole bodies. */
-  bufferSize?: number;
+  bufferSize?: Size;
 }
 
 /** Options of `muxHTTP()`. */
@@ -55,7 +55,7 @@ interface MuxHTTPOptions {
   /** Closes a session idle for this long (default 60 s). */
   maxIdle?: Duration;
   /** Requests up to this many bytes get a `content-length`, larger ones are chunked; 0 buffers whole bodies. */
-  bufferSize?: number;
+  bufferSize?: Size;
 }
 
 /**
