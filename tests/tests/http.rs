@@ -208,3 +208,29 @@ fn mux_sessions_of_a_client_close_with_it() {
     assert_eq!(closed_after.len(), 1, "the upstream connection outlived its client");
     assert!(closed_after[0] < Duration::from_secs(2), "{closed_after:?}");
 }
+
+/// A target chosen from the request head by a filter in front of `connect`, in the same
+/// pipeline: the connection opens at the first event, after that filter ran (as in Pipy).
+#[test]
+fn connect_target_set_from_the_request_head_in_front_of_it() {
+    let a = HttpServer::ok("from a\n");
+    let b = HttpServer::ok("from b\n");
+    let port = free_port();
+    let script = format!(
+        "var $target\n\
+         pipy.listen({port}, $=>$\n\
+           .demuxHTTP().to($=>$\n\
+             .handleMessageStart(({{ head }}) => $target = head.path === '/b' ? '127.0.0.1:{}' : '127.0.0.1:{}')\n\
+             .encodeHTTPRequest().connect(() => $target).decodeHTTPResponse()\n\
+           )\n\
+         )\n",
+        b.port, a.port
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    for (path, want) in [("/a", "from a\n"), ("/b", "from b\n"), ("/a", "from a\n")] {
+        let (code, body, err) = curl(&[&format!("http://127.0.0.1:{port}{path}")]);
+        assert_eq!(code, 0, "{path}: {err}");
+        assert_eq!(body, want, "{path}");
+    }
+}

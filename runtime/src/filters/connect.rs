@@ -112,8 +112,25 @@ impl Connect {
 }
 
 impl Filter for Connect {
+    /// A fixed target opens at once. A target function is asked at the first event, so that
+    /// filters before this one (a `handleMessageStart` setting `$target`) have run; with no
+    /// event by the end of this turn it opens anyway, so a server that speaks first is heard.
     fn start(&mut self) {
-        self.open();
+        match self.target {
+            Target::Fixed(_) => {
+                self.open();
+            }
+            Target::Dynamic(_) => {
+                let env = self.env.clone();
+                tokio::task::spawn_local(async move { env.wake() });
+            }
+        }
+    }
+
+    fn wake(&mut self, _: &mut Output<'_>) {
+        if self.outbox.is_none() {
+            self.open();
+        }
     }
 
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
