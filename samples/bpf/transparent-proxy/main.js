@@ -1,13 +1,14 @@
 #!/usr/bin/env weir
 
-// Transparent proxy for a cgroup: three BPF programs send every IPv4 TCP connect made in
-// CGROUP to this proxy, which asks for the original destination, connects there, and
-// prints the HTTP request and response heads passing by. See README.md.
+// Transparent proxy for a cgroup: BPF programs send every TCP connect made in CGROUP (IPv4
+// and IPv6) to this proxy, which looks up the original destination, connects there, and
+// prints the HTTP request and response heads passing by. Weir may run inside CGROUP or
+// anywhere else. See README.md.
 
 var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
-var CGROUP = os.env.CGROUP || cgroup2Root()
-var SOL_IP = 0
-var SO_ORIGINAL_DST = 80
+var CGROUP_ROOT = cgroup2Root()
+var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
+var IPV6 = loopbackHasIPv6()
 
 // Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
 // hybrid systems): field 5 of the mountinfo line whose filesystem type is cgroup2.
@@ -22,75 +23,183 @@ function cgroup2Root() {
   throw new Error('no cgroup v2 mount in /proc/self/mountinfo')
 }
 
+// The cgroup v2 directory this process is in, from the `0::` line of /proc/self/cgroup.
+function ownCgroup() {
+  var line = os.readFile('/proc/self/cgroup').toString().split('\n').find(l => l.startsWith('0::'))
+  return (CGROUP_ROOT + line.substring(3)).replace(/\/+$/, '')
+}
+
+function loopbackHasIPv6() {
+  var f = '/proc/sys/net/ipv6/conf/lo/disable_ipv6'
+  return os.stat(f) !== null && os.readFile(f).toString().trim() === '0'
+}
+
+// Another process with a connect program on CGROUP (a second proxy, or another tool that
+// rewrites connects): the kernel lists each bpf link in its holder's /proc/PID/fdinfo.
+function otherConnectPrograms(ownProgIds) {
+  var id = bpf.cgroup(CGROUP).toString()
+  var found = []
+  for (var pid of os.readDir('/proc')) {
+    if (!/^[0-9]+\/$/.test(pid)) continue
+    var dir = `/proc/${pid}fdinfo/`
+    var fds
+    try { fds = os.readDir(dir) } catch (e) { continue }
+    for (var fd of fds) {
+      var info = os.stat(dir + fd) && os.readFile(dir + fd)
+      if (!info) continue
+      var text = info.toString()
+      if (text.indexOf(`cgroup_id:\t${id}\n`) < 0) continue
+      var type = (text.match(/attach_type:\t(\d+)/) || [])[1]
+      var prog = (text.match(/prog_id:\t(\d+)/) || [])[1]
+      // 10 and 11: BPF_CGROUP_INET4_CONNECT and BPF_CGROUP_INET6_CONNECT.
+      if ((type === '10' || type === '11') && ownProgIds.indexOf(Number(prog)) < 0) {
+        var cmd = os.readFile(`/proc/${pid}cmdline`)
+        found.push(`pid ${pid.slice(0, -1)} (${cmd ? cmd.toString().split('\0').join(' ').trim() : '?'})`)
+        break
+      }
+    }
+  }
+  return found
+}
+
 var obj = bpf.object(pipy.load('transparent-proxy.o'))
 var progCgConnect4 = obj.programs.find(p => p.name === 'cg_connect4').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET4_CONNECT')
+var progCgConnect6 = obj.programs.find(p => p.name === 'cg_connect6').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET6_CONNECT')
 var progCgSockOps = obj.programs.find(p => p.name === 'cg_sock_ops').load('BPF_PROG_TYPE_SOCK_OPS')
-var progCgSockOpt = obj.programs.find(p => p.name === 'cg_sock_opt').load('BPF_PROG_TYPE_CGROUP_SOCKOPT', 'BPF_CGROUP_GETSOCKOPT')
+var mapPorts = obj.maps.find(m => m.name === 'map_ports')
 
-var sockaddr_in = new CStruct({
-  sin_family: 'uint16',
-  sin_port: 'uint8[2]',
-  sin_addr: 'uint8[4]',
-})
+// Two proxies on one cgroup would redirect each other's connections.
+var others = otherConnectPrograms([progCgConnect4.id, progCgConnect6.id])
+if (others.length > 0) {
+  throw new Error(`${CGROUP} is already intercepted by ${others.join(', ')}; stop it first`)
+}
 
-// The proxy's own connects (to the original destinations) must not be redirected.
+// The proxy's own connects (to the original destinations) must not be redirected. They are
+// recognised by the proxy's cgroup, so a proxy inside CGROUP needs one of its own: it moves
+// into CGROUP/weir before it makes any socket (a socket stays in the cgroup it was made in).
+var ownCgroupAtStart = ownCgroup()
+var movedTo = null
+if (ownCgroupAtStart === CGROUP) {
+  movedTo = `${CGROUP}/weir`
+  os.mkdir(movedTo, { recursive: true })
+  os.write(`${movedTo}/cgroup.procs`, pipy.pid.toString())
+}
+
 obj.maps.find(m => m.name === 'map_config').update(
-  { i: 0 },
-  { proxy_port: PROXY_PORT, pipy_pid: pipy.pid }
+  { i: 0 }, {
+    proxy_port: PROXY_PORT,
+    ipv6: IPV6 ? 1 : 0,
+    proxy_cgroup_id: bpf.cgroup(ownCgroup()),
+    netns_cookie: bpf.netnsCookie(),
+  }
 )
 
 bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
+bpf.attach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
 bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-bpf.attach('BPF_CGROUP_GETSOCKOPT', progCgSockOpt.fd, CGROUP)
-console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}`)
+console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}${movedTo ? `, proxy in ${movedTo}` : ''}`)
 
 pipy.exit(
   function () {
     bpf.detach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
+    bpf.detach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
     bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-    bpf.detach('BPF_CGROUP_GETSOCKOPT', progCgSockOpt.fd, CGROUP)
+    // With several worker threads each one runs this; the first does the work.
+    if (movedTo) {
+      try {
+        os.write(`${ownCgroupAtStart}/cgroup.procs`, pipy.pid.toString())
+        os.rmdir(movedTo, { force: true })
+      } catch (e) {}
+    }
   }
 )
 
-var $targetAddr
-var $targetPort
+// An address as map_ports keys it: 16 bytes, IPv4 as ::ffff:a.b.c.d.
+function ipBytes(text) {
+  var v4 = text.match(/^(?:.*:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/)
+  var tail = v4 ? v4.slice(1).map(Number) : []
+  if (v4 && text.indexOf(':') < 0) return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(tail)
+  var head = v4 ? text.substring(0, text.lastIndexOf(':') + 1) + '0:0' : text
+  var halves = head.split('::')
+  var groups = s => s === '' ? [] : s.split(':').map(g => Number.parseInt(g, 16))
+  var left = groups(halves[0])
+  var right = halves.length > 1 ? groups(halves[1]) : []
+  var all = left.concat(new Array(8 - left.length - right.length).fill(0), right)
+  var bytes = []
+  all.forEach(g => bytes.push(g >> 8, g & 0xff))
+  return v4 ? bytes.slice(0, 12).concat(tail) : bytes
+}
 
-pipy.listen(PROXY_PORT, $=>$
-  .onStart(
-    function (ib) {
-      var od = new Data
-      var err = ib.socket.getRawOption(SOL_IP, SO_ORIGINAL_DST, od)
-      var sa = sockaddr_in.decode(od)
-      var addr = sa.sin_addr.join('.')
-      var port = (sa.sin_port[0] << 8) | sa.sin_port[1]
-      var from = `${ib.remoteAddress}:${ib.remotePort}`
-      if (err !== 0 || od.size < sockaddr_in.size) {
-        // Not redirected here by the programs: someone connected to the proxy port itself.
-        console.error(`closing direct connection from ${from}: no original destination (errno ${err})`)
-        $targetAddr = undefined
-      } else if (addr.startsWith('127.') && port === PROXY_PORT) {
-        console.error(`closing connection from ${from}: its original destination is the proxy itself`)
-        $targetAddr = undefined
-      } else {
-        $targetAddr = addr
-        $targetPort = port
+function formatAddr(dst) {
+  var b = dst.ip
+  if (b.slice(0, 10).every(x => x === 0) && b[10] === 0xff && b[11] === 0xff) {
+    return { host: b.slice(12).join('.'), target: `${b.slice(12).join('.')}:${dst.port}`, loopback: b[12] === 127 || b.slice(12).every(x => x === 0) }
+  }
+  var groups = []
+  for (var i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16))
+  var host = groups.join(':')
+  return { host: host, target: `[${host}]:${dst.port}`, loopback: /^(0:){7}[01]$/.test(host) }
+}
+
+// The original destination of an accepted connection, taken out of map_ports: the programs
+// filed it under the client's address and port, which are this connection's peer.
+function originalDestination(ib) {
+  var key = { ip: ipBytes(ib.remoteAddress), port: ib.remotePort }
+  var dst
+  try {
+    dst = mapPorts.lookup(key)
+  } catch (e) {
+    return null
+  }
+  try { mapPorts.delete(key) } catch (e) {}
+  return dst
+}
+
+var $target
+
+function proxy($) {
+  return $
+    .onStart(
+      function (ib) {
+        var from = ib.remoteAddress.indexOf(':') < 0 ? `${ib.remoteAddress}:${ib.remotePort}` : `[${ib.remoteAddress}]:${ib.remotePort}`
+        var dst = originalDestination(ib)
+        if (!dst) {
+          // Not redirected here by the programs: someone connected to the proxy port itself.
+          console.error(`closing connection from ${from}: no original destination`)
+          return new StreamEnd
+        }
+        var addr = formatAddr(dst)
+        if (addr.loopback && dst.port === PROXY_PORT) {
+          console.error(`closing connection from ${from}: its original destination is the proxy itself`)
+          return new StreamEnd
+        }
+        $target = addr.target
+        // An event now, so that branch() below chooses at once and connect() opens before
+        // the client has sent anything: some servers speak first.
+        return new Data
       }
-    }
-  )
-  .fork().to($=>$
-    .decodeHTTPRequest()
-    .handleMessageStart(
-      ({ head }) => println(head.method, head.path, head.headers.host)
     )
-  )
-  .connect(() => {
-    if (!$targetAddr) throw new Error('connection not forwarded')
-    return `${$targetAddr}:${$targetPort}`
-  })
-  .fork().to($=>$
-    .decodeHTTPResponse()
-    .handleMessageStart(
-      ({ head }) => println(' ', head.status, head.statusText)
+    // A connection with nowhere to go ends here, before any decoder has seen its bytes.
+    .branch(
+      () => !$target, $=>$.replaceData(),
+      $=>$
+        .fork().to($=>$
+          .decodeHTTPRequest()
+          .handleMessageStart(
+            ({ head }) => println(head.method, head.path, head.headers.host)
+          )
+        )
+        .connect(() => $target)
+        .fork().to($=>$
+          .decodeHTTPResponse()
+          .handleMessageStart(
+            ({ head }) => println(' ', head.status, head.statusText)
+          )
+        )
     )
-  )
-)
+}
+
+// Loopback only: the programs send connections to 127.0.0.1 (and ::1); nobody else needs
+// to reach this port.
+pipy.listen(`127.0.0.1:${PROXY_PORT}`, proxy)
+if (IPV6) pipy.listen(`[::1]:${PROXY_PORT}`, proxy)
