@@ -36,6 +36,17 @@
 // rejects for the address arrays of the BPF contexts.
 #define LOAD32(field) (*(volatile __u32 *)&(field))
 
+// Just the fields used of the kernel's own structs; the loader relocates their offsets to the
+// running kernel's (CO-RE), so nothing here depends on one kernel's layout.
+struct file;
+struct tcp_sock;
+struct socket {
+  struct file *file;
+} __attribute__((preserve_access_index));
+struct sock {
+  struct socket *sk_socket;
+} __attribute__((preserve_access_index));
+
 // Written by the proxy at map_config[0]. A zero field is not used.
 struct Config {
   // Where the proxy listens: 127.0.0.1 (and ::ffff:127.0.0.1) always, ::1 when ipv6 is set.
@@ -104,6 +115,17 @@ static __always_inline int is_loopback4(__u32 ip4) {
   return (h >> 24) == 127 || h == 0;
 }
 
+// A socket the kernel made for itself (NFS, CIFS, Ceph, NVMe/TCP): it has no file, where
+// every socket of a process has one.
+static __always_inline int kernel_socket(struct bpf_sock_addr *ctx) {
+  struct bpf_sock *bsk = ctx->sk;
+  if (!bsk) return 0;
+  struct sock *sk = (struct sock *)bpf_skc_to_tcp_sock(bsk);
+  if (!sk) return 0;
+  struct socket *sock = sk->sk_socket;
+  return !sock || !sock->file;
+}
+
 // The configuration, if this connect is one to redirect at all.
 static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
   if (ctx->protocol != IPPROTO_TCP) return 0;
@@ -112,6 +134,7 @@ static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
   if (!conf || conf->proxy_port == 0) return 0;
   if (conf->proxy_cgroup_id && bpf_get_current_cgroup_id() == conf->proxy_cgroup_id) return 0;
   if (conf->netns_cookie && bpf_get_netns_cookie(ctx) != conf->netns_cookie) return 0;
+  if (kernel_socket(ctx)) return 0;
   return conf;
 }
 
