@@ -672,3 +672,55 @@ fn a_proxy_in_a_pid_namespace_with_threads_does_not_loop() {
     weir.signal(libc::SIGINT);
     weir.wait_exit(Duration::from_secs(10));
 }
+
+/// The README's "try it on a single shell" lines, run as written: only `sudo`, the cgroup's
+/// name, the binary's path and the ports are replaced.
+#[test]
+fn the_readme_try_it_lines_work_as_written() {
+    require_ebpf!("the_readme_try_it_lines_work_as_written");
+    let readme = std::fs::read_to_string(sample("README.md")).unwrap();
+    let block = readme.split("<!-- try-it").nth(1).and_then(|s| s.split("```\n").nth(1)).expect("try-it block");
+    let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 5, "expected: CG=, mkdir, weir, client, rmdir:\n{block}");
+    let (first, second) = redirect_pair("readme\n");
+    let name = format!("weir-readme-{}", std::process::id());
+    let cg = TestCgroup::adopt(weir_tests::cgroup::cgroup2_root().unwrap().join(&name));
+    let out = TempDir::new();
+    let port = free_port();
+    let fix = |l: &str| {
+        l.replace("sudo ", "")
+            .replace("weir-demo", &name)
+            .replace("target/release/weir", weir_bin().to_str().unwrap())
+            .replace("CGROUP=$CG ", &format!("CGROUP=$CG PROXY_PORT={port} "))
+            .replace("127.0.0.1:8000", &format!("127.0.0.1:{}", first.port))
+    };
+    let o = out.0.display();
+    let script = format!(
+        "set -e\n{}\n{}\n{} > {o}/weir.out 2> {o}/weir.err &\nW=$!\n\
+         for i in $(seq 100); do grep -q 'Listening on TCP port' {o}/weir.err && break; sleep 0.1; done\n\
+         {} > {o}/curl.out\nkill -INT $W\nwait $W || true\n{}\n",
+        fix(lines[0]),
+        fix(lines[1]),
+        fix(lines[2]),
+        fix(lines[3]),
+        fix(lines[4])
+    );
+    let run = Command::new("timeout").args(["60", "bash", "-c", &script]).current_dir(workspace()).output().unwrap();
+    let read = |f: &str| std::fs::read_to_string(out.0.join(f)).unwrap_or_default();
+    assert!(
+        run.status.success(),
+        "script failed: {}\n{script}\nweir: {}",
+        String::from_utf8_lossy(&run.stderr),
+        read("weir.err")
+    );
+    assert_eq!(read("curl.out"), "readme\n");
+    let logged: Vec<String> = read("weir.out").lines().map(String::from).collect();
+    let expected = [
+        format!("GET / 127.0.0.1:{}", first.port),
+        "  301 Moved Permanently".to_string(),
+        format!("GET / 127.0.0.1:{}", second.port),
+        "  200 OK".to_string(),
+    ];
+    assert_eq!(logged, expected, "weir stderr: {}", read("weir.err"));
+    assert!(!cg.path.exists(), "the README's rmdir did not remove {}", cg.path.display());
+}
