@@ -88,4 +88,10 @@ declare namespace bpf {
 
   /** Cgroup id of a cgroup v2 directory, `0n` if it is not one. */
   function cgroup(path: string): bigint;
+
+  /**
+   * Weir only: the cookie `bpf_get_netns_cookie()` returns for sockets of the network
+   * namespace Weir runs in. Throws where SO_NETNS_COOKIE is missing (Linux before 5.14).
+   */
+  function netnsCookie(): bigint;
 }
