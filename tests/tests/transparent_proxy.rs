@@ -104,7 +104,7 @@ fn curl_follows_a_redirect_through_the_proxy_and_sigint_detaches() {
     let cg = TestCgroup::create();
     let (first, second) = redirect_pair("second body\n");
     let (mut weir, _) = start_proxy(&cg, "main.js", &[]);
-    assert_eq!(cg.attached().len(), 3, "{:?}", cg.attached());
+    assert_eq!(cg.attached().len(), 4, "{:?}", cg.attached());
 
     let (code, body, err) = curl_in(&cg, &["-L", &format!("http://127.0.0.1:{}/", first.port)]);
     assert_eq!((code, body.as_str()), (0, "second body\n"), "curl stderr: {err}");
@@ -136,7 +136,7 @@ fn kill_9_leaves_nothing_attached() {
     let cg = TestCgroup::create();
     let server = HttpServer::ok("direct\n");
     let (mut weir, _) = start_proxy(&cg, "main.js", &[]);
-    assert_eq!(cg.attached().len(), 3);
+    assert_eq!(cg.attached().len(), 4);
     weir.signal(libc::SIGKILL);
     weir.wait_exit(Duration::from_secs(5));
     assert!(
@@ -412,7 +412,7 @@ fn two_threads_attach_once_and_both_serve() {
     };
     // 127.0.0.1 and [::1], for each worker.
     assert!(wait_until(Duration::from_secs(5), || listeners() == 4), "two listening sockets per worker expected");
-    assert_eq!(cg.attached().len(), 3, "attached: {:?}", cg.attached());
+    assert_eq!(cg.attached().len(), 4, "attached: {:?}", cg.attached());
     for _ in 0..20 {
         let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
         assert_eq!((code, body.as_str()), (0, "threads\n"), "{err}");
@@ -647,7 +647,7 @@ fn a_second_instance_on_the_same_cgroup_refuses_and_the_first_keeps_working() {
         assert!(why.contains(&first.child.id().to_string()), "{script}: the refusal does not name the first: {why}");
         eprintln!("{script} refused: {}", why.lines().find(|l| l.contains("already")).unwrap_or(&why));
     }
-    assert_eq!(cg.attached().len(), 3, "{:?}", cg.attached());
+    assert_eq!(cg.attached().len(), 4, "{:?}", cg.attached());
     let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
     assert_eq!((code, body.as_str()), (0, "first\n"), "{err}");
     assert_eq!(first.wait_stdout_lines(2, Duration::from_secs(5)).len(), 2);
@@ -669,6 +669,8 @@ fn a_proxy_in_a_pid_namespace_with_threads_does_not_loop() {
     assert_eq!(out.len(), 4, "the proxy saw its own connections: {out:?}");
     assert_eq!(out[2], format!("GET / 127.0.0.1:{}", second.port));
     assert!(!weir.stderr().iter().any(|l| l.contains("itself")), "{:?}", weir.stderr());
+    // The proxy shares the cgroup with its clients: only its own process is left alone.
+    assert_eq!(cg.pids().len(), 2, "unshare and weir, in the cgroup itself: {:?}", cg.pids());
     weir.signal(libc::SIGINT);
     weir.wait_exit(Duration::from_secs(10));
 }

@@ -23,12 +23,6 @@ function cgroup2Root() {
   throw new Error('no cgroup v2 mount in /proc/self/mountinfo')
 }
 
-// The cgroup v2 directory this process is in, from the `0::` line of /proc/self/cgroup.
-function ownCgroup() {
-  var line = os.readFile('/proc/self/cgroup').toString().split('\n').find(l => l.startsWith('0::'))
-  return (CGROUP_ROOT + line.substring(3)).replace(/\/+$/, '')
-}
-
 function loopbackHasIPv6() {
   var f = '/proc/sys/net/ipv6/conf/lo/disable_ipv6'
   return os.stat(f) !== null && os.readFile(f).toString().trim() === '0'
@@ -66,6 +60,7 @@ var obj = bpf.object(pipy.load('transparent-proxy.o'))
 var progCgConnect4 = obj.programs.find(p => p.name === 'cg_connect4').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET4_CONNECT')
 var progCgConnect6 = obj.programs.find(p => p.name === 'cg_connect6').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET6_CONNECT')
 var progCgSockOps = obj.programs.find(p => p.name === 'cg_sock_ops').load('BPF_PROG_TYPE_SOCK_OPS')
+var progCgPostBind4 = obj.programs.find(p => p.name === 'cg_post_bind4').load('BPF_PROG_TYPE_CGROUP_SOCK', 'BPF_CGROUP_INET4_POST_BIND')
 var mapPorts = obj.maps.find(m => m.name === 'map_ports')
 
 // Two proxies on one cgroup would redirect each other's connections.
@@ -74,22 +69,13 @@ if (others.length > 0) {
   throw new Error(`${CGROUP} is already intercepted by ${others.join(', ')}; stop it first`)
 }
 
-// The proxy's own connects (to the original destinations) must not be redirected. They are
-// recognised by the proxy's cgroup, so a proxy inside CGROUP needs one of its own: it moves
-// into CGROUP/weir before it makes any socket (a socket stays in the cgroup it was made in).
-var ownCgroupAtStart = ownCgroup()
-var movedTo = null
-if (ownCgroupAtStart === CGROUP) {
-  movedTo = `${CGROUP}/weir`
-  os.mkdir(movedTo, { recursive: true })
-  os.write(`${movedTo}/cgroup.procs`, pipy.pid.toString())
-}
-
+// The proxy's own connects (to the original destinations) must not be redirected. When Weir
+// runs outside CGROUP the programs never see them. Inside, cg_post_bind4 learns which
+// process Weir is when it binds its listening socket below (so after attaching).
 obj.maps.find(m => m.name === 'map_config').update(
   { i: 0 }, {
     proxy_port: PROXY_PORT,
     ipv6: IPV6 ? 1 : 0,
-    proxy_cgroup_id: bpf.cgroup(ownCgroup()),
     netns_cookie: bpf.netnsCookie(),
   }
 )
@@ -97,20 +83,15 @@ obj.maps.find(m => m.name === 'map_config').update(
 bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
 bpf.attach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
 bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}${movedTo ? `, proxy in ${movedTo}` : ''}`)
+bpf.attach('BPF_CGROUP_INET4_POST_BIND', progCgPostBind4.fd, CGROUP)
+console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}`)
 
 pipy.exit(
   function () {
     bpf.detach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
     bpf.detach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
     bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-    // With several worker threads each one runs this; the first does the work.
-    if (movedTo) {
-      try {
-        os.write(`${ownCgroupAtStart}/cgroup.procs`, pipy.pid.toString())
-        os.rmdir(movedTo, { force: true })
-      } catch (e) {}
-    }
+    bpf.detach('BPF_CGROUP_INET4_POST_BIND', progCgPostBind4.fd, CGROUP)
   }
 )
 
