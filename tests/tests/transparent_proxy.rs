@@ -660,7 +660,7 @@ fn a_proxy_in_a_pid_namespace_with_threads_does_not_loop() {
     require_ebpf!("a_proxy_in_a_pid_namespace_with_threads_does_not_loop");
     let cg = TestCgroup::create();
     let (first, second) = redirect_pair("pidns\n");
-    let (mut weir, _) =
+    let (weir, _) =
         start_proxy_at(&cg, Some(&cg), &["unshare", "--pid", "--fork", "--kill-child"], "main.js", &["--threads=2"]);
     let (code, body, err) = curl_in(&cg, &["-L", &format!("http://127.0.0.1:{}/", first.port)]);
     assert_eq!((code, body.as_str()), (0, "pidns\n"), "curl: {err}");

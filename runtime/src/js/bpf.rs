@@ -214,6 +214,16 @@ fn cgroup(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(JsBigInt::from(id).into())
 }
 
+/// `bpf.attached(attachType, cgroupPath)`: ids of the programs attached to that cgroup for
+/// that attach type, in the order they run.
+fn attached(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let attach_type = type_arg(args.first(), bpf::attach_type_by_name, "bpf_attach_type", ctx)?;
+    let path = arg_str(args, 1).ok_or_else(|| type_error("bpf.attached: cgroupPath must be a string"))?;
+    let ids = bpf::cgroup::attached(attach_type, Path::new(&path))
+        .map_err(|e| JsNativeError::error().with_message(format!("bpf.attached: cannot query {path}: {e}")))?;
+    Ok(JsArray::from_iter(ids.into_iter().map(JsValue::from), ctx).into())
+}
+
 /// From asm-generic/socket.h (the libc crate does not have it).
 const SO_NETNS_COOKIE: libc::c_int = 71;
 
@@ -251,6 +261,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
         .function(NativeFunction::from_fn_ptr(detach), js_string!("detach"), 3)
         .function(NativeFunction::from_fn_ptr(cgroup), js_string!("cgroup"), 1)
         .function(NativeFunction::from_fn_ptr(netns_cookie), js_string!("netnsCookie"), 0)
+        .function(NativeFunction::from_fn_ptr(attached), js_string!("attached"), 2)
         .build();
     ctx.register_global_property(js_string!("bpf"), ns, Attribute::WRITABLE | Attribute::CONFIGURABLE)
 }

@@ -41,9 +41,14 @@ function loopbackHasIPv6() {
 }
 
 // Another process with a connect program on CGROUP (a second proxy, or another tool that
-// rewrites connects): the kernel lists each bpf link in its holder's /proc/PID/fdinfo.
+// rewrites connects): each would redirect the other's redirections. Named by pid where a
+// process holds the program's bpf link (the kernel lists each link in its holder's
+// /proc/PID/fdinfo), by program id otherwise.
 function otherConnectPrograms(ownProgIds) {
-  var id = bpf.cgroup(CGROUP).toString()
+  var ids = bpf.attached('BPF_CGROUP_INET4_CONNECT', CGROUP)
+    .concat(bpf.attached('BPF_CGROUP_INET6_CONNECT', CGROUP))
+    .filter(id => ownProgIds.indexOf(id) < 0)
+  if (ids.length === 0) return []
   var found = []
   for (var pid of os.readDir('/proc')) {
     if (!/^[0-9]+\/$/.test(pid)) continue
@@ -52,20 +57,15 @@ function otherConnectPrograms(ownProgIds) {
     try { fds = os.readDir(dir) } catch (e) { continue }
     for (var fd of fds) {
       var info = os.stat(dir + fd) && os.readFile(dir + fd)
-      if (!info) continue
-      var text = info.toString()
-      if (text.indexOf(`cgroup_id:\t${id}\n`) < 0) continue
-      var type = (text.match(/attach_type:\t(\d+)/) || [])[1]
-      var prog = (text.match(/prog_id:\t(\d+)/) || [])[1]
-      // 10 and 11: BPF_CGROUP_INET4_CONNECT and BPF_CGROUP_INET6_CONNECT.
-      if ((type === '10' || type === '11') && ownProgIds.indexOf(Number(prog)) < 0) {
+      var prog = info && info.toString().match(/prog_id:\t(\d+)/)
+      if (prog && ids.indexOf(Number(prog[1])) >= 0) {
         var cmd = os.readFile(`/proc/${pid}cmdline`)
         found.push(`pid ${pid.slice(0, -1)} (${cmd ? cmd.toString().split('\0').join(' ').trim() : '?'})`)
         break
       }
     }
   }
-  return found
+  return found.length > 0 ? found : ids.map(id => `BPF program ${id}`)
 }
 
 var obj = bpf.object(pipy.load('transparent-proxy.o'))
