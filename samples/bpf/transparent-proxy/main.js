@@ -111,15 +111,17 @@ function ipBytes(text) {
   return v4 ? bytes.slice(0, 12).concat(tail) : bytes
 }
 
+// Where to connect for a map_ports value, and whether that is this host.
 function formatAddr(dst) {
   var b = dst.ip
   if (b.slice(0, 10).every(x => x === 0) && b[10] === 0xff && b[11] === 0xff) {
-    return { host: b.slice(12).join('.'), target: `${b.slice(12).join('.')}:${dst.port}`, loopback: b[12] === 127 || b.slice(12).every(x => x === 0) }
+    var v4 = b.slice(12)
+    return { target: `${v4.join('.')}:${dst.port}`, loopback: v4[0] === 127 || v4.every(x => x === 0) }
   }
   var groups = []
   for (var i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16))
   var host = groups.join(':')
-  return { host: host, target: `[${host}]:${dst.port}`, loopback: /^(0:){7}[01]$/.test(host) }
+  return { target: `[${host}]:${dst.port}`, loopback: /^(0:){7}[01]$/.test(host) }
 }
 
 // The original destination of an accepted connection, taken out of map_ports: the programs
