@@ -9,6 +9,10 @@ var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
 var CGROUP_ROOT = cgroup2Root()
 var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
 var IPV6 = loopbackHasIPv6()
+var SOL_IP = 0
+var SOL_IPV6 = 41
+var SO_ORIGINAL_DST = 80
+var IP6T_SO_ORIGINAL_DST = 80
 
 // Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
 // hybrid systems): field 5 of the mountinfo line whose filesystem type is cgroup2.
@@ -111,31 +115,57 @@ function ipBytes(text) {
   return v4 ? bytes.slice(0, 12).concat(tail) : bytes
 }
 
-// Where to connect for a map_ports value, and whether that is this host.
+// Where to connect for an address in map_ports' layout, and whether that is this host.
 function formatAddr(dst) {
   var b = dst.ip
+  var port = dst.port
   if (b.slice(0, 10).every(x => x === 0) && b[10] === 0xff && b[11] === 0xff) {
     var v4 = b.slice(12)
-    return { target: `${v4.join('.')}:${dst.port}`, loopback: v4[0] === 127 || v4.every(x => x === 0) }
+    return { target: `${v4.join('.')}:${port}`, loopback: v4[0] === 127 || v4.every(x => x === 0), port: port }
   }
   var groups = []
   for (var i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16))
   var host = groups.join(':')
-  return { target: `[${host}]:${dst.port}`, loopback: /^(0:){7}[01]$/.test(host) }
+  return { target: `[${host}]:${port}`, loopback: /^(0:){7}[01]$/.test(host), port: port }
 }
 
-// The original destination of an accepted connection, taken out of map_ports: the programs
-// filed it under the client's address and port, which are this connection's peer.
+var sockaddr_in = new CStruct({
+  sin_family: 'uint16',
+  sin_port: 'uint8[2]',
+  sin_addr: 'uint8[4]',
+})
+
+var sockaddr_in6 = new CStruct({
+  sin6_family: 'uint16',
+  sin6_port: 'uint8[2]',
+  sin6_flowinfo: 'uint32',
+  sin6_addr: 'uint8[16]',
+  sin6_scope_id: 'uint32',
+})
+
+// The original destination of an accepted connection as { target, loopback }, or null. The
+// programs filed it in map_ports under the client's address and port, which are this
+// connection's peer; it is taken out. A connection the programs did not send may still have
+// one that the kernel answers with getsockopt: iptables -j REDIRECT.
 function originalDestination(ib) {
   var key = { ip: ipBytes(ib.remoteAddress), port: ib.remotePort }
-  var dst
+  var dst = null
   try {
     dst = mapPorts.lookup(key)
-  } catch (e) {
-    return null
+  } catch (e) {}
+  if (dst) {
+    try { mapPorts.delete(key) } catch (e) {}
+    return formatAddr(dst)
   }
-  try { mapPorts.delete(key) } catch (e) {}
-  return dst
+  var od = new Data
+  if (ib.remoteAddress.indexOf(':') < 0) {
+    if (ib.socket.getRawOption(SOL_IP, SO_ORIGINAL_DST, od) !== 0 || od.size < sockaddr_in.size) return null
+    var sa = sockaddr_in.decode(od)
+    return formatAddr({ ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(sa.sin_addr), port: (sa.sin_port[0] << 8) | sa.sin_port[1] })
+  }
+  if (ib.socket.getRawOption(SOL_IPV6, IP6T_SO_ORIGINAL_DST, od) !== 0 || od.size < sockaddr_in6.size) return null
+  var sa6 = sockaddr_in6.decode(od)
+  return formatAddr({ ip: sa6.sin6_addr, port: (sa6.sin6_port[0] << 8) | sa6.sin6_port[1] })
 }
 
 var $target
@@ -147,16 +177,15 @@ function proxy($) {
         var from = ib.remoteAddress.indexOf(':') < 0 ? `${ib.remoteAddress}:${ib.remotePort}` : `[${ib.remoteAddress}]:${ib.remotePort}`
         var dst = originalDestination(ib)
         if (!dst) {
-          // Not redirected here by the programs: someone connected to the proxy port itself.
+          // Not redirected here: someone connected to the proxy port itself.
           console.error(`closing connection from ${from}: no original destination`)
           return new StreamEnd
         }
-        var addr = formatAddr(dst)
-        if (addr.loopback && dst.port === PROXY_PORT) {
+        if (dst.loopback && dst.port === PROXY_PORT) {
           console.error(`closing connection from ${from}: its original destination is the proxy itself`)
           return new StreamEnd
         }
-        $target = addr.target
+        $target = dst.target
         // An event now, so that branch() below chooses at once and connect() opens before
         // the client has sent anything: some servers speak first.
         return new Data
