@@ -12,6 +12,10 @@
 // has even accepted loses nothing, and the maps stay small. Both maps are LRU maps as a
 // second line of defence: connects the proxy never asks about cannot fill them up.
 //
+// Left alone: the proxy's own connects (by its cgroup, or by the process cg_post_bind4 saw
+// bind the proxy port), connects to the proxy port itself, sockets of other network
+// namespaces and sockets the kernel made for itself.
+//
 // Build: clang -target bpf -O2 -g -I/usr/include/$(gcc -dumpmachine) -c transparent-proxy.c
 // (or `cargo xtask build-ebpf`).
 
