@@ -120,4 +120,16 @@ declare namespace bpf {
 
   /** Cgroup id of a cgroup v2 directory, `0n` if it is not one. */
   function cgroup(path: string): bigint;
+
+  /**
+   * Weir only: ids of the programs attached directly to a cgroup v2 directory for
+   * `attachType`, in the order they run (BPF_PROG_QUERY).
+   */
+  function attached(attachType: AttachType, cgroupPath: string): number[];
+
+  /**
+   * Weir only: the cookie `bpf_get_netns_cookie()` returns for sockets of the network
+   * namespace Weir runs in. Throws where SO_NETNS_COOKIE is missing (Linux before 5.14).
+   */
+  function netnsCookie(): bigint;
 }

@@ -2,51 +2,77 @@
 //
 // Transparent TCP proxying for one cgroup, for Weir's samples/bpf/transparent-proxy.
 //
-// cg_connect4 sends every IPv4 TCP connect made in the cgroup to 127.0.0.1:<proxy_port> and
-// remembers the original destination under the socket cookie. cg_sock_ops learns which local
-// endpoint that client socket got, and cg_sock_opt answers getsockopt(SOL_IP,
-// SO_ORIGINAL_DST) on the proxy's accepted socket from those two maps. Entries are removed
-// when the client socket reaches TCP_CLOSE; the maps are LRU maps as a second line of
-// defence, so sockets that never connect cannot fill them up.
+// cg_connect4 and cg_connect6 send every TCP connect made in the cgroup (IPv4, IPv4-mapped
+// IPv6 and native IPv6) to the proxy on loopback and remember the original destination under
+// the socket cookie. When the connect goes out, cg_sock_ops files it under the client's local
+// address and port, which is what the proxy sees as the peer of the connection it accepts.
+// The proxy takes it from there: from user space through map_ports (main.js), or with
+// getsockopt(SO_ORIGINAL_DST) answered by cg_sock_opt (main-article.js). Either way the entry
+// is removed once the proxy has asked, so a client that sends and closes before the proxy
+// has even accepted loses nothing, and the maps stay small. Both maps are LRU maps as a
+// second line of defence: connects the proxy never asks about cannot fill them up.
+//
+// Left alone: the proxy's own connects (by its cgroup, or by the process cg_post_bind4 saw
+// bind the proxy port), connects to the proxy port itself, sockets of other network
+// namespaces and sockets the kernel made for itself.
 //
 // Build: clang -target bpf -O2 -g -I/usr/include/$(gcc -dumpmachine) -c transparent-proxy.c
 // (or `cargo xtask build-ebpf`).
 
 #include <linux/bpf.h>
 #include <linux/in.h>
+#include <linux/in6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-// From linux/netfilter_ipv4.h and glibc, whose headers drag in glibc headers that do not build for BPF.
+// From linux/netfilter_ipv4.h, linux/netfilter_ipv6/ip6_tables.h and glibc, whose headers
+// drag in glibc headers that do not build for BPF.
 #define SOL_IP 0
+#define SOL_IPV6 41
 #define SO_ORIGINAL_DST 80
+#define IP6T_SO_ORIGINAL_DST 80
 #define AF_INET 2
+#define AF_INET6 10
 
 #define MAX_CONNECTIONS 65536
 
-// Written by the proxy at map_config[0]. Fields left at zero are not used: a proxy excludes
-// itself by process id (pipy_pid), by cgroup id (pipy_cgroup_id), or both.
+// One 32-bit load: LLVM merges neighbouring ctx fields into 64-bit loads, which the verifier
+// rejects for the address arrays of the BPF contexts.
+#define LOAD32(field) (*(volatile __u32 *)&(field))
+
+// Just the fields used of the kernel's own structs; the loader relocates their offsets to the
+// running kernel's (CO-RE), so nothing here depends on one kernel's layout.
+struct file;
+struct tcp_sock;
+struct socket {
+  struct file *file;
+} __attribute__((preserve_access_index));
+struct sock {
+  struct socket *sk_socket;
+} __attribute__((preserve_access_index));
+
+// Written by the proxy at map_config[0]. A zero field is not used.
 struct Config {
+  // Where the proxy listens: 127.0.0.1 (and ::ffff:127.0.0.1) always, ::1 when ipv6 is set.
   __u16 proxy_port;
-  __u64 pipy_pid;
-  __u64 pipy_cgroup_id;
+  __u16 ipv6;
+  // Connects from this cgroup are the proxy's own and are left alone (main-article.js). The
+  // proxy's process is recognised too, once cg_post_bind4 has seen it bind (main.js).
+  __u64 proxy_cgroup_id;
+  // Only sockets of the proxy's network namespace are redirected: in another one, loopback
+  // is another host's.
+  __u64 netns_cookie;
 };
 
-// Original destination of a redirected connect, host byte order.
-struct Socket {
-  __u32 src_addr;
-  __u32 dst_addr;
-  __u16 src_port;
-  __u16 dst_port;
-};
-
-// A client's local endpoint as the proxy sees it as the peer: address in network byte order,
-// port in host byte order. Keying by address as well as port keeps two clients on different
-// loopback addresses apart.
-struct Peer {
-  __u32 addr;
-  __u32 port;
-};
+// An endpoint: IPv6 address in network byte order, IPv4 as ::ffff:a.b.c.d; port in host byte
+// order. The same layout for the original destination and for the client's local endpoint,
+// so that an IPv4 client and an IPv4-mapped IPv6 client look the same to the proxy, which
+// accepts both on 127.0.0.1.
+struct Addr {
+  __u8 ip[16];
+  __u16 port;
+  __u16 pad;
+} __attribute__((aligned(4)));
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -55,117 +81,236 @@ struct {
   __type(value, struct Config);
 } map_config SEC(".maps");
 
+// map_proxy[0]: the proxy's process id as the kernel knows it (the tgid), learned when it
+// binds its listening socket. Not a process id the proxy could tell: inside a PID namespace
+// its own differs.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} map_proxy SEC(".maps");
+
+// Socket cookie -> original destination, from the connect until the SYN goes out.
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, MAX_CONNECTIONS);
   __type(key, __u64);
-  __type(value, struct Socket);
+  __type(value, struct Addr);
 } map_socks SEC(".maps");
 
+// Client's local endpoint -> original destination, until the proxy has asked.
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, MAX_CONNECTIONS);
-  __type(key, struct Peer);
-  __type(value, __u64);
+  __type(key, struct Addr);
+  __type(value, struct Addr);
 } map_ports SEC(".maps");
+
+static __always_inline void set_v4(struct Addr *a, __u32 ip4) {
+  __u32 *w = (__u32 *)a->ip;
+  w[0] = 0;
+  w[1] = 0;
+  w[2] = bpf_htonl(0xffff);
+  w[3] = ip4;
+}
+
+static __always_inline void set_v6(struct Addr *a, __u32 w0, __u32 w1, __u32 w2, __u32 w3) {
+  __u32 *w = (__u32 *)a->ip;
+  w[0] = w0;
+  w[1] = w1;
+  w[2] = w2;
+  w[3] = w3;
+}
+
+// 127.0.0.0/8, and 0.0.0.0, which connect() also takes to mean this host.
+static __always_inline int is_loopback4(__u32 ip4) {
+  __u32 h = bpf_ntohl(ip4);
+  return (h >> 24) == 127 || h == 0;
+}
+
+// A socket the kernel made for itself (NFS, CIFS, Ceph, NVMe/TCP): it has no file, where
+// every socket of a process has one.
+static __always_inline int kernel_socket(struct bpf_sock_addr *ctx) {
+  struct bpf_sock *bsk = ctx->sk;
+  if (!bsk) return 0;
+  struct sock *sk = (struct sock *)bpf_skc_to_tcp_sock(bsk);
+  if (!sk) return 0;
+  struct socket *sock = sk->sk_socket;
+  return !sock || !sock->file;
+}
+
+// The configuration, if this connect is one to redirect at all.
+static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
+  if (ctx->protocol != IPPROTO_TCP) return 0;
+  __u32 zero = 0;
+  struct Config *conf = bpf_map_lookup_elem(&map_config, &zero);
+  if (!conf || conf->proxy_port == 0) return 0;
+  if (conf->proxy_cgroup_id && bpf_get_current_cgroup_id() == conf->proxy_cgroup_id) return 0;
+  __u64 *proxy = bpf_map_lookup_elem(&map_proxy, &zero);
+  if (proxy && (bpf_get_current_pid_tgid() >> 32) == *proxy) return 0;
+  if (conf->netns_cookie && bpf_get_netns_cookie(ctx) != conf->netns_cookie) return 0;
+  if (kernel_socket(ctx)) return 0;
+  return conf;
+}
+
+static __always_inline int remember(struct bpf_sock_addr *ctx, struct Addr *dst) {
+  __u64 cookie = bpf_get_socket_cookie(ctx);
+  return bpf_map_update_elem(&map_socks, &cookie, dst, BPF_ANY);
+}
 
 SEC("cgroup/connect4")
 int cg_connect4(struct bpf_sock_addr *ctx) {
-  if (ctx->user_family != AF_INET) return 1;
-  if (ctx->protocol != IPPROTO_TCP) return 1;
+  struct Config *conf = config_for(ctx);
+  if (!conf) return 1;
 
-  __u32 zero = 0;
-  struct Config *conf = bpf_map_lookup_elem(&map_config, &zero);
-  if (!conf || conf->proxy_port == 0) return 1;
-  if (conf->pipy_pid && (bpf_get_current_pid_tgid() >> 32) == conf->pipy_pid) return 1;
-  if (conf->pipy_cgroup_id && bpf_get_current_cgroup_id() == conf->pipy_cgroup_id) return 1;
-
-  __u32 dst_addr = bpf_ntohl(ctx->user_ip4);
-  __u16 dst_port = bpf_ntohs((__u16)ctx->user_port);
-
+  __u32 ip4 = ctx->user_ip4;
+  __u16 port = bpf_ntohs((__u16)ctx->user_port);
   // A connect straight to the proxy must stay one: redirecting it would only make the proxy
   // look up an original destination that is itself.
-  if ((dst_addr >> 24) == 127 && dst_port == conf->proxy_port) return 1;
+  if (is_loopback4(ip4) && port == conf->proxy_port) return 1;
 
-  __u64 cookie = bpf_get_socket_cookie(ctx);
-  struct Socket sock = {
-    .dst_addr = dst_addr,
-    .dst_port = dst_port,
-  };
-  if (bpf_map_update_elem(&map_socks, &cookie, &sock, BPF_ANY)) return 1;
+  struct Addr dst;
+  __builtin_memset(&dst, 0, sizeof(dst));
+  set_v4(&dst, ip4);
+  dst.port = port;
+  if (remember(ctx, &dst)) return 1;
 
   ctx->user_ip4 = bpf_htonl(0x7f000001);
   ctx->user_port = bpf_htons(conf->proxy_port);
   return 1;
 }
 
-static void forget(struct bpf_sock_ops *ctx, __u64 cookie) {
-  struct Peer peer = { .addr = ctx->local_ip4, .port = ctx->local_port };
-  __u64 *owner = bpf_map_lookup_elem(&map_ports, &peer);
-  if (owner && *owner == cookie) bpf_map_delete_elem(&map_ports, &peer);
-  bpf_map_delete_elem(&map_socks, &cookie);
+SEC("cgroup/connect6")
+int cg_connect6(struct bpf_sock_addr *ctx) {
+  struct Config *conf = config_for(ctx);
+  if (!conf) return 1;
+
+  __u32 w0 = LOAD32(ctx->user_ip6[0]), w1 = LOAD32(ctx->user_ip6[1]);
+  __u32 w2 = LOAD32(ctx->user_ip6[2]), w3 = LOAD32(ctx->user_ip6[3]);
+  __u16 port = bpf_ntohs((__u16)ctx->user_port);
+  int mapped = w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff);
+  int loopback = mapped ? is_loopback4(w3) : (w0 | w1 | w2) == 0 && (w3 == bpf_htonl(1) || w3 == 0);
+  if (loopback && port == conf->proxy_port) return 1;
+  // Native IPv6 goes to the proxy's [::1] listener, which it may not have.
+  if (!mapped && !conf->ipv6) return 1;
+
+  struct Addr dst;
+  __builtin_memset(&dst, 0, sizeof(dst));
+  set_v6(&dst, w0, w1, w2, w3);
+  dst.port = port;
+  if (remember(ctx, &dst)) return 1;
+
+  if (mapped) {
+    ctx->user_ip6[3] = bpf_htonl(0x7f000001);
+  } else {
+    ctx->user_ip6[0] = 0;
+    ctx->user_ip6[1] = 0;
+    ctx->user_ip6[2] = 0;
+    ctx->user_ip6[3] = bpf_htonl(1);
+  }
+  ctx->user_port = bpf_htons(conf->proxy_port);
+  return 1;
+}
+
+// The process that binds 127.0.0.1:<proxy port> in the cgroup is the proxy (nobody else can
+// while it holds the port). Only the first is kept: the proxy binds right after attaching,
+// and a later bind with SO_REUSEPORT must not take its place.
+SEC("cgroup/post_bind4")
+int cg_post_bind4(struct bpf_sock *sk) {
+  if (sk->protocol != IPPROTO_TCP) return 1;
+  __u32 zero = 0;
+  struct Config *conf = bpf_map_lookup_elem(&map_config, &zero);
+  if (!conf || conf->proxy_port == 0) return 1;
+  if (sk->src_ip4 != bpf_htonl(0x7f000001) || sk->src_port != conf->proxy_port) return 1;
+  __u64 tgid = bpf_get_current_pid_tgid() >> 32;
+  bpf_map_update_elem(&map_proxy, &zero, &tgid, BPF_NOEXIST);
+  return 1;
 }
 
 SEC("sockops")
 int cg_sock_ops(struct bpf_sock_ops *ctx) {
-  if (ctx->family != AF_INET) return 1;
-
-  __u32 op = ctx->op;
-  if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
-      op != BPF_SOCK_OPS_STATE_CB)
-    return 1;
+  // The local port is chosen before the SYN is sent: file the destination under it now, so
+  // that it no longer matters what the client does afterwards.
+  if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB) return 1;
 
   __u64 cookie = bpf_get_socket_cookie(ctx);
-  struct Socket *sock = bpf_map_lookup_elem(&map_socks, &cookie);
-  if (!sock) return 1;
+  struct Addr *dst = bpf_map_lookup_elem(&map_socks, &cookie);
+  if (!dst) return 1;
 
-  switch (op) {
-  case BPF_SOCK_OPS_TCP_CONNECT_CB:
-    // Ask for state changes now, so that a connect that never completes is cleaned up too.
-    bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-    break;
-  case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB: {
-    sock->src_addr = bpf_ntohl(ctx->local_ip4);
-    sock->src_port = ctx->local_port;
-    struct Peer peer = { .addr = ctx->local_ip4, .port = ctx->local_port };
-    bpf_map_update_elem(&map_ports, &peer, &cookie, BPF_ANY);
-    break;
+  struct Addr peer;
+  __builtin_memset(&peer, 0, sizeof(peer));
+  if (ctx->family == AF_INET6) {
+    // An IPv4-mapped connect has ::ffff:127.0.0.1 here already.
+    set_v6(&peer, LOAD32(ctx->local_ip6[0]), LOAD32(ctx->local_ip6[1]), LOAD32(ctx->local_ip6[2]),
+           LOAD32(ctx->local_ip6[3]));
+  } else {
+    set_v4(&peer, ctx->local_ip4);
   }
-  case BPF_SOCK_OPS_STATE_CB:
-    if (ctx->args[1] == BPF_TCP_CLOSE) forget(ctx, cookie);
-    break;
+  peer.port = ctx->local_port;
+  bpf_map_update_elem(&map_ports, &peer, dst, BPF_ANY);
+  bpf_map_delete_elem(&map_socks, &cookie);
+  return 1;
+}
+
+// Answers SO_ORIGINAL_DST (sockaddr_in) or IP6T_SO_ORIGINAL_DST (sockaddr_in6) on a
+// connection the proxy accepted, and forgets the entry. 0 if this call is not one of those.
+static __always_inline int answer(struct bpf_sockopt *ctx) {
+  if (ctx->optname != SO_ORIGINAL_DST) return 0;
+  int level = ctx->level;
+  if (level != SOL_IP && level != SOL_IPV6) return 0;
+  struct bpf_sock *sk = ctx->sk;
+  if (!sk || sk->protocol != IPPROTO_TCP) return 0;
+
+  struct Addr peer;
+  __builtin_memset(&peer, 0, sizeof(peer));
+  if (sk->family == AF_INET6) {
+    set_v6(&peer, LOAD32(sk->dst_ip6[0]), LOAD32(sk->dst_ip6[1]), LOAD32(sk->dst_ip6[2]),
+           LOAD32(sk->dst_ip6[3]));
+  } else {
+    set_v4(&peer, sk->dst_ip4);
   }
+  peer.port = bpf_ntohs(sk->dst_port);
+  struct Addr *dst = bpf_map_lookup_elem(&map_ports, &peer);
+  if (!dst) return 0;
+  __u32 *w = (__u32 *)dst->ip;
+
+  if (level == SOL_IP) {
+    // An IPv6 destination has no sockaddr_in.
+    if (w[0] || w[1] || w[2] != bpf_htonl(0xffff)) return 0;
+    struct sockaddr_in *sa = ctx->optval;
+    if ((void *)(sa + 1) > ctx->optval_end) return 0;
+    __builtin_memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = bpf_htons(dst->port);
+    sa->sin_addr.s_addr = w[3];
+    *(volatile __s32 *)&ctx->optlen = sizeof(*sa);
+  } else {
+    struct sockaddr_in6 *sa = ctx->optval;
+    if ((void *)(sa + 1) > ctx->optval_end) return 0;
+    __builtin_memset(sa, 0, sizeof(*sa));
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = bpf_htons(dst->port);
+    sa->sin6_addr.in6_u.u6_addr32[0] = w[0];
+    sa->sin6_addr.in6_u.u6_addr32[1] = w[1];
+    sa->sin6_addr.in6_u.u6_addr32[2] = w[2];
+    sa->sin6_addr.in6_u.u6_addr32[3] = w[3];
+    *(volatile __s32 *)&ctx->optlen = sizeof(*sa);
+  }
+  // A separate store: LLVM may merge adjacent ctx fields into one 64-bit store, which the
+  // verifier rejects for bpf_sockopt.
+  *(volatile __s32 *)&ctx->retval = 0;
+  bpf_map_delete_elem(&map_ports, &peer);
   return 1;
 }
 
 SEC("cgroup/getsockopt")
 int cg_sock_opt(struct bpf_sockopt *ctx) {
-  // Everything but SO_ORIGINAL_DST must look as if this program did not exist: return 1 and
-  // leave ctx alone, so the kernel's own result goes back to the caller.
-  if (ctx->level != SOL_IP || ctx->optname != SO_ORIGINAL_DST) return 1;
-
-  struct bpf_sock *sk = ctx->sk;
-  if (!sk) return 1;
-  if (sk->family != AF_INET || sk->protocol != IPPROTO_TCP) return 1;
-
-  struct Peer peer = { .addr = sk->dst_ip4, .port = bpf_ntohs(sk->dst_port) };
-  __u64 *cookie = bpf_map_lookup_elem(&map_ports, &peer);
-  if (!cookie) return 1;
-  struct Socket *sock = bpf_map_lookup_elem(&map_socks, cookie);
-  if (!sock) return 1;
-
-  struct sockaddr_in *sa = ctx->optval;
-  if ((void *)(sa + 1) > ctx->optval_end) return 1;
-
-  __builtin_memset(sa, 0, sizeof(*sa));
-  sa->sin_family = AF_INET;
-  sa->sin_port = bpf_htons(sock->dst_port);
-  sa->sin_addr.s_addr = bpf_htonl(sock->dst_addr);
-
-  // Two separate stores: LLVM may merge adjacent ctx fields into one 64-bit store, which the
-  // verifier rejects for bpf_sockopt.
-  *(volatile __s32 *)&ctx->optlen = sizeof(*sa);
-  *(volatile __s32 *)&ctx->retval = 0;
+  if (answer(ctx)) return 1;
+  // Everything else must look as if this program did not exist. A result larger than the
+  // page the program is shown is only passed on if optlen is set to 0 (before 6.5 the
+  // caller gets EFAULT otherwise); smaller ones pass on untouched.
+  if (ctx->optlen > (__s32)((long)ctx->optval_end - (long)ctx->optval)) ctx->optlen = 0;
   return 1;
 }
 

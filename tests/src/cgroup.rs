@@ -105,6 +105,12 @@ impl TestCgroup {
         TestCgroup { path, root }
     }
 
+    /// Takes charge of `path`, a cgroup that something else is about to create: it is removed
+    /// like one made by [`TestCgroup::create`].
+    pub fn adopt(path: PathBuf) -> TestCgroup {
+        TestCgroup { path, root: cgroup2_root().expect("cgroup v2 mount") }
+    }
+
     /// Makes `cmd` start inside this cgroup: the child joins it between fork and exec, so
     /// every socket it creates belongs to it.
     pub fn enter<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {

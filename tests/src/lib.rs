@@ -106,7 +106,25 @@ impl Weir {
         dir: TempDir,
         f: impl FnOnce(&mut Command) -> &mut Command,
     ) -> Weir {
-        let mut cmd = Command::new(weir_bin());
+        Weir::run_wrapped(&[], path, args, dir, f)
+    }
+
+    /// Like [`Weir::run_file`], with weir started by `wrapper` (e.g. `["unshare", "-pf"]`).
+    pub fn run_wrapped(
+        wrapper: &[&str],
+        path: &std::path::Path,
+        args: &[&str],
+        dir: TempDir,
+        f: impl FnOnce(&mut Command) -> &mut Command,
+    ) -> Weir {
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(weir_bin()),
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(weir_bin());
+                c
+            }
+        };
         cmd.arg(path).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         f(&mut cmd);
         let mut child = cmd.spawn().expect("spawn weir");
@@ -225,7 +243,15 @@ impl HttpServer {
     pub fn start(
         respond: impl Fn(&str, &str) -> (String, Vec<(String, String)>, String) + Send + Sync + 'static,
     ) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        HttpServer::start_on("127.0.0.1:0", respond)
+    }
+
+    /// [`HttpServer::start`] on another address, e.g. `"[::1]:0"`.
+    pub fn start_on(
+        addr: &str,
+        respond: impl Fn(&str, &str) -> (String, Vec<(String, String)>, String) + Send + Sync + 'static,
+    ) -> HttpServer {
+        let listener = TcpListener::bind(addr).unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let respond: Arc<Responder> = Arc::new(respond);

@@ -348,12 +348,13 @@ impl Bench {
         let cgroups = intercept::Cgroups::create(&cgroup2, &["ebpf", "iptables", "idle"])?;
         let (upstream, up) = self.upstream()?;
         let (ebpf_port, ipt_port) = (free_port()?, free_port()?);
-        // The eBPF proxy's listening socket must belong to the intercepted cgroup, so it is
-        // started inside it; it recognises its own connects by its pid.
+        // The eBPF proxy runs inside the intercepted cgroup, next to its clients (the harder
+        // case: its programs must recognise its own connects, by the process that bound
+        // the proxy port).
         let ebpf = self.sample(&sample, ebpf_port, &cgroups.path("ebpf"), Some(&cgroups.path("ebpf")))?;
         // The same proxy for iptables. Its programs go to an empty cgroup, where they see
-        // nothing, and it runs outside every bench cgroup, so the kernel answers its
-        // SO_ORIGINAL_DST from conntrack and its own connects are not redirected.
+        // nothing, and it runs outside every bench cgroup; finding nothing in its map, it
+        // asks SO_ORIGINAL_DST, which the kernel answers from conntrack.
         let iptables = self.sample(&sample, ipt_port, &cgroups.path("idle"), None)?;
         let (ebpf_pid, ipt_pid) = (ebpf.pid(), iptables.pid());
         let mut procs = vec![upstream, ebpf, iptables];

@@ -215,12 +215,54 @@ fn cgroup(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(JsBigInt::from(id).into())
 }
 
+/// `bpf.attached(attachType, cgroupPath)`: ids of the programs attached to that cgroup for
+/// that attach type, in the order they run.
+fn attached(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let attach_type = type_arg(args.first(), bpf::attach_type_by_name, "bpf_attach_type", ctx)?;
+    let path = arg_str(args, 1).ok_or_else(|| type_error("bpf.attached: cgroupPath must be a string"))?;
+    let ids = bpf::cgroup::attached(attach_type, Path::new(&path))
+        .map_err(|e| JsNativeError::error().with_message(format!("bpf.attached: cannot query {path}: {e}")))?;
+    Ok(JsArray::from_iter(ids.into_iter().map(JsValue::from), ctx).into())
+}
+
+/// From asm-generic/socket.h (the libc crate does not have it).
+const SO_NETNS_COOKIE: libc::c_int = 71;
+
+/// `bpf.netnsCookie()`: what `bpf_get_netns_cookie()` returns for sockets of the network
+/// namespace Weir runs in, read with SO_NETNS_COOKIE from a socket made for the purpose.
+fn netns_cookie(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let failed = |what: &str, e: std::io::Error| {
+        JsNativeError::error()
+            .with_message(format!("bpf.netnsCookie: {what} failed: {e} (SO_NETNS_COOKIE needs Linux 5.14)"))
+    };
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).map_err(|e| failed("socket", e))?;
+    let mut cookie: u64 = 0;
+    let mut len = size_of::<u64>() as libc::socklen_t;
+    // SAFETY: `cookie` outlives the call and `len` holds its size.
+    let r = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&sock),
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(failed("getsockopt", std::io::Error::last_os_error()).into());
+    }
+    Ok(JsBigInt::from(cookie).into())
+}
+
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     let ns = ObjectInitializer::new(ctx)
         .function(NativeFunction::from_fn_ptr(object), js_string!("object"), 1)
         .function(NativeFunction::from_fn_ptr(attach), js_string!("attach"), 3)
         .function(NativeFunction::from_fn_ptr(detach), js_string!("detach"), 3)
         .function(NativeFunction::from_fn_ptr(cgroup), js_string!("cgroup"), 1)
+        .function(NativeFunction::from_fn_ptr(netns_cookie), js_string!("netnsCookie"), 0)
+        .function(NativeFunction::from_fn_ptr(attached), js_string!("attached"), 2)
         .build();
     ctx.register_global_property(js_string!("bpf"), ns, Attribute::WRITABLE | Attribute::CONFIGURABLE)
 }

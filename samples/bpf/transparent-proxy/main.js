@@ -1,13 +1,18 @@
 #!/usr/bin/env weir
 
-// Transparent proxy for a cgroup: three BPF programs send every IPv4 TCP connect made in
-// CGROUP to this proxy, which asks for the original destination, connects there, and
-// prints the HTTP request and response heads passing by. See README.md.
+// Transparent proxy for a cgroup: BPF programs send every TCP connect made in CGROUP (IPv4
+// and IPv6) to this proxy, which looks up the original destination, connects there, and
+// prints the HTTP request and response heads passing by. Weir may run inside CGROUP or
+// anywhere else. See README.md.
 
 var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
-var CGROUP = os.env.CGROUP || cgroup2Root()
+var CGROUP_ROOT = cgroup2Root()
+var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
+var IPV6 = loopbackHasIPv6()
 var SOL_IP = 0
+var SOL_IPV6 = 41
 var SO_ORIGINAL_DST = 80
+var IP6T_SO_ORIGINAL_DST = 80
 
 // Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
 // hybrid systems): field 5 of the mountinfo line whose filesystem type is cgroup2.
@@ -22,10 +27,107 @@ function cgroup2Root() {
   throw new Error('no cgroup v2 mount in /proc/self/mountinfo')
 }
 
+function loopbackHasIPv6() {
+  var f = '/proc/sys/net/ipv6/conf/lo/disable_ipv6'
+  return os.stat(f) !== null && os.readFile(f).toString().trim() === '0'
+}
+
+// Another process with a connect program on CGROUP (a second proxy, or another tool that
+// rewrites connects): each would redirect the other's redirections. Named by pid where a
+// process holds the program's bpf link (the kernel lists each link in its holder's
+// /proc/PID/fdinfo), by program id otherwise.
+function otherConnectPrograms(ownProgIds) {
+  var ids = bpf.attached('BPF_CGROUP_INET4_CONNECT', CGROUP)
+    .concat(bpf.attached('BPF_CGROUP_INET6_CONNECT', CGROUP))
+    .filter(id => ownProgIds.indexOf(id) < 0)
+  if (ids.length === 0) return []
+  var found = []
+  for (var pid of os.readDir('/proc')) {
+    if (!/^[0-9]+\/$/.test(pid)) continue
+    var dir = `/proc/${pid}fdinfo/`
+    var fds
+    try { fds = os.readDir(dir) } catch (e) { continue }
+    for (var fd of fds) {
+      var info = os.stat(dir + fd) && os.readFile(dir + fd)
+      var prog = info && info.toString().match(/prog_id:\t(\d+)/)
+      if (prog && ids.indexOf(Number(prog[1])) >= 0) {
+        var cmd = os.readFile(`/proc/${pid}cmdline`)
+        found.push(`pid ${pid.slice(0, -1)} (${cmd ? cmd.toString().split('\0').join(' ').trim() : '?'})`)
+        break
+      }
+    }
+  }
+  return found.length > 0 ? found : ids.map(id => `BPF program ${id}`)
+}
+
 var obj = bpf.object(pipy.load('transparent-proxy.o'))
 var progCgConnect4 = obj.programs.find(p => p.name === 'cg_connect4').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET4_CONNECT')
+var progCgConnect6 = obj.programs.find(p => p.name === 'cg_connect6').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET6_CONNECT')
 var progCgSockOps = obj.programs.find(p => p.name === 'cg_sock_ops').load('BPF_PROG_TYPE_SOCK_OPS')
-var progCgSockOpt = obj.programs.find(p => p.name === 'cg_sock_opt').load('BPF_PROG_TYPE_CGROUP_SOCKOPT', 'BPF_CGROUP_GETSOCKOPT')
+var progCgPostBind4 = obj.programs.find(p => p.name === 'cg_post_bind4').load('BPF_PROG_TYPE_CGROUP_SOCK', 'BPF_CGROUP_INET4_POST_BIND')
+var mapPorts = obj.maps.find(m => m.name === 'map_ports')
+
+// Two proxies on one cgroup would redirect each other's connections.
+var others = otherConnectPrograms([progCgConnect4.id, progCgConnect6.id])
+if (others.length > 0) {
+  throw new Error(`${CGROUP} is already intercepted by ${others.join(', ')}; stop it first`)
+}
+
+// The proxy's own connects (to the original destinations) must not be redirected. When Weir
+// runs outside CGROUP the programs never see them. Inside, cg_post_bind4 learns which
+// process Weir is when it binds its listening socket below (so after attaching).
+obj.maps.find(m => m.name === 'map_config').update(
+  { i: 0 }, {
+    proxy_port: PROXY_PORT,
+    ipv6: IPV6 ? 1 : 0,
+    netns_cookie: bpf.netnsCookie(),
+  }
+)
+
+bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
+bpf.attach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
+bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
+bpf.attach('BPF_CGROUP_INET4_POST_BIND', progCgPostBind4.fd, CGROUP)
+console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}`)
+
+pipy.exit(
+  function () {
+    bpf.detach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
+    bpf.detach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
+    bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
+    bpf.detach('BPF_CGROUP_INET4_POST_BIND', progCgPostBind4.fd, CGROUP)
+  }
+)
+
+// An address as map_ports keys it: 16 bytes, IPv4 as ::ffff:a.b.c.d.
+function ipBytes(text) {
+  var v4 = text.match(/^(?:.*:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/)
+  var tail = v4 ? v4.slice(1).map(Number) : []
+  if (v4 && text.indexOf(':') < 0) return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(tail)
+  var head = v4 ? text.substring(0, text.lastIndexOf(':') + 1) + '0:0' : text
+  var halves = head.split('::')
+  var groups = s => s === '' ? [] : s.split(':').map(g => Number.parseInt(g, 16))
+  var left = groups(halves[0])
+  var right = halves.length > 1 ? groups(halves[1]) : []
+  var all = left.concat(new Array(8 - left.length - right.length).fill(0), right)
+  var bytes = []
+  all.forEach(g => bytes.push(g >> 8, g & 0xff))
+  return v4 ? bytes.slice(0, 12).concat(tail) : bytes
+}
+
+// Where to connect for an address in map_ports' layout, and whether that is this host.
+function formatAddr(dst) {
+  var b = dst.ip
+  var port = dst.port
+  if (b.slice(0, 10).every(x => x === 0) && b[10] === 0xff && b[11] === 0xff) {
+    var v4 = b.slice(12)
+    return { target: `${v4.join('.')}:${port}`, loopback: v4[0] === 127 || v4.every(x => x === 0), port: port }
+  }
+  var groups = []
+  for (var i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16))
+  var host = groups.join(':')
+  return { target: `[${host}]:${port}`, loopback: /^(0:){7}[01]$/.test(host), port: port }
+}
 
 var sockaddr_in = new CStruct({
   sin_family: 'uint16',
@@ -33,64 +135,83 @@ var sockaddr_in = new CStruct({
   sin_addr: 'uint8[4]',
 })
 
-// The proxy's own connects (to the original destinations) must not be redirected.
-obj.maps.find(m => m.name === 'map_config').update(
-  { i: 0 },
-  { proxy_port: PROXY_PORT, pipy_pid: pipy.pid }
-)
+var sockaddr_in6 = new CStruct({
+  sin6_family: 'uint16',
+  sin6_port: 'uint8[2]',
+  sin6_flowinfo: 'uint32',
+  sin6_addr: 'uint8[16]',
+  sin6_scope_id: 'uint32',
+})
 
-bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
-bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-bpf.attach('BPF_CGROUP_GETSOCKOPT', progCgSockOpt.fd, CGROUP)
-console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}`)
-
-pipy.exit(
-  function () {
-    bpf.detach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
-    bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-    bpf.detach('BPF_CGROUP_GETSOCKOPT', progCgSockOpt.fd, CGROUP)
+// The original destination of an accepted connection as { target, loopback }, or null. The
+// programs filed it in map_ports under the client's address and port, which are this
+// connection's peer; it is taken out. A connection the programs did not send may still have
+// one that the kernel answers with getsockopt: iptables -j REDIRECT.
+function originalDestination(ib) {
+  var key = { ip: ipBytes(ib.remoteAddress), port: ib.remotePort }
+  var dst = null
+  try {
+    dst = mapPorts.lookup(key)
+  } catch (e) {}
+  if (dst) {
+    try { mapPorts.delete(key) } catch (e) {}
+    return formatAddr(dst)
   }
-)
+  var od = new Data
+  if (ib.remoteAddress.indexOf(':') < 0) {
+    if (ib.socket.getRawOption(SOL_IP, SO_ORIGINAL_DST, od) !== 0 || od.size < sockaddr_in.size) return null
+    var sa = sockaddr_in.decode(od)
+    return formatAddr({ ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(sa.sin_addr), port: (sa.sin_port[0] << 8) | sa.sin_port[1] })
+  }
+  if (ib.socket.getRawOption(SOL_IPV6, IP6T_SO_ORIGINAL_DST, od) !== 0 || od.size < sockaddr_in6.size) return null
+  var sa6 = sockaddr_in6.decode(od)
+  return formatAddr({ ip: sa6.sin6_addr, port: (sa6.sin6_port[0] << 8) | sa6.sin6_port[1] })
+}
 
-var $targetAddr
-var $targetPort
+var $target
 
-pipy.listen(PROXY_PORT, $=>$
-  .onStart(
-    function (ib) {
-      var od = new Data
-      var err = ib.socket.getRawOption(SOL_IP, SO_ORIGINAL_DST, od)
-      var sa = sockaddr_in.decode(od)
-      var addr = sa.sin_addr.join('.')
-      var port = (sa.sin_port[0] << 8) | sa.sin_port[1]
-      var from = `${ib.remoteAddress}:${ib.remotePort}`
-      if (err !== 0 || od.size < sockaddr_in.size) {
-        // Not redirected here by the programs: someone connected to the proxy port itself.
-        console.error(`closing direct connection from ${from}: no original destination (errno ${err})`)
-        $targetAddr = undefined
-      } else if (addr.startsWith('127.') && port === PROXY_PORT) {
-        console.error(`closing connection from ${from}: its original destination is the proxy itself`)
-        $targetAddr = undefined
-      } else {
-        $targetAddr = addr
-        $targetPort = port
+function proxy($) {
+  return $
+    .onStart(
+      function (ib) {
+        var from = ib.remoteAddress.indexOf(':') < 0 ? `${ib.remoteAddress}:${ib.remotePort}` : `[${ib.remoteAddress}]:${ib.remotePort}`
+        var dst = originalDestination(ib)
+        if (!dst) {
+          // Not redirected here: someone connected to the proxy port itself.
+          console.error(`closing connection from ${from}: no original destination`)
+          return new StreamEnd
+        }
+        if (dst.loopback && dst.port === PROXY_PORT) {
+          console.error(`closing connection from ${from}: its original destination is the proxy itself`)
+          return new StreamEnd
+        }
+        $target = dst.target
+        // An event now, so that branch() below chooses at once and connect() opens before
+        // the client has sent anything: some servers speak first.
+        return new Data
       }
-    }
-  )
-  .fork().to($=>$
-    .decodeHTTPRequest()
-    .handleMessageStart(
-      ({ head }) => println(head.method, head.path, head.headers.host)
     )
-  )
-  .connect(() => {
-    if (!$targetAddr) throw new Error('connection not forwarded')
-    return `${$targetAddr}:${$targetPort}`
-  })
-  .fork().to($=>$
-    .decodeHTTPResponse()
-    .handleMessageStart(
-      ({ head }) => println(' ', head.status, head.statusText)
+    // A connection with nowhere to go ends here, before any decoder has seen its bytes.
+    .branch(
+      () => !$target, $=>$.replaceData(),
+      $=>$
+        .fork().to($=>$
+          .decodeHTTPRequest()
+          .handleMessageStart(
+            ({ head }) => println(head.method, head.path, head.headers.host)
+          )
+        )
+        .connect(() => $target)
+        .fork().to($=>$
+          .decodeHTTPResponse()
+          .handleMessageStart(
+            ({ head }) => println(' ', head.status, head.statusText)
+          )
+        )
     )
-  )
-)
+}
+
+// Loopback only: the programs send connections to 127.0.0.1 (and ::1); nobody else needs
+// to reach this port.
+pipy.listen(`127.0.0.1:${PROXY_PORT}`, proxy)
+if (IPV6) pipy.listen(`[::1]:${PROXY_PORT}`, proxy)
