@@ -292,3 +292,25 @@ fn json_decode_and_encode_work_on_data() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "two true\n");
 }
+
+/// `onStart(new StreamEnd)` ends the stream: bytes the client sends afterwards reach no filter.
+#[test]
+fn a_stream_ended_by_on_start_takes_no_more_input() {
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$\n\
+           .onStart(() => new StreamEnd)\n\
+           .fork().to($=>$.decodeHTTPRequest().handleMessageStart(({{ head }}) => println('seen', head.path)))\n\
+           .handleData(() => println('data'))\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _ = std::io::Write::write_all(&mut s, b"GET /late HTTP/1.1\r\nhost: x\r\n\r\n");
+    let mut rest = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = std::io::Read::read_to_end(&mut s, &mut rest);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_millis(500)), Vec::<String>::new(), "filters saw input after the end");
+}

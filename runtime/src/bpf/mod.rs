@@ -266,7 +266,13 @@ mod tests {
         let programs: Vec<_> = programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
         assert_eq!(
             programs,
-            [("cg_connect4", "cgroup/connect4"), ("cg_sock_ops", "sockops"), ("cg_sock_opt", "cgroup/getsockopt")]
+            [
+                ("cg_connect4", "cgroup/connect4"),
+                ("cg_connect6", "cgroup/connect6"),
+                ("cg_post_bind4", "cgroup/post_bind4"),
+                ("cg_sock_ops", "sockops"),
+                ("cg_sock_opt", "cgroup/getsockopt")
+            ]
         );
         let maps = btf::map_types(btf.unwrap()).unwrap();
         let shape = |l: &Option<Arc<crate::codec::c_layout::Layout>>| {
@@ -274,11 +280,11 @@ mod tests {
             (l.size, l.fields.iter().map(|f| (f.name.clone(), f.offset)).collect::<Vec<_>>())
         };
         let names: Vec<_> = maps.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["map_config", "map_socks", "map_ports"]);
+        assert_eq!(names, ["map_config", "map_proxy", "map_socks", "map_ports"]);
         let config = shape(&maps[0].value);
-        assert_eq!(config, (24, vec![("proxy_port".into(), 0), ("pipy_pid".into(), 8), ("pipy_cgroup_id".into(), 16)]));
-        assert_eq!(shape(&maps[1].key), (8, vec![("i".into(), 0)]));
-        assert_eq!(shape(&maps[2].key), (8, vec![("addr".into(), 0), ("port".into(), 4)]));
+        let fields = [("proxy_port", 0), ("ipv6", 2), ("proxy_cgroup_id", 8), ("netns_cookie", 16)];
+        assert_eq!(config, (24, fields.iter().map(|(n, o)| (n.to_string(), *o)).collect()));
+        assert_eq!(shape(&maps[3].key), (20, vec![("ip".into(), 0), ("port".into(), 16), ("pad".into(), 18)]));
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub struct PipelineInner {
     sink: Rc<dyn EventSink>,
     /// Input that arrived while `onStart` was still pending.
     held: Option<Vec<Event>>,
+    /// A stream ends once: input after its `StreamEnd` (a client still sending to a
+    /// pipeline that `onStart` ended) must not reach filters that were reset by that end.
+    ended: bool,
 }
 
 impl PipelineInner {
@@ -136,6 +139,10 @@ impl PipelineInner {
             held.push(evt);
             return;
         }
+        if self.ended {
+            return;
+        }
+        self.ended = evt.is_stream_end();
         Output { rest: &mut self.filters, sink: &*self.sink }.emit(evt);
     }
 }
@@ -159,7 +166,7 @@ impl Pipeline {
                     spec.instantiate(FilterEnv { pipeline: weak.clone(), index, context: context.clone() })
                 })
                 .collect();
-            RefCell::new(PipelineInner { filters, sink, held: None })
+            RefCell::new(PipelineInner { filters, sink, held: None, ended: false })
         });
         Pipeline { inner, layout, context }
     }
