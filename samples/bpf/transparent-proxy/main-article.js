@@ -170,28 +170,20 @@ function proxy($) {
           return new StreamEnd
         }
         $target = `${dst.addr}:${dst.port}`
-        // An event now, so that branch() below chooses at once and connect() opens before
-        // the client has sent anything: some servers speak first.
-        return new Data
       }
     )
-    // A connection with nowhere to go ends here, before any decoder has seen its bytes.
-    .branch(
-      () => !$target, $=>$.replaceData(),
-      $=>$
-        .fork().to($=>$
-          .decodeHTTPRequest()
-          .handleMessageStart(
-            ({ head }) => println(head.method, head.path, head.headers.host)
-          )
-        )
-        .connect(() => $target)
-        .fork().to($=>$
-          .decodeHTTPResponse()
-          .handleMessageStart(
-            ({ head }) => println(' ', head.status, head.statusText)
-          )
-        )
+    .fork().to($=>$
+      .decodeHTTPRequest()
+      .handleMessageStart(
+        ({ head }) => println(head.method, head.path, head.headers.host)
+      )
+    )
+    .connect(() => $target)
+    .fork().to($=>$
+      .decodeHTTPResponse()
+      .handleMessageStart(
+        ({ head }) => println(' ', head.status, head.statusText)
+      )
     )
 }
 
