@@ -27,6 +27,7 @@ pub mod script;
 pub mod then;
 pub mod timeout;
 pub mod vars;
+pub mod yaml;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -48,6 +49,7 @@ pub fn new_context() -> JsResult<JsContext> {
     console::register(&mut ctx)?;
     data::register(&mut ctx)?;
     json::register(&mut ctx)?;
+    yaml::register(&mut ctx)?;
     message::register(&mut ctx)?;
     head::register(&mut ctx)?;
     inbound::register(&mut ctx)?;
