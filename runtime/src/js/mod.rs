@@ -18,6 +18,7 @@ pub mod host;
 pub mod inbound;
 pub mod json;
 pub mod message;
+pub mod modules;
 pub mod os;
 pub mod pipeline;
 pub mod pipy;
@@ -44,7 +45,9 @@ thread_local! {
 
 /// Makes a worker's Boa context with every global Pipy scripts use.
 pub fn new_context() -> JsResult<JsContext> {
-    let mut ctx = JsContext::default();
+    let root = crate::worker::with_state(|s| s.script_dir.clone());
+    let loader = Rc::new(modules::Loader::new(root));
+    let mut ctx = boa_engine::context::ContextBuilder::new().module_loader(loader).build()?;
     print::register(&mut ctx)?;
     console::register(&mut ctx)?;
     data::register(&mut ctx)?;

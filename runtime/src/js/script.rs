@@ -3,6 +3,9 @@
 //! PipyJS accepts a hashbang line and a top-level `return`; Boa accepts neither in a plain
 //! script, so the hashbang becomes a comment and a script with a top-level `return` is
 //! wrapped in a function called at once (its return value is the completion value).
+//!
+//! A file that is no script but parses as an ES module (it has `import` or `export`) runs
+//! as a module (see `js::modules`); a script runs as before, keeping its completion value.
 
 use std::path::PathBuf;
 
@@ -17,18 +20,21 @@ pub fn prepare(path: PathBuf, source: &str) -> Script {
         text.replace_range(0..2, "//");
     }
     let (text, dollar_names) = vars::prepare(&text);
-    let needs_wrap = {
-        let mut ctx = Context::default();
-        match boa_engine::Script::parse(Source::from_bytes(text.as_bytes()), None, &mut ctx) {
-            Ok(_) => false,
-            Err(e) => {
-                e.to_string().contains("return") && {
-                    let wrapped = format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}");
-                    boa_engine::Script::parse(Source::from_bytes(wrapped.as_bytes()), None, &mut ctx).is_ok()
-                }
+    let mut ctx = Context::default();
+    let (needs_wrap, module) = match boa_engine::Script::parse(Source::from_bytes(text.as_bytes()), None, &mut ctx) {
+        Ok(_) => (false, false),
+        Err(e) => {
+            let wrapped = format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}");
+            if e.to_string().contains("return")
+                && boa_engine::Script::parse(Source::from_bytes(wrapped.as_bytes()), None, &mut ctx).is_ok()
+            {
+                (true, false)
+            } else {
+                // Boa parses a module in a context of its own; only whether it parses counts.
+                (false, boa_engine::Module::parse(Source::from_bytes(text.as_bytes()), None, &mut ctx).is_ok())
             }
         }
     };
     let source = if needs_wrap { format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}") } else { text };
-    Script { path, source, dollar_names, wrapped: needs_wrap }
+    Script { path, source, dollar_names, wrapped: needs_wrap, module }
 }

@@ -7,8 +7,11 @@
 //! context's slot. The script text keeps its length and line structure, so error positions
 //! still point at the user's source.
 //!
-//! Unlike Pipy, a `$name` declared inside a function shares the slot of a same-named one
-//! declared elsewhere in the script (a documented deviation).
+//! Modules (`js::modules`) go through the same pass: in a module's strict code the bare
+//! `$name` resolves to the global accessor, so each module's `$` values are per context too.
+//!
+//! Unlike Pipy, a `$name` declared inside a function, or in another module, shares the slot
+//! of a same-named one declared elsewhere (a documented deviation).
 
 use std::cell::RefCell;
 
@@ -95,7 +98,8 @@ fn collect(expr: &str, names: &mut Vec<String>) {
     }
 }
 
-fn slot(name: &str) -> usize {
+/// The context slot of `name`; the same name always gets the same slot on a worker.
+pub fn slot(name: &str) -> usize {
     SLOTS.with(|s| {
         let mut s = s.borrow_mut();
         match s.iter().position(|n| n == name) {
@@ -108,9 +112,13 @@ fn slot(name: &str) -> usize {
     })
 }
 
-/// Defines the global accessors for `names`.
+/// Defines the global accessors for `names`, except those already defined (by another
+/// module, or a legacy context variable of the same name).
 pub fn define(names: &[String], ctx: &mut Context) -> JsResult<()> {
     for name in names {
+        if ctx.global_object().has_own_property(JsString::from(name.as_str()), ctx)? {
+            continue;
+        }
         let i = slot(name);
         let get = function(ctx, i, |i, _, _, _| Ok(current().map(|c| c.get(*i)).unwrap_or_default()));
         let set = function(ctx, i, |i, _, args, _| {
