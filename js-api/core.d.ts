@@ -128,6 +128,10 @@ interface Designer {
   branchMessageStart(...condsAndSubs: any[]): Designer;
   branchMessage(...condsAndSubs: any[]): Designer;
   link(name: string | (() => string | undefined)): Designer;
+  /** Legacy plugins: run the entrance pipelines (`.pipeline()`) of these modules in turn
+   *  (paths from the codebase root); with no argument, go on to the next module of the chain
+   *  this module runs in, or pass the events through after the last. */
+  chain(modules?: string[]): Designer;
   print(): Designer;
   dump(tag?: string): Designer;
 }
@@ -140,6 +144,11 @@ interface Configuration extends Designer {
   pipeline(name?: string): Configuration;
   task(interval?: number | string): Configuration;
   repeat(items: number | any[], fn: ($: Configuration, item: any, index: number) => any): Configuration;
+  /** Declares context variables (`__name: initialValue`) that other modules can import from `namespace`. */
+  export(namespace: string, variables: Record<string, any>): Configuration;
+  /** Uses context variables another module exported: `{ __name: 'namespace' }`. */
+  import(variables: Record<string, string>): Configuration;
+  chain(modules?: string[]): Configuration;
 }
 
 declare const pipy: {
@@ -148,6 +157,10 @@ declare const pipy: {
   listen(port: number | string, options: { maxConnections?: number; idleTimeout?: number | string }, builder: Target): void;
   listen(port: number | string, protocol: 'tcp', options: object, builder: Target): void;
   load(path: string): Data | null;
+  /** The value of a codebase file holding one expression, evaluated once per worker. */
+  solve(path: string): any;
+  /** The exports of an ES module (path relative to the calling module), run once per worker. */
+  import(path: string): { readonly default?: any; readonly [name: string]: any };
   exit(callback: () => any): void;
   exit(code?: number): void;
   exec(command: string | string[]): Data;
@@ -184,3 +197,11 @@ interface JSON {
   decode(data: Data | string, reviver?: (key: string, value: any) => any): any;
   encode(value: any, replacer?: any, space?: string | number): Data | undefined;
 }
+
+/** YAML (1.2 core schema). `decode`/`parse` give the last document of the text. */
+declare const YAML: {
+  decode(data: Data | string | null): any;
+  parse(text: string): any;
+  encode(value: any): Data | undefined;
+  stringify(value: any): string | undefined;
+};
