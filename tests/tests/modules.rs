@@ -177,6 +177,15 @@ fn a_missing_import_names_the_file_and_line_and_exits_255() {
 }
 
 #[test]
+fn a_syntax_error_in_a_module_main_script_names_its_line() {
+    let mut weir =
+        run(&[("main.js", "import { a } from './lib.js'\nprintln(a))\n"), ("lib.js", "export const a = 1\n")], &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255));
+    let err = weir.stderr().join("\n");
+    assert!(err.contains("main.js:2:11: SyntaxError"), "{err}");
+}
+
+#[test]
 fn an_error_thrown_in_an_imported_module_names_that_module() {
     let mut weir = run(
         &[("main.js", "import { f } from './lib.js'\nf()\n"), ("lib.js", "export function f() {\n  null.x\n}\n")],

@@ -30,11 +30,20 @@ pub fn prepare(path: PathBuf, source: &str) -> Script {
             {
                 (true, false)
             } else {
-                // Boa parses a module in a context of its own; only whether it parses counts.
-                (false, boa_engine::Module::parse(Source::from_bytes(text.as_bytes()), None, &mut ctx).is_ok())
+                // A module with a syntax error is still a module: its parser's error is the one
+                // that makes sense to the author.
+                let parsed = boa_engine::Module::parse(Source::from_bytes(text.as_bytes()), None, &mut ctx).is_ok();
+                (false, parsed || has_module_statements(&text))
             }
         }
     };
     let source = if needs_wrap { format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}") } else { text };
     Script { path, source, dollar_names, wrapped: needs_wrap, module }
+}
+
+/// Whether a line starts with an `import` or `export` statement.
+fn has_module_statements(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .any(|l| ["import ", "import{", "import'", "import\"", "export "].iter().any(|p| l.starts_with(p)))
 }
