@@ -221,7 +221,7 @@ fn solve_evaluates_a_file_once_and_main_may_export_a_legacy_configuration() {
 
 /// A plugin chain as Pipy's tutorial 07 builds it: the main script exports `__route`,
 /// a router plugin sets it, an upstream plugin forwards routed requests and passes others
-/// on with `chain()`, a last plugin answers 404.
+/// on with `chain()`, a last plugin answers 404. Router and upstream each have a `_target`.
 fn plugin_codebase(port: u16, alpha: u16, beta: u16) -> Vec<(&'static str, String)> {
     vec![
         (
@@ -244,14 +244,20 @@ fn plugin_codebase(port: u16, alpha: u16, beta: u16) -> Vec<(&'static str, Strin
         ),
         (
             "plugins/router.js",
-            "((config = pipy.solve('config.js')) => pipy()\n\
+            "((config = pipy.solve('config.js')) => pipy({ _target: undefined })\n\
                .import({ __route: 'main' })\n\
                .pipeline()\n\
                .handleMessageStart(msg => {\n\
                  var prefix = Object.keys(config.routes).find(p => msg.head.path.startsWith(p))\n\
                  __route = prefix && config.routes[prefix]\n\
+                 _target = 'mine'\n\
                })\n\
                .chain()\n\
+               // The upstream plugin's _target is another variable: this one is still 'mine'.\n\
+               .handleMessageStart(msg => {\n\
+                 var headers = msg.head.headers || (msg.head.headers = {})\n\
+                 headers['x-router'] = `${_target} ${__filename}`\n\
+               })\n\
              )()\n"
                 .into(),
         ),
@@ -290,7 +296,10 @@ fn a_plugin_chain_routes_by_path() {
     let (code, out, err) = curl(&["-i", &url("/elsewhere")]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert!(out.contains("x-router: mine /plugins/router.js\r\n"), "{out}");
     assert!(out.ends_with("no route\n"), "{out}");
+    let (_, out, _) = curl(&["-i", &url("/api/x")]);
+    assert!(out.contains("x-router: mine /plugins/router.js\r\n") && out.ends_with("alpha /api/x\n"), "{out}");
     // Requests on one keep-alive connection are routed one by one.
     let (code, out, err) = curl(&[&url("/static/1"), &url("/nowhere"), &url("/api/2"), &url("/static/3")]);
     assert_eq!(code, 0, "{err}");

@@ -17,8 +17,9 @@ use std::rc::Rc;
 
 use boa_engine::builtins::promise::PromiseState;
 use boa_engine::module::{ModuleLoader, ModuleRequest, Referrer};
+use boa_engine::property::PropertyDescriptor;
 use boa_engine::vm::ActiveRunnable;
-use boa_engine::{Context, JsError, JsNativeError, JsResult, JsValue, Module, Source, js_string};
+use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Module, Source, js_string};
 
 use super::{arg_str, configuration, script, vars};
 use crate::engine::Layout;
@@ -36,12 +37,12 @@ pub struct Loader {
     plugins: RefCell<HashMap<PathBuf, Rc<Layout>>>,
     /// Why the last `import` failed, already phrased for the user.
     failure: RefCell<Option<String>>,
+    /// Scope objects (and paths) of the plugin files being evaluated, innermost last.
+    scopes: RefCell<Vec<(JsObject, String)>>,
 }
 
-thread_local! {
-    /// The legacy modules being evaluated, innermost last (for error messages).
-    static FILES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
+/// The global property through which a plugin file's text reaches its scope object.
+const SCOPE: &str = "weir plugin scope";
 
 /// Why a module could not run.
 pub enum Failure {
@@ -60,6 +61,7 @@ impl Loader {
             solved: RefCell::default(),
             plugins: RefCell::default(),
             failure: RefCell::default(),
+            scopes: RefCell::default(),
         }
     }
 
@@ -197,12 +199,18 @@ fn eval_file(path: &Path, text: &str, ctx: &mut Context) -> JsResult<JsValue> {
     }
 }
 
-/// The codebase file being evaluated as a legacy module, for messages.
-pub fn current_file() -> String {
-    FILES.with(|f| f.borrow().last().cloned()).unwrap_or_else(|| with_state(|s| s.script_path.display().to_string()))
+/// The scope object and path of the plugin file being evaluated, if one is.
+pub fn current_scope(ctx: &Context) -> Option<(JsObject, String)> {
+    loader(ctx).ok()?.scopes.borrow().last().cloned()
 }
 
 /// The entrance pipeline of the plugin module `name` (for `chain`), loaded once.
+///
+/// In Pipy each file has its own legacy context variables and `__filename`. Here the file's
+/// text runs inside `with (scope) { ... }`, where `scope` is an object of its own (with no
+/// prototype, so only what is defined on it shadows globals) that `pipy()`, `.export` and
+/// `.import` define the file's variables on; the functions the file makes keep that scope.
+/// A file that is an ES module (strict code, no `with`) keeps its variables global.
 pub fn plugin(name: &str, ctx: &mut Context) -> JsResult<Rc<Layout>> {
     let loader = loader(ctx)?;
     let path = loader.resolve(name, None);
@@ -213,9 +221,31 @@ pub fn plugin(name: &str, ctx: &mut Context) -> JsResult<Rc<Layout>> {
     let text = std::fs::read_to_string(&path)
         .map_err(|e| error(format!("[chain] Cannot load module: {name} ({}: {e})", path.display())))?;
     let file = path.display().to_string();
-    FILES.with(|f| f.borrow_mut().push(file.clone()));
-    let value = configuration::isolated(|| eval_file(&path, &text, ctx));
-    FILES.with(|f| f.borrow_mut().pop());
+    let scope = JsObject::with_null_proto();
+    let filename = format!("/{}", path.strip_prefix(&loader.root).unwrap_or(&path).display());
+    scope.define_property_or_throw(
+        js_string!("__filename"),
+        PropertyDescriptor::builder().value(JsString::from(filename)).writable(false).enumerable(false),
+        ctx,
+    )?;
+    loader.scopes.borrow_mut().push((scope.clone(), file.clone()));
+    let global = ctx.global_object();
+    let outer = global.get(js_string!(SCOPE), ctx)?;
+    let hidden =
+        |v: JsValue| PropertyDescriptor::builder().value(v).writable(true).enumerable(false).configurable(true);
+    global.define_property_or_throw(js_string!(SCOPE), hidden(scope.into()), ctx)?;
+    let value = configuration::isolated(|| {
+        let prepared = script::prepare(path.clone(), &text);
+        if prepared.module {
+            return eval_file(&path, &text, ctx);
+        }
+        vars::define(&prepared.dollar_names, ctx)?;
+        // `{` on the first line keeps every line number of the file.
+        let source = format!("with (globalThis[{SCOPE:?}]) {{{}\n}}", prepared.source);
+        ctx.eval(Source::from_bytes(source.as_bytes()).with_path(&path))
+    });
+    global.define_property_or_throw(js_string!(SCOPE), hidden(outer), ctx)?;
+    loader.scopes.borrow_mut().pop();
     let value = value.map_err(|e| error(format!("{file}: {}", super::describe(&e, ctx))))?;
     let layout = configuration::entrance(&value, &file).map_err(error)?;
     loader.plugins.borrow_mut().insert(path, layout.clone());

@@ -2,9 +2,10 @@
 //! namespaces of `.export(ns, vars)` / `.import(vars)`, and putting a finished configuration
 //! into effect (the main script's, or a plugin module's for `chain`).
 //!
-//! Context variables are global accessors over per-context slots (see `js::vars`), so an
-//! exported `__name` and its imports are one slot, as in Pipy; unlike Pipy, two modules that
-//! each declare a variable of the same name share its slot too (a documented deviation).
+//! Context variables are accessors over per-context slots (see `js::vars`): on the global
+//! object for the main script, on the file's own scope object for a plugin file (see
+//! `js::modules::plugin`), so two plugins' `_target`s are two slots, while an exported
+//! `__name` and its imports, wherever they are, share the slot named after the namespace.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ pub(super) fn export(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
     let ns = ns.filter(|n| !n.is_empty()).ok_or_else(|| type_error("export(): namespace cannot be empty"))?;
     let vars =
         args.get(1).and_then(|v| v.as_object()).ok_or_else(|| type_error("export(): variable list cannot be null"))?;
-    let names = define_context_variables(&vars, ctx)?;
+    let names = define_context_variables(&vars, |name| format!("{ns}.{name}"), ctx)?;
     EXPORTS.with(|e| e.borrow_mut().entry(ns).or_default().extend(names));
     with(this, |_| Ok(()))
 }
@@ -44,14 +45,15 @@ pub(super) fn export(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsR
 pub(super) fn import(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let vars =
         args.first().and_then(|v| v.as_object()).ok_or_else(|| type_error("import(): variable list cannot be null"))?;
-    let file = modules::current_file();
+    let (scope, file) = target(ctx);
+    let file = file.unwrap_or_else(|| with_state(|s| s.script_path.display().to_string()));
     for key in vars.own_property_keys(ctx)? {
         let PropertyKey::String(name) = &key else { continue };
         let name = name.to_std_string_escaped();
         let ns = vars.get(key.clone(), ctx)?;
         let ns = ns.as_string().map(|s| s.to_std_string_escaped()).filter(|s| !s.is_empty());
         let ns = ns.ok_or_else(|| type_error(format!("namespace expected for import: {name}")))?;
-        crate::js::vars::define(std::slice::from_ref(&name), ctx)?;
+        crate::js::vars::define_on(&scope, &name, &format!("{ns}.{name}"), ctx)?;
         IMPORTS.with(|i| i.borrow_mut().push((name, ns, file.clone())));
     }
     with(this, |_| Ok(()))
@@ -80,7 +82,8 @@ pub fn pipy(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
         None => JsValue::undefined(),
     };
     if let Some(o) = proto.as_object() {
-        define_context_variables(&o, ctx)?;
+        let file = target(ctx).1;
+        define_context_variables(&o, |name| file.as_ref().map_or(name.to_string(), |f| format!("{f}#{name}")), ctx)?;
     } else if !proto.is_null_or_undefined() {
         return Err(type_error(format!("pipy(): the context prototype must be an object, got {}", proto.display())));
     }
@@ -90,17 +93,31 @@ pub fn pipy(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     Ok(Configuration::from_data(Configuration { state: RefCell::new(state) }, ctx)?.into())
 }
 
-/// Defines the variables of `proto` with their initial values; returns their names.
-fn define_context_variables(proto: &JsObject, ctx: &mut Context) -> JsResult<Vec<String>> {
-    let global = ctx.global_object();
+/// Where a legacy module's variables go: the scope object of the plugin file being loaded
+/// (with that file's path), else the global object.
+fn target(ctx: &Context) -> (JsObject, Option<String>) {
+    match modules::current_scope(ctx) {
+        Some((scope, file)) => (scope, Some(file)),
+        None => (ctx.global_object(), None),
+    }
+}
+
+/// Defines the variables of `proto` with their initial values, each in the slot named
+/// `key(name)`; returns their names.
+fn define_context_variables(
+    proto: &JsObject,
+    key: impl Fn(&str) -> String,
+    ctx: &mut Context,
+) -> JsResult<Vec<String>> {
+    let (scope, _) = target(ctx);
     let mut names = Vec::new();
-    for key in proto.own_property_keys(ctx)? {
-        let PropertyKey::String(name) = &key else { continue };
-        let init = proto.get(key.clone(), ctx)?;
+    for k in proto.own_property_keys(ctx)? {
+        let PropertyKey::String(name) = &k else { continue };
+        let init = proto.get(k.clone(), ctx)?;
         let name = name.to_std_string_escaped();
-        crate::js::vars::define(std::slice::from_ref(&name), ctx)?;
+        crate::js::vars::define_on(&scope, &name, &key(&name), ctx)?;
         // The setter writes the current (loading) context, which new contexts copy from.
-        global.set(key, init, false, ctx)?;
+        scope.set(k, init, false, ctx)?;
         names.push(name);
     }
     Ok(names)
