@@ -136,6 +136,35 @@ fn each_module_runs_once_per_worker_with_two_threads() {
 }
 
 #[test]
+fn pipy_import_works_inside_an_expression_and_at_request_time() {
+    let port = free_port();
+    let mut weir = run(
+        &[
+            (
+                "main.js",
+                &format!(
+                    "println(new Message(pipy.import('./lib/a.js').hello('top')).body.toString())\n\
+                     pipy.listen({port}, $=>$.serveHTTP(req => new Message(pipy.import('./lib/b.js').hello(req.head.path))))\n"
+                ),
+            ),
+            ("lib/a.js", "export const hello = who => `a says hello to ${who}`\n"),
+            (
+                "lib/b.js",
+                "import { hello as a } from './a.js'\n\
+                 println('b.js runs')\n\
+                 export const hello = who => `b and ${a(who)}\\n`\n",
+            ),
+        ],
+        &[],
+    );
+    weir.wait_listening();
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(get(&format!("{url}/x")), "b and a says hello to /x\n");
+    assert_eq!(get(&format!("{url}/y")), "b and a says hello to /y\n");
+    assert_eq!(weir.stdout(), ["a says hello to top", "b.js runs"]);
+}
+
+#[test]
 fn cyclic_imports_run_as_in_js() {
     let mut weir = run(
         &[

@@ -157,6 +157,54 @@ fn loader(ctx: &Context) -> JsResult<Rc<Loader>> {
 
 /// Loads, links and runs `module` and what it imports, to the end of its top-level code.
 fn settle(module: &Module, ctx: &mut Context) -> Result<(), Failure> {
+    if ctx.get_active_script_or_module().is_none() {
+        return settle_here(module, ctx);
+    }
+    let module = module.clone();
+    in_own_frame(ctx, move |ctx| settle_here(&module, ctx))
+}
+
+thread_local! {
+    static IN_FRAME: RefCell<Option<Box<dyn FnOnce(&mut Context)>>> = RefCell::new(None);
+}
+
+/// The hidden global that runs the closure given to [`in_own_frame`].
+const IN_FRAME_FN: &str = "weir in frame";
+
+/// Runs `f` from a script frame of its own. Boa 0.22 leaves two values on its VM stack for
+/// every module it links (`initialize_environment` pushes a frame and pops it without
+/// truncating the stack); in the middle of a JS expression (`new Message(pipy.import(...)
+/// .f())`) they shift the caller's operands. A script frame truncates the stack to where it
+/// began when it returns, which drops them.
+fn in_own_frame<R: 'static>(ctx: &mut Context, f: impl FnOnce(&mut Context) -> R + 'static) -> R {
+    let out = Rc::new(RefCell::new(None));
+    let slot = out.clone();
+    IN_FRAME.with(|n| *n.borrow_mut() = Some(Box::new(move |ctx| *slot.borrow_mut() = Some(f(ctx)))));
+    let call = format!("globalThis[{IN_FRAME_FN:?}]()");
+    let ran = ctx.eval(Source::from_bytes(call.as_bytes()));
+    // Nothing can fail between the script and the closure; if it did, run it here.
+    if let Some(f) = IN_FRAME.with(|n| n.borrow_mut().take()) {
+        tracing::debug!(target: "script", "module frame: {:?}", ran.err());
+        f(ctx);
+    }
+    out.take().expect("the closure ran")
+}
+
+/// Defines the hidden global that [`in_own_frame`] calls.
+pub fn register(ctx: &mut Context) -> JsResult<()> {
+    let f = boa_engine::NativeFunction::from_fn_ptr(|_, _, ctx| {
+        if let Some(f) = IN_FRAME.with(|n| n.borrow_mut().take()) {
+            f(ctx);
+        }
+        Ok(JsValue::undefined())
+    })
+    .to_js_function(ctx.realm());
+    let desc = PropertyDescriptor::builder().value(f).writable(false).enumerable(false).configurable(false);
+    ctx.global_object().define_property_or_throw(js_string!(IN_FRAME_FN), desc, ctx)?;
+    Ok(())
+}
+
+fn settle_here(module: &Module, ctx: &mut Context) -> Result<(), Failure> {
     let loader = loader(ctx).map_err(Failure::Throw)?;
     loader.failure.borrow_mut().take();
     let promise = module.load_link_evaluate(ctx);
