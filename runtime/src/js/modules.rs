@@ -164,8 +164,10 @@ fn settle(module: &Module, ctx: &mut Context) -> Result<(), Failure> {
     in_own_frame(ctx, move |ctx| settle_here(&module, ctx))
 }
 
+type FrameJob = Box<dyn FnOnce(&mut Context)>;
+
 thread_local! {
-    static IN_FRAME: RefCell<Option<Box<dyn FnOnce(&mut Context)>>> = RefCell::new(None);
+    static IN_FRAME: RefCell<Option<FrameJob>> = RefCell::new(None);
 }
 
 /// The hidden global that runs the closure given to [`in_own_frame`].
