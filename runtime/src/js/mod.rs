@@ -53,7 +53,6 @@ pub fn new_context() -> JsResult<JsContext> {
     data::register(&mut ctx)?;
     json::register(&mut ctx)?;
     yaml::register(&mut ctx)?;
-    modules::register(&mut ctx)?;
     message::register(&mut ctx)?;
     head::register(&mut ctx)?;
     inbound::register(&mut ctx)?;

@@ -182,8 +182,15 @@ fn in_own_frame<R: 'static>(ctx: &mut Context, f: impl FnOnce(&mut Context) -> R
     let out = Rc::new(RefCell::new(None));
     let slot = out.clone();
     IN_FRAME.with(|n| *n.borrow_mut() = Some(Box::new(move |ctx| *slot.borrow_mut() = Some(f(ctx)))));
+    let run = boa_engine::NativeFunction::from_fn_ptr(|_, _, ctx| {
+        if let Some(f) = IN_FRAME.with(|n| n.borrow_mut().take()) {
+            f(ctx);
+        }
+        Ok(JsValue::undefined())
+    })
+    .to_js_function(ctx.realm());
     let call = format!("globalThis[{IN_FRAME_FN:?}]()");
-    let ran = ctx.eval(Source::from_bytes(call.as_bytes()));
+    let ran = with_hidden_global(ctx, IN_FRAME_FN, run.into(), |ctx| ctx.eval(Source::from_bytes(call.as_bytes())));
     // Nothing can fail between the script and the closure; if it did, run it here.
     if let Some(f) = IN_FRAME.with(|n| n.borrow_mut().take()) {
         tracing::debug!(target: "script", "module frame: {:?}", ran.err());
@@ -192,18 +199,17 @@ fn in_own_frame<R: 'static>(ctx: &mut Context, f: impl FnOnce(&mut Context) -> R
     out.take().expect("the closure ran")
 }
 
-/// Defines the hidden global that [`in_own_frame`] calls.
-pub fn register(ctx: &mut Context) -> JsResult<()> {
-    let f = boa_engine::NativeFunction::from_fn_ptr(|_, _, ctx| {
-        if let Some(f) = IN_FRAME.with(|n| n.borrow_mut().take()) {
-            f(ctx);
-        }
-        Ok(JsValue::undefined())
-    })
-    .to_js_function(ctx.realm());
-    let desc = PropertyDescriptor::builder().value(f).writable(false).enumerable(false).configurable(false);
-    ctx.global_object().define_property_or_throw(js_string!(IN_FRAME_FN), desc, ctx)?;
-    Ok(())
+/// Runs `f` while the global object has `name` (not enumerable) set to `value`: how a
+/// script text made here reaches a value made in Rust. Scripts never see it afterwards.
+fn with_hidden_global<R>(ctx: &mut Context, name: &str, value: JsValue, f: impl FnOnce(&mut Context) -> R) -> R {
+    let global = ctx.global_object();
+    let desc = PropertyDescriptor::builder().value(value).writable(false).enumerable(false).configurable(true);
+    let defined = global.define_property_or_throw(JsString::from(name), desc, ctx);
+    let r = f(ctx);
+    if defined.is_ok() {
+        let _ = global.delete_property_or_throw(JsString::from(name), ctx);
+    }
+    r
 }
 
 fn settle_here(module: &Module, ctx: &mut Context) -> Result<(), Failure> {
@@ -279,11 +285,6 @@ pub fn plugin(name: &str, ctx: &mut Context) -> JsResult<Rc<Layout>> {
         ctx,
     )?;
     loader.scopes.borrow_mut().push((scope.clone(), file.clone()));
-    let global = ctx.global_object();
-    let outer = global.get(js_string!(SCOPE), ctx)?;
-    let hidden =
-        |v: JsValue| PropertyDescriptor::builder().value(v).writable(true).enumerable(false).configurable(true);
-    global.define_property_or_throw(js_string!(SCOPE), hidden(scope.into()), ctx)?;
     let value = configuration::isolated(|| {
         let prepared = script::prepare(path.clone(), &text);
         if prepared.module {
@@ -292,9 +293,10 @@ pub fn plugin(name: &str, ctx: &mut Context) -> JsResult<Rc<Layout>> {
         vars::define(&prepared.dollar_names, ctx)?;
         // `{` on the first line keeps every line number of the file.
         let source = format!("with (globalThis[{SCOPE:?}]) {{{}\n}}", prepared.source);
-        ctx.eval(Source::from_bytes(source.as_bytes()).with_path(&path))
+        with_hidden_global(ctx, SCOPE, scope.into(), |ctx| {
+            ctx.eval(Source::from_bytes(source.as_bytes()).with_path(&path))
+        })
     });
-    global.define_property_or_throw(js_string!(SCOPE), hidden(outer), ctx)?;
     loader.scopes.borrow_mut().pop();
     let value = value.map_err(|e| error(format!("{file}: {}", super::describe(&e, ctx))))?;
     let layout = configuration::entrance(&value, &file).map_err(error)?;
