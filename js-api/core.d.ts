@@ -128,10 +128,6 @@ interface Designer {
   branchMessageStart(...condsAndSubs: any[]): Designer;
   branchMessage(...condsAndSubs: any[]): Designer;
   link(name: string | (() => string | undefined)): Designer;
-  /** Legacy plugins: run the entrance pipelines (`.pipeline()`) of these modules in turn
-   *  (paths from the codebase root); with no argument, go on to the next module of the chain
-   *  this module runs in, or pass the events through after the last. */
-  chain(modules?: string[]): Designer;
   print(): Designer;
   dump(tag?: string): Designer;
 }
@@ -148,6 +144,9 @@ interface Configuration extends Designer {
   export(namespace: string, variables: Record<string, any>): Configuration;
   /** Uses context variables another module exported: `{ __name: 'namespace' }`. */
   import(variables: Record<string, string>): Configuration;
+  /** Legacy plugins: run the entrance pipelines (`.pipeline()`) of these modules in turn
+   *  (paths from the codebase root); with no argument, go on to the next module of the chain
+   *  this module runs in, or pass the events through after the last. */
   chain(modules?: string[]): Configuration;
 }
 
