@@ -346,3 +346,19 @@ fn importing_a_variable_nobody_exported_fails_the_start() {
     let err = weir.stderr().join("\n");
     assert!(err.contains("cannot import variable __route in") && err.contains("router.js"), "{err}");
 }
+
+#[test]
+fn a_broken_plugin_names_its_own_file_and_line() {
+    let port = free_port();
+    let main = format!("pipy().listen({port}).demuxHTTP().to($=>$.chain(['plugins/p.js']))\n");
+    for (plugin, expected) in [
+        ("pipy()\n.pipeline()\n.dump())\n", "plugins/p.js:3:8: SyntaxError"),
+        ("pipy()\n.pipeline()\n.connect(null.x)\n", "plugins/p.js:3:15: TypeError"),
+        ("pipy()\n.pipeline('named')\n.dump()\n", "entrance pipeline not found in module"),
+    ] {
+        let mut weir = run(&[("main.js", &main), ("plugins/p.js", plugin)], &[]);
+        assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255));
+        let err = weir.stderr().join("\n");
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+}

@@ -290,6 +290,10 @@ pub fn plugin(name: &str, ctx: &mut Context) -> JsResult<Rc<Layout>> {
         if prepared.module {
             return eval_file(&path, &text, ctx);
         }
+        // Syntax errors are found without the wrapper, whose lines are not the file's.
+        if let Err(e) = boa_engine::Script::parse(Source::from_bytes(prepared.source.as_bytes()), None, ctx) {
+            return Err(error(located(&file, &e.to_string(), text.lines().count())));
+        }
         vars::define(&prepared.dollar_names, ctx)?;
         // `{` on the first line keeps every line number of the file.
         let source = format!("with (globalThis[{SCOPE:?}]) {{{}\n}}", prepared.source);
@@ -298,10 +302,28 @@ pub fn plugin(name: &str, ctx: &mut Context) -> JsResult<Rc<Layout>> {
         })
     });
     loader.scopes.borrow_mut().pop();
-    let value = value.map_err(|e| error(format!("{file}: {}", super::describe(&e, ctx))))?;
+    // A throw keeps its stack, whose first frame is in the file.
+    let value = value?;
     let layout = configuration::entrance(&value, &file).map_err(error)?;
     loader.plugins.borrow_mut().insert(path, layout.clone());
     Ok(layout)
+}
+
+/// `file:line:col: message` from Boa's `message at line N, col M` (an abrupt end, which
+/// Boa does not place, is at the file's last line).
+fn located(file: &str, message: &str, lines: usize) -> String {
+    let message = message.trim_end_matches(" (native)");
+    if message.contains("abrupt end") {
+        return format!("{file}:{lines}:1: {message}");
+    }
+    let position = message.rsplit_once(" at line ").and_then(|(text, at)| {
+        let mut numbers = at.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty());
+        Some((text, numbers.next()?, numbers.next().unwrap_or("1")))
+    });
+    match position {
+        Some((text, line, col)) => format!("{file}:{line}:{col}: {text}"),
+        None => format!("{file}: {message}"),
+    }
 }
 
 /// `pipy.import(path)`: the exports of a module, loaded and run on first use.

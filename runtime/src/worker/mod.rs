@@ -274,6 +274,10 @@ fn format_script_error(name: &str, message: &str, wrapped: bool, source_lines: u
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     });
     let first = message.lines().next().unwrap_or(message);
+    // Already placed in another file (a plugin's syntax error): keep that place.
+    if let Some(placed) = first.strip_prefix("Error: ").filter(|m| m.starts_with('/') && first_frame_like(m)) {
+        return placed.to_string();
+    }
     // Thrown in another module: its first stack frame says where.
     if let Some((file, line, col)) = first_frame(message).filter(|(file, _, _)| *file != name) {
         return format!("{file}:{line}:{col}: {first}");
@@ -300,4 +304,12 @@ fn first_frame(message: &str) -> Option<(&str, usize, usize)> {
         let line = parts.next()?.parse().ok()?;
         Some((parts.next()?, line, col))
     })
+}
+
+/// Whether `message` starts with `path:line:col: `.
+fn first_frame_like(message: &str) -> bool {
+    let mut parts = message.splitn(4, ':');
+    let (_, line, col) = (parts.next(), parts.next(), parts.next());
+    [line, col].iter().all(|p| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        && parts.next().is_some_and(|rest| rest.starts_with(' '))
 }
