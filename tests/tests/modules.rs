@@ -362,3 +362,11 @@ fn a_broken_plugin_names_its_own_file_and_line() {
         assert!(err.contains(expected), "{expected}: {err}");
     }
 }
+
+#[test]
+fn a_syntax_error_in_a_solved_file_names_that_file() {
+    let mut weir = run(&[("main.js", "var c = pipy.solve('c.js')\n"), ("c.js", "({\n  a: 1,\n  b: ]\n})\n")], &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255));
+    let err = weir.stderr().join("\n");
+    assert!(err.contains("c.js:3:6: SyntaxError"), "{err}");
+}

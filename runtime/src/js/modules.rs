@@ -244,6 +244,16 @@ pub fn run_main(path: &Path, source: &str, ctx: &mut Context) -> Result<JsValue,
 /// `import`/`export`) and returns its value.
 fn eval_file(path: &Path, text: &str, ctx: &mut Context) -> JsResult<JsValue> {
     let prepared = script::prepare(path.to_path_buf(), text);
+    // A syntax error has no stack: place it in this file, not at the caller's line.
+    let source = Source::from_bytes(prepared.source.as_bytes());
+    let parsed = match prepared.module {
+        true => Module::parse(source, None, ctx).map(drop),
+        false => boa_engine::Script::parse(source, None, ctx).map(drop),
+    };
+    if let Err(e) = parsed {
+        let message = located(&path.display().to_string(), &e.to_string(), text.lines().count());
+        return Err(JsNativeError::error().with_message(message).into());
+    }
     vars::define(&prepared.dollar_names, ctx)?;
     if !prepared.module {
         return ctx.eval(Source::from_bytes(prepared.source.as_bytes()).with_path(path));
