@@ -207,39 +207,46 @@ interface ListenOptions {
 
 /**
  * `pipy(contextPrototype?)` starts a legacy configuration (see {@link Configuration}); its
- * members are the process-wide API.
+ * members are the process-wide API. An interface rather than a namespace, because one member
+ * is called `import`.
  */
-declare function pipy(contextPrototype?: object | (() => object)): Configuration;
-declare namespace pipy {
+interface Pipy {
+  /** Starts a legacy configuration (see {@link Configuration}). */
+  (contextPrototype?: object | (() => object)): Configuration;
   /** Listens on a TCP port (`8000` or `'127.0.0.1:8000'`); each connection runs the pipeline. */
-  function listen(address: number | string, builder: ListenerPipeline): void;
-  function listen(address: number | string, options: ListenOptions, builder: ListenerPipeline): void;
-  function listen(address: number | string, protocol: 'tcp', builder: ListenerPipeline): void;
-  function listen(address: number | string, protocol: 'tcp', options: ListenOptions, builder: ListenerPipeline): void;
+  listen(address: number | string, builder: ListenerPipeline): void;
+  listen(address: number | string, options: ListenOptions, builder: ListenerPipeline): void;
+  listen(address: number | string, protocol: 'tcp', builder: ListenerPipeline): void;
+  listen(address: number | string, protocol: 'tcp', options: ListenOptions, builder: ListenerPipeline): void;
   /** Reads a file relative to the script's folder; `null` if it does not exist. */
-  function load(path: string): Data | null;
+  load(path: string): Data | null;
+  /** The value of a codebase file holding one expression, evaluated once per worker. */
+  solve(path: string): any;
+  /** The exports of an ES module (path relative to the calling module), run once per worker. */
+  import(path: string): { readonly default?: any; readonly [name: string]: any };
   /** Registers a callback run at shutdown; Weir waits for a Promise it returns. */
-  function exit(callback: () => void | Promise<any>): void;
+  exit(callback: () => void | Promise<any>): void;
   /** Stops the process with an exit code (default 0). */
-  function exit(code?: number): void;
+  exit(code?: number): void;
   /** Runs a command (no shell: a string is split on white space) and returns its stdout. */
-  function exec(command: string | string[]): Data;
+  exec(command: string | string[]): Data;
   /** Milliseconds since the process started. */
-  function now(): number;
+  now(): number;
   /** The process id. */
-  const pid: number;
+  readonly pid: number;
   /** The script path, then the words after `--`. */
-  const argv: string[];
+  readonly argv: string[];
   /** `'weir '` and the version. */
-  const version: string;
+  readonly version: string;
   /** This worker thread. */
-  const thread: {
+  readonly thread: {
     /** 0-based index of the worker running this context. */
     readonly id: number;
     /** Number of worker threads (`--threads`). */
     readonly concurrency: number;
   };
 }
+declare const pipy: Pipy;
 
 /** Information on a file, from `os.stat()`. */
 interface Stat {
@@ -298,4 +305,16 @@ interface JSON {
 interface Promise<T> {
   /** PipyJS: a value that is not a function settles the derived Promise with that value. */
   then<V extends Events & {} | string | number | boolean | bigint>(value: V): Promise<V>;
+}
+
+/** YAML (1.2 core schema): scalars are typed, keys keep their order. */
+declare namespace YAML {
+  /** The last document of a YAML text. */
+  function decode(data: Data | string | null): any;
+  /** The last document of a YAML text. */
+  function parse(text: string): any;
+  /** A value as a YAML document, in a Data. */
+  function encode(value: any): Data | undefined;
+  /** A value as a YAML document. */
+  function stringify(value: any): string | undefined;
 }

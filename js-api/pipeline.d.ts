@@ -166,6 +166,13 @@ interface Configuration extends PipelineFilters<LegacySubPipeline> {
   pipeline(name?: string): this;
   /** Starts a pipeline run once at start, or every `interval`, with `start` as its first events. */
   task(interval?: Duration | null, start?: Events): this;
+  /** Declares context variables (`__name: initialValue`) that other modules can import from `namespace`. */
+  export(namespace: string, variables: Record<string, any>): this;
+  /** Uses context variables another module exported: `{ __name: 'namespace' }`. */
+  import(variables: Record<string, string>): this;
+  /** Runs the entrance pipelines of these plugin modules in turn (paths from the codebase root);
+   *  with no argument, goes on to the next module of the chain, or passes events through after the last. */
+  chain(modules?: string[]): this;
   /** Calls `fn($, i)` `count` times, or `fn($, item, i)` for each item. */
   repeat(count: number, fn: ($: this, index: number) => void): this;
   repeat(items: any[], fn: ($: this, item: any, index: number) => void): this;

@@ -18,6 +18,7 @@ pub mod host;
 pub mod inbound;
 pub mod json;
 pub mod message;
+pub mod modules;
 pub mod os;
 pub mod pipeline;
 pub mod pipy;
@@ -27,6 +28,7 @@ pub mod script;
 pub mod then;
 pub mod timeout;
 pub mod vars;
+pub mod yaml;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,11 +45,14 @@ thread_local! {
 
 /// Makes a worker's Boa context with every global Pipy scripts use.
 pub fn new_context() -> JsResult<JsContext> {
-    let mut ctx = JsContext::default();
+    let root = crate::worker::with_state(|s| s.script_dir.clone());
+    let loader = Rc::new(modules::Loader::new(root));
+    let mut ctx = boa_engine::context::ContextBuilder::new().module_loader(loader).build()?;
     print::register(&mut ctx)?;
     console::register(&mut ctx)?;
     data::register(&mut ctx)?;
     json::register(&mut ctx)?;
+    yaml::register(&mut ctx)?;
     message::register(&mut ctx)?;
     head::register(&mut ctx)?;
     inbound::register(&mut ctx)?;

@@ -7,13 +7,16 @@
 //! context's slot. The script text keeps its length and line structure, so error positions
 //! still point at the user's source.
 //!
-//! Unlike Pipy, a `$name` declared inside a function shares the slot of a same-named one
-//! declared elsewhere in the script (a documented deviation).
+//! Modules (`js::modules`) go through the same pass: in a module's strict code the bare
+//! `$name` resolves to the global accessor, so each module's `$` values are per context too.
+//!
+//! Unlike Pipy, a `$name` declared inside a function, or in another module, shares the slot
+//! of a same-named one declared elsewhere (a documented deviation).
 
 use std::cell::RefCell;
 
 use boa_engine::property::PropertyDescriptor;
-use boa_engine::{Context, JsResult, JsString, JsValue};
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue};
 
 use super::{current, function};
 
@@ -95,7 +98,8 @@ fn collect(expr: &str, names: &mut Vec<String>) {
     }
 }
 
-fn slot(name: &str) -> usize {
+/// The context slot of `name`; the same name always gets the same slot on a worker.
+pub fn slot(name: &str) -> usize {
     SLOTS.with(|s| {
         let mut s = s.borrow_mut();
         match s.iter().position(|n| n == name) {
@@ -108,20 +112,32 @@ fn slot(name: &str) -> usize {
     })
 }
 
-/// Defines the global accessors for `names`.
+/// Defines the global accessors for `names`, except those already defined (by another
+/// module, or a legacy context variable of the same name).
 pub fn define(names: &[String], ctx: &mut Context) -> JsResult<()> {
+    let global = ctx.global_object();
     for name in names {
-        let i = slot(name);
-        let get = function(ctx, i, |i, _, _, _| Ok(current().map(|c| c.get(*i)).unwrap_or_default()));
-        let set = function(ctx, i, |i, _, args, _| {
-            if let Some(c) = current() {
-                c.set(*i, args.first().cloned().unwrap_or_default());
-            }
-            Ok(JsValue::undefined())
-        });
-        let desc = PropertyDescriptor::builder().get(get).set(set).enumerable(false).configurable(false);
-        ctx.global_object().define_property_or_throw(JsString::from(name.as_str()), desc, ctx)?;
+        define_on(&global, name, name, ctx)?;
     }
+    Ok(())
+}
+
+/// Defines `name` on `obj` (the global object, or a legacy module's scope object) as an
+/// accessor of the slot named `key`, unless `obj` has `name` already.
+pub fn define_on(obj: &JsObject, name: &str, key: &str, ctx: &mut Context) -> JsResult<()> {
+    if obj.has_own_property(JsString::from(name), ctx)? {
+        return Ok(());
+    }
+    let i = slot(key);
+    let get = function(ctx, i, |i, _, _, _| Ok(current().map(|c| c.get(*i)).unwrap_or_default()));
+    let set = function(ctx, i, |i, _, args, _| {
+        if let Some(c) = current() {
+            c.set(*i, args.first().cloned().unwrap_or_default());
+        }
+        Ok(JsValue::undefined())
+    });
+    let desc = PropertyDescriptor::builder().get(get).set(set).enumerable(false).configurable(false);
+    obj.define_property_or_throw(JsString::from(name), desc, ctx)?;
     Ok(())
 }
 

@@ -31,6 +31,8 @@ pub struct Script {
     pub dollar_names: Vec<String>,
     /// Whether the script had to be wrapped in a function for a top-level `return`.
     pub wrapped: bool,
+    /// Whether it is an ES module (it has `import` or `export`).
+    pub module: bool,
 }
 
 pub struct WorkerConfig {
@@ -135,12 +137,21 @@ fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
     js::vars::define(&script.dollar_names, &mut ctx).map_err(|e| StartError(format!("{name}: {e}")))?;
     let root = Context::root();
     let result = js::in_context(&root, || {
+        if script.module {
+            return js::modules::run_main(&script.path, &script.source, &mut ctx).map_err(|e| match e {
+                js::modules::Failure::Load(m) => Err(m),
+                js::modules::Failure::Throw(e) => Ok(js::describe(&e, &mut ctx)),
+            });
+        }
         let r = ctx.eval(Source::from_bytes(script.source.as_bytes()).with_path(&script.path));
         let r = r.and_then(|v| ctx.run_jobs().map(|_| v));
-        r.map_err(|e| js::describe(&e, &mut ctx))
+        r.map_err(|e| Ok(js::describe(&e, &mut ctx)))
     });
+    let result = result.and_then(|v| js::configuration::check_imports().map(|_| v).map_err(Err));
     match result {
-        Err(e) => {
+        // Already names the file and line.
+        Err(Err(e)) => return Err(StartError(e)),
+        Err(Ok(e)) => {
             return Err(StartError(format_script_error(&name, &e, script.wrapped, script.source.lines().count())));
         }
         Ok(v) if cfg.print_result && !v.is_undefined() => {
@@ -263,6 +274,14 @@ fn format_script_error(name: &str, message: &str, wrapped: bool, source_lines: u
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     });
     let first = message.lines().next().unwrap_or(message);
+    // Already placed in another file (a plugin's syntax error): keep that place.
+    if let Some(placed) = first.strip_prefix("Error: ").filter(|m| m.starts_with('/') && first_frame_like(m)) {
+        return placed.to_string();
+    }
+    // Thrown in another module: its first stack frame says where.
+    if let Some((file, line, col)) = first_frame(message).filter(|(file, _, _)| *file != name) {
+        return format!("{file}:{line}:{col}: {first}");
+    }
     // Boa gives no position for a script that ends too early: that is its last line.
     let loc = loc.or_else(|| first.contains("abrupt end").then_some((source_lines, 1)));
     match loc {
@@ -273,4 +292,24 @@ fn format_script_error(name: &str, message: &str, wrapped: bool, source_lines: u
         }
         None => format!("{name}: {first}"),
     }
+}
+
+/// `(file, line, column)` of the innermost `at f (file:line:col)` frame of a stack.
+fn first_frame(message: &str) -> Option<(&str, usize, usize)> {
+    message.lines().filter(|l| l.trim_start().starts_with("at ")).find_map(|l| {
+        let inner = l.trim_end().strip_suffix(')')?;
+        let inner = &inner[inner.rfind('(')? + 1..];
+        let mut parts = inner.rsplitn(3, ':');
+        let col = parts.next()?.parse().ok()?;
+        let line = parts.next()?.parse().ok()?;
+        Some((parts.next()?, line, col))
+    })
+}
+
+/// Whether `message` starts with `path:line:col: `.
+fn first_frame_like(message: &str) -> bool {
+    let mut parts = message.splitn(4, ':');
+    let (_, line, col) = (parts.next(), parts.next(), parts.next());
+    [line, col].iter().all(|p| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        && parts.next().is_some_and(|rest| rest.starts_with(' '))
 }

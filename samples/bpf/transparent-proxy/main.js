@@ -170,6 +170,7 @@ function originalDestination(ib) {
 
 var $target
 
+/** @param {PipelineDesigner<Inbound>} $ */
 function proxy($) {
   return $
     .onStart(

@@ -15,6 +15,9 @@
 //! slots, like `$` variables (see `js::vars`); `__inbound` reads the current context's
 //! inbound and `__filename` names the script.
 
+mod chain;
+mod top;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -22,15 +25,15 @@ use std::time::Duration;
 
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
-use boa_engine::property::{Attribute, PropertyDescriptor, PropertyKey};
+use boa_engine::property::Attribute;
 use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, Trace, js_string};
 
-use super::{current, function, type_error};
-use crate::engine::{self, FilterSpec, Layout, Pipeline, StartSpec};
+use super::{function, type_error};
+use crate::engine::{FilterSpec, Layout, StartSpec};
 use crate::filters::link::SubRef;
 use crate::filters::{self, Joint, Made};
-use crate::net::listener::{self, ListenSpec};
-use crate::worker::with_state;
+use crate::net::listener;
+pub use top::{apply, check_imports, entrance, pipy, register};
 
 /// The named pipelines of one configuration, filled in as their definitions complete.
 #[derive(Default)]
@@ -191,7 +194,7 @@ impl Class for Configuration {
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
-        let own: [(&str, Method); 8] = [
+        let own: [(&str, Method); 11] = [
             ("listen", listen),
             ("pipeline", pipeline),
             ("task", task),
@@ -200,6 +203,9 @@ impl Class for Configuration {
             ("onEnd", on_end),
             ("to", to),
             ("fork", fork),
+            ("chain", |this, args, ctx| add_filter(this, "chain", filters::Maker::Plain(chain::make), args, ctx)),
+            ("export", top::export),
+            ("import", top::import),
         ];
         let ctx = class.context();
         let mut methods: Vec<(JsString, _)> = Vec::new();
@@ -468,115 +474,13 @@ fn repeat(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     Ok(this.clone())
 }
 
-/// `pipy(proto?)`: a new configuration; `proto`'s keys become context variables.
-pub fn pipy(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let proto = match args.first() {
-        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => {
-            v.as_object().unwrap().call(&JsValue::undefined(), &[], ctx)?
-        }
-        Some(v) => v.clone(),
-        None => JsValue::undefined(),
-    };
-    if let Some(o) = proto.as_object() {
-        define_context_variables(&o, ctx)?;
-    } else if !proto.is_null_or_undefined() {
-        return Err(type_error(format!("pipy(): the context prototype must be an object, got {}", proto.display())));
-    }
-    let registry = Rc::new(Registry::default());
-    ACTIVE.with(|a| *a.borrow_mut() = Some(registry.clone()));
-    let state = State { registry, sub: false, current: None, done: Vec::new() };
-    Ok(Configuration::from_data(Configuration { state: RefCell::new(state) }, ctx)?.into())
-}
-
-fn define_context_variables(proto: &JsObject, ctx: &mut Context) -> JsResult<()> {
-    let global = ctx.global_object();
-    for key in proto.own_property_keys(ctx)? {
-        let PropertyKey::String(name) = &key else { continue };
-        let init = proto.get(key.clone(), ctx)?;
-        if !global.has_own_property(key.clone(), ctx)? {
-            super::vars::define(&[name.to_std_string_escaped()], ctx)?;
-        }
-        // The setter writes the current (loading) context, which new contexts copy from.
-        global.set(key, init, false, ctx)?;
-    }
-    Ok(())
-}
-
-/// Globals every script has: `pipy()` itself is in `js::pipy`; these are `__inbound` and
-/// `__filename`.
-pub fn register(ctx: &mut Context) -> JsResult<()> {
-    ctx.register_global_class::<Configuration>()?;
-    ctx.global_object().delete_property_or_throw(js_string!("Configuration"), ctx)?;
-    let inbound = function(ctx, (), |_, _, _, ctx| match current().and_then(|c| c.inbound.clone()) {
-        Some(info) => super::inbound::to_js(&info, ctx),
-        None => Ok(JsValue::null()),
-    });
-    let desc = PropertyDescriptor::builder().get(inbound).enumerable(false).configurable(false);
-    ctx.global_object().define_property_or_throw(js_string!("__inbound"), desc, ctx)?;
-    let file = with_state(|s| s.script_path.file_name().map(|n| format!("/{}", n.to_string_lossy())));
-    ctx.register_global_property(
-        js_string!("__filename"),
-        JsString::from(file.unwrap_or_default()),
-        Attribute::READONLY,
-    )?;
-    Ok(())
-}
-
-/// Puts a configuration that is the script's value into effect: its listeners go to the
-/// worker, its tasks start once the worker runs. Other values are left alone.
-pub fn apply(value: &JsValue) -> Result<(), String> {
-    let Some(obj) = value.as_object().filter(|o| o.is::<Configuration>()) else { return Ok(()) };
-    let Some(config) = obj.downcast_ref::<Configuration>() else { return Ok(()) };
-    let mut state = config.state.borrow_mut();
-    if state.sub {
-        return Ok(());
-    }
-    state.close().map_err(|e| e.to_string())?;
-    for (kind, layout) in state.done.drain(..) {
-        match kind {
-            Kind::Listen(o) => {
-                let spec = ListenSpec {
-                    addr: o.addr,
-                    layout,
-                    max_connections: o.max_connections,
-                    idle_timeout: o.idle_timeout,
-                };
-                with_state(|s| {
-                    s.listeners.retain(|l| l.addr != o.addr);
-                    s.listeners.push(spec);
-                });
-            }
-            Kind::Task(every) => {
-                tokio::task::spawn_local(run_task(layout, every));
-            }
-            Kind::Named(_) | Kind::Entrance | Kind::Sub => {}
-        }
-    }
-    Ok(())
-}
-
-/// Runs a task pipeline once, or every `every` (a run starts only after the previous one
-/// ended). Each run has a fresh context and lasts until its output ends.
-async fn run_task(layout: Rc<Layout>, every: Option<Duration>) {
-    loop {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let tx = RefCell::new(Some(tx));
-        let sink = move |evt: engine::Event| {
-            if let Some(tx) = tx.borrow_mut().take_if(|_| evt.is_stream_end()) {
-                let _ = tx.send(());
-            }
-        };
-        let p = Pipeline::new(layout.clone(), crate::worker::root().copy(None), Rc::new(sink));
-        p.start(&[]);
-        match every {
-            None => {
-                let _ = rx.await;
-                return;
-            }
-            Some(d) => {
-                let (_, _) = tokio::join!(tokio::time::sleep(d), rx);
-            }
-        }
-        drop(p);
-    }
+/// Runs `f` (another module's top-level code, loaded while this configuration is being
+/// built) as if no configuration were being built, then comes back to this one.
+pub fn isolated<R>(f: impl FnOnce() -> R) -> R {
+    let active = ACTIVE.with(|a| a.borrow_mut().take());
+    let legacy = LEGACY.with(|l| l.replace(0));
+    let r = f();
+    ACTIVE.with(|a| *a.borrow_mut() = active);
+    LEGACY.with(|l| l.set(legacy));
+    r
 }
