@@ -44,6 +44,8 @@ pub fn set(head: Head, value: &str) -> Head {
             r.headers.push(Header::new(NAME, value));
             Head::Response(Rc::new(r))
         }
+        // A message made without a head (`new Message(body)`) gets one.
+        Head::Js(v) if !v.is_object() => set(Head::None, value),
         Head::None => js::with_js(|ctx| {
             let headers = JsObject::with_object_proto(ctx.intrinsics());
             let head = JsObject::with_object_proto(ctx.intrinsics());
