@@ -118,7 +118,10 @@ fn connect_http_tunnel_chained_to_accept_http_tunnel_of_another_listener() {
     let (code, _, _) = curl(&[&url]);
     assert_ne!(code, 0);
     weir.wait_stderr("connectHTTPTunnel: the tunnel was refused with status 403", Duration::from_secs(5));
-    assert_eq!(weir.wait_stdout_lines(3, Duration::from_secs(5)), ["state connecting", "CONNECT 127.0.0.1:1", "state closed"]);
+    assert_eq!(
+        weir.wait_stdout_lines(3, Duration::from_secs(5)),
+        ["state connecting", "CONNECT 127.0.0.1:1", "state closed"]
+    );
 }
 
 #[test]

@@ -29,12 +29,7 @@ fn curl_through_accept_socks_with_every_protocol_variant() {
     let mut weir = Weir::start(&socks_server(port), &[]);
     weir.wait_listening();
     let url = format!("http://localhost:{}/", upstream.port);
-    let cases = [
-        ("--socks4", "ip"),
-        ("--socks4a", "domain"),
-        ("--socks5", "ip"),
-        ("--socks5-hostname", "domain"),
-    ];
+    let cases = [("--socks4", "ip"), ("--socks4a", "domain"), ("--socks5", "ip"), ("--socks5-hostname", "domain")];
     for (flag, _) in cases {
         let (code, body, err) = curl(&[flag, &format!("127.0.0.1:{port}"), &url, &url]);
         assert_eq!(code, 0, "curl {flag}: {err}");
@@ -89,7 +84,10 @@ fn malformed_handshakes_close_the_connection_with_a_log_line() {
     };
     assert_eq!(exchange(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"), b"");
     // SOCKS5 BIND: "command not supported".
-    assert_eq!(exchange(b"\x05\x01\x00\x05\x02\x00\x01\x7f\x00\x00\x01\x00\x50"), b"\x05\x00\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00");
+    assert_eq!(
+        exchange(b"\x05\x01\x00\x05\x02\x00\x01\x7f\x00\x00\x01\x00\x50"),
+        b"\x05\x00\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00"
+    );
     // A SOCKS5 client that insists on username/password.
     assert_eq!(exchange(b"\x05\x01\x02"), b"\x05\xff");
     weir.wait_stderr("acceptSOCKS: not a SOCKS greeting (first byte 0x47) from 127.0.0.1:", Duration::from_secs(5));

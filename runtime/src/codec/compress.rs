@@ -165,7 +165,12 @@ impl Inflater {
     }
 }
 
-fn inflate(d: &mut Decompress, mut input: &[u8], done: &mut bool, out: &mut impl FnMut(Bytes)) -> Result<(), CodecError> {
+fn inflate(
+    d: &mut Decompress,
+    mut input: &[u8],
+    done: &mut bool,
+    out: &mut impl FnMut(Bytes),
+) -> Result<(), CodecError> {
     while !*done {
         let mut buf = BytesMut::zeroed(CHUNK);
         let (in0, out0) = (d.total_in(), d.total_out());

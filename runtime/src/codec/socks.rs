@@ -27,8 +27,13 @@ pub struct Request {
 pub enum ServerStep {
     /// A SOCKS5 greeting offering "no authentication": answer [`METHOD_NO_AUTH`], then
     /// parse the request with `after_greeting` set.
-    Greeting { len: usize },
-    Connect { request: Request, len: usize },
+    Greeting {
+        len: usize,
+    },
+    Connect {
+        request: Request,
+        len: usize,
+    },
 }
 
 /// Why a handshake failed. `reply` is what to send before closing, if anything.
@@ -153,7 +158,10 @@ fn parse_v5_request(buf: &[u8]) -> Result<Option<ServerStep>, SocksError> {
         return Err(fail("malformed SOCKS5 request", Some(v5_reply(V5_GENERAL_FAILURE))));
     }
     if buf[1] != 1 {
-        return Err(fail(format!("SOCKS5 command {} is not CONNECT", buf[1]), Some(v5_reply(V5_COMMAND_NOT_SUPPORTED))));
+        return Err(fail(
+            format!("SOCKS5 command {} is not CONNECT", buf[1]),
+            Some(v5_reply(V5_COMMAND_NOT_SUPPORTED)),
+        ));
     }
     let (addr_len, start) = match buf[3] {
         1 => (4, 4),
@@ -289,7 +297,10 @@ mod tests {
         assert_eq!(parse_server(b"GET / HTTP/1.1\r\n", false).unwrap_err().reply, None);
         assert_eq!(parse_server(b"\x05\x00", false).unwrap_err().reply, None);
         assert_eq!(parse_server(b"\x05\x01\x02", false).unwrap_err().reply, Some(vec![5, 0xff]));
-        assert_eq!(parse_server(b"\x04\x02\x00\x50\x01\x02\x03\x04\x00", false).unwrap_err().reply, Some(v4_reply(0x5b)));
+        assert_eq!(
+            parse_server(b"\x04\x02\x00\x50\x01\x02\x03\x04\x00", false).unwrap_err().reply,
+            Some(v4_reply(0x5b))
+        );
         assert_eq!(parse_server(b"\x05\x02\x00\x01", true).unwrap_err().reply, Some(v5_reply(7)));
         assert_eq!(parse_server(b"\x05\x01\x00\x07", true).unwrap_err().reply, Some(v5_reply(8)));
         let long = [&b"\x04\x01\x00\x50\x01\x02\x03\x04"[..], &[b'a'; 300]].concat();

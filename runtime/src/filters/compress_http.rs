@@ -69,7 +69,8 @@ impl CompressHttp {
                 if v.is_null_or_undefined() {
                     return Ok((None, head));
                 }
-                let name = v.as_string().ok_or("compressHTTP: callback did not return a string")?.to_std_string_escaped();
+                let name =
+                    v.as_string().ok_or("compressHTTP: callback did not return a string")?.to_std_string_escaped();
                 match compressor(&name) {
                     Some(a) => Ok((Some(a), head)),
                     None => {

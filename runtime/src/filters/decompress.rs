@@ -41,7 +41,12 @@ impl Choice {
         }
     }
 
-    pub fn resolve(&self, filter: &str, env: &FilterEnv, known: fn(&str) -> Option<Algorithm>) -> Result<Algorithm, String> {
+    pub fn resolve(
+        &self,
+        filter: &str,
+        env: &FilterEnv,
+        known: fn(&str) -> Option<Algorithm>,
+    ) -> Result<Algorithm, String> {
         match self {
             Choice::Fixed(a) => Ok(*a),
             Choice::Dynamic(f) => {

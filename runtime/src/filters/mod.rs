@@ -3,9 +3,9 @@
 pub mod accept_http_tunnel;
 pub mod accept_socks;
 pub mod branch;
-pub mod connect;
 pub mod compress;
 pub mod compress_http;
+pub mod connect;
 pub mod connect_http_tunnel;
 pub mod connect_socks;
 mod content_encoding;
@@ -23,8 +23,8 @@ mod http_server;
 pub mod link;
 pub mod mux_http;
 pub mod print;
-mod reply;
 pub mod replace;
+mod reply;
 mod select;
 pub mod serve_http;
 
