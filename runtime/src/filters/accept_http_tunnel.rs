@@ -144,6 +144,11 @@ impl AcceptHttpTunnel {
             _ => unreachable!("checked above"),
         };
         let open = self.info.is_tunnel_response(status);
+        if open {
+            // An HTTP/1.0 CONNECT (Python's http.client sends one) is not the last exchange:
+            // the connection goes on as the tunnel.
+            self.info.is_final = false;
+        }
         let ending = match self.mode {
             Mode::Bytes => self.encode(events, out),
             _ => {
