@@ -99,7 +99,7 @@ impl AcceptHttpTunnel {
     fn request_done(&mut self, tail: Value, out: &mut Output<'_>) {
         let head = self.head.take().unwrap_or(Head::None);
         let body = std::mem::take(&mut self.body);
-        self.info = js::message::request_head_of(&head).info();
+        self.info = host().request_head(&head).info();
         let host = host();
         let result = host.message_value(&head, &body, tail).and_then(|m| host.call(&self.env.context, &self.f, &[m]));
         match result {
@@ -140,7 +140,7 @@ impl AcceptHttpTunnel {
             }
         };
         let status = match &events[0] {
-            Event::MessageStart(head) => js::message::response_head_of(head).status,
+            Event::MessageStart(head) => host().response_head(head).status,
             _ => unreachable!("checked above"),
         };
         let open = self.info.is_tunnel_response(status);
@@ -186,7 +186,7 @@ impl AcceptHttpTunnel {
             match evt {
                 Event::MessageStart(Head::Response(r)) => self.encoder.start_response_head(&r, self.info),
                 Event::MessageStart(head) => {
-                    let r = js::message::response_head_of(&head);
+                    let r = host().response_head(&head);
                     self.encoder.start_script_response(&r, self.info);
                 }
                 Event::Data(b) => self.encoder.data(b, &mut emit),

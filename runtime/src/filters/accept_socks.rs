@@ -7,9 +7,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use boa_engine::object::ObjectInitializer;
-use boa_engine::property::Attribute;
-use boa_engine::{Context, JsResult, JsString, JsValue, js_string};
+use boa_engine::{Context, JsResult, JsString, JsValue};
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::Made;
@@ -156,17 +154,12 @@ impl AcceptSocks {
 /// The `{id, ip, domain, port}` object `fn` is given; absent fields are undefined.
 fn request_value(r: &Request) -> Result<JsValue, String> {
     let text = |s: Option<String>| s.map_or(JsValue::undefined(), |s| JsString::from(s.as_str()).into());
-    let (id, ip, domain) = (text(r.id.clone()), text(r.ip.map(|ip| ip.to_string())), text(r.domain.clone()));
-    js::with_js(|ctx| {
-        ObjectInitializer::new(ctx)
-            .property(js_string!("id"), id, Attribute::all())
-            .property(js_string!("ip"), ip, Attribute::all())
-            .property(js_string!("domain"), domain, Attribute::all())
-            .property(js_string!("port"), r.port, Attribute::all())
-            .build()
-            .into()
-    })
-    .ok_or_else(|| "acceptSOCKS: no script engine".to_string())
+    host().object(&[
+        ("id", text(r.id.clone())),
+        ("ip", text(r.ip.map(|ip| ip.to_string()))),
+        ("domain", text(r.domain.clone())),
+        ("port", JsValue::from(r.port)),
+    ])
 }
 
 impl Filter for AcceptSocks {

@@ -121,7 +121,7 @@ impl ConnectHttpTunnel {
             let events = host.to_events(&handshake).ok().filter(|e| matches!(e.first(), Some(Event::MessageStart(_))));
             let events = events.ok_or("handshake is not or did not return a request Message")?;
             if let Some(Event::MessageStart(head)) = events.first() {
-                self.info = js::message::request_head_of(head).info();
+                self.info = host.request_head(head).info();
             }
             events
         };
@@ -144,7 +144,7 @@ impl ConnectHttpTunnel {
             match evt {
                 Event::Data(b) if self.raw.is_some() => self.decode(b, out),
                 Event::MessageStart(head) if self.status.is_none() => {
-                    self.status = Some(js::message::response_head_of(&head).status);
+                    self.status = Some(host().response_head(&head).status);
                 }
                 Event::MessageEnd(_) if !self.connected => self.answered(out),
                 Event::StreamEnd(e) => {
