@@ -58,6 +58,30 @@ interface MuxHTTPOptions {
   bufferSize?: Size;
 }
 
+/** Options of `connectHTTPTunnel()`. */
+interface ConnectHTTPTunnelOptions {
+  /** Hears the tunnel's state: `'connecting'`, `'connected'`, `'closed'`. */
+  onState?: (state: 'connecting' | 'connected' | 'closed') => void;
+}
+
+/** A SOCKS CONNECT request, as `acceptSOCKS`'s callback gets it. */
+interface SOCKSRequest {
+  /** The SOCKS4 user id (undefined for SOCKS5). */
+  id?: string;
+  /** The target address, when the client gave one (IPv4, or IPv6 for SOCKS5). */
+  ip?: string;
+  /** The target host name, when the client gave one (SOCKS4a, SOCKS5). */
+  domain?: string;
+  /** The target port. */
+  port: number;
+}
+
+/** A compression algorithm of `compress()` and `compressHTTP()`: gzip, or zlib (`deflate`). */
+type CompressAlgorithm = 'gzip' | 'deflate';
+
+/** A decompression algorithm of `decompress()`: gzip, zlib (`inflate`, `deflate`), brotli (`brotli`, `br`). */
+type DecompressAlgorithm = 'gzip' | 'inflate' | 'deflate' | 'brotli' | 'br';
+
 /**
  * The filters, shared by {@link PipelineDesigner} and the legacy {@link Configuration}.
  * Each appends a filter to the pipeline being laid out and returns the designer again,
@@ -87,6 +111,25 @@ interface PipelineFilters<Sub> {
   /** An HTTP/1 client: requests share sessions of the sub-pipeline; `selector()` keys the session. */
   muxHTTP(selector?: () => any, options?: MuxHTTPOptions): Joint<this, Sub>;
   muxHTTP(options: MuxHTTPOptions): Joint<this, Sub>;
+  /** SOCKS4/4a/5 server: `fn(request)` truthy (or a Promise of it) grants a CONNECT, then the bytes go through the sub-pipeline. */
+  acceptSOCKS(fn: (request: SOCKSRequest) => any): Joint<this, Sub>;
+  /** SOCKS5 client through the sub-pipeline (a `connect` to the SOCKS server) to `'host:port'`. */
+  connectSOCKS(target: string | (() => string)): Joint<this, Sub>;
+  /** HTTP tunnel server: `handler(request)` answers; a 2xx to CONNECT (101 to an upgrade) opens the tunnel through the sub-pipeline. */
+  acceptHTTPTunnel(handler: (request: Message) => Message | void | Promise<Message | void>): Joint<this, Sub>;
+  /** HTTP tunnel client: sends the CONNECT (a request Message, or `'host:port'`) into the sub-pipeline, then the bytes once it is accepted. */
+  connectHTTPTunnel(
+    handshake: Message | string | (() => Message | string),
+    options?: ConnectHTTPTunnelOptions,
+  ): Joint<this, Sub>;
+  /** Compresses the bodies of messages without `content-encoding` and sets it; `fn(messageStart)` picks per message. */
+  compressHTTP(algorithm: CompressAlgorithm | ((evt: MessageStart) => CompressAlgorithm | void)): this;
+  /** Decompresses bodies with `content-encoding` gzip, deflate or br, and removes the header. */
+  decompressHTTP(): this;
+  /** Compresses the stream's Data (other events but StreamEnd are dropped). */
+  compress(algorithm: CompressAlgorithm | (() => CompressAlgorithm)): this;
+  /** Decompresses the stream's Data (other events but StreamEnd are dropped); corrupt input ends it with `ProtocolError`. */
+  decompress(algorithm: DecompressAlgorithm | (() => DecompressAlgorithm)): this;
   /** Calls `fn(event, index)` for every event; a returned Promise holds the stream until it settles. */
   handle(fn: (evt: PipelineEvent, index: number) => void): this;
   /** Calls `fn(event)` for the first event of the stream; a returned Promise holds the stream. */

@@ -2,4 +2,6 @@
 //! entries and socket options. They know bytes and heads, not pipelines or scripts.
 
 pub mod c_layout;
+pub mod compress;
 pub mod http1;
+pub mod socks;

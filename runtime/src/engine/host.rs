@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{Context, Event, Head, Inbound};
+use crate::codec::http1::{RequestHead, ResponseHead};
 
 /// A script value, carried by events and filter specs without the engine looking inside.
 /// It is Boa's value type because converting every payload to a neutral one would cost a copy
@@ -58,6 +59,48 @@ pub trait Host {
 
     /// Runs `f` now if the host is not in the middle of a call, else right after it returns.
     fn when_free(&self, f: Box<dyn FnOnce()>);
+
+    /// A plain object with these fields, for a callback's argument.
+    fn object(&self, fields: &[(&str, Value)]) -> Result<Value, String>;
+
+    /// The value of header `name` (lower case) in a script's head object.
+    fn script_header(&self, head: &Value, name: &str) -> Option<String>;
+
+    /// Sets header `name` (lower case) of a script's head object, or deletes it for `None`;
+    /// a head that is not an object is replaced by a new one. Returns the head.
+    fn set_script_header(&self, head: &Value, name: &str, value: Option<&str>) -> Value;
+
+    /// A head read as a request, with Pipy's defaults for what a script's head lacks.
+    fn request_head(&self, head: &Head) -> Rc<RequestHead>;
+
+    /// A head read as a response, with Pipy's defaults for what a script's head lacks.
+    fn response_head(&self, head: &Head) -> Rc<ResponseHead>;
+}
+
+/// The head a script's head value stands for when the host cannot read it.
+pub fn default_request_head() -> RequestHead {
+    RequestHead { method: "GET".into(), path: "/".into(), protocol: "HTTP/1.1".into(), headers: Vec::new() }
+}
+
+/// See [`default_request_head`].
+pub fn default_response_head() -> ResponseHead {
+    ResponseHead { protocol: "HTTP/1.1".into(), status: 200, status_text: String::new(), headers: Vec::new() }
+}
+
+/// What a host's `request_head`/`response_head` do with a head that is already Rust.
+pub fn rust_request_head(head: &Head) -> Option<Rc<RequestHead>> {
+    match head {
+        Head::Request(r) => Some(r.clone()),
+        _ => None,
+    }
+}
+
+/// See [`rust_request_head`].
+pub fn rust_response_head(head: &Head) -> Option<Rc<ResponseHead>> {
+    match head {
+        Head::Response(r) => Some(r.clone()),
+        _ => None,
+    }
 }
 
 thread_local! {
@@ -121,6 +164,21 @@ impl Host for NoHost {
     fn when_free(&self, f: Box<dyn FnOnce()>) {
         f()
     }
+    fn object(&self, _: &[(&str, Value)]) -> Result<Value, String> {
+        Err(NO_HOST.into())
+    }
+    fn script_header(&self, _: &Value, _: &str) -> Option<String> {
+        None
+    }
+    fn set_script_header(&self, head: &Value, _: &str, _: Option<&str>) -> Value {
+        head.clone()
+    }
+    fn request_head(&self, head: &Head) -> Rc<RequestHead> {
+        rust_request_head(head).unwrap_or_else(|| Rc::new(default_request_head()))
+    }
+    fn response_head(&self, head: &Head) -> Rc<ResponseHead> {
+        rust_response_head(head).unwrap_or_else(|| Rc::new(default_response_head()))
+    }
 }
 
 /// The `StreamEnd` a filter emits when a script callback failed with `message`.
@@ -136,6 +194,7 @@ pub mod stub {
     use std::rc::Rc;
 
     use super::{Callback, Host, Settled, Value};
+    use crate::codec::http1::{RequestHead, ResponseHead};
     use crate::engine::{Context, Event, Head, Inbound};
 
     #[derive(Default)]
@@ -201,6 +260,22 @@ pub mod stub {
         }
         fn when_free(&self, f: Box<dyn FnOnce()>) {
             f()
+        }
+        fn object(&self, fields: &[(&str, Value)]) -> Result<Value, String> {
+            self.note(format!("object {}", fields.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(",")));
+            Ok(Value::undefined())
+        }
+        fn script_header(&self, _: &Value, _: &str) -> Option<String> {
+            None
+        }
+        fn set_script_header(&self, head: &Value, _: &str, _: Option<&str>) -> Value {
+            head.clone()
+        }
+        fn request_head(&self, head: &Head) -> Rc<RequestHead> {
+            super::rust_request_head(head).unwrap_or_else(|| Rc::new(super::default_request_head()))
+        }
+        fn response_head(&self, head: &Head) -> Rc<ResponseHead> {
+            super::rust_response_head(head).unwrap_or_else(|| Rc::new(super::default_response_head()))
         }
     }
 }

@@ -58,12 +58,22 @@ pub struct Sub {
 impl Sub {
     /// Instantiates `layout` and runs its `onStart` with no arguments.
     pub fn start(layout: Rc<Layout>, env: &FilterEnv, out: &mut Output<'_>) -> Sub {
+        Sub::start_in(layout, env.context.clone(), env, out)
+    }
+
+    /// As [`Sub::start`], in `context` (a copy, for filters whose sub-pipeline gets its own).
+    pub fn start_in(
+        layout: Rc<Layout>,
+        context: Rc<crate::engine::Context>,
+        env: &FilterEnv,
+        out: &mut Output<'_>,
+    ) -> Sub {
         let sink = Rc::new(SubSink {
             env: env.clone(),
             feeding: RefCell::new(true),
             collected: RefCell::new(VecDeque::new()),
         });
-        let pipeline = Pipeline::new(layout, env.context.clone(), sink.clone());
+        let pipeline = Pipeline::new(layout, context, sink.clone());
         pipeline.start(&[]);
         let sub = Sub { pipeline, sink };
         sub.flush(out);

@@ -1,9 +1,18 @@
 //! The filters, one per file, named as in the API.
 
+pub mod accept_http_tunnel;
+pub mod accept_socks;
 pub mod branch;
+pub mod compress;
+pub mod compress_http;
 pub mod connect;
+pub mod connect_http_tunnel;
+pub mod connect_socks;
+mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
+pub mod decompress;
+pub mod decompress_http;
 pub mod demux_http;
 pub mod dump;
 pub mod encode_http_request;
@@ -15,6 +24,7 @@ pub mod link;
 pub mod mux_http;
 pub mod print;
 pub mod replace;
+mod reply;
 mod select;
 pub mod serve_http;
 
@@ -84,4 +94,12 @@ pub const ALL: &[(&str, Maker)] = &[
     ("branchMessage", Selected(branch::make, Select::Message)),
     ("link", Plain(link::make)),
     ("print", Plain(print::make)),
+    ("acceptSOCKS", Plain(accept_socks::make)),
+    ("connectSOCKS", Plain(connect_socks::make)),
+    ("acceptHTTPTunnel", Plain(accept_http_tunnel::make)),
+    ("connectHTTPTunnel", Plain(connect_http_tunnel::make)),
+    ("compressHTTP", Plain(compress_http::make)),
+    ("decompressHTTP", Plain(decompress_http::make)),
+    ("compress", Plain(compress::make)),
+    ("decompress", Plain(decompress::make)),
 ];

@@ -2,6 +2,9 @@
 
 use std::rc::Rc;
 
+use boa_engine::{JsObject, JsString, js_string};
+
+use crate::codec::http1::{RequestHead, ResponseHead};
 use crate::engine::{Callback, Context, Event, Head, Host, Inbound, Value, host::Settled};
 
 /// The worker's Boa context, reached through the thread-local slot `js::install` fills.
@@ -65,5 +68,62 @@ impl Host for JsHost {
 
     fn when_free(&self, f: Box<dyn FnOnce()>) {
         super::call_when_free(f)
+    }
+
+    fn object(&self, fields: &[(&str, Value)]) -> Result<Value, String> {
+        super::with_js(|ctx| {
+            let obj = JsObject::with_object_proto(ctx.intrinsics());
+            for (name, value) in fields {
+                obj.create_data_property_or_throw(JsString::from(*name), value.clone(), ctx)
+                    .map_err(|e| super::describe(&e, ctx))?;
+            }
+            Ok(obj.into())
+        })
+        .unwrap_or_else(|| Err(BUSY.into()))
+    }
+
+    fn script_header(&self, head: &Value, name: &str) -> Option<String> {
+        super::with_js(|ctx| {
+            let headers = head.as_object()?.get(js_string!("headers"), ctx).ok()?.as_object()?;
+            let value = headers.get(JsString::from(name), ctx).ok()?;
+            if value.is_null_or_undefined() {
+                return None;
+            }
+            Some(value.to_string(ctx).ok()?.to_std_string_escaped())
+        })
+        .flatten()
+    }
+
+    fn set_script_header(&self, head: &Value, name: &str, value: Option<&str>) -> Value {
+        super::with_js(|ctx| {
+            let obj = match head.as_object() {
+                Some(o) => o,
+                None if value.is_none() => return head.clone(),
+                None => JsObject::with_object_proto(ctx.intrinsics()),
+            };
+            let headers = match obj.get(js_string!("headers"), ctx).ok().and_then(|h| h.as_object()) {
+                Some(h) => h,
+                None if value.is_none() => return obj.into(),
+                None => {
+                    let h = JsObject::with_object_proto(ctx.intrinsics());
+                    let _ = obj.set(js_string!("headers"), h.clone(), false, ctx);
+                    h
+                }
+            };
+            let _ = match value {
+                Some(v) => headers.set(JsString::from(name), JsString::from(v), false, ctx),
+                None => headers.delete_property_or_throw(JsString::from(name), ctx),
+            };
+            obj.into()
+        })
+        .unwrap_or_else(|| head.clone())
+    }
+
+    fn request_head(&self, head: &Head) -> Rc<RequestHead> {
+        super::message::request_head_of(head)
+    }
+
+    fn response_head(&self, head: &Head) -> Rc<ResponseHead> {
+        super::message::response_head_of(head)
     }
 }

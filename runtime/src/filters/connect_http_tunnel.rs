@@ -1,0 +1,239 @@
+//! `connectHTTPTunnel(handshake, options?).to(sub)`: the client side of an HTTP tunnel. At
+//! the first event `handshake` (or `handshake()`) gives the request, the sub-pipeline is
+//! started with a copy of the context and the request goes into it; input is held until a
+//! response accepts the tunnel (2xx to CONNECT, 101 to an upgrade), then flows through, and
+//! what comes back after the response is this filter's output. Any other response ends the
+//! stream. `options.onState(state)` hears `connecting`, `connected`, `closed`.
+//!
+//! The request is either
+//! - a Message, as in Pipy: it goes in as message events and the response is expected as
+//!   message events, so the sub-pipeline is an HTTP client (`muxHTTP().to(...)`, which has
+//!   to switch its session to raw bytes for the tunnel);
+//! - a string `'host:port'` (a Weir extension): the filter writes `CONNECT host:port` itself
+//!   and reads the response from the bytes the sub-pipeline (a plain `connect`) returns.
+
+use std::rc::Rc;
+
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
+use bytes::Bytes;
+
+use super::Made;
+use super::reply::Replied;
+use crate::codec::http1::{Item, RequestInfo, ResponseDecoder};
+use crate::engine::host::runtime_error;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, host};
+use crate::js;
+
+pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let handshake = match args.first() {
+        Some(v) if v.is_string() || v.is_object() => v.clone(),
+        _ => {
+            return Err(js::type_error(
+                "connectHTTPTunnel() takes a request Message, a target 'host:port', or a function returning one",
+            ));
+        }
+    };
+    let mut on_state = None;
+    if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
+        let f = o.get(js_string!("onState"), ctx)?;
+        if !f.is_null_or_undefined() {
+            on_state = Some(
+                f.as_object()
+                    .filter(|f| f.is_callable())
+                    .ok_or_else(|| js::type_error("connectHTTPTunnel(): onState must be a function"))?,
+            );
+        }
+    }
+    Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { handshake, on_state, sub }))))
+}
+
+struct Spec {
+    handshake: JsValue,
+    on_state: Option<JsObject>,
+    sub: Rc<Layout>,
+}
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        "connectHTTPTunnel"
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(ConnectHttpTunnel {
+            handshake: self.handshake.clone(),
+            on_state: self.on_state.clone(),
+            layout: self.sub.clone(),
+            env,
+            sub: None,
+            raw: None,
+            info: RequestInfo::default(),
+            status: None,
+            connected: false,
+            closed: false,
+            held: Vec::new(),
+            held_end: None,
+        })
+    }
+}
+
+struct ConnectHttpTunnel {
+    handshake: JsValue,
+    on_state: Option<JsObject>,
+    layout: Rc<Layout>,
+    env: FilterEnv,
+    sub: Option<Replied>,
+    /// Byte mode: the decoder of the response.
+    raw: Option<ResponseDecoder>,
+    info: RequestInfo,
+    /// The response's status, once its head came.
+    status: Option<u16>,
+    connected: bool,
+    closed: bool,
+    held: Vec<Bytes>,
+    held_end: Option<Event>,
+}
+
+impl ConnectHttpTunnel {
+    fn state(&self, state: &str) {
+        if let Some(f) = &self.on_state
+            && let Err(e) = host().call(&self.env.context, f, &[JsString::from(state).into()])
+        {
+            tracing::error!(target: "http", "connectHTTPTunnel onState: {e}");
+        }
+    }
+
+    /// Starts the sub-pipeline and sends the request into it.
+    fn open(&mut self) -> Result<(), String> {
+        let host = host();
+        let handshake = match self.handshake.as_object().filter(|o| o.is_callable()) {
+            Some(f) => host.call(&self.env.context, &f, &[])?,
+            None => self.handshake.clone(),
+        };
+        let request = if handshake.is_string() {
+            let target = host.to_text(&handshake)?;
+            self.info = RequestInfo { is_connect: true, ..RequestInfo::default() };
+            let mut decoder = ResponseDecoder::new();
+            decoder.expect(self.info);
+            self.raw = Some(decoder);
+            let head = format!("CONNECT {target} HTTP/1.1\r\nhost: {target}\r\n\r\n");
+            vec![Event::Data(Bytes::from(head))]
+        } else {
+            let events = host.to_events(&handshake).ok().filter(|e| matches!(e.first(), Some(Event::MessageStart(_))));
+            let events = events.ok_or("handshake is not or did not return a request Message")?;
+            if let Some(Event::MessageStart(head)) = events.first() {
+                self.info = host.request_head(head).info();
+            }
+            events
+        };
+        let sub = Replied::start(self.layout.clone(), self.env.context.copy(None), &self.env);
+        request.into_iter().for_each(|e| sub.input(e));
+        self.sub = Some(sub);
+        self.state("connecting");
+        Ok(())
+    }
+
+    fn replies(&mut self, out: &mut Output<'_>) {
+        while let Some(evt) = self.sub.as_ref().and_then(Replied::take) {
+            if self.closed {
+                continue;
+            }
+            if self.connected && self.raw.is_none() {
+                out.emit(evt);
+                continue;
+            }
+            match evt {
+                Event::Data(b) if self.raw.is_some() => self.decode(b, out),
+                Event::MessageStart(head) if self.status.is_none() => {
+                    self.status = Some(host().response_head(&head).status);
+                }
+                Event::MessageEnd(_) if !self.connected => self.answered(out),
+                Event::StreamEnd(e) => {
+                    if !self.connected {
+                        tracing::warn!(target: "http", "connectHTTPTunnel: the stream ended before the tunnel opened");
+                        self.state("closed");
+                    }
+                    self.closed = true;
+                    out.emit(Event::StreamEnd(e));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Byte mode: the response, then the tunnel's bytes.
+    fn decode(&mut self, b: Bytes, out: &mut Output<'_>) {
+        let Some(decoder) = self.raw.as_mut() else { return };
+        decoder.feed(b);
+        while let Some(item) = self.raw.as_mut().and_then(ResponseDecoder::next) {
+            match item {
+                Item::Head(r) if r.info.interim && !r.info.tunnel => {}
+                Item::Head(r) => self.status = Some(r.head.status),
+                Item::End(_) if !self.connected => self.answered(out),
+                Item::Tunnel(b) => out.emit(Event::Data(b)),
+                Item::Error(e) => {
+                    tracing::warn!(target: "http", "connectHTTPTunnel: {e}");
+                    self.refuse(out);
+                }
+                _ => {}
+            }
+            if self.closed {
+                return;
+            }
+        }
+    }
+
+    /// The whole response is in: open the tunnel or give up.
+    fn answered(&mut self, out: &mut Output<'_>) {
+        let status = self.status.unwrap_or(0);
+        if !self.info.is_tunnel_response(status) {
+            tracing::warn!(target: "http", "connectHTTPTunnel: the tunnel was refused with status {status}");
+            return self.refuse(out);
+        }
+        self.connected = true;
+        self.state("connected");
+        let held = std::mem::take(&mut self.held);
+        if let Some(sub) = &self.sub {
+            held.into_iter().for_each(|b| sub.input(Event::Data(b)));
+            if let Some(end) = self.held_end.take() {
+                sub.input(end);
+            }
+        }
+    }
+
+    fn refuse(&mut self, out: &mut Output<'_>) {
+        self.state("closed");
+        self.closed = true;
+        self.sub = None;
+        out.emit(Event::end());
+    }
+}
+
+impl Filter for ConnectHttpTunnel {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.closed {
+            return;
+        }
+        if self.sub.is_none()
+            && let Err(e) = self.open()
+        {
+            tracing::error!(target: "http", "connectHTTPTunnel: {e}");
+            self.closed = true;
+            return out.emit(runtime_error(e));
+        }
+        match evt {
+            evt if self.connected => {
+                if let Some(sub) = &self.sub {
+                    sub.input(evt);
+                }
+            }
+            Event::Data(b) => self.held.push(b),
+            evt @ Event::StreamEnd(_) => self.held_end = Some(evt),
+            _ => {}
+        }
+        self.replies(out);
+    }
+
+    fn wake(&mut self, out: &mut Output<'_>) {
+        self.replies(out);
+    }
+}

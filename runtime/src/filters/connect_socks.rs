@@ -1,0 +1,198 @@
+//! `connectSOCKS(target).to(sub)`: the client side of SOCKS5 (no authentication). At the
+//! first event the sub-pipeline (sharing this context, usually a `connect` to the SOCKS
+//! server) is started and greeted; the CONNECT for `target` (`'host:port'`, or a function
+//! returning it, called when the server has answered the greeting) follows. Input is held
+//! until the server grants the request, then flows through; what the server sends after its
+//! reply is this filter's output. A refusal ends the stream, with a log line.
+
+use std::rc::Rc;
+
+use boa_engine::{Context, JsObject, JsResult, JsValue};
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::Made;
+use super::reply::Replied;
+use crate::codec::socks;
+use crate::engine::host::runtime_error;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, host};
+use crate::js;
+
+#[derive(Clone)]
+enum Target {
+    Fixed(String),
+    Dynamic(JsObject),
+}
+
+pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let target = match args.first() {
+        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Target::Dynamic(v.as_object().unwrap().clone()),
+        Some(v) if v.is_string() => Target::Fixed(v.to_string(ctx)?.to_std_string_escaped()),
+        _ => return Err(js::type_error("connectSOCKS() takes a target 'host:port' or a function returning one")),
+    };
+    Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { target, sub }))))
+}
+
+struct Spec {
+    target: Target,
+    sub: Rc<Layout>,
+}
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        "connectSOCKS"
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(ConnectSocks {
+            target: self.target.clone(),
+            sub_layout: self.sub.clone(),
+            env,
+            sub: None,
+            stage: Stage::Method,
+            reply: BytesMut::new(),
+            held: Vec::new(),
+            held_end: None,
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for the answer to the greeting.
+    Method,
+    /// Waiting for the answer to the CONNECT.
+    Connect,
+    Connected,
+    Closed,
+}
+
+struct ConnectSocks {
+    target: Target,
+    sub_layout: Rc<Layout>,
+    env: FilterEnv,
+    sub: Option<Replied>,
+    stage: Stage,
+    /// The server's handshake bytes received so far.
+    reply: BytesMut,
+    /// Input held until the server grants the CONNECT.
+    held: Vec<Bytes>,
+    held_end: Option<Event>,
+}
+
+impl ConnectSocks {
+    /// Handles what the sub-pipeline sent back.
+    fn replies(&mut self, out: &mut Output<'_>) {
+        while let Some(evt) = self.sub.as_ref().and_then(Replied::take) {
+            match (self.stage, evt) {
+                (Stage::Closed, _) => {}
+                (Stage::Connected, evt) => out.emit(evt),
+                (_, evt @ Event::StreamEnd(_)) => {
+                    tracing::warn!(target: "socks", "connectSOCKS: the SOCKS server closed during the handshake");
+                    self.stage = Stage::Closed;
+                    out.emit(evt);
+                }
+                (_, Event::Data(b)) => {
+                    self.reply.extend_from_slice(&b);
+                    if let Err(fail) = self.handshake(out) {
+                        self.stage = Stage::Closed;
+                        self.sub = None;
+                        out.emit(match fail {
+                            Fail::Server(e) => {
+                                tracing::warn!(target: "socks", "connectSOCKS: {e}");
+                                Event::end()
+                            }
+                            Fail::Script(e) => {
+                                tracing::error!(target: "socks", "connectSOCKS: {e}");
+                                runtime_error(e)
+                            }
+                        });
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn handshake(&mut self, out: &mut Output<'_>) -> Result<(), Fail> {
+        if self.stage == Stage::Method {
+            let Some(n) = socks::parse_method_reply(&self.reply)? else { return Ok(()) };
+            self.reply.advance(n);
+            let (host_name, port) = self.target().map_err(Fail::Script)?;
+            let request = socks::connect_request(&host_name, port).map_err(Fail::Script)?;
+            self.stage = Stage::Connect;
+            self.send(Event::Data(Bytes::from(request)));
+        }
+        if self.stage == Stage::Connect {
+            let Some(n) = socks::parse_connect_reply(&self.reply)? else { return Ok(()) };
+            self.reply.advance(n);
+            self.stage = Stage::Connected;
+            let rest = self.reply.split().freeze();
+            if !rest.is_empty() {
+                out.emit(Event::Data(rest));
+            }
+            for b in std::mem::take(&mut self.held) {
+                self.send(Event::Data(b));
+            }
+            if let Some(end) = self.held_end.take() {
+                self.send(end);
+            }
+        }
+        Ok(())
+    }
+
+    fn target(&self) -> Result<(String, u16), String> {
+        let text = match &self.target {
+            Target::Fixed(t) => t.clone(),
+            Target::Dynamic(f) => {
+                let host = host();
+                host.call(&self.env.context, f, &[]).and_then(|v| host.to_text(&v))?
+            }
+        };
+        let invalid = || format!("target is not 'host:port': {text:?}");
+        let (h, p) = text.rsplit_once(':').ok_or_else(invalid)?;
+        Ok((h.to_string(), p.parse().map_err(|_| invalid())?))
+    }
+
+    fn send(&self, evt: Event) {
+        if let Some(sub) = &self.sub {
+            sub.input(evt);
+        }
+    }
+}
+
+/// Why the handshake stopped: the server's answer, or the script's target.
+enum Fail {
+    Server(String),
+    Script(String),
+}
+
+impl From<String> for Fail {
+    fn from(e: String) -> Fail {
+        Fail::Server(e)
+    }
+}
+
+impl Filter for ConnectSocks {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.stage == Stage::Closed {
+            return;
+        }
+        if self.sub.is_none() {
+            let sub = Replied::start(self.sub_layout.clone(), self.env.context.clone(), &self.env);
+            sub.input(Event::Data(Bytes::from_static(&socks::CLIENT_GREETING)));
+            self.sub = Some(sub);
+        }
+        match (self.stage, evt) {
+            (Stage::Connected, evt) => self.send(evt),
+            (_, Event::Data(b)) => self.held.push(b),
+            (_, evt @ Event::StreamEnd(_)) => self.held_end = Some(evt),
+            _ => {}
+        }
+        self.replies(out);
+    }
+
+    fn wake(&mut self, out: &mut Output<'_>) {
+        self.replies(out);
+    }
+}

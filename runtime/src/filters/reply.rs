@@ -1,0 +1,65 @@
+//! A sub-pipeline whose output comes back to the filter that runs it (Pipy's "reply"
+//! direction), for the client-side joint filters that speak a handshake with it before
+//! passing anything on: `connectSOCKS`, `connectHTTPTunnel`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::engine::{Context, Event, EventSink, FilterEnv, Layout, Pipeline};
+
+/// Holds the sub-pipeline's output until the owner takes it. Output that arrives while the
+/// owner is not feeding the sub-pipeline (a socket read) wakes the owner, from a task of its
+/// own: the sub-pipeline is still busy emitting, and the owner may want to feed it.
+struct Inbox {
+    events: RefCell<VecDeque<Event>>,
+    feeding: Cell<bool>,
+    wake_scheduled: Rc<Cell<bool>>,
+    env: FilterEnv,
+}
+
+impl EventSink for Inbox {
+    fn on_event(&self, evt: Event) {
+        self.events.borrow_mut().push_back(evt);
+        if !self.feeding.get() && !self.wake_scheduled.replace(true) {
+            let (scheduled, env) = (self.wake_scheduled.clone(), self.env.clone());
+            tokio::task::spawn_local(async move {
+                scheduled.set(false);
+                env.wake();
+            });
+        }
+    }
+}
+
+pub struct Replied {
+    pipeline: Pipeline,
+    inbox: Rc<Inbox>,
+}
+
+impl Replied {
+    /// Instantiates `layout` in `context` and runs its `onStart` with no arguments. The
+    /// owner takes the output with [`Replied::take`] in its `process` and `wake`.
+    pub fn start(layout: Rc<Layout>, context: Rc<Context>, env: &FilterEnv) -> Replied {
+        let inbox = Rc::new(Inbox {
+            events: RefCell::new(VecDeque::new()),
+            feeding: Cell::new(true),
+            wake_scheduled: Rc::new(Cell::new(false)),
+            env: env.clone(),
+        });
+        let pipeline = Pipeline::new(layout, context, inbox.clone());
+        pipeline.start(&[]);
+        inbox.feeding.set(false);
+        Replied { pipeline, inbox }
+    }
+
+    pub fn input(&self, evt: Event) {
+        self.inbox.feeding.set(true);
+        self.pipeline.input(evt);
+        self.inbox.feeding.set(false);
+    }
+
+    /// The oldest output event not taken yet.
+    pub fn take(&self) -> Option<Event> {
+        self.inbox.events.borrow_mut().pop_front()
+    }
+}
