@@ -2,6 +2,7 @@
 
 pub mod branch;
 pub mod connect;
+pub mod connect_udp;
 pub mod decode_http_request;
 pub mod decode_http_response;
 pub mod demux_http;

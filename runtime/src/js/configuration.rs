@@ -29,7 +29,7 @@ use super::{current, function, type_error};
 use crate::engine::{self, FilterSpec, Layout, Pipeline, StartSpec};
 use crate::filters::link::SubRef;
 use crate::filters::{self, Joint, Made};
-use crate::net::listener::{self, ListenSpec};
+use crate::net::listener::{self, ListenSpec, Transport};
 use crate::worker::with_state;
 
 /// The named pipelines of one configuration, filled in as their definitions complete.
@@ -118,6 +118,7 @@ struct ListenOptions {
     addr: std::net::SocketAddr,
     max_connections: Option<usize>,
     idle_timeout: Duration,
+    protocol: Transport,
 }
 
 struct Pending {
@@ -387,14 +388,13 @@ fn listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
         Err(format!("listen() takes a port number or an 'ip:port' string, got {}", port.display()))
     }
     .map_err(type_error)?;
-    let mut options = ListenOptions { addr, max_connections: None, idle_timeout: Duration::from_secs(60) };
+    let mut options =
+        ListenOptions { addr, max_connections: None, idle_timeout: Duration::from_secs(60), protocol: Transport::Tcp };
     if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
         let protocol = o.get(js_string!("protocol"), ctx)?;
-        if !protocol.is_undefined() && protocol.to_string(ctx)?.to_std_string_escaped() != "tcp" {
-            return Err(type_error(format!(
-                "listen(): protocol {} is not supported yet (tcp only)",
-                protocol.display()
-            )));
+        if !protocol.is_undefined() {
+            let p = protocol.to_string(ctx)?.to_std_string_escaped();
+            options.protocol = Transport::parse(&p).map_err(|e| type_error(format!("listen(): {e}")))?;
         }
         let max = o.get(js_string!("maxConnections"), ctx)?;
         if !max.is_undefined() {
@@ -540,9 +540,10 @@ pub fn apply(value: &JsValue) -> Result<(), String> {
                     layout,
                     max_connections: o.max_connections,
                     idle_timeout: o.idle_timeout,
+                    protocol: o.protocol,
                 };
                 with_state(|s| {
-                    s.listeners.retain(|l| l.addr != o.addr);
+                    s.listeners.retain(|l| l.addr != o.addr || l.protocol != o.protocol);
                     s.listeners.push(spec);
                 });
             }
