@@ -18,6 +18,9 @@ pub mod print;
 pub mod replace;
 mod select;
 pub mod serve_http;
+mod throttle;
+pub mod throttle_data_rate;
+pub mod throttle_message_rate;
 
 use std::rc::Rc;
 
@@ -85,4 +88,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("branchMessage", Selected(branch::make, Select::Message)),
     ("link", Plain(link::make)),
     ("print", Plain(print::make)),
+    ("throttleMessageRate", Plain(throttle_message_rate::make)),
+    ("throttleDataRate", Plain(throttle_data_rate::make)),
 ];
