@@ -139,16 +139,16 @@ fn a_filter_registered_without_a_declaration_is_named() {
     // As the runtime would list a filter added to filters::ALL and nowhere else.
     let declared = declared(&js_api()).unwrap();
     let mut runtime = registered();
-    runtime.push("member PipelineDesigner#throttleDataRate".into());
-    runtime.push("member pipy()#throttleDataRate".into());
+    runtime.push("member PipelineDesigner#throttleConcurrency".into());
+    runtime.push("member pipy()#throttleConcurrency".into());
     runtime.push("global YAML".into());
     let problems = compare(&runtime, &declared);
     assert_eq!(
         problems,
         [
             "registered in the runtime but not declared in js-api/*.d.ts: YAML",
-            "registered in the runtime but not declared in js-api/*.d.ts: PipelineDesigner#throttleDataRate",
-            "registered in the runtime but not declared in js-api/*.d.ts: pipy()#throttleDataRate",
+            "registered in the runtime but not declared in js-api/*.d.ts: PipelineDesigner#throttleConcurrency",
+            "registered in the runtime but not declared in js-api/*.d.ts: pipy()#throttleConcurrency",
         ]
     );
 }
