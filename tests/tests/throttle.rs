@@ -225,3 +225,39 @@ fn quota_counts_tokens_as_pipy_does() {
     let lines = weir.wait_stdout_lines(4, Duration::from_secs(5));
     assert_eq!(lines, ["10 10 4 6 6 0", "12", "10", "10"]);
 }
+
+#[test]
+fn weighted_balancing_over_throttled_ports_answers_with_each_local_port() {
+    // Pipy's test/mux/003 in our own words: three ports behind one weighted balancer, each
+    // port with its own per-connection message quota, answering with `__inbound.localPort`.
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let (front, a, b, c) = (ports[0], ports[1], ports[2], ports[3]);
+    let script = format!(
+        "((lb = new algo.RoundRobinLoadBalancer({{ 'localhost:{a}': 2, 'localhost:{b}': 1, 'localhost:{c}': 1 }})) =>\n\
+         pipy({{ _quota: null, _target: null }})\n\
+         .listen({a}).onStart(() => void(_quota = new algo.Quota(1, {{ per: '0.1s' }}))).link('service')\n\
+         .listen({b}).onStart(() => void(_quota = new algo.Quota(2, {{ per: '0.5s' }}))).link('service')\n\
+         .listen({c}).onStart(() => void(_quota = new algo.Quota(1, {{ per: '0.2s' }}))).link('service')\n\
+         .listen({front})\n\
+         .demuxHTTP().to($=>$\n\
+           .handleMessageStart(() => _target = lb.next({{}}))\n\
+           .muxHTTP(() => _target).to($=>$.connect(() => _target.id))\n\
+         )\n\
+         .pipeline('service')\n\
+         .demuxHTTP().to($=>$\n\
+           .throttleMessageRate(() => _quota)\n\
+           .replaceMessage(() => new Message(__inbound.localPort + '\\n'))\n\
+         )\n\
+        )()\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let url = format!("http://127.0.0.1:{front}/");
+    let urls = vec![url.as_str(); 12];
+    let (code, out, err) = curl(&urls);
+    assert_eq!(code, 0, "{err}");
+    let order: Vec<&str> = out.lines().collect();
+    // Smooth weighted round robin with a new borrower each time: a, b, c, a, ...
+    let expected: Vec<String> = [a, b, c, a].iter().cycle().take(12).map(|p| p.to_string()).collect();
+    assert_eq!(order, expected);
+}

@@ -318,7 +318,7 @@ impl Class for Quota {
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         let realm = class.context().realm().clone();
         let getter = |f: fn(&Bucket) -> f64| {
-            NativeFunction::from_copy_closure(move |this, _, _| Ok(with_bucket(this, |b| f(b))?.into()))
+            NativeFunction::from_copy_closure(move |this, _, _| Ok(with_bucket(this, f)?.into()))
                 .to_js_function(&realm)
         };
         class.accessor(js_string!("initial"), Some(getter(Bucket::initial)), None, Attribute::CONFIGURABLE);
