@@ -261,3 +261,15 @@ fn weighted_balancing_over_throttled_ports_answers_with_each_local_port() {
     let expected: Vec<String> = [a, b, c, a].iter().cycle().take(12).map(|p| p.to_string()).collect();
     assert_eq!(order, expected);
 }
+
+#[test]
+fn quotas_with_one_key_share_their_tokens_across_workers() {
+    // Every worker runs the script: two threads take 4 tokens each from the one keyed bucket.
+    let script = "var q = new algo.Quota(10, { key: 'shared' })\n\
+                  var same = new algo.Quota(10, { key: 'shared' })\n\
+                  q.consume(4)\n\
+                  new Timeout(0.5).wait().then(() => println(q.current, same.current))\n";
+    let weir = Weir::start(script, &["--threads=2"]);
+    let lines = weir.wait_stdout_lines(2, Duration::from_secs(5));
+    assert_eq!(lines, ["2 2", "2 2"]);
+}
