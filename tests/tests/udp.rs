@@ -205,3 +205,25 @@ fn http_requests_through_a_udp_upstream() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(body, "empt\nempt\nping\n");
 }
+
+#[test]
+fn sigint_ends_the_open_udp_sessions_and_exits() {
+    let port = free_udp_port();
+    let script = format!(
+        "pipy.listen({port}, 'udp', $=>$\n\
+           .handleStreamEnd(e => println(`end ${{e.error}}`))\n\
+           .replaceData(d => d)\n\
+         )\n"
+    );
+    let mut weir = start_udp(&script);
+    let peers: Vec<UdpSocket> = (0..3).map(|_| client(port)).collect();
+    for p in &peers {
+        p.send(b"hello").unwrap();
+        assert_eq!(recv_text(p), "hello");
+    }
+    let t0 = Instant::now();
+    weir.signal(libc::SIGINT);
+    assert_eq!(weir.wait_exit(Duration::from_secs(5)), Some(0), "{:?}", weir.stderr());
+    assert!(t0.elapsed() < Duration::from_secs(2), "stopping took {:?}", t0.elapsed());
+    assert_eq!(weir.stdout().iter().filter(|l| *l == "end undefined").count(), 3, "{:?}", weir.stdout());
+}
