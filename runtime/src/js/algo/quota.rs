@@ -318,8 +318,7 @@ impl Class for Quota {
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         let realm = class.context().realm().clone();
         let getter = |f: fn(&Bucket) -> f64| {
-            NativeFunction::from_copy_closure(move |this, _, _| Ok(with_bucket(this, f)?.into()))
-                .to_js_function(&realm)
+            NativeFunction::from_copy_closure(move |this, _, _| Ok(with_bucket(this, f)?.into())).to_js_function(&realm)
         };
         class.accessor(js_string!("initial"), Some(getter(Bucket::initial)), None, Attribute::CONFIGURABLE);
         class.accessor(js_string!("current"), Some(getter(Bucket::current)), None, Attribute::CONFIGURABLE);
