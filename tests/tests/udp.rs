@@ -67,13 +67,16 @@ fn each_peer_gets_its_own_session_and_datagrams_keep_their_boundaries() {
             p.send(&vec![b'a' + i as u8; *n]).unwrap();
         }
     }
+    // An empty datagram is no event and opens no session.
+    client(port).send(b"").unwrap();
     for p in &peers {
         for (i, n) in sizes.iter().enumerate() {
             let body = String::from_utf8(vec![b'a' + i as u8; (*n).min(8)]).unwrap();
             assert_eq!(recv_text(p), format!("{}:{n}:{body}", i + 1));
         }
     }
-    assert_eq!(weir.stdout().iter().filter(|l| *l == "open").count(), 3, "{:?}", weir.stdout());
+    // stdout comes through a pipe: wait for it rather than race it.
+    assert_eq!(wait_lines(&weir, "open", 3, Duration::from_secs(2)), 3, "{:?}", weir.stdout());
 
     // No datagram for idleTimeout ends every session with IdleTimeout.
     let t0 = Instant::now();
@@ -84,7 +87,7 @@ fn each_peer_gets_its_own_session_and_datagrams_keep_their_boundaries() {
     // The same peer afterwards starts a new session: its count starts again.
     peers[0].send(b"again").unwrap();
     assert_eq!(recv_text(&peers[0]), "1:5:again");
-    assert_eq!(weir.stdout().iter().filter(|l| *l == "open").count(), 4);
+    assert_eq!(wait_lines(&weir, "open", 4, Duration::from_secs(2)), 4);
 }
 
 #[test]
@@ -136,7 +139,7 @@ fn max_connections_bounds_the_sessions_a_flood_of_peers_opens() {
         }
     }
     assert_eq!(answered, 2, "peers answered");
-    assert_eq!(weir.stdout().iter().filter(|l| *l == "open").count(), 2);
+    assert_eq!(wait_lines(&weir, "open", 3, Duration::from_millis(500)), 2);
 
     // Once those two sessions expire, a new peer is served again.
     std::thread::sleep(Duration::from_millis(1600));
@@ -225,5 +228,5 @@ fn sigint_ends_the_open_udp_sessions_and_exits() {
     weir.signal(libc::SIGINT);
     assert_eq!(weir.wait_exit(Duration::from_secs(5)), Some(0), "{:?}", weir.stderr());
     assert!(t0.elapsed() < Duration::from_secs(2), "stopping took {:?}", t0.elapsed());
-    assert_eq!(weir.stdout().iter().filter(|l| *l == "end undefined").count(), 3, "{:?}", weir.stdout());
+    assert_eq!(wait_lines(&weir, "end undefined", 3, Duration::from_secs(1)), 3, "{:?}", weir.stdout());
 }

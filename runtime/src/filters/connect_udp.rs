@@ -212,7 +212,9 @@ async fn run(target: String, idle: Option<Duration>, link: Rc<Link>, env: Filter
             match received {
                 Ok(n) => {
                     last_read.set(Instant::now());
-                    env.emit(Event::Data(Bytes::copy_from_slice(&buf[..n])));
+                    if n > 0 {
+                        env.emit(Event::Data(Bytes::copy_from_slice(&buf[..n])));
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     return env.emit(Event::error("ConnectionRefused"));

@@ -188,6 +188,10 @@ where
                 continue;
             }
         };
+        // An empty datagram makes no event, as in Pipy.
+        if n == 0 {
+            continue;
+        }
         let data = Bytes::copy_from_slice(&buf[..n]);
         let existing = peers.borrow().get(&from).cloned();
         // A session that ended itself is replaced by a new one for the same peer.
