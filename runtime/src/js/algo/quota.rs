@@ -357,3 +357,45 @@ impl Class for Quota {
 fn with_bucket<R>(this: &JsValue, f: impl FnOnce(&Bucket) -> R) -> JsResult<R> {
     bucket_of(this).map(|b| f(&b)).ok_or_else(|| type_error("not an algo.Quota"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Tokens;
+
+    fn tokens(initial: f64, produce: f64, max: f64) -> Tokens {
+        Tokens { initial, max, produce, per: None, current: initial, scheduled: false }
+    }
+
+    #[test]
+    fn consume_takes_what_there_is() {
+        let mut t = tokens(10.0, 0.0, f64::INFINITY);
+        assert_eq!(t.consume(4.0), 4.0);
+        assert_eq!(t.consume(100.0), 6.0);
+        assert_eq!(t.consume(1.0), 0.0);
+        assert_eq!(t.consume(-1.0), 0.0);
+    }
+
+    #[test]
+    fn a_refill_goes_back_to_initial_or_by_produce_at_most() {
+        let mut t = tokens(10.0, 0.0, f64::INFINITY);
+        t.consume(10.0);
+        assert!(!t.refill());
+        assert_eq!(t.current, 10.0);
+
+        let mut t = tokens(10.0, 3.0, f64::INFINITY);
+        t.consume(10.0);
+        assert!(t.refill(), "still short of initial: the timer stays armed");
+        assert_eq!(t.current, 3.0);
+        t.refill();
+        t.refill();
+        assert!(!t.refill());
+        assert_eq!(t.current, 10.0);
+    }
+
+    #[test]
+    fn produce_is_capped_by_max() {
+        let mut t = tokens(10.0, 0.0, 12.0);
+        t.produce(20.0);
+        assert_eq!(t.current, 12.0);
+    }
+}
