@@ -1,6 +1,6 @@
-// The `algo` namespace: routing and load balancing. Reference: core.md.
+// The `algo` namespace: routing, load balancing and quotas. Reference: core.md.
 
-/** Routing and load balancing. */
+/** Routing, load balancing and quotas. */
 declare namespace algo {
   /** Maps URLs (`'host/path'`, `'/path/*'`, `'*.domain/path'`) to values. */
   class URLRouter {
@@ -61,5 +61,32 @@ declare namespace algo {
     provision(targets: any[]): void;
     /** The next `count` targets in order, without allocating. */
     schedule(count: number): any[];
+  }
+
+  /** Options of a `Quota`. */
+  interface QuotaOptions {
+    /** Refill period: this long after the first consumption the quota is refilled (default: never). */
+    per?: Duration;
+    /** Tokens added per period at most (default: back to `initial` at once). */
+    produce?: number;
+    /** Cap of `produce()` (default: none). */
+    max?: number;
+    /** Quotas with the same key share their tokens across all workers. */
+    key?: string;
+  }
+
+  /** A token bucket, as the throttle filters use it. */
+  class Quota {
+    constructor(initial: number, options?: QuotaOptions);
+    /** Tokens when full. */
+    readonly initial: number;
+    /** Tokens now. */
+    readonly current: number;
+    /** Takes up to `n` tokens; returns how many it got. */
+    consume(n: number): number;
+    /** Adds `n` tokens (up to `max`) and resumes who waits for them. */
+    produce(n: number): void;
+    /** Back to `initial` tokens (not for a keyed quota). */
+    reset(): void;
   }
 }

@@ -174,7 +174,7 @@ declare class Socket {
   setRawOption(level: number, optname: number, data: Data): number;
 }
 
-/** An accepted connection: the start argument of a listener's pipeline. */
+/** An accepted connection (or a UDP peer): the start argument of a listener's pipeline. */
 declare class Inbound {
   private constructor();
   /** Unique number of the connection in this process. */
@@ -187,7 +187,7 @@ declare class Inbound {
   readonly remoteAddress: string;
   /** The client's port. */
   readonly remotePort: number;
-  /** Raw socket options of the connection. */
+  /** Raw socket options of the connection (UDP: of the listening socket all peers share). */
   readonly socket: Socket;
 }
 
@@ -199,10 +199,12 @@ declare const __filename: string;
 
 /** Options of a listening port. */
 interface ListenOptions {
-  /** Connections accepted at once; more wait in the kernel's backlog. */
+  /** Connections accepted at once; more wait in the kernel's backlog (UDP: sessions at once; datagrams of new peers are dropped). */
   maxConnections?: number;
-  /** Closes a connection without traffic in either direction for this long (default 60 s). */
+  /** Closes a connection (a UDP peer's session) without traffic in either direction for this long (default 60 s). */
   idleTimeout?: Duration;
+  /** `'udp'`: one session per peer, each datagram one Data (Pipy reads this only in legacy `.listen`). */
+  protocol?: 'tcp' | 'udp';
 }
 
 /**
@@ -213,11 +215,11 @@ interface ListenOptions {
 interface Pipy {
   /** Starts a legacy configuration (see {@link Configuration}). */
   (contextPrototype?: object | (() => object)): Configuration;
-  /** Listens on a TCP port (`8000` or `'127.0.0.1:8000'`); each connection runs the pipeline. */
+  /** Listens on a TCP or UDP port (`8000` or `'127.0.0.1:8000'`); each connection (each UDP peer) runs the pipeline. */
   listen(address: number | string, builder: ListenerPipeline): void;
   listen(address: number | string, options: ListenOptions, builder: ListenerPipeline): void;
-  listen(address: number | string, protocol: 'tcp', builder: ListenerPipeline): void;
-  listen(address: number | string, protocol: 'tcp', options: ListenOptions, builder: ListenerPipeline): void;
+  listen(address: number | string, protocol: 'tcp' | 'udp', builder: ListenerPipeline): void;
+  listen(address: number | string, protocol: 'tcp' | 'udp', options: ListenOptions, builder: ListenerPipeline): void;
   /** Reads a file relative to the script's folder; `null` if it does not exist. */
   load(path: string): Data | null;
   /** The value of a codebase file holding one expression, evaluated once per worker. */

@@ -32,6 +32,8 @@ interface ConnectOptions {
   connectTimeout?: Duration;
   /** Closes the connection without traffic in either direction for this long (default 60 s, 0 never). */
   idleTimeout?: Duration;
+  /** `'udp'`: each input Data is sent as one datagram, each datagram received comes out as one Data. */
+  protocol?: 'tcp' | 'udp';
 }
 
 /** Options of the HTTP encoders. */
@@ -89,7 +91,7 @@ type DecompressAlgorithm = 'gzip' | 'inflate' | 'deflate' | 'brotli' | 'br';
  * `Sub` is what those sub-pipelines may be.
  */
 interface PipelineFilters<Sub> {
-  /** Opens a TCP connection to `'host:port'` when the pipeline starts; input Data goes to it, its bytes come out. */
+  /** Opens a TCP connection (or a UDP socket) to `'host:port'` when the pipeline starts; input Data goes to it, its bytes come out. */
   connect(target: string | (() => string), options?: ConnectOptions): this;
   /** Every event also goes into the sub-pipeline (whose output is dropped); `startArg` is its start argument. */
   fork(startArg?: any): Joint<this, Sub>;
@@ -170,6 +172,16 @@ interface PipelineFilters<Sub> {
   print(): this;
   /** Logs every event passing by, with `tag`. */
   dump(tag?: any): this;
+  /** Each MessageStart takes a token of the quota; without one, it and what follows wait for the refill. */
+  throttleMessageRate(quota: algo.Quota | (() => algo.Quota), options?: ThrottleOptions): this;
+  /** Each byte of Data takes a token of the quota; what is not covered waits, with what follows, for the refill. */
+  throttleDataRate(quota: algo.Quota | (() => algo.Quota), options?: ThrottleOptions): this;
+}
+
+/** Options of `throttleMessageRate()` and `throttleDataRate()`. */
+interface ThrottleOptions {
+  /** Accepted for Pipy compatibility: Weir always pauses the input of a throttle that waits. */
+  blockInput?: boolean;
 }
 
 /**
@@ -204,7 +216,7 @@ type LegacySubPipeline = Builder<Configuration> | PipelineTemplate | string;
  */
 interface Configuration extends PipelineFilters<LegacySubPipeline> {
   /** Starts the pipeline of a listening port (`8000` or `'127.0.0.1:8000'`). */
-  listen(address: number | string, options?: ListenOptions & { protocol?: 'tcp' }): this;
+  listen(address: number | string, options?: ListenOptions & { protocol?: 'tcp' | 'udp' }): this;
   /** Starts a named pipeline (for `.to('name')`, `link('name')`), or the entrance with no name. */
   pipeline(name?: string): this;
   /** Starts a pipeline run once at start, or every `interval`, with `start` as its first events. */

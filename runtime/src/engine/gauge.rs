@@ -11,6 +11,8 @@ use tokio::sync::Notify;
 pub struct Gauge {
     queued: Cell<usize>,
     drained: Notify,
+    /// Holders that want readers paused whatever the queue (a throttle over its rate).
+    holds: Cell<usize>,
 }
 
 impl Gauge {
@@ -23,16 +25,32 @@ impl Gauge {
     pub fn sub(&self, n: usize) {
         let before = self.queued.get();
         self.queued.set(before - n);
-        if before >= Self::LIMIT && before - n < Self::LIMIT {
+        if before >= Self::LIMIT && before - n < Self::LIMIT && self.holds.get() == 0 {
             self.drained.notify_waiters();
         }
     }
 
-    /// Returns once the queue is under the limit.
+    /// Pauses readers until [`Gauge::unhold`].
+    pub fn hold(&self) {
+        self.holds.set(self.holds.get() + 1);
+    }
+
+    pub fn unhold(&self) {
+        self.holds.set(self.holds.get().saturating_sub(1));
+        if self.holds.get() == 0 && self.queued.get() < Self::LIMIT {
+            self.drained.notify_waiters();
+        }
+    }
+
+    fn over(&self) -> bool {
+        self.queued.get() >= Self::LIMIT || self.holds.get() > 0
+    }
+
+    /// Returns once the queue is under the limit and nobody holds it.
     pub async fn wait(&self) {
-        while self.queued.get() >= Self::LIMIT {
+        while self.over() {
             let drained = self.drained.notified();
-            if self.queued.get() < Self::LIMIT {
+            if !self.over() {
                 return;
             }
             drained.await;

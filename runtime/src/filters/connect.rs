@@ -34,6 +34,9 @@ struct Options {
 }
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    if super::connect_udp::wanted(args.get(1), ctx)? {
+        return super::connect_udp::make(args, ctx);
+    }
     let target = match args.first() {
         Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Target::Dynamic(v.as_object().unwrap().clone()),
         Some(v) if v.is_string() => Target::Fixed(v.to_string(ctx)?.to_std_string_escaped()),
@@ -161,7 +164,7 @@ impl Drop for Connect {
 }
 
 /// `host:port` to socket addresses: IP literals as they are, `localhost` without DNS.
-async fn resolve(target: &str) -> Result<Vec<SocketAddr>, &'static str> {
+pub(super) async fn resolve(target: &str) -> Result<Vec<SocketAddr>, &'static str> {
     let (host, port) = target.rsplit_once(':').ok_or("CannotResolve")?;
     let port: u16 = port.parse().map_err(|_| "CannotResolve")?;
     let host = host.trim_start_matches('[').trim_end_matches(']');

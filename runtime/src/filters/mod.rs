@@ -8,6 +8,7 @@ pub mod compress_http;
 pub mod connect;
 pub mod connect_http_tunnel;
 pub mod connect_socks;
+pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
@@ -27,6 +28,9 @@ pub mod replace;
 mod reply;
 mod select;
 pub mod serve_http;
+mod throttle;
+pub mod throttle_data_rate;
+pub mod throttle_message_rate;
 
 use std::rc::Rc;
 
@@ -102,4 +106,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("decompressHTTP", Plain(decompress_http::make)),
     ("compress", Plain(compress::make)),
     ("decompress", Plain(decompress::make)),
+    ("throttleMessageRate", Plain(throttle_message_rate::make)),
+    ("throttleDataRate", Plain(throttle_data_rate::make)),
 ];

@@ -10,7 +10,7 @@ use boa_engine::{Context, JsNativeError, JsResult, JsString, JsValue, NativeFunc
 
 use super::data::Data;
 use super::type_error;
-use crate::net::listener::{self, ListenSpec};
+use crate::net::listener::{self, ListenSpec, Transport};
 use crate::worker::with_state;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
@@ -61,11 +61,9 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         return Err(type_error("pipy.listen() takes a port number or an 'ip:port' string"));
     };
     let mut rest = &args[1..];
+    let mut protocol = Transport::Tcp;
     if let Some(p) = rest.first().and_then(|v| v.as_string()) {
-        let p = p.to_std_string_escaped();
-        if p != "tcp" {
-            return Err(type_error(format!("pipy.listen(): protocol '{p}' is not supported yet (tcp only)")));
-        }
+        protocol = Transport::parse(&p.to_std_string_escaped()).map_err(bad)?;
         rest = &rest[1..];
     }
     let (options, builder) = match rest {
@@ -78,8 +76,15 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         layout: super::designer::build(&format!("Listen on {addr}"), &builder, ctx)?,
         max_connections: None,
         idle_timeout: Duration::from_secs(60),
+        protocol,
     };
     if let Some(o) = options {
+        // Pipy reads the protocol only from the second argument; an options object saying
+        // `protocol: 'udp'` means UDP here rather than a TCP listener.
+        let p = o.get(js_string!("protocol"), ctx)?;
+        if !p.is_undefined() {
+            spec.protocol = Transport::parse(&p.to_string(ctx)?.to_std_string_escaped()).map_err(bad)?;
+        }
         let max = o.get(js_string!("maxConnections"), ctx)?;
         if !max.is_undefined() {
             let n = max.to_number(ctx)?;
@@ -91,7 +96,7 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         }
     }
     with_state(|s| {
-        s.listeners.retain(|l| l.addr != addr);
+        s.listeners.retain(|l| l.addr != addr || l.protocol != spec.protocol);
         s.listeners.push(spec);
     });
     Ok(JsValue::undefined())

@@ -15,6 +15,25 @@ pub struct ListenSpec {
     pub layout: Rc<Layout>,
     pub max_connections: Option<usize>,
     pub idle_timeout: Duration,
+    pub protocol: Transport,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Transport {
+    Tcp,
+    /// One session per peer (see `net::udp`).
+    Udp,
+}
+
+impl Transport {
+    /// `'tcp'` or `'udp'`, as scripts name them.
+    pub fn parse(s: &str) -> Result<Transport, String> {
+        match s {
+            "tcp" => Ok(Transport::Tcp),
+            "udp" => Ok(Transport::Udp),
+            _ => Err(format!("unknown protocol: {s}")),
+        }
+    }
 }
 
 /// `port`, `'port'`, `'ip:port'` or `'[ipv6]:port'`; a bare port binds 0.0.0.0.

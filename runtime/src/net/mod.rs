@@ -1,8 +1,9 @@
-//! Sockets: listeners, inbound connections, and the queues that write to sockets.
+//! Sockets: listeners, inbound connections, the queues that write to sockets, and UDP.
 
 pub mod inbound;
 pub mod listener;
 pub mod outbox;
+pub mod udp;
 
 use bytes::BytesMut;
 

@@ -14,7 +14,8 @@ use crate::engine::Context;
 use crate::js;
 
 mod serve;
-use crate::net::listener::{self, ListenSpec};
+mod udp;
+use crate::net::listener::{self, ListenSpec, Transport};
 
 /// What the main thread tells the workers.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -119,7 +120,12 @@ pub fn run(cfg: WorkerConfig, ready: std::sync::mpsc::Sender<Result<(), StartErr
     rt.block_on(local);
 }
 
-type Opened = Vec<(tokio::net::TcpListener, Rc<ListenSpec>)>;
+enum Bound {
+    Tcp(tokio::net::TcpListener),
+    Udp(tokio::net::UdpSocket),
+}
+
+type Opened = Vec<(Bound, Rc<ListenSpec>)>;
 
 /// Evaluates the script and opens its listeners.
 fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
@@ -169,9 +175,12 @@ fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
     let specs = with_state(|s| std::mem::take(&mut s.listeners));
     let mut opened = Vec::new();
     for spec in specs {
-        let l = listener::bind(spec.addr, cfg.reuse_port)
-            .map_err(|e| StartError(format!("unable to listen on {}: {e}", spec.addr)))?;
-        tracing::info!(target: "listener", "Listening on TCP port {} at {}", spec.addr.port(), spec.addr.ip());
+        let (l, proto) = match spec.protocol {
+            Transport::Tcp => (listener::bind(spec.addr, cfg.reuse_port).map(Bound::Tcp), "TCP"),
+            Transport::Udp => (crate::net::udp::bind(spec.addr, cfg.reuse_port).map(Bound::Udp), "UDP"),
+        };
+        let l = l.map_err(|e| StartError(format!("unable to listen on {}: {e}", spec.addr)))?;
+        tracing::info!(target: "listener", "Listening on {proto} port {} at {}", spec.addr.port(), spec.addr.ip());
         opened.push((l, Rc::new(spec)));
     }
     Ok(opened)
@@ -192,6 +201,10 @@ async fn serve(mut cfg: WorkerConfig, opened: Opened) {
     let accept: Vec<_> = opened
         .into_iter()
         .map(|(l, spec)| {
+            let l = match l {
+                Bound::Tcp(l) => l,
+                Bound::Udp(s) => return tokio::task::spawn_local(udp::listen(s, spec, root.clone(), stop.clone())),
+            };
             let opts = Rc::new(serve::ServeOptions { idle_timeout: spec.idle_timeout });
             let (layout, root) = (spec.layout.clone(), root.clone());
             let serve = move |stream| serve::serve(stream, layout.clone(), root.clone(), opts.clone());

@@ -1,7 +1,8 @@
-//! The `algo` namespace: `URLRouter`, `RoundRobinLoadBalancer` and `LoadBalancer`, one file
-//! each, and the resources the balancers hand out.
+//! The `algo` namespace: `URLRouter`, `RoundRobinLoadBalancer`, `LoadBalancer` and `Quota`, one
+//! file each, and the resources the balancers hand out.
 
 mod load_balancer;
+pub mod quota;
 mod resource;
 mod round_robin_load_balancer;
 mod url_router;
@@ -12,6 +13,7 @@ use boa_engine::property::Attribute;
 use boa_engine::{Context, JsResult, JsString, JsValue, NativeFunction, js_string};
 
 use load_balancer::LoadBalancer;
+use quota::Quota;
 use resource::Resource;
 use round_robin_load_balancer::RoundRobinLoadBalancer;
 use url_router::UrlRouter;
@@ -20,11 +22,12 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<UrlRouter>()?;
     ctx.register_global_class::<RoundRobinLoadBalancer>()?;
     ctx.register_global_class::<LoadBalancer>()?;
+    ctx.register_global_class::<Quota>()?;
     ctx.register_global_class::<Resource>()?;
     let global = ctx.global_object();
     let mut algo = ObjectInitializer::new(ctx);
     let mut members = Vec::new();
-    for name in [UrlRouter::NAME, RoundRobinLoadBalancer::NAME, LoadBalancer::NAME] {
+    for name in [UrlRouter::NAME, RoundRobinLoadBalancer::NAME, LoadBalancer::NAME, Quota::NAME] {
         members.push((JsString::from(name), global.get(JsString::from(name), algo.context())?));
     }
     for (name, ctor) in members {
@@ -32,7 +35,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     }
     let algo = algo.build();
     // The classes live under `algo`, not as globals.
-    for name in [UrlRouter::NAME, RoundRobinLoadBalancer::NAME, LoadBalancer::NAME, Resource::NAME] {
+    for name in [UrlRouter::NAME, RoundRobinLoadBalancer::NAME, LoadBalancer::NAME, Quota::NAME, Resource::NAME] {
         global.delete_property_or_throw(JsString::from(name), ctx)?;
     }
     ctx.register_global_property(js_string!("algo"), algo, Attribute::WRITABLE | Attribute::CONFIGURABLE)?;

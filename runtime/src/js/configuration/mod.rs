@@ -32,7 +32,7 @@ use super::{function, type_error};
 use crate::engine::{FilterSpec, Layout, StartSpec};
 use crate::filters::link::SubRef;
 use crate::filters::{self, Joint, Made};
-use crate::net::listener;
+use crate::net::listener::{self, Transport};
 pub use top::{apply, check_imports, entrance, pipy, register};
 
 /// The named pipelines of one configuration, filled in as their definitions complete.
@@ -121,6 +121,7 @@ struct ListenOptions {
     addr: std::net::SocketAddr,
     max_connections: Option<usize>,
     idle_timeout: Duration,
+    protocol: Transport,
 }
 
 struct Pending {
@@ -393,14 +394,13 @@ fn listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
         Err(format!("listen() takes a port number or an 'ip:port' string, got {}", port.display()))
     }
     .map_err(type_error)?;
-    let mut options = ListenOptions { addr, max_connections: None, idle_timeout: Duration::from_secs(60) };
+    let mut options =
+        ListenOptions { addr, max_connections: None, idle_timeout: Duration::from_secs(60), protocol: Transport::Tcp };
     if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
         let protocol = o.get(js_string!("protocol"), ctx)?;
-        if !protocol.is_undefined() && protocol.to_string(ctx)?.to_std_string_escaped() != "tcp" {
-            return Err(type_error(format!(
-                "listen(): protocol {} is not supported yet (tcp only)",
-                protocol.display()
-            )));
+        if !protocol.is_undefined() {
+            let p = protocol.to_string(ctx)?.to_std_string_escaped();
+            options.protocol = Transport::parse(&p).map_err(|e| type_error(format!("listen(): {e}")))?;
         }
         let max = o.get(js_string!("maxConnections"), ctx)?;
         if !max.is_undefined() {

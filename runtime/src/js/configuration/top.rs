@@ -172,9 +172,10 @@ fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
                     layout,
                     max_connections: o.max_connections,
                     idle_timeout: o.idle_timeout,
+                    protocol: o.protocol,
                 };
                 with_state(|s| {
-                    s.listeners.retain(|l| l.addr != o.addr);
+                    s.listeners.retain(|l| l.addr != o.addr || l.protocol != o.protocol);
                     s.listeners.push(spec);
                 });
             }

@@ -1,0 +1,235 @@
+//! `connect(target, { protocol: 'udp' })`: a connected UDP socket upstream. Each input `Data`
+//! is sent as one datagram; each datagram received is one output `Data`.
+//!
+//! As in Pipy, an input `StreamEnd` is passed straight back downstream (UDP has nothing to
+//! close towards the peer), and the socket lives as long as the pipeline. No datagram for
+//! `idleTimeout` either way ends the output with `StreamEnd('IdleTimeout')`. Unlike Pipy, a
+//! refused datagram (ICMP port unreachable) ends it with `StreamEnd('ConnectionRefused')`.
+//! As with TCP `connect`, the socket opens when the pipeline starts.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue};
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use super::Made;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output, host};
+use crate::js;
+use crate::net::udp::SendQueue;
+
+/// Whether `connect`'s options ask for UDP.
+pub fn wanted(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<bool> {
+    let Some(o) = options.and_then(|v| v.as_object()) else { return Ok(false) };
+    let p = o.get(JsString::from("protocol"), ctx)?;
+    if p.is_undefined() {
+        return Ok(false);
+    }
+    match p.to_string(ctx)?.to_std_string_escaped().as_str() {
+        "tcp" => Ok(false),
+        "udp" => Ok(true),
+        other => Err(js::type_error(format!("connect(): unknown protocol: {other}"))),
+    }
+}
+
+#[derive(Clone)]
+enum Target {
+    Fixed(String),
+    Dynamic(JsObject),
+}
+
+pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let target = match args.first() {
+        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Target::Dynamic(v.as_object().unwrap().clone()),
+        Some(v) if v.is_string() => Target::Fixed(v.to_string(ctx)?.to_std_string_escaped()),
+        _ => return Err(js::type_error("connect() takes a target 'host:port' or a function returning one")),
+    };
+    let mut idle = Some(Duration::from_secs(60));
+    if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
+        let v = o.get(JsString::from("idleTimeout"), ctx)?;
+        if !v.is_undefined() {
+            idle = Some(crate::options::duration(&v, ctx)?).filter(|d| !d.is_zero());
+        }
+    }
+    Ok(Made::Filter(Box::new(Spec { target, idle })))
+}
+
+struct Spec {
+    target: Target,
+    idle: Option<Duration>,
+}
+
+impl FilterSpec for Spec {
+    fn name(&self) -> &'static str {
+        "connect"
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(ConnectUdp { target: self.target.clone(), idle: self.idle, env, link: None, task: None })
+    }
+}
+
+/// The socket's side that the filter writes to.
+#[derive(Default)]
+struct Link {
+    socket: RefCell<Option<Rc<UdpSocket>>>,
+    /// Datagrams given before the socket was connected.
+    early: RefCell<VecDeque<Bytes>>,
+    queue: SendQueue,
+    last: Cell<Option<Instant>>,
+    /// The output ended: later input goes nowhere.
+    closed: Cell<bool>,
+}
+
+/// Datagrams kept while resolving; more are dropped, as a full socket buffer would.
+const EARLY_LIMIT: usize = 256;
+
+impl Link {
+    fn send(&self, data: Bytes) {
+        if self.closed.get() {
+            return;
+        }
+        match self.socket.borrow().as_ref() {
+            Some(s) => {
+                self.last.set(Some(Instant::now()));
+                self.queue.send(s, data, None);
+            }
+            None if self.early.borrow().len() < EARLY_LIMIT => self.early.borrow_mut().push_back(data),
+            None => {}
+        }
+    }
+}
+
+struct ConnectUdp {
+    target: Target,
+    idle: Option<Duration>,
+    env: FilterEnv,
+    link: Option<Rc<Link>>,
+    task: Option<AbortHandle>,
+}
+
+impl ConnectUdp {
+    fn open(&mut self) -> Rc<Link> {
+        let link = Rc::new(Link::default());
+        self.link = Some(link.clone());
+        let target = match &self.target {
+            Target::Fixed(t) => Ok(t.clone()),
+            Target::Dynamic(f) => {
+                let host = host();
+                host.call(&self.env.context, f, &[]).and_then(|v| host.to_text(&v))
+            }
+        };
+        match target {
+            Ok(target) => {
+                let task = tokio::task::spawn_local(run(target, self.idle, link.clone(), self.env.clone()));
+                self.task = Some(task.abort_handle());
+            }
+            Err(e) => {
+                tracing::error!(target: "outbound", "connect: {e}");
+                self.env.emit_later(crate::engine::host::runtime_error(e));
+            }
+        }
+        link
+    }
+}
+
+impl Filter for ConnectUdp {
+    fn start(&mut self) {
+        self.open();
+    }
+
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        let link = match &self.link {
+            Some(l) => l.clone(),
+            None if evt.is_stream_end() => return out.emit(evt),
+            None => self.open(),
+        };
+        match evt {
+            Event::Data(b) => link.send(b),
+            Event::StreamEnd(_) => out.emit(evt),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for ConnectUdp {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+async fn open_socket(target: &str) -> Result<UdpSocket, &'static str> {
+    let addrs = super::connect::resolve(target).await?;
+    let addr = addrs[0];
+    let any: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let socket = UdpSocket::bind(any).await.map_err(|_| "ConnectionRefused")?;
+    socket.connect(addr).await.map_err(|_| "ConnectionRefused")?;
+    Ok(socket)
+}
+
+async fn run(target: String, idle: Option<Duration>, link: Rc<Link>, env: FilterEnv) {
+    let socket = match open_socket(&target).await {
+        Ok(s) => Rc::new(s),
+        Err(code) => {
+            link.closed.set(true);
+            tracing::warn!(target: "outbound", "connect to udp {target}: {code}");
+            return env.emit(Event::error(code));
+        }
+    };
+    tracing::debug!(target: "outbound", "udp socket to {target} open");
+    *link.socket.borrow_mut() = Some(socket.clone());
+    let early: Vec<_> = link.early.borrow_mut().drain(..).collect();
+    early.into_iter().for_each(|d| link.send(d));
+    let last_read = Cell::new(Instant::now());
+    let reader = async {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let last = link.last.get().map_or(last_read.get(), |w| w.max(last_read.get()));
+            let idle_out = async {
+                match idle {
+                    Some(i) => tokio::time::sleep_until(last + i).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let received = tokio::select! {
+                r = socket.recv(&mut buf) => r,
+                _ = idle_out => {
+                    let last = link.last.get().map_or(last_read.get(), |w| w.max(last_read.get()));
+                    if idle.is_some_and(|i| last + i <= Instant::now()) {
+                        return env.emit(Event::error("IdleTimeout"));
+                    }
+                    continue;
+                }
+            };
+            match received {
+                Ok(n) => {
+                    last_read.set(Instant::now());
+                    if n > 0 {
+                        env.emit(Event::Data(Bytes::copy_from_slice(&buf[..n])));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return env.emit(Event::error("ConnectionRefused"));
+                }
+                Err(_) => return env.emit(Event::error("ReadError")),
+            }
+            if !env.is_alive() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = reader => {}
+        _ = link.queue.run(&socket) => {}
+    }
+    link.closed.set(true);
+    link.socket.borrow_mut().take();
+}

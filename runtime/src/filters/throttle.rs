@@ -1,0 +1,186 @@
+//! What `throttleMessageRate` and `throttleDataRate` share: events pass while their
+//! `algo.Quota` has tokens; the first that finds it empty is held with everything after it,
+//! in order, until the quota refills.
+//!
+//! While it holds events, the filter holds both of its connection's gauges, so the socket
+//! readers feeding the pipeline stop reading: what waits here is one read, not a flood
+//! (Pipy only pauses its input with `blockInput: true` and otherwise buffers without bound).
+//! Holding both directions cannot deadlock: the hold ends by the quota's timer alone.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use boa_engine::{Context, JsResult, JsValue};
+
+use super::Made;
+use crate::engine::host::runtime_error;
+use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, host};
+use crate::js;
+use crate::js::algo::quota::{Bucket, Consumer, bucket_of};
+
+/// How one throttle filter spends its quota.
+pub trait Meter: 'static {
+    const NAME: &'static str;
+    /// Emits what the quota lets through of `evt`; returns what has to wait.
+    fn pass(evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event>;
+}
+
+#[derive(Clone)]
+enum Source {
+    Quota(Rc<Bucket>),
+    /// Called once per pipeline, at its first event, for the pipeline's quota.
+    Function(Callback),
+}
+
+pub fn make<M: Meter>(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
+    let v = args.first().cloned().unwrap_or_default();
+    let source = match (bucket_of(&v), v.as_object().filter(|o| o.is_callable())) {
+        (Some(b), _) => Source::Quota(b),
+        (None, Some(f)) => Source::Function(f.clone()),
+        _ => return Err(js::type_error(format!("{}() takes an algo.Quota or a function returning one", M::NAME))),
+    };
+    Ok(Made::Filter(Box::new(Spec::<M> { source, meter: PhantomData })))
+}
+
+struct Spec<M> {
+    source: Source,
+    meter: PhantomData<M>,
+}
+
+impl<M: Meter> FilterSpec for Spec<M> {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        let (quota, function) = match &self.source {
+            Source::Quota(b) => (Some(b.clone()), None),
+            Source::Function(f) => (None, Some(f.clone())),
+        };
+        let waiter = Rc::new(Waiter { env: env.clone(), stalled: Cell::new(false) });
+        Box::new(Throttle::<M> {
+            function,
+            quota,
+            held: VecDeque::new(),
+            waiter,
+            holding: false,
+            ended: false,
+            meter: PhantomData,
+        })
+    }
+}
+
+/// The filter's place in its quota's queue.
+struct Waiter {
+    env: FilterEnv,
+    stalled: Cell<bool>,
+}
+
+impl Consumer for Waiter {
+    fn resume(&self) -> bool {
+        if !self.env.is_alive() {
+            return true;
+        }
+        self.env.wake();
+        !self.stalled.get()
+    }
+}
+
+struct Throttle<M> {
+    function: Option<Callback>,
+    quota: Option<Rc<Bucket>>,
+    held: VecDeque<Event>,
+    waiter: Rc<Waiter>,
+    holding: bool,
+    ended: bool,
+    meter: PhantomData<M>,
+}
+
+impl<M: Meter> Throttle<M> {
+    fn quota(&mut self, out: &mut Output<'_>) -> Option<Rc<Bucket>> {
+        if let Some(q) = &self.quota {
+            return Some(q.clone());
+        }
+        let f = self.function.as_ref()?;
+        let env = &self.waiter.env;
+        let found = host().call(&env.context, f, &[]).and_then(|v| {
+            bucket_of(&v).ok_or_else(|| "function did not return an object of type algo.Quota".to_string())
+        });
+        match found {
+            Ok(q) => {
+                self.quota = Some(q.clone());
+                Some(q)
+            }
+            Err(e) => {
+                tracing::error!(target: "pipeline", "{}: {e}", M::NAME);
+                self.ended = true;
+                out.emit(runtime_error(e));
+                None
+            }
+        }
+    }
+
+    /// Lets through what the quota allows, in order; true if everything went.
+    fn drain(&mut self, quota: &Bucket, out: &mut Output<'_>) -> bool {
+        while let Some(evt) = self.held.pop_front() {
+            if let Some(rest) = M::pass(evt, quota, out) {
+                self.held.push_front(rest);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn hold(&mut self, on: bool) {
+        if self.holding == on {
+            return;
+        }
+        self.holding = on;
+        let context = &self.waiter.env.context;
+        for g in [&context.upstream, &context.downstream] {
+            if on { g.hold() } else { g.unhold() }
+        }
+    }
+
+    fn settle(&mut self, quota: &Rc<Bucket>, done: bool) {
+        self.waiter.stalled.set(!done);
+        self.hold(!done);
+        if !done {
+            quota.wait(self.waiter.clone());
+        }
+    }
+}
+
+impl<M: Meter> Filter for Throttle<M> {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.ended {
+            return;
+        }
+        let Some(quota) = self.quota(out) else { return };
+        let waiting = !self.held.is_empty();
+        self.held.push_back(evt);
+        if !waiting {
+            let done = self.drain(&quota, out);
+            self.settle(&quota, done);
+        }
+    }
+
+    fn wake(&mut self, out: &mut Output<'_>) {
+        let Some(quota) = self.quota.clone() else { return };
+        let done = self.drain(&quota, out);
+        self.waiter.stalled.set(!done);
+        self.hold(!done);
+    }
+}
+
+impl<M> Drop for Throttle<M> {
+    fn drop(&mut self) {
+        if self.holding {
+            let context = &self.waiter.env.context;
+            context.upstream.unhold();
+            context.downstream.unhold();
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `throttleDataRate(quota | fn)`: each byte of `Data` takes one token of an `algo.Quota`;
+//! what the tokens do not cover is split off and waits, with everything after it, until the
+//! quota refills (see `throttle`). Other events pass in order.
+
+use boa_engine::{Context, JsResult, JsValue};
+
+use super::Made;
+use super::throttle::{self, Meter};
+use crate::engine::{Event, Output};
+use crate::js::algo::quota::Bucket;
+
+pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    throttle::make::<Bytes>(args, ctx)
+}
+
+struct Bytes;
+
+impl Meter for Bytes {
+    const NAME: &'static str = "throttleDataRate";
+
+    fn pass(evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event> {
+        let Event::Data(mut data) = evt else {
+            out.emit(evt);
+            return None;
+        };
+        let n = (quota.consume(data.len() as f64) as usize).min(data.len());
+        if n == data.len() {
+            out.emit(Event::Data(data));
+            return None;
+        }
+        let rest = data.split_off(n);
+        if n > 0 {
+            out.emit(Event::Data(data));
+        }
+        Some(Event::Data(rest))
+    }
+}
