@@ -71,6 +71,17 @@ pub fn install(ctx: Rc<RefCell<JsContext>>) {
     engine::host::install(Rc::new(host::JsHost));
 }
 
+/// Drops this thread's script state, the Boa context last, then collects what is left of
+/// its heap (at worker teardown, after every task holding a script value is gone).
+pub fn uninstall() {
+    CURRENT.with(|c| c.borrow_mut().take());
+    configuration::uninstall();
+    head::uninstall();
+    let engine = ENGINE.with(|e| e.borrow_mut().take());
+    drop(engine);
+    boa_gc::force_collect();
+}
+
 /// The pipeline context whose `$` values scripts see right now.
 pub fn current() -> Option<Rc<engine::Context>> {
     CURRENT.with(|c| c.borrow().clone())
@@ -173,3 +184,4 @@ pub fn type_error(message: impl Into<String>) -> JsError {
 pub fn arg_str(args: &[JsValue], i: usize) -> Option<String> {
     args.get(i).and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped())
 }
+
