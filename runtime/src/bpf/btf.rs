@@ -1,11 +1,11 @@
-//! Reads a BPF object's `.BTF` section: the BTF-defined maps in the `.maps` data section and
-//! the key/value layouts scripts use to encode and decode map entries.
+//! Reads a BPF object's `.BTF` section for the C layouts of its maps' key and value types,
+//! which scripts use to encode and decode map entries. aya parses BTF too, but keeps its type
+//! table private; everything else about a map comes from the kernel (see `maps`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Error;
-use crate::js::cstruct::{Field, FieldKind, Layout, Scalar};
+use crate::codec::c_layout::{Field, FieldKind, Layout, Scalar};
 
 #[derive(Debug, Clone)]
 enum Ty {
@@ -50,17 +50,10 @@ struct Btf {
     types: Vec<(String, Ty)>,
 }
 
-/// A map declared in the object's `.maps` section.
-#[derive(Debug, Clone)]
-pub struct MapDef {
+/// A map declared in the object's `.maps` section, with its key and value layouts: `None`
+/// when the BTF type has no CStruct equivalent (pointers, bitfields, arrays of structs).
+pub struct MapTypes {
     pub name: String,
-    pub map_type: u32,
-    pub max_entries: u32,
-    pub flags: u32,
-    pub key_size: u32,
-    pub value_size: u32,
-    /// `None` when the BTF type has no CStruct equivalent (pointers, bitfields, arrays of
-    /// structs); such keys/values are read and written as raw `Data`.
     pub key: Option<Arc<Layout>>,
     pub value: Option<Arc<Layout>>,
 }
@@ -178,26 +171,6 @@ impl Btf {
         Err(bad("BTF type chain too long"))
     }
 
-    fn size_of(&self, id: u32) -> Result<u32, Error> {
-        Ok(match self.resolve(id)?.1 {
-            Ty::Int { size, .. } | Ty::Struct { size, .. } | Ty::Enum { size } | Ty::Float { size } => *size,
-            Ty::Ptr(_) => 8,
-            Ty::Array { elem, len } => self.size_of(*elem)? * len,
-            _ => return Err(bad(format!("BTF type {id} has no size"))),
-        })
-    }
-
-    /// `__uint(name, N)` is encoded as a pointer to an array of N ints.
-    fn uint_member(&self, id: u32) -> Result<u32, Error> {
-        match self.resolve(id)?.1 {
-            Ty::Ptr(target) => match self.resolve(*target)?.1 {
-                Ty::Array { len, .. } => Ok(*len),
-                _ => Err(bad("malformed map definition")),
-            },
-            _ => Err(bad("malformed map definition")),
-        }
-    }
-
     fn scalar(&self, ty: &Ty) -> Option<Scalar> {
         match ty {
             Ty::Int { size: 1, char: true, .. } => Some(Scalar::Char),
@@ -248,7 +221,7 @@ impl Btf {
 }
 
 /// The maps declared in `.maps`, in declaration order.
-pub fn maps(btf_section: &[u8]) -> Result<Vec<MapDef>, Error> {
+pub fn map_types(btf_section: &[u8]) -> Result<Vec<MapTypes>, Error> {
     let btf = Btf::parse(btf_section)?;
     let Some(vars) = btf.types.iter().find_map(|(name, ty)| match ty {
         Ty::Datasec(vars) if name == ".maps" => Some(vars.clone()),
@@ -265,39 +238,18 @@ pub fn maps(btf_section: &[u8]) -> Result<Vec<MapDef>, Error> {
         let Ty::Struct { members, .. } = btf.resolve(*def)?.1 else {
             return Err(bad(format!("map {name} is not a struct")));
         };
-        let by_name: HashMap<&str, u32> = members.iter().map(|m| (m.name.as_str(), m.ty)).collect();
-        let uint = |field: &str| by_name.get(field).map(|ty| btf.uint_member(*ty)).transpose();
-        let pointee = |field: &str| -> Result<Option<u32>, Error> {
-            match by_name.get(field) {
-                None => Ok(None),
-                Some(ty) => match btf.resolve(*ty)?.1 {
-                    Ty::Ptr(target) => Ok(Some(*target)),
-                    _ => Err(bad(format!("{field} of map {name} is not a pointer"))),
-                },
+        // `__type(key, T)` is a member pointing to T; `__uint(key_size, N)` gives no type.
+        let layout = |field: &str| -> Result<Option<Arc<Layout>>, Error> {
+            let Some(m) = members.iter().find(|m| m.name == field) else {
+                return Ok(None);
+            };
+            match btf.resolve(m.ty)?.1 {
+                Ty::Ptr(target) => Ok(btf.layout(*target).map(Arc::new)),
+                _ => Err(bad(format!("{field} of map {name} is not a pointer"))),
             }
         };
-        let map_type = uint("type")?.ok_or_else(|| bad(format!("type missing for {name}")))?;
-        let max_entries = uint("max_entries")?.unwrap_or(0);
-        let flags = uint("map_flags")?.unwrap_or(0);
-        let (key_ty, value_ty) = (pointee("key")?, pointee("value")?);
-        let key_size = match key_ty {
-            Some(ty) => btf.size_of(ty)?,
-            None => uint("key_size")?.unwrap_or(0),
-        };
-        let value_size = match value_ty {
-            Some(ty) => btf.size_of(ty)?,
-            None => uint("value_size")?.unwrap_or(0),
-        };
-        out.push(MapDef {
-            name,
-            map_type,
-            max_entries,
-            flags,
-            key_size,
-            value_size,
-            key: key_ty.and_then(|t| btf.layout(t)).map(Arc::new),
-            value: value_ty.and_then(|t| btf.layout(t)).map(Arc::new),
-        });
+        let (key, value) = (layout("key")?, layout("value")?);
+        out.push(MapTypes { name, key, value });
     }
     Ok(out)
 }

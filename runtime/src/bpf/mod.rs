@@ -8,24 +8,27 @@
 //! Programs are attached with bpf links. The kernel drops a link when its fd is closed, so
 //! the attachments go away with the process however it ends; nothing is pinned.
 
+mod attach;
 mod btf;
 pub mod cgroup;
-mod elf;
+mod kinds;
+mod maps;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use aya::maps::{Map, MapData};
-use aya::programs::{CgroupAttachMode, CgroupSkbAttachType, Program, ProgramError};
+use aya::programs::{Program, ProgramError};
 use aya::{Ebpf, EbpfLoader};
+use object::{Object as _, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 
-pub use btf::MapDef;
+pub use attach::{attach, detach};
+pub use kinds::{attach_type_by_name, prog_type_by_name};
+pub use maps::{MapDef, MapHandle};
+
+use kinds::{attach_type_name, kind_of, prog_type_name};
 
 /// A failed BPF call; the message names the script call, the syscall and the errno.
 #[derive(Debug, Clone)]
@@ -84,157 +87,6 @@ fn strerror(errno: i32) -> String {
     }
 }
 
-/// `enum bpf_prog_type`, in kernel order.
-pub const PROG_TYPES: &[&str] = &[
-    "UNSPEC",
-    "SOCKET_FILTER",
-    "KPROBE",
-    "SCHED_CLS",
-    "SCHED_ACT",
-    "TRACEPOINT",
-    "XDP",
-    "PERF_EVENT",
-    "CGROUP_SKB",
-    "CGROUP_SOCK",
-    "LWT_IN",
-    "LWT_OUT",
-    "LWT_XMIT",
-    "SOCK_OPS",
-    "SK_SKB",
-    "CGROUP_DEVICE",
-    "SK_MSG",
-    "RAW_TRACEPOINT",
-    "CGROUP_SOCK_ADDR",
-    "LWT_SEG6LOCAL",
-    "LIRC_MODE2",
-    "SK_REUSEPORT",
-    "FLOW_DISSECTOR",
-    "CGROUP_SYSCTL",
-    "RAW_TRACEPOINT_WRITABLE",
-    "CGROUP_SOCKOPT",
-    "TRACING",
-    "STRUCT_OPS",
-    "EXT",
-    "LSM",
-    "SK_LOOKUP",
-    "SYSCALL",
-];
-
-/// `enum bpf_attach_type`, in kernel order.
-pub const ATTACH_TYPES: &[&str] = &[
-    "CGROUP_INET_INGRESS",
-    "CGROUP_INET_EGRESS",
-    "CGROUP_INET_SOCK_CREATE",
-    "CGROUP_SOCK_OPS",
-    "SK_SKB_STREAM_PARSER",
-    "SK_SKB_STREAM_VERDICT",
-    "CGROUP_DEVICE",
-    "SK_MSG_VERDICT",
-    "CGROUP_INET4_BIND",
-    "CGROUP_INET6_BIND",
-    "CGROUP_INET4_CONNECT",
-    "CGROUP_INET6_CONNECT",
-    "CGROUP_INET4_POST_BIND",
-    "CGROUP_INET6_POST_BIND",
-    "CGROUP_UDP4_SENDMSG",
-    "CGROUP_UDP6_SENDMSG",
-    "LIRC_MODE2",
-    "FLOW_DISSECTOR",
-    "CGROUP_SYSCTL",
-    "CGROUP_UDP4_RECVMSG",
-    "CGROUP_UDP6_RECVMSG",
-    "CGROUP_GETSOCKOPT",
-    "CGROUP_SETSOCKOPT",
-    "TRACE_RAW_TP",
-    "TRACE_FENTRY",
-    "TRACE_FEXIT",
-    "MODIFY_RETURN",
-    "LSM_MAC",
-    "TRACE_ITER",
-    "CGROUP_INET4_GETPEERNAME",
-    "CGROUP_INET6_GETPEERNAME",
-    "CGROUP_INET4_GETSOCKNAME",
-    "CGROUP_INET6_GETSOCKNAME",
-    "XDP_DEVMAP",
-    "CGROUP_INET_SOCK_RELEASE",
-    "XDP_CPUMAP",
-    "SK_LOOKUP",
-    "XDP",
-    "SK_SKB_VERDICT",
-    "SK_REUSEPORT_SELECT",
-    "SK_REUSEPORT_SELECT_OR_MIGRATE",
-    "PERF_EVENT",
-];
-
-pub fn prog_type_by_name(name: &str) -> Option<u32> {
-    let short = name.strip_prefix("BPF_PROG_TYPE_")?;
-    PROG_TYPES.iter().position(|n| *n == short).map(|i| i as u32)
-}
-
-pub fn attach_type_by_name(name: &str) -> Option<u32> {
-    let short = name.strip_prefix("BPF_")?;
-    ATTACH_TYPES.iter().position(|n| *n == short).map(|i| i as u32)
-}
-
-pub fn prog_type_name(t: u32) -> String {
-    PROG_TYPES.get(t as usize).map(|n| format!("BPF_PROG_TYPE_{n}")).unwrap_or_else(|| t.to_string())
-}
-
-pub fn attach_type_name(t: u32) -> String {
-    ATTACH_TYPES.get(t as usize).map(|n| format!("BPF_{n}")).unwrap_or_else(|| t.to_string())
-}
-
-/// What a program's ELF section says about it.
-#[derive(Debug, Clone, Copy)]
-struct Kind {
-    prog_type: u32,
-    /// The expected attach type the kernel needs at load time, if any.
-    load_attach: Option<u32>,
-    /// The attach type `bpf.attach` accepts for it, if it attaches to cgroups.
-    cgroup_attach: Option<u32>,
-}
-
-fn kind_of(section: &str) -> Option<Kind> {
-    let k = |prog_type, load_attach, cgroup_attach| Some(Kind { prog_type, load_attach, cgroup_attach });
-    let sock_addr = |a| k(18, Some(a), Some(a));
-    let sock = |a| k(9, Some(a), Some(a));
-    match section {
-        "cgroup/bind4" => sock_addr(8),
-        "cgroup/bind6" => sock_addr(9),
-        "cgroup/connect4" => sock_addr(10),
-        "cgroup/connect6" => sock_addr(11),
-        "cgroup/sendmsg4" => sock_addr(14),
-        "cgroup/sendmsg6" => sock_addr(15),
-        "cgroup/recvmsg4" => sock_addr(19),
-        "cgroup/recvmsg6" => sock_addr(20),
-        "cgroup/getpeername4" => sock_addr(29),
-        "cgroup/getpeername6" => sock_addr(30),
-        "cgroup/getsockname4" => sock_addr(31),
-        "cgroup/getsockname6" => sock_addr(32),
-        "cgroup/getsockopt" => k(25, Some(21), Some(21)),
-        "cgroup/setsockopt" => k(25, Some(22), Some(22)),
-        "cgroup/sock" | "cgroup/sock_create" => sock(2),
-        "cgroup/sock_release" => sock(34),
-        "cgroup/post_bind4" => sock(12),
-        "cgroup/post_bind6" => sock(13),
-        "cgroup_skb/ingress" => k(8, None, Some(0)),
-        "cgroup_skb/egress" => k(8, None, Some(1)),
-        "cgroup/skb" => k(8, None, None),
-        "cgroup/sysctl" => k(23, None, Some(18)),
-        "cgroup/dev" => k(15, None, Some(6)),
-        "sockops" => k(13, None, Some(3)),
-        "sk_msg" => k(16, None, None),
-        "sk_lookup" => k(30, None, None),
-        s if s.starts_with("xdp") => k(6, None, None),
-        s if s.starts_with("classifier") || s.starts_with("tc") => k(3, None, None),
-        s if s.starts_with("socket") => k(1, None, None),
-        s if s.starts_with("sk_skb") => k(14, None, None),
-        s if s.starts_with("kprobe") || s.starts_with("kretprobe") => k(2, None, None),
-        s if s.starts_with("tracepoint") || s.starts_with("tp/") => k(5, None, None),
-        _ => None,
-    }
-}
-
 /// A program of an object, as the object file declares it.
 #[derive(Debug, Clone)]
 pub struct ProgramMeta {
@@ -249,13 +101,6 @@ pub struct Loaded {
     pub id: u32,
 }
 
-/// One map of an object; its kernel map exists from the moment the object is opened.
-pub struct MapHandle {
-    pub def: MapDef,
-    pub id: u32,
-    data: MapData,
-}
-
 struct Inner {
     ebpf: Ebpf,
     loaded: HashMap<String, Loaded>,
@@ -265,42 +110,6 @@ pub struct Object {
     pub programs: Vec<ProgramMeta>,
     pub maps: Vec<MapHandle>,
     inner: Mutex<Inner>,
-}
-
-/// The map data owned by any kind of aya map.
-fn map_data(map: Map) -> MapData {
-    match map {
-        Map::Array(m)
-        | Map::ArrayOfMaps(m)
-        | Map::BloomFilter(m)
-        | Map::CgroupArray(m)
-        | Map::CgroupStorage(m)
-        | Map::CgrpStorage(m)
-        | Map::CpuMap(m)
-        | Map::DevMap(m)
-        | Map::DevMapHash(m)
-        | Map::HashMap(m)
-        | Map::HashOfMaps(m)
-        | Map::InodeStorage(m)
-        | Map::LpmTrie(m)
-        | Map::LruHashMap(m)
-        | Map::PerCpuArray(m)
-        | Map::PerCpuCgroupStorage(m)
-        | Map::PerCpuHashMap(m)
-        | Map::PerCpuLruHashMap(m)
-        | Map::PerfEventArray(m)
-        | Map::ProgramArray(m)
-        | Map::Queue(m)
-        | Map::ReusePortSockArray(m)
-        | Map::RingBuf(m)
-        | Map::SockHash(m)
-        | Map::SockMap(m)
-        | Map::SkStorage(m)
-        | Map::Stack(m)
-        | Map::StackTraceMap(m)
-        | Map::Unsupported(m)
-        | Map::XskMap(m) => m,
-    }
 }
 
 type LinkKey = (u32, u32, u64, u64);
@@ -319,6 +128,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The programs of an object file and its raw `.BTF`. Programs are the functions in
+/// executable sections other than `.text`, which holds the subprograms they call.
+fn read_elf(bytes: &[u8]) -> Result<(Vec<ProgramMeta>, Option<&[u8]>), Error> {
+    let bad = |e: object::Error| Error::new("bpf.object", format!("not a BPF object file: {e}"));
+    let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(bytes).map_err(bad)?;
+    // The BTF reader is little-endian only, and BPF objects are built for the host's order.
+    if !elf.is_little_endian() || cfg!(target_endian = "big") {
+        return Err(Error::new("bpf.object", "mismatched ELF endianness"));
+    }
+    let mut programs = Vec::new();
+    for sym in elf.symbols().filter(|s| s.kind() == SymbolKind::Text) {
+        let Some(section) = sym.section_index().and_then(|i| elf.section_by_index(i).ok()) else {
+            continue;
+        };
+        let section_name = section.name().map_err(bad)?;
+        if section.kind() == SectionKind::Text && section_name != ".text" {
+            programs
+                .push(ProgramMeta { name: sym.name().map_err(bad)?.to_string(), section: section_name.to_string() });
+        }
+    }
+    let btf = elf.section_by_name(".BTF").map(|s| s.data()).transpose().map_err(bad)?;
+    Ok((programs, btf))
+}
+
 /// Loads an object file (creating its maps), or returns the one already loaded from the
 /// same bytes.
 pub fn open(bytes: &[u8]) -> Result<Arc<Object>, Error> {
@@ -326,25 +159,15 @@ pub fn open(bytes: &[u8]) -> Result<Arc<Object>, Error> {
     if let Some((_, obj)) = reg.objects.iter().find(|(b, _)| b == bytes) {
         return Ok(obj.clone());
     }
-    let elf = elf::parse(bytes)?;
-    let defs = match elf.section(".BTF") {
-        Some(s) => btf::maps(s.data)?,
-        None => Vec::new(),
-    };
-    let programs = elf
-        .programs
-        .iter()
-        .map(|(name, section)| ProgramMeta { name: name.clone(), section: section.clone() })
-        .collect();
+    let (programs, btf) = read_elf(bytes)?;
+    let types = btf.map(btf::map_types).transpose()?.unwrap_or_default();
     let mut ebpf = EbpfLoader::new().load(bytes).map_err(|e| Error::aya("bpf.object", "loading the object", &e))?;
     let mut maps = Vec::new();
-    for def in defs {
-        let Some(map) = ebpf.take_map(&def.name) else {
+    for t in types {
+        let Some(map) = ebpf.take_map(&t.name) else {
             continue;
         };
-        let data = map_data(map);
-        let id = data.info().map_err(|e| Error::aya("bpf.object", "BPF_OBJ_GET_INFO_BY_FD", &e))?.id();
-        maps.push(MapHandle { def, id, data });
+        maps.push(MapHandle::new(t.name, t.key, t.value, map)?);
     }
     let obj = Arc::new(Object { programs, maps, inner: Mutex::new(Inner { ebpf, loaded: HashMap::new() }) });
     reg.objects.push((bytes.to_vec(), obj.clone()));
@@ -431,194 +254,36 @@ impl Object {
     }
 }
 
-fn cgroup_key(call: &str, path: &Path) -> Result<(File, u64, u64), Error> {
-    let f = File::open(path).map_err(|e| Error::new(call, format!("cannot open cgroup {}: {e}", path.display())))?;
-    let m = f.metadata().map_err(|e| Error::new(call, format!("cannot stat cgroup {}: {e}", path.display())))?;
-    Ok((f, m.dev(), m.ino()))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Attaches the loaded program with fd `prog_fd` to a cgroup. Attaching the same program to
-/// the same cgroup again only adds a reference.
-pub fn attach(attach_type: u32, prog_fd: RawFd, cgroup: &Path) -> Result<(), Error> {
-    const CALL: &str = "bpf.attach";
-    let (cg, dev, ino) = cgroup_key(CALL, cgroup)?;
-    let mut reg = lock(&REGISTRY);
-    let (obj, name, loaded) = reg
-        .objects
-        .iter()
-        .find_map(|(_, o)| {
-            let inner = lock(&o.inner);
-            inner.loaded.iter().find(|(_, l)| l.fd == prog_fd).map(|(n, l)| (o.clone(), n.clone(), *l))
-        })
-        .ok_or_else(|| Error::new(CALL, format!("fd {prog_fd} is not a program loaded with bpf.object")))?;
-    let key = (attach_type, loaded.id, dev, ino);
-    if let Some((count, _)) = reg.links.get_mut(&key) {
-        *count += 1;
-        return Ok(());
-    }
-    let section = &obj.programs.iter().find(|p| p.name == name).expect("loaded programs are listed").section;
-    let wanted = kind_of(section).and_then(|k| k.cgroup_attach);
-    if wanted != Some(attach_type) {
-        return Err(Error::new(
-            CALL,
-            format!(
-                "program {name} (section {section}) attaches as {}, not {}",
-                wanted.map(attach_type_name).unwrap_or_else(|| "nothing on a cgroup".into()),
-                attach_type_name(attach_type)
-            ),
-        ));
-    }
-    let mut inner = lock(&obj.inner);
-    let p = inner.ebpf.program_mut(&name).expect("loaded programs exist");
-    let mode = CgroupAttachMode::Single;
-    let fail = |e: ProgramError| Error::aya(CALL, "BPF_LINK_CREATE", &e);
-    let link: Box<dyn Send> = match p {
-        Program::CgroupSockAddr(p) => {
-            let id = p.attach(&cg, mode).map_err(fail)?;
-            Box::new(p.take_link(id).map_err(fail)?)
-        }
-        Program::SockOps(p) => {
-            let id = p.attach(&cg, mode).map_err(fail)?;
-            Box::new(p.take_link(id).map_err(fail)?)
-        }
-        Program::CgroupSockopt(p) => {
-            let id = p.attach(&cg, mode).map_err(fail)?;
-            Box::new(p.take_link(id).map_err(fail)?)
-        }
-        Program::CgroupSock(p) => {
-            let id = p.attach(&cg, mode).map_err(fail)?;
-            Box::new(p.take_link(id).map_err(fail)?)
-        }
-        Program::CgroupSkb(p) => {
-            let t = if attach_type == 0 { CgroupSkbAttachType::Ingress } else { CgroupSkbAttachType::Egress };
-            let id = p.attach(&cg, t, mode).map_err(fail)?;
-            Box::new(p.take_link(id).map_err(fail)?)
-        }
-        Program::CgroupSysctl(p) => {
-            let id = p.attach(&cg, mode).map_err(fail)?;
-            Box::new(p.take_link(id).map_err(fail)?)
-        }
-        Program::CgroupDevice(p) => {
-            let id = p.attach(&cg, mode).map_err(fail)?;
-            Box::new(p.take_link(id).map_err(fail)?)
-        }
-        _ => {
-            return Err(Error::new(CALL, format!("program {name} cannot be attached to a cgroup")));
-        }
-    };
-    drop(inner);
-    reg.links.insert(key, (1, link));
-    Ok(())
-}
+    const SAMPLE: &[u8] = include_bytes!("../../../samples/bpf/transparent-proxy/transparent-proxy.o");
 
-/// Drops one reference to an attachment made by [`attach`]; the last one detaches it.
-pub fn detach(attach_type: u32, prog_fd: RawFd, cgroup: &Path) -> Result<(), Error> {
-    const CALL: &str = "bpf.detach";
-    let (_, dev, ino) = cgroup_key(CALL, cgroup)?;
-    let mut reg = lock(&REGISTRY);
-    let id = reg
-        .objects
-        .iter()
-        .find_map(|(_, o)| lock(&o.inner).loaded.values().find(|l| l.fd == prog_fd).map(|l| l.id))
-        .ok_or_else(|| Error::new(CALL, format!("fd {prog_fd} is not a program loaded with bpf.object")))?;
-    let key = (attach_type, id, dev, ino);
-    let Some((count, _)) = reg.links.get_mut(&key) else {
-        return Err(Error::sys(CALL, "BPF_LINK_DETACH", &io::Error::from_raw_os_error(libc::ENOENT)));
-    };
-    *count -= 1;
-    if *count == 0 {
-        reg.links.remove(&key);
-    }
-    Ok(())
-}
-
-#[repr(C)]
-struct ElemAttr {
-    map_fd: u32,
-    _pad: u32,
-    key: u64,
-    value: u64,
-    flags: u64,
-}
-
-const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
-const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
-const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
-
-impl MapHandle {
-    pub fn fd(&self) -> RawFd {
-        self.data.fd().as_fd().as_raw_fd()
+    #[test]
+    fn programs_come_from_their_sections_and_map_layouts_from_btf() {
+        let (programs, btf) = read_elf(SAMPLE).unwrap();
+        let programs: Vec<_> = programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
+        assert_eq!(
+            programs,
+            [("cg_connect4", "cgroup/connect4"), ("cg_sock_ops", "sockops"), ("cg_sock_opt", "cgroup/getsockopt")]
+        );
+        let maps = btf::map_types(btf.unwrap()).unwrap();
+        let shape = |l: &Option<Arc<crate::codec::c_layout::Layout>>| {
+            let l = l.as_ref().unwrap();
+            (l.size, l.fields.iter().map(|f| (f.name.clone(), f.offset)).collect::<Vec<_>>())
+        };
+        let names: Vec<_> = maps.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["map_config", "map_socks", "map_ports"]);
+        let config = shape(&maps[0].value);
+        assert_eq!(config, (24, vec![("proxy_port".into(), 0), ("pipy_pid".into(), 8), ("pipy_cgroup_id".into(), 16)]));
+        assert_eq!(shape(&maps[1].key), (8, vec![("i".into(), 0)]));
+        assert_eq!(shape(&maps[2].key), (8, vec![("addr".into(), 0), ("port".into(), 4)]));
     }
 
-    fn per_cpu(&self) -> bool {
-        // PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE return one value
-        // per possible CPU, which these byte-level calls do not size for.
-        matches!(self.def.map_type, 5 | 6 | 10 | 21)
-    }
-
-    fn call(&self, cmd: libc::c_long, key: *const u8, value: *mut u8, flags: u64) -> io::Result<()> {
-        if self.per_cpu() {
-            return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
-        }
-        let mut attr = ElemAttr { map_fd: self.fd() as u32, _pad: 0, key: key as u64, value: value as u64, flags };
-        // SAFETY: the kernel reads `key_size` bytes at `key` and reads or writes `value_size`
-        // bytes at `value`; callers pass buffers of exactly those sizes.
-        let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, &mut attr as *mut ElemAttr, size_of::<ElemAttr>()) };
-        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
-    }
-
-    fn sized(&self, bytes: &[u8], size: u32) -> Vec<u8> {
-        let mut b = bytes.to_vec();
-        b.resize(size as usize, 0);
-        b
-    }
-
-    /// The value under `key` (zero-padded or cut to the key size); `None` if there is none.
-    pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let key = self.sized(key, self.def.key_size);
-        let mut value = vec![0u8; self.def.value_size as usize];
-        match self.call(BPF_MAP_LOOKUP_ELEM, key.as_ptr(), value.as_mut_ptr(), 0) {
-            Ok(()) => Ok(Some(value)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-            Err(e) => Err(Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &e)),
-        }
-    }
-
-    pub fn update(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
-        let key = self.sized(key, self.def.key_size);
-        let mut value = self.sized(value, self.def.value_size);
-        self.call(BPF_MAP_UPDATE_ELEM, key.as_ptr(), value.as_mut_ptr(), 0)
-            .map_err(|e| Error::sys("Map.update", "BPF_MAP_UPDATE_ELEM", &e))
-    }
-
-    pub fn delete(&self, key: &[u8]) -> Result<(), Error> {
-        let key = self.sized(key, self.def.key_size);
-        self.call(BPF_MAP_DELETE_ELEM, key.as_ptr(), std::ptr::null_mut(), 0)
-            .map_err(|e| Error::sys("Map.delete", "BPF_MAP_DELETE_ELEM", &e))
-    }
-
-    /// All keys. Entries may come and go while this runs (LRU maps, programs deleting), so
-    /// it stops after `max_entries` keys and skips keys it has already seen.
-    pub fn keys(&self) -> Result<Vec<Vec<u8>>, Error> {
-        let mut out: Vec<Vec<u8>> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut prev: Option<Vec<u8>> = None;
-        let limit = self.def.max_entries.max(1) as usize;
-        while out.len() < limit {
-            let mut next = vec![0u8; self.def.key_size as usize];
-            let key_ptr = prev.as_ref().map_or(std::ptr::null(), |k| k.as_ptr());
-            match self.call(BPF_MAP_GET_NEXT_KEY, key_ptr, next.as_mut_ptr(), 0) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
-                Err(e) => return Err(Error::sys("Map.keys", "BPF_MAP_GET_NEXT_KEY", &e)),
-            }
-            if !seen.insert(next.clone()) {
-                break;
-            }
-            out.push(next.clone());
-            prev = Some(next);
-        }
-        Ok(out)
+    #[test]
+    fn not_an_object_file_is_refused_by_name() {
+        let err = read_elf(b"hello").unwrap_err();
+        assert!(err.message.starts_with("bpf.object: not a BPF object file"), "{err}");
     }
 }

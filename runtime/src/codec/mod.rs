@@ -1,3 +1,5 @@
-//! Protocol codecs used by the filters. They know bytes and heads, not pipelines.
+//! Pure byte encodings: the protocol codecs the filters use and the C layouts of BPF map
+//! entries and socket options. They know bytes and heads, not pipelines or scripts.
 
+pub mod c_layout;
 pub mod http1;

@@ -9,10 +9,11 @@ use boa_engine::object::builtins::JsArray;
 use boa_engine::property::Attribute;
 use boa_engine::{Context, JsBigInt, JsError, JsNativeError, JsResult, JsString, JsValue, NativeFunction, js_string};
 
-use super::cstruct::{self, Layout};
+use super::cstruct;
 use super::data::Data;
 use super::{arg_str, function, type_error};
 use crate::bpf::{self, MapHandle, Object};
+use crate::codec::c_layout::Layout;
 
 fn error(e: bpf::Error) -> JsError {
     JsNativeError::error().with_message(e.message).into()
@@ -92,14 +93,14 @@ fn encode(v: &JsValue, layout: Option<&Arc<Layout>>, what: &str, ctx: &mut Conte
         return Ok(b.to_vec());
     }
     match layout {
-        Some(l) => l.encode(v, ctx),
+        Some(l) => cstruct::encode(l, v, ctx),
         None => Err(type_error(format!("{what} must be a Data object: the map has no BTF layout for it"))),
     }
 }
 
 fn decode(bytes: Vec<u8>, layout: Option<&Arc<Layout>>, ctx: &mut Context) -> JsResult<JsValue> {
     match layout {
-        Some(l) => l.decode(&bytes, ctx),
+        Some(l) => cstruct::decode(l, &bytes, ctx),
         None => Data::to_js(bytes, ctx),
     }
 }

@@ -1,7 +1,5 @@
-//! `CStruct` and `CUnion`: binary layouts for raw socket options and BPF map keys/values.
-//!
-//! [`Layout`] is plain Rust data so the BPF glue can build layouts from BTF; the two JS
-//! classes wrap one and add `encode`, `decode`, `size` and `reflect`.
+//! `CStruct` and `CUnion`: the script classes over a C [`Layout`] (raw socket options, BPF map
+//! keys and values), with `encode`, `decode`, `size` and `reflect`.
 
 use std::sync::Arc;
 
@@ -14,283 +12,103 @@ use boa_engine::{
 
 use super::data::Data;
 use super::type_error;
+use crate::codec::c_layout::{FieldKind, FieldSpec, Layout, Scalar};
 
-/// The element types a field can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scalar {
-    Int8,
-    Int16,
-    Int32,
-    Int64,
-    Uint8,
-    Uint16,
-    Uint32,
-    Uint64,
-    Float,
-    Double,
-    Char,
+/// Encodes a JS object into exactly `size` bytes. Fields the object leaves undefined stay
+/// zero, which also lets one member of a union be set without the others clobbering it.
+pub fn encode(layout: &Layout, value: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
+    let mut buf = vec![0u8; layout.size];
+    if let Some(obj) = value.as_object() {
+        write(layout, &obj, &mut buf, 0, ctx)?;
+    }
+    Ok(buf)
 }
 
-impl Scalar {
-    pub fn from_name(name: &str) -> Option<Scalar> {
-        Some(match name {
-            "int8" => Scalar::Int8,
-            "int16" => Scalar::Int16,
-            "int32" => Scalar::Int32,
-            "int64" => Scalar::Int64,
-            "uint8" => Scalar::Uint8,
-            "uint16" => Scalar::Uint16,
-            "uint32" => Scalar::Uint32,
-            "uint64" => Scalar::Uint64,
-            "float" => Scalar::Float,
-            "double" => Scalar::Double,
-            "char" => Scalar::Char,
-            _ => return None,
-        })
-    }
-
-    /// The integer type of `size` bytes, if there is one.
-    pub fn integer(size: usize, signed: bool) -> Option<Scalar> {
-        Some(match (size, signed) {
-            (1, true) => Scalar::Int8,
-            (2, true) => Scalar::Int16,
-            (4, true) => Scalar::Int32,
-            (8, true) => Scalar::Int64,
-            (1, false) => Scalar::Uint8,
-            (2, false) => Scalar::Uint16,
-            (4, false) => Scalar::Uint32,
-            (8, false) => Scalar::Uint64,
-            _ => return None,
-        })
-    }
-
-    pub fn size(self) -> usize {
-        match self {
-            Scalar::Int8 | Scalar::Uint8 | Scalar::Char => 1,
-            Scalar::Int16 | Scalar::Uint16 => 2,
-            Scalar::Int32 | Scalar::Uint32 | Scalar::Float => 4,
-            Scalar::Int64 | Scalar::Uint64 | Scalar::Double => 8,
+fn write(layout: &Layout, obj: &JsObject, buf: &mut [u8], base: usize, ctx: &mut Context) -> JsResult<()> {
+    for f in &layout.fields {
+        let v = obj.get(JsString::from(f.name.as_str()), ctx)?;
+        if v.is_undefined() || v.is_null() {
+            continue;
         }
-    }
-
-    fn is_integral(self) -> bool {
-        !matches!(self, Scalar::Float | Scalar::Double)
-    }
-
-    fn is_unsigned(self) -> bool {
-        matches!(self, Scalar::Uint8 | Scalar::Uint16 | Scalar::Uint32 | Scalar::Uint64)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum FieldKind {
-    Scalar(Scalar),
-    Nested(Arc<Layout>),
-}
-
-#[derive(Debug, Clone)]
-pub struct Field {
-    pub name: String,
-    /// Byte offset from the start of the outermost layout this field is part of.
-    pub offset: usize,
-    pub kind: FieldKind,
-    /// Number of elements; 1 for a plain field.
-    pub count: usize,
-    pub is_array: bool,
-}
-
-impl Field {
-    fn element_size(&self) -> usize {
-        match &self.kind {
-            FieldKind::Scalar(s) => s.size(),
-            FieldKind::Nested(l) => l.size,
-        }
-    }
-}
-
-/// A struct or union layout: named fields at fixed offsets, native byte order.
-#[derive(Debug, Clone)]
-pub struct Layout {
-    pub is_union: bool,
-    pub fields: Vec<Field>,
-    pub size: usize,
-}
-
-/// One field as declared to `new CStruct`/`new CUnion`.
-pub enum FieldSpec {
-    Scalar { scalar: Scalar, count: usize, is_array: bool },
-    Nested(Arc<Layout>),
-}
-
-fn align_up(n: usize, align: usize) -> usize {
-    n.div_ceil(align) * align
-}
-
-fn alignment_for(size: usize) -> usize {
-    match size {
-        0 | 1 => 1,
-        2 => 2,
-        3 | 4 => 4,
-        _ => 8,
-    }
-}
-
-impl Layout {
-    /// A scalar key or value of a BPF map, seen as a struct with the single field `i`.
-    pub fn scalar_wrapper(scalar: Scalar) -> Layout {
-        Layout {
-            is_union: false,
-            fields: vec![Field {
-                name: "i".into(),
-                offset: 0,
-                kind: FieldKind::Scalar(scalar),
-                count: 1,
-                is_array: false,
-            }],
-            size: scalar.size(),
-        }
-    }
-
-    /// Lays fields out the way Pipy does, which differs from C: a nested layout aligns by its
-    /// total size and takes up its size rounded to 4, and there is no trailing padding.
-    /// Names starting with a digit are anonymous unions whose members join the parent.
-    pub fn pipy(is_union: bool, specs: Vec<(String, FieldSpec)>) -> Result<Layout, String> {
-        let mut fields = Vec::new();
-        let mut size = 0usize;
-        for (name, spec) in specs {
-            let anonymous = name.starts_with(|c: char| c.is_ascii_digit());
-            let (offset, end, field) = match spec {
-                FieldSpec::Scalar { scalar, count, is_array } => {
-                    if anonymous {
-                        return Err("anonymous field of non-union type is not allowed".into());
-                    }
-                    let offset = if is_union { 0 } else { align_up(size, alignment_for(scalar.size())) };
-                    let end = offset + scalar.size() * count;
-                    (offset, end, Field { name, offset, kind: FieldKind::Scalar(scalar), count, is_array })
+        let at = base + f.offset;
+        match &f.kind {
+            FieldKind::Nested(layout) => {
+                if let Some(inner) = v.as_object() {
+                    write(layout, &inner, buf, at, ctx)?;
                 }
-                FieldSpec::Nested(layout) => {
-                    if anonymous && !layout.is_union {
-                        return Err("anonymous field of non-union type is not allowed".into());
-                    }
-                    let offset = if is_union { 0 } else { align_up(size, alignment_for(layout.size)) };
-                    let end = offset + align_up(layout.size, 4);
-                    (offset, end, Field { name, offset, kind: FieldKind::Nested(layout), count: 1, is_array: false })
-                }
-            };
-            size = if is_union { size.max(end) } else { end };
-            if anonymous {
-                let FieldKind::Nested(inner) = &field.kind else { unreachable!() };
-                fields.extend(inner.fields.iter().map(|f| f.shifted(offset)));
-            } else {
-                fields.push(field);
             }
-        }
-        Ok(Layout { is_union, fields, size })
-    }
-
-    /// Encodes a JS object into exactly `size` bytes. Fields the object leaves undefined stay
-    /// zero, which also lets one member of a union be set without the others clobbering it.
-    pub fn encode(&self, value: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
-        let mut buf = vec![0u8; self.size];
-        if let Some(obj) = value.as_object() {
-            self.write(&obj, &mut buf, 0, ctx)?;
-        }
-        Ok(buf)
-    }
-
-    fn write(&self, obj: &JsObject, buf: &mut [u8], base: usize, ctx: &mut Context) -> JsResult<()> {
-        for f in &self.fields {
-            let v = obj.get(JsString::from(f.name.as_str()), ctx)?;
-            if v.is_undefined() || v.is_null() {
-                continue;
+            FieldKind::Scalar(Scalar::Char) if f.is_array => {
+                if let Some(s) = v.as_string() {
+                    let s = s.to_std_string_escaped();
+                    let n = s.len().min(f.count);
+                    buf[at..at + n].copy_from_slice(&s.as_bytes()[..n]);
+                }
             }
-            let at = base + f.offset;
-            match &f.kind {
-                FieldKind::Nested(layout) => {
-                    if let Some(inner) = v.as_object() {
-                        layout.write(&inner, buf, at, ctx)?;
+            FieldKind::Scalar(s) if f.is_array => {
+                let Some(arr) = v.as_object().filter(|o| o.is_array()) else {
+                    continue;
+                };
+                for i in 0..f.count {
+                    let e = arr.get(i, ctx)?;
+                    if !e.is_undefined() {
+                        write_scalar(*s, &e, &mut buf[at + i * s.size()..], ctx)?;
                     }
                 }
-                FieldKind::Scalar(Scalar::Char) if f.is_array => {
-                    if let Some(s) = v.as_string() {
-                        let s = s.to_std_string_escaped();
-                        let n = s.len().min(f.count);
-                        buf[at..at + n].copy_from_slice(&s.as_bytes()[..n]);
-                    }
-                }
-                FieldKind::Scalar(s) if f.is_array => {
-                    let Some(arr) = v.as_object().filter(|o| o.is_array()) else {
-                        continue;
-                    };
-                    for i in 0..f.count {
-                        let e = arr.get(i, ctx)?;
-                        if !e.is_undefined() {
-                            write_scalar(*s, &e, &mut buf[at + i * s.size()..], ctx)?;
-                        }
-                    }
-                }
-                FieldKind::Scalar(s) => write_scalar(*s, &v, &mut buf[at..], ctx)?,
             }
+            FieldKind::Scalar(s) => write_scalar(*s, &v, &mut buf[at..], ctx)?,
         }
-        Ok(())
     }
-
-    /// Decodes bytes into a plain object; bytes past the end of `bytes` read as zero.
-    pub fn decode(&self, bytes: &[u8], ctx: &mut Context) -> JsResult<JsValue> {
-        let mut padded = bytes.to_vec();
-        if padded.len() < self.size {
-            padded.resize(self.size, 0);
-        }
-        self.read(&padded, 0, ctx).map(JsValue::from)
-    }
-
-    fn read(&self, buf: &[u8], base: usize, ctx: &mut Context) -> JsResult<JsObject> {
-        let obj = JsObject::with_object_proto(ctx.intrinsics());
-        for f in &self.fields {
-            let at = base + f.offset;
-            let v = match &f.kind {
-                FieldKind::Nested(layout) => layout.read(buf, at, ctx)?.into(),
-                FieldKind::Scalar(Scalar::Char) if f.is_array => {
-                    let raw = &buf[at..at + f.count];
-                    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
-                    JsString::from(String::from_utf8_lossy(&raw[..end]).as_ref()).into()
-                }
-                FieldKind::Scalar(s) if f.is_array => {
-                    let items: Vec<JsValue> =
-                        (0..f.count).map(|i| read_scalar(*s, &buf[at + i * s.size()..])).collect();
-                    JsArray::from_iter(items, ctx).into()
-                }
-                FieldKind::Scalar(s) => read_scalar(*s, &buf[at..]),
-            };
-            obj.set(JsString::from(f.name.as_str()), v, false, ctx)?;
-        }
-        Ok(obj)
-    }
-
-    fn reflect(&self, ctx: &mut Context) -> JsResult<JsValue> {
-        let obj = JsObject::with_object_proto(ctx.intrinsics());
-        for f in &self.fields {
-            let (integral, unsigned) = match &f.kind {
-                FieldKind::Scalar(s) => (s.is_integral(), s.is_unsigned()),
-                FieldKind::Nested(_) => (false, false),
-            };
-            let info = JsObject::with_object_proto(ctx.intrinsics());
-            info.set(js_string!("offset"), f.offset as u32, false, ctx)?;
-            info.set(js_string!("size"), f.element_size() as u32, false, ctx)?;
-            info.set(js_string!("count"), f.count as u32, false, ctx)?;
-            info.set(js_string!("isArray"), f.is_array, false, ctx)?;
-            info.set(js_string!("isIntegral"), integral, false, ctx)?;
-            info.set(js_string!("isUnsigned"), unsigned, false, ctx)?;
-            obj.set(JsString::from(f.name.as_str()), info, false, ctx)?;
-        }
-        Ok(obj.into())
-    }
+    Ok(())
 }
 
-impl Field {
-    fn shifted(&self, by: usize) -> Field {
-        Field { offset: self.offset + by, ..self.clone() }
+/// Decodes bytes into a plain object; bytes past the end of `bytes` read as zero.
+pub fn decode(layout: &Layout, bytes: &[u8], ctx: &mut Context) -> JsResult<JsValue> {
+    let mut padded = bytes.to_vec();
+    if padded.len() < layout.size {
+        padded.resize(layout.size, 0);
     }
+    read(layout, &padded, 0, ctx).map(JsValue::from)
+}
+
+fn read(layout: &Layout, buf: &[u8], base: usize, ctx: &mut Context) -> JsResult<JsObject> {
+    let obj = JsObject::with_object_proto(ctx.intrinsics());
+    for f in &layout.fields {
+        let at = base + f.offset;
+        let v = match &f.kind {
+            FieldKind::Nested(layout) => read(layout, buf, at, ctx)?.into(),
+            FieldKind::Scalar(Scalar::Char) if f.is_array => {
+                let raw = &buf[at..at + f.count];
+                let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+                JsString::from(String::from_utf8_lossy(&raw[..end]).as_ref()).into()
+            }
+            FieldKind::Scalar(s) if f.is_array => {
+                let items: Vec<JsValue> = (0..f.count).map(|i| read_scalar(*s, &buf[at + i * s.size()..])).collect();
+                JsArray::from_iter(items, ctx).into()
+            }
+            FieldKind::Scalar(s) => read_scalar(*s, &buf[at..]),
+        };
+        obj.set(JsString::from(f.name.as_str()), v, false, ctx)?;
+    }
+    Ok(obj)
+}
+
+fn reflect(layout: &Layout, ctx: &mut Context) -> JsResult<JsValue> {
+    let obj = JsObject::with_object_proto(ctx.intrinsics());
+    for f in &layout.fields {
+        let (integral, unsigned) = match &f.kind {
+            FieldKind::Scalar(s) => (s.is_integral(), s.is_unsigned()),
+            FieldKind::Nested(_) => (false, false),
+        };
+        let info = JsObject::with_object_proto(ctx.intrinsics());
+        info.set(js_string!("offset"), f.offset as u32, false, ctx)?;
+        info.set(js_string!("size"), f.element_size() as u32, false, ctx)?;
+        info.set(js_string!("count"), f.count as u32, false, ctx)?;
+        info.set(js_string!("isArray"), f.is_array, false, ctx)?;
+        info.set(js_string!("isIntegral"), integral, false, ctx)?;
+        info.set(js_string!("isUnsigned"), unsigned, false, ctx)?;
+        obj.set(JsString::from(f.name.as_str()), info, false, ctx)?;
+    }
+    Ok(obj.into())
 }
 
 fn write_scalar(s: Scalar, v: &JsValue, out: &mut [u8], ctx: &mut Context) -> JsResult<()> {
@@ -338,30 +156,6 @@ fn read_scalar(s: Scalar, b: &[u8]) -> JsValue {
     }
 }
 
-/// Parses a type string such as `uint16`, `uint8[4]` or `char[16]`.
-fn parse_type(s: &str) -> Result<FieldSpec, String> {
-    let (name, count) = match s.find('[') {
-        None => (s, None),
-        Some(open) => {
-            let close = s.find(']').ok_or("closing bracket expected")?;
-            if close + 1 != s.len() {
-                return Err("redundant characters after bracket".into());
-            }
-            let n: i64 = s[open + 1..close].trim().parse().map_err(|_| format!("invalid array length: {s}"))?;
-            if n < 0 {
-                return Err("negative array length".into());
-            }
-            // Sizes stay far from overflow, and a layout never asks for gigabytes.
-            if n > 1 << 24 {
-                return Err(format!("array length too large: {s}"));
-            }
-            (&s[..open], Some(n as usize))
-        }
-    };
-    let scalar = Scalar::from_name(name).ok_or_else(|| format!("unknown type name: {name}"))?;
-    Ok(FieldSpec::Scalar { scalar, count: count.unwrap_or(1), is_array: count.is_some() })
-}
-
 fn layout_from_fields(fields: &JsValue, is_union: bool, ctx: &mut Context) -> JsResult<Layout> {
     let what = if is_union { "CUnion" } else { "CStruct" };
     let obj = fields.as_object().ok_or_else(|| type_error(format!("new {what}: fields must be an object")))?;
@@ -374,7 +168,7 @@ fn layout_from_fields(fields: &JsValue, is_union: bool, ctx: &mut Context) -> Js
         };
         let v = obj.get(key, ctx)?;
         let spec = if let Some(t) = v.as_string() {
-            parse_type(&t.to_std_string_escaped()).map_err(type_error)?
+            FieldSpec::parse(&t.to_std_string_escaped()).map_err(type_error)?
         } else if let Some(layout) = layout_of(&v) {
             FieldSpec::Nested(layout)
         } else {
@@ -421,7 +215,7 @@ fn init_methods(class: &mut ClassBuilder<'_>) {
                 None => Ok(JsValue::null()),
                 Some(v) if v.is_null_or_undefined() => Ok(JsValue::null()),
                 Some(v) => {
-                    let bytes = layout.encode(v, ctx)?;
+                    let bytes = encode(&layout, v, ctx)?;
                     Data::to_js(bytes, ctx)
                 }
             }
@@ -438,12 +232,16 @@ fn init_methods(class: &mut ClassBuilder<'_>) {
                 Some(v) => {
                     let bytes =
                         Data::bytes_of(v).ok_or_else(|| type_error("decode: argument must be a Data object"))?;
-                    layout.decode(&bytes, ctx)
+                    decode(&layout, &bytes, ctx)
                 }
             }
         }),
     );
-    class.method(js_string!("reflect"), 0, NativeFunction::from_fn_ptr(|this, _, ctx| this_layout(this)?.reflect(ctx)));
+    class.method(
+        js_string!("reflect"),
+        0,
+        NativeFunction::from_fn_ptr(|this, _, ctx| reflect(&*this_layout(this)?, ctx)),
+    );
 }
 
 #[derive(Debug, Trace, Finalize, JsData)]

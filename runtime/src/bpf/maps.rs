@@ -1,0 +1,183 @@
+//! An object's maps: what the kernel reports about each, and byte-level element access.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::sync::Arc;
+
+use aya::maps::{Map, MapData};
+
+use super::Error;
+use crate::codec::c_layout::Layout;
+
+/// A map declared in the object's `.maps` section, as the kernel created it.
+#[derive(Debug, Clone)]
+pub struct MapDef {
+    pub name: String,
+    pub map_type: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    /// `None` when the BTF type has no CStruct equivalent (pointers, bitfields, arrays of
+    /// structs); such keys/values are read and written as raw `Data`.
+    pub key: Option<Arc<Layout>>,
+    pub value: Option<Arc<Layout>>,
+}
+
+/// One map of an object; its kernel map exists from the moment the object is opened.
+pub struct MapHandle {
+    pub def: MapDef,
+    pub id: u32,
+    data: MapData,
+}
+
+/// The map data owned by any kind of aya map.
+fn map_data(map: Map) -> MapData {
+    match map {
+        Map::Array(m)
+        | Map::ArrayOfMaps(m)
+        | Map::BloomFilter(m)
+        | Map::CgroupArray(m)
+        | Map::CgroupStorage(m)
+        | Map::CgrpStorage(m)
+        | Map::CpuMap(m)
+        | Map::DevMap(m)
+        | Map::DevMapHash(m)
+        | Map::HashMap(m)
+        | Map::HashOfMaps(m)
+        | Map::InodeStorage(m)
+        | Map::LpmTrie(m)
+        | Map::LruHashMap(m)
+        | Map::PerCpuArray(m)
+        | Map::PerCpuCgroupStorage(m)
+        | Map::PerCpuHashMap(m)
+        | Map::PerCpuLruHashMap(m)
+        | Map::PerfEventArray(m)
+        | Map::ProgramArray(m)
+        | Map::Queue(m)
+        | Map::ReusePortSockArray(m)
+        | Map::RingBuf(m)
+        | Map::SockHash(m)
+        | Map::SockMap(m)
+        | Map::SkStorage(m)
+        | Map::Stack(m)
+        | Map::StackTraceMap(m)
+        | Map::Unsupported(m)
+        | Map::XskMap(m) => m,
+    }
+}
+
+#[repr(C)]
+struct ElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
+const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
+
+impl MapHandle {
+    /// Describes an aya map by what the kernel reports for it, so the numbers scripts see are
+    /// the ones in force; BTF only adds the key and value layouts.
+    pub(super) fn new(
+        name: String,
+        key: Option<Arc<Layout>>,
+        value: Option<Arc<Layout>>,
+        map: Map,
+    ) -> Result<MapHandle, Error> {
+        let data = map_data(map);
+        let info = data.info().map_err(|e| Error::aya("bpf.object", "BPF_OBJ_GET_INFO_BY_FD", &e))?;
+        let map_type = info.map_type().map_err(|e| Error::aya("bpf.object", &format!("map {name}"), &e))? as u32;
+        let def = MapDef {
+            name,
+            map_type,
+            max_entries: info.max_entries(),
+            flags: info.map_flags(),
+            key_size: info.key_size(),
+            value_size: info.value_size(),
+            key,
+            value,
+        };
+        Ok(MapHandle { def, id: info.id(), data })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.data.fd().as_fd().as_raw_fd()
+    }
+
+    fn per_cpu(&self) -> bool {
+        // PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE return one value
+        // per possible CPU, which these byte-level calls do not size for.
+        matches!(self.def.map_type, 5 | 6 | 10 | 21)
+    }
+
+    fn call(&self, cmd: libc::c_long, key: *const u8, value: *mut u8, flags: u64) -> io::Result<()> {
+        if self.per_cpu() {
+            return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+        }
+        let mut attr = ElemAttr { map_fd: self.fd() as u32, _pad: 0, key: key as u64, value: value as u64, flags };
+        // SAFETY: the kernel reads `key_size` bytes at `key` and reads or writes `value_size`
+        // bytes at `value`; callers pass buffers of exactly those sizes.
+        let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, &mut attr as *mut ElemAttr, size_of::<ElemAttr>()) };
+        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    fn sized(&self, bytes: &[u8], size: u32) -> Vec<u8> {
+        let mut b = bytes.to_vec();
+        b.resize(size as usize, 0);
+        b
+    }
+
+    /// The value under `key` (zero-padded or cut to the key size); `None` if there is none.
+    pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let key = self.sized(key, self.def.key_size);
+        let mut value = vec![0u8; self.def.value_size as usize];
+        match self.call(BPF_MAP_LOOKUP_ELEM, key.as_ptr(), value.as_mut_ptr(), 0) {
+            Ok(()) => Ok(Some(value)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &e)),
+        }
+    }
+
+    pub fn update(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let key = self.sized(key, self.def.key_size);
+        let mut value = self.sized(value, self.def.value_size);
+        self.call(BPF_MAP_UPDATE_ELEM, key.as_ptr(), value.as_mut_ptr(), 0)
+            .map_err(|e| Error::sys("Map.update", "BPF_MAP_UPDATE_ELEM", &e))
+    }
+
+    pub fn delete(&self, key: &[u8]) -> Result<(), Error> {
+        let key = self.sized(key, self.def.key_size);
+        self.call(BPF_MAP_DELETE_ELEM, key.as_ptr(), std::ptr::null_mut(), 0)
+            .map_err(|e| Error::sys("Map.delete", "BPF_MAP_DELETE_ELEM", &e))
+    }
+
+    /// All keys. Entries may come and go while this runs (LRU maps, programs deleting), so
+    /// it stops after `max_entries` keys and skips keys it has already seen.
+    pub fn keys(&self) -> Result<Vec<Vec<u8>>, Error> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut prev: Option<Vec<u8>> = None;
+        let limit = self.def.max_entries.max(1) as usize;
+        while out.len() < limit {
+            let mut next = vec![0u8; self.def.key_size as usize];
+            let key_ptr = prev.as_ref().map_or(std::ptr::null(), |k| k.as_ptr());
+            match self.call(BPF_MAP_GET_NEXT_KEY, key_ptr, next.as_mut_ptr(), 0) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
+                Err(e) => return Err(Error::sys("Map.keys", "BPF_MAP_GET_NEXT_KEY", &e)),
+            }
+            if !seen.insert(next.clone()) {
+                break;
+            }
+            out.push(next.clone());
+            prev = Some(next);
+        }
+        Ok(out)
+    }
+}

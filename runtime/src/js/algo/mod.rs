@@ -1,0 +1,48 @@
+//! The `algo` namespace: `URLRouter`, `RoundRobinLoadBalancer` and `LoadBalancer`, one file
+//! each, and the resources the balancers hand out.
+
+mod load_balancer;
+mod resource;
+mod round_robin_load_balancer;
+mod url_router;
+
+use boa_engine::class::{Class, ClassBuilder};
+use boa_engine::object::ObjectInitializer;
+use boa_engine::property::Attribute;
+use boa_engine::{Context, JsResult, JsString, JsValue, NativeFunction, js_string};
+
+use load_balancer::LoadBalancer;
+use resource::Resource;
+use round_robin_load_balancer::RoundRobinLoadBalancer;
+use url_router::UrlRouter;
+
+pub fn register(ctx: &mut Context) -> JsResult<()> {
+    ctx.register_global_class::<UrlRouter>()?;
+    ctx.register_global_class::<RoundRobinLoadBalancer>()?;
+    ctx.register_global_class::<LoadBalancer>()?;
+    ctx.register_global_class::<Resource>()?;
+    let global = ctx.global_object();
+    let mut algo = ObjectInitializer::new(ctx);
+    let mut members = Vec::new();
+    for name in [UrlRouter::NAME, RoundRobinLoadBalancer::NAME, LoadBalancer::NAME] {
+        members.push((JsString::from(name), global.get(JsString::from(name), algo.context())?));
+    }
+    for (name, ctor) in members {
+        algo.property(name, ctor, Attribute::WRITABLE | Attribute::CONFIGURABLE);
+    }
+    let algo = algo.build();
+    // The classes live under `algo`, not as globals.
+    for name in [UrlRouter::NAME, RoundRobinLoadBalancer::NAME, LoadBalancer::NAME, Resource::NAME] {
+        global.delete_property_or_throw(JsString::from(name), ctx)?;
+    }
+    ctx.register_global_property(js_string!("algo"), algo, Attribute::WRITABLE | Attribute::CONFIGURABLE)?;
+    Ok(())
+}
+
+fn arg(args: &[JsValue], i: usize) -> JsValue {
+    args.get(i).cloned().unwrap_or_default()
+}
+
+fn method(class: &mut ClassBuilder<'_>, name: &'static str, len: usize, f: NativeFunction) {
+    class.method(JsString::from(name), len, f);
+}
