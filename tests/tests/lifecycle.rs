@@ -240,13 +240,14 @@ fn messages_over_the_size_limit_end_their_stream_with_an_error() {
 
 #[test]
 fn messages_are_limited_by_default() {
-    let (port, branched) = (free_port(), free_port());
+    let (port, branched, fixed) = (free_port(), free_port(), free_port());
     let script = format!(
         "pipy().listen({port}).serveHTTP(msg => new Message('served ' + msg.body.size))\n\
-         .listen({branched}).demuxHTTP().to($=>$.branchMessage(() => true, $=>$.replaceMessage(m => new Message('b ' + m.body.size))))\n"
+         .listen({branched}).demuxHTTP().to($=>$.branchMessage(() => true, $=>$.replaceMessage(m => new Message('b ' + m.body.size))))\n\
+         .listen({fixed}).serveHTTP(new Message('fixed'))\n"
     );
     let mut weir = Weir::start(&script, &[]);
-    weir.wait_stderr(&format!("Listening on TCP port {branched}"), Duration::from_secs(10));
+    weir.wait_stderr(&format!("Listening on TCP port {fixed}"), Duration::from_secs(10));
     for p in [port, branched] {
         let mut c = connect(p);
         let r = request(&mut c, "POST", &vec![0; 17 << 20]);
@@ -255,4 +256,7 @@ fn messages_are_limited_by_default() {
         assert!(request(&mut c, "POST", &vec![0; 1 << 20]).is_ok(), "1 MiB is fine");
     }
     assert!(weir.stderr().join("\n").contains("16777216"), "{:?}", weir.stderr());
+    // A fixed answer holds no body, so any size goes.
+    let mut c = connect(fixed);
+    assert_eq!(request(&mut c, "POST", &vec![0; 17 << 20]).unwrap().1, b"fixed");
 }

@@ -157,6 +157,8 @@ impl HttpServer {
                 if let Some(s) = self.streams.back_mut() {
                     match (&s.pipeline, &mut s.request) {
                         (Some(p), _) => p.input(Event::Data(b)),
+                        // A fixed answer needs no body: it is read and dropped.
+                        (None, Some(_)) if matches!(self.responder, Responder::Message(_)) => {}
                         (None, Some((_, body))) if body.len() + b.len() > self.limit => {
                             tracing::error!(
                                 target: "http",
