@@ -71,10 +71,10 @@ async fn run(
     let (cmd_tx, cmd_rx) = watch::channel(Command::Run);
     // Each worker says whether it ended normally: a panic that killed one is a failure.
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
-    let mut ready = Vec::new();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut workers = Vec::new();
     for id in 0..threads {
-        let (tx, rx) = std::sync::mpsc::channel();
+        let tx = ready_tx.clone();
         let cfg = WorkerConfig {
             script: script.clone(),
             id,
@@ -94,22 +94,13 @@ async fn run(
             })
             .expect("spawn worker thread");
         workers.push(handle);
-        ready.push(rx);
     }
-    drop(done_tx);
-    for rx in ready {
-        let started = tokio::task::spawn_blocking(move || rx.recv()).await;
-        if let Ok(Ok(Err(e))) = started {
-            eprintln!("{}", e.0);
-            // Workers that did start run their exit callbacks (they may have attached
-            // something); all of them must be gone before the process exits.
-            let _ = cmd_tx.send(Command::Stop);
-            join(workers).await;
-            return ExitCode::from(255);
-        }
-    }
+    drop((done_tx, ready_tx));
 
+    // Signals are heard while the workers still load the script, too: a script that never
+    // finishes loading can still be stopped by a second signal.
     let mut stopping = false;
+    let mut start_failed = false;
     let mut failed = false;
     let mut running = threads;
     loop {
@@ -126,6 +117,15 @@ async fn run(
                 let _ = cmd_tx.send(Command::Stop);
             }
             Some(code) = exit_rx.recv() => force_exit(code),
+            Some(started) = ready_rx.recv() => {
+                if let Err(e) = started {
+                    eprintln!("{}", e.0);
+                    // Workers that did start run their exit callbacks (they may have
+                    // attached something); all of them must be gone before the exit.
+                    start_failed = true;
+                    let _ = cmd_tx.send(Command::Stop);
+                }
+            }
             d = done_rx.recv() => {
                 if d == Some(false) && !failed {
                     // The others stop too: a process that lost a worker should be seen,
@@ -137,7 +137,11 @@ async fn run(
                 if d.is_some() { running -= 1; }
                 if running == 0 || d.is_none() {
                     join(workers).await;
-                    return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+                    return match (start_failed, failed) {
+                        (true, _) => ExitCode::from(255),
+                        (_, true) => ExitCode::FAILURE,
+                        _ => ExitCode::SUCCESS,
+                    };
                 }
             }
         }

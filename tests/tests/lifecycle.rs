@@ -136,6 +136,16 @@ fn a_second_sigint_exits_at_once() {
 }
 
 #[test]
+fn a_second_sigint_ends_a_script_that_never_finishes_loading() {
+    let mut weir = Weir::start("println('loading'); for (;;) {}\n", &[]);
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(10)), ["loading"]);
+    weir.signal(libc::SIGINT);
+    weir.wait_stderr("Shutting down", Duration::from_secs(5));
+    let (took, code) = stop(&mut weir, libc::SIGINT, Duration::from_secs(5));
+    assert!(code.is_some() && took < Duration::from_secs(1), "took {took:?}, code {code:?}");
+}
+
+#[test]
 fn drain_timeout_bounds_the_wait_for_open_streams_and_lets_short_ones_finish() {
     let (stuck_port, late_port) = (free_port(), free_port());
     let silent = tcp_server(|s| {

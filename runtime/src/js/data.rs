@@ -57,7 +57,11 @@ pub fn encode(value: &JsValue, encoding: Option<&str>, ctx: &mut Context) -> JsR
     {
         let arr = JsArray::from_object(obj.clone())?;
         let len = arr.length(ctx)?;
-        // A sparse array's length says nothing about the memory it takes.
+        // A sparse array's length says nothing about its size: `new Array(2**32 - 1)` must
+        // not become gigabytes of zeros.
+        if len > 1 << 28 {
+            return Err(JsNativeError::range().with_message(format!("new Data(): array of {len} bytes")).into());
+        }
         let mut out = Vec::with_capacity((len as usize).min(64 * 1024));
         for i in 0..len {
             out.push(arr.get(i, ctx)?.to_i32(ctx)? as u8);

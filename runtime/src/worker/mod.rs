@@ -88,13 +88,16 @@ impl Drop for ActiveGuard {
     }
 }
 
+/// Where a worker says that it started, or why it could not.
+pub type Ready = tokio::sync::mpsc::UnboundedSender<Result<(), StartError>>;
+
 /// Why a worker could not start: already formatted for the user.
 pub struct StartError(pub String);
 
 /// Runs one worker to completion: until everything its script started has ended by itself,
 /// or a stop (see [`stop::shutdown`]). `ready` is told once the script ran and the listeners
 /// are open (or why that failed).
-pub fn run(cfg: WorkerConfig, ready: std::sync::mpsc::Sender<Result<(), StartError>>) {
+pub fn run(cfg: WorkerConfig, ready: Ready) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -113,11 +116,7 @@ pub fn run(cfg: WorkerConfig, ready: std::sync::mpsc::Sender<Result<(), StartErr
     stop::clear_thread_state();
 }
 
-async fn lifecycle(
-    cfg: WorkerConfig,
-    ready: std::sync::mpsc::Sender<Result<(), StartError>>,
-    local: &mut tokio::task::LocalSet,
-) {
+async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::LocalSet) {
     let opened = match local.run_until(async { start(&cfg) }).await {
         Err(e) => {
             let _ = ready.send(Err(e));
