@@ -108,7 +108,8 @@ interface Designer {
   decodeHTTPResponse(): Designer;
   encodeHTTPRequest(options?: { bufferSize?: number | string }): Designer;
   encodeHTTPResponse(options?: { bufferSize?: number | string }): Designer;
-  serveHTTP(handler: Message | ((request: Message) => Message | Promise<Message>), options?: { bufferSize?: number }): Designer;
+  /** `bufferLimit` (default 16 MiB): the most request body a handler is given. */
+  serveHTTP(handler: Message | ((request: Message) => Message | Promise<Message>), options?: { bufferSize?: number | string; bufferLimit?: number | string }): Designer;
   demuxHTTP(options?: { bufferSize?: number }): Designer;
   muxHTTP(selector?: () => any, options?: { maxQueue?: number; maxMessages?: number; maxIdle?: number | string; bufferSize?: number }): Designer;
   handle(fn: (evt: Event, index: number) => any): Designer;
@@ -117,8 +118,12 @@ interface Designer {
   handleData(fn: (evt: Data, index: number) => any): Designer;
   handleMessageEnd(fn: (evt: MessageEnd, index: number) => any): Designer;
   handleStreamEnd(fn: (evt: StreamEnd, index: number) => any): Designer;
-  handleMessage(fn: (msg: Message, index: number) => any): Designer;
-  replaceMessage(replacement?: Events | ((msg: Message, index: number) => Events | Promise<Events>)): Designer;
+  /** `bufferLimit` (default 16 MiB): a bigger message ends the stream with `BufferOverflow`. */
+  handleMessage(fn: (msg: Message, index: number) => any, options?: { bufferLimit?: number | string }): Designer;
+  handleMessage(sizeLimit: number | string, fn: (msg: Message, index: number) => any): Designer;
+  /** `bufferLimit` (default 16 MiB): a bigger message ends the stream with `BufferOverflow`. */
+  replaceMessage(replacement?: Events | ((msg: Message, index: number) => Events | Promise<Events>), options?: { bufferLimit?: number | string }): Designer;
+  replaceMessage(sizeLimit: number | string, replacement: Events | ((msg: Message, index: number) => Events | Promise<Events>)): Designer;
   replaceStreamStart(replacement?: Events | ((evt: Event) => Events | Promise<Events>)): Designer;
   replaceMessageStart(replacement?: Events | ((evt: MessageStart) => Events | Promise<Events>)): Designer;
   replaceData(replacement?: Events | ((evt: Data) => Events | Promise<Events>)): Designer;
