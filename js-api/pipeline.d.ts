@@ -46,6 +46,14 @@ interface EncodeHTTPOptions {
 interface HTTPServerOptions {
   /** Responses up to this many bytes get a `content-length`, larger ones are chunked; 0 buffers whole bodies. */
   bufferSize?: Size;
+  /** `serveHTTP` with a handler: the most request body it is given (default 16 MiB); more ends the stream with `BufferOverflow`. */
+  bufferLimit?: Size;
+}
+
+/** Options of the filters that hold a whole message. */
+interface MessageLimitOptions {
+  /** The largest message held (default 16 MiB); a bigger one ends the stream with `BufferOverflow`. */
+  bufferLimit?: Size;
 }
 
 /** Options of `muxHTTP()`. */
@@ -145,7 +153,9 @@ interface PipelineFilters<Sub> {
   /** Calls `fn(event, index)` for the StreamEnd; a returned Promise holds it. */
   handleStreamEnd(fn: (evt: StreamEnd, index: number) => void): this;
   /** Calls `fn(message, index)` for every whole message; a returned Promise holds the stream. */
-  handleMessage(fn: (msg: Message, index: number) => void): this;
+  handleMessage(fn: (msg: Message, index: number) => void, options?: MessageLimitOptions): this;
+  /** Pipy's older form: the size limit first. */
+  handleMessage(sizeLimit: Size, fn: (msg: Message, index: number) => void): this;
   /** Replaces every event with what `replacement` is or returns. */
   replace(replacement?: Replacer<PipelineEvent>): this;
   /** Replaces the first event of the stream. */
@@ -159,7 +169,9 @@ interface PipelineFilters<Sub> {
   /** Replaces the StreamEnd. */
   replaceStreamEnd(replacement?: Replacer<StreamEnd>): this;
   /** Replaces every whole message. */
-  replaceMessage(replacement?: Replacer<Message>): this;
+  replaceMessage(replacement?: Replacer<Message>, options?: MessageLimitOptions): this;
+  /** Pipy's older form: the size limit first. */
+  replaceMessage(sizeLimit: Size, replacement: Replacer<Message>): this;
   /** `branch(cond1, sub1, cond2, sub2, ..., default?)`: at the first event, the stream goes into the first sub-pipeline whose condition is truthy. */
   branch(...conditionsAndSubs: (Condition | Sub)[]): this;
   /** Like `branch`, decided at each MessageStart (`cond(event)`). */

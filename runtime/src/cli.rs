@@ -1,5 +1,7 @@
 //! Command-line options, in Pipy's spelling.
 
+use std::time::Duration;
+
 use crate::log::LogLevel;
 
 pub const USAGE: &str = "\
@@ -13,6 +15,8 @@ Options:
   --threads=<N|max>          Worker threads, each running the script (default 1)
   --log-level=<level>        error | warn | info | debug[:topic+topic] (default info)
   --reuse-port               Set SO_REUSEPORT on listeners
+  --drain-timeout=<duration> How long a stop waits for open connections: seconds or
+                             '500ms', '10s', '2m' (default 10s)
   -v, --version              Print the version
   -h, --help                 Print this help
   --, --args                 What follows goes to the script as pipy.argv[1..]
@@ -30,6 +34,7 @@ pub struct Options {
     pub threads: usize,
     pub log_level: LogLevel,
     pub reuse_port: bool,
+    pub drain_timeout: Duration,
     pub script_args: Vec<String>,
     pub help: bool,
     pub version: bool,
@@ -41,6 +46,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         threads: 1,
         log_level: LogLevel::parse("info")?,
         reuse_port: false,
+        drain_timeout: Duration::from_secs(10),
         script_args: Vec::new(),
         help: false,
         version: false,
@@ -70,6 +76,11 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--log-level" => {
                 let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --log-level")?;
                 o.log_level = LogLevel::parse(&v)?;
+            }
+            "--drain-timeout" => {
+                let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --drain-timeout")?;
+                o.drain_timeout =
+                    crate::options::parse_duration(&v).ok_or(format!("invalid --drain-timeout value: {v}"))?;
             }
             "--" | "--args" | "-args" => {
                 o.script_args.extend(it.by_ref().cloned());
@@ -108,6 +119,15 @@ mod tests {
         assert_eq!(o.threads, 2);
         assert_eq!(o.log_level.topics, ["thread"]);
         assert_eq!(o.script_args, ["a", "b"]);
+        assert_eq!(o.drain_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn drain_timeout_takes_pipy_durations() {
+        assert_eq!(parse(&args("--drain-timeout=1.5s a.js")).unwrap().drain_timeout, Duration::from_millis(1500));
+        assert_eq!(parse(&args("--drain-timeout 2 a.js")).unwrap().drain_timeout, Duration::from_secs(2));
+        assert_eq!(parse(&args("--drain-timeout=0 a.js")).unwrap().drain_timeout, Duration::ZERO);
+        assert_eq!(parse(&args("--drain-timeout=soon")).unwrap_err(), "invalid --drain-timeout value: soon");
     }
 
     #[test]

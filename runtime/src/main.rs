@@ -25,6 +25,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     weir::log::init(opts.log_level.clone());
+    // One log line per panic, with where it happened; the task or connection it hit is ended
+    // by whoever caught it.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        tracing::error!(target: "panic", "{} {info}", thread.name().unwrap_or("main"));
+    }));
     let (path, source) = match &opts.target {
         Some(Target::File(f)) => match std::fs::read_to_string(f) {
             Ok(s) => (std::path::absolute(f).unwrap_or_else(|_| f.into()), s),
@@ -44,10 +50,18 @@ fn main() -> ExitCode {
     argv.extend(opts.script_args.iter().cloned());
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    rt.block_on(run(opts.threads, opts.reuse_port, script, argv, matches!(opts.target, Some(Target::Eval(_)))))
+    let eval = matches!(opts.target, Some(Target::Eval(_)));
+    rt.block_on(run(opts.threads, opts.reuse_port, opts.drain_timeout, script, argv, eval))
 }
 
-async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<String>, eval: bool) -> ExitCode {
+async fn run(
+    threads: usize,
+    reuse_port: bool,
+    drain_timeout: Duration,
+    script: Arc<Script>,
+    argv: Vec<String>,
+    eval: bool,
+) -> ExitCode {
     let (Ok(mut sigint), Ok(mut sigterm)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         eprintln!("weir: cannot install signal handlers");
         return ExitCode::from(255);
@@ -55,11 +69,12 @@ async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<St
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
     weir::set_exit_channel(exit_tx);
     let (cmd_tx, cmd_rx) = watch::channel(Command::Run);
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let mut ready = Vec::new();
+    // Each worker says whether it ended normally: a panic that killed one is a failure.
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut workers = Vec::new();
     for id in 0..threads {
-        let (tx, rx) = std::sync::mpsc::channel();
+        let tx = ready_tx.clone();
         let cfg = WorkerConfig {
             script: script.clone(),
             id,
@@ -67,34 +82,26 @@ async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<St
             reuse_port: reuse_port || threads > 1,
             argv: argv.clone(),
             commands: cmd_rx.clone(),
-            drain_timeout: Duration::from_secs(10),
+            drain_timeout,
             print_result: eval && id == 0,
         };
         let done = done_tx.clone();
         let handle = std::thread::Builder::new()
             .name(format!("weir-worker-{id}"))
             .spawn(move || {
-                worker::run(cfg, tx);
-                let _ = done.send(());
+                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker::run(cfg, tx))).is_ok();
+                let _ = done.send(ok);
             })
             .expect("spawn worker thread");
         workers.push(handle);
-        ready.push(rx);
     }
-    drop(done_tx);
-    for rx in ready {
-        let started = tokio::task::spawn_blocking(move || rx.recv()).await;
-        if let Ok(Ok(Err(e))) = started {
-            eprintln!("{}", e.0);
-            // Workers that did start run their exit callbacks (they may have attached
-            // something); all of them must be gone before the process exits.
-            let _ = cmd_tx.send(Command::Stop);
-            join(workers).await;
-            return ExitCode::from(255);
-        }
-    }
+    drop((done_tx, ready_tx));
 
+    // Signals are heard while the workers still load the script, too: a script that never
+    // finishes loading can still be stopped by a second signal.
     let mut stopping = false;
+    let mut start_failed = false;
+    let mut failed = false;
     let mut running = threads;
     loop {
         tokio::select! {
@@ -110,11 +117,31 @@ async fn run(threads: usize, reuse_port: bool, script: Arc<Script>, argv: Vec<St
                 let _ = cmd_tx.send(Command::Stop);
             }
             Some(code) = exit_rx.recv() => force_exit(code),
+            Some(started) = ready_rx.recv() => {
+                if let Err(e) = started {
+                    eprintln!("{}", e.0);
+                    // Workers that did start run their exit callbacks (they may have
+                    // attached something); all of them must be gone before the exit.
+                    start_failed = true;
+                    let _ = cmd_tx.send(Command::Stop);
+                }
+            }
             d = done_rx.recv() => {
+                if d == Some(false) && !failed {
+                    // The others stop too: a process that lost a worker should be seen,
+                    // and restarted, rather than serve on with less.
+                    failed = true;
+                    tracing::error!(target: "shutdown", "a worker thread died: shutting down");
+                    let _ = cmd_tx.send(Command::Stop);
+                }
                 if d.is_some() { running -= 1; }
                 if running == 0 || d.is_none() {
                     join(workers).await;
-                    return ExitCode::SUCCESS;
+                    return match (start_failed, failed) {
+                        (true, _) => ExitCode::from(255),
+                        (_, true) => ExitCode::FAILURE,
+                        _ => ExitCode::SUCCESS,
+                    };
                 }
             }
         }

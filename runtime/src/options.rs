@@ -2,9 +2,19 @@
 
 use std::time::Duration;
 
-use boa_engine::{Context, JsNativeError, JsResult, JsValue, js_string};
+use boa_engine::{Context, JsNativeError, JsResult, JsValue};
+
+/// The longest duration Weir keeps: longer ones (up to infinity) mean "never" and are cut to
+/// this, so that no deadline computed from a script's value can overflow.
+pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 86400);
+
+/// `secs` as a duration, with anything past [`FOREVER`] cut to it.
+pub fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).map_or(FOREVER, |d| d.min(FOREVER))
+}
 
 /// A number of seconds, or a string with a unit: `'5s'`, `'1.5m'`, `'2h'`, `'1d'`, `'100ms'`.
+/// Durations past [`FOREVER`] are cut to it.
 ///
 /// Pipy reads `'100ms'` as 100 minutes; Weir reads it as milliseconds (a named deviation).
 pub fn duration(v: &JsValue, ctx: &mut Context) -> JsResult<Duration> {
@@ -14,22 +24,41 @@ pub fn duration(v: &JsValue, ctx: &mut Context) -> JsResult<Duration> {
             .ok_or_else(|| JsNativeError::typ().with_message(format!("invalid duration: {s}")).into());
     }
     let secs = v.to_number(ctx)?;
-    if !secs.is_finite() || secs < 0.0 {
+    if secs.is_nan() || secs < 0.0 {
         return Err(JsNativeError::range().with_message(format!("invalid duration: {secs}")).into());
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(seconds(secs))
 }
 
 /// The `bufferSize` option: a number of bytes or a string with a binary suffix (`'16k'`,
 /// `'1m'`, `'1g'`); 0 or absent means the filter's default.
 pub fn buffer_size(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<usize> {
+    size_option(options, "bufferSize", ctx)
+}
+
+/// How much of a message a filter that holds whole messages keeps at most, unless its
+/// `bufferLimit` option says otherwise.
+pub const MESSAGE_LIMIT: usize = 16 << 20;
+
+/// The `bufferLimit` option of the filters that hold a whole message, as `bufferSize` is
+/// written; 0 or absent means [`MESSAGE_LIMIT`].
+pub fn buffer_limit(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<usize> {
+    Ok(Some(size_option(options, "bufferLimit", ctx)?).filter(|n| *n > 0).unwrap_or(MESSAGE_LIMIT))
+}
+
+fn size_option(options: Option<&JsValue>, name: &str, ctx: &mut Context) -> JsResult<usize> {
     let Some(o) = options.and_then(|o| o.as_object()) else {
         return Ok(0);
     };
-    let v = o.get(js_string!("bufferSize"), ctx)?;
+    let v = o.get(boa_engine::JsString::from(name), ctx)?;
     if v.is_null_or_undefined() {
         return Ok(0);
     }
+    size(&v, ctx)
+}
+
+/// A size: a number of bytes or a string with a binary suffix (`'16k'`, `'1m'`, `'1g'`).
+pub fn size(v: &JsValue, ctx: &mut Context) -> JsResult<usize> {
     let Some(s) = v.as_string() else {
         return Ok(v.to_length(ctx)? as usize);
     };
@@ -53,7 +82,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
+    let n: f64 = num.parse().ok().filter(|n: &f64| n.is_finite())?;
     let scale = match unit {
         "" | "s" => 1.0,
         "ms" => 0.001,
@@ -62,7 +91,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "d" => 86400.0,
         _ => return None,
     };
-    Some(Duration::from_secs_f64(n * scale))
+    Some(seconds(n * scale))
 }
 
 #[cfg(test)]
@@ -76,5 +105,10 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("100ms"), Some(Duration::from_millis(100)));
         assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration("1e400"), None);
+        assert_eq!(parse_duration("99999999999999999999999d"), Some(FOREVER));
+        assert_eq!(seconds(1e20), FOREVER);
+        assert_eq!(seconds(f64::INFINITY), FOREVER);
+        assert_eq!(seconds(0.5), Duration::from_millis(500));
     }
 }

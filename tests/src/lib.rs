@@ -58,6 +58,12 @@ fn newest(paths: &[PathBuf]) -> Option<(PathBuf, std::time::SystemTime)> {
     best
 }
 
+/// `$WEIR_TEST_SLOWDOWN` (default 1): how many times longer to wait for weir to start, print
+/// and exit, for a `WEIR_BIN` that runs it under Valgrind.
+pub fn slowdown() -> u32 {
+    std::env::var("WEIR_TEST_SLOWDOWN").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -145,7 +151,7 @@ impl Weir {
 
     /// Waits until a line of stderr contains `text`.
     pub fn wait_stderr(&mut self, text: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout * slowdown();
         while Instant::now() < deadline {
             if self.stderr().iter().any(|l| l.contains(text)) {
                 return;
@@ -165,7 +171,7 @@ impl Weir {
 
     /// Waits until stdout has at least `n` lines.
     pub fn wait_stdout_lines(&self, n: usize, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout * slowdown();
         while Instant::now() < deadline {
             let out = self.stdout();
             if out.len() >= n {
@@ -183,7 +189,7 @@ impl Weir {
 
     /// Waits for weir to exit; returns its exit code.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout * slowdown();
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 // Let the collector threads read the last lines.

@@ -132,6 +132,10 @@ impl FieldSpec {
                 if n < 0 {
                     return Err("negative array length".into());
                 }
+                // Sizes stay far from overflow, and a layout never asks for gigabytes.
+                if n > 1 << 24 {
+                    return Err(format!("array length too large: {s}"));
+                }
                 (&s[..open], Some(n as usize))
             }
         };

@@ -62,7 +62,8 @@ impl FilterSpec for Spec {
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
         Box::new(Branch {
-            selector: Selector::new(self.select, false),
+            // Pipy's branchMessage takes no options: only the default limit applies.
+            selector: Selector::new(self.select, false, crate::options::MESSAGE_LIMIT),
             name: self.name(),
             branches: self.branches.clone(),
             env,
@@ -86,8 +87,8 @@ struct Branch {
 impl Branch {
     /// The arguments the conditions get for this event, or `None` when this event is not
     /// one where a choice is made. Plain `branch` decides at any event, with no argument.
-    fn arguments(&mut self, evt: &Event) -> Option<Result<Vec<Value>, String>> {
-        if self.selector.pick(evt) != Pick::Chosen {
+    fn arguments(&mut self, evt: &Event, pick: Pick) -> Option<Result<Vec<Value>, String>> {
+        if pick != Pick::Chosen {
             return None;
         }
         if self.name == "branch" {
@@ -126,7 +127,13 @@ impl Filter for Branch {
         if let Some(sub) = &self.sub {
             return sub.input(evt, out);
         }
-        let chosen = match self.arguments(&evt) {
+        let pick = self.selector.pick(&evt);
+        if pick == Pick::Overflow {
+            self.ended = true;
+            self.held.clear();
+            return out.emit(self.selector.overflow(self.name));
+        }
+        let chosen = match self.arguments(&evt, pick) {
             None => Ok(None),
             Some(Err(e)) => Err(e),
             Some(Ok(args)) => self.choose(&args).and_then(|s| s.map(|s| s.resolve()).transpose()),

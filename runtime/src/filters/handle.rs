@@ -12,23 +12,28 @@ use std::rc::Rc;
 use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
-use super::select::{Family, Pick, Select, Selector};
+use super::select::{Family, Pick, Select, Selector, message_options};
 use crate::engine::host::runtime_error;
 use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Value, host};
 use crate::js;
 
-pub fn make(select: Select, args: &[JsValue], _: &mut Context) -> JsResult<Made> {
-    let f = args
-        .first()
+pub fn make(select: Select, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    let (f, limit) = match select {
+        Select::Message => message_options(args, ctx)?,
+        _ => (args.first().cloned(), 0),
+    };
+    let f = f
         .and_then(|v| v.as_object())
         .filter(|o| o.is_callable())
         .ok_or_else(|| js::type_error(format!("{}() takes a function", select.name(Family::Handle))))?;
-    Ok(Made::Filter(Box::new(Spec { select, f })))
+    Ok(Made::Filter(Box::new(Spec { select, f, limit })))
 }
 
 pub struct Spec {
     pub select: Select,
     pub f: Callback,
+    /// The most body bytes `handleMessage` holds.
+    pub limit: usize,
 }
 
 impl FilterSpec for Spec {
@@ -38,7 +43,7 @@ impl FilterSpec for Spec {
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
         Box::new(Handle {
-            selector: Selector::new(self.select, false),
+            selector: Selector::new(self.select, false, self.limit),
             name: self.name(),
             f: self.f.clone(),
             env,
@@ -69,8 +74,13 @@ impl Filter for Handle {
             held.push_back(evt);
             return;
         }
-        if self.selector.pick(&evt) != Pick::Chosen {
-            return out.emit(evt);
+        match self.selector.pick(&evt) {
+            Pick::Chosen => {}
+            Pick::Overflow => {
+                self.ended = true;
+                return out.emit(self.selector.overflow(self.name));
+            }
+            Pick::Other | Pick::Collected => return out.emit(evt),
         }
         let index = self.index;
         self.index += 1;
@@ -131,8 +141,12 @@ mod tests {
     use crate::engine::{Context, Head, Layout, Pipeline};
 
     fn run(select: Select, input: Vec<Event>) -> (Vec<&'static str>, Vec<String>) {
+        run_limited(select, input, crate::options::MESSAGE_LIMIT)
+    }
+
+    fn run_limited(select: Select, input: Vec<Event>, limit: usize) -> (Vec<&'static str>, Vec<String>) {
         let stub = StubHost::install();
-        let spec = Spec { select, f: StubHost::callback() };
+        let spec = Spec { select, f: StubHost::callback(), limit };
         let layout = Layout { name: "test".into(), on_start: None, on_end: None, filters: vec![Box::new(spec)] };
         let out = Rc::new(RefCell::new(Vec::new()));
         let sink = out.clone();
@@ -166,5 +180,13 @@ mod tests {
         let (out, log) = run(Select::Message, input);
         assert_eq!(out.len(), 6);
         assert_eq!(log, ["message 2", "call/2", "message 3", "call/2"]);
+    }
+
+    #[test]
+    fn handle_message_ends_the_stream_past_its_limit() {
+        let input = [message(b"ab"), message(b"cdef"), message(b"g")].concat();
+        let (out, log) = run_limited(Select::Message, input, 3);
+        assert_eq!(out, ["MessageStart", "Data", "MessageEnd", "MessageStart", "StreamEnd"]);
+        assert_eq!(log, ["message 2", "call/2"]);
     }
 }

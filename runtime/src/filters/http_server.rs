@@ -67,6 +67,8 @@ pub struct HttpServer {
     /// The client's end, held until every response is out.
     client_end: Option<Event>,
     closed: bool,
+    /// The most body bytes a request collected for a `serveHTTP` handler may have.
+    limit: usize,
 }
 
 impl HttpServer {
@@ -80,7 +82,14 @@ impl HttpServer {
             responding: false,
             client_end: None,
             closed: false,
+            limit: crate::options::MESSAGE_LIMIT,
         }
+    }
+
+    /// Limits the requests collected for a `serveHTTP` handler to `limit` body bytes.
+    pub fn with_limit(mut self, limit: usize) -> HttpServer {
+        self.limit = limit;
+        self
     }
 
     pub fn process(&mut self, evt: Event, out: &mut Output<'_>) {
@@ -91,7 +100,10 @@ impl HttpServer {
         match evt {
             Event::Data(b) => {
                 self.decoder.feed(b);
-                while let Some(item) = self.decoder.next() {
+                // Nothing after the client's end (an error or an overflow) is read.
+                while self.client_end.is_none()
+                    && let Some(item) = self.decoder.next()
+                {
                     self.on_item(item);
                 }
             }
@@ -102,7 +114,7 @@ impl HttpServer {
                         p.input(Event::end());
                     }
                 }
-                self.client_end = Some(evt);
+                self.client_end.get_or_insert(evt);
             }
             _ => {}
         }
@@ -145,6 +157,17 @@ impl HttpServer {
                 if let Some(s) = self.streams.back_mut() {
                     match (&s.pipeline, &mut s.request) {
                         (Some(p), _) => p.input(Event::Data(b)),
+                        // A fixed answer needs no body: it is read and dropped.
+                        (None, Some(_)) if matches!(self.responder, Responder::Message(_)) => {}
+                        (None, Some((_, body))) if body.len() + b.len() > self.limit => {
+                            tracing::error!(
+                                target: "http",
+                                "serveHTTP: request body over the limit of {} bytes (bufferLimit): connection closed",
+                                self.limit
+                            );
+                            self.streams.pop_back();
+                            self.client_end = Some(Event::error("BufferOverflow"));
+                        }
                         (None, Some((_, body))) => body.extend_from_slice(&b),
                         _ => {}
                     }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
-use super::select::{Family, Pick, Select, Selector};
+use super::select::{Family, Pick, Select, Selector, message_options};
 use crate::engine::host::runtime_error;
 use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Value, host};
 use crate::js;
@@ -27,7 +27,11 @@ enum Replacement {
 
 pub fn make(select: Select, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
     let name = select.name(Family::Replace);
-    let replacement = match args.first() {
+    let (first, limit) = match select {
+        Select::Message => message_options(args, ctx)?,
+        _ => (args.first().cloned(), 0),
+    };
+    let replacement = match first.as_ref() {
         None => Replacement::Nothing,
         Some(v) if v.is_undefined() => Replacement::Nothing,
         Some(v) => match v.as_object().filter(|o| o.is_callable()) {
@@ -38,12 +42,14 @@ pub fn make(select: Select, args: &[JsValue], ctx: &mut Context) -> JsResult<Mad
             }
         },
     };
-    Ok(Made::Filter(Box::new(Spec { select, replacement })))
+    Ok(Made::Filter(Box::new(Spec { select, replacement, limit })))
 }
 
 struct Spec {
     select: Select,
     replacement: Replacement,
+    /// The most body bytes `replaceMessage` holds.
+    limit: usize,
 }
 
 impl FilterSpec for Spec {
@@ -54,7 +60,7 @@ impl FilterSpec for Spec {
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
         Box::new(Replace {
             // A stream ending inside a message completes it, and that end is consumed.
-            selector: Selector::new(self.select, true),
+            selector: Selector::new(self.select, true, self.limit),
             name: self.name(),
             replacement: self.replacement.clone(),
             env,
@@ -100,6 +106,10 @@ impl Filter for Replace {
         match self.selector.pick(&evt) {
             Pick::Other => return out.emit(evt),
             Pick::Collected => return,
+            Pick::Overflow => {
+                self.ended = true;
+                return out.emit(self.selector.overflow(self.name));
+            }
             Pick::Chosen => {}
         }
         let host = host();

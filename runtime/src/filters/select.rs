@@ -1,9 +1,23 @@
 //! What the `handle*`, `replace*` and `branch*` families share: which events a callback is
 //! called for, and the whole messages the `*Message` forms collect.
 
+use boa_engine::{Context, JsResult, JsValue};
 use bytes::BytesMut;
 
 use crate::engine::{Event, Head, Host, Value};
+
+/// Splits the arguments of a `*Message` filter into its main argument and its size limit.
+/// Both of Pipy's forms are taken: `(arg, { bufferLimit })` and the older `(sizeLimit, arg)`,
+/// where the limit is a number of bytes or a string such as `'1m'`.
+pub fn message_options(args: &[JsValue], ctx: &mut Context) -> JsResult<(Option<JsValue>, usize)> {
+    match args {
+        [limit, arg, ..] if limit.is_number() || limit.is_string() => {
+            let n = crate::options::size(limit, ctx)?;
+            Ok((Some(arg.clone()), if n > 0 { n } else { crate::options::MESSAGE_LIMIT }))
+        }
+        _ => Ok((args.first().cloned(), crate::options::buffer_limit(args.get(1), ctx)?)),
+    }
+}
 
 /// Which events a filter of a family looks at.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -66,6 +80,9 @@ pub enum Pick {
     Collected,
     /// The callback is due: [`Selector::argument`] gives its argument.
     Chosen,
+    /// The message outgrew the limit and was dropped: the filter ends its stream with
+    /// [`Selector::overflow`].
+    Overflow,
 }
 
 pub struct Selector {
@@ -75,11 +92,13 @@ pub struct Selector {
     stream_end_completes: bool,
     started: bool,
     message: Option<(Head, BytesMut)>,
+    /// The most body bytes a whole message may have.
+    limit: usize,
 }
 
 impl Selector {
-    pub fn new(select: Select, stream_end_completes: bool) -> Selector {
-        Selector { select, stream_end_completes, started: false, message: None }
+    pub fn new(select: Select, stream_end_completes: bool, limit: usize) -> Selector {
+        Selector { select, stream_end_completes, started: false, message: None, limit }
     }
 
     pub fn pick(&mut self, evt: &Event) -> Pick {
@@ -95,13 +114,22 @@ impl Selector {
                 Pick::Collected
             }
             (Select::Message, Event::Data(d)) if self.message.is_some() => {
-                if let Some((_, body)) = &mut self.message {
-                    body.extend_from_slice(d);
+                let Some((_, body)) = &mut self.message else { return Pick::Other };
+                if body.len() + d.len() > self.limit {
+                    self.message = None;
+                    return Pick::Overflow;
                 }
+                body.extend_from_slice(d);
                 Pick::Collected
             }
             (Select::Message, Event::MessageEnd(_)) if self.message.is_some() => Pick::Chosen,
-            (Select::Message, Event::StreamEnd(_)) if self.message.is_some() && self.stream_end_completes => {
+            // An error is no end of a message: what was collected is incomplete, so it is
+            // dropped and the error passes on (a body cut short never looks whole).
+            (Select::Message, Event::StreamEnd(Some(_))) if self.message.is_some() => {
+                self.message = None;
+                Pick::Other
+            }
+            (Select::Message, Event::StreamEnd(None)) if self.message.is_some() && self.stream_end_completes => {
                 Pick::Chosen
             }
             _ => Pick::Other,
@@ -119,6 +147,16 @@ impl Selector {
             _ => Value::undefined(),
         };
         host.message_value(&head, &body, tail)
+    }
+
+    /// Logs that filter `name` met a message over its limit, and gives the end of the stream.
+    pub fn overflow(&self, name: &str) -> Event {
+        tracing::error!(
+            target: "pipeline",
+            "{name}: message body over the limit of {} bytes (bufferLimit): stream ended",
+            self.limit
+        );
+        Event::error("BufferOverflow")
     }
 
     /// Forgets the message being collected (its replacement was static).

@@ -16,12 +16,15 @@ pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
         _ => return Err(js::type_error("serveHTTP() takes a function or a Message")),
     };
     let buffer_size = options::buffer_size(args.get(1), ctx)?;
-    Ok(Made::Filter(Box::new(Spec { responder, buffer_size })))
+    let limit = options::buffer_limit(args.get(1), ctx)?;
+    Ok(Made::Filter(Box::new(Spec { responder, buffer_size, limit })))
 }
 
 struct Spec {
     responder: Responder,
     buffer_size: usize,
+    /// The most request body bytes collected for the handler.
+    limit: usize,
 }
 
 impl FilterSpec for Spec {
@@ -30,7 +33,7 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(ServeHttp(HttpServer::new(self.responder.clone(), env, self.buffer_size)))
+        Box::new(ServeHttp(HttpServer::new(self.responder.clone(), env, self.buffer_size).with_limit(self.limit)))
     }
 }
 

@@ -3,7 +3,7 @@
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{
-    Context, Finalize, JsData, JsNativeError, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
+    Context, Finalize, JsData, JsError, JsNativeError, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
 };
 use bytes::Bytes;
 
@@ -57,7 +57,12 @@ pub fn encode(value: &JsValue, encoding: Option<&str>, ctx: &mut Context) -> JsR
     {
         let arr = JsArray::from_object(obj.clone())?;
         let len = arr.length(ctx)?;
-        let mut out = Vec::with_capacity(len as usize);
+        // A sparse array's length says nothing about its size: `new Array(2**32 - 1)` must
+        // not become gigabytes of zeros.
+        if len > 1 << 28 {
+            return Err(JsNativeError::range().with_message(format!("new Data(): array of {len} bytes")).into());
+        }
+        let mut out = Vec::with_capacity((len as usize).min(64 * 1024));
         for i in 0..len {
             out.push(arr.get(i, ctx)?.to_i32(ctx)? as u8);
         }
@@ -74,7 +79,9 @@ fn decode_hex(s: &str) -> JsResult<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return Err(bad().into());
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| bad().into())).collect()
+    // By bytes, not by string slices: a slice through a multi-byte character would panic.
+    let digit = |c: u8| (c as char).to_digit(16).ok_or_else(|| JsError::from(bad()));
+    s.as_bytes().chunks(2).map(|p| Ok((digit(p[0])? << 4 | digit(p[1])?) as u8)).collect()
 }
 
 fn decode_base64(s: &str, url: bool) -> JsResult<Vec<u8>> {
@@ -212,4 +219,14 @@ impl Class for Data {
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<Data>()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_with_multi_byte_characters_is_an_error_not_a_panic() {
+        assert_eq!(super::decode_hex("0aFf").unwrap(), [0x0a, 0xff]);
+        assert!(super::decode_hex("a\u{e9}b").is_err());
+        assert!(super::decode_hex("zz").is_err());
+    }
 }

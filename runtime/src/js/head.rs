@@ -53,6 +53,11 @@ thread_local! {
     static HANDLER: std::cell::RefCell<Option<JsObject>> = const { std::cell::RefCell::new(None) };
 }
 
+/// Forgets the handler (at worker teardown).
+pub fn uninstall() {
+    HANDLER.with(|h| h.borrow_mut().take());
+}
+
 const FIELDS: [&str; 7] = ["method", "path", "protocol", "status", "statusText", "headers", "headerNames"];
 const HEADERS: usize = 5;
 const HEADER_NAMES: usize = 6;

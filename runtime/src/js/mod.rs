@@ -76,6 +76,17 @@ pub fn install(ctx: Rc<RefCell<JsContext>>) {
     engine::host::install(Rc::new(host::JsHost));
 }
 
+/// Drops this thread's script state, the Boa context last, then collects what is left of
+/// its heap (at worker teardown, after every task holding a script value is gone).
+pub fn uninstall() {
+    CURRENT.with(|c| c.borrow_mut().take());
+    configuration::uninstall();
+    head::uninstall();
+    let engine = ENGINE.with(|e| e.borrow_mut().take());
+    drop(engine);
+    boa_gc::force_collect();
+}
+
 /// The pipeline context whose `$` values scripts see right now.
 pub fn current() -> Option<Rc<engine::Context>> {
     CURRENT.with(|c| c.borrow().clone())
@@ -83,10 +94,17 @@ pub fn current() -> Option<Rc<engine::Context>> {
 
 /// Runs `f` with `context` as the current pipeline context.
 pub fn in_context<R>(context: &Rc<engine::Context>, f: impl FnOnce() -> R) -> R {
-    let saved = CURRENT.with(|c| c.borrow_mut().replace(context.clone()));
-    let r = f();
-    CURRENT.with(|c| *c.borrow_mut() = saved);
-    r
+    /// Puts the previous context back, also when `f` panics: a connection that panicked
+    /// must not stay the current context of the ones that follow.
+    struct Restore(Option<Rc<engine::Context>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let saved = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = saved);
+        }
+    }
+    let _restore = Restore(CURRENT.with(|c| c.borrow_mut().replace(context.clone())));
+    f()
 }
 
 /// Runs `f` on the worker's Boa context. Returns `None` when the context is busy, which
@@ -177,4 +195,32 @@ pub fn type_error(message: impl Into<String>) -> JsError {
 /// Reads an argument as a Rust string, if it is a JS string.
 pub fn arg_str(args: &[JsValue], i: usize) -> Option<String> {
     args.get(i).and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::AssertUnwindSafe;
+
+    use boa_engine::{NativeFunction, Source, js_string};
+
+    /// A panic in a native function unwinds through Boa's interpreter, which leaves its frames
+    /// behind; the worker's context must still run scripts correctly afterwards, since a
+    /// connection that panicked is dropped but the context is shared.
+    #[test]
+    fn the_engine_still_runs_scripts_after_a_panic_inside_a_native_call() {
+        let mut ctx = super::new_context().unwrap();
+        let boom = NativeFunction::from_fn_ptr(|_, _, _| panic!("inside a native call"));
+        ctx.register_global_builtin_callable(js_string!("boom"), 0, boom).unwrap();
+        let src = "function g(x) { let a = [x, x]; return a.map(y => y + boom()) }; g(1)";
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| ctx.eval(Source::from_bytes(src))));
+        assert!(r.is_err());
+        let src = "function h(a) { try { throw new Error('x') } catch (e) { return [a].map(v => v * 2)[0] } }; h(21)";
+        for _ in 0..3 {
+            assert_eq!(ctx.eval(Source::from_bytes(src)).unwrap().as_number(), Some(42.0));
+        }
+        let f = ctx.eval(Source::from_bytes("(x) => x + 1")).unwrap();
+        let f = f.as_object().unwrap();
+        let v = f.call(&boa_engine::JsValue::undefined(), &[1.into()], &mut ctx).unwrap();
+        assert_eq!(v.as_number(), Some(2.0));
+    }
 }

@@ -67,8 +67,9 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> 
     TcpListener::from_std(socket.into())
 }
 
-/// Accepts until `stop` fires; each connection is served by `serve` on its own local task.
-pub async fn run<F, Fut>(listener: TcpListener, spec: Rc<ListenSpec>, stop: Rc<tokio::sync::Notify>, serve: F)
+/// Accepts until the task running it is aborted (which closes the socket); each connection
+/// is served by `serve` on its own local task.
+pub async fn run<F, Fut>(listener: TcpListener, spec: Rc<ListenSpec>, serve: F)
 where
     F: Fn(tokio::net::TcpStream) -> Fut,
     Fut: std::future::Future<Output = ()> + 'static,
@@ -78,17 +79,10 @@ where
         // With maxConnections reached, stop accepting but keep the socket: clients wait
         // in the backlog, as in Pipy.
         let permit = match &limit {
-            Some(l) => tokio::select! {
-                p = l.clone().acquire_owned() => p.ok(),
-                _ = stop.notified() => return,
-            },
+            Some(l) => l.clone().acquire_owned().await.ok(),
             None => None,
         };
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stop.notified() => return,
-        };
-        match accepted {
+        match listener.accept().await {
             Ok((stream, _)) => {
                 let served = serve(stream);
                 tokio::task::spawn_local(async move {

@@ -14,8 +14,11 @@ use crate::engine::Context;
 use crate::js;
 
 mod serve;
+mod stop;
 mod udp;
 use crate::net::listener::{self, ListenSpec, Transport};
+
+pub use stop::run_exit_callbacks;
 
 /// What the main thread tells the workers.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -88,12 +91,16 @@ impl Drop for ActiveGuard {
     }
 }
 
+/// Where a worker says that it started, or why it could not.
+pub type Ready = tokio::sync::mpsc::UnboundedSender<Result<(), StartError>>;
+
 /// Why a worker could not start: already formatted for the user.
 pub struct StartError(pub String);
 
-/// Runs one worker to completion. `ready` is told once the script ran and the listeners
+/// Runs one worker to completion: until everything its script started has ended by itself,
+/// or a stop (see [`stop::shutdown`]). `ready` is told once the script ran and the listeners
 /// are open (or why that failed).
-pub fn run(cfg: WorkerConfig, ready: std::sync::mpsc::Sender<Result<(), StartError>>) {
+pub fn run(cfg: WorkerConfig, ready: Ready) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -101,23 +108,61 @@ pub fn run(cfg: WorkerConfig, ready: std::sync::mpsc::Sender<Result<(), StartErr
             return;
         }
     };
-    let local = tokio::task::LocalSet::new();
-    local.spawn_local(async move {
-        match start(&cfg) {
-            Err(e) => {
-                let _ = ready.send(Err(e));
-            }
-            Ok(opened) => {
-                let _ = ready.send(Ok(()));
-                tracing::debug!(target: "thread", "Thread {} started", cfg.id);
-                if opened.is_empty() {
-                    return;
-                }
-                serve(cfg, opened).await;
-            }
+    let mut local = tokio::task::LocalSet::new();
+    rt.block_on(lifecycle(cfg, ready, &mut local));
+    // The tasks go first, with the runtime still there for their timers and sockets: they
+    // hold script values, which must be gone before the script engine is.
+    {
+        let _rt = rt.enter();
+        drop(local);
+    }
+    stop::clear_thread_state();
+}
+
+async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::LocalSet) {
+    let opened = match local.run_until(async { start(&cfg) }).await {
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
         }
-    });
-    rt.block_on(local);
+        Ok(opened) => opened,
+    };
+    let _ = ready.send(Ok(()));
+    tracing::debug!(target: "thread", "Thread {} started", cfg.id);
+    let root = root();
+    // UDP listeners end their sessions themselves when told (each its own permit, so a stop
+    // sent before the listener waits is not missed); TCP accept loops are aborted.
+    let mut udp_stops = Vec::new();
+    let accept: Vec<_> = opened
+        .into_iter()
+        .filter_map(|(l, spec)| {
+            let l = match l {
+                Bound::Tcp(l) => l,
+                Bound::Udp(s) => {
+                    let stop = Rc::new(tokio::sync::Notify::new());
+                    udp_stops.push(stop.clone());
+                    local.spawn_local(udp::listen(s, spec, root.clone(), stop));
+                    return None;
+                }
+            };
+            // `idleTimeout: 0` turns the timeout off, as it does for `connect`.
+            let idle_timeout = Some(spec.idle_timeout).filter(|d| !d.is_zero()).unwrap_or(crate::options::FOREVER);
+            let opts = Rc::new(serve::ServeOptions { idle_timeout });
+            let (layout, root) = (spec.layout.clone(), root.clone());
+            let serve = move |stream| serve::serve(stream, layout.clone(), root.clone(), opts.clone());
+            Some(local.spawn_local(listener::run(l, spec, serve)))
+        })
+        .collect();
+    drop(root);
+    let mut commands = cfg.commands.clone();
+    tokio::select! {
+        // Nothing is left to run: no listener, task or timer.
+        _ = &mut *local => return,
+        // A stop, or the main thread is gone.
+        _ = commands.wait_for(|c| *c == Command::Stop) => {}
+    }
+    udp_stops.iter().for_each(|s| s.notify_one());
+    local.run_until(stop::shutdown(accept, cfg.drain_timeout)).await;
 }
 
 enum Bound {
@@ -193,71 +238,6 @@ thread_local! {
 /// The worker's root context: what every new connection's `$` values are copied from.
 pub fn root() -> Rc<Context> {
     ROOT.with(|r| r.borrow().clone()).unwrap_or_else(Context::root)
-}
-
-async fn serve(mut cfg: WorkerConfig, opened: Opened) {
-    let stop = Rc::new(tokio::sync::Notify::new());
-    let root = root();
-    let accept: Vec<_> = opened
-        .into_iter()
-        .map(|(l, spec)| {
-            let l = match l {
-                Bound::Tcp(l) => l,
-                Bound::Udp(s) => return tokio::task::spawn_local(udp::listen(s, spec, root.clone(), stop.clone())),
-            };
-            let opts = Rc::new(serve::ServeOptions { idle_timeout: spec.idle_timeout });
-            let (layout, root) = (spec.layout.clone(), root.clone());
-            let serve = move |stream| serve::serve(stream, layout.clone(), root.clone(), opts.clone());
-            tokio::task::spawn_local(listener::run(l, spec, stop.clone(), serve))
-        })
-        .collect();
-    while *cfg.commands.borrow_and_update() == Command::Run {
-        if cfg.commands.changed().await.is_err() {
-            break;
-        }
-    }
-    stop.notify_waiters();
-    for a in accept {
-        let _ = a.await;
-    }
-    run_exit_callbacks().await;
-    let deadline = tokio::time::Instant::now() + cfg.drain_timeout;
-    while ACTIVE.with(|a| a.get()) > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Runs the `pipy.exit` callbacks in order, each in a fresh context, waiting for any
-/// Promise they return. A throwing callback ends the sequence, as in Pipy.
-pub async fn run_exit_callbacks() {
-    let callbacks = with_state(|s| std::mem::take(&mut s.exit_callbacks));
-    let mut pending = Vec::new();
-    for f in callbacks {
-        let context = root().copy(None);
-        match js::call(&context, &f, &[]) {
-            Ok(v) if js::promise::is_promise(&v) => {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                js::promise::on_settled(
-                    &v,
-                    &context,
-                    Box::new(move |r| {
-                        let _ = tx.send(r);
-                    }),
-                );
-                pending.push(rx);
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(target: "script", "exit callback: {e}");
-                break;
-            }
-        }
-    }
-    for rx in pending {
-        if let Ok(Err(e)) = rx.await {
-            tracing::error!(target: "script", "exit callback: {e}");
-        }
-    }
 }
 
 /// What a script with a top-level `return` is wrapped in (PipyJS allows that return).

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
@@ -15,7 +15,7 @@ use boa_gc::GcRefCell;
 
 use super::resource::new_resource;
 use super::{arg, method};
-use crate::engine::Inbound as InboundInfo;
+use crate::engine::Inbound;
 use crate::js::{current, type_error};
 
 struct RrTarget {
@@ -25,11 +25,17 @@ struct RrTarget {
     usage: f64,
 }
 
+/// How many keys one generation of the key map holds: a key unused for two generations is
+/// forgotten (and gets a target by the round again), so the maps stay bounded.
+const KEYS_PER_GENERATION: usize = 16 * 1024;
+
 #[derive(Default)]
 struct RrState {
     targets: Vec<RrTarget>,
-    /// `key` argument -> the target chosen for it.
+    /// `key` argument -> the target chosen for it: the keys used lately...
     by_key: HashMap<String, String>,
+    /// ...and those of the generation before, moved up again when they are used.
+    by_key_before: HashMap<String, String>,
 }
 
 impl RrState {
@@ -48,14 +54,12 @@ impl RrState {
     /// Smooth weighted round-robin: the target with the lowest hits/weight, earliest first;
     /// the counts start over once every weight has been used up.
     fn select(&mut self, key: Option<String>) -> Option<String> {
-        if let Some(k) = &key {
-            match self.by_key.get(k) {
-                Some(t) if self.targets.iter().any(|x| &x.id == t) => return Some(t.clone()),
-                Some(_) => {
-                    self.by_key.remove(k);
-                }
-                None => {}
-            }
+        if let Some(k) = key.as_ref()
+            && let Some(t) = self.by_key.remove(k).or_else(|| self.by_key_before.remove(k))
+            && self.targets.iter().any(|x| x.id == t)
+        {
+            self.remember(k.clone(), t.clone());
+            return Some(t);
         }
         let live = self.targets.iter().filter(|t| t.weight > 0);
         let total_weight: u32 = live.clone().map(|t| t.weight).sum();
@@ -77,28 +81,53 @@ impl RrState {
             }
         }
         if let Some(k) = key {
-            self.by_key.insert(k, id.clone());
+            self.remember(k, id.clone());
         }
         Some(id)
     }
+
+    fn remember(&mut self, key: String, target: String) {
+        if self.by_key.len() >= KEYS_PER_GENERATION {
+            self.by_key_before = std::mem::take(&mut self.by_key);
+        }
+        self.by_key.insert(key, target);
+    }
 }
 
-/// A connection that borrowed a resource; it keeps it until the connection is gone.
-#[derive(Trace, Finalize)]
-struct Session {
+/// The resources connections borrowed, by connection id. A connection that closes puts its id
+/// on `closed`, and the next borrow drops those entries: no scan, and no entry outlives its
+/// connection by more than one borrow.
+#[derive(Trace, Finalize, Default)]
+struct Sessions {
+    live: HashMap<u64, JsObject>,
     #[unsafe_ignore_trace]
-    inbound: Weak<InboundInfo>,
-    target: String,
-    resource: JsObject,
+    closed: Rc<RefCell<Vec<u64>>>,
+}
+
+impl Sessions {
+    fn get(&mut self, inbound: &Inbound) -> Option<JsObject> {
+        for id in self.closed.borrow_mut().drain(..) {
+            self.live.remove(&id);
+        }
+        self.live.get(&inbound.id).cloned()
+    }
+
+    fn insert(&mut self, inbound: &Inbound, resource: JsObject) {
+        let (id, closed) = (inbound.id, Rc::downgrade(&self.closed));
+        self.live.insert(id, resource);
+        inbound.on_close(Box::new(move || {
+            if let Some(closed) = closed.upgrade() {
+                closed.borrow_mut().push(id);
+            }
+        }));
+    }
 }
 
 #[derive(Trace, Finalize, JsData)]
 pub struct RoundRobinLoadBalancer {
     #[unsafe_ignore_trace]
     state: RefCell<RrState>,
-    sessions: GcRefCell<Vec<Session>>,
-    /// Resources given back by ended sessions, reused for the same target.
-    spare: GcRefCell<Vec<(String, JsObject)>>,
+    sessions: GcRefCell<Sessions>,
     /// Where a borrower object passed explicitly keeps its resource.
     #[unsafe_ignore_trace]
     symbol: JsSymbol,
@@ -133,7 +162,7 @@ impl RoundRobinLoadBalancer {
                 return Ok(kept);
             }
             let Some(id) = self.state.borrow_mut().select(key) else { return Ok(JsValue::null()) };
-            let res: JsValue = self.resource_for(id, ctx)?.into();
+            let res: JsValue = new_resource(JsString::from(id).into(), None, ctx)?.into();
             let desc =
                 PropertyDescriptor::builder().value(res.clone()).writable(true).enumerable(false).configurable(true);
             borrower.define_property_or_throw(self.symbol.clone(), desc, ctx)?;
@@ -144,39 +173,16 @@ impl RoundRobinLoadBalancer {
             let Some(id) = self.state.borrow_mut().select(key) else { return Ok(JsValue::null()) };
             return Ok(new_resource(JsString::from(id).into(), None, ctx)?.into());
         };
-        self.end_sessions();
-        if let Some(s) = self.sessions.borrow().iter().find(|s| s.inbound.as_ptr() == Rc::as_ptr(&inbound)) {
-            return Ok(s.resource.clone().into());
+        if let Some(resource) = self.sessions.borrow_mut().get(&inbound) {
+            return Ok(resource.into());
         }
         let Some(id) = self.state.borrow_mut().select(key) else { return Ok(JsValue::null()) };
-        let resource = self.resource_for(id.clone(), ctx)?;
-        self.sessions.borrow_mut().push(Session {
-            inbound: Rc::downgrade(&inbound),
-            target: id,
-            resource: resource.clone(),
-        });
-        Ok(resource.into())
-    }
-
-    /// Sessions whose connection has closed give their resources back.
-    fn end_sessions(&self) {
-        let mut sessions = self.sessions.borrow_mut();
-        let mut spare = self.spare.borrow_mut();
-        sessions.retain(|s| {
-            let alive = s.inbound.upgrade().is_some_and(|i| i.fd().is_some());
-            if !alive {
-                spare.push((s.target.clone(), s.resource.clone()));
-            }
-            alive
-        });
-    }
-
-    fn resource_for(&self, id: String, ctx: &mut Context) -> JsResult<JsObject> {
-        let mut spare = self.spare.borrow_mut();
-        if let Some(i) = spare.iter().position(|(t, _)| *t == id) {
-            return Ok(spare.remove(i).1);
+        let resource = new_resource(JsString::from(id).into(), None, ctx)?;
+        // A connection already closed would never take its entry away.
+        if inbound.fd().is_some() {
+            self.sessions.borrow_mut().insert(&inbound, resource.clone());
         }
-        new_resource(JsString::from(id).into(), None, ctx)
+        Ok(resource.into())
     }
 }
 
@@ -197,8 +203,7 @@ impl Class for RoundRobinLoadBalancer {
         }
         Ok(RoundRobinLoadBalancer {
             state: RefCell::new(state),
-            sessions: GcRefCell::new(Vec::new()),
-            spare: GcRefCell::new(Vec::new()),
+            sessions: GcRefCell::new(Sessions::default()),
             symbol: JsSymbol::new(Some(js_string!("RoundRobinLoadBalancer")))
                 .ok_or_else(|| type_error("out of symbols"))?,
         })
@@ -255,5 +260,45 @@ impl Class for RoundRobinLoadBalancer {
         );
         method(class, "deselect", 1, NativeFunction::from_fn_ptr(|_, _, _| Ok(JsValue::undefined())));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbound() -> Inbound {
+        Inbound::new(([127, 0, 0, 1], 1).into(), ([127, 0, 0, 1], 2).into(), -1)
+    }
+
+    #[test]
+    fn sessions_go_with_their_connections() {
+        let mut sessions = Sessions::default();
+        let kept = inbound();
+        sessions.insert(&kept, JsObject::with_null_proto());
+        for _ in 0..1000 {
+            let c = inbound();
+            assert!(sessions.get(&c).is_none());
+            sessions.insert(&c, JsObject::with_null_proto());
+            assert!(sessions.get(&c).is_some(), "a connection keeps its resource");
+            c.closed();
+        }
+        assert!(sessions.get(&kept).is_some());
+        assert_eq!(sessions.live.len(), 1, "only the open connection's resource is left");
+    }
+
+    #[test]
+    fn keys_stick_to_their_target_and_the_key_map_stays_bounded() {
+        let mut state = RrState::default();
+        state.set("a", 1);
+        state.set("b", 1);
+        let first = state.select(Some("k".into()));
+        for i in 0..5 * KEYS_PER_GENERATION {
+            state.select(Some(format!("key{i}")));
+            if i % 1000 == 0 {
+                assert_eq!(state.select(Some("k".into())), first, "a key in use keeps its target");
+            }
+        }
+        assert!(state.by_key.len() + state.by_key_before.len() <= 2 * KEYS_PER_GENERATION);
     }
 }

@@ -55,6 +55,11 @@ thread_local! {
     static LEGACY: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Forgets the registry (at worker teardown: its layouts hold script functions).
+pub fn uninstall() {
+    ACTIVE.with(|a| a.borrow_mut().take());
+}
+
 pub fn active_registry() -> Option<Rc<Registry>> {
     ACTIVE.with(|a| a.borrow().clone())
 }
