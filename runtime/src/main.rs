@@ -105,6 +105,9 @@ async fn run(
     let mut running = threads;
     loop {
         tokio::select! {
+            // In this order: a worker says why it could not start before it says it is done,
+            // and that reason must be heard before the last one done decides the exit code.
+            biased;
             // SIGTERM stops gracefully too, unlike Pipy, so that exit callbacks (which
             // detach eBPF programs in the samples) run under service managers.
             _ = async { tokio::select! { _ = sigint.recv() => {}, _ = sigterm.recv() => {} } } => {
