@@ -312,5 +312,9 @@ fn a_stream_ended_by_on_start_takes_no_more_input() {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = std::io::Read::read_to_end(&mut s, &mut rest);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(weir.wait_stdout_lines(1, Duration::from_millis(500)), Vec::<String>::new(), "filters saw input after the end");
+    assert_eq!(
+        weir.wait_stdout_lines(1, Duration::from_millis(500)),
+        Vec::<String>::new(),
+        "filters saw input after the end"
+    );
 }

@@ -180,14 +180,7 @@ mod tests {
             Event::error("ConnectionReset"),
             data(b"GET /late HTTP/1.1\r\n\r\n"),
         ]);
-        assert_eq!(
-            out,
-            [
-                "start GET / []",
-                "end undefined",
-                r#"stream end Some("ConnectionReset")"#,
-            ]
-        );
+        assert_eq!(out, ["start GET / []", "end undefined", r#"stream end Some("ConnectionReset")"#,]);
     }
 
     fn script(ctx: &Rc<RefCell<boa_engine::Context>>, src: &str) -> JsObject {
