@@ -8,6 +8,10 @@ use super::*;
 
 pub(super) const COALESCE: usize = 4096;
 
+/// Where Pipy would hold a whole body (`bufferSize` 0), a body without a known length is
+/// held up to this much, then sent chunked: a proxy's memory stays bounded per message.
+pub const MAX_BUFFERED_BODY: usize = 1 << 20;
+
 /// A piece of encoded output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Out {
@@ -25,13 +29,21 @@ pub enum Ending {
     Message,
     /// The exchange was final: Pipy emits a `StreamEnd` instead of the `MessageEnd`.
     Close,
+    /// A body streamed under the `content-length` its head declared came out shorter or
+    /// longer: the bytes written no longer frame a message, the connection must end.
+    Broken,
     /// The response turned the connection into a tunnel: pass everything through from now.
     Tunnel,
 }
 
 /// Encodes messages one after another, by Pipy's rules (`src/filters/http.cpp`, `Encoder`):
 /// header order and spelling as given, framing headers decided by the encoder, the body
-/// buffered for a `content-length` unless it outgrows `buffer_size` (0: never), then chunked.
+/// buffered for a `content-length` unless it outgrows `buffer_size`, then chunked.
+///
+/// Unlike Pipy, a body is never held whole. Past [`COALESCE`] bytes, a body whose head
+/// declared a `content-length` is written as it comes under that length (the same bytes
+/// Pipy writes when the body matches it); with `buffer_size` 0 a body without a declared
+/// length is held up to [`MAX_BUFFERED_BODY`], then chunked.
 ///
 /// Call [`Encoder::start_request`] or [`Encoder::start_response`], then [`Encoder::header`]
 /// for each header, then [`Encoder::data`] for the body and [`Encoder::end`].
@@ -57,6 +69,10 @@ struct Outgoing {
     chunked: bool,
     body: Vec<Bytes>,
     length: u64,
+    /// The `content-length` the head declared (not for `HEAD`).
+    declared: Option<u64>,
+    /// The head went out with `declared`; the body follows it as it comes.
+    streaming: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,6 +140,7 @@ impl Encoder {
         }
         if is("content-length") {
             if m.method != MethodClass::Head {
+                m.declared = value.trim().parse().ok();
                 return;
             }
             m.has_length = true;
@@ -216,7 +233,7 @@ impl Encoder {
 
     /// Adds body bytes. Outside a message they are dropped.
     pub fn data(&mut self, data: Bytes, out: &mut impl FnMut(Out)) {
-        let buffer_size = self.buffer_size;
+        let limit = if self.buffer_size > 0 { self.buffer_size } else { MAX_BUFFERED_BODY };
         let Some(m) = &mut self.msg else { return };
         if data.is_empty() {
             return;
@@ -227,10 +244,20 @@ impl Encoder {
         } else if m.chunked {
             let len = data.len();
             write_chunk(&[data], len, out);
+        } else if m.streaming {
+            m.stream(data, out);
         } else {
             m.length += data.len() as u64;
             m.body.push(data);
-            if buffer_size > 0 && m.length > buffer_size as u64 {
+            let declared = m.declared.filter(|&d| self.buffer_size == 0 && m.length > COALESCE as u64 && m.length <= d);
+            if let Some(declared) = declared {
+                // From here on the bytes are Pipy's whatever the segmentation: its head, with
+                // the same length, then the body.
+                out(Out::Start(m.finish_head_with(declared).freeze()));
+                m.streaming = true;
+                m.length = 0;
+                std::mem::take(&mut m.body).into_iter().for_each(|b| m.stream(b, out));
+            } else if m.length > limit as u64 {
                 m.chunked = true;
                 out(Out::Start(m.finish_head().freeze()));
                 let body = std::mem::take(&mut m.body);
@@ -242,7 +269,17 @@ impl Encoder {
     /// Ends the message. `None` if none was in progress.
     pub fn end(&mut self, out: &mut impl FnMut(Out)) -> Option<Ending> {
         let mut m = self.msg.take()?;
-        if m.chunked {
+        if m.streaming {
+            if Some(m.length) != m.declared {
+                tracing::warn!(
+                    target: "http",
+                    "HTTP body of {} bytes does not match its content-length {}: closing",
+                    m.length,
+                    m.declared.unwrap_or_default()
+                );
+                return Some(Ending::Broken);
+            }
+        } else if m.chunked {
             out(Out::Body(Bytes::from_static(b"0\r\n\r\n")));
         } else {
             let mut head = m.finish_head();
@@ -294,7 +331,26 @@ impl Outgoing {
             chunked: false,
             body: Vec::new(),
             length: 0,
+            declared: None,
+            streaming: false,
         }
+    }
+
+    /// Writes body bytes under the declared length; bytes past it are dropped (the message
+    /// then ends [`Ending::Broken`]).
+    fn stream(&mut self, mut data: Bytes, out: &mut impl FnMut(Out)) {
+        let room = self.declared.unwrap_or_default().saturating_sub(self.length);
+        self.length += data.len() as u64;
+        data.truncate(room.min(data.len() as u64) as usize);
+        if !data.is_empty() {
+            out(Out::Body(data));
+        }
+    }
+
+    /// The head with its framing and connection lines, for a body of `length` bytes.
+    fn finish_head_with(&mut self, length: u64) -> BytesMut {
+        self.length = length;
+        self.finish_head()
     }
 
     /// The head with its framing and connection lines.
