@@ -10,7 +10,7 @@ use boa_engine::{JsObject, JsValue};
 use bytes::{Bytes, BytesMut};
 
 use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo};
-use crate::engine::{Event, EventSink, FilterEnv, Head, Layout, Output, Pipeline, Value, host};
+use crate::engine::{Event, EventSink, FilterEnv, Gauge, Head, Layout, Output, Pipeline, Value, host};
 use crate::js;
 
 /// Who answers each request.
@@ -31,14 +31,38 @@ struct Shared {
     env: FilterEnv,
 }
 
-/// Collects one request's response events.
+/// Requests read ahead of the one being answered (pipelining) beyond which the client's
+/// socket is not read: each may hold up to [`Gauge::LIMIT`] of its answer.
+pub const MAX_PIPELINED: usize = 8;
+
+/// Collects one request's response events until its turn. The body bytes held count on
+/// the request's own gauge, which pauses whoever produces them.
 struct Answer {
     events: RefCell<VecDeque<Event>>,
     shared: Rc<Shared>,
+    gauge: Rc<Gauge>,
+    counted: Cell<usize>,
+    /// The request is gone: late output is dropped, not counted.
+    closed: Cell<bool>,
+}
+
+impl Answer {
+    fn release(&self, n: usize) {
+        let n = n.min(self.counted.get());
+        self.counted.set(self.counted.get() - n);
+        self.gauge.sub(n);
+    }
 }
 
 impl EventSink for Answer {
     fn on_event(&self, evt: Event) {
+        if self.closed.get() {
+            return;
+        }
+        if let Event::Data(b) = &evt {
+            self.counted.set(self.counted.get() + b.len());
+            self.gauge.add(b.len());
+        }
         self.events.borrow_mut().push_back(evt);
         if !self.shared.busy.get() {
             self.shared.env.wake();
@@ -56,6 +80,14 @@ struct Stream {
     replied: bool,
 }
 
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.answer.closed.set(true);
+        self.answer.events.borrow_mut().clear();
+        self.answer.release(self.answer.counted.get());
+    }
+}
+
 pub struct HttpServer {
     responder: Responder,
     shared: Rc<Shared>,
@@ -67,6 +99,14 @@ pub struct HttpServer {
     /// The client's end, held until every response is out.
     client_end: Option<Event>,
     closed: bool,
+    /// The client's reader is paused: too many requests are waiting.
+    holding: bool,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.hold(false);
+    }
 }
 
 impl HttpServer {
@@ -80,6 +120,16 @@ impl HttpServer {
             responding: false,
             client_end: None,
             closed: false,
+            holding: false,
+        }
+    }
+
+    /// Pauses (or resumes) reading the client while requests pile up.
+    fn hold(&mut self, on: bool) {
+        if on != self.holding {
+            self.holding = on;
+            let gauge = &self.shared.env.context.upstream;
+            if on { gauge.hold() } else { gauge.unhold() }
         }
     }
 
@@ -120,7 +170,15 @@ impl HttpServer {
         match item {
             Item::Head(req) => {
                 let head = Rc::new(req.head);
-                let answer = Rc::new(Answer { events: RefCell::new(VecDeque::new()), shared: self.shared.clone() });
+                let context = &self.shared.env.context;
+                let gauge = Rc::new(Gauge::child(context.downstream.clone()));
+                let answer = Rc::new(Answer {
+                    events: RefCell::new(VecDeque::new()),
+                    shared: self.shared.clone(),
+                    gauge: gauge.clone(),
+                    counted: Cell::new(0),
+                    closed: Cell::new(false),
+                });
                 let mut stream = Stream {
                     answer: answer.clone(),
                     pipeline: None,
@@ -131,7 +189,7 @@ impl HttpServer {
                 };
                 match &self.responder {
                     Responder::Pipeline(layout) => {
-                        let context = self.shared.env.context.copy(None);
+                        let context = context.copy_queued_on(gauge);
                         let p = Pipeline::new(layout.clone(), context, answer);
                         p.start(&[]);
                         p.input(Event::MessageStart(Head::Request(head)));
@@ -140,11 +198,16 @@ impl HttpServer {
                     _ => stream.request = Some((head, BytesMut::new())),
                 }
                 self.streams.push_back(stream);
+                if self.streams.len() >= MAX_PIPELINED {
+                    self.hold(true);
+                }
             }
             Item::Body(b) => {
                 if let Some(s) = self.streams.back_mut() {
                     match (&s.pipeline, &mut s.request) {
                         (Some(p), _) => p.input(Event::Data(b)),
+                        // A fixed answer does not need the request body.
+                        (None, Some(_)) if matches!(self.responder, Responder::Message(_)) => {}
                         (None, Some((_, body))) => body.extend_from_slice(&b),
                         _ => {}
                     }
@@ -177,6 +240,10 @@ impl HttpServer {
         'streams: while let Some(front) = self.streams.front_mut() {
             while !front.replied {
                 let Some(evt) = front.answer.events.borrow_mut().pop_front() else { break };
+                if let Event::Data(b) = &evt {
+                    // Handed on to the client's outbox, which counts it from here.
+                    front.answer.release(b.len());
+                }
                 let mut emit = |o: Out| match o {
                     Out::Start(b) | Out::Body(b) => bytes.push(b),
                 };
@@ -196,7 +263,7 @@ impl HttpServer {
                         let ending = self.encoder.end(&mut emit);
                         self.responding = false;
                         front.replied = true;
-                        if matches!(ending, Some(Ending::Close | Ending::Tunnel)) {
+                        if matches!(ending, Some(Ending::Close | Ending::Tunnel | Ending::Broken)) {
                             end = Some(Event::end());
                             break 'streams;
                         }
@@ -215,6 +282,9 @@ impl HttpServer {
                 break;
             }
         }
+        if self.streams.len() < MAX_PIPELINED {
+            self.hold(false);
+        }
         if end.is_none() && self.streams.is_empty() {
             end = self.client_end.take();
         }
@@ -224,6 +294,7 @@ impl HttpServer {
         if let Some(end) = end {
             self.closed = true;
             self.streams.clear();
+            self.hold(false);
             out.emit(end);
         }
     }
