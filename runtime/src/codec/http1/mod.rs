@@ -151,4 +151,6 @@ pub fn error_response(error: Option<&str>) -> ResponseHead {
 /// Bodies up to this size are copied next to their framing (the head, a chunk-size line)
 
 #[cfg(test)]
+mod prop;
+#[cfg(test)]
 mod tests;
