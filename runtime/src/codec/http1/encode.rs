@@ -133,6 +133,11 @@ impl Encoder {
     /// `HEAD`) `content-length` are dropped, the encoder writes its own; `connection` is
     /// held for the connection line written last.
     pub fn header(&mut self, name: &str, value: &str) {
+        self.header_bytes(name, value, value.as_bytes())
+    }
+
+    /// As [`Encoder::header`], writing `bytes` as the value (`value` is their text).
+    fn header_bytes(&mut self, name: &str, value: &str, bytes: &[u8]) {
         let Some(m) = &mut self.msg else { return };
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("transfer-encoding") || is("keep-alive") {
@@ -150,10 +155,10 @@ impl Encoder {
         } else if is("upgrade") {
             m.upgrade = Some(value.to_owned());
         }
-        m.head.reserve(name.len() + value.len() + 4);
+        m.head.reserve(name.len() + bytes.len() + 4);
         m.head.put_slice(name.as_bytes());
         m.head.put_slice(b": ");
-        m.head.put_slice(value.as_bytes());
+        m.head.put_slice(bytes);
         m.head.put_slice(b"\r\n");
     }
 
@@ -185,7 +190,7 @@ impl Encoder {
             return;
         }
         self.start_request(&head.method, &head.path, &head.protocol);
-        head.headers.iter().for_each(|h| self.header(&h.name, &h.value));
+        head.headers.iter().for_each(|h| self.header_bytes(&h.name, &h.value, h.bytes()));
     }
 
     /// As [`Encoder::start_script_request`], for a response.
@@ -195,7 +200,7 @@ impl Encoder {
         }
         let text = Some(head.status_text.as_str()).filter(|t| !t.is_empty());
         self.start_response(&head.protocol, head.status, text, request);
-        head.headers.iter().for_each(|h| self.header(&h.name, &h.value));
+        head.headers.iter().for_each(|h| self.header_bytes(&h.name, &h.value, h.bytes()));
     }
 
     fn script_headers(&mut self, headers: &[Header]) {
@@ -210,11 +215,11 @@ impl Encoder {
                 .map_or_else(|| h.name.to_ascii_lowercase(), |e| e.name.clone());
             if h.name.eq_ignore_ascii_case("cookie") || h.name.eq_ignore_ascii_case("set-cookie") {
                 for e in group() {
-                    self.header(&name, &e.value);
+                    self.header_bytes(&name, &e.value, e.bytes());
                 }
             } else {
                 let last = group().next_back().expect("h itself");
-                self.header(&name, &last.value);
+                self.header_bytes(&name, &last.value, last.bytes());
             }
         }
     }

@@ -235,3 +235,20 @@ proptest! {
         decode_responses(&p);
     }
 }
+
+#[test]
+fn header_bytes_that_are_not_utf8_pass_through_unchanged() {
+    let wire = b"GET / HTTP/1.1\r\nx-name: caf\xe9 \xff\xfe\r\nhost: h\r\n\r\n";
+    let mut d = RequestDecoder::new();
+    d.feed(Bytes::from_static(wire));
+    let Some(Item::Head(req)) = d.next() else { panic!("a head") };
+    let mut enc = Encoder::new(0);
+    enc.start_request_head(&req.head);
+    let mut out = Vec::new();
+    enc.end(&mut |o| match o {
+        encode::Out::Start(b) | encode::Out::Body(b) => out.extend_from_slice(&b),
+    });
+    let line: &[u8] = b"x-name: caf\xe9 \xff\xfe\r\n";
+    let text = out.windows(line.len()).any(|w| w == line);
+    assert!(text, "{:?}", String::from_utf8_lossy(&out));
+}
