@@ -146,12 +146,7 @@ impl HttpServer {
                 }
             }
             Event::StreamEnd(_) => {
-                for s in self.streams.iter_mut().filter(|s| !s.input_done) {
-                    s.input_done = true;
-                    if let Some(p) = &s.pipeline {
-                        p.input(Event::end());
-                    }
-                }
+                self.end_requests(Event::end());
                 self.client_end = Some(evt);
             }
             _ => {}
@@ -224,11 +219,28 @@ impl HttpServer {
             }
             Item::Tunnel(_) | Item::Http2Preface => {
                 tracing::warn!(target: "http", "HTTP tunnels and HTTP/2 are not supported yet: closing");
+                self.end_requests(Event::error("ProtocolError"));
                 self.client_end = Some(Event::end());
             }
             Item::Error(e) => {
                 tracing::debug!(target: "http", "{e}");
+                self.end_requests(Event::error("ProtocolError"));
                 self.client_end = Some(Event::end());
+            }
+        }
+    }
+
+    /// No more input: requests not read whole get `end` (their pipelines decide what that
+    /// means; a collected request will never be answered, so its stream ends).
+    fn end_requests(&mut self, end: Event) {
+        for s in self.streams.iter_mut().filter(|s| !s.input_done) {
+            s.input_done = true;
+            match &s.pipeline {
+                Some(p) => p.input(end.clone()),
+                None => {
+                    s.request = None;
+                    s.answer.on_event(Event::error("ConnectionReset"));
+                }
             }
         }
     }
@@ -259,6 +271,13 @@ impl HttpServer {
                         self.responding = true;
                     }
                     Event::Data(b) if self.responding => self.encoder.data(b, &mut emit),
+                    Event::StreamEnd(Some(e)) if self.responding => {
+                        // Cut off mid-response: whatever framing was promised cannot be
+                        // kept, and a shorter body must not pass for a whole one.
+                        self.encoder.abort();
+                        end = Some(Event::StreamEnd(Some(e)));
+                        break 'streams;
+                    }
                     Event::MessageEnd(_) | Event::StreamEnd(_) if self.responding => {
                         let ending = self.encoder.end(&mut emit);
                         self.responding = false;

@@ -388,6 +388,27 @@ impl MuxHttp {
         pending.into_iter().for_each(|b| session.input(Event::Data(b)));
     }
 
+    /// Gives up a request not wholly encoded. Half of it may have gone out: then the
+    /// upstream connection cannot carry another request, and is closed.
+    fn abort_request(&mut self) {
+        self.env.context.upstream.sub(std::mem::take(&mut self.pending_len));
+        self.pending.clear();
+        if self.encoder.in_message()
+            && self.turn == Turn::Writing
+            && let Some(session) = &self.session
+        {
+            session.close();
+            let s = session.clone();
+            tokio::task::spawn_local(async move {
+                s.fail(Some("ConnectionReset"));
+                s.pipeline.borrow_mut().take();
+                s.next_turn();
+            });
+        }
+        self.encoder.abort();
+        self.turn = Turn::Idle;
+    }
+
     /// The request's end went out: the session is free for the next writer.
     fn finish(&mut self) {
         if let Some(s) = &self.session
@@ -420,6 +441,12 @@ impl Filter for MuxHttp {
             }
             Event::Data(b) => self.encoder.data(b, &mut collect),
             Event::MessageEnd(_) => done = self.encoder.end(&mut collect).is_some(),
+            Event::StreamEnd(e) if self.encoder.in_message() => {
+                // The client went away mid-request: it can never be answered.
+                self.abort_request();
+                self.ended = true;
+                out.emit(Event::StreamEnd(e.or(Some(StreamError::Code("ConnectionReset")))));
+            }
             Event::StreamEnd(e) => {
                 let waiting =
                     self.session.as_ref().is_some_and(|s| s.waiters.borrow().iter().any(|w| w.env.same(&self.env)));
@@ -449,19 +476,8 @@ impl Filter for MuxHttp {
 
 impl Drop for MuxHttp {
     fn drop(&mut self) {
-        self.env.context.upstream.sub(std::mem::take(&mut self.pending_len));
+        self.abort_request();
         let Some(session) = self.session.take() else { return };
-        if self.turn == Turn::Writing && self.encoder.in_message() {
-            // Half a request went out (the client went away mid-upload): the connection
-            // cannot carry another one.
-            session.close();
-            let s = session.clone();
-            tokio::task::spawn_local(async move {
-                s.fail(Some("ConnectionReset"));
-                s.pipeline.borrow_mut().take();
-                s.next_turn();
-            });
-        }
         session.share.set(session.share.get() - 1);
         if session.share.get() > 0 || session.closed.get() {
             return;

@@ -35,8 +35,13 @@ pub async fn run(stream: TcpStream, input: &dyn Fn(Event), outbox: &Outbox, upst
                 }
             };
             last_activity.set(tokio::time::Instant::now());
+            let failed = read.is_err();
             let (evt, last) = super::read_event(read, &mut buf);
             input(evt);
+            if failed {
+                // Reset or broken: nothing more can be written either.
+                outbox.discard();
+            }
             if last {
                 return;
             }
