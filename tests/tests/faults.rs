@@ -73,7 +73,8 @@ impl Proxy {
     fn new(upstream: u16) -> Proxy {
         let good_upstream = big_server();
         let (port, good) = (free_port(), free_port());
-        let weir = start(&format!("{}{}", demux_mux(port, upstream), demux_mux(good, good_upstream)));
+        let mut weir = start(&format!("{}{}", demux_mux(port, upstream), demux_mux(good, good_upstream)));
+        weir.wait_stderr(&format!("Listening on TCP port {good}"), Duration::from_secs(10));
         // Warm up (Boa, the allocator) before taking the baseline.
         Client::connect(good).download(100_000, 1, 0, 0).unwrap();
         let start_rss = rss(weir.child.id()).0;
