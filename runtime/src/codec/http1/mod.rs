@@ -179,8 +179,6 @@ pub fn error_response(error: Option<&str>) -> ResponseHead {
     ResponseHead { protocol: "HTTP/1.1".into(), status, status_text: text.into(), headers: Vec::new() }
 }
 
-/// Bodies up to this size are copied next to their framing (the head, a chunk-size line)
-
 #[cfg(test)]
 mod prop;
 #[cfg(test)]
