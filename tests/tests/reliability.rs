@@ -132,6 +132,54 @@ fn big_bodies_through_demux_and_a_request_encoder_stream() {
     upload_through(script, big_sizes().1 / 4);
 }
 
+#[test]
+fn big_download_through_a_logging_fork_streams() {
+    // The transparent-proxy sample's shape: a fork decodes the bytes on their way past.
+    let script = |port: u16, upstream: u16| {
+        format!(
+            "pipy.listen({port}, $=>$\n\
+               .fork().to($=>$.decodeHTTPRequest().handleMessageStart(() => {{}}))\n\
+               .connect('127.0.0.1:{upstream}')\n\
+               .fork().to($=>$.decodeHTTPResponse().handleMessageStart(() => {{}}))\n\
+             )\n"
+        )
+    };
+    download_through(script, big_sizes().0 / 4);
+    upload_through(script, big_sizes().1 / 4);
+}
+
+#[test]
+fn pipelined_requests_behind_a_client_that_does_not_read_are_capped() {
+    let upstream = big_server();
+    let port = free_port();
+    let weir = start(&demux_mux(port, upstream));
+    warm_up(port);
+    let (before, _) = rss(weir.child.id());
+    let mut c = Client::connect(port);
+    let (n, len) = (100u64, MIB);
+    let writer = {
+        let mut w = c.w.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for i in 0..n {
+                let req = format!("GET /down/{len}/{i} HTTP/1.1\r\nhost: test\r\n\r\n");
+                if w.write_all(req.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    // 100 MiB of answers are asked for; the client reads nothing for a while.
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, peak) = rss(weir.child.id());
+    for i in 0..n {
+        let head = read_head(&mut c.r).unwrap().expect("an answer");
+        assert_eq!(read_body(&mut c.r, &head, 0).unwrap(), (len, pattern_digest(i, len)), "answer {i}");
+    }
+    writer.join().unwrap();
+    eprintln!("pipelined: RSS before {} MiB, peak while not reading {} MiB", before / MIB, peak / MIB);
+    assert!(peak < before + 24 * MIB, "RSS grew from {} to {} MiB", before / MIB, peak / MIB);
+}
+
 /// Baseline RSS after a first small exchange (Boa and the allocator warmed up).
 fn warm_up(port: u16) {
     Client::connect(port).download(1000, 1, 0, 0).unwrap();
