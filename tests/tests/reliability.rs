@@ -180,6 +180,27 @@ fn pipelined_requests_behind_a_client_that_does_not_read_are_capped() {
     assert!(peak < before + 24 * MIB, "RSS grew from {} to {} MiB", before / MIB, peak / MIB);
 }
 
+#[test]
+fn a_session_shared_between_clients_paces_the_client_writing_into_it() {
+    // One session for everyone: the second client's upload goes into a connection the
+    // first client's pipeline opened.
+    let upstream = big_server();
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP(() => 'one').to($=>$.connect('127.0.0.1:{upstream}'))))\n"
+    );
+    let weir = start(&script);
+    warm_up(port);
+    let (before, _) = rss(weir.child.id());
+    let len = 48 * MIB;
+    let (status, got) = Client::connect(port).upload(len, 8, 0, 16 * MIB).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(got, format!("{len} {}", pattern_digest(8, len)));
+    let (_, peak) = rss(weir.child.id());
+    eprintln!("shared session: RSS before {} MiB, peak {} MiB", before / MIB, peak / MIB);
+    assert!(peak < before + 16 * MIB, "RSS grew from {} to {} MiB", before / MIB, peak / MIB);
+}
+
 /// Baseline RSS after a first small exchange (Boa and the allocator warmed up).
 fn warm_up(port: u16) {
     Client::connect(port).download(1000, 1, 0, 0).unwrap();

@@ -121,6 +121,8 @@ struct Session {
     /// being answered, so that one's client paces the upstream.
     gauge: Rc<Gauge>,
     home: Option<Rc<Gauge>>,
+    /// The gauge its upstream socket's queue counts on (its creator's client reader's).
+    upstream: Rc<Gauge>,
     /// A request is being written: others wait for their turn, in order.
     writing: Cell<bool>,
     turns: RefCell<VecDeque<FilterEnv>>,
@@ -312,6 +314,7 @@ impl MuxHttp {
                 shared: Rc::downgrade(&self.shared),
                 _key_object: key_object,
                 gauge: self.env.context.downstream.clone(),
+                upstream: self.env.context.upstream.clone(),
                 home: self.env.context.downstream.parent(),
                 writing: Cell::new(false),
                 turns: RefCell::new(VecDeque::new()),
@@ -386,6 +389,17 @@ impl MuxHttp {
         session.waiters.borrow_mut().push_back(Rc::new(Waiter { env: self.env.clone(), got_head: Cell::new(false) }));
         session.messages.set(session.messages.get() + 1);
         pending.into_iter().for_each(|b| session.input(Event::Data(b)));
+        // A session made by another client queues this client's bytes on that client's
+        // gauge: while writing, this client's reader also waits for it.
+        self.pace(Some(session.upstream.clone()));
+    }
+
+    fn pace(&self, on: Option<Rc<Gauge>>) {
+        let Some(session) = &self.session else { return };
+        let mine = &self.env.context.upstream;
+        if !Rc::ptr_eq(mine, &session.upstream) {
+            mine.set_parent(on);
+        }
     }
 
     /// Gives up a request not wholly encoded. Half of it may have gone out: then the
@@ -405,6 +419,9 @@ impl MuxHttp {
                 s.next_turn();
             });
         }
+        if self.turn == Turn::Writing {
+            self.pace(None);
+        }
         self.encoder.abort();
         self.turn = Turn::Idle;
     }
@@ -414,6 +431,7 @@ impl MuxHttp {
         if let Some(s) = &self.session
             && self.turn == Turn::Writing
         {
+            self.pace(None);
             s.next_turn();
         }
         self.turn = Turn::Idle;
