@@ -48,7 +48,7 @@ fn request_head() -> Head {
         method: "GET".into(),
         path: "/some/path?q=1".into(),
         protocol: "HTTP/1.1".into(),
-        headers: headers.iter().map(|(n, v)| Header { name: (*n).into(), value: (*v).into() }).collect(),
+        headers: headers.iter().map(|(n, v)| Header::new(*n, *v)).collect(),
     }))
 }
 

@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: they start the built `weir` binary on scripts and drive
 //! it with real clients against real local servers.
 
+pub mod big;
 pub mod cgroup;
 
 use std::io::{BufRead, BufReader, Read, Write};

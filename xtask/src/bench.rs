@@ -5,6 +5,7 @@
 //! baseline taken moments apart: the systems of a scenario all run at once and wrk visits
 //! them in turn (A, B, A, B, ...), and each column is the median over the rounds.
 
+mod big;
 mod intercept;
 mod nginx;
 mod proc;
@@ -29,12 +30,14 @@ Scenarios (default: all):
   d   weir demuxHTTP/muxHTTP + handleMessageStart vs nginx proxy_pass
   e   transparent proxy: eBPF sample vs iptables REDIRECT vs no interception (root only)
   f   --threads=2 vs --threads=1 on a and d
+  g   1 GiB through demux/mux vs nginx proxy_pass, one download at a time, peak RSS
   cb  micro-benchmark: one handleMessageStart call on a 10-header head
 
---quick  3 rounds of 1 s per system (about a minute in all) instead of 5 rounds of 5 s
+--quick  3 rounds of 1 s per system (about a minute in all) instead of 5 rounds of 5 s;
+         g downloads 256 MiB instead of 1 GiB
 ";
 
-const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "cb"];
+const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "cb"];
 
 const A: &str = "a. HTTP hello";
 const B: &str = "b. TCP proxy";
@@ -44,6 +47,7 @@ const E_CONN: &str = "e. transparent, new conn/s";
 const E_KEEP: &str = "e. transparent, keep-alive";
 const F_A: &str = "f. threads, hello (a)";
 const F_D: &str = "f. threads, demux/mux (d)";
+const G: &str = "g. 1 GiB through demux/mux";
 const CB: &str = "cb. handleMessageStart call";
 
 const SAMPLE: &str = "samples/bpf/transparent-proxy/main.js";
@@ -133,6 +137,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             "d" => bench.demux_mux(),
             "e" => bench.transparent(),
             "f" => bench.threads(),
+            "g" => bench.big_body(),
             _ => bench.callback(),
         };
         proc::check_interrupted()?;
@@ -168,6 +173,7 @@ fn scenario_name(s: &str) -> &'static str {
         "d" => D,
         "e" => E_KEEP,
         "f" => F_A,
+        "g" => G,
         _ => CB,
     }
 }
@@ -605,7 +611,11 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
-/// Each goal of issue 4, met or missed, from the rows of this run.
+fn mib(kb: Option<u64>) -> String {
+    kb.map_or_else(|| "-".into(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0))
+}
+
+/// Each goal of issues 4 and 9, met or missed, from the rows of this run.
 fn goals(rows: &[Row]) -> String {
     let mut out = String::from("Goals:\n");
     for r in rows.iter().filter(|r| !r.baseline) {
@@ -613,6 +623,14 @@ fn goals(rows: &[Row]) -> String {
         let Some(b) = baseline_of(rows, r.scenario) else { continue };
         let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
         let line = match r.scenario {
+            G if r.system.starts_with("weir") => format!(
+                "{}: {:.2}x nginx's throughput, peak RSS {} vs nginx {}: {}",
+                r.scenario,
+                s.rps / b.rps,
+                mib(r.rss_kb),
+                mib(rows.iter().find(|x| x.scenario == G && x.baseline).and_then(|x| x.rss_kb)),
+                verdict(r.rss_kb.is_some_and(|kb| kb < 64 * 1024))
+            ),
             A | C | D | B if r.system.starts_with("weir") => format!(
                 "{}: {} at {:.2}x nginx req/s, p99 {} vs {}: {}",
                 r.scenario,

@@ -63,6 +63,18 @@ impl Context {
         })
     }
 
+    /// A copy within this connection whose output queues on `downstream` (a child of this
+    /// context's gauge), as a demuxed request's response waiting for its turn does.
+    pub fn copy_queued_on(&self, downstream: Rc<Gauge>) -> Rc<Context> {
+        Rc::new(Context {
+            id: next_id(),
+            vars: RefCell::new(self.vars.borrow().clone()),
+            inbound: self.inbound.clone(),
+            downstream,
+            upstream: self.upstream.clone(),
+        })
+    }
+
     pub fn get(&self, slot: usize) -> JsValue {
         self.vars.borrow().get(slot).cloned().unwrap_or_default()
     }

@@ -1,31 +1,71 @@
 //! Flow control between the two sides of a connection.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// Bytes queued for the sockets on one side of a connection's pipelines. Readers on the
 /// other side stop reading while it is over [`Gauge::LIMIT`], so a fast peer cannot fill
 /// memory behind a slow one (Pipy's `congestionLimit`, fixed at 1 MiB).
+///
+/// Whoever adds bytes must subtract them again on every path (written, dropped, failed):
+/// a byte counted for ever stalls the reader that waits here for ever.
+///
+/// A gauge can have a parent: a reader waiting on it also waits for the parent (and the
+/// parent's parent, a few levels up). A demuxed request's responses queue on their own
+/// gauge whose parent is the connection's, so a response waiting for its turn pauses only
+/// its own upstream, while the one being written is paused by the client's socket.
 #[derive(Default)]
 pub struct Gauge {
     queued: Cell<usize>,
     drained: Notify,
-    /// Holders that want readers paused whatever the queue (a throttle over its rate).
+    /// When bytes last left the queue: a reader paused here is not idle while they move.
+    progress: Cell<Option<Instant>>,
+    parent: RefCell<Option<Rc<Gauge>>>,
+    /// Holders that want readers paused whatever the queue (too many requests waiting).
     holds: Cell<usize>,
 }
 
+/// How far up a chain of parents a reader looks (parents can be re-pointed, so a chain
+/// could loop: the walk is bounded instead of trusted).
+const DEPTH: usize = 4;
+
 impl Gauge {
     pub const LIMIT: usize = 1 << 20;
+
+    pub fn child(parent: Rc<Gauge>) -> Gauge {
+        Gauge { parent: RefCell::new(Some(parent)), ..Default::default() }
+    }
+
+    /// Re-points the parent (a shared upstream session now answers someone else).
+    pub fn set_parent(&self, parent: Option<Rc<Gauge>>) {
+        if parent.as_ref().is_some_and(|p| std::ptr::eq(self, &**p)) {
+            return;
+        }
+        *self.parent.borrow_mut() = parent;
+        self.drained.notify_waiters();
+    }
+
+    pub fn parent(&self) -> Option<Rc<Gauge>> {
+        self.parent.borrow().clone()
+    }
 
     pub fn add(&self, n: usize) {
         self.queued.set(self.queued.get() + n);
     }
 
     pub fn sub(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
         let before = self.queued.get();
-        self.queued.set(before - n);
-        if before >= Self::LIMIT && before - n < Self::LIMIT && self.holds.get() == 0 {
+        debug_assert!(n <= before, "gauge released more than it held");
+        let after = before.saturating_sub(n);
+        self.queued.set(after);
+        self.progress.set(Some(Instant::now()));
+        if before >= Self::LIMIT && after < Self::LIMIT && self.holds.get() == 0 {
             self.drained.notify_waiters();
         }
     }
@@ -42,18 +82,50 @@ impl Gauge {
         }
     }
 
+    pub fn queued(&self) -> usize {
+        self.queued.get()
+    }
+
     fn over(&self) -> bool {
         self.queued.get() >= Self::LIMIT || self.holds.get() > 0
     }
 
-    /// Returns once the queue is under the limit and nobody holds it.
-    pub async fn wait(&self) {
-        while self.over() {
-            let drained = self.drained.notified();
-            if !self.over() {
-                return;
+    /// The first parent that is over its limit.
+    fn full_parent(&self) -> Option<Rc<Gauge>> {
+        let mut next = self.parent.borrow().clone();
+        for _ in 0..DEPTH {
+            let g = next?;
+            if g.over() {
+                return Some(g);
             }
-            drained.await;
+            next = g.parent.borrow().clone();
+        }
+        None
+    }
+
+    /// When queued bytes last moved on.
+    pub fn progress(&self) -> Option<Instant> {
+        self.progress.get()
+    }
+
+    /// Returns once the queue and its parents' are under their limits. Callers race it
+    /// against their idle timeout, so a queue that never drains cannot hold a connection.
+    pub async fn wait(&self) {
+        loop {
+            let own = self.drained.notified();
+            if self.over() {
+                own.await;
+                continue;
+            }
+            let Some(parent) = self.full_parent() else { return };
+            let theirs = parent.drained.notified();
+            if !parent.over() {
+                continue;
+            }
+            tokio::select! {
+                _ = own => {}
+                _ = theirs => {}
+            }
         }
     }
 }

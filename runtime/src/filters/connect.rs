@@ -205,6 +205,7 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
             Err(code) => {
                 if options.retry_count >= 0 && retries >= options.retry_count {
                     tracing::warn!(target: "outbound", "connect to {target}: {code}");
+                    outbox.discard();
                     return env.emit(Event::error(code));
                 }
                 retries += 1;
@@ -223,11 +224,13 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     let reader = async {
         let mut buf = BytesMut::with_capacity(16 * 1024);
         loop {
-            downstream.wait().await;
             buf.reserve(16 * 1024);
             let read = tokio::select! {
-                read = r.read_buf(&mut buf) => read,
-                _ = crate::net::outbox::idle(&last_read, &outbox, idle) => return env.emit(Event::error("IdleTimeout")),
+                read = async { downstream.wait().await; r.read_buf(&mut buf).await } => read,
+                _ = crate::net::outbox::idle(&last_read, &outbox, &downstream, idle) => {
+                    outbox.discard();
+                    return env.emit(Event::error("IdleTimeout"));
+                }
             };
             last_read.set(tokio::time::Instant::now());
             let (evt, last) = crate::net::read_event(read, &mut buf);
@@ -240,7 +243,13 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     let writer = outbox.run(w);
     tokio::pin!(reader, writer);
     tokio::select! {
-        _ = &mut reader => { let _ = writer.await; }
+        _ = &mut reader => {
+            // An upstream that stopped reading cannot keep the rest of the input waiting.
+            tokio::select! {
+                _ = &mut writer => {}
+                _ = crate::net::outbox::idle(&last_read, &outbox, &downstream, idle) => {}
+            }
+        }
         w = &mut writer => {
             if matches!(w, Ok(End::Shutdown)) {
                 reader.await;

@@ -9,7 +9,7 @@
 use boa_engine::{Context, JsResult, JsValue};
 
 use super::Made;
-use crate::codec::http1::{Encoder, Out, RequestInfo};
+use crate::codec::http1::{Encoder, Ending, Out, RequestInfo};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
 use crate::js::message::{request_head_of, response_head_of};
 use crate::options;
@@ -91,8 +91,11 @@ impl Filter for Encode {
             Event::MessageEnd(tail) => {
                 // Without the request, no exchange is final and none turns into a tunnel here,
                 // so every message ends with a `MessageEnd`.
-                if encoder.end(&mut |o| emit(o, head, out)).is_some() {
-                    out.emit(Event::MessageEnd(tail));
+                match encoder.end(&mut |o| emit(o, head, out)) {
+                    // The bytes out no longer frame a message: whoever reads them must stop.
+                    Some(Ending::Broken) => out.emit(Event::error("ProtocolError")),
+                    Some(_) => out.emit(Event::MessageEnd(tail)),
+                    None => {}
                 }
             }
             Event::StreamEnd(_) => {

@@ -10,7 +10,7 @@ use boa_engine::{JsObject, JsValue};
 use bytes::{Bytes, BytesMut};
 
 use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo};
-use crate::engine::{Event, EventSink, FilterEnv, Head, Layout, Output, Pipeline, Value, host};
+use crate::engine::{Event, EventSink, FilterEnv, Gauge, Head, Layout, Output, Pipeline, Value, host};
 use crate::js;
 
 /// Who answers each request.
@@ -31,14 +31,38 @@ struct Shared {
     env: FilterEnv,
 }
 
-/// Collects one request's response events.
+/// Requests read ahead of the one being answered (pipelining) beyond which the client's
+/// socket is not read: each may hold up to [`Gauge::LIMIT`] of its answer.
+pub const MAX_PIPELINED: usize = 8;
+
+/// Collects one request's response events until its turn. The body bytes held count on
+/// the request's own gauge, which pauses whoever produces them.
 struct Answer {
     events: RefCell<VecDeque<Event>>,
     shared: Rc<Shared>,
+    gauge: Rc<Gauge>,
+    counted: Cell<usize>,
+    /// The request is gone: late output is dropped, not counted.
+    closed: Cell<bool>,
+}
+
+impl Answer {
+    fn release(&self, n: usize) {
+        let n = n.min(self.counted.get());
+        self.counted.set(self.counted.get() - n);
+        self.gauge.sub(n);
+    }
 }
 
 impl EventSink for Answer {
     fn on_event(&self, evt: Event) {
+        if self.closed.get() {
+            return;
+        }
+        if let Event::Data(b) = &evt {
+            self.counted.set(self.counted.get() + b.len());
+            self.gauge.add(b.len());
+        }
         self.events.borrow_mut().push_back(evt);
         if !self.shared.busy.get() {
             self.shared.env.wake();
@@ -56,6 +80,14 @@ struct Stream {
     replied: bool,
 }
 
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.answer.closed.set(true);
+        self.answer.events.borrow_mut().clear();
+        self.answer.release(self.answer.counted.get());
+    }
+}
+
 pub struct HttpServer {
     responder: Responder,
     shared: Rc<Shared>,
@@ -69,6 +101,14 @@ pub struct HttpServer {
     closed: bool,
     /// The most body bytes a request collected for a `serveHTTP` handler may have.
     limit: usize,
+    /// The client's reader is paused: too many requests are waiting.
+    holding: bool,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.hold(false);
+    }
 }
 
 impl HttpServer {
@@ -83,6 +123,16 @@ impl HttpServer {
             client_end: None,
             closed: false,
             limit: crate::options::MESSAGE_LIMIT,
+            holding: false,
+        }
+    }
+
+    /// Pauses (or resumes) reading the client while requests pile up.
+    fn hold(&mut self, on: bool) {
+        if on != self.holding {
+            self.holding = on;
+            let gauge = &self.shared.env.context.upstream;
+            if on { gauge.hold() } else { gauge.unhold() }
         }
     }
 
@@ -108,12 +158,7 @@ impl HttpServer {
                 }
             }
             Event::StreamEnd(_) => {
-                for s in self.streams.iter_mut().filter(|s| !s.input_done) {
-                    s.input_done = true;
-                    if let Some(p) = &s.pipeline {
-                        p.input(Event::end());
-                    }
-                }
+                self.end_requests(Event::end());
                 self.client_end.get_or_insert(evt);
             }
             _ => {}
@@ -132,7 +177,15 @@ impl HttpServer {
         match item {
             Item::Head(req) => {
                 let head = Rc::new(req.head);
-                let answer = Rc::new(Answer { events: RefCell::new(VecDeque::new()), shared: self.shared.clone() });
+                let context = &self.shared.env.context;
+                let gauge = Rc::new(Gauge::child(context.downstream.clone()));
+                let answer = Rc::new(Answer {
+                    events: RefCell::new(VecDeque::new()),
+                    shared: self.shared.clone(),
+                    gauge: gauge.clone(),
+                    counted: Cell::new(0),
+                    closed: Cell::new(false),
+                });
                 let mut stream = Stream {
                     answer: answer.clone(),
                     pipeline: None,
@@ -143,7 +196,7 @@ impl HttpServer {
                 };
                 match &self.responder {
                     Responder::Pipeline(layout) => {
-                        let context = self.shared.env.context.copy(None);
+                        let context = context.copy_queued_on(gauge);
                         let p = Pipeline::new(layout.clone(), context, answer);
                         p.start(&[]);
                         p.input(Event::MessageStart(Head::Request(head)));
@@ -152,6 +205,9 @@ impl HttpServer {
                     _ => stream.request = Some((head, BytesMut::new())),
                 }
                 self.streams.push_back(stream);
+                if self.streams.len() >= MAX_PIPELINED {
+                    self.hold(true);
+                }
             }
             Item::Body(b) => {
                 if let Some(s) = self.streams.back_mut() {
@@ -184,11 +240,28 @@ impl HttpServer {
             }
             Item::Tunnel(_) | Item::Http2Preface => {
                 tracing::warn!(target: "http", "HTTP tunnels and HTTP/2 are not supported yet: closing");
+                self.end_requests(Event::error("ProtocolError"));
                 self.client_end = Some(Event::end());
             }
             Item::Error(e) => {
                 tracing::debug!(target: "http", "{e}");
+                self.end_requests(Event::error("ProtocolError"));
                 self.client_end = Some(Event::end());
+            }
+        }
+    }
+
+    /// No more input: requests not read whole get `end` (their pipelines decide what that
+    /// means; a collected request will never be answered, so its stream ends).
+    fn end_requests(&mut self, end: Event) {
+        for s in self.streams.iter_mut().filter(|s| !s.input_done) {
+            s.input_done = true;
+            match &s.pipeline {
+                Some(p) => p.input(end.clone()),
+                None => {
+                    s.request = None;
+                    s.answer.on_event(Event::error("ConnectionReset"));
+                }
             }
         }
     }
@@ -200,6 +273,10 @@ impl HttpServer {
         'streams: while let Some(front) = self.streams.front_mut() {
             while !front.replied {
                 let Some(evt) = front.answer.events.borrow_mut().pop_front() else { break };
+                if let Event::Data(b) = &evt {
+                    // Handed on to the client's outbox, which counts it from here.
+                    front.answer.release(b.len());
+                }
                 let mut emit = |o: Out| match o {
                     Out::Start(b) | Out::Body(b) => bytes.push(b),
                 };
@@ -215,11 +292,18 @@ impl HttpServer {
                         self.responding = true;
                     }
                     Event::Data(b) if self.responding => self.encoder.data(b, &mut emit),
+                    Event::StreamEnd(Some(e)) if self.responding => {
+                        // Cut off mid-response: whatever framing was promised cannot be
+                        // kept, and a shorter body must not pass for a whole one.
+                        self.encoder.abort();
+                        end = Some(Event::StreamEnd(Some(e)));
+                        break 'streams;
+                    }
                     Event::MessageEnd(_) | Event::StreamEnd(_) if self.responding => {
                         let ending = self.encoder.end(&mut emit);
                         self.responding = false;
                         front.replied = true;
-                        if matches!(ending, Some(Ending::Close | Ending::Tunnel)) {
+                        if matches!(ending, Some(Ending::Close | Ending::Tunnel | Ending::Broken)) {
                             end = Some(Event::end());
                             break 'streams;
                         }
@@ -238,6 +322,9 @@ impl HttpServer {
                 break;
             }
         }
+        if self.streams.len() < MAX_PIPELINED {
+            self.hold(false);
+        }
         if end.is_none() && self.streams.is_empty() {
             end = self.client_end.take();
         }
@@ -247,6 +334,7 @@ impl HttpServer {
         if let Some(end) = end {
             self.closed = true;
             self.streams.clear();
+            self.hold(false);
             out.emit(end);
         }
     }

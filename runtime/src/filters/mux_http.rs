@@ -9,12 +9,14 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::Made;
 use crate::codec::http1::{Encoder, Item, Out, RequestInfo, ResponseDecoder, error_response};
 use crate::engine::host;
-use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Head, Layout, Output, Pipeline, StreamError};
+use crate::engine::{
+    Event, EventSink, Filter, FilterEnv, FilterSpec, Gauge, Head, Layout, Output, Pipeline, StreamError,
+};
 use crate::js;
 
 #[derive(Clone, Copy)]
@@ -85,8 +87,10 @@ impl FilterSpec for Spec {
             env,
             session: None,
             encoder,
-            request: Vec::new(),
+            pending: Vec::new(),
+            pending_len: 0,
             info: None,
+            turn: Turn::Idle,
             ended: false,
         })
     }
@@ -113,6 +117,15 @@ struct Session {
     shared: Weak<Shared>,
     /// Keeps an object key alive while its pool exists.
     _key_object: Option<JsObject>,
+    /// The gauge the upstream reader waits on (its creator's); it follows the request
+    /// being answered, so that one's client paces the upstream.
+    gauge: Rc<Gauge>,
+    home: Option<Rc<Gauge>>,
+    /// The gauge its upstream socket's queue counts on (its creator's client reader's).
+    upstream: Rc<Gauge>,
+    /// A request is being written: others wait for their turn, in order.
+    writing: Cell<bool>,
+    turns: RefCell<VecDeque<FilterEnv>>,
 }
 
 impl Session {
@@ -129,6 +142,24 @@ impl Session {
         }
     }
 
+    /// The request being written is done: the next one waiting goes.
+    fn next_turn(&self) {
+        self.writing.set(false);
+        loop {
+            let next = self.turns.borrow_mut().pop_front();
+            let Some(env) = next else { return };
+            if env.is_alive() {
+                return env.wake();
+            }
+        }
+    }
+
+    fn input(&self, evt: Event) {
+        if let Some(p) = self.pipeline.borrow().as_ref() {
+            p.input(evt);
+        }
+    }
+
     /// Hands decoded response items to the waiting requests, oldest first.
     fn dispatch(&self, item: Item<crate::codec::http1::DecodedResponse>) {
         let front = self.waiters.borrow().front().cloned();
@@ -139,6 +170,12 @@ impl Session {
                     self.closed.set(true);
                 }
                 w.got_head.set(true);
+                let theirs = &w.env.context.downstream;
+                self.gauge.set_parent(if Rc::ptr_eq(theirs, &self.gauge) {
+                    self.home.clone()
+                } else {
+                    Some(theirs.clone())
+                });
                 w.env.emit(Event::MessageStart(Head::Response(Rc::new(r.head))));
             }
             Item::Body(b) | Item::Tunnel(b) => w.env.emit(Event::Data(b)),
@@ -207,9 +244,23 @@ struct MuxHttp {
     env: FilterEnv,
     session: Option<Rc<Session>>,
     encoder: Encoder,
-    request: Vec<Bytes>,
+    /// Request bytes waiting for this request's turn on a shared session, counted on the
+    /// client's gauge so that the client pauses.
+    pending: Vec<Bytes>,
+    pending_len: usize,
     info: Option<RequestInfo>,
+    turn: Turn,
     ended: bool,
+}
+
+/// Where this filter's request is in its session's order of writers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    Idle,
+    /// Queued behind another request being written.
+    Waiting,
+    /// Being written.
+    Writing,
 }
 
 impl MuxHttp {
@@ -262,6 +313,11 @@ impl MuxHttp {
                 timer_armed: Cell::new(false),
                 shared: Rc::downgrade(&self.shared),
                 _key_object: key_object,
+                gauge: self.env.context.downstream.clone(),
+                upstream: self.env.context.upstream.clone(),
+                home: self.env.context.downstream.parent(),
+                writing: Cell::new(false),
+                turns: RefCell::new(VecDeque::new()),
             });
             *sink.0.borrow_mut() = Rc::downgrade(&session);
             // A session keyed by its client connection has no one left to serve once that
@@ -291,22 +347,94 @@ impl MuxHttp {
         session
     }
 
-    fn send(&mut self) {
-        let session = self.bind();
-        let info = self.info.take().unwrap_or_default();
-        let mut bytes = BytesMut::new();
-        self.request.drain(..).for_each(|b| bytes.extend_from_slice(&b));
-        if session.closed.get() {
-            self.env.emit_later(Event::error("ConnectionReset"));
-            return;
+    /// Encoded request bytes: straight into the session when it is this request's turn,
+    /// held (and counted) until then.
+    fn write(&mut self, bytes: Bytes) {
+        if self.turn == Turn::Idle {
+            let session = self.open_session();
+            if session.writing.get() {
+                self.turn = Turn::Waiting;
+                session.turns.borrow_mut().push_back(self.env.clone());
+            } else {
+                self.begin();
+            }
         }
-        session.decoder.borrow_mut().expect(info);
+        if self.turn == Turn::Waiting {
+            self.pending_len += bytes.len();
+            self.env.context.upstream.add(bytes.len());
+            self.pending.push(bytes);
+        } else if let Some(s) = &self.session {
+            s.input(Event::Data(bytes));
+        }
+    }
+
+    /// The bound session, or a new one if it closed (the upstream refused or went away)
+    /// before this request went out: the request gets its own try, as in Pipy.
+    fn open_session(&mut self) -> Rc<Session> {
+        if let Some(s) = self.session.take_if(|s| s.closed.get()) {
+            s.share.set(s.share.get() - 1);
+        }
+        self.bind()
+    }
+
+    /// This request's turn on the session: register for its response and write.
+    fn begin(&mut self) {
+        self.turn = Turn::Writing;
+        self.env.context.upstream.sub(self.pending_len);
+        self.pending_len = 0;
+        let pending = std::mem::take(&mut self.pending);
+        let session = self.open_session();
+        session.writing.set(true);
+        session.decoder.borrow_mut().expect(self.info.take().unwrap_or_default());
         session.waiters.borrow_mut().push_back(Rc::new(Waiter { env: self.env.clone(), got_head: Cell::new(false) }));
         session.messages.set(session.messages.get() + 1);
-        let p = session.pipeline.borrow();
-        if let Some(p) = p.as_ref() {
-            p.input(Event::Data(bytes.freeze()));
+        pending.into_iter().for_each(|b| session.input(Event::Data(b)));
+        // A session made by another client queues this client's bytes on that client's
+        // gauge: while writing, this client's reader also waits for it.
+        self.pace(Some(session.upstream.clone()));
+    }
+
+    fn pace(&self, on: Option<Rc<Gauge>>) {
+        let Some(session) = &self.session else { return };
+        let mine = &self.env.context.upstream;
+        if !Rc::ptr_eq(mine, &session.upstream) {
+            mine.set_parent(on);
         }
+    }
+
+    /// Gives up a request not wholly encoded. Half of it may have gone out: then the
+    /// upstream connection cannot carry another request, and is closed.
+    fn abort_request(&mut self) {
+        self.env.context.upstream.sub(std::mem::take(&mut self.pending_len));
+        self.pending.clear();
+        if self.encoder.in_message()
+            && self.turn == Turn::Writing
+            && let Some(session) = &self.session
+        {
+            session.close();
+            let s = session.clone();
+            tokio::task::spawn_local(async move {
+                s.fail(Some("ConnectionReset"));
+                s.pipeline.borrow_mut().take();
+                s.next_turn();
+            });
+        }
+        if self.turn == Turn::Writing {
+            self.pace(None);
+        }
+        self.encoder.abort();
+        self.turn = Turn::Idle;
+    }
+
+    /// The request's end went out: the session is free for the next writer.
+    fn finish(&mut self) {
+        if let Some(s) = &self.session
+            && self.turn == Turn::Writing
+        {
+            self.pace(None);
+            s.next_turn();
+        }
+        self.turn = Turn::Idle;
     }
 }
 
@@ -315,9 +443,11 @@ impl Filter for MuxHttp {
         if self.ended {
             return;
         }
+        let mut written = Vec::new();
         let mut collect = |o: Out| match o {
-            Out::Start(b) | Out::Body(b) => self.request.push(b),
+            Out::Start(b) | Out::Body(b) => written.push(b),
         };
+        let mut done = false;
         match evt {
             Event::MessageStart(head) => {
                 self.bind();
@@ -328,25 +458,43 @@ impl Filter for MuxHttp {
                 self.info = self.encoder.request_info();
             }
             Event::Data(b) => self.encoder.data(b, &mut collect),
-            Event::MessageEnd(_) => {
-                if self.encoder.end(&mut collect).is_some() {
-                    self.send();
-                }
+            Event::MessageEnd(_) => done = self.encoder.end(&mut collect).is_some(),
+            Event::StreamEnd(e) if self.encoder.in_message() => {
+                // The client went away mid-request: it can never be answered.
+                self.abort_request();
+                self.ended = true;
+                out.emit(Event::StreamEnd(e.or(Some(StreamError::Code("ConnectionReset")))));
             }
             Event::StreamEnd(e) => {
                 let waiting =
                     self.session.as_ref().is_some_and(|s| s.waiters.borrow().iter().any(|w| w.env.same(&self.env)));
-                if !waiting {
+                if !waiting && self.turn != Turn::Waiting {
                     self.ended = true;
                     out.emit(Event::StreamEnd(e));
                 }
             }
+        }
+        written.into_iter().for_each(|b| self.write(b));
+        if done && self.turn == Turn::Writing {
+            self.finish();
+        }
+    }
+
+    /// The session is free: this request's turn.
+    fn wake(&mut self, _out: &mut Output<'_>) {
+        if self.turn != Turn::Waiting {
+            return;
+        }
+        self.begin();
+        if !self.encoder.in_message() {
+            self.finish();
         }
     }
 }
 
 impl Drop for MuxHttp {
     fn drop(&mut self) {
+        self.abort_request();
         let Some(session) = self.session.take() else { return };
         session.share.set(session.share.get() - 1);
         if session.share.get() > 0 || session.closed.get() {

@@ -246,11 +246,11 @@ fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
                 let arr = JsArray::from_object(arr)?;
                 for i in 0..arr.length(ctx)? {
                     let v = arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped();
-                    out.push(Header { name: name.clone(), value: v });
+                    out.push(Header::new(name.clone(), v));
                 }
             }
             None if value.is_null_or_undefined() => {}
-            None => out.push(Header { name, value: value.to_string(ctx)?.to_std_string_escaped() }),
+            None => out.push(Header::new(name, value.to_string(ctx)?.to_std_string_escaped())),
         }
     }
     Ok(out)

@@ -7,11 +7,12 @@ use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use super::outbox::{End, Outbox};
+use super::outbox::{End, Outbox, idle};
 use crate::engine::{Event, Gauge};
 
 /// Moves bytes between `stream` and a pipeline until both directions are done: reads go to
 /// `input` (paused while `upstream` is over its limit), `outbox` writes the pipeline's output.
+/// Nothing moving for `idle_timeout` ends it, whatever it waits for.
 pub async fn run(stream: TcpStream, input: &dyn Fn(Event), outbox: &Outbox, upstream: &Gauge, idle_timeout: Duration) {
     let id = stream.peer_addr().ok();
     let (mut r, w) = stream.into_split();
@@ -22,19 +23,25 @@ pub async fn run(stream: TcpStream, input: &dyn Fn(Event), outbox: &Outbox, upst
             if outbox.ended() == End::Close {
                 return;
             }
-            upstream.wait().await;
             buf.reserve(16 * 1024);
+            // Waiting for the upstream queue to drain is inside the race with the idle
+            // timeout: a queue that never drains does not hold the connection for ever.
             let read = tokio::select! {
-                r = r.read_buf(&mut buf) => r,
-                _ = super::outbox::idle(&last_activity, outbox, idle_timeout) => {
+                r = async { upstream.wait().await; r.read_buf(&mut buf).await } => r,
+                _ = idle(&last_activity, outbox, upstream, idle_timeout) => {
                     input(Event::error("IdleTimeout"));
-                    outbox.end(End::Close);
+                    outbox.discard();
                     return;
                 }
             };
             last_activity.set(tokio::time::Instant::now());
+            let failed = read.is_err();
             let (evt, last) = super::read_event(read, &mut buf);
             input(evt);
+            if failed {
+                // Reset or broken: nothing more can be written either.
+                outbox.discard();
+            }
             if last {
                 return;
             }
@@ -50,7 +57,13 @@ pub async fn run(stream: TcpStream, input: &dyn Fn(Event), outbox: &Outbox, upst
     tokio::pin!(reader, writer);
     // The writer finishing with an error end closes the connection: stop reading too.
     tokio::select! {
-        _ = &mut reader => { let _ = writer.await; }
+        _ = &mut reader => {
+            // A client that stopped reading cannot keep the rest of the output waiting.
+            tokio::select! {
+                _ = &mut writer => {}
+                _ = idle(&last_activity, outbox, upstream, idle_timeout) => {}
+            }
+        }
         w = &mut writer => {
             if matches!(w, Ok(End::Shutdown)) {
                 reader.await;

@@ -27,7 +27,6 @@ pub enum End {
     Close,
 }
 
-#[derive(Default)]
 pub struct Outbox {
     queue: RefCell<VecDeque<Bytes>>,
     end: Cell<Option<End>>,
@@ -38,12 +37,29 @@ pub struct Outbox {
     writing: Cell<bool>,
     /// When bytes last went out, for idle timeouts (which count both directions).
     last_write: Cell<Option<tokio::time::Instant>>,
+    /// Bytes this outbox added to `gauge` and has not yet written or released.
+    counted: Cell<usize>,
+}
+
+impl Default for Outbox {
+    fn default() -> Outbox {
+        Outbox::new(Rc::default())
+    }
 }
 
 impl Outbox {
     /// An outbox whose queue counts towards `gauge`.
     pub fn new(gauge: Rc<Gauge>) -> Outbox {
-        Outbox { gauge, ..Default::default() }
+        Outbox {
+            queue: RefCell::default(),
+            end: Cell::default(),
+            notify: Notify::new(),
+            socket: RefCell::default(),
+            gauge,
+            writing: Cell::default(),
+            last_write: Cell::default(),
+            counted: Cell::default(),
+        }
     }
 
     pub fn push(&self, mut bytes: Bytes) {
@@ -64,7 +80,7 @@ impl Outbox {
                 Err(_) => {}
             }
         }
-        self.gauge.add(bytes.len());
+        self.count(bytes.len());
         self.queue.borrow_mut().push_back(bytes);
         self.notify.notify_one();
     }
@@ -80,6 +96,28 @@ impl Outbox {
         self.end.get().unwrap_or(End::Open)
     }
 
+    fn count(&self, n: usize) {
+        self.counted.set(self.counted.get() + n);
+        self.gauge.add(n);
+    }
+
+    fn release(&self, n: usize) {
+        let n = n.min(self.counted.get());
+        self.counted.set(self.counted.get() - n);
+        self.gauge.sub(n);
+    }
+
+    /// The connection is gone (refused, reset, dropped): drop what is queued, release its
+    /// hold on the other side, and take no more.
+    pub fn discard(&self) {
+        if self.ended() == End::Open {
+            self.end.set(Some(End::Close));
+        }
+        self.queue.borrow_mut().clear();
+        self.release(self.counted.get());
+        self.notify.notify_one();
+    }
+
     fn wrote(&self) {
         self.last_write.set(Some(tokio::time::Instant::now()));
     }
@@ -91,14 +129,19 @@ impl Outbox {
 
     /// Writes until the queue is flushed after an end. Returns how the stream ended.
     pub async fn run(&self, w: OwnedWriteHalf) -> io::Result<End> {
+        /// Also when the future is dropped mid-write (an idle timeout, an aborted task).
+        struct Done<'a>(&'a Outbox);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                *self.0.socket.borrow_mut() = None;
+                // What was never written no longer holds the other side back.
+                self.0.discard();
+            }
+        }
         let w = Rc::new(w);
         *self.socket.borrow_mut() = Some(w.clone());
-        let result = self.drain(&w).await;
-        *self.socket.borrow_mut() = None;
-        // What was never written no longer holds the other side back.
-        let left: usize = self.queue.borrow_mut().drain(..).map(|b| b.len()).sum();
-        self.gauge.sub(left);
-        result
+        let _done = Done(self);
+        self.drain(&w).await
     }
 
     async fn drain(&self, w: &OwnedWriteHalf) -> io::Result<End> {
@@ -111,7 +154,7 @@ impl Outbox {
                     let written = write_all(w, bytes).await;
                     self.writing.set(false);
                     self.wrote();
-                    self.gauge.sub(len);
+                    self.release(len);
                     written?;
                 }
                 None => match self.ended() {
@@ -124,6 +167,14 @@ impl Outbox {
                 },
             }
         }
+    }
+}
+
+/// Whatever way the connection went (refused, reset, its task aborted mid-write), bytes
+/// still counted must not hold the other side back for ever.
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.release(self.counted.get());
     }
 }
 
@@ -152,13 +203,21 @@ impl EventSink for Outbox {
     }
 }
 
-/// Returns once neither reads (`last_read`) nor writes (`outbox`) happened for `timeout`.
-pub async fn idle(last_read: &Cell<tokio::time::Instant>, outbox: &Outbox, timeout: std::time::Duration) {
+/// Returns once nothing happened for `timeout`: no read (`last_read`), no write
+/// (`outbox`), and no progress of the queue the reader waits on (`paused_on`).
+pub async fn idle(
+    last_read: &Cell<tokio::time::Instant>,
+    outbox: &Outbox,
+    paused_on: &Gauge,
+    timeout: std::time::Duration,
+) {
     loop {
-        let last = outbox.last_write().map_or(last_read.get(), |w| w.max(last_read.get()));
-        if last + timeout <= tokio::time::Instant::now() {
+        let last =
+            [outbox.last_write(), paused_on.progress()].into_iter().flatten().fold(last_read.get(), |a, b| a.max(b));
+        let Some(deadline) = last.checked_add(timeout) else { return std::future::pending().await };
+        if deadline <= tokio::time::Instant::now() {
             return;
         }
-        tokio::time::sleep_until(last + timeout).await;
+        tokio::time::sleep_until(deadline).await;
     }
 }

@@ -16,6 +16,8 @@ pub enum Role<'a> {
     Stream { upstream: &'a str },
     /// `proxy_pass` with a keep-alive upstream pool: an HTTP/1 proxy.
     Proxy { upstream: &'a str },
+    /// Files from `root`: the big-body upstream of scenario g.
+    Files { root: &'a Path },
 }
 
 /// Starts one nginx with one worker on 127.0.0.1:`port` and waits until it accepts.
@@ -38,6 +40,13 @@ pub fn start(name: &str, role: Role<'_>, port: u16, dir: &Path) -> Result<Proc> 
   upstream up {{ server {upstream}; keepalive 64; }}
   server {{ {listen};
     location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}"
+            ),
+        ),
+        Role::Files { root } => (
+            String::new(),
+            format!(
+                "http {{ access_log off; sendfile on; server {{ {listen}; location / {{ root {}; }} }} }}",
+                root.display()
             ),
         ),
     };

@@ -205,6 +205,11 @@ impl RequestDecoder {
         self.0.state == State::Failed
     }
 
+    /// Bytes held, fed and not handed out yet.
+    pub fn buffered(&self) -> usize {
+        self.0.buffered()
+    }
+
     /// Forgets everything, for a new stream.
     pub fn reset(&mut self) {
         self.0.reset()
@@ -262,6 +267,11 @@ impl ResponseDecoder {
 
     pub fn has_failed(&self) -> bool {
         self.0.state == State::Failed
+    }
+
+    /// Bytes held, fed and not handed out yet.
+    pub fn buffered(&self) -> usize {
+        self.0.buffered()
     }
 
     pub fn reset(&mut self) {
@@ -349,6 +359,10 @@ pub(super) struct Core {
 type CoreItem = Item<AnyHead>;
 
 impl Core {
+    fn buffered(&self) -> usize {
+        self.buf.len() + self.input.iter().map(Bytes::len).sum::<usize>()
+    }
+
     fn new(kind: Kind) -> Core {
         Core {
             kind,

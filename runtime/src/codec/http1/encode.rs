@@ -10,6 +10,10 @@ use super::*;
 /// so that a small message goes out as one buffer; larger ones are passed on as they are.
 pub(super) const COALESCE: usize = 4096;
 
+/// Where Pipy would hold a whole body (`bufferSize` 0), a body without a known length is
+/// held up to this much, then sent chunked: a proxy's memory stays bounded per message.
+pub const MAX_BUFFERED_BODY: usize = 1 << 20;
+
 /// A piece of encoded output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Out {
@@ -27,13 +31,21 @@ pub enum Ending {
     Message,
     /// The exchange was final: Pipy emits a `StreamEnd` instead of the `MessageEnd`.
     Close,
+    /// A body streamed under the `content-length` its head declared came out shorter or
+    /// longer: the bytes written no longer frame a message, the connection must end.
+    Broken,
     /// The response turned the connection into a tunnel: pass everything through from now.
     Tunnel,
 }
 
 /// Encodes messages one after another, by Pipy's rules (`src/filters/http.cpp`, `Encoder`):
 /// header order and spelling as given, framing headers decided by the encoder, the body
-/// buffered for a `content-length` unless it outgrows `buffer_size` (0: never), then chunked.
+/// buffered for a `content-length` unless it outgrows `buffer_size`, then chunked.
+///
+/// Unlike Pipy, a body is never held whole. Past [`COALESCE`] bytes, a body whose head
+/// declared a `content-length` is written as it comes under that length (the same bytes
+/// Pipy writes when the body matches it); with `buffer_size` 0 a body without a declared
+/// length is held up to [`MAX_BUFFERED_BODY`], then chunked.
 ///
 /// Call [`Encoder::start_request`] or [`Encoder::start_response`], then [`Encoder::header`]
 /// for each header, then [`Encoder::data`] for the body and [`Encoder::end`].
@@ -59,6 +71,10 @@ struct Outgoing {
     chunked: bool,
     body: Vec<Bytes>,
     length: u64,
+    /// The `content-length` the head declared (not for `HEAD`).
+    declared: Option<u64>,
+    /// The head went out with `declared`; the body follows it as it comes.
+    streaming: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -119,6 +135,11 @@ impl Encoder {
     /// `HEAD`) `content-length` are dropped, the encoder writes its own; `connection` is
     /// held for the connection line written last.
     pub fn header(&mut self, name: &str, value: &str) {
+        self.header_bytes(name, value, value.as_bytes())
+    }
+
+    /// As [`Encoder::header`], writing `bytes` as the value (`value` is their text).
+    fn header_bytes(&mut self, name: &str, value: &str, bytes: &[u8]) {
         let Some(m) = &mut self.msg else { return };
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("transfer-encoding") || is("keep-alive") {
@@ -126,6 +147,7 @@ impl Encoder {
         }
         if is("content-length") {
             if m.method != MethodClass::Head {
+                m.declared = value.trim().parse().ok();
                 return;
             }
             m.has_length = true;
@@ -135,10 +157,10 @@ impl Encoder {
         } else if is("upgrade") {
             m.upgrade = Some(value.to_owned());
         }
-        m.head.reserve(name.len() + value.len() + 4);
+        m.head.reserve(name.len() + bytes.len() + 4);
         m.head.put_slice(name.as_bytes());
         m.head.put_slice(b": ");
-        m.head.put_slice(value.as_bytes());
+        m.head.put_slice(bytes);
         m.head.put_slice(b"\r\n");
     }
 
@@ -170,7 +192,7 @@ impl Encoder {
             return;
         }
         self.start_request(&head.method, &head.path, &head.protocol);
-        head.headers.iter().for_each(|h| self.header(&h.name, &h.value));
+        head.headers.iter().for_each(|h| self.header_bytes(&h.name, &h.value, h.bytes()));
     }
 
     /// As [`Encoder::start_script_request`], for a response.
@@ -180,7 +202,7 @@ impl Encoder {
         }
         let text = Some(head.status_text.as_str()).filter(|t| !t.is_empty());
         self.start_response(&head.protocol, head.status, text, request);
-        head.headers.iter().for_each(|h| self.header(&h.name, &h.value));
+        head.headers.iter().for_each(|h| self.header_bytes(&h.name, &h.value, h.bytes()));
     }
 
     fn script_headers(&mut self, headers: &[Header]) {
@@ -195,11 +217,11 @@ impl Encoder {
                 .map_or_else(|| h.name.to_ascii_lowercase(), |e| e.name.clone());
             if h.name.eq_ignore_ascii_case("cookie") || h.name.eq_ignore_ascii_case("set-cookie") {
                 for e in group() {
-                    self.header(&name, &e.value);
+                    self.header_bytes(&name, &e.value, e.bytes());
                 }
             } else {
                 let last = group().next_back().expect("h itself");
-                self.header(&name, &last.value);
+                self.header_bytes(&name, &last.value, last.bytes());
             }
         }
     }
@@ -218,7 +240,7 @@ impl Encoder {
 
     /// Adds body bytes. Outside a message they are dropped.
     pub fn data(&mut self, data: Bytes, out: &mut impl FnMut(Out)) {
-        let buffer_size = self.buffer_size;
+        let limit = if self.buffer_size > 0 { self.buffer_size } else { MAX_BUFFERED_BODY };
         let Some(m) = &mut self.msg else { return };
         if data.is_empty() {
             return;
@@ -229,10 +251,20 @@ impl Encoder {
         } else if m.chunked {
             let len = data.len();
             write_chunk(&[data], len, out);
+        } else if m.streaming {
+            m.stream(data, out);
         } else {
             m.length += data.len() as u64;
             m.body.push(data);
-            if buffer_size > 0 && m.length > buffer_size as u64 {
+            let declared = m.declared.filter(|&d| self.buffer_size == 0 && m.length > COALESCE as u64 && m.length <= d);
+            if let Some(declared) = declared {
+                // From here on the bytes are Pipy's whatever the segmentation: its head, with
+                // the same length, then the body.
+                out(Out::Start(m.finish_head_with(declared).freeze()));
+                m.streaming = true;
+                m.length = 0;
+                std::mem::take(&mut m.body).into_iter().for_each(|b| m.stream(b, out));
+            } else if m.length > limit as u64 {
                 m.chunked = true;
                 out(Out::Start(m.finish_head().freeze()));
                 let body = std::mem::take(&mut m.body);
@@ -244,7 +276,17 @@ impl Encoder {
     /// Ends the message. `None` if none was in progress.
     pub fn end(&mut self, out: &mut impl FnMut(Out)) -> Option<Ending> {
         let mut m = self.msg.take()?;
-        if m.chunked {
+        if m.streaming {
+            if Some(m.length) != m.declared {
+                tracing::warn!(
+                    target: "http",
+                    "HTTP body of {} bytes does not match its content-length {}: closing",
+                    m.length,
+                    m.declared.unwrap_or_default()
+                );
+                return Some(Ending::Broken);
+            }
+        } else if m.chunked {
             out(Out::Body(Bytes::from_static(b"0\r\n\r\n")));
         } else {
             let mut head = m.finish_head();
@@ -296,7 +338,26 @@ impl Outgoing {
             chunked: false,
             body: Vec::new(),
             length: 0,
+            declared: None,
+            streaming: false,
         }
+    }
+
+    /// Writes body bytes under the declared length; bytes past it are dropped (the message
+    /// then ends [`Ending::Broken`]).
+    fn stream(&mut self, mut data: Bytes, out: &mut impl FnMut(Out)) {
+        let room = self.declared.unwrap_or_default().saturating_sub(self.length);
+        self.length += data.len() as u64;
+        data.truncate(room.min(data.len() as u64) as usize);
+        if !data.is_empty() {
+            out(Out::Body(data));
+        }
+    }
+
+    /// The head with its framing and connection lines, for a body of `length` bytes.
+    fn finish_head_with(&mut self, length: u64) -> BytesMut {
+        self.length = length;
+        self.finish_head()
     }
 
     /// The head with its framing and connection lines.

@@ -12,10 +12,24 @@ pub use decode::*;
 pub use encode::*;
 
 /// One header line as received: `name` keeps its original spelling.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     pub name: String,
+    /// The value as text (bytes that are not UTF-8 show as U+FFFD).
     pub value: String,
+    /// The value's bytes as received, when they are not UTF-8: written out unchanged.
+    pub raw: Option<bytes::Bytes>,
+}
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Header");
+        d.field("name", &self.name).field("value", &self.value);
+        if let Some(raw) = &self.raw {
+            d.field("raw", raw);
+        }
+        d.finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +52,24 @@ pub struct ResponseHead {
 
 impl Header {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Header {
-        Header { name: name.into(), value: value.into() }
+        Header { name: name.into(), value: value.into(), raw: None }
+    }
+
+    /// A header from the bytes of its value, kept as they are if they are not UTF-8.
+    pub fn from_bytes(name: impl Into<String>, value: &[u8]) -> Header {
+        match std::str::from_utf8(value) {
+            Ok(v) => Header::new(name, v),
+            Err(_) => Header {
+                name: name.into(),
+                value: String::from_utf8_lossy(value).into_owned(),
+                raw: Some(bytes::Bytes::copy_from_slice(value)),
+            },
+        }
+    }
+
+    /// The value's bytes to write.
+    pub fn bytes(&self) -> &[u8] {
+        self.raw.as_deref().unwrap_or(self.value.as_bytes())
     }
 }
 
@@ -148,5 +179,7 @@ pub fn error_response(error: Option<&str>) -> ResponseHead {
     ResponseHead { protocol: "HTTP/1.1".into(), status, status_text: text.into(), headers: Vec::new() }
 }
 
+#[cfg(test)]
+mod prop;
 #[cfg(test)]
 mod tests;

@@ -143,10 +143,7 @@ pub(super) fn fields<'a>(headers: &[httparse::Header<'a>]) -> Result<Fields<'a>,
 }
 
 pub(super) fn headers_of(headers: &[httparse::Header<'_>]) -> Vec<Header> {
-    headers
-        .iter()
-        .map(|h| Header { name: h.name.to_owned(), value: String::from_utf8_lossy(h.value).into_owned() })
-        .collect()
+    headers.iter().map(|h| Header::from_bytes(h.name, h.value)).collect()
 }
 
 pub(super) fn protocol_of(version: Option<u8>) -> &'static str {
