@@ -5,10 +5,12 @@
 //! copied. The [`Encoder`] turns a head, body chunks and an end into the bytes Pipy writes.
 
 mod decode;
+mod decoded;
 pub(crate) mod encode;
 mod parse;
 
 pub use decode::*;
+pub use decoded::*;
 pub use encode::*;
 
 /// One header line as received: `name` keeps its original spelling.
