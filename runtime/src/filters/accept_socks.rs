@@ -18,11 +18,7 @@ use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Layout, Outp
 use crate::js;
 
 pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
-    let f = args
-        .first()
-        .and_then(|v| v.as_object())
-        .filter(|o| o.is_callable())
-        .ok_or_else(|| js::type_error("acceptSOCKS() takes a function"))?;
+    let f = js::function_arg(args, 0, "acceptSOCKS")?;
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { f, sub }))))
 }
 

@@ -192,6 +192,14 @@ pub fn type_error(message: impl Into<String>) -> JsError {
     boa_engine::JsNativeError::typ().with_message(message.into()).into()
 }
 
+/// Argument `i` as a function, or a TypeError saying that `filter()` takes one.
+pub fn function_arg(args: &[JsValue], i: usize, filter: &str) -> JsResult<JsObject> {
+    args.get(i)
+        .and_then(|v| v.as_object())
+        .filter(|o| o.is_callable())
+        .ok_or_else(|| type_error(format!("{filter}() takes a function")))
+}
+
 /// Reads an argument as a Rust string, if it is a JS string.
 pub fn arg_str(args: &[JsValue], i: usize) -> Option<String> {
     args.get(i).and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped())
