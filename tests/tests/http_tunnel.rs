@@ -143,3 +143,53 @@ fn accept_http_tunnel_behind_demux_http_answers_other_requests() {
     assert_eq!(body.matches("HTTP/1.1 405 Method Not Allowed").count(), 2, "{body}");
     assert_eq!(body.matches("method not allowed\n").count(), 2, "{body}");
 }
+
+#[test]
+fn curl_proxytunnel_through_mux_http_to_a_tunnel_server() {
+    // Pipy's test/curl/003 shape: a proxy that muxes every request (the CONNECT included)
+    // to a second weir accepting tunnels.
+    let upstream = HttpServer::ok("Hello!\n");
+    let (front, tunnel) = (free_port(), free_port());
+    let script = format!(
+        "var $target\n\
+         pipy.listen({tunnel}, $=>$.demuxHTTP().to($=>$\n\
+           .acceptHTTPTunnel(msg => (println(msg.head.method, msg.head.path), void ($target = msg.head.path)))\n\
+           .to($=>$.connect(() => $target))\n\
+         ))\n\
+         pipy.listen({front}, $=>$.demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{tunnel}'))))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let url = format!("http://127.0.0.1:{}/", upstream.port);
+    let (code, body, err) = curl(&["-p", "-x", &format!("http://127.0.0.1:{front}"), &url, &url]);
+    assert_eq!(code, 0, "curl: {err}");
+    assert_eq!(body, "Hello!\n".repeat(2));
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), [format!("CONNECT 127.0.0.1:{}", upstream.port)]);
+    assert_eq!(upstream.requests.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn bytes_behind_a_connect_to_demux_http_wait_for_the_answer_then_go_into_the_tunnel() {
+    let echo = echo_server();
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.demuxHTTP().to($=>$\n\
+           .acceptHTTPTunnel(() => new Timeout(0.05).wait())\n\
+           .to($=>$.connect('127.0.0.1:{echo}'))\n\
+         ))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Tunnel bytes that look like a request, in the CONNECT's segment, then a half-close:
+    // they are the tunnel's, not demuxHTTP's.
+    s.write_all(b"CONNECT x:1 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+    );
+}

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use boa_engine::{JsObject, JsValue};
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo};
+use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo, Upgrade};
 use crate::engine::{Event, EventSink, FilterEnv, Gauge, Head, Layout, Output, Pipeline, Value, host};
 use crate::js;
 
@@ -28,6 +28,9 @@ struct Shared {
     /// Set while the server itself is processing, so that sub-pipeline output produced
     /// synchronously is flushed by that same call instead of through a wake.
     busy: Cell<bool>,
+    /// Set while a sub-pipeline's output wakes the server from inside that pipeline's
+    /// processing, where the pipeline cannot take input.
+    nested: Cell<bool>,
     env: FilterEnv,
 }
 
@@ -65,7 +68,9 @@ impl EventSink for Answer {
         }
         self.events.borrow_mut().push_back(evt);
         if !self.shared.busy.get() {
+            self.shared.nested.set(true);
             self.shared.env.wake();
+            self.shared.nested.set(false);
         }
     }
 }
@@ -78,6 +83,14 @@ struct Stream {
     request: Option<(Rc<RequestHead>, BytesMut)>,
     input_done: bool,
     replied: bool,
+}
+
+impl Stream {
+    fn input(&self, evt: Event) {
+        if let Some(p) = &self.pipeline {
+            p.input(evt);
+        }
+    }
 }
 
 impl Drop for Stream {
@@ -103,6 +116,14 @@ pub struct HttpServer {
     limit: usize,
     /// The client's reader is paused: too many requests are waiting.
     holding: bool,
+    /// A CONNECT or Upgrade request was read: what follows it is not decoded until its
+    /// response tells whether the connection turns into a tunnel.
+    paused: bool,
+    /// The stream whose response turned the connection into a tunnel: the client's bytes
+    /// go into its pipeline and its output goes out as it is.
+    tunnel: Option<Stream>,
+    /// What the client sent behind the request has yet to go into the tunnel.
+    tunnel_unfed: bool,
 }
 
 impl Drop for HttpServer {
@@ -115,7 +136,7 @@ impl HttpServer {
     pub fn new(responder: Responder, env: FilterEnv, buffer_size: usize) -> HttpServer {
         HttpServer {
             responder,
-            shared: Rc::new(Shared { busy: Cell::new(false), env }),
+            shared: Rc::new(Shared { busy: Cell::new(false), nested: Cell::new(false), env }),
             decoder: RequestDecoder::new(),
             encoder: Encoder::new(buffer_size),
             streams: VecDeque::new(),
@@ -124,6 +145,9 @@ impl HttpServer {
             closed: false,
             limit: crate::options::MESSAGE_LIMIT,
             holding: false,
+            paused: false,
+            tunnel: None,
+            tunnel_unfed: false,
         }
     }
 
@@ -147,14 +171,20 @@ impl HttpServer {
             return;
         }
         self.shared.busy.set(true);
+        if self.tunnel_unfed {
+            self.feed_tunnel();
+        }
         match evt {
-            Event::Data(b) => {
-                self.decoder.feed(b);
-                // Nothing after the client's end (an error or an overflow) is read.
-                while self.client_end.is_none()
-                    && let Some(item) = self.decoder.next()
-                {
-                    self.on_item(item);
+            Event::Data(b) => match &self.tunnel {
+                Some(t) => t.input(Event::Data(b)),
+                None => {
+                    self.decoder.feed(b);
+                    self.pump();
+                }
+            },
+            Event::StreamEnd(_) if self.tunnel.is_some() => {
+                if let Some(t) = &self.tunnel {
+                    t.input(evt);
                 }
             }
             Event::StreamEnd(_) => {
@@ -165,6 +195,17 @@ impl HttpServer {
         }
         self.flush(out);
         self.shared.busy.set(false);
+    }
+
+    /// Decodes what has arrived, up to a request that may start a tunnel.
+    fn pump(&mut self) {
+        // Nothing after the client's end (an error or an overflow) is read.
+        while self.client_end.is_none()
+            && !self.paused
+            && let Some(item) = self.decoder.next()
+        {
+            self.on_item(item);
+        }
     }
 
     pub fn wake(&mut self, out: &mut Output<'_>) {
@@ -232,14 +273,20 @@ impl HttpServer {
             Item::End(_) => {
                 let Some(s) = self.streams.back_mut() else { return };
                 s.input_done = true;
+                self.paused = s.info.is_connect || s.info.upgrade != Upgrade::None;
                 if let Some(p) = &s.pipeline {
                     p.input(Event::MessageEnd(JsValue::undefined()));
                 } else if let Some((head, body)) = s.request.take() {
                     respond(&self.responder, &self.shared.env, &s.answer, head, body.freeze());
                 }
+                if self.paused {
+                    // What the client sends meanwhile is the tunnel's or the next request:
+                    // it waits in the socket, not here.
+                    self.hold(true);
+                }
             }
             Item::Tunnel(_) | Item::Http2Preface => {
-                tracing::warn!(target: "http", "HTTP tunnels and HTTP/2 are not supported yet: closing");
+                tracing::warn!(target: "http", "HTTP/2 is not supported yet: closing");
                 self.end_requests(Event::error("ProtocolError"));
                 self.client_end = Some(Event::end());
             }
@@ -270,6 +317,7 @@ impl HttpServer {
     fn flush(&mut self, out: &mut Output<'_>) {
         let mut bytes: Vec<Bytes> = Vec::new();
         let mut end: Option<Event> = None;
+        let mut resume = false;
         'streams: while let Some(front) = self.streams.front_mut() {
             while !front.replied {
                 let Some(evt) = front.answer.events.borrow_mut().pop_front() else { break };
@@ -303,6 +351,16 @@ impl HttpServer {
                         let ending = self.encoder.end(&mut emit);
                         self.responding = false;
                         front.replied = true;
+                        if ending == Some(Ending::Tunnel) && self.paused && front.pipeline.is_some() {
+                            self.tunnel = self.streams.pop_front();
+                            self.paused = false;
+                            self.tunnel_unfed = true;
+                            self.decoder.set_tunnel();
+                            break 'streams;
+                        }
+                        if self.paused && (front.info.is_connect || front.info.upgrade != Upgrade::None) {
+                            resume = true;
+                        }
                         if matches!(ending, Some(Ending::Close | Ending::Tunnel | Ending::Broken)) {
                             end = Some(Event::end());
                             break 'streams;
@@ -322,10 +380,30 @@ impl HttpServer {
                 break;
             }
         }
-        if self.streams.len() < MAX_PIPELINED {
+        if let Some(t) = &self.tunnel
+            && end.is_none()
+        {
+            // Raw bytes from here: the response is out, the rest passes as it is.
+            loop {
+                let evt = t.answer.events.borrow_mut().pop_front();
+                match evt {
+                    Some(Event::Data(b)) => {
+                        t.answer.release(b.len());
+                        bytes.push(b);
+                    }
+                    Some(e @ Event::StreamEnd(_)) => {
+                        end = Some(e);
+                        break;
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        }
+        if self.streams.len() < MAX_PIPELINED && !self.paused {
             self.hold(false);
         }
-        if end.is_none() && self.streams.is_empty() {
+        if end.is_none() && self.streams.is_empty() && self.tunnel.is_none() {
             end = self.client_end.take();
         }
         for b in bytes {
@@ -334,8 +412,36 @@ impl HttpServer {
         if let Some(end) = end {
             self.closed = true;
             self.streams.clear();
+            self.tunnel = None;
             self.hold(false);
             out.emit(end);
+        } else if resume {
+            self.paused = false;
+            self.pump();
+            self.flush(out);
+        } else if self.tunnel_unfed {
+            if self.shared.nested.get() {
+                let env = self.shared.env.clone();
+                tokio::task::spawn_local(async move { env.wake() });
+            } else {
+                self.feed_tunnel();
+                self.flush(out);
+            }
+        }
+    }
+
+    /// The response to a CONNECT or Upgrade turned the connection into a tunnel: what
+    /// the client sent after the request goes to its pipeline as bytes, and so does its end.
+    fn feed_tunnel(&mut self) {
+        let Some(t) = &self.tunnel else { return };
+        self.tunnel_unfed = false;
+        while let Some(item) = self.decoder.next() {
+            if let Item::Tunnel(b) = item {
+                t.input(Event::Data(b));
+            }
+        }
+        if let Some(end) = self.client_end.take() {
+            t.input(end);
         }
     }
 }

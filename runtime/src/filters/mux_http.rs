@@ -126,6 +126,9 @@ struct Session {
     /// A request is being written: others wait for their turn, in order.
     writing: Cell<bool>,
     turns: RefCell<VecDeque<FilterEnv>>,
+    /// A response turned the connection into a tunnel: it belongs to the request that got
+    /// it (the front waiter) and carries raw bytes both ways.
+    tunnel: Cell<bool>,
 }
 
 impl Session {
@@ -169,6 +172,11 @@ impl Session {
                 if r.info.is_final {
                     self.closed.set(true);
                 }
+                if r.info.tunnel {
+                    // Out of the pool: no other request may be written into it.
+                    self.close();
+                    self.tunnel.set(true);
+                }
                 w.got_head.set(true);
                 let theirs = &w.env.context.downstream;
                 self.gauge.set_parent(if Rc::ptr_eq(theirs, &self.gauge) {
@@ -179,8 +187,11 @@ impl Session {
                 w.env.emit(Event::MessageStart(Head::Response(Rc::new(r.head))));
             }
             Item::Body(b) | Item::Tunnel(b) => w.env.emit(Event::Data(b)),
+            // A tunnel's request keeps its place: the bytes that follow are its.
             Item::End(_) => {
-                self.waiters.borrow_mut().pop_front();
+                if !self.tunnel.get() {
+                    self.waiters.borrow_mut().pop_front();
+                }
                 w.env.emit(Event::MessageEnd(JsValue::undefined()));
             }
             Item::Http2Preface => {}
@@ -318,6 +329,7 @@ impl MuxHttp {
                 home: self.env.context.downstream.parent(),
                 writing: Cell::new(false),
                 turns: RefCell::new(VecDeque::new()),
+                tunnel: Cell::new(false),
             });
             *sink.0.borrow_mut() = Rc::downgrade(&session);
             // A session keyed by its client connection has no one left to serve once that
@@ -426,6 +438,13 @@ impl MuxHttp {
         self.turn = Turn::Idle;
     }
 
+    /// The session, once its response to this request turned it into a tunnel.
+    fn tunnel(&self) -> Option<Rc<Session>> {
+        let s = self.session.as_ref()?;
+        let mine = s.tunnel.get() && s.waiters.borrow().front().is_some_and(|w| w.env.same(&self.env));
+        mine.then(|| s.clone())
+    }
+
     /// The request's end went out: the session is free for the next writer.
     fn finish(&mut self) {
         if let Some(s) = &self.session
@@ -442,6 +461,10 @@ impl Filter for MuxHttp {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if self.ended {
             return;
+        }
+        if let Some(s) = self.tunnel() {
+            // Raw bytes, the end included (a half-close); the session's end ends this stream.
+            return s.input(evt);
         }
         let mut written = Vec::new();
         let mut collect = |o: Out| match o {
