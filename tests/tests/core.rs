@@ -318,3 +318,12 @@ fn a_stream_ended_by_on_start_takes_no_more_input() {
         "filters saw input after the end"
     );
 }
+
+/// An error no script can catch (Boa's recursion limit) still says what happened and where.
+#[test]
+fn runaway_recursion_names_the_limit_and_the_line() {
+    let mut weir = Weir::start("function f() { return f() + 1 }\nf()\n", &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255));
+    let err = weir.stderr().join("\n");
+    assert!(err.contains("main.js:1:") && err.contains("recursive calls"), "stderr: {err}");
+}

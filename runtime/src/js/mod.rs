@@ -155,7 +155,9 @@ pub fn call_when_free(f: impl FnOnce() + 'static) {
 
 /// An error message, with the script location when Boa knows it.
 pub fn describe(e: &JsError, ctx: &mut JsContext) -> String {
-    let value = e.clone().into_opaque(ctx).unwrap_or_default();
+    // Errors a script cannot catch (Boa's runtime limits: recursion, loop iterations) have no
+    // script value; their own text says what happened.
+    let Ok(value) = e.clone().into_opaque(ctx) else { return e.to_string() };
     let message =
         value.to_string(ctx).map(|s| s.to_std_string_escaped()).unwrap_or_else(|_| value.display().to_string());
     let stack = value
