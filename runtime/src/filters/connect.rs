@@ -8,22 +8,16 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use boa_engine::{Context, JsObject, JsResult, JsString, JsValue};
+use boa_engine::{Context, JsResult, JsString, JsValue};
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
 
 use super::Made;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output, host};
-use crate::js;
+use super::target::Target;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
 use crate::net::outbox::{End, Outbox};
-
-#[derive(Clone)]
-enum Target {
-    Fixed(String),
-    Dynamic(JsObject),
-}
 
 #[derive(Clone, Default)]
 struct Options {
@@ -37,11 +31,7 @@ pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
     if super::connect_udp::wanted(args.get(1), ctx)? {
         return super::connect_udp::make(args, ctx);
     }
-    let target = match args.first() {
-        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Target::Dynamic(v.as_object().unwrap().clone()),
-        Some(v) if v.is_string() => Target::Fixed(v.to_string(ctx)?.to_std_string_escaped()),
-        _ => return Err(js::type_error("connect() takes a target 'host:port' or a function returning one")),
-    };
+    let target = Target::from_args(args, "connect", ctx)?;
     let mut options = Options { idle_timeout: Some(Duration::from_secs(60)), ..Default::default() };
     if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
         let get = |name: &str, ctx: &mut Context| o.get(JsString::from(name), ctx);
@@ -92,13 +82,7 @@ impl Connect {
     fn open(&mut self) -> Rc<Outbox> {
         let outbox = Rc::new(Outbox::new(self.env.context.upstream.clone()));
         self.outbox = Some(outbox.clone());
-        let target = match &self.target {
-            Target::Fixed(t) => Ok(t.clone()),
-            Target::Dynamic(f) => {
-                let host = host();
-                host.call(&self.env.context, f, &[]).and_then(|v| host.to_text(&v))
-            }
-        };
+        let target = self.target.resolve(&self.env.context);
         let env = self.env.clone();
         match target {
             Ok(target) => {

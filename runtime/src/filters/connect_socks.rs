@@ -7,28 +7,18 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsObject, JsResult, JsValue};
+use boa_engine::{Context, JsResult, JsValue};
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::Made;
 use super::reply::Replied;
+use super::target::Target;
 use crate::codec::socks;
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, host};
-use crate::js;
-
-#[derive(Clone)]
-enum Target {
-    Fixed(String),
-    Dynamic(JsObject),
-}
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output};
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let target = match args.first() {
-        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Target::Dynamic(v.as_object().unwrap().clone()),
-        Some(v) if v.is_string() => Target::Fixed(v.to_string(ctx)?.to_std_string_escaped()),
-        _ => return Err(js::type_error("connectSOCKS() takes a target 'host:port' or a function returning one")),
-    };
+    let target = Target::from_args(args, "connectSOCKS", ctx)?;
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { target, sub }))))
 }
 
@@ -142,13 +132,7 @@ impl ConnectSocks {
     }
 
     fn target(&self) -> Result<(String, u16), String> {
-        let text = match &self.target {
-            Target::Fixed(t) => t.clone(),
-            Target::Dynamic(f) => {
-                let host = host();
-                host.call(&self.env.context, f, &[]).and_then(|v| host.to_text(&v))?
-            }
-        };
+        let text = self.target.resolve(&self.env.context)?;
         let invalid = || format!("target is not 'host:port': {text:?}");
         let (h, p) = text.rsplit_once(':').ok_or_else(invalid)?;
         Ok((h.to_string(), p.parse().map_err(|_| invalid())?))

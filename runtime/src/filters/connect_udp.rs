@@ -13,14 +13,15 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use boa_engine::{Context, JsObject, JsResult, JsString, JsValue};
+use boa_engine::{Context, JsResult, JsString, JsValue};
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::Made;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output, host};
+use super::target::Target;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
 use crate::js;
 use crate::net::udp::SendQueue;
 
@@ -38,18 +39,8 @@ pub fn wanted(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<bool> {
     }
 }
 
-#[derive(Clone)]
-enum Target {
-    Fixed(String),
-    Dynamic(JsObject),
-}
-
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let target = match args.first() {
-        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Target::Dynamic(v.as_object().unwrap().clone()),
-        Some(v) if v.is_string() => Target::Fixed(v.to_string(ctx)?.to_std_string_escaped()),
-        _ => return Err(js::type_error("connect() takes a target 'host:port' or a function returning one")),
-    };
+    let target = Target::from_args(args, "connect", ctx)?;
     let mut idle = Some(Duration::from_secs(60));
     if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
         let v = o.get(JsString::from("idleTimeout"), ctx)?;
@@ -118,13 +109,7 @@ impl ConnectUdp {
     fn open(&mut self) -> Rc<Link> {
         let link = Rc::new(Link::default());
         self.link = Some(link.clone());
-        let target = match &self.target {
-            Target::Fixed(t) => Ok(t.clone()),
-            Target::Dynamic(f) => {
-                let host = host();
-                host.call(&self.env.context, f, &[]).and_then(|v| host.to_text(&v))
-            }
-        };
+        let target = self.target.resolve(&self.env.context);
         match target {
             Ok(target) => {
                 let task = tokio::task::spawn_local(run(target, self.idle, link.clone(), self.env.clone()));

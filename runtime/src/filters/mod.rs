@@ -28,6 +28,7 @@ pub mod replace;
 mod reply;
 mod select;
 pub mod serve_http;
+mod target;
 mod throttle;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
