@@ -22,6 +22,18 @@ pub(super) const PREFACE_TAIL: &[u8] = b"SM\r\n\r\n";
 /// Decodes a stream of requests.
 pub struct RequestDecoder(Core);
 
+/// What a decoder would make of the next input bytes, were they not fed to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// It must see the next byte (a head, a chunk-size line, bytes already queued).
+    No,
+    /// The next `n` bytes are body: fed, they would only come out as [`Item::Body`].
+    Body(u64),
+    /// Nothing will ever come out again but [`Item::Tunnel`] (a tunnel, or a stream that
+    /// is not HTTP).
+    Rest,
+}
+
 /// Decodes a stream of responses. Tell it, in order, about the requests they answer
 /// ([`ResponseDecoder::expect`]) so that responses to `HEAD` and `CONNECT` are framed right.
 pub struct ResponseDecoder(Core);
@@ -82,6 +94,16 @@ impl RequestDecoder {
     /// Bytes held, fed and not handed out yet.
     pub fn buffered(&self) -> usize {
         self.0.buffered()
+    }
+
+    /// Whether the next input bytes could go by without being fed ([`RequestDecoder::skip`]).
+    pub fn skippable(&self) -> Skip {
+        self.0.skippable()
+    }
+
+    /// Accounts for `n` bytes (at most [`RequestDecoder::skippable`]) that went by unfed.
+    pub fn skip(&mut self, n: u64) {
+        self.0.skip(n)
     }
 
     /// Forgets everything, for a new stream.
@@ -146,6 +168,16 @@ impl ResponseDecoder {
     /// Bytes held, fed and not handed out yet.
     pub fn buffered(&self) -> usize {
         self.0.buffered()
+    }
+
+    /// As [`RequestDecoder::skippable`].
+    pub fn skippable(&self) -> Skip {
+        self.0.skippable()
+    }
+
+    /// As [`RequestDecoder::skip`].
+    pub fn skip(&mut self, n: u64) {
+        self.0.skip(n)
     }
 
     pub fn reset(&mut self) {
@@ -235,6 +267,27 @@ type CoreItem = Item<AnyHead>;
 impl Core {
     fn buffered(&self) -> usize {
         self.buf.len() + self.input.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    fn skippable(&self) -> Skip {
+        match self.state {
+            State::Failed => Skip::Rest,
+            _ if !self.input.is_empty() => Skip::No,
+            State::Tunnel => Skip::Rest,
+            State::Length(n) | State::ChunkData(n) if n > 0 => Skip::Body(n),
+            State::UntilClose => Skip::Body(u64::MAX),
+            _ => Skip::No,
+        }
+    }
+
+    fn skip(&mut self, n: u64) {
+        match self.state {
+            State::Length(k) => self.state = State::Length(k.saturating_sub(n)),
+            State::ChunkData(k) => self.state = State::ChunkData(k.saturating_sub(n)),
+            State::UntilClose => {}
+            _ => return,
+        }
+        self.body_size += n;
     }
 
     fn new(kind: Kind) -> Core {

@@ -878,3 +878,61 @@ fn script_heads_keep_every_line_and_their_connection() {
     assert!(enc.request_info().unwrap().is_final);
     assert_eq!(wire(&encode(&mut enc, &[]).0), "GET / HTTP/1.0\r\nconnection: close\r\n\r\n");
 }
+
+/// Feeds `input` in pieces of `step` bytes, but skips whatever the decoder says is body.
+fn requests_skipping(input: &[u8], step: usize) -> (Vec<Ev<DecodedRequest>>, RequestDecoder) {
+    let mut d = RequestDecoder::new();
+    let mut evs = Vec::new();
+    let mut rest = input;
+    while !rest.is_empty() {
+        let n = match d.skippable() {
+            Skip::Body(n) => {
+                let k = rest.len().min(step).min(usize::try_from(n).unwrap_or(usize::MAX));
+                d.skip(k as u64);
+                k
+            }
+            Skip::No | Skip::Rest => {
+                let k = step.min(rest.len());
+                d.feed(Bytes::copy_from_slice(&rest[..k]));
+                k
+            }
+        };
+        rest = &rest[n..];
+        while let Some(item) = d.next() {
+            push(&mut evs, item);
+        }
+    }
+    (evs.into_iter().filter(|e| !matches!(e, Ev::Body(_))).collect(), d)
+}
+
+#[test]
+fn skipped_bodies_keep_heads_and_framing() {
+    let expected: Vec<_> = pipelined_expected().into_iter().filter(|e| !matches!(e, Ev::Body(_))).collect();
+    for step in [1, 2, 3, 5, 8, 13, 64, PIPELINED.len()] {
+        let (evs, d) = requests_skipping(PIPELINED, step);
+        assert_eq!(evs, expected, "in pieces of {step}");
+        assert_eq!(d.skippable(), Skip::No, "between messages");
+    }
+}
+
+#[test]
+fn what_can_be_skipped() {
+    let mut d = RequestDecoder::new();
+    assert_eq!(d.skippable(), Skip::No);
+    d.feed(Bytes::from_static(b"PUT / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+    assert_eq!(d.skippable(), Skip::No, "bytes queued are not skipped");
+    while d.next().is_some() {}
+    assert_eq!(d.skippable(), Skip::Body(7));
+
+    let mut d = RequestDecoder::new();
+    d.feed(Bytes::from_static(b"\x16\x03\x01 not http\r\n\r\n"));
+    while d.next().is_some() {}
+    assert_eq!(d.skippable(), Skip::Rest, "a stream that is not HTTP");
+
+    let mut d = ResponseDecoder::new();
+    d.feed(Bytes::from_static(b"HTTP/1.1 200 OK\r\n\r\n"));
+    while d.next().is_some() {}
+    assert_eq!(d.skippable(), Skip::Body(u64::MAX), "a body until the end of the stream");
+    d.skip(1 << 40);
+    assert!(matches!(d.finish(), Some(Item::End(t)) if t.body_size == 1 << 40));
+}
