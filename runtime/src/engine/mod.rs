@@ -6,6 +6,7 @@ pub mod event;
 pub mod gauge;
 pub mod host;
 pub mod inbound;
+pub mod pass;
 pub mod pipeline;
 
 pub use context::Context;
@@ -13,4 +14,5 @@ pub use event::{Event, Head, StreamError};
 pub use gauge::Gauge;
 pub use host::{Callback, Host, Value, host};
 pub use inbound::Inbound;
+pub use pass::{KernelSink, Pass};
 pub use pipeline::{EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline, StartSpec};

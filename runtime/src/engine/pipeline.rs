@@ -13,11 +13,17 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use super::host::{Callback, Value, host, runtime_error};
+use super::pass::Pass;
 use super::{Context, Event};
 
 /// Where a pipeline's output goes: a socket, a parent filter, or nowhere.
 pub trait EventSink {
     fn on_event(&self, evt: Event);
+
+    /// Where output bytes would go unseen (see [`Pass`]); a socket's queue says so.
+    fn pass(self: Rc<Self>) -> Pass {
+        Pass::No
+    }
 }
 
 /// A sink that drops everything (the output of `fork` branches).
@@ -25,6 +31,10 @@ pub struct Discard;
 
 impl EventSink for Discard {
     fn on_event(&self, _evt: Event) {}
+
+    fn pass(self: Rc<Self>) -> Pass {
+        Pass::Absorb(u64::MAX)
+    }
 }
 
 impl<F: Fn(Event)> EventSink for F {
@@ -61,6 +71,15 @@ pub trait Filter {
     /// Called by [`FilterEnv::wake`]: output has become ready outside of `process`, e.g. a
     /// sub-pipeline answered.
     fn wake(&mut self, _out: &mut Output<'_>) {}
+
+    /// What this filter would do with the next input bytes if nobody looked at them (see
+    /// [`Pass`]). Asked before socket reads; the default keeps every byte in user space.
+    fn pass(&self) -> Pass {
+        Pass::No
+    }
+
+    /// `n` bytes that the last [`Filter::pass`] promised to let by went by unseen.
+    fn passed(&mut self, _n: u64, _out: &mut Output<'_>) {}
 }
 
 /// The rest of the chain after the current filter.
@@ -121,6 +140,22 @@ impl FilterEnv {
     pub fn is_alive(&self) -> bool {
         self.pipeline.strong_count() > 0
     }
+
+    /// Where this filter's output bytes would go unseen (see [`Pass`]).
+    pub fn pass_after(&self) -> Pass {
+        let Some(p) = self.pipeline.upgrade() else { return Pass::No };
+        p.try_borrow().map_or(Pass::No, |p| p.pass(self.index + 1))
+    }
+
+    /// `n` of this filter's output bytes went by as the last [`FilterEnv::pass_after`]
+    /// allowed.
+    pub fn passed_after(&self, n: u64) {
+        if let Some(p) = self.pipeline.upgrade()
+            && let Ok(mut p) = p.try_borrow_mut()
+        {
+            p.passed(self.index + 1, n);
+        }
+    }
 }
 
 pub struct PipelineInner {
@@ -134,6 +169,45 @@ pub struct PipelineInner {
 }
 
 impl PipelineInner {
+    /// Where the input bytes of filter `from` would go unseen (see [`Pass`]).
+    fn pass(&self, from: usize) -> Pass {
+        if self.held.is_some() {
+            return Pass::No;
+        }
+        if self.ended {
+            return Pass::Absorb(u64::MAX);
+        }
+        let mut limit = u64::MAX;
+        for f in &self.filters[from.min(self.filters.len())..] {
+            match f.pass() {
+                Pass::Through(n) => limit = limit.min(n),
+                other => return other.min(limit),
+            }
+            if limit == 0 {
+                return Pass::No;
+            }
+        }
+        self.sink.clone().pass().min(limit)
+    }
+
+    /// Tells the filters from `from` on that `n` bytes went by, as far as [`Self::pass`]
+    /// let them.
+    fn passed(&mut self, from: usize, n: u64) {
+        if self.held.is_some() || self.ended {
+            return;
+        }
+        let from = from.min(self.filters.len());
+        let mut rest = &mut self.filters[from..];
+        while let Some((f, after)) = rest.split_first_mut() {
+            let through = matches!(f.pass(), Pass::Through(_));
+            f.passed(n, &mut Output { rest: &mut *after, sink: &*self.sink });
+            if !through {
+                return;
+            }
+            rest = after;
+        }
+    }
+
     fn input(&mut self, evt: Event) {
         if let Some(held) = &mut self.held {
             held.push(evt);
@@ -223,6 +297,17 @@ impl Pipeline {
 
     pub fn input(&self, evt: Event) {
         self.inner.borrow_mut().input(evt);
+    }
+
+    /// Where the next input bytes would go unseen (see [`Pass`]); `No` while the pipeline is
+    /// busy further up the stack.
+    pub fn pass(&self) -> Pass {
+        self.inner.try_borrow().map_or(Pass::No, |p| p.pass(0))
+    }
+
+    /// `n` input bytes went by as the last [`Pipeline::pass`] allowed.
+    pub fn passed(&self, n: u64) {
+        self.inner.borrow_mut().passed(0, n);
     }
 }
 

@@ -9,15 +9,14 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use boa_engine::{Context, JsResult, JsString, JsValue};
-use bytes::BytesMut;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
 
 use super::Made;
 use super::target::Target;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
+use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Output, Pass};
 use crate::net::outbox::{End, Outbox};
+use crate::net::reader::{Reader, Step};
 
 #[derive(Clone, Default)]
 struct Options {
@@ -137,6 +136,15 @@ impl Filter for Connect {
             _ => {}
         }
     }
+
+    /// Input bytes go to the upstream socket: once it is connected, they can go there
+    /// straight from the socket they were read from.
+    fn pass(&self) -> Pass {
+        match &self.outbox {
+            Some(o) => EventSink::pass(o.clone()),
+            None => Pass::No,
+        }
+    }
 }
 
 impl Drop for Connect {
@@ -200,26 +208,23 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     };
     let _ = stream.set_nodelay(true);
     tracing::debug!(target: "outbound", "connected to {target}");
-    let (mut r, w) = stream.into_split();
+    let (r, w) = stream.into_split();
     // Effectively never, without overflowing the deadline arithmetic.
     let idle = options.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
     let downstream = env.context.downstream.clone();
     let last_read = std::cell::Cell::new(tokio::time::Instant::now());
     let reader = async {
-        let mut buf = BytesMut::with_capacity(16 * 1024);
+        let mut reader = Reader::default();
         loop {
-            buf.reserve(16 * 1024);
-            let read = tokio::select! {
-                read = async { downstream.wait().await; r.read_buf(&mut buf).await } => read,
+            let step = tokio::select! {
+                s = async { downstream.wait().await; reader.step(r.as_ref(), &env).await } => s,
                 _ = crate::net::outbox::idle(&last_read, &outbox, &downstream, idle) => {
                     outbox.discard();
                     return env.emit(Event::error("IdleTimeout"));
                 }
             };
             last_read.set(tokio::time::Instant::now());
-            let (evt, last) = crate::net::read_event(read, &mut buf);
-            env.emit(evt);
-            if last || !env.is_alive() {
+            if step != Step::More || !env.is_alive() {
                 return;
             }
         }

@@ -13,8 +13,8 @@ use std::rc::Rc;
 use boa_engine::{Context, JsObject, JsResult, JsValue};
 
 use super::Made;
-use crate::codec::http1::{DecodeError, Item, RequestDecoder};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, host};
+use crate::codec::http1::{DecodeError, Item, RequestDecoder, Skip};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, Pass, host};
 use crate::js;
 
 pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
@@ -79,6 +79,36 @@ impl Filter for DecodeHttpRequest {
             }
             Event::MessageStart(_) | Event::MessageEnd(_) => return,
         }
+        self.drain(out);
+    }
+
+    /// Body bytes nobody after this filter reads need not be fed to the decoder: it only
+    /// counts them, and the heads that follow are still decoded.
+    fn pass(&self) -> Pass {
+        if self.ended {
+            return Pass::Absorb(u64::MAX);
+        }
+        match self.decoder.skippable() {
+            Skip::No => Pass::No,
+            Skip::Rest => Pass::Absorb(u64::MAX),
+            Skip::Body(n) => match self.env.pass_after() {
+                Pass::Absorb(_) => Pass::Absorb(n),
+                _ => Pass::No,
+            },
+        }
+    }
+
+    fn passed(&mut self, n: u64, out: &mut Output<'_>) {
+        if !self.ended {
+            self.decoder.skip(n);
+            self.drain(out);
+        }
+    }
+}
+
+impl DecodeHttpRequest {
+    /// Emits what the decoder has made of its input so far.
+    fn drain(&mut self, out: &mut Output<'_>) {
         while let Some(item) = self.decoder.next() {
             match item {
                 Item::Head(r) => match self.head(Head::Request(Rc::new(r.head))) {

@@ -18,8 +18,8 @@ use boa_engine::{Context, JsResult, JsValue};
 use bytes::Bytes;
 
 use super::Made;
-use crate::codec::http1::{self, DecodeError, Item, ResponseDecoder};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, StreamError};
+use crate::codec::http1::{self, DecodeError, Item, ResponseDecoder, Skip};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, Pass, StreamError};
 
 pub fn make(_args: &[JsValue], _: &mut Context) -> JsResult<Made> {
     Ok(Made::Filter(Box::new(Spec)))
@@ -32,13 +32,14 @@ impl FilterSpec for Spec {
         "decodeHTTPResponse"
     }
 
-    fn instantiate(&self, _env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(DecodeHttpResponse { decoder: ResponseDecoder::new() })
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(DecodeHttpResponse { decoder: ResponseDecoder::new(), env })
     }
 }
 
 struct DecodeHttpResponse {
     decoder: ResponseDecoder,
+    env: FilterEnv,
 }
 
 fn emit_item(item: Item<http1::DecodedResponse>, out: &mut Output<'_>) {
@@ -88,6 +89,26 @@ impl Filter for DecodeHttpResponse {
                 out.emit(Event::StreamEnd(Some(error)));
             }
             Event::MessageStart(_) | Event::MessageEnd(_) => {}
+        }
+    }
+
+    /// As decodeHTTPRequest: body bytes nobody after this filter reads go by
+    /// unfed, and the decoder only counts them.
+    fn pass(&self) -> Pass {
+        match self.decoder.skippable() {
+            Skip::No => Pass::No,
+            Skip::Rest => Pass::Absorb(u64::MAX),
+            Skip::Body(n) => match self.env.pass_after() {
+                Pass::Absorb(_) => Pass::Absorb(n),
+                _ => Pass::No,
+            },
+        }
+    }
+
+    fn passed(&mut self, n: u64, out: &mut Output<'_>) {
+        self.decoder.skip(n);
+        while let Some(item) = self.decoder.next() {
+            emit_item(item, out);
         }
     }
 }

@@ -8,7 +8,7 @@ use boa_engine::{Context, JsResult, JsValue};
 use super::Made;
 use crate::engine::host;
 use crate::engine::pipeline::Discard;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, Pipeline};
 
 pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
     let init = args.first().cloned().unwrap_or_default();
@@ -82,5 +82,25 @@ impl Filter for Fork {
             b.input(evt.clone());
         }
         out.emit(evt);
+    }
+
+    /// Bytes go by when every branch would take them unseen (a decoder in a body nobody
+    /// reads); the branches' output is dropped anyway.
+    fn pass(&self) -> Pass {
+        let Some(branches) = &self.branches else { return Pass::No };
+        let mut limit = u64::MAX;
+        for b in branches {
+            match b.pass() {
+                Pass::Absorb(n) => limit = limit.min(n),
+                _ => return Pass::No,
+            }
+        }
+        Pass::Through(limit)
+    }
+
+    fn passed(&mut self, n: u64, _: &mut Output<'_>) {
+        for b in self.branches.iter().flatten() {
+            b.passed(n);
+        }
     }
 }

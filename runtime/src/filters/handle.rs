@@ -14,7 +14,7 @@ use boa_engine::{Context, JsResult, JsValue};
 use super::Made;
 use super::select::{Family, Pick, Select, Selector, message_options};
 use crate::engine::host::runtime_error;
-use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Value, host};
+use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Pass, Value, host};
 use crate::js;
 
 pub fn make(select: Select, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
@@ -123,6 +123,17 @@ impl Filter for Handle {
                 self.ended = true;
                 out.emit(runtime_error(e));
             }
+        }
+    }
+
+    /// Bytes a callback never sees go by, unless events wait behind a pending promise.
+    fn pass(&self) -> Pass {
+        if self.ended {
+            Pass::Absorb(u64::MAX)
+        } else if self.held.borrow().is_none() && self.selector.ignores_data() {
+            Pass::Through(u64::MAX)
+        } else {
+            Pass::No
         }
     }
 }

@@ -136,6 +136,15 @@ impl Selector {
         }
     }
 
+    /// Whether `Data` events pass by unlooked-at, now and until the next non-`Data` event.
+    pub fn ignores_data(&self) -> bool {
+        match self.select {
+            Select::MessageStart | Select::MessageEnd | Select::StreamEnd => true,
+            Select::StreamStart => self.started,
+            Select::All | Select::Data | Select::Message => false,
+        }
+    }
+
     /// The callback's argument for a chosen event: the event itself, or the whole message.
     pub fn argument(&mut self, evt: &Event, host: &dyn Host) -> Result<Value, String> {
         if self.select != Select::Message {
