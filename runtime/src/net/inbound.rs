@@ -3,47 +3,41 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use super::outbox::{End, Outbox, idle};
+use super::reader::{ReadTarget, Reader, Step};
 use crate::engine::{Event, Gauge};
 
 /// Moves bytes between `stream` and a pipeline until both directions are done: reads go to
 /// `input` (paused while `upstream` is over its limit), `outbox` writes the pipeline's output.
 /// Nothing moving for `idle_timeout` ends it, whatever it waits for.
-pub async fn run(stream: TcpStream, input: &dyn Fn(Event), outbox: &Outbox, upstream: &Gauge, idle_timeout: Duration) {
+pub async fn run(stream: TcpStream, input: &dyn ReadTarget, outbox: &Outbox, upstream: &Gauge, idle_timeout: Duration) {
     let id = stream.peer_addr().ok();
-    let (mut r, w) = stream.into_split();
+    let (r, w) = stream.into_split();
     let last_activity = Cell::new(tokio::time::Instant::now());
     let reader = async {
-        let mut buf = BytesMut::with_capacity(16 * 1024);
+        let mut reader = Reader::default();
         loop {
             if outbox.ended() == End::Close {
                 return;
             }
-            buf.reserve(16 * 1024);
             // Waiting for the upstream queue to drain is inside the race with the idle
             // timeout: a queue that never drains does not hold the connection for ever.
-            let read = tokio::select! {
-                r = async { upstream.wait().await; r.read_buf(&mut buf).await } => r,
+            let step = tokio::select! {
+                s = async { upstream.wait().await; reader.step(r.as_ref(), input).await } => s,
                 _ = idle(&last_activity, outbox, upstream, idle_timeout) => {
-                    input(Event::error("IdleTimeout"));
+                    input.input(Event::error("IdleTimeout"));
                     outbox.discard();
                     return;
                 }
             };
             last_activity.set(tokio::time::Instant::now());
-            let failed = read.is_err();
-            let (evt, last) = super::read_event(read, &mut buf);
-            input(evt);
-            if failed {
+            match step {
+                Step::More => {}
+                Step::Last => return,
                 // Reset or broken: nothing more can be written either.
-                outbox.discard();
-            }
-            if last {
-                return;
+                Step::Failed => return outbox.discard(),
             }
         }
     };

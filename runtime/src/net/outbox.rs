@@ -5,18 +5,37 @@
 //! costs no task switch; whatever the socket does not take is queued for a writer task that
 //! waits for the socket to become writable. A normal `StreamEnd` becomes a half-close once
 //! the queue is flushed; an error `StreamEnd` closes the connection.
+//!
+//! Bytes can also come from another socket by the kernel ([`KernelSink`]): they wait in the
+//! outbox's pipe, queued in order with the rest, and the pipe is emptied into the socket at
+//! once when nothing is ahead of them, as written bytes are.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::io;
+use std::future::Future;
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::pin::Pin;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use tokio::io::Interest;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 
-use crate::engine::{Event, EventSink, Gauge};
+use super::splice::Pipe;
+use crate::engine::{Event, EventSink, Gauge, KernelSink, Pass};
+
+/// What waits in the queue.
+enum Chunk {
+    Bytes(Bytes),
+    /// This many bytes in the outbox's pipe.
+    Piped(usize),
+}
+
+/// How many queued chunks one `writev` gathers.
+const GATHER: usize = 64;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum End {
@@ -28,9 +47,13 @@ pub enum End {
 }
 
 pub struct Outbox {
-    queue: RefCell<VecDeque<Bytes>>,
+    queue: RefCell<VecDeque<Chunk>>,
+    /// Taken at the first kernel-side transfer; kept, then pooled, when the outbox goes.
+    pipe: RefCell<Option<Pipe>>,
     end: Cell<Option<End>>,
     notify: Notify,
+    /// The pipe was emptied (or dropped).
+    pipe_emptied: Notify,
     socket: RefCell<Option<Rc<OwnedWriteHalf>>>,
     gauge: Rc<Gauge>,
     /// The writer task holds bytes it took from the queue: writing past it would reorder.
@@ -52,8 +75,10 @@ impl Outbox {
     pub fn new(gauge: Rc<Gauge>) -> Outbox {
         Outbox {
             queue: RefCell::default(),
+            pipe: RefCell::default(),
             end: Cell::default(),
             notify: Notify::new(),
+            pipe_emptied: Notify::new(),
             socket: RefCell::default(),
             gauge,
             writing: Cell::default(),
@@ -81,7 +106,7 @@ impl Outbox {
             }
         }
         self.count(bytes.len());
-        self.queue.borrow_mut().push_back(bytes);
+        self.queue.borrow_mut().push_back(Chunk::Bytes(bytes));
         self.notify.notify_one();
     }
 
@@ -114,6 +139,11 @@ impl Outbox {
             self.end.set(Some(End::Close));
         }
         self.queue.borrow_mut().clear();
+        // What is left in the pipe will never be written: the pipe goes with it.
+        if self.pipe.borrow().as_ref().is_some_and(|p| p.held() > 0) {
+            self.pipe.borrow_mut().take();
+        }
+        self.pipe_emptied.notify_waiters();
         self.release(self.counted.get());
         self.notify.notify_one();
     }
@@ -146,27 +176,98 @@ impl Outbox {
 
     async fn drain(&self, w: &OwnedWriteHalf) -> io::Result<End> {
         loop {
-            let next = self.queue.borrow_mut().pop_front();
-            match next {
-                Some(bytes) => {
-                    let len = bytes.len();
-                    self.writing.set(true);
-                    let written = write_all(w, bytes).await;
-                    self.writing.set(false);
-                    self.wrote();
-                    self.release(len);
-                    written?;
-                }
+            let piped = match self.queue.borrow().front() {
+                Some(Chunk::Piped(n)) => Some(*n),
+                Some(Chunk::Bytes(_)) => None,
                 None => match self.ended() {
-                    End::Open => self.notify.notified().await,
+                    End::Open => None,
                     how => {
                         let side = if how == End::Close { Shutdown::Both } else { Shutdown::Write };
                         let _ = socket2::SockRef::from(w.as_ref()).shutdown(side);
                         return Ok(how);
                     }
                 },
+            };
+            if self.queue.borrow().is_empty() {
+                self.notify.notified().await;
+                continue;
+            }
+            self.writing.set(true);
+            let written = match piped {
+                Some(n) => {
+                    self.queue.borrow_mut().pop_front();
+                    self.write_piped(w, n).await
+                }
+                None => self.write_gathered(w).await,
+            };
+            self.writing.set(false);
+            written?;
+        }
+    }
+
+    /// `n` queued bytes went out: they no longer hold the other side back.
+    fn sent(&self, n: usize) {
+        self.wrote();
+        self.release(n);
+    }
+
+    /// Writes the byte chunks at the front of the queue (up to [`GATHER`] of them) with as
+    /// few `writev`s as the socket allows.
+    async fn write_gathered(&self, w: &OwnedWriteHalf) -> io::Result<()> {
+        let mut batch: Vec<Bytes> = Vec::new();
+        {
+            let mut queue = self.queue.borrow_mut();
+            while batch.len() < GATHER
+                && let Some(Chunk::Bytes(_)) = queue.front()
+            {
+                let Some(Chunk::Bytes(b)) = queue.pop_front() else { unreachable!("just looked") };
+                batch.push(b);
             }
         }
+        let mut first = 0;
+        while first < batch.len() {
+            w.writable().await?;
+            let slices: Vec<IoSlice<'_>> = batch[first..].iter().map(|b| IoSlice::new(b)).collect();
+            match w.try_write_vectored(&slices) {
+                Ok(mut n) => {
+                    self.sent(n);
+                    while first < batch.len() && n >= batch[first].len() {
+                        n -= batch[first].len();
+                        first += 1;
+                    }
+                    if n > 0 {
+                        let _ = batch[first].split_to(n);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties `n` bytes of the pipe into the socket.
+    async fn write_piped(&self, w: &OwnedWriteHalf, mut n: usize) -> io::Result<()> {
+        let socket = w.as_ref();
+        while n > 0 {
+            socket.writable().await?;
+            let moved = socket.try_io(Interest::WRITABLE, || match self.pipe.borrow().as_ref() {
+                Some(p) => p.empty_into(socket.as_raw_fd(), n),
+                None => Err(io::ErrorKind::BrokenPipe.into()),
+            });
+            match moved {
+                Ok(k) => {
+                    n -= k;
+                    self.sent(k);
+                    if self.pipe.borrow().as_ref().is_some_and(|p| p.held() == 0) {
+                        self.pipe_emptied.notify_waiters();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -175,21 +276,62 @@ impl Outbox {
 impl Drop for Outbox {
     fn drop(&mut self) {
         self.release(self.counted.get());
+        if let Some(p) = self.pipe.take() {
+            p.give_back();
+        }
     }
 }
 
-async fn write_all(w: &OwnedWriteHalf, mut bytes: Bytes) -> io::Result<()> {
-    while !bytes.is_empty() {
-        w.writable().await?;
-        match w.try_write(&bytes) {
-            Ok(n) => {
-                let _ = bytes.split_to(n);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+impl KernelSink for Outbox {
+    fn splice_from(&self, from: BorrowedFd<'_>, max: usize) -> io::Result<usize> {
+        let unsupported = || io::Error::from(io::ErrorKind::Unsupported);
+        if self.ended() != End::Open {
+            return Err(unsupported());
         }
+        if self.pipe.borrow().is_none() {
+            *self.pipe.borrow_mut() = Some(Pipe::take().map_err(|_| unsupported())?);
+        }
+        let pipe = self.pipe.borrow();
+        let pipe = pipe.as_ref().expect("taken above");
+        if pipe.held() > 0 {
+            return Err(unsupported());
+        }
+        let n = pipe.fill(from, max)?;
+        let mut left = n;
+        if self.queue.borrow().is_empty()
+            && !self.writing.get()
+            && let Some(socket) = self.socket.borrow().as_ref()
+        {
+            let stream: &tokio::net::TcpStream = (**socket).as_ref();
+            // Errors surface in the writer task, which retries.
+            if let Ok(k) = stream.try_io(Interest::WRITABLE, || pipe.empty_into(stream.as_raw_fd(), left)) {
+                left -= k;
+                self.wrote();
+            }
+        }
+        if left > 0 {
+            self.count(left);
+            self.queue.borrow_mut().push_back(Chunk::Piped(left));
+            self.notify.notify_one();
+        }
+        Ok(n)
     }
-    Ok(())
+
+    fn ready(&self) -> bool {
+        self.ended() != End::Open || self.pipe.borrow().as_ref().is_none_or(|p| p.held() == 0)
+    }
+
+    fn until_ready(&self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(async {
+            loop {
+                let emptied = self.pipe_emptied.notified();
+                if self.ready() {
+                    return;
+                }
+                emptied.await;
+            }
+        })
+    }
 }
 
 impl EventSink for Outbox {
@@ -200,6 +342,14 @@ impl EventSink for Outbox {
             Event::StreamEnd(Some(_)) => self.end(End::Close),
             _ => {}
         }
+    }
+
+    /// Bytes for this socket can come straight from another once it is connected.
+    fn pass(self: Rc<Self>) -> Pass {
+        if self.ended() != End::Open || self.socket.borrow().is_none() {
+            return Pass::No;
+        }
+        Pass::Socket(self, u64::MAX)
     }
 }
 

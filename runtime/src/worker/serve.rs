@@ -64,7 +64,7 @@ async fn connection(
         _ => Vec::new(),
     };
     pipeline.start(&args);
-    crate::net::inbound::run(stream, &|evt| pipeline.input(evt), &outbox, &upstream, opts.idle_timeout).await;
+    crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
     inbound.closed();
     tracing::debug!(target: "inbound", "inbound #{id} closed");
 }

@@ -1,0 +1,140 @@
+//! Reading a socket for a pipeline: into user space as `Data` events, or, where no filter
+//! will look at the bytes, straight into the destination socket (see `engine::pass`).
+
+use std::io;
+use std::os::fd::AsFd;
+
+use bytes::BytesMut;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+use crate::engine::{Event, FilterEnv, Pass, Pipeline};
+
+/// What reads feed: a pipeline (an accepted connection) or the filters after a `connect`.
+pub trait ReadTarget {
+    fn input(&self, evt: Event);
+    /// Where the next bytes would go unseen.
+    fn pass(&self) -> Pass;
+    /// `n` bytes went by as the last `pass` allowed.
+    fn passed(&self, n: u64);
+}
+
+impl ReadTarget for Pipeline {
+    fn input(&self, evt: Event) {
+        Pipeline::input(self, evt)
+    }
+
+    fn pass(&self) -> Pass {
+        Pipeline::pass(self)
+    }
+
+    fn passed(&self, n: u64) {
+        Pipeline::passed(self, n)
+    }
+}
+
+impl ReadTarget for FilterEnv {
+    fn input(&self, evt: Event) {
+        self.emit(evt)
+    }
+
+    fn pass(&self) -> Pass {
+        self.pass_after()
+    }
+
+    fn passed(&self, n: u64) {
+        self.passed_after(n)
+    }
+}
+
+/// How one step of reading ended.
+#[derive(PartialEq, Eq)]
+pub enum Step {
+    More,
+    /// The stream ended (its `StreamEnd` went out).
+    Last,
+    /// The socket broke (its error `StreamEnd` went out): nothing can be written either.
+    Failed,
+}
+
+/// The first read buffer; reads that fill theirs grow the next one, up to `MAX_READ`.
+const MIN_READ: usize = 16 * 1024;
+const MAX_READ: usize = 256 * 1024;
+/// A known run of unseen bytes shorter than this is cheaper read than spliced.
+const SPLICE_MIN: u64 = 64 * 1024;
+
+/// The reading side of one socket.
+pub struct Reader {
+    size: usize,
+    /// The last read filled its buffer (or the last splice moved a lot): bytes are
+    /// streaming, so a stream nobody looks at is worth splicing.
+    bulk: bool,
+}
+
+impl Default for Reader {
+    fn default() -> Reader {
+        Reader { size: MIN_READ, bulk: false }
+    }
+}
+
+impl Reader {
+    /// Waits for input and hands it on: spliced where the target allows, else read (with
+    /// no buffer held while waiting) and sent as `Data`.
+    pub async fn step(&mut self, socket: &TcpStream, target: &dyn ReadTarget) -> Step {
+        let worth = |n: u64, bulk: bool| (n == u64::MAX && bulk) || (n != u64::MAX && n >= SPLICE_MIN);
+        // Bytes for a socket whose pipe still holds the last ones wait for it, rather than
+        // come through user space behind them.
+        if let Pass::Socket(dst, n) = target.pass()
+            && worth(n, self.bulk)
+            && !dst.ready()
+        {
+            dst.until_ready().await;
+        }
+        if let Err(e) = socket.readable().await {
+            return fail(e, target);
+        }
+        let bulk = self.bulk;
+        let spliced = socket.try_io(Interest::READABLE, || match target.pass() {
+            Pass::Socket(dst, n) if worth(n, bulk) => {
+                dst.splice_from(socket.as_fd(), n.min(usize::MAX as u64) as usize)
+            }
+            _ => Err(io::ErrorKind::Unsupported.into()),
+        });
+        match spliced {
+            Ok(0) => {
+                target.input(Event::end());
+                return Step::Last;
+            }
+            Ok(n) => {
+                self.bulk = n >= MIN_READ;
+                target.passed(n as u64);
+                return Step::More;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::More,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+            Err(e) => return fail(e, target),
+        }
+        let mut buf = BytesMut::with_capacity(self.size);
+        match socket.try_read_buf(&mut buf) {
+            Ok(0) => {
+                target.input(Event::end());
+                Step::Last
+            }
+            Ok(n) => {
+                let full = n >= self.size;
+                self.bulk = full;
+                self.size = if full { (self.size * 4).min(MAX_READ) } else { self.size.min(n.max(MIN_READ)) };
+                target.input(Event::Data(buf.freeze()));
+                Step::More
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::More,
+            Err(e) => fail(e, target),
+        }
+    }
+}
+
+fn fail(e: io::Error, target: &dyn ReadTarget) -> Step {
+    let code = if e.kind() == io::ErrorKind::ConnectionReset { "ConnectionReset" } else { "ReadError" };
+    target.input(Event::error(code));
+    Step::Failed
+}
