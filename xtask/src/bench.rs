@@ -6,8 +6,10 @@
 //! them in turn (A, B, A, B, ...), and each column is the median over the rounds.
 
 mod big;
+mod bulk;
 mod callback;
 mod intercept;
+mod iperf;
 mod nginx;
 mod proc;
 mod proxies;
@@ -36,13 +38,15 @@ Scenarios (default: all):
   e   transparent proxy: eBPF sample vs iptables REDIRECT vs no interception (root only)
   f   --threads=2 vs --threads=1 on a and d
   g   1 GiB through demux/mux vs nginx proxy_pass, one download at a time, peak RSS
+  h   bulk: iperf3 and a 2 GiB download through the transparent-proxy sample (root only),
+      iperf3 through weir connect and nginx stream, each as a share of the direct path
   cb  micro-benchmark: one handleMessageStart call on a 10-header head
 
 --quick  3 rounds of 1 s per system (about a minute in all) instead of 5 rounds of 5 s;
-         g downloads 256 MiB instead of 1 GiB
+         g and h download 256 MiB instead of 1 GiB and 2 GiB
 ";
 
-const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "cb"];
+const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "h", "cb"];
 
 const A: &str = "a. HTTP hello";
 const B: &str = "b. TCP proxy";
@@ -70,6 +74,8 @@ struct Bench {
 
 enum Outcome {
     Measured(wrk::Sample),
+    /// Scenario h: Gbit/s rather than requests.
+    Bulk(bulk::Rate),
     Skipped(String),
     Failed(String),
 }
@@ -117,7 +123,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         SCENARIOS.iter().copied().filter(|s| selected.is_empty() || selected.contains(s)).collect();
     proc::catch_signals();
     deps::ensure(deps::BENCH)?;
-    if selected.contains(&"b") {
+    if selected.contains(&"b") || selected.contains(&"h") {
         deps::ensure(&[Need { what: nginx::STREAM_MODULE, package: "libnginx-mod-stream" }])?;
     }
     crate::cargo(&["build", "--release", "-p", "weir"])?;
@@ -143,6 +149,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             "e" => bench.transparent(),
             "f" => bench.threads(),
             "g" => bench.big_body(),
+            "h" => bench.bulk(),
             _ => bench.callback(),
         };
         proc::check_interrupted()?;
@@ -150,14 +157,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             Ok(r) => rows.extend(r),
             Err(e) => {
                 eprintln!("bench: scenario {s} failed: {e:#}");
-                let first_line = format!("{e:#}").lines().next().unwrap_or_default().to_string();
-                rows.push(Row {
-                    scenario: scenario_name(s),
-                    system: "-".into(),
-                    outcome: Outcome::Failed(first_line),
-                    rss_kb: None,
-                    baseline: false,
-                });
+                rows.push(failed(scenario_name(s), &e));
             }
         }
     }
@@ -179,6 +179,7 @@ fn scenario_name(s: &str) -> &'static str {
         "e" => E_KEEP,
         "f" => F_A,
         "g" => G,
+        "h" => bulk::H_TCP,
         _ => CB,
     }
 }
@@ -283,16 +284,23 @@ fn skipped(scenario: &'static str, system: &str, why: String) -> Row {
     Row { scenario, system: system.into(), outcome: Outcome::Skipped(why), rss_kb: None, baseline: false }
 }
 
+/// A row for a scenario that failed, with the first line of the error.
+fn failed(scenario: &'static str, e: &anyhow::Error) -> Row {
+    let first_line = format!("{e:#}").lines().next().unwrap_or_default().to_string();
+    Row { scenario, system: "-".into(), outcome: Outcome::Failed(first_line), rss_kb: None, baseline: false }
+}
+
 /// Each column's own median: rounds are few, and one noisy round must not pick the row.
 fn median(samples: &[wrk::Sample]) -> wrk::Sample {
-    fn mid<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-        v[v.len() / 2]
-    }
     wrk::Sample {
-        rps: mid(samples.iter().map(|s| s.rps).collect()),
-        p50: mid(samples.iter().map(|s| s.p50).collect()),
-        p99: mid(samples.iter().map(|s| s.p99).collect()),
+        rps: middle(samples.iter().map(|s| s.rps).collect()),
+        p50: middle(samples.iter().map(|s| s.p50).collect()),
+        p99: middle(samples.iter().map(|s| s.p99).collect()),
         errors: samples.iter().map(|s| s.errors).sum(),
     }
+}
+
+fn middle<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v[v.len() / 2]
 }

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use super::bulk::{H_HTTP, H_PROXY, H_PROXY_R, H_TCP, H_TCP_R, Rate};
 use super::{A, B, C, CB, D, E_CONN, E_KEEP, G, Outcome, Row, wrk};
+
+/// Issue 11's goal for the transparent-proxy sample's bulk rows: this share of direct.
+const SAMPLE_BULK_GOAL: f64 = 0.9;
 
 pub fn latency(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
@@ -22,6 +26,20 @@ fn baseline_of<'a>(rows: &'a [Row], scenario: &str) -> Option<&'a wrk::Sample> {
     })
 }
 
+fn bulk_baseline<'a>(rows: &'a [Row], scenario: &str) -> Option<&'a Rate> {
+    rows.iter().find(|r| r.scenario == scenario && r.baseline).and_then(|r| match &r.outcome {
+        Outcome::Bulk(b) => Some(b),
+        _ => None,
+    })
+}
+
+fn bulk_rate(rows: &[Row], scenario: &str, system: &str) -> Option<f64> {
+    rows.iter().find(|r| r.scenario == scenario && r.system == system).and_then(|r| match &r.outcome {
+        Outcome::Bulk(b) => Some(b.gbps),
+        _ => None,
+    })
+}
+
 /// The results as a Markdown table, so that docs/benchmarks.md can hold it verbatim.
 pub fn table(rows: &[Row]) -> String {
     let mut cells =
@@ -37,6 +55,16 @@ pub fn table(rows: &[Row]) -> String {
                 };
                 let notes = if s.errors > 0 { format!("{} errors", s.errors) } else { String::new() };
                 [format!("{:.0}", s.rps), latency(s.p50), latency(s.p99), rss, ratio, notes]
+            }
+            Outcome::Bulk(b) => {
+                let ratio = match (r.baseline, bulk_baseline(rows, r.scenario)) {
+                    (true, _) => "1.00 (baseline)".into(),
+                    (false, Some(d)) => format!("{:.2}", b.gbps / d.gbps),
+                    (false, None) => "-".into(),
+                };
+                let took = b.took.map_or_else(|| "-".into(), |t| format!("{:.2} s", t.as_secs_f64()));
+                let notes = b.rss_before_kb.map(|kb| format!("RSS {} before", mib(Some(kb)))).unwrap_or_default();
+                [format!("{:.1} Gbit/s", b.gbps), took, "-".into(), rss, ratio, notes]
             }
             Outcome::Skipped(why) | Outcome::Failed(why) => {
                 let why = if matches!(r.outcome, Outcome::Failed(_)) { format!("FAILED: {why}") } else { why.clone() };
@@ -65,10 +93,16 @@ fn mib(kb: Option<u64>) -> String {
     kb.map_or_else(|| "-".into(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0))
 }
 
-/// Each goal of issues 4 and 9, met or missed, from the rows of this run.
+/// Each goal of issues 4, 9 and 11, met or missed, from the rows of this run.
 pub fn goals(rows: &[Row]) -> String {
     let mut out = String::from("Goals:\n");
     for r in rows.iter().filter(|r| !r.baseline) {
+        if let Outcome::Bulk(b) = &r.outcome {
+            if let Some(line) = bulk_goal(rows, r, b) {
+                out += &format!("- {line}\n");
+            }
+            continue;
+        }
         let Outcome::Measured(s) = &r.outcome else { continue };
         let Some(b) = baseline_of(rows, r.scenario) else { continue };
         let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
@@ -114,4 +148,32 @@ pub fn goals(rows: &[Row]) -> String {
         out += &format!("- {line}\n");
     }
     out
+}
+
+/// h: the sample at 0.9 of direct with its RSS flat; weir `connect` at nginx `stream` or above.
+fn bulk_goal(rows: &[Row], r: &Row, b: &Rate) -> Option<String> {
+    let direct = bulk_baseline(rows, r.scenario)?;
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let share = b.gbps / direct.gbps;
+    match r.scenario {
+        H_TCP | H_TCP_R | H_HTTP => Some(format!(
+            "{}: eBPF sample at {share:.2} of direct ({:.1} vs {:.1} Gbit/s), peak RSS {} ({} before), goal {SAMPLE_BULK_GOAL}: {}",
+            r.scenario,
+            b.gbps,
+            direct.gbps,
+            mib(r.rss_kb),
+            mib(b.rss_before_kb),
+            verdict(share >= SAMPLE_BULK_GOAL)
+        )),
+        H_PROXY | H_PROXY_R if r.system.starts_with("weir") => {
+            let nginx = bulk_rate(rows, r.scenario, "nginx stream")?;
+            Some(format!(
+                "{}: weir connect at {share:.2} of direct, nginx stream at {:.2}, goal: at or above nginx: {}",
+                r.scenario,
+                nginx / direct.gbps,
+                verdict(b.gbps >= nginx)
+            ))
+        }
+        _ => None,
+    }
 }

@@ -98,10 +98,15 @@ impl Bench {
             None => proc::command(&self.weir, &log)?,
         };
         cmd.arg(script).env("CGROUP", intercepted).env("PROXY_PORT", port.to_string());
-        cmd.stdout(std::fs::File::create(self.dir().join(format!("sample-{port}.out")))?);
+        cmd.stdout(std::fs::File::create(self.sample_out(port))?);
         let mut p = Proc::spawn(format!("transparent-proxy sample on port {port}"), cmd, &log)?;
         p.wait_listening(port)?;
         Ok(p)
+    }
+
+    /// Where the sample on `port` prints the heads it sees.
+    pub(super) fn sample_out(&self, port: u16) -> PathBuf {
+        self.dir().join(format!("sample-{port}.out"))
     }
 
     /// One request from inside `cgroup` to the upstream must come back 200 and show up in
@@ -118,7 +123,7 @@ impl Bench {
             bail!("{what}: a request to the upstream from {} got HTTP {code:?}, not 200", cgroup.display());
         }
         let deadline = Instant::now() + Duration::from_secs(2);
-        let seen = self.dir().join(format!("sample-{proxy_port}.out"));
+        let seen = self.sample_out(proxy_port);
         while !std::fs::read_to_string(&seen).unwrap_or_default().contains("GET /") {
             if Instant::now() > deadline {
                 bail!(
