@@ -30,6 +30,7 @@ pub const BENCH: &[Need] = &[
     Need { what: "nginx", package: "nginx-light" },
     Need { what: "iptables", package: "iptables" },
     Need { what: "curl", package: "curl" },
+    Need { what: "iperf3", package: "iperf3" },
 ];
 
 fn present(what: &str) -> bool {

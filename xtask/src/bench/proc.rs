@@ -58,6 +58,15 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>, log: &Path) -> Result<Comma
     Ok(cmd)
 }
 
+/// [`command`] for a program whose sockets must belong to `cgroup` (a cgroup v2 directory),
+/// when given: a shell moves itself into the cgroup, then becomes the program.
+pub fn command_in(cgroup: Option<&Path>, program: &str, log: &Path) -> Result<Command> {
+    let Some(cg) = cgroup else { return command(program, log) };
+    let mut c = command("sh", log)?;
+    c.args(["-c", r#"echo $$ > "$0" && exec "$@""#]).arg(cg.join("cgroup.procs")).arg(program);
+    Ok(c)
+}
+
 /// A running child, stopped (SIGTERM, then SIGKILL after 3 s) when dropped.
 pub struct Proc {
     name: String,

@@ -40,19 +40,9 @@ pub fn run(load: &Load, secs: u64, dir: &Path) -> Result<Sample> {
         args.extend(["-H".into(), "Connection: close".into()]);
     }
     args.push(load.url.clone());
-    let mut cmd = match &load.cgroup {
-        // The shell joins the cgroup, then becomes wrk: wrk's sockets are created inside it.
-        Some(cg) => {
-            let mut c = proc::command("sh", &log)?;
-            c.args(["-c", r#"echo $$ > "$0" && exec wrk "$@""#]).arg(cg.join("cgroup.procs")).args(&args);
-            c
-        }
-        None => {
-            let mut c = proc::command("wrk", &log)?;
-            c.args(&args);
-            c
-        }
-    };
+    // Inside a cgroup, wrk's sockets are created there.
+    let mut cmd = proc::command_in(load.cgroup.as_deref(), "wrk", &log)?;
+    cmd.args(&args);
     cmd.stdout(std::fs::File::create(&out)?);
     let mut child = cmd.spawn().context("start wrk")?;
     let status = proc::wait_until(&mut child, Instant::now() + Duration::from_secs(secs + 15));

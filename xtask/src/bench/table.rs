@@ -1,0 +1,187 @@
+//! The printed results: a Markdown table and each goal, met or missed.
+
+use std::time::Duration;
+
+use super::bulk::{H_HTTP, H_PROXY, H_PROXY_R, H_TCP, H_TCP_R, Rate};
+use super::{A, B, C, CB, D, E_CONN, E_KEEP, G, Outcome, Row, wrk};
+
+/// Issue 11's goal for the transparent-proxy sample's bulk rows: this share of direct...
+const SAMPLE_BULK_GOAL: f64 = 0.9;
+/// ...with a peak RSS that grows by at most this much (kB) over the transfers: room for
+/// buffers, none for holding a body.
+const RSS_FLAT_KB: u64 = 8 * 1024;
+
+pub fn latency(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 10.0 {
+        format!("{us:.2} µs")
+    } else if us < 1000.0 {
+        format!("{us:.0} µs")
+    } else {
+        format!("{:.2} ms", us / 1000.0)
+    }
+}
+
+fn baseline_of<'a>(rows: &'a [Row], scenario: &str) -> Option<&'a wrk::Sample> {
+    rows.iter().find(|r| r.scenario == scenario && r.baseline).and_then(|r| match &r.outcome {
+        Outcome::Measured(s) => Some(s),
+        _ => None,
+    })
+}
+
+fn bulk_baseline<'a>(rows: &'a [Row], scenario: &str) -> Option<&'a Rate> {
+    rows.iter().find(|r| r.scenario == scenario && r.baseline).and_then(|r| match &r.outcome {
+        Outcome::Bulk(b) => Some(b),
+        _ => None,
+    })
+}
+
+fn bulk_rate(rows: &[Row], scenario: &str, system: &str) -> Option<f64> {
+    rows.iter().find(|r| r.scenario == scenario && r.system == system).and_then(|r| match &r.outcome {
+        Outcome::Bulk(b) => Some(b.gbps),
+        _ => None,
+    })
+}
+
+/// The results as a Markdown table, so that docs/benchmarks.md can hold it verbatim.
+pub fn table(rows: &[Row]) -> String {
+    let mut cells =
+        vec![["scenario", "system", "req/s", "p50", "p99", "RSS", "ratio", "notes"].map(String::from).to_vec()];
+    for r in rows {
+        let rss = r.rss_kb.map(|kb| format!("{:.1} MiB", kb as f64 / 1024.0)).unwrap_or_else(|| "-".into());
+        let line = match &r.outcome {
+            Outcome::Measured(s) => {
+                let ratio = match (r.baseline, baseline_of(rows, r.scenario)) {
+                    (true, _) => "1.00 (baseline)".into(),
+                    (false, Some(b)) => format!("{:.2}", s.rps / b.rps),
+                    (false, None) => "-".into(),
+                };
+                let notes = if s.errors > 0 { format!("{} errors", s.errors) } else { String::new() };
+                [format!("{:.0}", s.rps), latency(s.p50), latency(s.p99), rss, ratio, notes]
+            }
+            Outcome::Bulk(b) => {
+                let ratio = match (r.baseline, bulk_baseline(rows, r.scenario)) {
+                    (true, _) => "1.00 (baseline)".into(),
+                    (false, Some(d)) => format!("{:.2}", b.gbps / d.gbps),
+                    (false, None) => "-".into(),
+                };
+                let took = b.took.map_or_else(|| "-".into(), |t| format!("{:.2} s", t.as_secs_f64()));
+                let notes = b.rss_before_kb.map(|kb| format!("RSS {} before", mib(Some(kb)))).unwrap_or_default();
+                [format!("{:.1} Gbit/s", b.gbps), took, "-".into(), rss, ratio, notes]
+            }
+            Outcome::Skipped(why) | Outcome::Failed(why) => {
+                let why = if matches!(r.outcome, Outcome::Failed(_)) { format!("FAILED: {why}") } else { why.clone() };
+                ["-".into(), "-".into(), "-".into(), rss, "-".into(), why]
+            }
+        };
+        let mut row = vec![r.scenario.to_string(), r.system.clone()];
+        row.extend(line);
+        cells.push(row);
+    }
+    let widths: Vec<usize> =
+        (0..cells[0].len()).map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for (n, row) in cells.iter().enumerate() {
+        let padded: Vec<String> =
+            row.iter().zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        out += &format!("| {} |\n", padded.join(" | "));
+        if n == 0 {
+            out += &format!("|{}|\n", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|"));
+        }
+    }
+    out
+}
+
+fn mib(kb: Option<u64>) -> String {
+    kb.map_or_else(|| "-".into(), |kb| format!("{:.1} MiB", kb as f64 / 1024.0))
+}
+
+/// Each goal of issues 4, 9 and 11, met or missed, from the rows of this run.
+pub fn goals(rows: &[Row]) -> String {
+    let mut out = String::from("Goals:\n");
+    for r in rows.iter().filter(|r| !r.baseline) {
+        if let Outcome::Bulk(b) = &r.outcome {
+            if let Some(line) = bulk_goal(rows, r, b) {
+                out += &format!("- {line}\n");
+            }
+            continue;
+        }
+        let Outcome::Measured(s) = &r.outcome else { continue };
+        let Some(b) = baseline_of(rows, r.scenario) else { continue };
+        let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+        let line = match r.scenario {
+            G if r.system.starts_with("weir") => format!(
+                "{}: {:.2}x nginx's throughput, peak RSS {} vs nginx {}: {}",
+                r.scenario,
+                s.rps / b.rps,
+                mib(r.rss_kb),
+                mib(rows.iter().find(|x| x.scenario == G && x.baseline).and_then(|x| x.rss_kb)),
+                verdict(r.rss_kb.is_some_and(|kb| kb < 64 * 1024))
+            ),
+            A | C | D | B if r.system.starts_with("weir") => format!(
+                "{}: {} at {:.2}x nginx req/s, p99 {} vs {}: {}",
+                r.scenario,
+                r.system,
+                s.rps / b.rps,
+                latency(s.p99),
+                latency(b.p99),
+                verdict(s.rps >= b.rps && s.p99 <= b.p99)
+            ),
+            E_CONN | E_KEEP if r.system.starts_with("eBPF") => format!(
+                "{}: eBPF at {:.2}x iptables req/s, p99 {} vs {}: {}",
+                r.scenario,
+                s.rps / b.rps,
+                latency(s.p99),
+                latency(b.p99),
+                verdict(s.rps >= b.rps)
+            ),
+            CB => {
+                let per_call = Duration::from_secs_f64(1.0 / s.rps);
+                format!(
+                    "{}: {} a call (mean, GC included; p50 {}, p99 {}), goal 5 µs: {}",
+                    r.scenario,
+                    latency(per_call),
+                    latency(s.p50),
+                    latency(s.p99),
+                    verdict(per_call <= Duration::from_micros(5))
+                )
+            }
+            _ => continue,
+        };
+        out += &format!("- {line}\n");
+    }
+    out
+}
+
+/// h: the sample at 0.9 of direct with its RSS flat; weir `connect` at nginx `stream` or above.
+fn bulk_goal(rows: &[Row], r: &Row, b: &Rate) -> Option<String> {
+    let direct = bulk_baseline(rows, r.scenario)?;
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let share = b.gbps / direct.gbps;
+    match r.scenario {
+        H_TCP | H_TCP_R | H_HTTP => {
+            let flat =
+                matches!((r.rss_kb, b.rss_before_kb), (Some(after), Some(before)) if after <= before + RSS_FLAT_KB);
+            Some(format!(
+                "{}: eBPF sample at {share:.2} of direct ({:.1} vs {:.1} Gbit/s), peak RSS {} ({} before), \
+                 goal {SAMPLE_BULK_GOAL} and RSS flat: {}",
+                r.scenario,
+                b.gbps,
+                direct.gbps,
+                mib(r.rss_kb),
+                mib(b.rss_before_kb),
+                verdict(share >= SAMPLE_BULK_GOAL && flat)
+            ))
+        }
+        H_PROXY | H_PROXY_R if r.system.starts_with("weir") => {
+            let nginx = bulk_rate(rows, r.scenario, "nginx stream")?;
+            Some(format!(
+                "{}: weir connect at {share:.2} of direct, nginx stream at {:.2}, goal: at or above nginx: {}",
+                r.scenario,
+                nginx / direct.gbps,
+                verdict(b.gbps >= nginx)
+            ))
+        }
+        _ => None,
+    }
+}
