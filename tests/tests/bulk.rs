@@ -105,6 +105,14 @@ fn diagnose(seed: u64, len: u64, got: &(u64, String)) -> String {
     }
 }
 
+/// Asserts that `got` is all `len` patterned bytes for `seed`, saying what went wrong if not.
+#[track_caller]
+fn assert_whole(got: (u64, String), seed: u64, len: u64, what: &str) {
+    if got != (len, pattern_digest(seed, len)) {
+        panic!("{what}: got {} bytes with SHA-256 {}, not {len}: {}", got.0, got.1, diagnose(seed, len, &got));
+    }
+}
+
 fn report(rx: &Receiver<Report>, what: &str) -> (u64, String) {
     rx.recv_timeout(WAIT)
         .unwrap_or_else(|_| panic!("{what}: no report from the upstream"))
@@ -138,8 +146,8 @@ fn both_ways(script: Script, what: &str) -> Weir {
     let (weir, port) = start(script, up, &[]);
     let t = Instant::now();
     let got = exchange_raw(&connect(port), 1, len).unwrap();
-    assert_eq!(got, (len, pattern_digest(2, len)), "{what}: what the client got (size, sha256)");
-    assert_eq!(report(&reports, what), (len, pattern_digest(1, len)), "{what}: what the upstream got");
+    assert_whole(got, 2, len, &format!("{what}: what the client got"));
+    assert_whole(report(&reports, what), 1, len, &format!("{what}: what the upstream got"));
     assert_peak(&weir, &format!("{what}: {} MiB each way", len / MIB), t);
     weir
 }
@@ -212,9 +220,9 @@ fn an_upgraded_connection_through_the_logging_forks_keeps_every_byte() {
         write_pattern_at(&mut w, 11, 0, len)?;
         w.shutdown(Shutdown::Write)
     });
-    assert_eq!(read_digest(&mut r, None, 0).unwrap(), (len, pattern_digest(12, len)), "what the client got");
+    assert_whole(read_digest(&mut r, None, 0).unwrap(), 12, len, "tunnel: what the client got");
     writer.join().unwrap().unwrap();
-    assert_eq!(report(&reports, "tunnel"), (len, pattern_digest(11, len)), "what the upstream got");
+    assert_whole(report(&reports, "tunnel"), 11, len, "tunnel: what the upstream got");
     let expected = ["GET /tunnel bulk", "  101 Switching Protocols"];
     assert_eq!(weir.wait_stdout_lines(2, Duration::from_secs(5)), expected);
     thread::sleep(Duration::from_millis(200));
@@ -251,9 +259,8 @@ fn client_half_closes_first(script: Script, slow_client: bool, what: &str) {
     write_pattern_at(&mut &s, 3, 0, len).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     let got = read_digest(&mut reader(&s, len, slow_client), None, 0).unwrap();
-    let diagnosis = diagnose(4, len, &got);
-    assert_eq!(got, (len, pattern_digest(4, len)), "{what}: the answer after the client's half-close: {diagnosis}");
-    assert_eq!(report(&reports, what), (len, pattern_digest(3, len)), "{what}: what the upstream got");
+    assert_whole(got, 4, len, &format!("{what}: the answer after the client's half-close"));
+    assert_whole(report(&reports, what), 3, len, &format!("{what}: what the upstream got"));
     assert_peak(&weir, what, t);
 }
 
@@ -271,12 +278,10 @@ fn upstream_half_closes_first(script: Script, slow_upstream: bool, what: &str) {
     let t = Instant::now();
     let s = connect(port);
     let got = read_digest(&mut &s, None, 0).unwrap();
-    assert_eq!(got, (len, pattern_digest(6, len)), "{what}: what the client got before the upstream's half-close");
+    assert_whole(got, 6, len, &format!("{what}: what the client got before the upstream's half-close"));
     write_pattern_at(&mut &s, 5, 0, len).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
-    let got = report(&reports, what);
-    let diagnosis = diagnose(5, len, &got);
-    assert_eq!(got, (len, pattern_digest(5, len)), "{what}: what the upstream got after its half-close: {diagnosis}");
+    assert_whole(report(&reports, what), 5, len, &format!("{what}: what the upstream got after its half-close"));
     assert_peak(&weir, what, t);
 }
 
@@ -335,7 +340,7 @@ fn slow_client(script: Script, what: &str) {
     let t = Instant::now();
     let s = connect(port);
     let got = read_digest(&mut Dawdle::new(BufReader::new(&s), DAWDLE), None, 0).unwrap();
-    assert_eq!(got, (len, pattern_digest(8, len)), "{what}: what the slow client got");
+    assert_whole(got, 8, len, &format!("{what}: what the slow client got"));
     s.shutdown(Shutdown::Write).unwrap();
     assert_eq!(report(&reports, what), (0, pattern_digest(0, 0)));
     assert_peak(&weir, what, t);
@@ -356,7 +361,7 @@ fn slow_upstream(script: Script, what: &str) {
     write_pattern_at(&mut &s, 9, 0, len).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     assert_eq!(read_digest(&mut &s, None, 0).unwrap().0, 0);
-    assert_eq!(report(&reports, what), (len, pattern_digest(9, len)), "{what}: what the slow upstream got");
+    assert_whole(report(&reports, what), 9, len, &format!("{what}: what the slow upstream got"));
     assert_peak(&weir, what, t);
 }
 
@@ -588,10 +593,10 @@ fn two_threads_carry_concurrent_raw_streams_through_connect() {
     let clients: Vec<_> =
         (0..conns).map(|_| thread::spawn(move || exchange_raw(&connect(port), 1, len).unwrap())).collect();
     for c in clients {
-        assert_eq!(c.join().unwrap(), (len, pattern_digest(2, len)), "what a client got");
+        assert_whole(c.join().unwrap(), 2, len, "two threads: what a client got");
     }
     for _ in 0..conns {
-        assert_eq!(report(&reports, "two threads"), (len, pattern_digest(1, len)), "what the upstream got");
+        assert_whole(report(&reports, "two threads"), 1, len, "two threads: what the upstream got");
     }
     assert_peak(&weir, &format!("two threads, {conns} x {} MiB each way", len / MIB), t);
 }
@@ -741,8 +746,8 @@ fn the_ebpf_sample_keeps_every_byte_of_big_downloads_uploads_and_raw_streams() {
     feeder.join().unwrap().unwrap();
     let out = relay.wait_with_output().unwrap();
     assert!(out.status.success(), "relay: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(got, (raw, pattern_digest(2, raw)), "what the raw client got");
-    assert_eq!(report(&reports, "raw through the sample"), (raw, pattern_digest(1, raw)), "what the upstream got");
+    assert_whole(got, 2, raw, "raw through the sample: what the client got");
+    assert_whole(report(&reports, "raw through the sample"), 1, raw, "raw through the sample: what the upstream got");
     thread::sleep(Duration::from_millis(200));
     assert_eq!(weir.stdout(), expected, "heads printed for a raw stream");
     assert_peak(&weir, "the eBPF sample", t);
