@@ -215,9 +215,11 @@ pub fn down_seed(id: u64) -> u64 {
 }
 
 /// A real HTTP/1.1 upstream for the bulk tests, keep-alive. A request for
-/// `/<id>/<len>/<cl|chunked>[/both][/slow]` has its body (any framing) read and hashed, and
-/// is answered `200 OK <id>` with `len` patterned bytes for [`down_seed`]`(id)`, framed as
-/// asked, and an `x-got: <size> <sha256>` header saying what body it got. With `/both` the
+/// `/<id>/<len>/<cl|chunked|eof>[/both][/slow]` has its body (any framing) read and hashed,
+/// and is answered `200 OK <id>` with `len` patterned bytes for [`down_seed`]`(id)`, framed
+/// as asked (`eof`: no framing, the connection ends after it), and an
+/// `x-got: <size> <sha256>` header saying what body it got. `expect: 100-continue` gets a
+/// `100 Continue` first. With `/both` the
 /// answer is written while the body is still being read (so without `x-got`); with `/slow`
 /// the body is read by a [`Dawdle`] for 2 s. Every body read is logged as
 /// `<id> <size> <sha256>`.
@@ -265,13 +267,21 @@ fn serve_bulk(s: TcpStream, log: &Mutex<Vec<String>>) {
         let parts: Vec<&str> = path.split('/').skip(1).collect();
         let [id, len, kind, flags @ ..] = parts.as_slice() else { return };
         let (id, len) = (id.parse::<u64>().unwrap_or(0), len.parse::<u64>().unwrap_or(0));
-        let chunked = *kind == "chunked";
+        let (chunked, eof) = (*kind == "chunked", *kind == "eof");
+        if head.header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+            && w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
+        {
+            return;
+        }
         let (both, slow) = (flags.contains(&"both"), flags.contains(&"slow"));
         let answer = move |w: &mut TcpStream, got: Option<&str>| -> io::Result<()> {
-            let framing =
-                if chunked { "transfer-encoding: chunked".to_string() } else { format!("content-length: {len}") };
+            let framing = match (chunked, eof) {
+                (true, _) => "transfer-encoding: chunked\r\n".to_string(),
+                (_, true) => "connection: close\r\n".to_string(),
+                _ => format!("content-length: {len}\r\n"),
+            };
             let got = got.map(|g| format!("x-got: {g}\r\n")).unwrap_or_default();
-            w.write_all(format!("HTTP/1.1 200 OK {id}\r\n{framing}\r\n{got}\r\n").as_bytes())?;
+            w.write_all(format!("HTTP/1.1 200 OK {id}\r\n{framing}{got}\r\n").as_bytes())?;
             if chunked { write_chunked(w, down_seed(id), len) } else { write_pattern_at(w, down_seed(id), 0, len) }
         };
         let read_body = |r: &mut BufReader<TcpStream>| {
@@ -298,6 +308,9 @@ fn serve_bulk(s: TcpStream, log: &Mutex<Vec<String>>) {
         if !both && answer(&mut w, Some(&got)).is_err() {
             return;
         }
+        if eof {
+            break;
+        }
     }
     let _ = w.shutdown(Shutdown::Write);
 }
@@ -318,6 +331,10 @@ pub struct Exchange {
     pub body: Body,
     pub answer: u64,
     pub chunked_answer: bool,
+    /// The answer has no framing: it ends with the connection.
+    pub eof_answer: bool,
+    /// The request asks for `100 Continue` before sending its body.
+    pub expect_continue: bool,
     /// The server answers while it still reads the body.
     pub both: bool,
     /// The server reads the body slowly at first.
@@ -326,7 +343,26 @@ pub struct Exchange {
 
 impl Exchange {
     pub fn new(id: u64, body: Body, answer: u64, chunked_answer: bool) -> Exchange {
-        Exchange { id, body, answer, chunked_answer, both: false, slow_upstream: false }
+        Exchange {
+            id,
+            body,
+            answer,
+            chunked_answer,
+            eof_answer: false,
+            expect_continue: false,
+            both: false,
+            slow_upstream: false,
+        }
+    }
+
+    /// The answer has no framing: it ends with the connection.
+    pub fn eof_answer(self) -> Exchange {
+        Exchange { eof_answer: true, chunked_answer: false, ..self }
+    }
+
+    /// The request waits for `100 Continue` before sending its body.
+    pub fn expect_continue(self) -> Exchange {
+        Exchange { expect_continue: true, ..self }
     }
 
     /// The server answers while it still reads the body.
@@ -344,7 +380,11 @@ impl Exchange {
     }
 
     pub fn path(&self) -> String {
-        let kind = if self.chunked_answer { "chunked" } else { "cl" };
+        let kind = match (self.chunked_answer, self.eof_answer) {
+            (true, _) => "chunked",
+            (_, true) => "eof",
+            _ => "cl",
+        };
         let both = if self.both { "/both" } else { "" };
         let slow = if self.slow_upstream { "/slow" } else { "" };
         format!("/{}/{}/{kind}{both}{slow}", self.id, self.answer)
@@ -369,12 +409,17 @@ impl Exchange {
             Body::Length(n) => format!("content-length: {n}\r\n"),
             Body::Chunked(_) => "transfer-encoding: chunked\r\n".into(),
         };
-        format!("{} {} HTTP/1.1\r\nhost: bulk\r\n{framing}\r\n", self.method(), self.path())
+        let expect = if self.expect_continue { "expect: 100-continue\r\n" } else { "" };
+        format!("{} {} HTTP/1.1\r\nhost: bulk\r\n{framing}{expect}\r\n", self.method(), self.path())
     }
 
     /// Writes the request: head and body.
     pub fn write_request(&self, w: &mut impl Write) -> io::Result<()> {
         w.write_all(self.head().as_bytes())?;
+        self.write_body(w)
+    }
+
+    fn write_body(&self, w: &mut impl Write) -> io::Result<()> {
         match self.body {
             Body::None => Ok(()),
             Body::Length(n) => write_pattern_at(w, up_seed(self.id), 0, n),
@@ -401,7 +446,13 @@ impl Exchange {
     /// Writes the request and checks the answer, both at once when the server answers
     /// while reading.
     pub fn run(&self, w: &TcpStream, r: &mut impl BufRead) {
-        if self.both {
+        if self.expect_continue {
+            (&*w).write_all(self.head().as_bytes()).unwrap();
+            let head = read_head(r).unwrap().expect("an answer to expect: 100-continue");
+            assert_eq!(head.line, "HTTP/1.1 100 Continue", "exchange {}", self.id);
+            self.write_body(&mut &*w).unwrap_or_else(|e| panic!("exchange {}: writing: {e}", self.id));
+            self.check_response(r);
+        } else if self.both {
             let mut w = w.try_clone().unwrap();
             let me = *self;
             let writer = thread::spawn(move || me.write_request(&mut w));

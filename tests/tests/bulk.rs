@@ -128,6 +128,16 @@ fn status_line(x: &Exchange) -> String {
     format!("  200 OK {}", x.id)
 }
 
+/// All that [`logging`] prints for an exchange, in order.
+fn printed(x: &Exchange) -> Vec<String> {
+    let mut lines = vec![request_line(x)];
+    if x.expect_continue {
+        lines.push("  100 Continue".into());
+    }
+    lines.push(status_line(x));
+    lines
+}
+
 /// The exchange a printed line is about: the first path segment of a request line, the
 /// status text's number for a status line.
 fn line_id(line: &str) -> Option<u64> {
@@ -177,6 +187,9 @@ fn http_bodies_through_the_logging_forks_keep_every_byte_and_heads_print_in_orde
         Exchange::new(5, Body::Length(part), part, true).both(),
         Exchange::new(6, Body::Chunked(part), part, false).both(),
         Exchange::new(7, Body::Chunked(5), 3, true),
+        Exchange::new(8, Body::Length(part), part, true).expect_continue(),
+        // The last: its answer ends with the connection.
+        Exchange::new(9, Body::None, part, false).eof_answer(),
     ];
     let t = Instant::now();
     let s = connect(port);
@@ -185,20 +198,20 @@ fn http_bodies_through_the_logging_forks_keep_every_byte_and_heads_print_in_orde
         x.run(&s, &mut r);
         assert_eq!(server.got(x.id), Some(x.expected_got()), "exchange {}: what the server got", x.id);
     }
-    let expected: Vec<String> = xs.iter().flat_map(|x| [request_line(x), status_line(x)]).collect();
+    let expected: Vec<String> = xs.iter().flat_map(printed).collect();
     assert_eq!(weir.wait_stdout_lines(expected.len(), Duration::from_secs(5)), expected);
     assert_peak(&weir, "http through the logging forks", t);
 }
 
-#[test]
-fn an_upgraded_connection_through_the_logging_forks_keeps_every_byte() {
-    // After `101 Switching Protocols` the rest is a tunnel of raw bytes, both ways.
+/// A request that turns the connection into a tunnel, answered by `answer`; then `part()`
+/// raw bytes each way at once. Returns the lines weir printed.
+fn tunnel(request: &'static str, answer: &'static str, what: &str) -> Vec<String> {
     let len = part();
     let (up, reports) = raw_upstream(move |s, _| {
         let mut r = BufReader::new(s.try_clone()?);
         let head = read_head(&mut r)?.ok_or(io::ErrorKind::UnexpectedEof)?;
-        assert!(head.line.starts_with("GET /tunnel "), "{}", head.line);
-        (&s).write_all(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: bulk\r\nconnection: upgrade\r\n\r\n")?;
+        assert_eq!(Some(head.line.as_str()), request.lines().next());
+        (&s).write_all(answer.as_bytes())?;
         let mut w = s.try_clone()?;
         let writer = thread::spawn(move || {
             write_pattern_at(&mut w, 12, 0, len)?;
@@ -211,23 +224,45 @@ fn an_upgraded_connection_through_the_logging_forks_keeps_every_byte() {
     let (weir, port) = start(logging, up, &[]);
     let t = Instant::now();
     let s = connect(port);
-    (&s).write_all(b"GET /tunnel HTTP/1.1\r\nhost: bulk\r\nupgrade: bulk\r\nconnection: upgrade\r\n\r\n").unwrap();
+    (&s).write_all(request.as_bytes()).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    let head = read_head(&mut r).unwrap().expect("the 101");
-    assert_eq!(head.status(), 101);
+    let head = read_head(&mut r).unwrap().expect("the answer");
+    assert_eq!(Some(head.line.as_str()), answer.lines().next());
     let mut w = s.try_clone().unwrap();
     let writer = thread::spawn(move || {
         write_pattern_at(&mut w, 11, 0, len)?;
         w.shutdown(Shutdown::Write)
     });
-    assert_whole(read_digest(&mut r, None, 0).unwrap(), 12, len, "tunnel: what the client got");
+    assert_whole(read_digest(&mut r, None, 0).unwrap(), 12, len, &format!("{what}: what the client got"));
     writer.join().unwrap().unwrap();
-    assert_whole(report(&reports, "tunnel"), 11, len, "tunnel: what the upstream got");
-    let expected = ["GET /tunnel bulk", "  101 Switching Protocols"];
-    assert_eq!(weir.wait_stdout_lines(2, Duration::from_secs(5)), expected);
+    assert_whole(report(&reports, what), 11, len, &format!("{what}: what the upstream got"));
+    assert_peak(&weir, what, t);
     thread::sleep(Duration::from_millis(200));
-    assert_eq!(weir.stdout(), expected, "heads printed inside the tunnel");
-    assert_peak(&weir, "upgraded tunnel", t);
+    weir.stdout()
+}
+
+#[test]
+fn an_upgraded_connection_through_the_logging_forks_keeps_every_byte() {
+    let out = tunnel(
+        "GET /tunnel HTTP/1.1\r\nhost: bulk\r\nupgrade: bulk\r\nconnection: upgrade\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: bulk\r\nconnection: upgrade\r\n\r\n",
+        "upgrade",
+    );
+    assert_eq!(out, ["GET /tunnel bulk", "  101 Switching Protocols"], "heads printed, none inside the tunnel");
+}
+
+#[test]
+fn a_connect_tunnel_through_the_logging_forks_keeps_every_byte() {
+    let out = tunnel(
+        "CONNECT bulk.test:443 HTTP/1.1\r\nhost: bulk.test:443\r\n\r\n",
+        "HTTP/1.1 200 Connection Established\r\n\r\n",
+        "CONNECT",
+    );
+    assert_eq!(
+        out,
+        ["CONNECT bulk.test:443 bulk.test:443", "  200 Connection Established"],
+        "heads printed, none inside the tunnel"
+    );
 }
 
 // 2. Half-closes.
