@@ -3,6 +3,7 @@
 
 pub mod big;
 pub mod bulk;
+pub mod bulk_http;
 pub mod cgroup;
 
 use std::io::{BufRead, BufReader, Read, Write};
