@@ -2,6 +2,8 @@
 //! it with real clients against real local servers.
 
 pub mod big;
+pub mod bulk;
+pub mod bulk_http;
 pub mod cgroup;
 
 use std::io::{BufRead, BufReader, Read, Write};
