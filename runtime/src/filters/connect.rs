@@ -148,8 +148,13 @@ impl Filter for Connect {
 }
 
 impl Drop for Connect {
+    /// A stream that ended normally still owes the upstream what is queued for it (the
+    /// client may have finished first, and its pipeline gone): the task flushes it, bounded
+    /// by the idle timeout, and ends. Any other end closes the connection now.
     fn drop(&mut self) {
-        if let Some(t) = &self.task {
+        if let Some(t) = &self.task
+            && self.outbox.as_ref().is_none_or(|o| o.ended() != End::Shutdown)
+        {
             t.abort();
         }
     }
@@ -213,11 +218,11 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     let idle = options.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
     let downstream = env.context.downstream.clone();
     let last_read = std::cell::Cell::new(tokio::time::Instant::now());
+    let mut reads = Reader::default();
     let reader = async {
-        let mut reader = Reader::default();
         loop {
             let step = tokio::select! {
-                s = async { downstream.wait().await; reader.step(r.as_ref(), &env).await } => s,
+                s = async { downstream.wait().await; reads.step(r.as_ref(), &env).await } => s,
                 _ = crate::net::outbox::idle(&last_read, &outbox, &downstream, idle) => {
                     outbox.discard();
                     return env.emit(Event::error("IdleTimeout"));
@@ -230,19 +235,31 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
         }
     };
     let writer = outbox.run(w);
-    tokio::pin!(reader, writer);
-    tokio::select! {
-        _ = &mut reader => {
-            // An upstream that stopped reading cannot keep the rest of the input waiting.
-            tokio::select! {
-                _ = &mut writer => {}
-                _ = crate::net::outbox::idle(&last_read, &outbox, &downstream, idle) => {}
+    {
+        tokio::pin!(reader, writer);
+        tokio::select! {
+            _ = &mut reader => {
+                // An upstream that stopped reading cannot keep the rest of the input waiting.
+                tokio::select! {
+                    _ = &mut writer => {}
+                    _ = crate::net::outbox::idle(&last_read, &outbox, &downstream, idle) => {}
+                }
             }
-        }
-        w = &mut writer => {
-            if matches!(w, Ok(End::Shutdown)) {
-                reader.await;
-            }
+            w = &mut writer => match w {
+                // What the upstream still sends goes to whoever is left to hear it.
+                Ok(End::Shutdown) if env.is_alive() => reader.await,
+                Ok(_) => {}
+                // The upstream is gone: the client must hear of it, not wait for the idle timeout.
+                Err(e) => {
+                    tracing::debug!(target: "outbound", "connection to {target}: write error: {e}");
+                    let code = match e.kind() {
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => "ConnectionReset",
+                        _ => "WriteError",
+                    };
+                    env.emit(Event::error(code));
+                }
+            },
         }
     }
+    tracing::debug!(target: "outbound", "connection to {target} closed: {} bytes read, {} spliced", reads.read, reads.spliced);
 }

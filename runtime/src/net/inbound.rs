@@ -11,13 +11,20 @@ use crate::engine::{Event, Gauge};
 
 /// Moves bytes between `stream` and a pipeline until both directions are done: reads go to
 /// `input` (paused while `upstream` is over its limit), `outbox` writes the pipeline's output.
-/// Nothing moving for `idle_timeout` ends it, whatever it waits for.
-pub async fn run(stream: TcpStream, input: &dyn ReadTarget, outbox: &Outbox, upstream: &Gauge, idle_timeout: Duration) {
+/// Nothing moving for `idle_timeout` ends it, whatever it waits for. Returns how many of the
+/// bytes received were read into user space, and how many were spliced.
+pub async fn run(
+    stream: TcpStream,
+    input: &dyn ReadTarget,
+    outbox: &Outbox,
+    upstream: &Gauge,
+    idle_timeout: Duration,
+) -> (u64, u64) {
     let id = stream.peer_addr().ok();
     let (r, w) = stream.into_split();
     let last_activity = Cell::new(tokio::time::Instant::now());
-    let reader = async {
-        let mut reader = Reader::default();
+    let mut reader = Reader::default();
+    let reading = async {
         loop {
             if outbox.ended() == End::Close {
                 return;
@@ -48,6 +55,19 @@ pub async fn run(stream: TcpStream, input: &dyn ReadTarget, outbox: &Outbox, ups
         }
         r
     };
+    moved(reading, writer, &last_activity, outbox, upstream, idle_timeout).await;
+    (reader.read, reader.spliced)
+}
+
+/// Runs the two directions until both are done.
+async fn moved(
+    reader: impl Future<Output = ()>,
+    writer: impl Future<Output = std::io::Result<End>>,
+    last_activity: &Cell<tokio::time::Instant>,
+    outbox: &Outbox,
+    upstream: &Gauge,
+    idle_timeout: Duration,
+) {
     tokio::pin!(reader, writer);
     // The writer finishing with an error end closes the connection: stop reading too.
     tokio::select! {
@@ -55,7 +75,7 @@ pub async fn run(stream: TcpStream, input: &dyn ReadTarget, outbox: &Outbox, ups
             // A client that stopped reading cannot keep the rest of the output waiting.
             tokio::select! {
                 _ = &mut writer => {}
-                _ = idle(&last_activity, outbox, upstream, idle_timeout) => {}
+                _ = idle(last_activity, outbox, upstream, idle_timeout) => {}
             }
         }
         w = &mut writer => {

@@ -69,11 +69,15 @@ pub struct Reader {
     /// The last read filled its buffer (or the last splice moved a lot): bytes are
     /// streaming, so a stream nobody looks at is worth splicing.
     bulk: bool,
+    /// Bytes read into user space.
+    pub read: u64,
+    /// Bytes moved on in the kernel.
+    pub spliced: u64,
 }
 
 impl Default for Reader {
     fn default() -> Reader {
-        Reader { size: MIN_READ, bulk: false }
+        Reader { size: MIN_READ, bulk: false, read: 0, spliced: 0 }
     }
 }
 
@@ -106,6 +110,7 @@ impl Reader {
                 return Step::Last;
             }
             Ok(n) => {
+                self.spliced += n as u64;
                 self.bulk = n >= MIN_READ;
                 target.passed(n as u64);
                 return Step::More;
@@ -121,6 +126,7 @@ impl Reader {
                 Step::Last
             }
             Ok(n) => {
+                self.read += n as u64;
                 let full = n >= self.size;
                 self.bulk = full;
                 self.size = if full { (self.size * 4).min(MAX_READ) } else { self.size.min(n.max(MIN_READ)) };

@@ -64,9 +64,9 @@ async fn connection(
         _ => Vec::new(),
     };
     pipeline.start(&args);
-    crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
+    let (read, spliced) = crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
     inbound.closed();
-    tracing::debug!(target: "inbound", "inbound #{id} closed");
+    tracing::debug!(target: "inbound", "inbound #{id} closed: {read} bytes read, {spliced} spliced");
 }
 
 /// A future that turns a panic in `poll` into an error, after which the inner future is only

@@ -1,0 +1,97 @@
+//! Bytes no filter looks at never enter user space: with `--log-level=debug`, weir says for
+//! each connection how many of the bytes it received it read and how many it spliced
+//! (moved socket to socket in the kernel). Whether every byte arrives is `bulk.rs`'s and
+//! `bulk_http.rs`'s business; this file checks which path they took.
+
+use std::io::BufReader;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use weir_tests::Weir;
+use weir_tests::big::*;
+use weir_tests::bulk::*;
+use weir_tests::bulk_http::*;
+
+const DEBUG: &[&str] = &["--log-level=debug:inbound+outbound"];
+
+/// Read and spliced bytes over both sides of the one proxied connection, once both have
+/// closed.
+fn moved(weir: &Weir) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines: Vec<(u64, u64)> = weir
+            .stderr()
+            .iter()
+            .filter_map(|l| {
+                let rest = l.split(" closed: ").nth(1)?;
+                let mut words = rest.split(' ');
+                let read = words.next()?.parse().ok()?;
+                let spliced = words.nth(2)?.parse().ok()?;
+                Some((read, spliced))
+            })
+            .collect();
+        if lines.len() >= 2 {
+            return lines.iter().fold((0, 0), |(r, s), (a, b)| (r + a, s + b));
+        }
+        assert!(Instant::now() < deadline, "no close lines for both sides; stderr:\n{}", weir.stderr().join("\n"));
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_raw_stream_through_connect_goes_by_in_the_kernel_both_ways() {
+    let len = part();
+    let (up, reports) = raw_upstream(move |s, _| exchange_raw(&s, 2, len));
+    let (weir, port) = start(plain, up, DEBUG);
+    assert_whole(exchange_raw(&connect(port), 1, len).unwrap(), 2, len, "what the client got");
+    assert_whole(report(&reports, "upstream"), 1, len, "what the upstream got");
+    let (read, spliced) = moved(&weir);
+    assert_eq!(read + spliced, 2 * len, "every byte counted once");
+    assert!(read < 2 * MIB, "{read} bytes of {} read into user space", 2 * len);
+}
+
+#[test]
+fn http_bodies_go_by_in_the_kernel_while_the_heads_are_printed() {
+    let server = BulkHttpServer::start();
+    let (weir, port) = start(logging, server.port, DEBUG);
+    let len = part();
+    let xs = [
+        Exchange::new(1, Body::Length(len), len, false),
+        Exchange::new(2, Body::None, len, false),
+        Exchange::new(3, Body::Length(len), 0, false).eof_answer(),
+    ];
+    let s = connect(port);
+    let mut r = BufReader::with_capacity(64 * 1024, s.try_clone().unwrap());
+    for x in &xs {
+        x.run(&s, &mut r);
+    }
+    drop((r, s));
+    let expected: Vec<String> = xs.iter().flat_map(printed).collect();
+    assert_eq!(weir.wait_stdout_lines(expected.len(), Duration::from_secs(5)), expected);
+    let (read, spliced) = moved(&weir);
+    assert!(spliced >= 4 * len - 2 * MIB, "only {spliced} of {} body bytes spliced", 4 * len);
+    assert!(read < 2 * MIB, "{read} bytes read into user space");
+}
+
+/// The same request path, but a filter that reads bodies: they must reach it.
+#[test]
+fn bodies_a_filter_reads_are_read() {
+    let server = BulkHttpServer::start();
+    let script = |port: u16, upstream: u16| {
+        format!(
+            "pipy.listen({port}, $=>$\n\
+               .fork().to($=>$.decodeHTTPRequest().handleMessage('64m', m => println(m.body.size)))\n\
+               .connect('127.0.0.1:{upstream}')\n\
+             )\n"
+        )
+    };
+    let (weir, port) = start(script, server.port, DEBUG);
+    let len = 8 * MIB;
+    let x = Exchange::new(1, Body::Length(len), 0, false).eof_answer();
+    let s = connect(port);
+    x.run(&s, &mut BufReader::new(s.try_clone().unwrap()));
+    drop(s);
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), [len.to_string()]);
+    let (read, _) = moved(&weir);
+    assert!(read >= len, "the body the script reads was not all read: {read} bytes");
+}
