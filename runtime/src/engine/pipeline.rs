@@ -171,10 +171,12 @@ pub struct PipelineInner {
 impl PipelineInner {
     /// Where the input bytes of filter `from` would go unseen (see [`Pass`]).
     fn pass(&self, from: usize) -> Pass {
-        if self.held.is_some() {
+        // Held and ended concern the pipeline's input; a filter's output (a `connect`'s
+        // answer) goes on after the input ended.
+        if from == 0 && self.held.is_some() {
             return Pass::No;
         }
-        if self.ended {
+        if from == 0 && self.ended {
             return Pass::Absorb(u64::MAX);
         }
         let mut limit = u64::MAX;
@@ -193,7 +195,7 @@ impl PipelineInner {
     /// Tells the filters from `from` on that `n` bytes went by, as far as [`Self::pass`]
     /// let them.
     fn passed(&mut self, from: usize, n: u64) {
-        if self.held.is_some() || self.ended {
+        if from == 0 && (self.held.is_some() || self.ended) {
             return;
         }
         let from = from.min(self.filters.len());

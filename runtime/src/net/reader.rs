@@ -66,8 +66,8 @@ const SPLICE_MIN: u64 = 64 * 1024;
 /// The reading side of one socket.
 pub struct Reader {
     size: usize,
-    /// The last read filled its buffer (or the last splice moved a lot): bytes are
-    /// streaming, so a stream nobody looks at is worth splicing.
+    /// A read filled its buffer: bytes are streaming, so a stream nobody looks at is worth
+    /// a pipe (and once it has one, a splice costs what a read and a write cost).
     bulk: bool,
     /// Bytes read into user space.
     pub read: u64,
@@ -111,7 +111,6 @@ impl Reader {
             }
             Ok(n) => {
                 self.spliced += n as u64;
-                self.bulk = n >= MIN_READ;
                 target.passed(n as u64);
                 return Step::More;
             }
@@ -128,7 +127,7 @@ impl Reader {
             Ok(n) => {
                 self.read += n as u64;
                 let full = n >= self.size;
-                self.bulk = full;
+                self.bulk |= full;
                 self.size = if full { (self.size * 4).min(MAX_READ) } else { self.size.min(n.max(MIN_READ)) };
                 target.input(Event::Data(buf.freeze()));
                 Step::More
