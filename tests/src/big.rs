@@ -21,19 +21,38 @@ pub fn pattern(seed: u64, offset: u64, buf: &mut [u8]) {
 
 /// The SHA-256 of `len` patterned bytes for `seed`.
 pub fn pattern_digest(seed: u64, len: u64) -> String {
+    digest_of(&[(seed, len)])
+}
+
+/// The SHA-256 of patterned streams one after another: (seed, length) each.
+pub fn digest_of(parts: &[(u64, u64)]) -> String {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut at = 0;
-    while at < len {
-        let n = (len - at).min(buf.len() as u64) as usize;
-        pattern(seed, at, &mut buf[..n]);
-        h.update(&buf[..n]);
-        at += n as u64;
+    for &(seed, len) in parts {
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(buf.len() as u64) as usize;
+            pattern(seed, at, &mut buf[..n]);
+            h.update(&buf[..n]);
+            at += n as u64;
+        }
     }
     hex(&h.finalize())
 }
 
-fn hex(d: &[u8]) -> String {
+/// Reads exactly `n` bytes into the digest `h`, through `buf`.
+pub fn hash_exact(r: &mut impl Read, h: &mut Sha256, n: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(buf.len() as u64) as usize;
+        r.read_exact(&mut buf[..k])?;
+        h.update(&buf[..k]);
+        left -= k as u64;
+    }
+    Ok(())
+}
+
+pub fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -140,13 +159,7 @@ pub fn read_body(r: &mut impl BufRead, head: &Head, rate: u64) -> std::io::Resul
             let mut size = String::new();
             r.read_line(&mut size)?;
             let n = u64::from_str_radix(size.trim(), 16).map_err(|_| std::io::ErrorKind::InvalidData)?;
-            let mut left = n;
-            while left > 0 {
-                let k = left.min(buf.len() as u64) as usize;
-                r.read_exact(&mut buf[..k])?;
-                h.update(&buf[..k]);
-                left -= k as u64;
-            }
+            hash_exact(r, &mut h, n, &mut buf)?;
             let mut crlf = String::new();
             r.read_line(&mut crlf)?;
             total += n;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::big::{Head, MIB, big_sizes, pattern, pattern_digest, read_digest, rss};
+use crate::big::{Head, MIB, big_sizes, hash_exact, hex, pattern, pattern_digest, read_digest, rss};
 use crate::{Weir, free_port, tcp_server};
 
 /// Chunk sizes used in turn by [`write_chunked`]: tiny ones, ones around buffer and pipe
@@ -52,10 +52,6 @@ pub fn write_chunked(w: &mut impl Write, seed: u64, len: u64) -> io::Result<()> 
     w.write_all(b"0\r\nx-bulk-trailer: done\r\n\r\n")
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The body that follows `head`: chunked (extensions and trailers allowed), content-length,
 /// or for a response without either, to the end. Returns its size and SHA-256.
 pub fn read_message_body(r: &mut impl BufRead, head: &Head, request: bool) -> io::Result<(u64, String)> {
@@ -77,13 +73,7 @@ pub fn read_message_body(r: &mut impl BufRead, head: &Head, request: bool) -> io
                     }
                 }
             }
-            let mut left = n;
-            while left > 0 {
-                let k = left.min(buf.len() as u64) as usize;
-                r.read_exact(&mut buf[..k])?;
-                h.update(&buf[..k]);
-                left -= k as u64;
-            }
+            hash_exact(r, &mut h, n, &mut buf)?;
             let mut crlf = String::new();
             r.read_line(&mut crlf)?;
             if crlf != "\r\n" {

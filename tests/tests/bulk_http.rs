@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use weir_tests::big::*;
 use weir_tests::bulk::*;
 use weir_tests::bulk_http::*;
@@ -240,22 +239,6 @@ fn two_threads_carry_concurrent_http_exchanges_and_log_each_connection_in_order(
 }
 
 // The eBPF sample.
-
-/// The SHA-256 of patterned streams one after another: (seed, length) each.
-fn digest_of(parts: &[(u64, u64)]) -> String {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    for &(seed, len) in parts {
-        let mut at = 0;
-        while at < len {
-            let n = (len - at).min(buf.len() as u64) as usize;
-            pattern(seed, at, &mut buf[..n]);
-            h.update(&buf[..n]);
-            at += n as u64;
-        }
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// A program started inside `cg` with piped stdin and stdout.
 fn spawn_in(cg: &TestCgroup, program: &str, args: &[&str]) -> std::process::Child {

@@ -88,14 +88,7 @@ impl Filter for DecodeHttpRequest {
         if self.ended {
             return Pass::Absorb(u64::MAX);
         }
-        match self.decoder.skippable() {
-            Skip::No => Pass::No,
-            Skip::Rest => Pass::Absorb(u64::MAX),
-            Skip::Body(n) => match self.env.pass_after() {
-                Pass::Absorb(_) => Pass::Absorb(n),
-                _ => Pass::No,
-            },
-        }
+        decoder_pass(self.decoder.skippable(), &self.env)
     }
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {
@@ -103,6 +96,19 @@ impl Filter for DecodeHttpRequest {
             self.decoder.skip(n);
             self.drain(out);
         }
+    }
+}
+
+/// What a decoder in front of `env`'s filter does with bytes it could skip: body bytes only
+/// if the filters after it would take them unseen too (they come out as `Data` otherwise).
+pub(super) fn decoder_pass(skip: Skip, env: &FilterEnv) -> Pass {
+    match skip {
+        Skip::No => Pass::No,
+        Skip::Rest => Pass::Absorb(u64::MAX),
+        Skip::Body(n) => match env.pass_after() {
+            Pass::Absorb(_) => Pass::Absorb(n),
+            _ => Pass::No,
+        },
     }
 }
 

@@ -18,7 +18,7 @@ use boa_engine::{Context, JsResult, JsValue};
 use bytes::Bytes;
 
 use super::Made;
-use crate::codec::http1::{self, DecodeError, Item, ResponseDecoder, Skip};
+use crate::codec::http1::{self, DecodeError, Item, ResponseDecoder};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, Pass, StreamError};
 
 pub fn make(_args: &[JsValue], _: &mut Context) -> JsResult<Made> {
@@ -95,14 +95,7 @@ impl Filter for DecodeHttpResponse {
     /// As decodeHTTPRequest: body bytes nobody after this filter reads go by
     /// unfed, and the decoder only counts them.
     fn pass(&self) -> Pass {
-        match self.decoder.skippable() {
-            Skip::No => Pass::No,
-            Skip::Rest => Pass::Absorb(u64::MAX),
-            Skip::Body(n) => match self.env.pass_after() {
-                Pass::Absorb(_) => Pass::Absorb(n),
-                _ => Pass::No,
-            },
-        }
+        super::decode_http_request::decoder_pass(self.decoder.skippable(), &self.env)
     }
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {

@@ -3,14 +3,14 @@
 //! (intercepting through its eBPF programs, in a cgroup of the bench's own, as in e), and
 //! iperf3 through a plain `connect` proxy beside nginx `stream`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
 use super::big::{self, MIB};
 use super::proc::{self, Proc, free_port};
-use super::{Bench, Outcome, Row, SAMPLE, failed, intercept, iperf, middle, nginx, skipped};
+use super::{Bench, Outcome, Row, failed, intercept, iperf, middle, nginx};
 
 pub const H_TCP: &str = "h. bulk, raw TCP (iperf3)";
 pub const H_TCP_R: &str = "h. bulk, raw TCP (iperf3 -R)";
@@ -28,9 +28,18 @@ pub struct Rate {
     pub rss_before_kb: Option<u64>,
 }
 
+#[derive(Clone, Copy)]
 enum Client {
     Iperf { port: u16, reverse: bool },
     Download { port: u16, size: u64 },
+}
+
+/// The same client to `port` directly, and from inside `cg` through the sample `pid`.
+fn direct_and_sample(client: Client, port: u16, pid: u32, cg: &Path, proof: Proof) -> Vec<Way> {
+    vec![
+        Way { name: "direct", pid: None, client, cgroup: None, proof: Proof::Peer(port) },
+        Way { name: "eBPF sample (weir)", pid: Some(pid), client, cgroup: Some(cg.to_path_buf()), proof },
+    ]
 }
 
 /// One way of moving the bytes.
@@ -67,22 +76,10 @@ impl Bench {
     /// so that its RSS column is that group's peak; only one runs at a time (two would
     /// intercept each other).
     fn bulk_sample(&self) -> Result<Vec<Row>> {
-        let titles = [H_TCP, H_TCP_R, H_HTTP];
-        let skip = |why: String| Ok(titles.iter().map(|t| skipped(t, "-", why.clone())).collect());
-        if !crate::deps::is_root() {
-            return skip("skipped: needs root (BPF programs, cgroups)".into());
-        }
-        let cgroup2 = match intercept::cgroup2_root() {
-            Ok(p) => p,
-            Err(e) => return skip(format!("skipped: {e}")),
+        let (cgroup2, sample) = match self.sample_ready(&[H_TCP, H_TCP_R, H_HTTP], "BPF programs, cgroups") {
+            Ok(found) => found,
+            Err(rows) => return Ok(rows),
         };
-        let sample = self.root.join(SAMPLE);
-        if !sample.exists() {
-            return skip(format!("skipped: {SAMPLE} does not exist"));
-        }
-        if let Some(rows) = self.lacks(H_TCP, &["decodeHTTPRequest", "decodeHTTPResponse", "fork", "connect"]) {
-            return Ok(rows);
-        }
 
         // Declared first so that it is dropped last, after the processes inside it.
         let cgroups = intercept::Cgroups::create(&cgroup2, &["ebpf"])?;
@@ -93,22 +90,8 @@ impl Bench {
             let server = iperf::server(port, self.dir())?;
             let proxy_port = free_port()?;
             let proxy = self.sample(&sample, proxy_port, &cg, Some(&cg))?;
-            let ways = vec![
-                Way {
-                    name: "direct",
-                    pid: None,
-                    client: Client::Iperf { port, reverse },
-                    cgroup: None,
-                    proof: Proof::Peer(port),
-                },
-                Way {
-                    name: "eBPF sample (weir)",
-                    pid: Some(proxy.pid()),
-                    client: Client::Iperf { port, reverse },
-                    cgroup: Some(cg.clone()),
-                    proof: Proof::Peer(proxy_port),
-                },
-            ];
+            let ways =
+                direct_and_sample(Client::Iperf { port, reverse }, port, proxy.pid(), &cg, Proof::Peer(proxy_port));
             rows.extend(self.transfers(title, ways, &mut [server, proxy])?);
         }
 
@@ -118,22 +101,8 @@ impl Bench {
         let files = nginx::start("files", nginx::Role::Files { root: &root }, port, self.dir())?;
         let proxy_port = free_port()?;
         let proxy = self.sample(&sample, proxy_port, &cg, Some(&cg))?;
-        let ways = vec![
-            Way {
-                name: "direct",
-                pid: None,
-                client: Client::Download { port, size },
-                cgroup: None,
-                proof: Proof::Peer(port),
-            },
-            Way {
-                name: "eBPF sample (weir)",
-                pid: Some(proxy.pid()),
-                client: Client::Download { port, size },
-                cgroup: Some(cg.clone()),
-                proof: Proof::Logged(self.sample_out(proxy_port)),
-            },
-        ];
+        let proof = Proof::Logged(self.sample_out(proxy_port));
+        let ways = direct_and_sample(Client::Download { port, size }, port, proxy.pid(), &cg, proof);
         eprintln!("bench: {H_HTTP}: {} MiB from nginx (sendfile), curl -o /dev/null", size / MIB);
         rows.extend(self.transfers(H_HTTP, ways, &mut [files, proxy])?);
 

@@ -15,22 +15,10 @@ impl Bench {
     /// child cgroup of its own holding only the sample and its wrk, and the iptables rule
     /// matches only a second one holding only the other wrk.
     pub(super) fn transparent(&self) -> Result<Vec<Row>> {
-        let skip = |why: String| Ok(vec![skipped(E_CONN, "-", why.clone()), skipped(E_KEEP, "-", why)]);
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return skip("skipped: needs root (BPF programs, cgroups, iptables)".into());
-        }
-        let cgroup2 = match intercept::cgroup2_root() {
-            Ok(p) => p,
-            Err(e) => return skip(format!("skipped: {e}")),
+        let (cgroup2, sample) = match self.sample_ready(&[E_CONN, E_KEEP], "BPF programs, cgroups, iptables") {
+            Ok(found) => found,
+            Err(rows) => return Ok(rows),
         };
-        let sample = self.root.join(SAMPLE);
-        if !sample.exists() {
-            return skip(format!("skipped: {SAMPLE} does not exist"));
-        }
-        if let Some(rows) = self.lacks(E_KEEP, &["decodeHTTPRequest", "decodeHTTPResponse", "fork", "connect"]) {
-            return Ok(rows);
-        }
 
         // Declared first so that it is dropped last, after the rule and the processes.
         let cgroups = intercept::Cgroups::create(&cgroup2, &["ebpf", "iptables", "idle"])?;
@@ -134,5 +122,25 @@ impl Bench {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
+    }
+}
+
+impl Bench {
+    /// The cgroup v2 mount and the sample, if the sample can run here; otherwise the rows
+    /// saying why not, one per title. `needs` names what root is needed for.
+    pub(super) fn sample_ready(&self, titles: &[&'static str], needs: &str) -> Result<(PathBuf, PathBuf), Vec<Row>> {
+        let skip = |why: String| titles.iter().map(|t| skipped(t, "-", why.clone())).collect::<Vec<_>>();
+        if !crate::deps::is_root() {
+            return Err(skip(format!("skipped: needs root ({needs})")));
+        }
+        let cgroup2 = intercept::cgroup2_root().map_err(|e| skip(format!("skipped: {e}")))?;
+        let sample = self.root.join(SAMPLE);
+        if !sample.exists() {
+            return Err(skip(format!("skipped: {SAMPLE} does not exist")));
+        }
+        if let Some(rows) = self.lacks(titles[0], &["decodeHTTPRequest", "decodeHTTPResponse", "fork", "connect"]) {
+            return Err(rows);
+        }
+        Ok((cgroup2, sample))
     }
 }
