@@ -1,13 +1,15 @@
 //! Conversions between pipeline events and the JS objects scripts see and return.
 
+use std::cell::RefCell;
+
 use boa_engine::class::Class;
 use boa_engine::object::builtins::JsArray;
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::{Context, JsObject, JsResult, JsValue};
 use bytes::Bytes;
 
 use super::data::Data;
 use super::message::{self, Message, MessageEnd, MessageStart, StreamEnd};
-use crate::engine::Event;
+use crate::engine::{Event, Head};
 
 /// The events a value stands for: an event, a `Message`, or an array of them (null and
 /// undefined elements skipped). `Err` names what was wrong.
@@ -59,12 +61,66 @@ fn push(v: &JsValue, out: &mut Vec<Event>, top: bool, ctx: &mut Context) -> Resu
 pub fn to_value(evt: &Event, ctx: &mut Context) -> JsResult<JsValue> {
     Ok(match evt {
         Event::Data(b) => Data::to_js(b.to_vec(), ctx)?,
-        Event::MessageStart(h) => {
-            MessageStart::from_data(MessageStart { head: message::head_to_js(h, ctx)? }, ctx)?.into()
-        }
+        Event::MessageStart(h) => message_start(h, ctx)?,
         Event::MessageEnd(tail) => {
             MessageEnd::from_data(MessageEnd { tail: tail.clone(), payload: JsValue::undefined() }, ctx)?.into()
         }
         Event::StreamEnd(e) => StreamEnd::from_data(StreamEnd { error: message::error_to_js(e) }, ctx)?.into(),
     })
+}
+
+thread_local! {
+    /// `MessageStart` objects that callbacks gave back untouched, each with its head object
+    /// when that came back untouched too (see [`recycle`]).
+    static SPARE: RefCell<Vec<JsObject>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Spares kept: callbacks nested in callbacks are few.
+const SPARES: usize = 8;
+
+/// A `MessageStart` for `head`, reusing a spare one and its head object when there is one:
+/// a callback per message then makes no garbage for Boa's collector.
+fn message_start(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
+    let Some(obj) = SPARE.with(|s| s.borrow_mut().pop()) else {
+        return Ok(MessageStart::from_data(MessageStart { head: message::head_to_js(head, ctx)? }, ctx)?.into());
+    };
+    let old = obj.downcast_mut::<MessageStart>().map(|mut m| std::mem::take(&mut m.head)).unwrap_or_default();
+    let value = match old.as_object() {
+        Some(o) if super::head::renew(&o, head) => o.into(),
+        _ => message::head_to_js(head, ctx)?,
+    };
+    if let Some(mut m) = obj.downcast_mut::<MessageStart>() {
+        m.head = value;
+    }
+    Ok(obj.into())
+}
+
+/// Takes back the event a callback was given, for the next [`to_value`]: only a
+/// `MessageStart` (and its head) that the script neither kept nor changed is reused, so a
+/// script that stores an event or a head keeps seeing that message.
+pub fn recycle(v: JsValue, ctx: &mut Context) {
+    let obj = v.as_object();
+    drop(v);
+    let Some(obj) = obj.filter(|o| o.is::<MessageStart>()) else { return };
+    if super::refs::strong_count(&obj) != Some(1) || !super::head::pristine::<MessageStart>(&obj, ctx) {
+        return;
+    }
+    let head = obj.downcast_mut::<MessageStart>().map(|mut m| std::mem::take(&mut m.head)).unwrap_or_default();
+    let head_obj = head.as_object().filter(|o| o.is::<super::head::HttpHead>());
+    drop(head);
+    let head = head_obj.and_then(|o| super::head::recycle(o, ctx));
+    if let Some(mut m) = obj.downcast_mut::<MessageStart>() {
+        m.head = head.map(JsValue::from).unwrap_or_default();
+    }
+    SPARE.with(|s| {
+        let mut spare = s.borrow_mut();
+        if spare.len() < SPARES {
+            spare.push(obj);
+        }
+    });
+}
+
+/// Forgets the spares (at worker teardown, before the context goes).
+pub fn uninstall() {
+    SPARE.with(|s| s.borrow_mut().clear());
 }
