@@ -60,9 +60,8 @@ fn probe() -> Option<usize> {
     drop(clones);
     // SAFETY: as above.
     let after = unsafe { [read(start, 0), read(start, 4)] };
-    let moved: Vec<usize> = (0..2)
-        .filter(|&i| during[i] == before[i].wrapping_add(3) && after[i] == before[i] && before[i] == 1)
-        .collect();
+    let moved: Vec<usize> =
+        (0..2).filter(|&i| during[i] == before[i].wrapping_add(3) && after[i] == before[i] && before[i] == 1).collect();
     match moved[..] {
         [i] if during[1 - i] == before[1 - i] => Some(i * 4),
         _ => None,
@@ -102,7 +101,7 @@ mod tests {
         let copy = obj.clone();
         assert_eq!(strong_count(&obj), Some(2));
         let holder = JsObject::with_null_proto();
-        let held = PropertyDescriptor::builder().value(obj.clone()).writable(true);
+        let held = PropertyDescriptor::builder().value(obj.clone()).writable(true).enumerable(true).configurable(true);
         holder.insert_property(js_string!("x"), held);
         drop(copy);
         assert_eq!(strong_count(&obj), Some(2));
