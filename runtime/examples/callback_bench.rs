@@ -14,7 +14,7 @@
 //! a shared machine it is the figure that does not count waiting for a core. `cargo xtask bench` runs this and reads the `RESULT` lines:
 //! `RESULT <case> <calls/s> <p50 µs> <p99 µs> <max µs> <VmHWM kB>`.
 //!
-//! Run: `cargo run --release -p weir --example callback_bench [-- --quick]`
+//! Run: `cargo run --release -p weir --example callback_bench [-- --quick] [--only CASE]`
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -54,7 +54,10 @@ fn request_head() -> Head {
 }
 
 fn main() -> Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only head10`: one case, e.g. to count its instructions under Valgrind.
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
     let (rounds, n) = if quick { (3, 30_000) } else { (5, 200_000) };
 
     let cases = [
@@ -79,6 +82,9 @@ fn main() -> Result<()> {
     js::install(Rc::new(std::cell::RefCell::new(ctx)));
 
     for (case, layout) in cases.iter().zip(pipelines) {
+        if only.as_ref().is_some_and(|o| o != case.name) {
+            continue;
+        }
         let pipeline = Pipeline::new(layout, Context::root(), Rc::new(Discard));
         pipeline.start(&[]);
         check(case, &pipeline)?;
