@@ -181,7 +181,16 @@ pub fn untouched(v: &JsValue) -> Option<Head> {
 }
 
 fn read(h: &HttpHead, i: usize) -> JsValue {
-    let s = |t: &str| JsValue::from(JsString::from(t));
+    // The usual methods and protocols are static strings: no allocation per message.
+    let s = |t: &str| {
+        JsValue::from(match t {
+            "GET" => js_string!("GET"),
+            "POST" => js_string!("POST"),
+            "HTTP/1.1" => js_string!("HTTP/1.1"),
+            "OK" => js_string!("OK"),
+            _ => JsString::from(t),
+        })
+    };
     match (&h.source, FIELDS[i]) {
         (Source::Request(r), "method") => s(&r.method),
         (Source::Request(r), "path") => s(&r.path),
@@ -272,7 +281,13 @@ fn make_handler(ctx: &mut Context) -> JsResult<JsObject> {
         let found = {
             let data = target.downcast_ref::<HeadersData>().ok_or_else(|| type_error("headers target"))?;
             match (data.materialized.get(), key.as_string()) {
-                (false, Some(name)) => Some(lookup(&data.source, &name.to_std_string_escaped(), ctx)?),
+                (false, Some(name)) => match name.variant() {
+                    // Header names are ASCII: read them in place, without a copy.
+                    boa_engine::string::JsStrVariant::Latin1(b) if b.is_ascii() => {
+                        Some(lookup(&data.source, std::str::from_utf8(b).unwrap_or_default(), ctx)?)
+                    }
+                    _ => Some(lookup(&data.source, &name.to_std_string_escaped(), ctx)?),
+                },
                 _ => None,
             }
         };
