@@ -45,6 +45,10 @@ pub trait Host {
     /// The value a callback is handed for one event.
     fn event_value(&self, evt: &Event) -> Result<Value, String>;
 
+    /// Hands back a value from [`Host::event_value`] once the callback it was made for has
+    /// returned: the host may reuse it for a later event if the script did not keep it.
+    fn recycle(&self, _value: Value) {}
+
     /// The head a `MessageStart` value carries now, which the script may have edited.
     fn head_of(&self, event: &Value) -> Option<Head>;
 

@@ -95,6 +95,7 @@ impl Filter for Handle {
             Event::MessageStart(_) => host.head_of(&arg).map_or(evt, Event::MessageStart),
             evt => evt,
         };
+        host.recycle(arg);
         match result {
             Ok(v) if host.is_promise(&v) => {
                 *self.held.borrow_mut() = Some(VecDeque::from([evt]));

@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::ObjectInitializer;
+use boa_engine::object::shape::Shape;
 use boa_engine::property::Attribute;
 use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string};
 
@@ -51,11 +52,15 @@ struct HeadersData {
 
 thread_local! {
     static HANDLER: std::cell::RefCell<Option<JsObject>> = const { std::cell::RefCell::new(None) };
+    /// The shape of an untouched object of each class [`pristine`] was asked about; held,
+    /// so that no other shape can take its address.
+    static SHAPES: std::cell::RefCell<Vec<(std::any::TypeId, Shape)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Forgets the handler (at worker teardown).
+/// Forgets the handler and the shapes (at worker teardown).
 pub fn uninstall() {
     HANDLER.with(|h| h.borrow_mut().take());
+    SHAPES.with(|s| s.borrow_mut().clear());
 }
 
 const FIELDS: [&str; 7] = ["method", "path", "protocol", "status", "statusText", "headers", "headerNames"];
@@ -80,6 +85,86 @@ pub fn to_js(head: &Head, ctx: &mut Context) -> JsResult<Option<JsValue>> {
     Ok(Some(obj.into()))
 }
 
+/// Takes back a head object a callback was given, to stand for the next head: `None` if
+/// the script kept it (a reference besides `obj`), assigned a field, or added to, froze or
+/// re-parented the object or its `headers`. A `headers` that was kept or written is
+/// dropped and the head is still reused: the next head makes its own.
+pub fn recycle(obj: JsObject, ctx: &mut Context) -> Option<JsObject> {
+    if super::refs::strong_count(&obj) != Some(1) || !pristine::<HttpHead>(&obj, ctx) {
+        return None;
+    }
+    let (proxy, target) = {
+        let mut h = obj.downcast_mut::<HttpHead>()?;
+        if h.touched {
+            return None;
+        }
+        let proxy = std::mem::take(&mut h.fields[HEADERS]);
+        h.fields = Default::default();
+        (proxy, std::mem::take(&mut h.headers_target))
+    };
+    let (p, t) = (proxy.as_object(), target.as_object());
+    drop((proxy, target));
+    let (Some(proxy), Some(target)) = (p, t) else { return Some(obj) };
+    // Ours: `proxy`, and `target` twice (here and inside the proxy).
+    let kept = super::refs::strong_count(&proxy) != Some(1) || super::refs::strong_count(&target) != Some(2);
+    let changed = target.downcast_ref::<HeadersData>().is_none_or(|d| d.materialized.get() || d.written.get())
+        || !target.is_extensible(ctx).unwrap_or(false)
+        || !same_prototype(&target, &ctx.intrinsics().constructors().object().prototype());
+    if !kept && !changed {
+        let mut h = obj.downcast_mut::<HttpHead>()?;
+        h.fields[HEADERS] = proxy.into();
+        h.headers_target = target.into();
+    }
+    Some(obj)
+}
+
+/// Points a head object [`recycle`] gave back at another Rust head. False for heads that
+/// are not from the HTTP codec, which need an object of their own.
+pub fn renew(obj: &JsObject, head: &Head) -> bool {
+    let source = match head {
+        Head::Request(r) => Source::Request(r.clone()),
+        Head::Response(r) => Source::Response(r.clone()),
+        _ => return false,
+    };
+    let Some(mut h) = obj.downcast_mut::<HttpHead>() else { return false };
+    if let Some(target) = h.headers_target.as_object()
+        && let Some(mut data) = target.downcast_mut::<HeadersData>()
+    {
+        data.source = source.clone();
+    }
+    h.source = source;
+    true
+}
+
+/// Whether a native object of class `T` is as it was made: no own properties (its fields
+/// are accessors on the prototype), still extensible, still on its class's prototype.
+/// All such objects share one shape, which says the first two; the first object that
+/// passes the long check gives the shape the others are compared with.
+pub fn pristine<T: Class>(obj: &JsObject, ctx: &mut Context) -> bool {
+    let (shape, indexed) = {
+        let o = obj.borrow();
+        (o.shape().to_addr_usize(), o.properties().index_property_keys().next().is_some())
+    };
+    if indexed || !obj.is_extensible(ctx).unwrap_or(false) {
+        return false;
+    }
+    let id = std::any::TypeId::of::<T>();
+    let known = SHAPES.with(|s| s.borrow().iter().find(|(t, _)| *t == id).map(|(_, s)| s.to_addr_usize()));
+    if let Some(known) = known {
+        return known == shape;
+    }
+    let Some(class) = ctx.get_global_class::<T>() else { return false };
+    let plain = obj.own_property_keys(ctx).is_ok_and(|k| k.is_empty()) && same_prototype(obj, &class.prototype());
+    if plain {
+        SHAPES.with(|s| s.borrow_mut().push((id, obj.borrow().shape().clone())));
+    }
+    plain
+}
+
+fn same_prototype(obj: &JsObject, proto: &JsObject) -> bool {
+    obj.prototype().is_some_and(|p| JsObject::equals(&p, proto))
+}
+
 /// The Rust head behind a JS head that no script changed.
 pub fn untouched(v: &JsValue) -> Option<Head> {
     let obj = v.as_object()?;
@@ -96,7 +181,16 @@ pub fn untouched(v: &JsValue) -> Option<Head> {
 }
 
 fn read(h: &HttpHead, i: usize) -> JsValue {
-    let s = |t: &str| JsValue::from(JsString::from(t));
+    // The usual methods and protocols are static strings: no allocation per message.
+    let s = |t: &str| {
+        JsValue::from(match t {
+            "GET" => js_string!("GET"),
+            "POST" => js_string!("POST"),
+            "HTTP/1.1" => js_string!("HTTP/1.1"),
+            "OK" => js_string!("OK"),
+            _ => JsString::from(t),
+        })
+    };
     match (&h.source, FIELDS[i]) {
         (Source::Request(r), "method") => s(&r.method),
         (Source::Request(r), "path") => s(&r.path),
@@ -187,7 +281,13 @@ fn make_handler(ctx: &mut Context) -> JsResult<JsObject> {
         let found = {
             let data = target.downcast_ref::<HeadersData>().ok_or_else(|| type_error("headers target"))?;
             match (data.materialized.get(), key.as_string()) {
-                (false, Some(name)) => Some(lookup(&data.source, &name.to_std_string_escaped(), ctx)?),
+                (false, Some(name)) => match name.variant() {
+                    // Header names are ASCII: read them in place, without a copy.
+                    boa_engine::string::JsStrVariant::Latin1(b) if b.is_ascii() => {
+                        Some(lookup(&data.source, std::str::from_utf8(b).unwrap_or_default(), ctx)?)
+                    }
+                    _ => Some(lookup(&data.source, &name.to_std_string_escaped(), ctx)?),
+                },
                 _ => None,
             }
         };

@@ -47,6 +47,10 @@ impl Host for JsHost {
             .unwrap_or_else(|| Err(BUSY.into()))
     }
 
+    fn recycle(&self, value: Value) {
+        super::with_js(|ctx| super::events::recycle(value, ctx));
+    }
+
     fn head_of(&self, event: &Value) -> Option<Head> {
         super::message::event_head(event)
     }

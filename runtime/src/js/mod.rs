@@ -16,6 +16,7 @@ pub mod events;
 pub mod head;
 pub mod host;
 pub mod inbound;
+mod jobs;
 pub mod json;
 pub mod message;
 pub mod modules;
@@ -24,6 +25,7 @@ pub mod pipeline;
 pub mod pipy;
 pub mod print;
 pub mod promise;
+mod refs;
 pub mod script;
 pub mod then;
 pub mod timeout;
@@ -47,7 +49,10 @@ thread_local! {
 pub fn new_context() -> JsResult<JsContext> {
     let root = crate::worker::with_state(|s| s.script_dir.clone());
     let loader = Rc::new(modules::Loader::new(root));
-    let mut ctx = boa_engine::context::ContextBuilder::new().module_loader(loader).build()?;
+    let mut ctx = boa_engine::context::ContextBuilder::new()
+        .module_loader(loader)
+        .job_executor(Rc::new(jobs::Jobs::default()))
+        .build()?;
     print::register(&mut ctx)?;
     console::register(&mut ctx)?;
     data::register(&mut ctx)?;
@@ -82,6 +87,7 @@ pub fn uninstall() {
     CURRENT.with(|c| c.borrow_mut().take());
     configuration::uninstall();
     head::uninstall();
+    events::uninstall();
     let engine = ENGINE.with(|e| e.borrow_mut().take());
     drop(engine);
     boa_gc::force_collect();

@@ -211,6 +211,11 @@ impl Encoder {
             if h.name.eq_ignore_ascii_case("connection") || headers[..i].iter().any(|e| same(e, h)) {
                 continue;
             }
+            // The common case, a name given once, is written as it is, with no copy.
+            if !headers[i + 1..].iter().any(|e| same(e, h)) {
+                self.header_bytes(&h.name, &h.value, h.bytes());
+                continue;
+            }
             let group = || headers[i..].iter().filter(|e| same(e, h));
             let name = group()
                 .rfind(|e| e.name.bytes().any(|b| b.is_ascii_uppercase()))
