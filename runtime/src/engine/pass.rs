@@ -55,12 +55,4 @@ impl Pass {
             Pass::Socket(s, n) => Pass::Socket(s, n.min(limit)),
         }
     }
-
-    /// The amount, 0 for [`Pass::No`].
-    pub fn amount(&self) -> u64 {
-        match self {
-            Pass::No => 0,
-            Pass::Through(n) | Pass::Absorb(n) | Pass::Socket(_, n) => *n,
-        }
-    }
 }

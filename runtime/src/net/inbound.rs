@@ -23,8 +23,8 @@ pub async fn run(
     let id = stream.peer_addr().ok();
     let (r, w) = stream.into_split();
     let last_activity = Cell::new(tokio::time::Instant::now());
-    let mut reader = Reader::default();
-    let reading = async {
+    let mut reads = Reader::default();
+    let reader = async {
         loop {
             if outbox.ended() == End::Close {
                 return;
@@ -32,7 +32,7 @@ pub async fn run(
             // Waiting for the upstream queue to drain is inside the race with the idle
             // timeout: a queue that never drains does not hold the connection for ever.
             let step = tokio::select! {
-                s = async { upstream.wait().await; reader.step(r.as_ref(), input).await } => s,
+                s = async { upstream.wait().await; reads.step(r.as_ref(), input).await } => s,
                 _ = idle(&last_activity, outbox, upstream, idle_timeout) => {
                     input.input(Event::error("IdleTimeout"));
                     outbox.discard();
@@ -55,33 +55,23 @@ pub async fn run(
         }
         r
     };
-    moved(reading, writer, &last_activity, outbox, upstream, idle_timeout).await;
-    (reader.read, reader.spliced)
-}
-
-/// Runs the two directions until both are done.
-async fn moved(
-    reader: impl Future<Output = ()>,
-    writer: impl Future<Output = std::io::Result<End>>,
-    last_activity: &Cell<tokio::time::Instant>,
-    outbox: &Outbox,
-    upstream: &Gauge,
-    idle_timeout: Duration,
-) {
-    tokio::pin!(reader, writer);
-    // The writer finishing with an error end closes the connection: stop reading too.
-    tokio::select! {
-        _ = &mut reader => {
-            // A client that stopped reading cannot keep the rest of the output waiting.
-            tokio::select! {
-                _ = &mut writer => {}
-                _ = idle(last_activity, outbox, upstream, idle_timeout) => {}
+    {
+        tokio::pin!(reader, writer);
+        // The writer finishing with an error end closes the connection: stop reading too.
+        tokio::select! {
+            _ = &mut reader => {
+                // A client that stopped reading cannot keep the rest of the output waiting.
+                tokio::select! {
+                    _ = &mut writer => {}
+                    _ = idle(&last_activity, outbox, upstream, idle_timeout) => {}
+                }
             }
-        }
-        w = &mut writer => {
-            if matches!(w, Ok(End::Shutdown)) {
-                reader.await;
+            w = &mut writer => {
+                if matches!(w, Ok(End::Shutdown)) {
+                    reader.await;
+                }
             }
         }
     }
+    (reads.read, reads.spliced)
 }

@@ -176,22 +176,21 @@ impl Outbox {
 
     async fn drain(&self, w: &OwnedWriteHalf) -> io::Result<End> {
         loop {
-            let piped = match self.queue.borrow().front() {
-                Some(Chunk::Piped(n)) => Some(*n),
-                Some(Chunk::Bytes(_)) => None,
-                None => match self.ended() {
-                    End::Open => None,
+            let front = self.queue.borrow().front().map(|c| match c {
+                Chunk::Piped(n) => Some(*n),
+                Chunk::Bytes(_) => None,
+            });
+            let Some(piped) = front else {
+                match self.ended() {
+                    End::Open => self.notify.notified().await,
                     how => {
                         let side = if how == End::Close { Shutdown::Both } else { Shutdown::Write };
                         let _ = socket2::SockRef::from(w.as_ref()).shutdown(side);
                         return Ok(how);
                     }
-                },
-            };
-            if self.queue.borrow().is_empty() {
-                self.notify.notified().await;
+                }
                 continue;
-            }
+            };
             self.writing.set(true);
             let written = match piped {
                 Some(n) => {

@@ -65,10 +65,6 @@ impl Pipe {
         }
     }
 
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     pub fn held(&self) -> usize {
         self.held.get()
     }
