@@ -119,12 +119,16 @@ impl Reader {
             Err(e) => return fail(e, target),
         }
         let mut buf = BytesMut::with_capacity(self.size);
+        let room = buf.capacity();
         match socket.try_read_buf(&mut buf) {
             Ok(0) => {
                 target.input(Event::end());
                 Step::Last
             }
             Ok(n) => {
+                if n < room {
+                    drained(socket);
+                }
                 self.read += n as u64;
                 let full = n >= self.size;
                 self.bulk |= full;
@@ -136,6 +140,14 @@ impl Reader {
             Err(e) => fail(e, target),
         }
     }
+}
+
+/// A TCP read that came back short emptied the socket, so the readiness it was woken for
+/// is used up: forgetting it now saves the read that would only say `EAGAIN` (as tokio's
+/// own `poll_read` does). Bytes or a FIN that come later raise a new edge-triggered event,
+/// and a FIN already seen stays (tokio never clears the closed states).
+fn drained(socket: &TcpStream) {
+    let _ = socket.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
 }
 
 fn fail(e: io::Error, target: &dyn ReadTarget) -> Step {
