@@ -13,6 +13,7 @@ mod iperf;
 mod nginx;
 mod proc;
 mod proxies;
+pub mod relay;
 mod table;
 mod transparent;
 mod wrk;

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 
 use super::big::{self, MIB};
 use super::proc::{self, Proc, free_port};
-use super::{Bench, Outcome, Row, failed, intercept, iperf, middle, nginx};
+use super::{Bench, Outcome, Row, failed, intercept, iperf, middle, nginx, relay};
 
 pub const H_TCP: &str = "h. bulk, raw TCP (iperf3)";
 pub const H_TCP_R: &str = "h. bulk, raw TCP (iperf3 -R)";
@@ -34,13 +34,23 @@ enum Client {
     Download { port: u16, size: u64 },
 }
 
-/// The same client to `port` directly, and from inside `cg` through the sample `pid`.
-fn direct_and_sample(client: Client, port: u16, pid: u32, cg: &Path, proof: Proof) -> Vec<Way> {
+/// The same client to `port` directly, from inside `cg` through the sample `pid`, and
+/// through the ceiling relay (`relay`: its pid and port).
+fn direct_sample_relay(client: Client, port: u16, pid: u32, cg: &Path, proof: Proof, relay: (u32, u16)) -> Vec<Way> {
+    let (relay_pid, relay_port) = relay;
+    let through_relay = match client {
+        Client::Iperf { reverse, .. } => Client::Iperf { port: relay_port, reverse },
+        Client::Download { size, .. } => Client::Download { port: relay_port, size },
+    };
     vec![
         Way { name: "direct", pid: None, client, cgroup: None, proof: Proof::Peer(port) },
         Way { name: "eBPF sample (weir)", pid: Some(pid), client, cgroup: Some(cg.to_path_buf()), proof },
+        Way { name: RELAY, pid: Some(relay_pid), client: through_relay, cgroup: None, proof: Proof::Peer(relay_port) },
     ]
 }
+
+/// The ceiling row of every group (see `relay.rs`).
+pub const RELAY: &str = "splice relay (ceiling)";
 
 /// One way of moving the bytes.
 struct Way {
@@ -90,9 +100,11 @@ impl Bench {
             let server = iperf::server(port, self.dir())?;
             let proxy_port = free_port()?;
             let proxy = self.sample(&sample, proxy_port, &cg, Some(&cg))?;
-            let ways =
-                direct_and_sample(Client::Iperf { port, reverse }, port, proxy.pid(), &cg, Proof::Peer(proxy_port));
-            rows.extend(self.transfers(title, ways, &mut [server, proxy])?);
+            let rp = free_port()?;
+            let relay = relay::start(rp, port, self.dir())?;
+            let client = Client::Iperf { port, reverse };
+            let ways = direct_sample_relay(client, port, proxy.pid(), &cg, Proof::Peer(proxy_port), (relay.pid(), rp));
+            rows.extend(self.transfers(title, ways, &mut [server, proxy, relay])?);
         }
 
         let size = if self.quick { 256 * MIB } else { 2048 * MIB };
@@ -102,9 +114,12 @@ impl Bench {
         let proxy_port = free_port()?;
         let proxy = self.sample(&sample, proxy_port, &cg, Some(&cg))?;
         let proof = Proof::Logged(self.sample_out(proxy_port));
-        let ways = direct_and_sample(Client::Download { port, size }, port, proxy.pid(), &cg, proof);
+        let rp = free_port()?;
+        let relay = relay::start(rp, port, self.dir())?;
+        let client = Client::Download { port, size };
+        let ways = direct_sample_relay(client, port, proxy.pid(), &cg, proof, (relay.pid(), rp));
         eprintln!("bench: {H_HTTP}: {} MiB from nginx (sendfile), curl -o /dev/null", size / MIB);
-        rows.extend(self.transfers(H_HTTP, ways, &mut [files, proxy])?);
+        rows.extend(self.transfers(H_HTTP, ways, &mut [files, proxy, relay])?);
 
         drop(cgroups);
         let left = intercept::leftovers(&cgroup2);
@@ -128,6 +143,8 @@ impl Bench {
             let upstream = format!("127.0.0.1:{port}");
             let nginx = nginx::start("nginx-stream", nginx::Role::Stream { upstream: &upstream }, np, self.dir())?;
             let weir = self.weir("tcp-proxy.js", wp, Some(port), 1)?;
+            let rp = free_port()?;
+            let relay = relay::start(rp, port, self.dir())?;
             let way = |name, pid, port| Way {
                 name,
                 pid,
@@ -139,8 +156,9 @@ impl Bench {
                 way("direct", None, port),
                 way("nginx stream", Some(nginx.pid()), np),
                 way("weir connect", Some(weir.pid()), wp),
+                way(RELAY, Some(relay.pid()), rp),
             ];
-            rows.extend(self.transfers(title, ways, &mut [server, nginx, weir])?);
+            rows.extend(self.transfers(title, ways, &mut [server, nginx, weir, relay])?);
         }
         Ok(rows)
     }
