@@ -16,7 +16,7 @@ use super::Made;
 use super::target::Target;
 use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Output, Pass};
 use crate::net::outbox::{End, Outbox};
-use crate::net::reader::{Reader, Step};
+use crate::net::reader::{Ended, Reader};
 
 #[derive(Clone, Default)]
 struct Options {
@@ -220,18 +220,10 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     let last_read = std::cell::Cell::new(tokio::time::Instant::now());
     let mut reads = Reader::default();
     let reader = async {
-        loop {
-            let step = tokio::select! {
-                s = async { downstream.wait().await; reads.step(r.as_ref(), &env).await } => s,
-                _ = crate::net::outbox::idle(&last_read, &outbox, &downstream, idle) => {
-                    outbox.discard();
-                    return env.emit(Event::error("IdleTimeout"));
-                }
-            };
-            last_read.set(tokio::time::Instant::now());
-            if step != Step::More || !env.is_alive() {
-                return;
-            }
+        let go_on = || env.is_alive();
+        if reads.run(r.as_ref(), &env, &downstream, &outbox, &last_read, idle, go_on).await == Ended::Idle {
+            outbox.discard();
+            env.emit(Event::error("IdleTimeout"));
         }
     };
     let writer = outbox.run(w);

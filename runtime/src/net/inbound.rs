@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::outbox::{End, Outbox, idle};
-use super::reader::{ReadTarget, Reader, Step};
+use super::reader::{Ended, ReadTarget, Reader};
 use crate::engine::{Event, Gauge};
 
 /// Moves bytes between `stream` and a pipeline until both directions are done: reads go to
@@ -25,26 +25,14 @@ pub async fn run(
     let last_activity = Cell::new(tokio::time::Instant::now());
     let mut reads = Reader::default();
     let reader = async {
-        loop {
-            if outbox.ended() == End::Close {
-                return;
-            }
-            // Waiting for the upstream queue to drain is inside the race with the idle
-            // timeout: a queue that never drains does not hold the connection for ever.
-            let step = tokio::select! {
-                s = async { upstream.wait().await; reads.step(r.as_ref(), input).await } => s,
-                _ = idle(&last_activity, outbox, upstream, idle_timeout) => {
-                    input.input(Event::error("IdleTimeout"));
-                    outbox.discard();
-                    return;
-                }
-            };
-            last_activity.set(tokio::time::Instant::now());
-            match step {
-                Step::More => {}
-                Step::Last => return,
-                // Reset or broken: nothing more can be written either.
-                Step::Failed => return outbox.discard(),
+        let go_on = || outbox.ended() != End::Close;
+        match reads.run(r.as_ref(), input, upstream, outbox, &last_activity, idle_timeout, go_on).await {
+            Ended::Done => {}
+            // Reset or broken: nothing more can be written either.
+            Ended::Failed => outbox.discard(),
+            Ended::Idle => {
+                input.input(Event::error("IdleTimeout"));
+                outbox.discard();
             }
         }
     };

@@ -1,14 +1,17 @@
 //! Reading a socket for a pipeline: into user space as `Data` events, or, where no filter
 //! will look at the bytes, straight into the destination socket (see `engine::pass`).
 
+use std::cell::Cell;
 use std::io;
 use std::os::fd::AsFd;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::engine::{Event, FilterEnv, Pass, Pipeline};
+use super::outbox::{Outbox, idle};
+use crate::engine::{Event, FilterEnv, Gauge, Pass, Pipeline};
 
 /// What reads feed: a pipeline (an accepted connection) or the filters after a `connect`.
 pub trait ReadTarget {
@@ -49,12 +52,23 @@ impl ReadTarget for FilterEnv {
 
 /// How one step of reading ended.
 #[derive(PartialEq, Eq)]
-pub enum Step {
+enum Step {
     More,
     /// The stream ended (its `StreamEnd` went out).
     Last,
     /// The socket broke (its error `StreamEnd` went out): nothing can be written either.
     Failed,
+}
+
+/// How a run of reads ended.
+#[derive(PartialEq, Eq)]
+pub enum Ended {
+    /// The stream ended, or the caller said stop.
+    Done,
+    /// The socket broke (its error `StreamEnd` went out).
+    Failed,
+    /// Nothing moved for the idle timeout; nothing went out yet.
+    Idle,
 }
 
 /// The first read buffer; reads that fill theirs grow the next one, up to `MAX_READ`.
@@ -82,9 +96,46 @@ impl Default for Reader {
 }
 
 impl Reader {
+    /// Reads until the stream ends, `go_on` says stop (asked before each read), or nothing
+    /// moved either way for `timeout`. A read waits while `paused_on` is over its limit.
+    /// `last_read` is when the last read came back, for the caller's other idle waits.
+    ///
+    /// One timer serves the whole run, re-armed only when it fires, not one per read.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run(
+        &mut self,
+        socket: &TcpStream,
+        target: &dyn ReadTarget,
+        paused_on: &Gauge,
+        outbox: &Outbox,
+        last_read: &Cell<tokio::time::Instant>,
+        timeout: Duration,
+        go_on: impl Fn() -> bool,
+    ) -> Ended {
+        let reading = async {
+            while go_on() {
+                // Waiting for the queue to drain is inside the race with the idle timeout: a
+                // queue that never drains does not hold the connection for ever.
+                paused_on.wait().await;
+                let step = self.step(socket, target).await;
+                last_read.set(tokio::time::Instant::now());
+                match step {
+                    Step::More => {}
+                    Step::Last => break,
+                    Step::Failed => return Ended::Failed,
+                }
+            }
+            Ended::Done
+        };
+        tokio::select! {
+            ended = reading => ended,
+            _ = idle(last_read, outbox, paused_on, timeout) => Ended::Idle,
+        }
+    }
+
     /// Waits for input and hands it on: spliced where the target allows, else read (with
     /// no buffer held while waiting) and sent as `Data`.
-    pub async fn step(&mut self, socket: &TcpStream, target: &dyn ReadTarget) -> Step {
+    async fn step(&mut self, socket: &TcpStream, target: &dyn ReadTarget) -> Step {
         let worth = |n: u64, bulk: bool| (n == u64::MAX && bulk) || (n != u64::MAX && n >= SPLICE_MIN);
         // Bytes for a socket whose pipe still holds the last ones wait for it, rather than
         // come through user space behind them.
