@@ -251,14 +251,21 @@ impl Bench {
         let mut samples: Vec<Vec<wrk::Sample>> = systems.iter().map(|_| Vec::new()).collect();
         for round in 1..=self.rounds {
             for (s, out) in systems.iter().zip(&mut samples) {
-                let sample = wrk::run(&s.load, self.secs, self.dir())?;
+                let cpu_before = s.pid.and_then(proc::cpu_time);
+                let mut sample = wrk::run(&s.load, self.secs, self.dir())?;
+                let requests = sample.rps * self.secs as f64;
+                sample.cpu = match (cpu_before, s.pid.and_then(proc::cpu_time)) {
+                    (Some(before), Some(after)) if requests >= 1.0 => Some((after - before).div_f64(requests)),
+                    _ => None,
+                };
                 eprintln!(
-                    "bench:   round {round}/{}  {:<28} {:>9.0} req/s  p50 {}  p99 {}{}",
+                    "bench:   round {round}/{}  {:<28} {:>9.0} req/s  p50 {}  p99 {}{}{}",
                     self.rounds,
                     s.name,
                     sample.rps,
                     latency(sample.p50),
                     latency(sample.p99),
+                    sample.cpu.map(|c| format!("  CPU {}/req", latency(c))).unwrap_or_default(),
                     if sample.errors > 0 { format!("  {} errors", sample.errors) } else { String::new() }
                 );
                 out.push(sample);
@@ -298,6 +305,7 @@ fn median(samples: &[wrk::Sample]) -> wrk::Sample {
         p50: middle(samples.iter().map(|s| s.p50).collect()),
         p99: middle(samples.iter().map(|s| s.p99).collect()),
         errors: samples.iter().map(|s| s.errors).sum(),
+        cpu: samples.iter().map(|s| s.cpu).collect::<Option<Vec<_>>>().map(middle),
     }
 }
 

@@ -81,7 +81,7 @@ pub fn measure(ports: &[u16], size: u64, rounds: usize, procs: &mut [Proc], dir:
         .map(|mut t| {
             t.sort();
             let mid = t[t.len() / 2];
-            Sample { rps: size as f64 / MIB as f64 / mid.as_secs_f64(), p50: mid, p99: mid, errors: 0 }
+            Sample { rps: size as f64 / MIB as f64 / mid.as_secs_f64(), p50: mid, p99: mid, errors: 0, cpu: None }
         })
         .collect())
 }

@@ -43,7 +43,13 @@ impl Bench {
             rows.push(Row {
                 scenario: CB,
                 system: system.into(),
-                outcome: Outcome::Measured(wrk::Sample { rps: num(1)?, p50: us(2)?, p99: us(3)?, errors: 0 }),
+                outcome: Outcome::Measured(wrk::Sample {
+                    rps: num(1)?,
+                    p50: us(2)?,
+                    p99: us(3)?,
+                    errors: 0,
+                    cpu: None,
+                }),
                 rss_kb: Some(num(5)? as u64),
                 baseline,
             });

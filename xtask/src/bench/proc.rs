@@ -157,6 +157,20 @@ pub fn peak_rss_kb(pid: u32) -> Option<u64> {
     Some(own + children.split_whitespace().filter_map(|c| c.parse().ok()).filter_map(peak_rss_kb).sum::<u64>())
 }
 
+/// CPU time `pid` has used so far, all its threads and children (nginx's workers) included,
+/// from the scheduler's nanosecond counters rather than `stat`'s 10 ms ticks.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let own: u64 = threads
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let theirs: Duration = children.split_whitespace().filter_map(|c| c.parse().ok()).filter_map(cpu_time).sum();
+    Some(Duration::from_nanos(own) + theirs)
+}
+
 fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()

@@ -49,8 +49,9 @@ fn bulk_rate(rows: &[Row], scenario: &str, system: &str) -> Option<f64> {
 
 /// The results as a Markdown table, so that docs/benchmarks.md can hold it verbatim.
 pub fn table(rows: &[Row]) -> String {
-    let mut cells =
-        vec![["scenario", "system", "req/s", "p50", "p99", "RSS", "ratio", "notes"].map(String::from).to_vec()];
+    let mut cells = vec![
+        ["scenario", "system", "req/s", "p50", "p99", "CPU/req", "RSS", "ratio", "notes"].map(String::from).to_vec(),
+    ];
     for r in rows {
         let rss = r.rss_kb.map(|kb| format!("{:.1} MiB", kb as f64 / 1024.0)).unwrap_or_else(|| "-".into());
         let line = match &r.outcome {
@@ -61,7 +62,8 @@ pub fn table(rows: &[Row]) -> String {
                     (false, None) => "-".into(),
                 };
                 let notes = if s.errors > 0 { format!("{} errors", s.errors) } else { String::new() };
-                [format!("{:.0}", s.rps), latency(s.p50), latency(s.p99), rss, ratio, notes]
+                let cpu = s.cpu.map_or_else(|| "-".into(), latency);
+                [format!("{:.0}", s.rps), latency(s.p50), latency(s.p99), cpu, rss, ratio, notes]
             }
             Outcome::Bulk(b) => {
                 let ratio = match (r.baseline, bulk_baseline(rows, r.scenario)) {
@@ -71,11 +73,11 @@ pub fn table(rows: &[Row]) -> String {
                 };
                 let took = b.took.map_or_else(|| "-".into(), |t| format!("{:.2} s", t.as_secs_f64()));
                 let notes = b.rss_before_kb.map(|kb| format!("RSS {} before", mib(Some(kb)))).unwrap_or_default();
-                [format!("{:.1} Gbit/s", b.gbps), took, "-".into(), rss, ratio, notes]
+                [format!("{:.1} Gbit/s", b.gbps), took, "-".into(), "-".into(), rss, ratio, notes]
             }
             Outcome::Skipped(why) | Outcome::Failed(why) => {
                 let why = if matches!(r.outcome, Outcome::Failed(_)) { format!("FAILED: {why}") } else { why.clone() };
-                ["-".into(), "-".into(), "-".into(), rss, "-".into(), why]
+                ["-".into(), "-".into(), "-".into(), "-".into(), rss, "-".into(), why]
             }
         };
         let mut row = vec![r.scenario.to_string(), r.system.clone()];
@@ -123,12 +125,16 @@ pub fn goals(rows: &[Row]) -> String {
                 verdict(r.rss_kb.is_some_and(|kb| kb < 64 * 1024))
             ),
             A | C | D | B if r.system.starts_with("weir") => format!(
-                "{}: {} at {:.2}x nginx req/s, p99 {} vs {}, goal {REQUEST_GOAL}x with p99 no worse: {}",
+                "{}: {} at {:.2}x nginx req/s, p99 {} vs {}{}, goal {REQUEST_GOAL}x with p99 no worse: {}",
                 r.scenario,
                 r.system,
                 s.rps / b.rps,
                 latency(s.p99),
                 latency(b.p99),
+                match (s.cpu, b.cpu) {
+                    (Some(w), Some(n)) => format!(", CPU {}/req vs {}", latency(w), latency(n)),
+                    _ => String::new(),
+                },
                 verdict(s.rps >= REQUEST_GOAL * b.rps && s.p99 <= b.p99)
             ),
             E_CONN | E_KEEP if r.system.starts_with("eBPF") => format!(

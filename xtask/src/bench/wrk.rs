@@ -23,6 +23,9 @@ pub struct Sample {
     pub p99: Duration,
     /// Socket errors and non-2xx/3xx responses.
     pub errors: u64,
+    /// CPU time the system under test spent per request (all its threads and children),
+    /// where there is one: a figure the other loads on the two cores disturb less than req/s.
+    pub cpu: Option<Duration>,
 }
 
 /// One thread and 32 connections: on two cores, wrk, the proxy and its upstream already
@@ -77,7 +80,7 @@ fn parse(text: &str) -> Result<Sample> {
         }
     }
     match (rps, p50, p99) {
-        (Some(rps), Some(p50), Some(p99)) if rps > 0.0 => Ok(Sample { rps, p50, p99, errors }),
+        (Some(rps), Some(p50), Some(p99)) if rps > 0.0 => Ok(Sample { rps, p50, p99, errors, cpu: None }),
         (Some(_), ..) => bail!("no request completed"),
         _ => bail!("no Requests/sec or latency distribution"),
     }
