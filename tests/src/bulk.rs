@@ -222,6 +222,12 @@ pub fn logging(port: u16, upstream: u16) -> String {
     )
 }
 
+/// The plain proxy behind a `link` to a named pipeline of a `pipy()` configuration: the
+/// bytes cross a sub-pipeline both ways.
+pub fn linked(port: u16, upstream: u16) -> String {
+    format!("pipy()\n.listen({port}).link('up')\n.pipeline('up').connect('127.0.0.1:{upstream}')\n")
+}
+
 /// A script for weir listening on its first argument and connecting to its second.
 pub type Script = fn(u16, u16) -> String;
 

@@ -2,7 +2,8 @@
 //! `connect` proxy and through the transparent-proxy sample's shape (forks that decode the
 //! bytes on their way past and print the heads; here they must print nothing), half-closes
 //! either way, slow readers on either side, resets mid-stream, two threads. They pin down
-//! what the copying data path does, for the splice path of issue 11 to keep; HTTP bodies
+//! what the copying data path does, for the splice path of issue 11 to keep; the same
+//! through a `link`ed pipeline; HTTP bodies
 //! and the eBPF sample are in `bulk_http.rs`.
 //!
 //! Default sizes are 256 MiB and 64 MiB; `WEIR_BIG_TESTS=1` moves 1 GiB and 256 MiB.
@@ -307,7 +308,36 @@ fn an_upstream_reset_mid_stream_through_the_logging_forks_ends_a_client_that_was
     upstream_resets(logging, true, "upstream reset, paused client, logging forks");
 }
 
-// 5. Two threads.
+// 5. Through a `link`ed pipeline: the bytes cross a sub-pipeline both ways (the path of
+// `acceptHTTPTunnel`'s tunnels too). `link` starts its pipeline on the first event, as
+// Pipy's does, so the cases where the upstream speaks first do not apply.
+
+#[test]
+fn raw_streams_both_ways_through_a_linked_pipeline_keep_every_byte() {
+    both_ways(linked, "link");
+}
+
+#[test]
+fn a_slow_client_after_its_half_close_through_a_linked_pipeline_still_gets_the_whole_answer() {
+    client_half_closes_first(linked, true, "client half-close, slow client, link");
+}
+
+#[test]
+fn a_slow_upstream_through_a_linked_pipeline_gets_every_byte_in_bounded_memory() {
+    slow_upstream(linked, "slow upstream, link");
+}
+
+#[test]
+fn a_client_reset_mid_stream_through_a_linked_pipeline_ends_the_upstream_and_weir_serves_on() {
+    client_resets(linked, "client reset, link");
+}
+
+#[test]
+fn an_upstream_reset_mid_stream_through_a_linked_pipeline_ends_a_client_that_was_not_reading() {
+    upstream_resets(linked, true, "upstream reset, paused client, link");
+}
+
+// 6. Two threads.
 
 #[test]
 fn two_threads_carry_concurrent_raw_streams_through_connect() {

@@ -3,7 +3,7 @@
 //! (moved socket to socket in the kernel). Whether every byte arrives is `bulk.rs`'s and
 //! `bulk_http.rs`'s business; this file checks which path they took.
 
-use std::io::BufReader;
+use std::io::{BufReader, Read, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -94,4 +94,48 @@ fn bodies_a_filter_reads_are_read() {
     assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), [len.to_string()]);
     let (read, _) = moved(&weir);
     assert!(read >= len, "the body the script reads was not all read: {read} bytes");
+}
+
+#[test]
+fn a_raw_stream_through_a_linked_pipeline_goes_by_in_the_kernel_both_ways() {
+    let len = part();
+    let (up, reports) = raw_upstream(move |s, _| exchange_raw(&s, 2, len));
+    let (weir, port) = start(linked, up, DEBUG);
+    assert_whole(exchange_raw(&connect(port), 1, len).unwrap(), 2, len, "what the client got");
+    assert_whole(report(&reports, "upstream"), 1, len, "what the upstream got");
+    let (read, spliced) = moved(&weir);
+    assert_eq!(read + spliced, 2 * len, "every byte counted once");
+    assert!(read < 2 * MIB, "{read} bytes of {} read into user space", 2 * len);
+}
+
+/// A forward proxy's `CONNECT` tunnel (what carries HTTPS through it): once the handler has
+/// answered, the tunnel's bytes go by in the kernel both ways, every one of them.
+#[test]
+fn a_connect_tunnel_through_accept_http_tunnel_goes_by_in_the_kernel_both_ways() {
+    let script = |port: u16, upstream: u16| {
+        format!(
+            "pipy.listen({port}, $=>$\n\
+               .acceptHTTPTunnel(() => new Message({{ status: 200 }}))\n\
+               .to($=>$.connect('127.0.0.1:{upstream}'))\n\
+             )\n"
+        )
+    };
+    let len = part();
+    let (up, reports) = raw_upstream(move |s, _| exchange_raw(&s, 2, len));
+    let (weir, port) = start(script, up, DEBUG);
+    let s = connect(port);
+    (&s).write_all(format!("CONNECT 127.0.0.1:{up} HTTP/1.1\r\nHost: 127.0.0.1:{up}\r\n\r\n").as_bytes()).unwrap();
+    // The answer's head, byte by byte so that nothing of the tunnel is read with it.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0];
+        (&s).read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200"), "answer to CONNECT: {}", String::from_utf8_lossy(&head));
+    assert_whole(exchange_raw(&s, 1, len).unwrap(), 2, len, "what the client got through the tunnel");
+    assert_whole(report(&reports, "upstream"), 1, len, "what the upstream got through the tunnel");
+    let (read, spliced) = moved(&weir);
+    assert!(spliced >= 2 * len - 2 * MIB, "only {spliced} of {} tunnel bytes spliced", 2 * len);
+    assert!(read < 2 * MIB, "{read} bytes read into user space");
 }

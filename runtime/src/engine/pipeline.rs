@@ -24,6 +24,10 @@ pub trait EventSink {
     fn pass(self: Rc<Self>) -> Pass {
         Pass::No
     }
+
+    /// `n` output bytes went by as the last [`EventSink::pass`] allowed (a sink that hands
+    /// its events on to more filters tells them).
+    fn passed(&self, _n: u64) {}
 }
 
 /// A sink that drops everything (the output of `fork` branches).
@@ -208,6 +212,7 @@ impl PipelineInner {
             }
             rest = after;
         }
+        self.sink.passed(n);
     }
 
     fn input(&mut self, evt: Event) {

@@ -19,9 +19,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::Made;
 use super::link::Sub;
-use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestInfo};
+use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestInfo, Skip};
 use crate::engine::host::runtime_error;
-use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Head, Layout, Output, Value, host};
+use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Head, Layout, Output, Pass, Value, host};
 use crate::js;
 
 pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
@@ -267,6 +267,30 @@ impl Filter for AcceptHttpTunnel {
             (Mode::Messages, Event::MessageEnd(tail)) if self.head.is_some() => self.request_done(tail, out),
             (_, evt @ Event::StreamEnd(_)) => self.close(evt, out),
             _ => {}
+        }
+    }
+
+    /// An open tunnel's bytes go where the tunnel's pipeline sends them (its `connect`'s
+    /// socket), once nothing is left to decode or to hold.
+    fn pass(&self) -> Pass {
+        match &self.tunnel {
+            Some(t)
+                if self.mode == Mode::Bytes
+                    && !self.waiting
+                    && !self.closed
+                    && self.held.is_empty()
+                    && self.decoder.skippable() == Skip::Rest =>
+            {
+                t.pass()
+            }
+            _ => Pass::No,
+        }
+    }
+
+    fn passed(&mut self, n: u64, out: &mut Output<'_>) {
+        self.decoder.skip(n);
+        if let Some(t) = &self.tunnel {
+            t.passed(n, out);
         }
     }
 

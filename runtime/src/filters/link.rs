@@ -12,7 +12,7 @@ use std::rc::Rc;
 use boa_engine::{Context, JsObject, JsResult, JsValue};
 
 use super::Made;
-use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline, host};
+use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, Pipeline, host};
 use crate::js::{self, configuration::Registry};
 
 /// A sub-pipeline layout, or the name of a legacy `.pipeline(name)`.
@@ -46,6 +46,15 @@ impl EventSink for SubSink {
         } else {
             self.env.emit(evt);
         }
+    }
+
+    /// Output that would go on unseen after the owner (a `connect` in a tunnel answering).
+    fn pass(self: Rc<Self>) -> Pass {
+        if *self.feeding.borrow() { Pass::No } else { self.env.pass_after() }
+    }
+
+    fn passed(&self, n: u64) {
+        self.env.passed_after(n);
     }
 }
 
@@ -83,6 +92,18 @@ impl Sub {
     pub fn input(&self, evt: Event, out: &mut Output<'_>) {
         *self.sink.feeding.borrow_mut() = true;
         self.pipeline.input(evt);
+        self.flush(out);
+    }
+
+    /// Where the sub-pipeline's next input bytes would go unseen.
+    pub fn pass(&self) -> Pass {
+        self.pipeline.pass()
+    }
+
+    /// `n` input bytes went by as the last [`Sub::pass`] allowed.
+    pub fn passed(&self, n: u64, out: &mut Output<'_>) {
+        *self.sink.feeding.borrow_mut() = true;
+        self.pipeline.passed(n);
         self.flush(out);
     }
 
@@ -173,6 +194,20 @@ impl Filter for Link {
         }
         if let Some(sub) = &self.sub {
             sub.input(evt, out);
+        }
+    }
+
+    /// Once linked, the bytes go wherever the linked pipeline sends them.
+    fn pass(&self) -> Pass {
+        match &self.sub {
+            Some(sub) if !self.ended => sub.pass(),
+            _ => Pass::No,
+        }
+    }
+
+    fn passed(&mut self, n: u64, out: &mut Output<'_>) {
+        if let Some(sub) = &self.sub {
+            sub.passed(n, out);
         }
     }
 }
