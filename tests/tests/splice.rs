@@ -4,6 +4,7 @@
 //! `bulk_http.rs`'s business; this file checks which path they took.
 
 use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -40,14 +41,22 @@ fn moved(weir: &Weir) -> (u64, u64) {
 
 /// A raw stream both ways through `script`, every byte of it spliced.
 fn raw_stream_goes_by_in_the_kernel(script: Script) {
+    tunnel_goes_by_in_the_kernel(script, |_, _| 0);
+}
+
+/// As [`raw_stream_goes_by_in_the_kernel`], after `open(client, upstream port)` has done a
+/// tunnel's handshake and returned how many bytes it sent: those are read, the rest spliced.
+fn tunnel_goes_by_in_the_kernel(script: Script, open: fn(&TcpStream, u16) -> u64) {
     let len = part();
     let (up, reports) = raw_upstream(move |s, _| exchange_raw(&s, 2, len));
     let (weir, port) = start(script, up, DEBUG);
-    assert_whole(exchange_raw(&connect(port), 1, len).unwrap(), 2, len, "what the client got");
+    let s = connect(port);
+    let sent = open(&s, up);
+    assert_whole(exchange_raw(&s, 1, len).unwrap(), 2, len, "what the client got");
     assert_whole(report(&reports, "upstream"), 1, len, "what the upstream got");
     let (read, spliced) = moved(&weir);
-    assert_eq!(read + spliced, 2 * len, "every byte counted once");
-    assert!(read < 2 * MIB, "{read} bytes of {} read into user space", 2 * len);
+    assert_eq!(read + spliced, 2 * len + sent, "every byte counted once");
+    assert!(read < 2 * MIB, "{read} bytes of {} read into user space", 2 * len + sent);
 }
 
 #[test]
@@ -118,22 +127,46 @@ fn a_connect_tunnel_through_accept_http_tunnel_goes_by_in_the_kernel_both_ways()
              )\n"
         )
     };
-    let len = part();
-    let (up, reports) = raw_upstream(move |s, _| exchange_raw(&s, 2, len));
-    let (weir, port) = start(script, up, DEBUG);
-    let s = connect(port);
-    (&s).write_all(format!("CONNECT 127.0.0.1:{up} HTTP/1.1\r\nHost: 127.0.0.1:{up}\r\n\r\n").as_bytes()).unwrap();
-    // The answer's head, byte by byte so that nothing of the tunnel is read with it.
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0];
-        (&s).read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 200"), "answer to CONNECT: {}", String::from_utf8_lossy(&head));
-    assert_whole(exchange_raw(&s, 1, len).unwrap(), 2, len, "what the client got through the tunnel");
-    assert_whole(report(&reports, "upstream"), 1, len, "what the upstream got through the tunnel");
-    let (read, spliced) = moved(&weir);
-    assert!(spliced >= 2 * len - 2 * MIB, "only {spliced} of {} tunnel bytes spliced", 2 * len);
-    assert!(read < 2 * MIB, "{read} bytes read into user space");
+    tunnel_goes_by_in_the_kernel(script, |mut s, up| {
+        let request = format!("CONNECT 127.0.0.1:{up} HTTP/1.1\r\nHost: 127.0.0.1:{up}\r\n\r\n");
+        s.write_all(request.as_bytes()).unwrap();
+        // The answer's head, byte by byte so that nothing of the tunnel is read with it.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0];
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 200"), "answer to CONNECT: {}", String::from_utf8_lossy(&head));
+        request.len() as u64
+    });
+}
+
+/// A `branch` once it has chosen: its pipeline answers for the bytes.
+#[test]
+fn a_raw_stream_through_a_chosen_branch_goes_by_in_the_kernel_both_ways() {
+    raw_stream_goes_by_in_the_kernel(|port, upstream| {
+        format!("pipy.listen({port}, $=>$.branch(() => true, $=>$.connect('127.0.0.1:{upstream}')))\n")
+    });
+}
+
+/// A SOCKS5 tunnel through `acceptSOCKS`, once granted.
+#[test]
+fn a_socks5_tunnel_through_accept_socks_goes_by_in_the_kernel_both_ways() {
+    let script = |port: u16, upstream: u16| {
+        format!("pipy.listen({port}, $=>$.acceptSOCKS(() => true).to($=>$.connect('127.0.0.1:{upstream}')))\n")
+    };
+    tunnel_goes_by_in_the_kernel(script, |mut s, up| {
+        // No authentication; then CONNECT to 127.0.0.1:up by address.
+        s.write_all(&[5, 1, 0]).unwrap();
+        let mut greeting = [0; 2];
+        s.read_exact(&mut greeting).unwrap();
+        assert_eq!(greeting, [5, 0], "SOCKS5 method choice");
+        let [hi, lo] = up.to_be_bytes();
+        s.write_all(&[5, 1, 0, 1, 127, 0, 0, 1, hi, lo]).unwrap();
+        let mut reply = [0; 10];
+        s.read_exact(&mut reply).unwrap();
+        assert_eq!(reply[..2], [5, 0], "SOCKS5 reply: {reply:?}");
+        13
+    });
 }

@@ -273,25 +273,17 @@ impl Filter for AcceptHttpTunnel {
     /// An open tunnel's bytes go where the tunnel's pipeline sends them (its `connect`'s
     /// socket), once nothing is left to decode or to hold.
     fn pass(&self) -> Pass {
-        match &self.tunnel {
-            Some(t)
-                if self.mode == Mode::Bytes
-                    && !self.waiting
-                    && !self.closed
-                    && self.held.is_empty()
-                    && self.decoder.skippable() == Skip::Rest =>
-            {
-                t.pass()
-            }
-            _ => Pass::No,
-        }
+        let open = self.mode == Mode::Bytes
+            && !self.waiting
+            && !self.closed
+            && self.held.is_empty()
+            && self.decoder.skippable() == Skip::Rest;
+        Sub::pass(self.tunnel.as_ref().filter(|_| open))
     }
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {
         self.decoder.skip(n);
-        if let Some(t) = &self.tunnel {
-            t.passed(n, out);
-        }
+        Sub::passed(self.tunnel.as_ref(), n, out);
     }
 
     fn wake(&mut self, out: &mut Output<'_>) {

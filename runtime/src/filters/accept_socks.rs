@@ -14,7 +14,7 @@ use super::Made;
 use super::link::Sub;
 use crate::codec::socks::{self, Request, ServerStep};
 use crate::engine::host::runtime_error;
-use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Layout, Output, host};
+use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, host};
 use crate::js;
 
 pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
@@ -140,6 +140,13 @@ impl AcceptSocks {
         self.stage = Stage::Tunnel(sub);
     }
 
+    fn tunnel(&self) -> Option<&Sub> {
+        match &self.stage {
+            Stage::Tunnel(sub) => Some(sub),
+            _ => None,
+        }
+    }
+
     fn close(&mut self, end: Event, out: &mut Output<'_>) {
         self.stage = Stage::Closed;
         self.buf = BytesMut::new();
@@ -177,6 +184,15 @@ impl Filter for AcceptSocks {
                 _ => {}
             },
         }
+    }
+
+    /// A granted tunnel's bytes go where its pipeline sends them.
+    fn pass(&self) -> Pass {
+        Sub::pass(self.tunnel())
+    }
+
+    fn passed(&mut self, n: u64, out: &mut Output<'_>) {
+        Sub::passed(self.tunnel(), n, out);
     }
 
     fn wake(&mut self, out: &mut Output<'_>) {

@@ -15,7 +15,7 @@ use super::Made;
 use super::link::{Sub, SubRef};
 use super::select::{Family, Pick, Select, Selector};
 use crate::engine::host::runtime_error;
-use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Value, host};
+use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Pass, Value, host};
 use crate::js;
 
 /// Splits `cond1, sub1, ..., default?` into (condition, sub-pipeline) pairs; the default
@@ -150,5 +150,14 @@ impl Filter for Branch {
                 self.sub = Some(sub);
             }
         }
+    }
+
+    /// Once a branch is chosen, its pipeline answers for the bytes.
+    fn pass(&self) -> Pass {
+        Sub::pass(self.sub.as_ref().filter(|_| !self.ended))
+    }
+
+    fn passed(&mut self, n: u64, out: &mut Output<'_>) {
+        Sub::passed(self.sub.as_ref(), n, out);
     }
 }

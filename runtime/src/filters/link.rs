@@ -95,16 +95,19 @@ impl Sub {
         self.flush(out);
     }
 
-    /// Where the sub-pipeline's next input bytes would go unseen.
-    pub fn pass(&self) -> Pass {
-        self.pipeline.pass()
+    /// Where the next input bytes of a filter that feeds them all to `sub` (when it has one
+    /// and is still feeding) would go unseen: where the sub-pipeline sends them.
+    pub fn pass(sub: Option<&Sub>) -> Pass {
+        sub.map_or(Pass::No, |s| s.pipeline.pass())
     }
 
     /// `n` input bytes went by as the last [`Sub::pass`] allowed.
-    pub fn passed(&self, n: u64, out: &mut Output<'_>) {
-        *self.sink.feeding.borrow_mut() = true;
-        self.pipeline.passed(n);
-        self.flush(out);
+    pub fn passed(sub: Option<&Sub>, n: u64, out: &mut Output<'_>) {
+        if let Some(s) = sub {
+            *s.sink.feeding.borrow_mut() = true;
+            s.pipeline.passed(n);
+            s.flush(out);
+        }
     }
 
     fn flush(&self, out: &mut Output<'_>) {
@@ -199,15 +202,10 @@ impl Filter for Link {
 
     /// Once linked, the bytes go wherever the linked pipeline sends them.
     fn pass(&self) -> Pass {
-        match &self.sub {
-            Some(sub) if !self.ended => sub.pass(),
-            _ => Pass::No,
-        }
+        Sub::pass(self.sub.as_ref().filter(|_| !self.ended))
     }
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {
-        if let Some(sub) = &self.sub {
-            sub.passed(n, out);
-        }
+        Sub::passed(self.sub.as_ref(), n, out);
     }
 }
