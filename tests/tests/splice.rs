@@ -8,16 +8,21 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use weir_tests::Weir;
 use weir_tests::big::*;
 use weir_tests::bulk::*;
 use weir_tests::bulk_http::*;
+use weir_tests::{Weir, free_port};
 
 const DEBUG: &[&str] = &["--log-level=debug:inbound+outbound"];
 
 /// Read and spliced bytes over both sides of the one proxied connection, once both have
 /// closed.
 fn moved(weir: &Weir) -> (u64, u64) {
+    moved_over(weir, 2)
+}
+
+/// As [`moved`], over `sides` connections (two per hop).
+fn moved_over(weir: &Weir, sides: usize) -> (u64, u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let lines: Vec<(u64, u64)> = weir
@@ -31,10 +36,10 @@ fn moved(weir: &Weir) -> (u64, u64) {
                 Some((read, spliced))
             })
             .collect();
-        if lines.len() >= 2 {
+        if lines.len() >= sides {
             return lines.iter().fold((0, 0), |(r, s), (a, b)| (r + a, s + b));
         }
-        assert!(Instant::now() < deadline, "no close lines for both sides; stderr:\n{}", weir.stderr().join("\n"));
+        assert!(Instant::now() < deadline, "not {sides} close lines; stderr:\n{}", weir.stderr().join("\n"));
         thread::sleep(Duration::from_millis(20));
     }
 }
@@ -169,4 +174,42 @@ fn a_socks5_tunnel_through_accept_socks_goes_by_in_the_kernel_both_ways() {
         assert_eq!(reply[..2], [5, 0], "SOCKS5 reply: {reply:?}");
         13
     });
+}
+
+/// The client sides of tunnels: a listener whose `connectSOCKS` or `connectHTTPTunnel` (with a
+/// `'host:port'` handshake) goes through a second listener's `acceptSOCKS` or
+/// `acceptHTTPTunnel`. Past the handshakes, both hops splice both ways.
+fn chained_tunnels_go_by_in_the_kernel(client: &str, server: &str) {
+    let (client, server) = (client.to_string(), server.to_string());
+    let len = part();
+    let (up, reports) = raw_upstream(move |s, _| exchange_raw(&s, 2, len));
+    let port = free_port();
+    let hop = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.{client}.to($=>$.connect('127.0.0.1:{hop}')))\n\
+         pipy.listen({hop}, $=>$.{server}.to($=>$.connect('127.0.0.1:{up}')))\n"
+    )
+    .replace("UP", &up.to_string());
+    let mut weir = Weir::start(&script, DEBUG);
+    for p in [port, hop] {
+        weir.wait_stderr(&format!("Listening on TCP port {p} "), Duration::from_secs(10));
+    }
+    assert_whole(exchange_raw(&connect(port), 1, len).unwrap(), 2, len, "what the client got");
+    assert_whole(report(&reports, "upstream"), 1, len, "what the upstream got");
+    let (read, spliced) = moved_over(&weir, 4);
+    assert!(spliced >= 4 * len - 4 * MIB, "only {spliced} of {} bytes spliced over two hops", 4 * len);
+    assert!(read < 4 * MIB, "{read} bytes read into user space");
+}
+
+#[test]
+fn a_raw_stream_through_connect_socks_and_accept_socks_goes_by_in_the_kernel_both_ways() {
+    chained_tunnels_go_by_in_the_kernel("connectSOCKS('127.0.0.1:UP')", "acceptSOCKS(() => true)");
+}
+
+#[test]
+fn a_raw_stream_through_connect_http_tunnel_and_accept_http_tunnel_goes_by_in_the_kernel_both_ways() {
+    chained_tunnels_go_by_in_the_kernel(
+        "connectHTTPTunnel('127.0.0.1:UP')",
+        "acceptHTTPTunnel(() => new Message({ status: 200 }))",
+    );
 }

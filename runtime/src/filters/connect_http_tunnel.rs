@@ -19,9 +19,9 @@ use bytes::Bytes;
 
 use super::Made;
 use super::reply::Replied;
-use crate::codec::http1::{Item, RequestInfo, ResponseDecoder};
+use crate::codec::http1::{Item, RequestInfo, ResponseDecoder, Skip};
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, host};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, host};
 use crate::js;
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
@@ -158,6 +158,12 @@ impl ConnectHttpTunnel {
                 _ => {}
             }
         }
+        // Once the response is through and nothing of it is left to decode, what comes back
+        // is handed on unchanged.
+        if let Some(sub) = &self.sub {
+            let decoded = self.raw.as_ref().is_none_or(|d| d.skippable() == Skip::Rest);
+            sub.hand_on(self.connected && !self.closed && decoded);
+        }
     }
 
     /// Byte mode: the response, then the tunnel's bytes.
@@ -234,6 +240,21 @@ impl Filter for ConnectHttpTunnel {
     }
 
     fn wake(&mut self, out: &mut Output<'_>) {
+        self.replies(out);
+    }
+
+    /// Once the tunnel is open, the bytes go where the sub-pipeline sends them.
+    fn pass(&self) -> Pass {
+        match &self.sub {
+            Some(sub) if self.connected && !self.closed && self.held.is_empty() => sub.pass(),
+            _ => Pass::No,
+        }
+    }
+
+    fn passed(&mut self, n: u64, out: &mut Output<'_>) {
+        if let Some(sub) = &self.sub {
+            sub.passed(n);
+        }
         self.replies(out);
     }
 }

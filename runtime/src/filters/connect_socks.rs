@@ -15,7 +15,7 @@ use super::reply::Replied;
 use super::target::Target;
 use crate::codec::socks;
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass};
 
 pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
     let target = Target::from_args(args, "connectSOCKS", ctx)?;
@@ -117,6 +117,9 @@ impl ConnectSocks {
             let Some(n) = socks::parse_connect_reply(&self.reply)? else { return Ok(()) };
             self.reply.advance(n);
             self.stage = Stage::Connected;
+            if let Some(sub) = &self.sub {
+                sub.hand_on(true);
+            }
             let rest = self.reply.split().freeze();
             if !rest.is_empty() {
                 out.emit(Event::Data(rest));
@@ -177,6 +180,21 @@ impl Filter for ConnectSocks {
     }
 
     fn wake(&mut self, out: &mut Output<'_>) {
+        self.replies(out);
+    }
+
+    /// Once connected, the bytes go where the sub-pipeline sends them.
+    fn pass(&self) -> Pass {
+        match &self.sub {
+            Some(sub) if self.stage == Stage::Connected => sub.pass(),
+            _ => Pass::No,
+        }
+    }
+
+    fn passed(&mut self, n: u64, out: &mut Output<'_>) {
+        if let Some(sub) = &self.sub {
+            sub.passed(n);
+        }
         self.replies(out);
     }
 }

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::engine::{Context, Event, EventSink, FilterEnv, Layout, Pipeline};
+use crate::engine::{Context, Event, EventSink, FilterEnv, Layout, Pass, Pipeline};
 
 /// Holds the sub-pipeline's output until the owner takes it. Output that arrives while the
 /// owner is not feeding the sub-pipeline (a socket read) wakes the owner, from a task of its
@@ -16,10 +16,17 @@ struct Inbox {
     feeding: Cell<bool>,
     wake_scheduled: Rc<Cell<bool>>,
     env: FilterEnv,
+    /// The owner hands what comes back on unchanged (its handshake is over).
+    through: Cell<bool>,
 }
 
 impl EventSink for Inbox {
     fn on_event(&self, evt: Event) {
+        // Past the handshake, with nothing queued before it, an event goes on at once as the
+        // owner would send it: no task hop, and no queue to keep bytes from going by unseen.
+        if self.through.get() && !self.feeding.get() && self.events.borrow().is_empty() {
+            return self.env.emit(evt);
+        }
         self.events.borrow_mut().push_back(evt);
         if !self.feeding.get() && !self.wake_scheduled.replace(true) {
             let (scheduled, env) = (self.wake_scheduled.clone(), self.env.clone());
@@ -28,6 +35,20 @@ impl EventSink for Inbox {
                 env.wake();
             });
         }
+    }
+
+    /// Once the owner hands replies on unchanged and has none queued, they go where the
+    /// owner's output goes.
+    fn pass(self: Rc<Self>) -> Pass {
+        if self.through.get() && !self.feeding.get() && self.events.borrow().is_empty() {
+            self.env.pass_after()
+        } else {
+            Pass::No
+        }
+    }
+
+    fn passed(&self, n: u64) {
+        self.env.passed_after(n);
     }
 }
 
@@ -45,6 +66,7 @@ impl Replied {
             feeding: Cell::new(true),
             wake_scheduled: Rc::new(Cell::new(false)),
             env: env.clone(),
+            through: Cell::new(false),
         });
         let pipeline = Pipeline::new(layout, context, inbox.clone());
         pipeline.start(&[]);
@@ -56,6 +78,24 @@ impl Replied {
         self.inbox.feeding.set(true);
         self.pipeline.input(evt);
         self.inbox.feeding.set(false);
+    }
+
+    /// Where the owner's next input bytes would go unseen, were they fed in now.
+    pub fn pass(&self) -> Pass {
+        self.pipeline.pass()
+    }
+
+    /// `n` input bytes went by as the last [`Replied::pass`] allowed.
+    pub fn passed(&self, n: u64) {
+        self.inbox.feeding.set(true);
+        self.pipeline.passed(n);
+        self.inbox.feeding.set(false);
+    }
+
+    /// Says whether the owner hands what comes back on unchanged from now on, so that
+    /// those bytes may go by unseen (see [`Pass`]).
+    pub fn hand_on(&self, through: bool) {
+        self.inbox.through.set(through);
     }
 
     /// The oldest output event not taken yet.
