@@ -219,7 +219,7 @@ impl Encoder {
             let group = || headers[i..].iter().filter(|e| same(e, h));
             let name = group()
                 .rfind(|e| e.name.bytes().any(|b| b.is_ascii_uppercase()))
-                .map_or_else(|| h.name.to_ascii_lowercase(), |e| e.name.clone());
+                .map_or_else(|| Text::from(h.name.to_ascii_lowercase()), |e| e.name.clone());
             if h.name.eq_ignore_ascii_case("cookie") || h.name.eq_ignore_ascii_case("set-cookie") {
                 for e in group() {
                     self.header_bytes(&name, &e.value, e.bytes());
