@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::Made;
 use crate::codec::http1::{Encoder, Item, Out, RequestInfo, ResponseDecoder, error_response};
@@ -466,7 +467,7 @@ impl Filter for MuxHttp {
             // Raw bytes, the end included (a half-close); the session's end ends this stream.
             return s.input(evt);
         }
-        let mut written = Vec::new();
+        let mut written: SmallVec<[Bytes; 2]> = SmallVec::new();
         let mut collect = |o: Out| match o {
             Out::Start(b) | Out::Body(b) => written.push(b),
         };

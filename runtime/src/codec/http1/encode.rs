@@ -126,7 +126,12 @@ impl Encoder {
         let protocol = if protocol.is_empty() { "HTTP/1.1" } else { protocol };
         let text = status_text.or_else(|| reason_phrase(status)).unwrap_or("OK");
         let mut head = BytesMut::with_capacity(256);
-        write!((&mut head).writer(), "{protocol} {status} {text}\r\n").expect("writing to memory");
+        head.put_slice(protocol.as_bytes());
+        head.put_u8(b' ');
+        head.put_slice(itoa::Buffer::new().format(status).as_bytes());
+        head.put_u8(b' ');
+        head.put_slice(text.as_bytes());
+        head.put_slice(b"\r\n");
         let class = if request.is_head { MethodClass::Head } else { MethodClass::Other };
         self.msg = Some(Outgoing::new(head, true, status, class, protocol, request));
     }
@@ -375,7 +380,9 @@ impl Outgoing {
             if self.chunked {
                 head.put_slice(b"transfer-encoding: chunked\r\n");
             } else if self.length > 0 || self.response || self.method == MethodClass::WithBody {
-                write!((&mut head).writer(), "content-length: {}\r\n", self.length).expect("writing to memory");
+                head.put_slice(b"content-length: ");
+                head.put_slice(itoa::Buffer::new().format(self.length).as_bytes());
+                head.put_slice(b"\r\n");
             }
         }
         if self.response && self.request.is_final {
