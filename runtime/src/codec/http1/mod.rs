@@ -189,6 +189,8 @@ pub fn error_response(error: Option<&str>) -> ResponseHead {
 }
 
 #[cfg(test)]
+mod head_tests;
+#[cfg(test)]
 mod prop;
 #[cfg(test)]
 mod tests;
