@@ -15,19 +15,22 @@ pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
 pub(super) const METHODS: [&[u8]; 10] =
     [b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PRI"];
 
-/// [`METHODS`] as the text of a decoded head.
-pub(super) static METHOD_TEXTS: [Text; 10] = [
-    Text::from_static("GET"),
-    Text::from_static("HEAD"),
-    Text::from_static("POST"),
-    Text::from_static("PUT"),
-    Text::from_static("PATCH"),
-    Text::from_static("DELETE"),
-    Text::from_static("CONNECT"),
-    Text::from_static("OPTIONS"),
-    Text::from_static("TRACE"),
-    Text::from_static("PRI"),
-];
+/// One of [`METHODS`] as the text of a decoded head.
+pub(super) fn method_text(method: &str) -> Option<Text> {
+    Some(Text::from_static(match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PRI" => "PRI",
+        _ => return None,
+    }))
+}
 
 /// The HTTP/2 connection preface, as far as it looks like an HTTP/1 head, and the rest of it.
 pub(super) const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";

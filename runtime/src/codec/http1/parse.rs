@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
+use std::rc::Rc;
 
 use bytes::Bytes;
 
@@ -167,26 +168,23 @@ pub(super) fn fields<'a>(headers: &[httparse::Header<'a>]) -> Result<Fields<'a>,
 pub(super) struct Owner<'a> {
     /// What the parser read (the strings it hands out point into it).
     src: &'a [u8],
-    copy: Bytes,
+    copy: Rc<[u8]>,
 }
 
 impl<'a> Owner<'a> {
     /// A copy of the first `len` bytes of `src`: what outlives the parse.
     pub(super) fn copy(src: &'a [u8], len: usize) -> Owner<'a> {
-        Owner { src, copy: Bytes::copy_from_slice(&src[..len]) }
+        Owner { src, copy: Rc::from(&src[..len]) }
     }
 
-    /// The copy's slice at the place of `part`, a slice of `src` within the copied length.
-    fn bytes(&self, part: &[u8]) -> Bytes {
-        if part.is_empty() {
-            return Bytes::new();
-        }
-        let at = part.as_ptr() as usize - self.src.as_ptr() as usize;
-        self.copy.slice(at..at + part.len())
-    }
-
+    /// The copy's text at the place of `part`, a slice of `src` within the copied length.
     fn text(&self, part: &str) -> Text {
-        Text::from_utf8_copy(self.bytes(part.as_bytes()), part)
+        if part.is_empty() {
+            return Text::new();
+        }
+        // Out of `src`, the offset is out of bounds (or wraps), which `Text::slice` refuses.
+        let at = (part.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
+        Text::slice(&self.copy, at, part)
     }
 
     fn header(&self, h: &httparse::Header<'_>) -> Header {
@@ -196,7 +194,7 @@ impl<'a> Owner<'a> {
             Err(_) => Header {
                 name,
                 value: String::from_utf8_lossy(h.value).into_owned().into(),
-                raw: Some(self.bytes(h.value)),
+                raw: Some(Bytes::copy_from_slice(h.value)),
             },
         }
     }
@@ -217,7 +215,7 @@ fn protocol_text(version: Option<u8>) -> Text {
 pub(super) fn request(req: &httparse::Request<'_, '_>, owner: &Owner<'_>) -> Result<Parsed, DecodeError> {
     let len = owner.copy.len();
     let method = req.method.unwrap_or_default();
-    let Some(known) = METHOD_TEXTS.iter().find(|m| **m == method) else {
+    let Some(known) = method_text(method) else {
         return Err(DecodeError::Malformed("unknown method"));
     };
     let f = fields(req.headers)?;
@@ -231,7 +229,7 @@ pub(super) fn request(req: &httparse::Request<'_, '_>, owner: &Owner<'_>) -> Res
     let (connection, upgrade) = (f.connection.map(String::from_utf8_lossy), f.upgrade.map(String::from_utf8_lossy));
     let info = RequestInfo::new(method, protocol, connection.as_deref(), upgrade.as_deref());
     let head = RequestHead {
-        method: known.clone(),
+        method: known,
         path: owner.text(req.path.unwrap_or_default()),
         protocol: protocol_text(req.version),
         headers: owner.headers(req.headers),

@@ -3,41 +3,71 @@
 //! A decoded head copies its bytes once into a buffer of its own, and every field (path,
 //! header names and values, reason phrase) is a slice of that buffer: one allocation per
 //! head instead of two per header line. Fixed strings (methods, protocols) are static.
+//! Heads never leave their worker thread, so the buffer is counted with an `Rc`: no atomic
+//! operation per field.
 
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
+use std::rc::Rc;
 
-use bytes::Bytes;
+/// An immutable UTF-8 string: a static one, or a slice of a shared buffer.
+#[derive(Clone)]
+pub struct Text(Repr);
 
-/// An immutable UTF-8 string that shares its bytes ([`Bytes`] underneath).
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Text(Bytes);
+#[derive(Clone)]
+enum Repr {
+    Static(&'static str),
+    /// `len` bytes at `start` of `buf`, which are UTF-8.
+    Slice {
+        buf: Rc<[u8]>,
+        start: u32,
+        len: u32,
+    },
+}
 
 impl Text {
     pub const fn new() -> Text {
-        Text(Bytes::new())
+        Text(Repr::Static(""))
     }
 
     pub const fn from_static(s: &'static str) -> Text {
-        Text(Bytes::from_static(s.as_bytes()))
+        Text(Repr::Static(s))
     }
 
-    /// `bytes`, which hold a copy of `text`, as text. The caller makes sure of the copy (the
-    /// parser slices its own copy of what it parsed, at the offsets of what it parsed).
-    pub(super) fn from_utf8_copy(bytes: Bytes, text: &str) -> Text {
-        debug_assert_eq!(bytes, text.as_bytes(), "a copy of the text");
-        Text(bytes)
+    /// The `len` bytes at `start` of `buf`, which hold a copy of `text`. The caller makes
+    /// sure of the copy (the parser slices its own copy of what it parsed, at the offsets of
+    /// what it parsed); the bounds are checked here.
+    pub(super) fn slice(buf: &Rc<[u8]>, start: usize, text: &str) -> Text {
+        let len = text.len();
+        let inside = start.checked_add(len).is_some_and(|end| end <= buf.len());
+        assert!(inside && buf.len() <= u32::MAX as usize, "a slice of the buffer");
+        debug_assert_eq!(&buf[start..start + len], text.as_bytes(), "a copy of the text");
+        Text(Repr::Slice { buf: buf.clone(), start: start as u32, len: len as u32 })
     }
 
     pub fn as_str(&self) -> &str {
-        // SAFETY: every constructor starts from a `str` (or a slice of one at character
-        // boundaries, `slice_of`), and the bytes are immutable.
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
+        match &self.0 {
+            Repr::Static(s) => s,
+            Repr::Slice { buf, start, len } => {
+                let bytes = &buf[*start as usize..(*start + *len) as usize];
+                // SAFETY: a slice is made from a `str` (`From`), or from a buffer holding a
+                // copy of one at the same place (`Text::slice`); the bytes never change.
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.as_str().as_bytes()
+    }
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text::new()
     }
 }
 
@@ -63,13 +93,14 @@ impl Borrow<str> for Text {
 
 impl From<&str> for Text {
     fn from(s: &str) -> Text {
-        Text(Bytes::copy_from_slice(s.as_bytes()))
+        let buf: Rc<[u8]> = Rc::from(s.as_bytes());
+        Text::slice(&buf, 0, s)
     }
 }
 
 impl From<String> for Text {
     fn from(s: String) -> Text {
-        Text(Bytes::from(s.into_bytes()))
+        Text::from(s.as_str())
     }
 }
 
@@ -82,6 +113,32 @@ impl From<&String> for Text {
 impl From<Text> for String {
     fn from(t: Text) -> String {
         t.as_str().to_owned()
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for Text {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
     }
 }
 
@@ -133,15 +190,31 @@ mod tests {
 
     #[test]
     fn slices_share_the_buffer_and_read_as_str() {
-        let owner = Bytes::from_static("Host: é.example\r\n".as_bytes());
-        let whole = std::str::from_utf8(&owner).unwrap();
-        let value = Text::from_utf8_copy(owner.slice(6..owner.len() - 2), &whole[6..whole.len() - 2]);
+        let line = "Host: é.example\r\n";
+        let buf: Rc<[u8]> = Rc::from(line.as_bytes());
+        let value = Text::slice(&buf, 6, &line[6..line.len() - 2]);
         assert_eq!(value, "é.example");
-        assert_eq!(value.as_bytes().as_ptr(), owner[6..].as_ptr());
+        assert_eq!(value.as_bytes().as_ptr(), buf[6..].as_ptr());
+        assert_eq!(Rc::strong_count(&buf), 2);
         assert_eq!(format!("{value:?} {value}"), "\"é.example\" é.example");
         assert_eq!(String::from(value.clone()), "é.example".to_string());
-        assert!(value.eq_ignore_ascii_case("É.EXAMPLE") || value.starts_with('é'));
         assert_eq!(Text::from("x".to_string()), Text::from_static("x"));
         assert_eq!(Text::default(), "");
+        drop(value);
+        assert_eq!(Rc::strong_count(&buf), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "a slice of the buffer")]
+    fn a_slice_past_the_buffer_is_refused() {
+        let buf: Rc<[u8]> = Rc::from(&b"abc"[..]);
+        Text::slice(&buf, 2, "cd");
+    }
+
+    #[test]
+    #[should_panic(expected = "a slice of the buffer")]
+    fn an_offset_that_wraps_is_refused() {
+        let buf: Rc<[u8]> = Rc::from(&b"abc"[..]);
+        Text::slice(&buf, usize::MAX, "ab");
     }
 }
