@@ -55,7 +55,7 @@ pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
         }
     }
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| {
-        Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::new(HashMap::new()) })))
+        Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::default() })))
     })))
 }
 
@@ -71,7 +71,8 @@ struct Shared {
     sub: Rc<Layout>,
     selector: Option<JsObject>,
     options: Options,
-    pools: RefCell<HashMap<Key, Vec<Rc<Session>>>>,
+    /// Looked up per request: a fast hasher, seeded per map (keys can come from clients).
+    pools: RefCell<HashMap<Key, Vec<Rc<Session>>, foldhash::fast::RandomState>>,
 }
 
 struct Spec(Rc<Shared>);

@@ -252,14 +252,17 @@ impl Encoder {
     }
 
     fn script_headers(&mut self, headers: &[Header]) {
+        // Every name is compared with every other: read each once.
+        let names: SmallVec<[&str; 16]> = headers.iter().map(|h| h.name.as_str()).collect();
         let same = |a: &Header, b: &Header| a.name.eq_ignore_ascii_case(&b.name);
         for (i, h) in headers.iter().enumerate() {
-            if h.name.eq_ignore_ascii_case("connection") || headers[..i].iter().any(|e| same(e, h)) {
+            let name = names[i];
+            if name.eq_ignore_ascii_case("connection") || names[..i].iter().any(|e| e.eq_ignore_ascii_case(name)) {
                 continue;
             }
             // The common case, a name given once, is written as it is, with no copy.
-            if !headers[i + 1..].iter().any(|e| same(e, h)) {
-                self.header_bytes(&h.name, &h.value, h.bytes());
+            if !names[i + 1..].iter().any(|e| e.eq_ignore_ascii_case(name)) {
+                self.header_bytes(name, &h.value, h.bytes());
                 continue;
             }
             let group = || headers[i..].iter().filter(|e| same(e, h));
