@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{Context, Event, Head, Inbound};
-use crate::codec::http1::{RequestHead, ResponseHead};
+use crate::codec::http1::{RequestHead, ResponseHead, Text};
 
 /// A script value, carried by events and filter specs without the engine looking inside.
 /// It is Boa's value type because converting every payload to a neutral one would cost a copy
@@ -83,12 +83,17 @@ pub trait Host {
 
 /// The head a script's head value stands for when the host cannot read it.
 pub fn default_request_head() -> RequestHead {
-    RequestHead { method: "GET".into(), path: "/".into(), protocol: "HTTP/1.1".into(), headers: Vec::new() }
+    RequestHead {
+        method: Text::from_static("GET"),
+        path: Text::from_static("/"),
+        protocol: Text::from_static("HTTP/1.1"),
+        headers: Vec::new(),
+    }
 }
 
 /// See [`default_request_head`].
 pub fn default_response_head() -> ResponseHead {
-    ResponseHead { protocol: "HTTP/1.1".into(), status: 200, status_text: String::new(), headers: Vec::new() }
+    ResponseHead { protocol: Text::from_static("HTTP/1.1"), status: 200, status_text: Text::new(), headers: Vec::new() }
 }
 
 /// What a host's `request_head`/`response_head` do with a head that is already Rust.

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use boa_engine::{JsObject, JsValue};
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo, Upgrade};
 use crate::engine::{Event, EventSink, FilterEnv, Gauge, Head, Layout, Output, Pipeline, Value, host};
@@ -315,7 +316,7 @@ impl HttpServer {
 
     /// Encodes what the head-of-line streams have answered, in order.
     fn flush(&mut self, out: &mut Output<'_>) {
-        let mut bytes: Vec<Bytes> = Vec::new();
+        let mut bytes: SmallVec<[Bytes; 2]> = SmallVec::new();
         let mut end: Option<Event> = None;
         let mut resume = false;
         'streams: while let Some(front) = self.streams.front_mut() {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::Made;
 use crate::codec::http1::{Encoder, Item, Out, RequestInfo, ResponseDecoder, error_response};
@@ -54,7 +55,7 @@ pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
         }
     }
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| {
-        Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::new(HashMap::new()) })))
+        Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::default() })))
     })))
 }
 
@@ -70,7 +71,8 @@ struct Shared {
     sub: Rc<Layout>,
     selector: Option<JsObject>,
     options: Options,
-    pools: RefCell<HashMap<Key, Vec<Rc<Session>>>>,
+    /// Looked up per request: a fast hasher, seeded per map (keys can come from clients).
+    pools: RefCell<HashMap<Key, Vec<Rc<Session>>, foldhash::fast::RandomState>>,
 }
 
 struct Spec(Rc<Shared>);
@@ -466,7 +468,7 @@ impl Filter for MuxHttp {
             // Raw bytes, the end included (a half-close); the session's end ends this stream.
             return s.input(evt);
         }
-        let mut written = Vec::new();
+        let mut written: SmallVec<[Bytes; 2]> = SmallVec::new();
         let mut collect = |o: Out| match o {
             Out::Start(b) | Out::Body(b) => written.push(b),
         };

@@ -152,7 +152,7 @@ mod tests {
         for (i, host) in ["a", "b", "c"].iter().enumerate() {
             let head = RequestHead {
                 method: "GET".into(),
-                path: format!("/{i}"),
+                path: format!("/{i}").into(),
                 protocol: "HTTP/1.1".into(),
                 headers: vec![Header::new("Host", *host), Header::new("Cookie", format!("n={i}"))],
             };

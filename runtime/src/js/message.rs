@@ -8,7 +8,7 @@ use boa_engine::property::Attribute;
 use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string};
 
 use super::data::{self, Data};
-use crate::codec::http1::{Header, RequestHead, ResponseHead};
+use crate::codec::http1::{Header, RequestHead, ResponseHead, Text};
 use crate::engine::{Head, StreamError};
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
@@ -268,9 +268,9 @@ pub fn js_request_head(v: &JsValue, ctx: &mut Context) -> JsResult<RequestHead> 
         });
     };
     Ok(RequestHead {
-        method: field(&obj, "method", ctx)?.unwrap_or_else(|| "GET".into()),
-        path: field(&obj, "path", ctx)?.unwrap_or_else(|| "/".into()),
-        protocol: field(&obj, "protocol", ctx)?.unwrap_or_else(|| "HTTP/1.1".into()),
+        method: field(&obj, "method", ctx)?.map_or_else(|| Text::from_static("GET"), Text::from),
+        path: field(&obj, "path", ctx)?.map_or_else(|| Text::from_static("/"), Text::from),
+        protocol: field(&obj, "protocol", ctx)?.map_or_else(|| Text::from_static("HTTP/1.1"), Text::from),
         headers: js_headers(&obj, ctx)?,
     })
 }
@@ -281,15 +281,15 @@ pub fn js_response_head(v: &JsValue, ctx: &mut Context) -> JsResult<ResponseHead
         return Ok(ResponseHead {
             protocol: "HTTP/1.1".into(),
             status: 200,
-            status_text: String::new(),
+            status_text: Text::new(),
             headers: vec![],
         });
     };
     let status = obj.get(js_string!("status"), ctx)?;
     Ok(ResponseHead {
-        protocol: field(&obj, "protocol", ctx)?.unwrap_or_else(|| "HTTP/1.1".into()),
+        protocol: field(&obj, "protocol", ctx)?.map_or_else(|| Text::from_static("HTTP/1.1"), Text::from),
         status: if status.is_null_or_undefined() { 200 } else { status.to_u32(ctx)? as u16 },
-        status_text: field(&obj, "statusText", ctx)?.unwrap_or_default(),
+        status_text: field(&obj, "statusText", ctx)?.map(Text::from).unwrap_or_default(),
         headers: js_headers(&obj, ctx)?,
     })
 }
@@ -327,7 +327,7 @@ pub fn response_head_of(head: &Head) -> Rc<ResponseHead> {
             Rc::new(r.unwrap_or(ResponseHead {
                 protocol: "HTTP/1.1".into(),
                 status: 200,
-                status_text: String::new(),
+                status_text: Text::new(),
                 headers: vec![],
             }))
         }

@@ -15,6 +15,23 @@ pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
 pub(super) const METHODS: [&[u8]; 10] =
     [b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PRI"];
 
+/// One of [`METHODS`] as the text of a decoded head.
+pub(super) fn method_text(method: &str) -> Option<Text> {
+    Some(Text::from_static(match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PRI" => "PRI",
+        _ => return None,
+    }))
+}
+
 /// The HTTP/2 connection preface, as far as it looks like an HTTP/1 head, and the rest of it.
 pub(super) const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
 pub(super) const PREFACE_TAIL: &[u8] = b"SM\r\n\r\n";

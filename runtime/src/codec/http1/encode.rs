@@ -2,7 +2,10 @@
 
 use std::io::Write as _;
 
+use std::cell::RefCell;
+
 use bytes::{BufMut, Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use super::*;
 
@@ -13,6 +16,41 @@ pub(super) const COALESCE: usize = 4096;
 /// Where Pipy would hold a whole body (`bufferSize` 0), a body without a known length is
 /// held up to this much, then sent chunked: a proxy's memory stays bounded per message.
 pub const MAX_BUFFERED_BODY: usize = 1 << 20;
+
+/// The room a head starts with; a longer head grows its own.
+const HEAD_ROOM: usize = 256;
+/// What a thread allocates at once for the heads it encodes.
+const HEADS_ROOM: usize = 16 * 1024;
+
+thread_local! {
+    /// Heads are carved out of a shared block, so that a head costs no allocation of its
+    /// own (one per 64 heads), where each request and response would have two (its buffer,
+    /// and the shared header `freeze` adds when the buffer has room to spare). A block is
+    /// freed once every head carved from it is.
+    static HEADS: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// An empty buffer with room for a head.
+fn head_room() -> BytesMut {
+    HEADS.with_borrow_mut(|block| {
+        if block.capacity() < HEAD_ROOM {
+            *block = BytesMut::with_capacity(HEADS_ROOM);
+        }
+        let rest = block.split_off(HEAD_ROOM);
+        std::mem::replace(block, rest)
+    })
+}
+
+/// Makes room for `extra` more bytes in `head`. Past the room it was carved with, a head
+/// moves to a buffer of its own: growing a carved buffer in place would allocate a whole
+/// block's worth.
+fn room(head: &mut BytesMut, extra: usize) {
+    if head.capacity() - head.len() < extra {
+        let mut own = BytesMut::with_capacity((head.len() + extra).max(2 * head.capacity()));
+        own.extend_from_slice(head);
+        *head = own;
+    }
+}
 
 /// A piece of encoded output.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +107,8 @@ struct Outgoing {
     /// A `HEAD` message whose head brought its own `content-length`.
     has_length: bool,
     chunked: bool,
-    body: Vec<Bytes>,
+    /// Body bytes held for the head's `content-length`: most often one piece.
+    body: SmallVec<[Bytes; 1]>,
     length: u64,
     /// The `content-length` the head declared (not for `HEAD`).
     declared: Option<u64>,
@@ -104,7 +143,8 @@ impl Encoder {
         let method = if method.is_empty() { "GET" } else { method };
         let path = if path.is_empty() { "/" } else { path };
         let protocol = if protocol.is_empty() { "HTTP/1.1" } else { protocol };
-        let mut head = BytesMut::with_capacity(256);
+        let mut head = head_room();
+        room(&mut head, method.len() + path.len() + protocol.len() + 4);
         for part in [method, " ", path, " ", protocol, "\r\n"] {
             head.put_slice(part.as_bytes());
         }
@@ -125,8 +165,14 @@ impl Encoder {
         }
         let protocol = if protocol.is_empty() { "HTTP/1.1" } else { protocol };
         let text = status_text.or_else(|| reason_phrase(status)).unwrap_or("OK");
-        let mut head = BytesMut::with_capacity(256);
-        write!((&mut head).writer(), "{protocol} {status} {text}\r\n").expect("writing to memory");
+        let mut head = head_room();
+        room(&mut head, protocol.len() + text.len() + 8);
+        head.put_slice(protocol.as_bytes());
+        head.put_u8(b' ');
+        head.put_slice(itoa::Buffer::new().format(status).as_bytes());
+        head.put_u8(b' ');
+        head.put_slice(text.as_bytes());
+        head.put_slice(b"\r\n");
         let class = if request.is_head { MethodClass::Head } else { MethodClass::Other };
         self.msg = Some(Outgoing::new(head, true, status, class, protocol, request));
     }
@@ -157,7 +203,7 @@ impl Encoder {
         } else if is("upgrade") {
             m.upgrade = Some(value.to_owned());
         }
-        m.head.reserve(name.len() + bytes.len() + 4);
+        room(&mut m.head, name.len() + bytes.len() + 4);
         m.head.put_slice(name.as_bytes());
         m.head.put_slice(b": ");
         m.head.put_slice(bytes);
@@ -206,20 +252,23 @@ impl Encoder {
     }
 
     fn script_headers(&mut self, headers: &[Header]) {
+        // Every name is compared with every other: read each once.
+        let names: SmallVec<[&str; 16]> = headers.iter().map(|h| h.name.as_str()).collect();
         let same = |a: &Header, b: &Header| a.name.eq_ignore_ascii_case(&b.name);
         for (i, h) in headers.iter().enumerate() {
-            if h.name.eq_ignore_ascii_case("connection") || headers[..i].iter().any(|e| same(e, h)) {
+            let name = names[i];
+            if name.eq_ignore_ascii_case("connection") || names[..i].iter().any(|e| e.eq_ignore_ascii_case(name)) {
                 continue;
             }
             // The common case, a name given once, is written as it is, with no copy.
-            if !headers[i + 1..].iter().any(|e| same(e, h)) {
-                self.header_bytes(&h.name, &h.value, h.bytes());
+            if !names[i + 1..].iter().any(|e| e.eq_ignore_ascii_case(name)) {
+                self.header_bytes(name, &h.value, h.bytes());
                 continue;
             }
             let group = || headers[i..].iter().filter(|e| same(e, h));
             let name = group()
                 .rfind(|e| e.name.bytes().any(|b| b.is_ascii_uppercase()))
-                .map_or_else(|| h.name.to_ascii_lowercase(), |e| e.name.clone());
+                .map_or_else(|| Text::from(h.name.to_ascii_lowercase()), |e| e.name.clone());
             if h.name.eq_ignore_ascii_case("cookie") || h.name.eq_ignore_ascii_case("set-cookie") {
                 for e in group() {
                     self.header_bytes(&name, &e.value, e.bytes());
@@ -297,6 +346,7 @@ impl Encoder {
             let mut head = m.finish_head();
             let small = m.length as usize <= COALESCE;
             if small {
+                room(&mut head, m.length as usize);
                 m.body.iter().for_each(|b| head.extend_from_slice(b));
             }
             out(Out::Start(head.freeze()));
@@ -341,7 +391,7 @@ impl Outgoing {
             upgrade: None,
             has_length: false,
             chunked: false,
-            body: Vec::new(),
+            body: SmallVec::new(),
             length: 0,
             declared: None,
             streaming: false,
@@ -368,6 +418,7 @@ impl Outgoing {
     /// The head with its framing and connection lines.
     fn finish_head(&mut self) -> BytesMut {
         let mut head = std::mem::take(&mut self.head);
+        room(&mut head, 64 + self.connection.as_ref().map_or(0, String::len));
         let s = self.status;
         let no_length =
             self.has_length || (self.response && (s < 200 || s == 204 || self.request.is_tunnel_response(s)));
@@ -375,13 +426,14 @@ impl Outgoing {
             if self.chunked {
                 head.put_slice(b"transfer-encoding: chunked\r\n");
             } else if self.length > 0 || self.response || self.method == MethodClass::WithBody {
-                write!((&mut head).writer(), "content-length: {}\r\n", self.length).expect("writing to memory");
+                head.put_slice(b"content-length: ");
+                head.put_slice(itoa::Buffer::new().format(self.length).as_bytes());
+                head.put_slice(b"\r\n");
             }
         }
         if self.response && self.request.is_final {
             head.put_slice(b"connection: close\r\n");
         } else if let Some(c) = &self.connection {
-            head.reserve(c.len() + 14);
             head.put_slice(b"connection: ");
             head.put_slice(c.as_bytes());
             head.put_slice(b"\r\n");

@@ -8,17 +8,19 @@ mod decode;
 mod decoded;
 pub(crate) mod encode;
 mod parse;
+mod text;
 
 pub use decode::*;
 pub use decoded::*;
 pub use encode::*;
+pub use text::Text;
 
 /// One header line as received: `name` keeps its original spelling.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
-    pub name: String,
+    pub name: Text,
     /// The value as text (bytes that are not UTF-8 show as U+FFFD).
-    pub value: String,
+    pub value: Text,
     /// The value's bytes as received, when they are not UTF-8: written out unchanged.
     pub raw: Option<bytes::Bytes>,
 }
@@ -36,34 +38,34 @@ impl std::fmt::Debug for Header {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestHead {
-    pub method: String,
-    pub path: String,
-    pub protocol: String,
+    pub method: Text,
+    pub path: Text,
+    pub protocol: Text,
     /// Every header line in order, `connection` included.
     pub headers: Vec<Header>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseHead {
-    pub protocol: String,
+    pub protocol: Text,
     pub status: u16,
-    pub status_text: String,
+    pub status_text: Text,
     /// Every header line in order, `connection` included.
     pub headers: Vec<Header>,
 }
 
 impl Header {
-    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Header {
+    pub fn new(name: impl Into<Text>, value: impl Into<Text>) -> Header {
         Header { name: name.into(), value: value.into(), raw: None }
     }
 
     /// A header from the bytes of its value, kept as they are if they are not UTF-8.
-    pub fn from_bytes(name: impl Into<String>, value: &[u8]) -> Header {
+    pub fn from_bytes(name: impl Into<Text>, value: &[u8]) -> Header {
         match std::str::from_utf8(value) {
             Ok(v) => Header::new(name, v),
             Err(_) => Header {
                 name: name.into(),
-                value: String::from_utf8_lossy(value).into_owned(),
+                value: String::from_utf8_lossy(value).into_owned().into(),
                 raw: Some(bytes::Bytes::copy_from_slice(value)),
             },
         }
@@ -178,9 +180,16 @@ pub fn error_response(error: Option<&str>) -> ResponseHead {
         Some("ConnectionTimeout" | "ReadTimeout" | "WriteTimeout") => (504, "Gateway Timeout"),
         _ => (502, "Bad Gateway"),
     };
-    ResponseHead { protocol: "HTTP/1.1".into(), status, status_text: text.into(), headers: Vec::new() }
+    ResponseHead {
+        protocol: Text::from_static("HTTP/1.1"),
+        status,
+        status_text: Text::from_static(text),
+        headers: Vec::new(),
+    }
 }
 
+#[cfg(test)]
+mod head_tests;
 #[cfg(test)]
 mod prop;
 #[cfg(test)]

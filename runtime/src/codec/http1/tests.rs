@@ -852,7 +852,7 @@ fn script_heads_keep_every_line_and_their_connection() {
     let head = ResponseHead {
         protocol: "HTTP/1.1".into(),
         status: 101,
-        status_text: String::new(),
+        status_text: Text::new(),
         headers: vec![
             h("connection", "upgrade"),
             h("upgrade", "websocket"),
