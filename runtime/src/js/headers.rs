@@ -33,6 +33,10 @@ pub struct HttpHeaders {
     names: Vec<String>,
     #[unsafe_ignore_trace]
     written: Cell<bool>,
+    /// Values read, by their header's index in `source`: a value the next head repeats
+    /// (the host, the user agent) is not converted again.
+    #[unsafe_ignore_trace]
+    values: RefCell<Vec<(usize, JsString)>>,
     /// The object's shape as made.
     shape: Option<Shape>,
 }
@@ -81,7 +85,8 @@ pub fn make(source: Source, ctx: &mut Context) -> JsResult<JsObject> {
             names.push(h.name.to_ascii_lowercase());
         }
     }
-    let data = HttpHeaders { source, names: Vec::new(), written: Cell::new(false), shape: None };
+    let data =
+        HttpHeaders { source, names: Vec::new(), written: Cell::new(false), values: RefCell::default(), shape: None };
     // A class object has a shared shape: one made the same way has the same shape, which
     // keeps inline caches warm and lets a shape compare tell whether a script changed it.
     let obj = HttpHeaders::from_data(data, ctx)?;
@@ -107,11 +112,20 @@ fn accessor(name: &str, ctx: &mut Context) -> (JsObject, JsObject) {
     let get = NativeFunction::from_copy_closure_with_captures(
         |this, _, name: &Captured<String>, ctx| {
             let obj = this.as_object().ok_or_else(|| type_error("not a headers object"))?;
-            let source = obj.downcast_ref::<HttpHeaders>().map(|d| d.source.clone());
-            match source {
-                Some(source) => lookup(&source, &name.0, ctx),
-                None => Ok(JsValue::undefined()),
+            let Some(d) = obj.downcast_ref::<HttpHeaders>() else { return Ok(JsValue::undefined()) };
+            if is_list(&name.0) {
+                return lookup(&d.source, &name.0, ctx);
             }
+            let list = d.source.headers();
+            let Some(i) = list.iter().rposition(|h| h.name.eq_ignore_ascii_case(&name.0)) else {
+                return Ok(JsValue::undefined());
+            };
+            if let Some((_, s)) = d.values.borrow().iter().find(|(j, _)| *j == i) {
+                return Ok(s.clone().into());
+            }
+            let s = JsString::from(list[i].value.as_str());
+            d.values.borrow_mut().push((i, s.clone()));
+            Ok(s.into())
         },
         Captured(name.to_string()),
     )
@@ -182,6 +196,11 @@ pub fn renew(obj: &JsObject, source: &Source, ctx: &mut Context) -> bool {
     if !spelled_alike && !same_names(&d.names, new) {
         return false;
     }
+    if spelled_alike {
+        d.values.borrow_mut().retain(|(i, _)| old[*i].value == new[*i].value);
+    } else {
+        d.values.borrow_mut().clear();
+    }
     d.source = source.clone();
     true
 }
@@ -200,10 +219,15 @@ fn same_names(names: &[String], headers: &[Header]) -> bool {
     seen == names.len()
 }
 
+/// Headers Pipy shows as arrays of all their values.
+fn is_list(name: &str) -> bool {
+    name == "cookie" || name == "set-cookie"
+}
+
 /// One header as Pipy shows it: `cookie`/`set-cookie` as arrays, the last of other repeats.
 fn lookup(source: &Source, name: &str, ctx: &mut Context) -> JsResult<JsValue> {
     let list = source.headers();
-    if name == "cookie" || name == "set-cookie" {
+    if is_list(name) {
         let values: Vec<JsValue> = list
             .iter()
             .filter(|h| h.name.eq_ignore_ascii_case(name))
