@@ -98,14 +98,15 @@ fn message_start(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
         return Ok(obj.into());
     };
     let old = obj.downcast_mut::<MessageStart>().map(|mut m| std::mem::take(&mut m.head)).unwrap_or_default();
+    // `old` is also the own `head` property's value: rewrite that only if the head changes
+    // (not for events without a head, whose `null` stays).
     let value = match old.as_object() {
         Some(o) if super::head::renew(&o, head, ctx)? => o.into(),
-        _ => {
-            let value = message::head_to_js(head, ctx)?;
-            obj.insert_property(js_string!("head"), own_head(value.clone()));
-            value
-        }
+        _ => message::head_to_js(head, ctx)?,
     };
+    if !JsValue::same_value(&old, &value) {
+        obj.insert_property(js_string!("head"), own_head(value.clone()));
+    }
     if let Some(mut m) = obj.downcast_mut::<MessageStart>() {
         m.head = value;
     }
@@ -138,11 +139,16 @@ pub fn recycle(v: JsValue, ctx: &mut Context) {
     if super::refs::strong_count(&obj) != Some(1) || !as_made(&obj, ctx) {
         return;
     }
-    let head = obj.downcast_mut::<MessageStart>().map(|mut m| std::mem::take(&mut m.head)).unwrap_or_default();
-    let head_obj = head.as_object().filter(|o| o.is::<super::head::HttpHead>());
-    drop(head);
+    let Some(mut m) = obj.downcast_mut::<MessageStart>() else { return };
+    let Some(head_obj) = m.head.as_object() else {
+        // A `null` head holds nothing: the spare keeps it.
+        drop(m);
+        return spare(obj);
+    };
+    m.head = JsValue::undefined();
+    drop(m);
     // Ours: the event's own `head` property and `head_obj`.
-    let head = head_obj.and_then(|o| super::head::recycle(o, 2, ctx));
+    let head = Some(head_obj).filter(|o| o.is::<super::head::HttpHead>()).and_then(|o| super::head::recycle(o, 2, ctx));
     match head {
         Some(head) => {
             if let Some(mut m) = obj.downcast_mut::<MessageStart>() {
@@ -154,6 +160,10 @@ pub fn recycle(v: JsValue, ctx: &mut Context) {
             obj.insert_property(js_string!("head"), own_head(JsValue::undefined()));
         }
     }
+    spare(obj);
+}
+
+fn spare(obj: JsObject) {
     SPARE.with(|s| {
         let mut spare = s.borrow_mut();
         if spare.len() < SPARES {
