@@ -287,7 +287,11 @@ impl Class for HttpHead {
             let get = NativeFunction::from_copy_closure(move |this, _, _| {
                 let obj = this.as_object().ok_or_else(|| type_error("not an HTTP head"))?;
                 let h = obj.downcast_ref::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
-                let i = field_names(&h.source).iter().position(|n| *n == JsString::from(name));
+                let names = match h.source {
+                    Source::Request(_) => ["protocol", "method", "path", "headers"],
+                    Source::Response(_) => ["protocol", "status", "statusText", "headers"],
+                };
+                let i = names.iter().position(|n| *n == name);
                 Ok(match i {
                     Some(3) => h.headers.clone().into(),
                     Some(i) => field(&h.source, i),
