@@ -29,10 +29,13 @@ use weir::js;
 struct Case {
     name: &'static str,
     callback: &'static str,
-    head: Head,
+    /// Two heads that differ as consecutive requests do, sent in turn.
+    heads: [Head; 2],
 }
 
-fn request_head() -> Head {
+/// A request head with 10 headers; `n` varies the path and the request id, as consecutive
+/// requests on one connection do (same lengths, so the callback sees the same sum).
+fn request_head(n: u32) -> Head {
     let headers = [
         ("Host", "example.com"),
         ("User-Agent", "curl/7.88.1"),
@@ -41,13 +44,13 @@ fn request_head() -> Head {
         ("Accept-Language", "en-US,en;q=0.9"),
         ("Connection", "keep-alive"),
         ("Cache-Control", "no-cache"),
-        ("X-Request-Id", "5f0c6a4e-8d1b-4c1e-9a57-3f0e2b7d9c11"),
+        ("X-Request-Id", &format!("5f0c6a4e-8d1b-4c1e-9a57-3f0e2b7d9c1{}", n % 10)),
         ("X-Forwarded-For", "10.0.0.1"),
         ("Cookie", "session=abc123; theme=dark"),
     ];
     Head::Request(Rc::new(RequestHead {
         method: "GET".into(),
-        path: "/some/path?q=1".into(),
+        path: format!("/some/path?q={}", n % 10),
         protocol: "HTTP/1.1".into(),
         headers: headers.iter().map(|(n, v)| Header::new(*n, *v)).collect(),
     }))
@@ -61,11 +64,11 @@ fn main() -> Result<()> {
     let (rounds, n) = if quick { (3, 30_000) } else { (5, 200_000) };
 
     let cases = [
-        Case { name: "floor", callback: "() => {}", head: Head::None },
+        Case { name: "floor", callback: "() => {}", heads: [Head::None, Head::None] },
         Case {
             name: "head10",
             callback: "({ head }) => { seen += head.method.length + head.path.length + head.headers.host.length }",
-            head: request_head(),
+            heads: [request_head(1), request_head(2)],
         },
     ];
 
@@ -88,9 +91,9 @@ fn main() -> Result<()> {
         let pipeline = Pipeline::new(layout, Context::root(), Rc::new(Discard));
         pipeline.start(&[]);
         check(case, &pipeline)?;
-        let evt = Event::MessageStart(case.head.clone());
-        for _ in 0..n / 10 {
-            pipeline.input(evt.clone());
+        let evts = case.heads.clone().map(Event::MessageStart);
+        for i in 0..n / 10 {
+            pipeline.input(evts[i % 2].clone());
         }
         let mut round_means = Vec::new();
         let mut cpu_means = Vec::new();
@@ -98,9 +101,10 @@ fn main() -> Result<()> {
         for _ in 0..rounds {
             let start = Instant::now();
             let cpu = thread_cpu_time();
-            for _ in 0..n {
+            for i in 0..n {
+                let evt = evts[i % 2].clone();
                 let t = Instant::now();
-                pipeline.input(evt.clone());
+                pipeline.input(evt);
                 samples.push(t.elapsed());
             }
             round_means.push(start.elapsed() / n as u32);
@@ -145,7 +149,7 @@ fn check(case: &Case, pipeline: &Pipeline) -> Result<()> {
             .context("`seen` is not a number")
     };
     let before = seen()?;
-    pipeline.input(Event::MessageStart(case.head.clone()));
+    pipeline.input(Event::MessageStart(case.heads[0].clone()));
     let grown = seen()? - before;
     // "GET" + "/some/path?q=1" + "example.com"
     let expected = if case.name == "head10" { 28.0 } else { 0.0 };

@@ -4,7 +4,9 @@ use std::cell::RefCell;
 
 use boa_engine::class::Class;
 use boa_engine::object::builtins::JsArray;
-use boa_engine::{Context, JsObject, JsResult, JsValue};
+use boa_engine::object::shape::Shape;
+use boa_engine::property::PropertyDescriptor;
+use boa_engine::{Context, JsObject, JsResult, JsValue, js_string};
 use bytes::Bytes;
 
 use super::data::Data;
@@ -73,6 +75,9 @@ thread_local! {
     /// `MessageStart` objects that callbacks gave back untouched, each with its head object
     /// when that came back untouched too (see [`recycle`]).
     static SPARE: RefCell<Vec<JsObject>> = const { RefCell::new(Vec::new()) };
+    /// The shape of a `MessageStart` as [`message_start`] makes it: held, so that no other
+    /// shape can take its address.
+    static SHAPE: RefCell<Option<Shape>> = const { RefCell::new(None) };
 }
 
 /// Spares kept: callbacks nested in callbacks are few.
@@ -80,19 +85,48 @@ const SPARES: usize = 8;
 
 /// A `MessageStart` for `head`, reusing a spare one and its head object when there is one:
 /// a callback per message then makes no garbage for Boa's collector.
+///
+/// The event carries its head as an own, read-only, non-enumerable data property (besides
+/// the native field the pipeline reads), so that `evt.head` is a plain property read rather
+/// than a call of the class's getter.
 fn message_start(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
     let Some(obj) = SPARE.with(|s| s.borrow_mut().pop()) else {
-        return Ok(MessageStart::from_data(MessageStart { head: message::head_to_js(head, ctx)? }, ctx)?.into());
+        let value = message::head_to_js(head, ctx)?;
+        let obj = MessageStart::from_data(MessageStart { head: value.clone() }, ctx)?;
+        obj.insert_property(js_string!("head"), own_head(value));
+        SHAPE.with(|s| s.borrow_mut().get_or_insert_with(|| obj.borrow().shape().clone()).clone());
+        return Ok(obj.into());
     };
     let old = obj.downcast_mut::<MessageStart>().map(|mut m| std::mem::take(&mut m.head)).unwrap_or_default();
+    // `old` is also the own `head` property's value: rewrite that only if the head changes
+    // (not for events without a head, whose `null` stays).
     let value = match old.as_object() {
-        Some(o) if super::head::renew(&o, head) => o.into(),
+        Some(o) if super::head::renew(&o, head, ctx)? => o.into(),
         _ => message::head_to_js(head, ctx)?,
     };
+    if !JsValue::same_value(&old, &value) {
+        obj.insert_property(js_string!("head"), own_head(value.clone()));
+    }
     if let Some(mut m) = obj.downcast_mut::<MessageStart>() {
         m.head = value;
     }
     Ok(obj.into())
+}
+
+fn own_head(value: JsValue) -> PropertyDescriptor {
+    PropertyDescriptor::builder().value(value).writable(false).enumerable(false).configurable(false).build()
+}
+
+/// Whether a `MessageStart` is as [`message_start`] made it: no other own property, still
+/// extensible, on its class's prototype.
+fn as_made(obj: &JsObject, ctx: &mut Context) -> bool {
+    let (shape, indexed) = {
+        let o = obj.borrow();
+        (o.shape().to_addr_usize(), o.properties().index_property_keys().next().is_some())
+    };
+    !indexed
+        && SHAPE.with(|s| s.borrow().as_ref().is_some_and(|s| s.to_addr_usize() == shape))
+        && obj.is_extensible(ctx).unwrap_or(false)
 }
 
 /// Takes back the event a callback was given, for the next [`to_value`]: only a
@@ -102,16 +136,34 @@ pub fn recycle(v: JsValue, ctx: &mut Context) {
     let obj = v.as_object();
     drop(v);
     let Some(obj) = obj.filter(|o| o.is::<MessageStart>()) else { return };
-    if super::refs::strong_count(&obj) != Some(1) || !super::head::pristine::<MessageStart>(&obj, ctx) {
+    if super::refs::strong_count(&obj) != Some(1) || !as_made(&obj, ctx) {
         return;
     }
-    let head = obj.downcast_mut::<MessageStart>().map(|mut m| std::mem::take(&mut m.head)).unwrap_or_default();
-    let head_obj = head.as_object().filter(|o| o.is::<super::head::HttpHead>());
-    drop(head);
-    let head = head_obj.and_then(|o| super::head::recycle(o, ctx));
-    if let Some(mut m) = obj.downcast_mut::<MessageStart>() {
-        m.head = head.map(JsValue::from).unwrap_or_default();
+    let Some(mut m) = obj.downcast_mut::<MessageStart>() else { return };
+    let Some(head_obj) = m.head.as_object() else {
+        // A `null` head holds nothing: the spare keeps it.
+        drop(m);
+        return spare(obj);
+    };
+    m.head = JsValue::undefined();
+    drop(m);
+    // Ours: the event's own `head` property and `head_obj`.
+    let head = Some(head_obj).filter(|o| o.is::<super::head::HttpHead>()).and_then(|o| super::head::recycle(o, 2, ctx));
+    match head {
+        Some(head) => {
+            if let Some(mut m) = obj.downcast_mut::<MessageStart>() {
+                m.head = head.into();
+            }
+        }
+        // The head stays with whoever kept it, not with a spare event.
+        None => {
+            obj.insert_property(js_string!("head"), own_head(JsValue::undefined()));
+        }
     }
+    spare(obj);
+}
+
+fn spare(obj: JsObject) {
     SPARE.with(|s| {
         let mut spare = s.borrow_mut();
         if spare.len() < SPARES {
@@ -123,6 +175,7 @@ pub fn recycle(v: JsValue, ctx: &mut Context) {
 /// Forgets the spares (at worker teardown, before the context goes).
 pub fn uninstall() {
     SPARE.with(|s| s.borrow_mut().clear());
+    SHAPE.with(|s| s.borrow_mut().take());
 }
 
 /// Reused objects must never show: whatever a script keeps or changes, every callback sees
@@ -135,31 +188,51 @@ mod tests {
     use boa_engine::{JsValue, Source};
 
     use crate::codec::http1::{Header, RequestHead};
-    use crate::engine::pipeline::Discard;
     use crate::engine::{Context, Event, Head, Pipeline};
     use crate::js;
+
+    fn request(i: usize, headers: &[(&str, &str)]) -> RequestHead {
+        RequestHead {
+            method: "GET".into(),
+            path: format!("/{i}").into(),
+            protocol: "HTTP/1.1".into(),
+            headers: headers.iter().map(|(n, v)| Header::new(*n, *v)).collect(),
+        }
+    }
 
     /// Runs `script` (which returns a pipeline template) over three requests to
     /// `/0`..`/2` with hosts `a`..`c`, then gives the text of `check`, and how many
     /// events were left spare.
     fn run(script: &str, check: &str) -> (String, usize) {
+        let heads = ["a", "b", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, host)| request(i, &[("Host", host), ("Cookie", &format!("n={i}"))]))
+            .collect();
+        let (out, spare, _) = run_heads(script, check, heads);
+        (out, spare)
+    }
+
+    /// As [`run`], over `heads`; also gives the heads that came out of the pipeline.
+    fn run_heads(script: &str, check: &str, heads: Vec<RequestHead>) -> (String, usize, Vec<Head>) {
         let mut ctx = js::new_context().unwrap();
         let template = ctx.eval(Source::from_bytes(script)).unwrap();
         let layout = js::pipeline::template_layout(&template).unwrap();
         js::install(Rc::new(RefCell::new(ctx)));
-        let p = Pipeline::new(layout, Context::root(), Rc::new(Discard));
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let sink = out.clone();
+        let collect = move |e: Event| {
+            if let Event::MessageStart(h) = e {
+                sink.borrow_mut().push(h)
+            }
+        };
+        let p = Pipeline::new(layout, Context::root(), Rc::new(collect));
         p.start(&[]);
-        for (i, host) in ["a", "b", "c"].iter().enumerate() {
-            let head = RequestHead {
-                method: "GET".into(),
-                path: format!("/{i}").into(),
-                protocol: "HTTP/1.1".into(),
-                headers: vec![Header::new("Host", *host), Header::new("Cookie", format!("n={i}"))],
-            };
+        for head in heads {
             p.input(Event::MessageStart(Head::Request(Rc::new(head))));
             p.input(Event::MessageEnd(JsValue::undefined()));
         }
-        let out = js::with_js(|ctx| {
+        let text = js::with_js(|ctx| {
             let v = ctx.eval(Source::from_bytes(check)).unwrap();
             v.to_string(ctx).unwrap().to_std_string_escaped()
         })
@@ -167,7 +240,8 @@ mod tests {
         let spare = super::SPARE.with(|s| s.borrow().len());
         drop(p);
         js::uninstall();
-        (out, spare)
+        let heads = out.borrow().clone();
+        (text, spare, heads)
     }
 
     const ALL: &str = "/0 a,/1 b,/2 c";
@@ -211,5 +285,88 @@ mod tests {
         }))";
         let (seen, _) = run(script, "seen.join()");
         assert_eq!(seen, "host+cookie n=0 /0,host+cookie n=1 /1,host+cookie n=2 /2");
+    }
+
+    #[test]
+    fn headers_show_each_request_s_names_after_reuse() {
+        let heads = vec![
+            request(0, &[("Host", "a"), ("Cookie", "n=0")]),
+            request(1, &[("Host", "b"), ("Cookie", "n=1")]),
+            request(2, &[("Host", "c"), ("Accept", "x"), ("Connection", "close"), ("ACCEPT", "y")]),
+        ];
+        let script = "var seen = []; pipeline($=>$.handleMessageStart(({ head }) => {
+            var names = []; for (var n in head.headers) names.push(n);
+            seen.push([Object.keys(head.headers).join('+'), names.join('+'), JSON.stringify(head.headers),
+                Object.entries(head.headers).length, 'host' in head.headers, head.headers.connection].join(' '));
+        }))";
+        let (seen, spare, _) = run_heads(script, "seen.join()", heads);
+        assert_eq!(
+            seen,
+            "host+cookie host+cookie {\"host\":\"a\",\"cookie\":[\"n=0\"]} 2 true ,\
+             host+cookie host+cookie {\"host\":\"b\",\"cookie\":[\"n=1\"]} 2 true ,\
+             host+accept host+accept {\"host\":\"c\",\"accept\":\"y\"} 2 true "
+        );
+        assert_eq!(spare, 1);
+    }
+
+    #[test]
+    fn a_head_serialises_with_every_field() {
+        let script = "var seen = []; pipeline($=>$.handleMessageStart(({ head }) => {
+            var keys = []; for (var k in head) keys.push(k);
+            seen.push(JSON.stringify(head) + ' ' + keys.join('+'));
+        }))";
+        let (seen, _) = run(script, "seen[2]");
+        assert_eq!(
+            seen,
+            r#"{"protocol":"HTTP/1.1","method":"GET","path":"/2","headers":{"host":"c","cookie":["n=2"]},"headerNames":{"host":"Host","cookie":"Cookie"}} protocol+method+path+headers+headerNames"#
+        );
+    }
+
+    #[test]
+    fn changed_heads_flow_on_and_untouched_ones_stay_the_rust_heads() {
+        let script = "var seen = []; pipeline($=>$
+            .handleMessageStart(({ head }) => {
+                if (head.path == '/1') { head.headers.host = 'w'; head.headers['x-new'] = '1' }
+                if (head.path == '/2') { head.path = '/x' }
+            })
+            .handleMessageStart(({ head }) => {
+                seen.push([head.path, head.headers.host, head.headers['x-new'], Object.keys(head).join('+')].join(' '))
+            }))";
+        let heads: Vec<_> =
+            ["a", "b", "c"].iter().enumerate().map(|(i, h)| request(i, &[("Host", h), ("Cookie", "n")])).collect();
+        let (seen, _, out) = run_heads(script, "seen.join()", heads);
+        assert_eq!(seen, "/0 a  ,/1 w 1 ,/x c  path");
+        let kinds: Vec<&str> = out
+            .iter()
+            .map(|h| match h {
+                Head::Request(_) => "rust",
+                Head::Js(_) => "js",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["rust", "js", "js"]);
+    }
+
+    #[test]
+    fn what_a_callback_kept_outlives_the_requests_after_it() {
+        let script = "var seen = [], head0, headers0; pipeline($=>$.handleMessageStart(({ head }) => {
+            if (!head0) { head0 = head; return }
+            if (!headers0) headers0 = head.headers;
+            seen.push(head.path + ' ' + head.headers.host);
+        }))";
+        let check = "[seen.join(), head0.path, head0.headers.host, Object.keys(head0.headers).join('+'), headers0.host].join(' ')";
+        let (seen, _) = run(script, check);
+        assert_eq!(seen, "/1 b,/2 c /0 a host+cookie b");
+    }
+
+    #[test]
+    fn frozen_or_trimmed_headers_are_not_handed_on() {
+        let script = "var seen = []; pipeline($=>$.handleMessageStart(({ head }) => {
+            seen.push([Object.isFrozen(head.headers), Object.isFrozen(head), head.headers.host].join(' '));
+            if (head.path == '/0') { Object.freeze(head.headers) } else { delete head.headers.host }
+        }))";
+        let (seen, spare) = run(script, "seen.join()");
+        assert_eq!(seen, "false false a,false false b,false false c");
+        assert_eq!(spare, 1);
     }
 }

@@ -1,187 +1,104 @@
-//! HTTP heads as scripts see them, made lazily.
+//! HTTP heads as scripts see them, made cheaply and reused.
 //!
 //! Decoders hand over Rust heads. Building a full JS object for every head costs several
 //! microseconds and feeds Boa's stop-the-world GC (see `shared/spec/boa-callback.md`), and
-//! most callbacks read two or three fields. So a head is one small native object whose
-//! getters convert only the field read; `headers` becomes a plain object the first time it
-//! is touched. Fields a script assigns are kept on the object; a head nobody changed goes
-//! back into the pipeline as the original Rust head, with no conversion.
+//! most callbacks read two or three fields. So a head is a native `HttpHead` object with no
+//! own properties whose prototype, a plain object of its own (the *holder*), carries the
+//! fields as data properties: reads are plain property reads that Boa's inline caches serve,
+//! no native call. The holder's prototype is `HttpHead.prototype` (`toJSON`, `headerNames`).
+//! `headers` reads its values lazily (see `headers.rs`).
+//!
+//! A script that assigns a field (`head.path = '/x'`) creates an own property on the head,
+//! which changes its shape: one address compare tells that a head is untouched, and a head
+//! nobody changed goes back into the pipeline as the original Rust head, with no conversion.
+//! A head object a callback did not keep is pointed at the next head ([`renew`]), which
+//! rewrites only the holder fields that differ. Writes that bypass the head and go to the
+//! holder itself (`Object.getPrototypeOf(head).path = ...`) are not noticed.
 
 use std::rc::Rc;
 
+use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::ObjectInitializer;
 use boa_engine::object::shape::Shape;
-use boa_engine::property::Attribute;
+use boa_engine::property::{Attribute, PropertyDescriptor};
 use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string};
 
 use super::type_error;
-use crate::codec::http1::{RequestHead, ResponseHead};
+use crate::codec::http1::{Header, RequestHead, ResponseHead};
 use crate::engine::Head;
 
 #[derive(Clone)]
-enum Source {
+pub enum Source {
     Request(Rc<RequestHead>),
     Response(Rc<ResponseHead>),
+}
+
+impl Source {
+    fn of(head: &Head) -> Option<Source> {
+        match head {
+            Head::Request(r) => Some(Source::Request(r.clone())),
+            Head::Response(r) => Some(Source::Response(r.clone())),
+            _ => None,
+        }
+    }
+
+    pub fn headers(&self) -> &[Header] {
+        match self {
+            Source::Request(r) => &r.headers,
+            Source::Response(r) => &r.headers,
+        }
+    }
+
+    fn head(&self) -> Head {
+        match self {
+            Source::Request(r) => Head::Request(r.clone()),
+            Source::Response(r) => Head::Response(r.clone()),
+        }
+    }
 }
 
 #[derive(Trace, Finalize, JsData)]
 pub struct HttpHead {
     #[unsafe_ignore_trace]
     source: Source,
-    /// Values a script assigned, or `headers`/`headerNames` once materialised; undefined
-    /// means "read from the Rust head".
-    fields: [JsValue; FIELDS.len()],
-    /// The object behind the `headers` proxy, once a script asked for `headers`.
-    headers_target: JsValue,
+    /// The prototype that carries the fields.
+    holder: JsObject,
+    /// The `headers` object the holder carries.
+    headers: JsObject,
+    /// The script kept `headers`: the holder's must be replaced before the object serves
+    /// another head.
     #[unsafe_ignore_trace]
-    touched: bool,
+    stale_headers: bool,
+    /// `headerNames`, once asked for.
+    header_names: JsValue,
+    /// The object's shape as made: no own property, on its holder.
+    shape: Option<Shape>,
 }
 
-/// What the `headers` proxy serves reads from until a script does more than read.
-#[derive(Trace, Finalize, JsData)]
-struct HeadersData {
-    #[unsafe_ignore_trace]
-    source: Source,
-    /// Copied into the target as plain properties: from then on the target is the truth.
-    #[unsafe_ignore_trace]
-    materialized: std::cell::Cell<bool>,
-    #[unsafe_ignore_trace]
-    written: std::cell::Cell<bool>,
-}
-
-thread_local! {
-    static HANDLER: std::cell::RefCell<Option<JsObject>> = const { std::cell::RefCell::new(None) };
-    /// The shape of an untouched object of each class [`pristine`] was asked about; held,
-    /// so that no other shape can take its address.
-    static SHAPES: std::cell::RefCell<Vec<(std::any::TypeId, Shape)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Forgets the handler and the shapes (at worker teardown).
+/// Forgets what the thread made for heads (at worker teardown).
 pub fn uninstall() {
-    HANDLER.with(|h| h.borrow_mut().take());
-    SHAPES.with(|s| s.borrow_mut().clear());
+    super::headers::uninstall();
 }
-
-const FIELDS: [&str; 7] = ["method", "path", "protocol", "status", "statusText", "headers", "headerNames"];
-const HEADERS: usize = 5;
-const HEADER_NAMES: usize = 6;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
-    ctx.register_global_class::<HttpHead>()
+    ctx.register_global_class::<HttpHead>()?;
+    super::headers::register(ctx)
 }
 
-/// A lazy JS head for a Rust head.
-pub fn to_js(head: &Head, ctx: &mut Context) -> JsResult<Option<JsValue>> {
-    let source = match head {
-        Head::Request(r) => Source::Request(r.clone()),
-        Head::Response(r) => Source::Response(r.clone()),
-        _ => return Ok(None),
-    };
-    let obj = HttpHead::from_data(
-        HttpHead { source, fields: Default::default(), headers_target: JsValue::undefined(), touched: false },
-        ctx,
-    )?;
-    Ok(Some(obj.into()))
-}
-
-/// Takes back a head object a callback was given, to stand for the next head: `None` if
-/// the script kept it (a reference besides `obj`), assigned a field, or added to, froze or
-/// re-parented the object or its `headers`. A `headers` that was kept or written is
-/// dropped and the head is still reused: the next head makes its own.
-pub fn recycle(obj: JsObject, ctx: &mut Context) -> Option<JsObject> {
-    if super::refs::strong_count(&obj) != Some(1) || !pristine::<HttpHead>(&obj, ctx) {
-        return None;
-    }
-    let (proxy, target) = {
-        let mut h = obj.downcast_mut::<HttpHead>()?;
-        if h.touched {
-            return None;
+/// The fields of a head, in Pipy's order (as `JSON.stringify` shows them); `headers` last.
+fn field_names(source: &Source) -> [JsString; 4] {
+    match source {
+        Source::Request(_) => [js_string!("protocol"), js_string!("method"), js_string!("path"), js_string!("headers")],
+        Source::Response(_) => {
+            [js_string!("protocol"), js_string!("status"), js_string!("statusText"), js_string!("headers")]
         }
-        let proxy = std::mem::take(&mut h.fields[HEADERS]);
-        h.fields = Default::default();
-        (proxy, std::mem::take(&mut h.headers_target))
-    };
-    let (p, t) = (proxy.as_object(), target.as_object());
-    drop((proxy, target));
-    let (Some(proxy), Some(target)) = (p, t) else { return Some(obj) };
-    // Ours: `proxy`, and `target` twice (here and inside the proxy).
-    let kept = super::refs::strong_count(&proxy) != Some(1) || super::refs::strong_count(&target) != Some(2);
-    let changed = target.downcast_ref::<HeadersData>().is_none_or(|d| d.materialized.get() || d.written.get())
-        || !target.is_extensible(ctx).unwrap_or(false)
-        || !same_prototype(&target, &ctx.intrinsics().constructors().object().prototype());
-    if !kept && !changed {
-        let mut h = obj.downcast_mut::<HttpHead>()?;
-        h.fields[HEADERS] = proxy.into();
-        h.headers_target = target.into();
     }
-    Some(obj)
 }
 
-/// Points a head object [`recycle`] gave back at another Rust head. False for heads that
-/// are not from the HTTP codec, which need an object of their own.
-pub fn renew(obj: &JsObject, head: &Head) -> bool {
-    let source = match head {
-        Head::Request(r) => Source::Request(r.clone()),
-        Head::Response(r) => Source::Response(r.clone()),
-        _ => return false,
-    };
-    let Some(mut h) = obj.downcast_mut::<HttpHead>() else { return false };
-    if let Some(target) = h.headers_target.as_object()
-        && let Some(mut data) = target.downcast_mut::<HeadersData>()
-    {
-        data.source = source.clone();
-    }
-    h.source = source;
-    true
-}
-
-/// Whether a native object of class `T` is as it was made: no own properties (its fields
-/// are accessors on the prototype), still extensible, still on its class's prototype.
-/// All such objects share one shape, which says the first two; the first object that
-/// passes the long check gives the shape the others are compared with.
-pub fn pristine<T: Class>(obj: &JsObject, ctx: &mut Context) -> bool {
-    let (shape, indexed) = {
-        let o = obj.borrow();
-        (o.shape().to_addr_usize(), o.properties().index_property_keys().next().is_some())
-    };
-    if indexed || !obj.is_extensible(ctx).unwrap_or(false) {
-        return false;
-    }
-    let id = std::any::TypeId::of::<T>();
-    let known = SHAPES.with(|s| s.borrow().iter().find(|(t, _)| *t == id).map(|(_, s)| s.to_addr_usize()));
-    if let Some(known) = known {
-        return known == shape;
-    }
-    let Some(class) = ctx.get_global_class::<T>() else { return false };
-    let plain = obj.own_property_keys(ctx).is_ok_and(|k| k.is_empty()) && same_prototype(obj, &class.prototype());
-    if plain {
-        SHAPES.with(|s| s.borrow_mut().push((id, obj.borrow().shape().clone())));
-    }
-    plain
-}
-
-fn same_prototype(obj: &JsObject, proto: &JsObject) -> bool {
-    obj.prototype().is_some_and(|p| JsObject::equals(&p, proto))
-}
-
-/// The Rust head behind a JS head that no script changed.
-pub fn untouched(v: &JsValue) -> Option<Head> {
-    let obj = v.as_object()?;
-    let h = obj.downcast_ref::<HttpHead>()?;
-    let written =
-        h.headers_target.as_object().is_some_and(|t| t.downcast_ref::<HeadersData>().is_some_and(|d| d.written.get()));
-    if h.touched || written {
-        return None;
-    }
-    Some(match &h.source {
-        Source::Request(r) => Head::Request(r.clone()),
-        Source::Response(r) => Head::Response(r.clone()),
-    })
-}
-
-fn read(h: &HttpHead, i: usize) -> JsValue {
-    // The usual methods and protocols are static strings: no allocation per message.
+/// The value of field `i` of [`field_names`]; `headers` is not one of them.
+fn field(source: &Source, i: usize) -> JsValue {
+    // The usual methods, protocols and reasons are static strings: no allocation per message.
     let s = |t: &str| {
         JsValue::from(match t {
             "GET" => js_string!("GET"),
@@ -191,202 +108,167 @@ fn read(h: &HttpHead, i: usize) -> JsValue {
             _ => JsString::from(t),
         })
     };
-    match (&h.source, FIELDS[i]) {
-        (Source::Request(r), "method") => s(&r.method),
-        (Source::Request(r), "path") => s(&r.path),
-        (Source::Request(r), "protocol") => s(&r.protocol),
-        (Source::Response(r), "protocol") => s(&r.protocol),
-        (Source::Response(r), "status") => JsValue::from(r.status),
-        (Source::Response(r), "statusText") => s(&r.status_text),
+    match (source, i) {
+        (Source::Request(r), 0) => s(&r.protocol),
+        (Source::Request(r), 1) => s(&r.method),
+        (Source::Request(r), 2) => s(&r.path),
+        (Source::Response(r), 0) => s(&r.protocol),
+        (Source::Response(r), 1) => JsValue::from(r.status),
+        (Source::Response(r), 2) => s(&r.status_text),
         _ => JsValue::undefined(),
     }
 }
 
-fn get(this: &JsValue, i: usize, ctx: &mut Context) -> JsResult<JsValue> {
-    let obj = this.as_object().ok_or_else(|| type_error("not an HTTP head"))?;
-    let (cached, source) = {
-        let h = obj.downcast_ref::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
-        if !h.fields[i].is_undefined() {
-            return Ok(h.fields[i].clone());
-        }
-        if i != HEADERS && i != HEADER_NAMES {
-            return Ok(read(&h, i));
-        }
-        (h.fields[i].clone(), h.source.clone())
-    };
-    debug_assert!(cached.is_undefined());
-    if i == HEADERS {
-        let (proxy, target) = headers_proxy(source, ctx)?;
-        let mut h = obj.downcast_mut::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
-        h.fields[HEADERS] = proxy.clone();
-        h.headers_target = target.into();
-        return Ok(proxy);
+/// Whether field `i` differs between two heads of the same kind.
+fn differs(a: &Source, b: &Source, i: usize) -> bool {
+    match (a, b, i) {
+        (Source::Request(a), Source::Request(b), 0) => a.protocol != b.protocol,
+        (Source::Request(a), Source::Request(b), 1) => a.method != b.method,
+        (Source::Request(a), Source::Request(b), 2) => a.path != b.path,
+        (Source::Response(a), Source::Response(b), 0) => a.protocol != b.protocol,
+        (Source::Response(a), Source::Response(b), 1) => a.status != b.status,
+        (Source::Response(a), Source::Response(b), 2) => a.status_text != b.status_text,
+        _ => true,
     }
-    let list = match &source {
-        Source::Request(r) => &r.headers,
-        Source::Response(r) => &r.headers,
-    };
-    let (_, names) = super::message::headers_to_js(list, ctx)?;
-    let mut h = obj.downcast_mut::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
-    h.fields[HEADER_NAMES] = names.clone().into();
-    Ok(names.into())
 }
 
-/// `headers` as a Proxy: reading a header converts just that value; anything else a
-/// script does (write, enumerate, delete) first copies every header into the target.
-fn headers_proxy(source: Source, ctx: &mut Context) -> JsResult<(JsValue, JsObject)> {
-    let data = HeadersData { source, materialized: Default::default(), written: Default::default() };
-    let target = JsObject::from_proto_and_data(ctx.intrinsics().constructors().object().prototype(), data);
-    let handler = match HANDLER.with(|h| h.borrow().clone()) {
-        Some(h) => h,
-        None => {
-            let h = make_handler(ctx)?;
-            HANDLER.with(|slot| *slot.borrow_mut() = Some(h.clone()));
-            h
+fn data_property(value: impl Into<JsValue>) -> PropertyDescriptor {
+    PropertyDescriptor::builder().value(value).writable(true).enumerable(true).configurable(true).build()
+}
+
+/// A JS head for a Rust head from the HTTP codec; `None` for other heads.
+pub fn to_js(head: &Head, ctx: &mut Context) -> JsResult<Option<JsValue>> {
+    let Some(source) = Source::of(head) else { return Ok(None) };
+    let class = ctx.get_global_class::<HttpHead>().ok_or_else(|| type_error("HttpHead is not registered"))?;
+    let holder = JsObject::from_proto_and_data(class.prototype(), OrdinaryObject);
+    let headers = super::headers::make(source.clone(), ctx)?;
+    for (i, name) in field_names(&source).into_iter().enumerate() {
+        let value = if i == 3 { headers.clone().into() } else { field(&source, i) };
+        holder.insert_property(name, data_property(value));
+    }
+    let data = HttpHead {
+        source,
+        holder: holder.clone(),
+        headers,
+        stale_headers: false,
+        header_names: JsValue::undefined(),
+        shape: None,
+    };
+    let obj = HttpHead::from_data(data, ctx)?;
+    obj.set_prototype(Some(holder));
+    let shape = obj.borrow().shape().clone();
+    if let Some(mut h) = obj.downcast_mut::<HttpHead>() {
+        h.shape = Some(shape);
+    }
+    Ok(Some(obj.into()))
+}
+
+/// Whether the head object has no own property and is still on its holder (the shape says
+/// both).
+fn as_made(obj: &JsObject, h: &HttpHead) -> bool {
+    let o = obj.borrow();
+    h.shape.as_ref().is_some_and(|s| s.to_addr_usize() == o.shape().to_addr_usize())
+        && o.properties().index_property_keys().next().is_none()
+}
+
+/// Takes back a head object a callback was given, to stand for the next head: `None` if
+/// the script kept it (more than the `refs` strong references the caller knows of, the
+/// handle passed in included), or gave it own properties, or froze it. A `headers` object
+/// that was kept is marked for replacement and the head is still reused.
+pub fn recycle(obj: JsObject, refs: u32, ctx: &mut Context) -> Option<JsObject> {
+    if super::refs::strong_count(&obj) != Some(refs) || !obj.is_extensible(ctx).unwrap_or(false) {
+        return None;
+    }
+    let headers = {
+        let h = obj.downcast_ref::<HttpHead>()?;
+        if !as_made(&obj, &h) {
+            return None;
         }
+        h.headers.clone()
     };
-    let proxy = ctx.intrinsics().constructors().proxy().constructor().construct(
-        &[target.clone().into(), handler.into()],
-        None,
-        ctx,
-    )?;
-    Ok((proxy.into(), target))
+    // Ours: the holder's slot, `h.headers` and `headers`.
+    let kept = super::refs::strong_count(&headers) != Some(3);
+    drop(headers);
+    if kept {
+        obj.downcast_mut::<HttpHead>()?.stale_headers = true;
+    }
+    Some(obj)
 }
 
-/// The proxy handler, made once per thread: `get` in Rust (the hot path), the other traps
-/// in JS after a native `materialize`.
-fn make_handler(ctx: &mut Context) -> JsResult<JsObject> {
-    let make = ctx.eval(boa_engine::Source::from_bytes(
-        r#"(function (materialize, get) { return {
-            get: get,
-            set(t, k, v) { materialize(t, true); t[k] = v; return true },
-            has(t, k) { materialize(t, false); return k in t },
-            ownKeys(t) { materialize(t, false); return Reflect.ownKeys(t) },
-            getOwnPropertyDescriptor(t, k) { materialize(t, false); return Reflect.getOwnPropertyDescriptor(t, k) },
-            defineProperty(t, k, d) { materialize(t, true); return Reflect.defineProperty(t, k, d) },
-            deleteProperty(t, k) { materialize(t, true); return delete t[k] },
-        } })"#,
-    ))?;
-    let make = make.as_callable().ok_or_else(|| type_error("headers handler"))?;
-    let materialize = NativeFunction::from_fn_ptr(|_, args, ctx| {
-        let target = args.first().and_then(|t| t.as_object()).ok_or_else(|| type_error("headers target"))?;
-        let write = args.get(1).is_some_and(|w| w.to_boolean());
-        materialize(&target, write, ctx)?;
-        Ok(JsValue::undefined())
-    })
-    .to_js_function(ctx.realm());
-    let get = NativeFunction::from_fn_ptr(|_, args, ctx| {
-        let target = args.first().and_then(|t| t.as_object()).ok_or_else(|| type_error("headers target"))?;
-        let key = args.get(1).cloned().unwrap_or_default();
-        let found = {
-            let data = target.downcast_ref::<HeadersData>().ok_or_else(|| type_error("headers target"))?;
-            match (data.materialized.get(), key.as_string()) {
-                (false, Some(name)) => match name.variant() {
-                    // Header names are ASCII: read them in place, without a copy.
-                    boa_engine::string::JsStrVariant::Latin1(b) if b.is_ascii() => {
-                        Some(lookup(&data.source, std::str::from_utf8(b).unwrap_or_default(), ctx)?)
-                    }
-                    _ => Some(lookup(&data.source, &name.to_std_string_escaped(), ctx)?),
-                },
-                _ => None,
+/// Points a head object [`recycle`] gave back at another Rust head. False when it cannot
+/// stand for that head (not from the HTTP codec, or of the other kind).
+pub fn renew(obj: &JsObject, head: &Head, ctx: &mut Context) -> JsResult<bool> {
+    let Some(source) = Source::of(head) else { return Ok(false) };
+    let (holder, headers, stale) = {
+        let Some(h) = obj.downcast_ref::<HttpHead>() else { return Ok(false) };
+        if std::mem::discriminant(&h.source) != std::mem::discriminant(&source) {
+            return Ok(false);
+        }
+        for i in 0..3 {
+            if differs(&h.source, &source, i) {
+                let name = field_names(&source)[i].clone();
+                h.holder.insert_property(name, data_property(field(&source, i)));
             }
-        };
-        match found {
-            Some(v) => Ok(v),
-            None => target.get(key.to_property_key(ctx)?, ctx),
         }
-    })
-    .to_js_function(ctx.realm());
-    let handler = make.call(&JsValue::undefined(), &[materialize.into(), get.into()], ctx)?;
-    handler.as_object().ok_or_else(|| type_error("headers handler"))
+        (h.holder.clone(), h.headers.clone(), h.stale_headers)
+    };
+    let fresh = if stale || !super::headers::renew(&headers, &source, ctx) {
+        let headers = super::headers::make(source.clone(), ctx)?;
+        holder.insert_property(js_string!("headers"), data_property(headers.clone()));
+        Some(headers)
+    } else {
+        None
+    };
+    drop(headers);
+    let Some(mut h) = obj.downcast_mut::<HttpHead>() else { return Ok(false) };
+    if let Some(headers) = fresh {
+        h.headers = headers;
+        h.stale_headers = false;
+    }
+    h.header_names = JsValue::undefined();
+    h.source = source;
+    Ok(true)
 }
 
-/// One header as Pipy shows it: `cookie`/`set-cookie` as arrays, the last of other repeats,
-/// no `connection`.
-fn lookup(source: &Source, name: &str, ctx: &mut Context) -> JsResult<JsValue> {
-    let list = match source {
-        Source::Request(r) => &r.headers,
-        Source::Response(r) => &r.headers,
-    };
-    if name.eq_ignore_ascii_case("connection") || name.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Ok(JsValue::undefined());
+/// The Rust head behind a JS head that no script changed.
+pub fn untouched(v: &JsValue) -> Option<Head> {
+    let obj = v.as_object()?;
+    let h = obj.downcast_ref::<HttpHead>()?;
+    if !as_made(&obj, &h) || super::headers::written(&h.headers) {
+        return None;
     }
-    if name == "cookie" || name == "set-cookie" {
-        let values: Vec<JsValue> = list
-            .iter()
-            .filter(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| JsString::from(h.value.as_str()).into())
-            .collect();
-        if values.is_empty() {
-            return Ok(JsValue::undefined());
-        }
-        return Ok(boa_engine::object::builtins::JsArray::from_iter(values, ctx).into());
-    }
-    Ok(list
-        .iter()
-        .rev()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| JsString::from(h.value.as_str()).into())
-        .unwrap_or_default())
-}
-
-fn materialize(target: &JsObject, write: bool, ctx: &mut Context) -> JsResult<()> {
-    let source = {
-        let data = target.downcast_ref::<HeadersData>().ok_or_else(|| type_error("headers target"))?;
-        if write {
-            data.written.set(true);
-        }
-        if data.materialized.replace(true) {
-            return Ok(());
-        }
-        data.source.clone()
-    };
-    let list = match &source {
-        Source::Request(r) => &r.headers,
-        Source::Response(r) => &r.headers,
-    };
-    let (headers, _) = super::message::headers_to_js(list, ctx)?;
-    for key in super::print::enumerable_keys(&headers, ctx)? {
-        let v = headers.get(key.clone(), ctx)?;
-        target.create_data_property_or_throw(key, v, ctx)?;
-    }
-    Ok(())
-}
-
-fn set(this: &JsValue, i: usize, value: JsValue) -> JsResult<JsValue> {
-    let obj = this.as_object().ok_or_else(|| type_error("not an HTTP head"))?;
-    let mut h = obj.downcast_mut::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
-    h.fields[i] = value;
-    h.touched = true;
-    Ok(JsValue::undefined())
+    Some(h.source.head())
 }
 
 /// The head as a plain object with every field (for `toJSON` and the dump format).
 pub fn to_plain(obj: &JsObject, ctx: &mut Context) -> JsResult<JsObject> {
-    let this: JsValue = obj.clone().into();
-    let is_request = matches!(obj.downcast_ref::<HttpHead>().map(|h| h.source.clone()), Some(Source::Request(_)));
-    let names: &[usize] = if is_request { &[2, 0, 1, 5, 6] } else { &[2, 3, 4, 5, 6] };
-    let mut init = ObjectInitializer::new(ctx);
+    let source =
+        obj.downcast_ref::<HttpHead>().map(|h| h.source.clone()).ok_or_else(|| type_error("not an HTTP head"))?;
+    let names = field_names(&source);
     let mut values = Vec::new();
-    for &i in names {
-        values.push((i, get(&this, i, init.context())?));
+    for name in names.iter().chain([&js_string!("headerNames")]) {
+        values.push((name.clone(), obj.get(name.clone(), ctx)?));
     }
-    for (i, v) in values {
-        init.property(JsString::from(FIELDS[i]), v, Attribute::all());
+    let mut init = ObjectInitializer::new(ctx);
+    for (name, v) in values {
+        init.property(name, v, Attribute::all());
     }
     Ok(init.build())
 }
 
-macro_rules! accessors {
-    ($class:ident, $($i:literal),*) => {{
-        let realm = $class.context().realm().clone();
-        $(
-            let getter = NativeFunction::from_fn_ptr(|this, _, ctx| get(this, $i, ctx)).to_js_function(&realm);
-            let setter = NativeFunction::from_fn_ptr(|this, args, _| set(this, $i, args.first().cloned().unwrap_or_default()))
-                .to_js_function(&realm);
-            $class.accessor(JsString::from(FIELDS[$i]), Some(getter), Some(setter), Attribute::CONFIGURABLE | Attribute::ENUMERABLE);
-        )*
-    }};
+fn header_names(this: &JsValue, ctx: &mut Context) -> JsResult<JsValue> {
+    let obj = this.as_object().ok_or_else(|| type_error("not an HTTP head"))?;
+    let source = {
+        let h = obj.downcast_ref::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
+        if !h.header_names.is_undefined() {
+            return Ok(h.header_names.clone());
+        }
+        h.source.clone()
+    };
+    let (_, names) = super::message::headers_to_js(source.headers(), ctx)?;
+    let mut h = obj.downcast_mut::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
+    h.header_names = names.clone().into();
+    Ok(names.into())
 }
 
 impl Class for HttpHead {
@@ -397,7 +279,56 @@ impl Class for HttpHead {
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
-        accessors!(class, 0, 1, 2, 3, 4, 5, 6);
+        let realm = class.context().realm().clone();
+        // The fields, for a head whose holder lost them (a script deleted them there) and
+        // for the class's own description; a head reads them from its holder.
+        let fields = ["protocol", "method", "path", "status", "statusText", "headers"];
+        for name in fields {
+            let get = NativeFunction::from_copy_closure(move |this, _, _| {
+                let obj = this.as_object().ok_or_else(|| type_error("not an HTTP head"))?;
+                let h = obj.downcast_ref::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?;
+                let names = match h.source {
+                    Source::Request(_) => ["protocol", "method", "path", "headers"],
+                    Source::Response(_) => ["protocol", "status", "statusText", "headers"],
+                };
+                let i = names.iter().position(|n| *n == name);
+                Ok(match i {
+                    Some(3) => h.headers.clone().into(),
+                    Some(i) => field(&h.source, i),
+                    None => JsValue::undefined(),
+                })
+            })
+            .to_js_function(&realm);
+            let set = NativeFunction::from_copy_closure(move |this, args, ctx| {
+                let obj = this.as_object().ok_or_else(|| type_error("not an HTTP head"))?;
+                obj.create_data_property_or_throw(
+                    JsString::from(name),
+                    args.first().cloned().unwrap_or_default(),
+                    ctx,
+                )?;
+                Ok(JsValue::undefined())
+            })
+            .to_js_function(&realm);
+            class.accessor(JsString::from(name), Some(get), Some(set), Attribute::CONFIGURABLE);
+        }
+        let get = NativeFunction::from_fn_ptr(|this, _, ctx| header_names(this, ctx)).to_js_function(&realm);
+        // An assigned `headerNames` is an own property: the head then counts as changed.
+        let set = NativeFunction::from_fn_ptr(|this, args, ctx| {
+            let obj = this.as_object().ok_or_else(|| type_error("not an HTTP head"))?;
+            obj.create_data_property_or_throw(
+                js_string!("headerNames"),
+                args.first().cloned().unwrap_or_default(),
+                ctx,
+            )?;
+            Ok(JsValue::undefined())
+        })
+        .to_js_function(&realm);
+        class.accessor(
+            js_string!("headerNames"),
+            Some(get),
+            Some(set),
+            Attribute::CONFIGURABLE | Attribute::ENUMERABLE,
+        );
         class.method(
             js_string!("toJSON"),
             0,

@@ -14,6 +14,7 @@ pub mod data;
 pub mod designer;
 pub mod events;
 pub mod head;
+mod headers;
 pub mod host;
 pub mod inbound;
 mod jobs;
