@@ -50,7 +50,7 @@ fn request_head(n: u32) -> Head {
     ];
     Head::Request(Rc::new(RequestHead {
         method: "GET".into(),
-        path: format!("/some/path?q={}", n % 10),
+        path: format!("/some/path?q={}", n % 10).into(),
         protocol: "HTTP/1.1".into(),
         headers: headers.iter().map(|(n, v)| Header::new(*n, *v)).collect(),
     }))
