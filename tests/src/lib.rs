@@ -29,7 +29,8 @@ pub fn weir_bin() -> PathBuf {
                 panic!("{} is missing: run `cargo xtask test` (or `cargo build --release -p weir`)", bin.display())
             });
             let root = workspace();
-            let sources = [root.join("runtime"), root.join("Cargo.lock")];
+            // What the binary is built from: an example or a bench changing does not relink it.
+            let sources = [root.join("runtime/src"), root.join("runtime/Cargo.toml"), root.join("Cargo.lock")];
             if let Some((path, _)) = newest(&sources).filter(|(_, t)| *t > built) {
                 panic!(
                     "{} is older than {}: run `cargo xtask test` (or `cargo build --release -p weir`)",
