@@ -196,9 +196,11 @@ fn chained_tunnels_go_by_in_the_kernel(client: &str, server: &str) {
     }
     assert_whole(exchange_raw(&connect(port), 1, len).unwrap(), 2, len, "what the client got");
     assert_whole(report(&reports, "upstream"), 1, len, "what the upstream got");
+    // The client sends at once: what arrives before the tunnel opens is read and held (the
+    // more, the busier the machine); the rest goes by in the kernel.
     let (read, spliced) = moved_over(&weir, 4);
-    assert!(spliced >= 4 * len - 4 * MIB, "only {spliced} of {} bytes spliced over two hops", 4 * len);
-    assert!(read < 4 * MIB, "{read} bytes read into user space");
+    assert!(spliced >= 4 * len - 16 * MIB, "only {spliced} of {} bytes spliced over two hops", 4 * len);
+    assert!(read < 16 * MIB, "{read} bytes read into user space");
 }
 
 #[test]
