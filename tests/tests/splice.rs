@@ -4,7 +4,7 @@
 //! `bulk_http.rs`'s business; this file checks which path they took.
 
 use std::io::{BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -194,13 +194,23 @@ fn chained_tunnels_go_by_in_the_kernel(client: &str, server: &str) {
     for p in [port, hop] {
         weir.wait_stderr(&format!("Listening on TCP port {p} "), Duration::from_secs(10));
     }
-    assert_whole(exchange_raw(&connect(port), 1, len).unwrap(), 2, len, "what the client got");
+    // What a client sends before the tunnels open is held, and so read, however much it is.
+    // This one sends a first byte (the tunnels open at the first event), waits for the
+    // upstream's first byte, which comes once they are open, then sends the rest.
+    let s = connect(port);
+    let mut w = s.try_clone().unwrap();
+    write_pattern_at(&mut w, 1, 0, 1).unwrap();
+    s.peek(&mut [0]).unwrap();
+    let writer = thread::spawn(move || {
+        write_pattern_at(&mut w, 1, 1, len - 1)?;
+        w.shutdown(Shutdown::Write)
+    });
+    assert_whole(read_digest(&mut &s, None, 0).unwrap(), 2, len, "what the client got");
+    writer.join().unwrap().unwrap();
     assert_whole(report(&reports, "upstream"), 1, len, "what the upstream got");
-    // The client sends at once: what arrives before the tunnel opens is read and held (the
-    // more, the busier the machine); the rest goes by in the kernel.
     let (read, spliced) = moved_over(&weir, 4);
-    assert!(spliced >= 4 * len - 16 * MIB, "only {spliced} of {} bytes spliced over two hops", 4 * len);
-    assert!(read < 16 * MIB, "{read} bytes read into user space");
+    assert!(spliced >= 4 * len - 4 * MIB, "only {spliced} of {} bytes spliced over two hops", 4 * len);
+    assert!(read < 4 * MIB, "{read} bytes read into user space");
 }
 
 #[test]
