@@ -245,16 +245,12 @@ impl Filter for ConnectHttpTunnel {
 
     /// Once the tunnel is open, the bytes go where the sub-pipeline sends them.
     fn pass(&self) -> Pass {
-        match &self.sub {
-            Some(sub) if self.connected && !self.closed && self.held.is_empty() => sub.pass(),
-            _ => Pass::No,
-        }
+        let open = self.connected && !self.closed && self.held.is_empty();
+        Replied::pass(self.sub.as_ref().filter(|_| open))
     }
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {
-        if let Some(sub) = &self.sub {
-            sub.passed(n);
-        }
+        Replied::passed(self.sub.as_ref(), n);
         self.replies(out);
     }
 }

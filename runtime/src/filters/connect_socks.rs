@@ -185,16 +185,11 @@ impl Filter for ConnectSocks {
 
     /// Once connected, the bytes go where the sub-pipeline sends them.
     fn pass(&self) -> Pass {
-        match &self.sub {
-            Some(sub) if self.stage == Stage::Connected => sub.pass(),
-            _ => Pass::No,
-        }
+        Replied::pass(self.sub.as_ref().filter(|_| self.stage == Stage::Connected))
     }
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {
-        if let Some(sub) = &self.sub {
-            sub.passed(n);
-        }
+        Replied::passed(self.sub.as_ref(), n);
         self.replies(out);
     }
 }

@@ -20,11 +20,19 @@ struct Inbox {
     through: Cell<bool>,
 }
 
+impl Inbox {
+    /// The owner is past its handshake and nothing waits for it here: what comes back now
+    /// may go straight on after the owner.
+    fn handing_on(&self) -> bool {
+        self.through.get() && !self.feeding.get() && self.events.borrow().is_empty()
+    }
+}
+
 impl EventSink for Inbox {
     fn on_event(&self, evt: Event) {
         // Past the handshake, with nothing queued before it, an event goes on at once as the
         // owner would send it: no task hop, and no queue to keep bytes from going by unseen.
-        if self.through.get() && !self.feeding.get() && self.events.borrow().is_empty() {
+        if self.handing_on() {
             return self.env.emit(evt);
         }
         self.events.borrow_mut().push_back(evt);
@@ -40,11 +48,7 @@ impl EventSink for Inbox {
     /// Once the owner hands replies on unchanged and has none queued, they go where the
     /// owner's output goes.
     fn pass(self: Rc<Self>) -> Pass {
-        if self.through.get() && !self.feeding.get() && self.events.borrow().is_empty() {
-            self.env.pass_after()
-        } else {
-            Pass::No
-        }
+        if self.handing_on() { self.env.pass_after() } else { Pass::No }
     }
 
     fn passed(&self, n: u64) {
@@ -80,16 +84,20 @@ impl Replied {
         self.inbox.feeding.set(false);
     }
 
-    /// Where the owner's next input bytes would go unseen, were they fed in now.
-    pub fn pass(&self) -> Pass {
-        self.pipeline.pass()
+    /// Where the next input bytes of an owner that feeds them all to `sub` (when it has one
+    /// and is past its handshake) would go unseen: where the sub-pipeline sends them. As
+    /// [`super::link::Sub::pass`].
+    pub fn pass(sub: Option<&Replied>) -> Pass {
+        sub.map_or(Pass::No, |s| s.pipeline.pass())
     }
 
     /// `n` input bytes went by as the last [`Replied::pass`] allowed.
-    pub fn passed(&self, n: u64) {
-        self.inbox.feeding.set(true);
-        self.pipeline.passed(n);
-        self.inbox.feeding.set(false);
+    pub fn passed(sub: Option<&Replied>, n: u64) {
+        if let Some(s) = sub {
+            s.inbox.feeding.set(true);
+            s.pipeline.passed(n);
+            s.inbox.feeding.set(false);
+        }
     }
 
     /// Says whether the owner hands what comes back on unchanged from now on, so that
