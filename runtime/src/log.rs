@@ -4,6 +4,7 @@
 //! `--log-level=debug:topic+topic` (all of them with plain `debug`).
 
 use std::fmt;
+use std::io::Write;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -90,4 +91,12 @@ mod tests {
         assert!(l.enabled(&Level::ERROR, "x"));
         assert!(LogLevel::parse("loud").is_err());
     }
+}
+
+/// Writes and flushes at once: users pipe weir's stdout and expect each line as it happens
+/// (`print`, `println`, the `print` filter).
+pub fn write_stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes);
+    let _ = out.flush();
 }

@@ -30,32 +30,9 @@ pub fn duration(v: &JsValue, ctx: &mut Context) -> JsResult<Duration> {
     Ok(seconds(secs))
 }
 
-/// The `bufferSize` option: a number of bytes or a string with a binary suffix (`'16k'`,
-/// `'1m'`, `'1g'`); 0 or absent means the filter's default.
-pub fn buffer_size(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<usize> {
-    size_option(options, "bufferSize", ctx)
-}
-
 /// How much of a message a filter that holds whole messages keeps at most, unless its
 /// `bufferLimit` option says otherwise.
 pub const MESSAGE_LIMIT: usize = 16 << 20;
-
-/// The `bufferLimit` option of the filters that hold a whole message, as `bufferSize` is
-/// written; 0 or absent means [`MESSAGE_LIMIT`].
-pub fn buffer_limit(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<usize> {
-    Ok(Some(size_option(options, "bufferLimit", ctx)?).filter(|n| *n > 0).unwrap_or(MESSAGE_LIMIT))
-}
-
-fn size_option(options: Option<&JsValue>, name: &str, ctx: &mut Context) -> JsResult<usize> {
-    let Some(o) = options.and_then(|o| o.as_object()) else {
-        return Ok(0);
-    };
-    let v = o.get(boa_engine::JsString::from(name), ctx)?;
-    if v.is_null_or_undefined() {
-        return Ok(0);
-    }
-    size(&v, ctx)
-}
 
 /// A size: a number of bytes or a string with a binary suffix (`'16k'`, `'1m'`, `'1g'`).
 pub fn size(v: &JsValue, ctx: &mut Context) -> JsResult<usize> {

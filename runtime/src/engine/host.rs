@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use super::quota::Bucket;
 use super::{Context, Event, Head, Inbound};
 use crate::codec::http1::{RequestHead, ResponseHead, Text};
 
@@ -79,6 +80,9 @@ pub trait Host {
 
     /// A head read as a response, with Pipy's defaults for what a script's head lacks.
     fn response_head(&self, head: &Head) -> Rc<ResponseHead>;
+
+    /// The token bucket of an `algo.Quota` value (what a throttle's function returned).
+    fn quota_of(&self, v: &Value) -> Option<Rc<Bucket>>;
 }
 
 /// The head a script's head value stands for when the host cannot read it.
@@ -188,6 +192,9 @@ impl Host for NoHost {
     fn response_head(&self, head: &Head) -> Rc<ResponseHead> {
         rust_response_head(head).unwrap_or_else(|| Rc::new(default_response_head()))
     }
+    fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
+        None
+    }
 }
 
 /// The `StreamEnd` a filter emits when a script callback failed with `message`.
@@ -204,6 +211,7 @@ pub mod stub {
 
     use super::{Callback, Host, Settled, Value};
     use crate::codec::http1::{RequestHead, ResponseHead};
+    use crate::engine::quota::Bucket;
     use crate::engine::{Context, Event, Head, Inbound};
 
     #[derive(Default)]
@@ -285,6 +293,9 @@ pub mod stub {
         }
         fn response_head(&self, head: &Head) -> Rc<ResponseHead> {
             super::rust_response_head(head).unwrap_or_else(|| Rc::new(super::default_response_head()))
+        }
+        fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
+            None
         }
     }
 }

@@ -4,15 +4,20 @@
 pub mod context;
 pub mod event;
 pub mod gauge;
+pub mod given;
 pub mod host;
 pub mod inbound;
 pub mod pass;
 pub mod pipeline;
+pub mod quota;
+pub mod sub;
 
 pub use context::Context;
 pub use event::{Event, Head, StreamError};
 pub use gauge::Gauge;
+pub use given::Given;
 pub use host::{Callback, Host, Value, host};
 pub use inbound::Inbound;
 pub use pass::{KernelSink, Pass};
 pub use pipeline::{EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline, StartSpec};
+pub use sub::{Registry, Sub, SubRef};

@@ -14,18 +14,18 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 use bytes::{Bytes, BytesMut};
 
 use super::Made;
-use super::link::Sub;
+use crate::args::Args;
 use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestInfo, Skip};
+use crate::engine::Sub;
 use crate::engine::host::runtime_error;
 use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Head, Layout, Output, Pass, Value, host};
-use crate::js;
 
-pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
-    let f = js::function_arg(args, 0, "acceptHTTPTunnel")?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let f = args.function(0, "a function")?;
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { f, sub }))))
 }
 

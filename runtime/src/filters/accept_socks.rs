@@ -7,18 +7,18 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsString, JsValue};
+use boa_engine::{JsResult, JsString, JsValue};
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::Made;
-use super::link::Sub;
+use crate::args::Args;
 use crate::codec::socks::{self, Request, ServerStep};
+use crate::engine::Sub;
 use crate::engine::host::runtime_error;
 use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, host};
-use crate::js;
 
-pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
-    let f = js::function_arg(args, 0, "acceptSOCKS")?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let f = args.function(0, "a function")?;
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { f, sub }))))
 }
 

@@ -9,41 +9,38 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
-use super::link::{Sub, SubRef};
 use super::select::{Family, Pick, Select, Selector};
+use crate::args::Args;
 use crate::engine::host::runtime_error;
-use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Pass, Value, host};
-use crate::js;
+use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Pass, Sub, SubRef, Value, host};
 
 /// Splits `cond1, sub1, ..., default?` into (condition, sub-pipeline) pairs; the default
 /// has no condition.
-pub fn make(select: Select, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let name = select.name(Family::Branch);
+pub fn make(select: Select, args: &mut Args<'_>) -> JsResult<Made> {
     if args.len() < 2 {
-        return Err(js::type_error(format!("{name}() requires at least 2 arguments")));
+        return Err(args.takes("at least 2 arguments"));
     }
     let mut branches = Vec::new();
-    for pair in args.chunks(2) {
+    for pair in args.values().chunks(2) {
         let (cond, sub) = match pair {
             [cond, sub] => {
-                let f = cond.as_object().filter(|o| o.is_callable()).ok_or_else(|| {
-                    js::type_error(format!("{name}(): conditions must be functions, got {}", cond.display()))
-                })?;
+                let f = cond
+                    .as_object()
+                    .filter(|o| o.is_callable())
+                    .ok_or_else(|| args.error(format!("conditions must be functions, got {}", cond.display())))?;
                 (Some(f.clone()), sub)
             }
             [sub] => (None, sub),
             _ => unreachable!("chunks(2) yields one or two items"),
         };
         if !sub.is_string() && !sub.as_object().is_some_and(|o| o.is_callable()) {
-            return Err(js::type_error(format!(
-                "{name}(): a sub-pipeline must be a pipeline name or a builder function, got {}",
-                sub.display()
-            )));
+            let got = sub.display();
+            return Err(args.error(format!("a sub-pipeline must be a pipeline name or a builder function, got {got}")));
         }
-        branches.push((cond, js::configuration::sub_ref(sub, ctx)?));
+        branches.push((cond, args.sub(sub)?));
     }
     Ok(Made::Filter(Box::new(Spec { select, branches: Rc::new(branches) })))
 }

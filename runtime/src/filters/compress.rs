@@ -2,16 +2,17 @@
 //! `'deflate'` (zlib); the compressed stream is finished at `StreamEnd`. As in Pipy, other
 //! events are dropped. `fn()` is called at the first event for the algorithm.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
-use super::decompress::Choice;
+use super::decompress::{algorithm, algorithm_now};
+use crate::args::Args;
 use crate::codec::compress::{Algorithm, Deflater};
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output};
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let choice = Choice::parse("compress", args, ctx, is_compressor)?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let choice = algorithm(args, is_compressor)?;
     Ok(Made::Filter(Box::new(Spec { choice })))
 }
 
@@ -20,7 +21,7 @@ pub(super) fn is_compressor(name: &str) -> Option<Algorithm> {
 }
 
 struct Spec {
-    choice: Choice,
+    choice: Given<Algorithm>,
 }
 
 impl FilterSpec for Spec {
@@ -34,7 +35,7 @@ impl FilterSpec for Spec {
 }
 
 struct Compress {
-    choice: Choice,
+    choice: Given<Algorithm>,
     env: FilterEnv,
     deflater: Option<Deflater>,
     started: bool,
@@ -44,7 +45,7 @@ impl Filter for Compress {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if !self.started {
             self.started = true;
-            match self.choice.resolve("compress", &self.env, is_compressor) {
+            match algorithm_now(&self.choice, "compress", &self.env, is_compressor) {
                 Ok(a) => self.deflater = Deflater::new(a),
                 Err(e) => {
                     tracing::error!(target: "pipeline", "compress: {e}");

@@ -3,38 +3,28 @@
 //! messageStart)` picks the algorithm per message (nothing: leave it as it is). The body is
 //! compressed as it streams by; events outside messages pass unchanged.
 
-use boa_engine::{Context, JsObject, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
 use super::compress::is_compressor as compressor;
 use super::content_encoding;
+use crate::args::Args;
 use crate::codec::compress::{Algorithm, Deflater};
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, host};
-use crate::js;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Head, Output, host};
 
-#[derive(Clone)]
-enum Choice {
-    Fixed(Algorithm),
-    Dynamic(JsObject),
-}
-
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let choice = match args.first() {
-        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Choice::Dynamic(v.as_object().unwrap().clone()),
-        Some(v) if v.is_string() => {
-            let name = v.to_string(ctx)?.to_std_string_escaped();
-            Choice::Fixed(compressor(&name).ok_or_else(|| {
-                js::type_error(format!("compressHTTP(): unknown algorithm {name:?} (use 'gzip' or 'deflate')"))
-            })?)
-        }
-        _ => return Err(js::type_error("compressHTTP() takes 'gzip', 'deflate' or a function returning one")),
-    };
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let choice = args.given(0, "'gzip', 'deflate'", |v, args| {
+        let Some(name) = v.as_string().map(|s| s.to_std_string_escaped()) else { return Ok(None) };
+        compressor(&name)
+            .map(Some)
+            .ok_or_else(|| args.error(format!("unknown algorithm {name:?} (use 'gzip' or 'deflate')")))
+    })?;
     Ok(Made::Filter(Box::new(Spec { choice })))
 }
 
 struct Spec {
-    choice: Choice,
+    choice: Given<Algorithm>,
 }
 
 impl FilterSpec for Spec {
@@ -48,7 +38,7 @@ impl FilterSpec for Spec {
 }
 
 struct CompressHttp {
-    choice: Choice,
+    choice: Given<Algorithm>,
     env: FilterEnv,
     deflater: Option<Deflater>,
     in_message: bool,
@@ -59,8 +49,8 @@ impl CompressHttp {
     /// The algorithm for this message, and the head as it goes on.
     fn choose(&self, head: Head) -> Result<(Option<Algorithm>, Head), String> {
         match &self.choice {
-            Choice::Fixed(a) => Ok((Some(*a), head)),
-            Choice::Dynamic(f) => {
+            Given::Fixed(a) => Ok((Some(*a), head)),
+            Given::Dynamic(f) => {
                 let host = host();
                 let arg = host.event_value(&Event::MessageStart(head.clone()))?;
                 let v = host.call(&self.env.context, f, std::slice::from_ref(&arg))?;

@@ -8,17 +8,17 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use boa_engine::{Context, JsResult, JsString, JsValue};
+use boa_engine::JsResult;
 use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
 
 use super::Made;
-use super::target::Target;
-use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Output, Pass};
+use crate::args::Args;
+use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Given, Output, Pass};
 use crate::net::outbox::{End, Outbox};
 use crate::net::reader::{Ended, Reader};
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Options {
     retry_count: i32,
     retry_delay: Duration,
@@ -26,36 +26,23 @@ struct Options {
     idle_timeout: Option<Duration>,
 }
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    if super::connect_udp::wanted(args.get(1), ctx)? {
-        return super::connect_udp::make(args, ctx);
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    if super::connect_udp::wanted(args)? {
+        return super::connect_udp::make(args);
     }
-    let target = Target::from_args(args, "connect", ctx)?;
-    let mut options = Options { idle_timeout: Some(Duration::from_secs(60)), ..Default::default() };
-    if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
-        let get = |name: &str, ctx: &mut Context| o.get(JsString::from(name), ctx);
-        let v = get("retryCount", ctx)?;
-        if !v.is_undefined() {
-            options.retry_count = v.to_i32(ctx)?;
-        }
-        let v = get("retryDelay", ctx)?;
-        if !v.is_undefined() {
-            options.retry_delay = crate::options::duration(&v, ctx)?;
-        }
-        let v = get("connectTimeout", ctx)?;
-        if !v.is_undefined() {
-            options.connect_timeout = Some(crate::options::duration(&v, ctx)?).filter(|d| !d.is_zero());
-        }
-        let v = get("idleTimeout", ctx)?;
-        if !v.is_undefined() {
-            options.idle_timeout = Some(crate::options::duration(&v, ctx)?).filter(|d| !d.is_zero());
-        }
-    }
+    let target = args.given_text(0, "a target 'host:port'")?;
+    let mut o = args.options(1);
+    let options = Options {
+        retry_count: o.number("retryCount")?.map_or(0, |n| n as i32),
+        retry_delay: o.duration("retryDelay")?.unwrap_or_default(),
+        connect_timeout: o.timeout("connectTimeout")?.flatten(),
+        idle_timeout: o.timeout("idleTimeout")?.unwrap_or(Some(Duration::from_secs(60))),
+    };
     Ok(Made::Filter(Box::new(Spec { target, options })))
 }
 
 struct Spec {
-    target: Target,
+    target: Given<String>,
     options: Options,
 }
 
@@ -70,7 +57,7 @@ impl FilterSpec for Spec {
 }
 
 struct Connect {
-    target: Target,
+    target: Given<String>,
     options: Options,
     env: FilterEnv,
     outbox: Option<Rc<Outbox>>,
@@ -81,7 +68,7 @@ impl Connect {
     fn open(&mut self) -> Rc<Outbox> {
         let outbox = Rc::new(Outbox::new(self.env.context.upstream.clone()));
         self.outbox = Some(outbox.clone());
-        let target = self.target.resolve(&self.env.context);
+        let target = self.target.text(&self.env.context);
         let env = self.env.clone();
         match target {
             Ok(target) => {
@@ -103,10 +90,10 @@ impl Filter for Connect {
     /// event by the end of this turn it opens anyway, so a server that speaks first is heard.
     fn start(&mut self) {
         match self.target {
-            Target::Fixed(_) => {
+            Given::Fixed(_) => {
                 self.open();
             }
-            Target::Dynamic(_) => {
+            Given::Dynamic(_) => {
                 let env = self.env.clone();
                 tokio::task::spawn_local(async move { env.wake() });
             }

@@ -14,41 +14,25 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
+use boa_engine::{JsObject, JsResult, JsString};
 use bytes::Bytes;
 
 use super::Made;
 use super::reply::Replied;
+use crate::args::Args;
 use crate::codec::http1::{Item, RequestInfo, ResponseDecoder, Skip};
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, host};
-use crate::js;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Layout, Output, Pass, Value, host};
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let handshake = match args.first() {
-        Some(v) if v.is_string() || v.is_object() => v.clone(),
-        _ => {
-            return Err(js::type_error(
-                "connectHTTPTunnel() takes a request Message, a target 'host:port', or a function returning one",
-            ));
-        }
-    };
-    let mut on_state = None;
-    if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
-        let f = o.get(js_string!("onState"), ctx)?;
-        if !f.is_null_or_undefined() {
-            on_state = Some(
-                f.as_object()
-                    .filter(|f| f.is_callable())
-                    .ok_or_else(|| js::type_error("connectHTTPTunnel(): onState must be a function"))?,
-            );
-        }
-    }
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let what = "a request Message, a target 'host:port',";
+    let handshake = args.given(0, what, |v, _| Ok(Some(v.clone()).filter(|v| v.is_string() || v.is_object())))?;
+    let on_state = args.options(1).function("onState")?;
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { handshake, on_state, sub }))))
 }
 
 struct Spec {
-    handshake: JsValue,
+    handshake: Given<Value>,
     on_state: Option<JsObject>,
     sub: Rc<Layout>,
 }
@@ -77,7 +61,7 @@ impl FilterSpec for Spec {
 }
 
 struct ConnectHttpTunnel {
-    handshake: JsValue,
+    handshake: Given<Value>,
     on_state: Option<JsObject>,
     layout: Rc<Layout>,
     env: FilterEnv,
@@ -105,10 +89,7 @@ impl ConnectHttpTunnel {
     /// Starts the sub-pipeline and sends the request into it.
     fn open(&mut self) -> Result<(), String> {
         let host = host();
-        let handshake = match self.handshake.as_object().filter(|o| o.is_callable()) {
-            Some(f) => host.call(&self.env.context, &f, &[])?,
-            None => self.handshake.clone(),
-        };
+        let handshake = self.handshake.get(&self.env.context, &[], Ok)?;
         let request = if handshake.is_string() {
             let target = host.to_text(&handshake)?;
             self.info = RequestInfo { is_connect: true, ..RequestInfo::default() };

@@ -7,23 +7,23 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::Made;
 use super::reply::Replied;
-use super::target::Target;
+use crate::args::Args;
 use crate::codec::socks;
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Layout, Output, Pass};
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let target = Target::from_args(args, "connectSOCKS", ctx)?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let target = args.given_text(0, "a target 'host:port'")?;
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { target, sub }))))
 }
 
 struct Spec {
-    target: Target,
+    target: Given<String>,
     sub: Rc<Layout>,
 }
 
@@ -57,7 +57,7 @@ enum Stage {
 }
 
 struct ConnectSocks {
-    target: Target,
+    target: Given<String>,
     sub_layout: Rc<Layout>,
     env: FilterEnv,
     sub: Option<Replied>,
@@ -135,7 +135,7 @@ impl ConnectSocks {
     }
 
     fn target(&self) -> Result<(String, u16), String> {
-        let text = self.target.resolve(&self.env.context)?;
+        let text = self.target.text(&self.env.context)?;
         let invalid = || format!("target is not 'host:port': {text:?}");
         let (h, p) = text.rsplit_once(':').ok_or_else(invalid)?;
         Ok((h.to_string(), p.parse().map_err(|_| invalid())?))

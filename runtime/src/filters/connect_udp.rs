@@ -13,46 +13,34 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use boa_engine::{Context, JsResult, JsString, JsValue};
+use boa_engine::JsResult;
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::Made;
-use super::target::Target;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
-use crate::js;
+use crate::args::Args;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output};
 use crate::net::udp::SendQueue;
 
 /// Whether `connect`'s options ask for UDP.
-pub fn wanted(options: Option<&JsValue>, ctx: &mut Context) -> JsResult<bool> {
-    let Some(o) = options.and_then(|v| v.as_object()) else { return Ok(false) };
-    let p = o.get(JsString::from("protocol"), ctx)?;
-    if p.is_undefined() {
-        return Ok(false);
-    }
-    match p.to_string(ctx)?.to_std_string_escaped().as_str() {
-        "tcp" => Ok(false),
-        "udp" => Ok(true),
-        other => Err(js::type_error(format!("connect(): unknown protocol: {other}"))),
+pub fn wanted(args: &mut Args<'_>) -> JsResult<bool> {
+    match args.options(1).string("protocol")?.as_deref() {
+        None | Some("tcp") => Ok(false),
+        Some("udp") => Ok(true),
+        Some(other) => Err(args.error(format!("unknown protocol: {other}"))),
     }
 }
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let target = Target::from_args(args, "connect", ctx)?;
-    let mut idle = Some(Duration::from_secs(60));
-    if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
-        let v = o.get(JsString::from("idleTimeout"), ctx)?;
-        if !v.is_undefined() {
-            idle = Some(crate::options::duration(&v, ctx)?).filter(|d| !d.is_zero());
-        }
-    }
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let target = args.given_text(0, "a target 'host:port'")?;
+    let idle = args.options(1).timeout("idleTimeout")?.unwrap_or(Some(Duration::from_secs(60)));
     Ok(Made::Filter(Box::new(Spec { target, idle })))
 }
 
 struct Spec {
-    target: Target,
+    target: Given<String>,
     idle: Option<Duration>,
 }
 
@@ -98,7 +86,7 @@ impl Link {
 }
 
 struct ConnectUdp {
-    target: Target,
+    target: Given<String>,
     idle: Option<Duration>,
     env: FilterEnv,
     link: Option<Rc<Link>>,
@@ -109,7 +97,7 @@ impl ConnectUdp {
     fn open(&mut self) -> Rc<Link> {
         let link = Rc::new(Link::default());
         self.link = Some(link.clone());
-        let target = self.target.resolve(&self.env.context);
+        let target = self.target.text(&self.env.context);
         match target {
             Ok(target) => {
                 let task = tokio::task::spawn_local(run(target, self.idle, link.clone(), self.env.clone()));

@@ -14,14 +14,15 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 use bytes::Bytes;
 
 use super::Made;
+use crate::args::Args;
 use crate::codec::http1::{self, DecodeError, Item, ResponseDecoder};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, Pass, StreamError};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, Pass, StreamError, Value};
 
-pub fn make(_args: &[JsValue], _: &mut Context) -> JsResult<Made> {
+pub fn make(_: &mut Args<'_>) -> JsResult<Made> {
     Ok(Made::Filter(Box::new(Spec)))
 }
 
@@ -46,7 +47,7 @@ fn emit_item(item: Item<http1::DecodedResponse>, out: &mut Output<'_>) {
     match item {
         Item::Head(r) => out.emit(Event::MessageStart(Head::Response(Rc::new(r.head)))),
         Item::Body(b) => out.emit(Event::Data(b)),
-        Item::End(_) => out.emit(Event::MessageEnd(JsValue::undefined())),
+        Item::End(_) => out.emit(Event::MessageEnd(Value::undefined())),
         Item::Error(DecodeError::TooLarge) => {
             tracing::error!(target: "http", "HTTP header size overflow")
         }
@@ -83,7 +84,7 @@ impl Filter for DecodeHttpResponse {
                     if let StreamError::Value(v) = &error {
                         out.emit(Event::Data(Bytes::from(v.display().to_string())));
                     }
-                    out.emit(Event::MessageEnd(JsValue::undefined()));
+                    out.emit(Event::MessageEnd(Value::undefined()));
                 }
                 self.decoder.reset();
                 out.emit(Event::StreamEnd(Some(error)));

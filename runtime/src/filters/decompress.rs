@@ -5,66 +5,43 @@
 //! Corrupt input, or input that ends before the compressed stream does, ends the stream with
 //! a `ProtocolError` StreamEnd and a log line.
 
-use boa_engine::{Context, JsObject, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
+use crate::args::Args;
 use crate::codec::compress::{Algorithm, Inflater};
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output, host};
-use crate::js;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, host};
 
-/// An algorithm given as a name, or by a function called at the first event.
-#[derive(Clone)]
-pub enum Choice {
-    Fixed(Algorithm),
-    Dynamic(JsObject),
+/// The algorithm argument of `compress` and `decompress`: one of the names `known` takes,
+/// or a function called at the first event for one.
+pub(super) fn algorithm(args: &mut Args<'_>, known: fn(&str) -> Option<Algorithm>) -> JsResult<Given<Algorithm>> {
+    args.given(0, "an algorithm name", |v, args| {
+        let Some(name) = v.as_string().map(|s| s.to_std_string_escaped()) else { return Ok(None) };
+        known(&name).map(Some).ok_or_else(|| args.error(format!("unknown compression algorithm: {name}")))
+    })
 }
 
-impl Choice {
-    pub fn parse(
-        filter: &str,
-        args: &[JsValue],
-        ctx: &mut Context,
-        known: fn(&str) -> Option<Algorithm>,
-    ) -> JsResult<Choice> {
-        match args.first() {
-            Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => {
-                Ok(Choice::Dynamic(v.as_object().unwrap().clone()))
-            }
-            Some(v) if v.is_string() => {
-                let name = v.to_string(ctx)?.to_std_string_escaped();
-                let a = known(&name)
-                    .ok_or_else(|| js::type_error(format!("{filter}(): unknown compression algorithm: {name}")))?;
-                Ok(Choice::Fixed(a))
-            }
-            _ => Err(js::type_error(format!("{filter}() takes an algorithm name or a function returning one"))),
-        }
-    }
-
-    pub fn resolve(
-        &self,
-        filter: &str,
-        env: &FilterEnv,
-        known: fn(&str) -> Option<Algorithm>,
-    ) -> Result<Algorithm, String> {
-        match self {
-            Choice::Fixed(a) => Ok(*a),
-            Choice::Dynamic(f) => {
-                let host = host();
-                let name = host.call(&env.context, f, &[]).and_then(|v| host.to_text(&v))?;
-                known(&name).ok_or_else(|| format!("{filter}(): unknown compression algorithm: {name}"))
-            }
-        }
-    }
+/// The algorithm for this stream.
+pub(super) fn algorithm_now(
+    given: &Given<Algorithm>,
+    filter: &str,
+    env: &FilterEnv,
+    known: fn(&str) -> Option<Algorithm>,
+) -> Result<Algorithm, String> {
+    given.get(&env.context, &[], |v| {
+        let name = host().to_text(&v)?;
+        known(&name).ok_or_else(|| format!("{filter}(): unknown compression algorithm: {name}"))
+    })
 }
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let choice = Choice::parse("decompress", args, ctx, Algorithm::from_name)?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let choice = algorithm(args, Algorithm::from_name)?;
     Ok(Made::Filter(Box::new(Spec { choice })))
 }
 
 struct Spec {
-    choice: Choice,
+    choice: Given<Algorithm>,
 }
 
 impl FilterSpec for Spec {
@@ -78,7 +55,7 @@ impl FilterSpec for Spec {
 }
 
 struct Decompress {
-    choice: Choice,
+    choice: Given<Algorithm>,
     env: FilterEnv,
     inflater: Option<Inflater>,
     started: bool,
@@ -92,7 +69,7 @@ impl Filter for Decompress {
         }
         if !self.started {
             self.started = true;
-            match self.choice.resolve("decompress", &self.env, Algorithm::from_name) {
+            match algorithm_now(&self.choice, "decompress", &self.env, Algorithm::from_name) {
                 Ok(a) => self.inflater = Some(Inflater::new(a)),
                 Err(e) => {
                     tracing::error!(target: "pipeline", "{e}");

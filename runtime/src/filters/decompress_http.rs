@@ -5,14 +5,15 @@
 //! A corrupt or truncated body ends the stream with a `ProtocolError` StreamEnd and a log
 //! line; nothing after it passes.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
 use super::content_encoding;
+use crate::args::Args;
 use crate::codec::compress::{Algorithm, CodecError, Inflater};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
 
-pub fn make(_: &[JsValue], _: &mut Context) -> JsResult<Made> {
+pub fn make(_: &mut Args<'_>) -> JsResult<Made> {
     Ok(Made::Filter(Box::new(Spec)))
 }
 

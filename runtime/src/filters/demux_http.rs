@@ -4,15 +4,15 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
 use super::http_server::{HttpServer, Responder};
+use crate::args::Args;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output};
-use crate::options;
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let buffer_size = options::buffer_size(args.first(), ctx)?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let buffer_size = args.options(0).buffer_size()?;
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { sub, buffer_size }))))
 }
 

@@ -1,15 +1,13 @@
 //! `dump(tag?)`: passes every event on and logs one line for each.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
+use crate::args::Args;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let tag = match args.first() {
-        Some(v) if !v.is_undefined() => Some(v.to_string(ctx)?.to_std_string_escaped()),
-        _ => None,
-    };
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let tag = args.optional_string(0)?;
     Ok(Made::Filter(Box::new(Spec { tag })))
 }
 

@@ -6,16 +6,15 @@
 //! buffered for a `content-length` unless it outgrows `options.bufferSize`, then chunked.
 //! Data outside a message is dropped, as in Pipy.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
+use crate::args::Args;
 use crate::codec::http1::{Encoder, Ending, Out, RequestInfo};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output};
-use crate::js::message::{request_head_of, response_head_of};
-use crate::options;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, host};
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let buffer_size = options::buffer_size(args.first(), ctx)?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let buffer_size = args.options(0).buffer_size()?;
     Ok(Made::Filter(Box::new(Spec { buffer_size, response: false })))
 }
 
@@ -54,8 +53,8 @@ impl Encode {
             Head::Response(r) if self.response && !says_close(&r.headers) => {
                 self.encoder.start_response_head(r, request)
             }
-            other if self.response => self.encoder.start_script_response(&response_head_of(other), request),
-            other => self.encoder.start_script_request(&request_head_of(other)),
+            other if self.response => self.encoder.start_script_response(&host().response_head(other), request),
+            other => self.encoder.start_script_request(&host().request_head(other)),
         }
     }
 }
@@ -112,13 +111,11 @@ mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use boa_engine::Source;
     use bytes::Bytes;
 
     use super::*;
     use crate::codec::http1::{Header, RequestHead};
     use crate::engine::{Context as PipelineContext, Layout, Pipeline};
-    use crate::js;
 
     fn run(spec: Spec, input: Vec<Event>) -> Vec<String> {
         let seen = Rc::new(RefCell::new(Vec::new()));
@@ -142,7 +139,7 @@ mod tests {
     }
 
     fn message_end() -> Event {
-        Event::MessageEnd(JsValue::undefined())
+        Event::MessageEnd(crate::engine::Value::undefined())
     }
 
     #[test]
@@ -175,36 +172,6 @@ mod tests {
     }
 
     #[test]
-    fn encodes_script_heads_and_chunks_over_the_buffer_size() {
-        let mut ctx = Context::default();
-        let options = ctx.eval(Source::from_bytes("({ bufferSize: '0.002k' })")).unwrap();
-        let Made::Filter(_) = make(std::slice::from_ref(&options), &mut ctx).unwrap() else { panic!() };
-        assert_eq!(crate::options::buffer_size(Some(&options), &mut ctx).unwrap(), 2);
-        let head = ctx
-            .eval(Source::from_bytes(
-                "({ method: 'PUT', headers: { 'content-type': 'text/plain', connection: 'close' }, \
-                 headerNames: { 'content-type': 'Content-Type' } })",
-            ))
-            .unwrap();
-        js::install(Rc::new(RefCell::new(ctx)));
-        let out = run(
-            Spec { buffer_size: 2, response: false },
-            vec![Event::MessageStart(Head::Js(head)), data("a"), data("bc"), data("d"), message_end()],
-        );
-        assert_eq!(
-            out,
-            [
-                "MessageStart",
-                "data PUT / HTTP/1.1\r\nContent-Type: text/plain\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
-                "data 3\r\nabc\r\n",
-                "data 1\r\nd\r\n",
-                "data 0\r\n\r\n",
-                "MessageEnd",
-            ]
-        );
-    }
-
-    #[test]
     fn responses_without_a_head_get_the_defaults() {
         let out = run(
             Spec { buffer_size: 0, response: true },
@@ -227,16 +194,5 @@ mod tests {
             vec![Event::MessageStart(Head::None), data("partial"), Event::error("ReadError"), message_end()],
         );
         assert_eq!(out, ["StreamEnd"]);
-    }
-
-    #[test]
-    fn bad_sizes_are_rejected() {
-        let mut ctx = Context::default();
-        for bad in ["'lots'", "'-1k'"] {
-            let options = ctx.eval(Source::from_bytes(&format!("({{ bufferSize: {bad} }})"))).unwrap();
-            assert!(crate::options::buffer_size(Some(&options), &mut ctx).is_err(), "{bad}");
-        }
-        let options = ctx.eval(Source::from_bytes("({ bufferSize: 16384 })")).unwrap();
-        assert_eq!(crate::options::buffer_size(Some(&options), &mut ctx).unwrap(), 16384);
     }
 }

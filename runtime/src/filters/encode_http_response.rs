@@ -2,12 +2,13 @@
 //! as `encodeHTTPRequest` (see there), for response heads: a missing `statusText` becomes
 //! the standard reason phrase, and every response gets a framing header except 1xx and 204.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
 use super::encode_http_request::Spec;
+use crate::args::Args;
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let buffer_size = crate::options::buffer_size(args.first(), ctx)?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let buffer_size = args.options(0).buffer_size()?;
     Ok(Made::Filter(Box::new(Spec { buffer_size, response: true })))
 }

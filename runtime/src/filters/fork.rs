@@ -3,20 +3,21 @@
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
+use crate::args::Args;
 use crate::engine::host;
 use crate::engine::pipeline::Discard;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, Pipeline};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, Pipeline, Value};
 
-pub fn make(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
-    let init = args.first().cloned().unwrap_or_default();
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let init = args.value(0);
     Ok(Made::Joint(Box::new(move |sub| Box::new(Spec { init, sub }))))
 }
 
 struct Spec {
-    init: JsValue,
+    init: Value,
     sub: Rc<Layout>,
 }
 
@@ -31,7 +32,7 @@ impl FilterSpec for Spec {
 }
 
 struct Fork {
-    init: JsValue,
+    init: Value,
     sub: Rc<Layout>,
     env: FilterEnv,
     branches: Option<Vec<Pipeline>>,
@@ -65,7 +66,7 @@ impl Fork {
                 .enumerate()
                 .map(|(i, item)| {
                     let p = Pipeline::new(self.sub.clone(), context.copy(None), Rc::new(Discard));
-                    p.start(&[item, JsValue::from(i as u32)]);
+                    p.start(&[item, Value::from(i as u32)]);
                     p
                 })
                 .collect(),

@@ -9,23 +9,20 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
 use super::select::{Family, Pick, Select, Selector, message_options};
+use crate::args::Args;
 use crate::engine::host::runtime_error;
 use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Pass, Value, host};
-use crate::js;
 
-pub fn make(select: Select, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+pub fn make(select: Select, args: &mut Args<'_>) -> JsResult<Made> {
     let (f, limit) = match select {
-        Select::Message => message_options(args, ctx)?,
-        _ => (args.first().cloned(), 0),
+        Select::Message => message_options(args)?,
+        _ => (args.value(0), 0),
     };
-    let f = f
-        .and_then(|v| v.as_object())
-        .filter(|o| o.is_callable())
-        .ok_or_else(|| js::type_error(format!("{}() takes a function", select.name(Family::Handle))))?;
+    let f = f.as_object().filter(|o| o.is_callable()).ok_or_else(|| args.takes("a function"))?;
     Ok(Made::Filter(Box::new(Spec { select, f, limit })))
 }
 

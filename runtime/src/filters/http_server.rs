@@ -6,23 +6,21 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use boa_engine::{JsObject, JsValue};
+use boa_engine::JsValue;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo, Upgrade};
-use crate::engine::{Event, EventSink, FilterEnv, Gauge, Head, Layout, Output, Pipeline, Value, host};
-use crate::js;
+use crate::engine::{Event, EventSink, FilterEnv, Gauge, Given, Head, Layout, Output, Pipeline, Value, host};
 
 /// Who answers each request.
 #[derive(Clone)]
 pub enum Responder {
     /// `demuxHTTP().to(sub)`: a sub-pipeline per request, with a copy of the context.
     Pipeline(Rc<Layout>),
-    /// `serveHTTP(fn)`: `fn(request)` returns a Message or a Promise of one.
-    Function(JsObject),
+    /// `serveHTTP(fn)`: `fn(request)` returns a Message or a Promise of one;
     /// `serveHTTP(message)`: the same Message every time.
-    Message(JsValue),
+    Script(Given<Value>),
 }
 
 struct Shared {
@@ -256,7 +254,7 @@ impl HttpServer {
                     match (&s.pipeline, &mut s.request) {
                         (Some(p), _) => p.input(Event::Data(b)),
                         // A fixed answer needs no body: it is read and dropped.
-                        (None, Some(_)) if matches!(self.responder, Responder::Message(_)) => {}
+                        (None, Some(_)) if matches!(self.responder, Responder::Script(Given::Fixed(_))) => {}
                         (None, Some((_, body))) if body.len() + b.len() > self.limit => {
                             tracing::error!(
                                 target: "http",
@@ -334,7 +332,7 @@ impl HttpServer {
                         match &head {
                             Head::Response(r) => self.encoder.start_response_head(r, front.info),
                             other => {
-                                let head = js::message::response_head_of(other);
+                                let head = host().response_head(other);
                                 self.encoder.start_script_response(&head, front.info);
                             }
                         }
@@ -450,8 +448,8 @@ impl HttpServer {
 /// Answers a collected request with the `serveHTTP` handler.
 fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc<RequestHead>, body: Bytes) {
     let result = match responder {
-        Responder::Message(m) => Ok(m.clone()),
-        Responder::Function(f) => {
+        Responder::Script(Given::Fixed(m)) => Ok(m.clone()),
+        Responder::Script(Given::Dynamic(f)) => {
             let host = host();
             host.message_value(&Head::Request(head), &body, Value::undefined())
                 .and_then(|m| host.call(&env.context, f, &[m]))

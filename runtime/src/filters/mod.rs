@@ -28,15 +28,15 @@ pub mod replace;
 mod reply;
 mod select;
 pub mod serve_http;
-mod target;
 mod throttle;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
 
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
+use crate::args::Args;
 use crate::engine::{FilterSpec, Layout};
 pub use select::Select;
 
@@ -52,16 +52,16 @@ pub enum Made {
 /// How a filter method of the designer makes its filter from the method's arguments.
 #[derive(Clone, Copy)]
 pub enum Maker {
-    Plain(fn(&[JsValue], &mut Context) -> JsResult<Made>),
+    Plain(fn(&mut Args<'_>) -> JsResult<Made>),
     /// One of a family that differs only in the events it selects (`handleMessageStart`...).
-    Selected(fn(Select, &[JsValue], &mut Context) -> JsResult<Made>, Select),
+    Selected(fn(Select, &mut Args<'_>) -> JsResult<Made>, Select),
 }
 
 impl Maker {
-    pub fn make(self, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
+    pub fn make(self, args: &mut Args<'_>) -> JsResult<Made> {
         match self {
-            Maker::Plain(f) => f(args, ctx),
-            Maker::Selected(f, select) => f(select, args, ctx),
+            Maker::Plain(f) => f(args),
+            Maker::Selected(f, select) => f(select, args),
         }
     }
 }

@@ -8,17 +8,17 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
+use boa_engine::{JsObject, JsResult, JsValue};
 use bytes::Bytes;
 use smallvec::SmallVec;
 
 use super::Made;
+use crate::args::Args;
 use crate::codec::http1::{Encoder, Item, Out, RequestInfo, ResponseDecoder, error_response};
 use crate::engine::host;
 use crate::engine::{
     Event, EventSink, Filter, FilterEnv, FilterSpec, Gauge, Head, Layout, Output, Pipeline, StreamError,
 };
-use crate::js;
 
 #[derive(Clone, Copy)]
 struct Options {
@@ -30,30 +30,20 @@ struct Options {
     buffer_size: usize,
 }
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let (selector, options) = match args.first() {
-        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => (v.as_object(), args.get(1)),
-        Some(v) if v.is_object() => (None, Some(v)),
-        _ => (None, args.get(1)),
+/// `muxHTTP(sessionSelector?, options?)`: the selector, when given, comes first.
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let (selector, at) = match args.value(0) {
+        v if args.is_function(0) => (v.as_object(), 1),
+        v if v.is_object() => (None, 0),
+        _ => (None, 1),
     };
-    let buffer_size = crate::options::buffer_size(options, ctx)?;
-    let mut o = Options { max_queue: 1, max_messages: 0, max_idle: Duration::from_secs(60), buffer_size };
-    if let Some(opts) = options.and_then(|v| v.as_object()) {
-        let num = |name: &str, ctx: &mut Context| -> JsResult<Option<f64>> {
-            let v = opts.get(JsString::from(name), ctx)?;
-            Ok(if v.is_null_or_undefined() { None } else { Some(v.to_number(ctx)?) })
-        };
-        if let Some(n) = num("maxQueue", ctx)? {
-            o.max_queue = if n > 0.0 { n as usize } else { 0 };
-        }
-        if let Some(n) = num("maxMessages", ctx)? {
-            o.max_messages = if n > 0.0 { n as usize } else { 0 };
-        }
-        let idle = opts.get(js_string!("maxIdle"), ctx)?;
-        if !idle.is_null_or_undefined() {
-            o.max_idle = crate::options::duration(&idle, ctx)?;
-        }
-    }
+    let mut options = args.options(at);
+    let o = Options {
+        max_queue: options.count("maxQueue")?.unwrap_or(1),
+        max_messages: options.count("maxMessages")?.unwrap_or(0),
+        max_idle: options.duration("maxIdle")?.unwrap_or(Duration::from_secs(60)),
+        buffer_size: options.buffer_size()?,
+    };
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| {
         Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::default() })))
     })))
@@ -478,7 +468,7 @@ impl Filter for MuxHttp {
                 self.bind();
                 match &head {
                     Head::Request(r) => self.encoder.start_request_head(r),
-                    other => self.encoder.start_script_request(&js::message::request_head_of(other)),
+                    other => self.encoder.start_script_request(&host().request_head(other)),
                 }
                 self.info = self.encoder.request_info();
             }

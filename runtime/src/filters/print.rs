@@ -1,12 +1,13 @@
 //! `print()` (legacy): writes the bytes of every `Data` event to stdout and passes every
 //! event on.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
+use crate::args::Args;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
 
-pub fn make(_: &[JsValue], _: &mut Context) -> JsResult<Made> {
+pub fn make(_: &mut Args<'_>) -> JsResult<Made> {
     Ok(Made::Filter(Box::new(Spec)))
 }
 
@@ -27,7 +28,7 @@ struct Print;
 impl Filter for Print {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if let Event::Data(b) = &evt {
-            crate::js::print::write_stdout(b);
+            crate::log::write_stdout(b);
         }
         out.emit(evt);
     }

@@ -10,37 +10,29 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
 use super::select::{Family, Pick, Select, Selector, message_options};
+use crate::args::Args;
 use crate::engine::host::runtime_error;
-use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Value, host};
-use crate::js;
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, Value, host};
 
-#[derive(Clone)]
-enum Replacement {
-    Nothing,
-    Static(Value),
-    Function(Callback),
-}
+/// Events given once for all, or a function returning them; nothing at all for `None`.
+type Replacement = Option<Given<Value>>;
 
-pub fn make(select: Select, args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let name = select.name(Family::Replace);
+pub fn make(select: Select, args: &mut Args<'_>) -> JsResult<Made> {
     let (first, limit) = match select {
-        Select::Message => message_options(args, ctx)?,
-        _ => (args.first().cloned(), 0),
+        Select::Message => message_options(args)?,
+        _ => (args.value(0), 0),
     };
-    let replacement = match first.as_ref() {
-        None => Replacement::Nothing,
-        Some(v) if v.is_undefined() => Replacement::Nothing,
-        Some(v) => match v.as_object().filter(|o| o.is_callable()) {
-            Some(f) => Replacement::Function(f.clone()),
-            None => {
-                js::events::from_value(v, ctx).map_err(|e| js::type_error(format!("{name}(): {e}")))?;
-                Replacement::Static(v.clone())
-            }
-        },
+    let replacement = match first.as_object().filter(|o| o.is_callable()) {
+        _ if first.is_undefined() => None,
+        Some(f) => Some(Given::Dynamic(f)),
+        None => {
+            args.check_events(&first)?;
+            Some(Given::Fixed(first))
+        }
     };
     Ok(Made::Filter(Box::new(Spec { select, replacement, limit })))
 }
@@ -114,15 +106,15 @@ impl Filter for Replace {
         }
         let host = host();
         let f = match &self.replacement {
-            Replacement::Nothing => return self.selector.discard(),
-            Replacement::Static(v) => {
+            None => return self.selector.discard(),
+            Some(Given::Fixed(v)) => {
                 self.selector.discard();
                 return match host.to_events(v) {
                     Ok(events) => events.into_iter().for_each(|e| out.emit(e)),
                     Err(e) => self.fail(not_events(e), out),
                 };
             }
-            Replacement::Function(f) => f.clone(),
+            Some(Given::Dynamic(f)) => f.clone(),
         };
         let index = self.index;
         self.index += 1;

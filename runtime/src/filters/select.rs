@@ -1,21 +1,22 @@
 //! What the `handle*`, `replace*` and `branch*` families share: which events a callback is
 //! called for, and the whole messages the `*Message` forms collect.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 use bytes::BytesMut;
 
+use crate::args::Args;
 use crate::engine::{Event, Head, Host, Value};
 
 /// Splits the arguments of a `*Message` filter into its main argument and its size limit.
 /// Both of Pipy's forms are taken: `(arg, { bufferLimit })` and the older `(sizeLimit, arg)`,
 /// where the limit is a number of bytes or a string such as `'1m'`.
-pub fn message_options(args: &[JsValue], ctx: &mut Context) -> JsResult<(Option<JsValue>, usize)> {
-    match args {
+pub fn message_options(args: &mut Args<'_>) -> JsResult<(Value, usize)> {
+    match args.values() {
         [limit, arg, ..] if limit.is_number() || limit.is_string() => {
-            let n = crate::options::size(limit, ctx)?;
-            Ok((Some(arg.clone()), if n > 0 { n } else { crate::options::MESSAGE_LIMIT }))
+            let n = args.size(limit)?;
+            Ok((arg.clone(), if n > 0 { n } else { crate::options::MESSAGE_LIMIT }))
         }
-        _ => Ok((args.first().cloned(), crate::options::buffer_limit(args.get(1), ctx)?)),
+        _ => Ok((args.value(0), args.options(1).buffer_limit()?)),
     }
 }
 

@@ -1,22 +1,19 @@
 //! `serveHTTP(handler, options?)`: an HTTP/1 server whose responses come from a function
 //! `handler(request)` returning a Message (or a Promise of one), or from a fixed Message.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
 use super::http_server::{HttpServer, Responder};
+use crate::args::Args;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
-use crate::js;
-use crate::options;
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let responder = match args.first() {
-        Some(v) if v.as_object().is_some_and(|o| o.is_callable()) => Responder::Function(v.as_object().unwrap()),
-        Some(v) if v.is_object() => Responder::Message(v.clone()),
-        _ => return Err(js::type_error("serveHTTP() takes a function or a Message")),
-    };
-    let buffer_size = options::buffer_size(args.get(1), ctx)?;
-    let limit = options::buffer_limit(args.get(1), ctx)?;
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let responder = args.given(0, "a Message", |v, _| Ok(Some(v.clone()).filter(|v| v.is_object())))?;
+    let responder = Responder::Script(responder);
+    let mut options = args.options(1);
+    let buffer_size = options.buffer_size()?;
+    let limit = options.buffer_limit()?;
     Ok(Made::Filter(Box::new(Spec { responder, buffer_size, limit })))
 }
 

@@ -12,13 +12,13 @@ use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
+use crate::args::Args;
 use crate::engine::host::runtime_error;
-use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, host};
-use crate::js;
-use crate::js::algo::quota::{Bucket, Consumer, bucket_of};
+use crate::engine::quota::{Bucket, Consumer};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, host};
 
 /// How one throttle filter spends its quota.
 pub trait Meter: 'static {
@@ -27,20 +27,11 @@ pub trait Meter: 'static {
     fn pass(evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event>;
 }
 
-#[derive(Clone)]
-enum Source {
-    Quota(Rc<Bucket>),
-    /// Called once per pipeline, at its first event, for the pipeline's quota.
-    Function(Callback),
-}
+/// The quota, or a function called once per pipeline, at its first event, for its quota.
+type Source = Given<Rc<Bucket>>;
 
-pub fn make<M: Meter>(args: &[JsValue], _: &mut Context) -> JsResult<Made> {
-    let v = args.first().cloned().unwrap_or_default();
-    let source = match (bucket_of(&v), v.as_object().filter(|o| o.is_callable())) {
-        (Some(b), _) => Source::Quota(b),
-        (None, Some(f)) => Source::Function(f.clone()),
-        _ => return Err(js::type_error(format!("{}() takes an algo.Quota or a function returning one", M::NAME))),
-    };
+pub fn make<M: Meter>(args: &mut Args<'_>) -> JsResult<Made> {
+    let source = args.given(0, "an algo.Quota", |v, args| Ok(args.quota(v)))?;
     Ok(Made::Filter(Box::new(Spec::<M> { source, meter: PhantomData })))
 }
 
@@ -55,14 +46,10 @@ impl<M: Meter> FilterSpec for Spec<M> {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        let (quota, function) = match &self.source {
-            Source::Quota(b) => (Some(b.clone()), None),
-            Source::Function(f) => (None, Some(f.clone())),
-        };
         let waiter = Rc::new(Waiter { env: env.clone(), stalled: Cell::new(false) });
         Box::new(Throttle::<M> {
-            function,
-            quota,
+            source: self.source.clone(),
+            quota: None,
             held: VecDeque::new(),
             waiter,
             holding: false,
@@ -89,7 +76,8 @@ impl Consumer for Waiter {
 }
 
 struct Throttle<M> {
-    function: Option<Callback>,
+    source: Source,
+    /// The source's quota, once known.
     quota: Option<Rc<Bucket>>,
     held: VecDeque<Event>,
     waiter: Rc<Waiter>,
@@ -103,10 +91,9 @@ impl<M: Meter> Throttle<M> {
         if let Some(q) = &self.quota {
             return Some(q.clone());
         }
-        let f = self.function.as_ref()?;
         let env = &self.waiter.env;
-        let found = host().call(&env.context, f, &[]).and_then(|v| {
-            bucket_of(&v).ok_or_else(|| "function did not return an object of type algo.Quota".to_string())
+        let found = self.source.get(&env.context, &[], |v| {
+            host().quota_of(&v).ok_or_else(|| "function did not return an object of type algo.Quota".to_string())
         });
         match found {
             Ok(q) => {

@@ -2,15 +2,16 @@
 //! a message that finds none waits, with everything after it, until the quota refills (see
 //! `throttle`). Other events pass as they come.
 
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::JsResult;
 
 use super::Made;
 use super::throttle::{self, Meter};
+use crate::args::Args;
+use crate::engine::quota::Bucket;
 use crate::engine::{Event, Output};
-use crate::js::algo::quota::Bucket;
 
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    throttle::make::<Messages>(args, ctx)
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    throttle::make::<Messages>(args)
 }
 
 struct Messages;

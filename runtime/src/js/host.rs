@@ -5,6 +5,7 @@ use std::rc::Rc;
 use boa_engine::{JsObject, JsString, js_string};
 
 use crate::codec::http1::{RequestHead, ResponseHead};
+use crate::engine::quota::Bucket;
 use crate::engine::{Callback, Context, Event, Head, Host, Inbound, Value, host::Settled};
 
 /// The worker's Boa context, reached through the thread-local slot `js::install` fills.
@@ -129,5 +130,9 @@ impl Host for JsHost {
 
     fn response_head(&self, head: &Head) -> Rc<ResponseHead> {
         super::message::response_head_of(head)
+    }
+
+    fn quota_of(&self, v: &Value) -> Option<Rc<Bucket>> {
+        super::algo::quota::bucket_of(v)
     }
 }

@@ -9,6 +9,7 @@ use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValu
 
 use super::data::{self, Data};
 use crate::codec::http1::{Header, RequestHead, ResponseHead, Text};
+use crate::engine::host::{default_request_head, default_response_head};
 use crate::engine::{Head, StreamError};
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
@@ -259,37 +260,25 @@ fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
 /// A request head written by a script (`{method, path, protocol, headers}`), with Pipy's
 /// defaults for what is missing.
 pub fn js_request_head(v: &JsValue, ctx: &mut Context) -> JsResult<RequestHead> {
-    let Some(obj) = v.as_object() else {
-        return Ok(RequestHead {
-            method: "GET".into(),
-            path: "/".into(),
-            protocol: "HTTP/1.1".into(),
-            headers: vec![],
-        });
-    };
+    let d = default_request_head();
+    let Some(obj) = v.as_object() else { return Ok(d) };
     Ok(RequestHead {
-        method: field(&obj, "method", ctx)?.map_or_else(|| Text::from_static("GET"), Text::from),
-        path: field(&obj, "path", ctx)?.map_or_else(|| Text::from_static("/"), Text::from),
-        protocol: field(&obj, "protocol", ctx)?.map_or_else(|| Text::from_static("HTTP/1.1"), Text::from),
+        method: field(&obj, "method", ctx)?.map_or(d.method, Text::from),
+        path: field(&obj, "path", ctx)?.map_or(d.path, Text::from),
+        protocol: field(&obj, "protocol", ctx)?.map_or(d.protocol, Text::from),
         headers: js_headers(&obj, ctx)?,
     })
 }
 
 /// A response head written by a script (`{status, statusText, protocol, headers}`).
 pub fn js_response_head(v: &JsValue, ctx: &mut Context) -> JsResult<ResponseHead> {
-    let Some(obj) = v.as_object() else {
-        return Ok(ResponseHead {
-            protocol: "HTTP/1.1".into(),
-            status: 200,
-            status_text: Text::new(),
-            headers: vec![],
-        });
-    };
+    let d = default_response_head();
+    let Some(obj) = v.as_object() else { return Ok(d) };
     let status = obj.get(js_string!("status"), ctx)?;
     Ok(ResponseHead {
-        protocol: field(&obj, "protocol", ctx)?.map_or_else(|| Text::from_static("HTTP/1.1"), Text::from),
-        status: if status.is_null_or_undefined() { 200 } else { status.to_u32(ctx)? as u16 },
-        status_text: field(&obj, "statusText", ctx)?.map(Text::from).unwrap_or_default(),
+        protocol: field(&obj, "protocol", ctx)?.map_or(d.protocol, Text::from),
+        status: if status.is_null_or_undefined() { d.status } else { status.to_u32(ctx)? as u16 },
+        status_text: field(&obj, "statusText", ctx)?.map_or(d.status_text, Text::from),
         headers: js_headers(&obj, ctx)?,
     })
 }
@@ -304,12 +293,7 @@ pub fn request_head_of(head: &Head) -> Rc<RequestHead> {
                 _ => JsValue::undefined(),
             };
             let r = super::with_js(|ctx| js_request_head(&v, ctx).ok()).flatten();
-            Rc::new(r.unwrap_or(RequestHead {
-                method: "GET".into(),
-                path: "/".into(),
-                protocol: "HTTP/1.1".into(),
-                headers: vec![],
-            }))
+            Rc::new(r.unwrap_or_else(default_request_head))
         }
     }
 }
@@ -324,12 +308,7 @@ pub fn response_head_of(head: &Head) -> Rc<ResponseHead> {
                 _ => JsValue::undefined(),
             };
             let r = super::with_js(|ctx| js_response_head(&v, ctx).ok()).flatten();
-            Rc::new(r.unwrap_or(ResponseHead {
-                protocol: "HTTP/1.1".into(),
-                status: 200,
-                status_text: Text::new(),
-                headers: vec![],
-            }))
+            Rc::new(r.unwrap_or_else(default_response_head))
         }
     }
 }

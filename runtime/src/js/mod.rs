@@ -13,12 +13,15 @@ pub mod cstruct;
 pub mod data;
 pub mod designer;
 pub mod events;
+#[cfg(test)]
+mod filter_tests;
 pub mod head;
 mod headers;
 pub mod host;
 pub mod inbound;
 mod jobs;
 pub mod json;
+pub mod layout;
 pub mod message;
 pub mod modules;
 pub mod os;

@@ -1,7 +1,5 @@
 //! `println`, `print`, and Pipy's dump format for values that are not strings.
 
-use std::io::Write;
-
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::PropertyKey;
 use boa_engine::{Context, JsResult, JsValue, NativeFunction, js_string};
@@ -17,20 +15,13 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
 fn println(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let mut line = format_args(args, ctx)?;
     line.push('\n');
-    write_stdout(line.as_bytes());
+    crate::log::write_stdout(line.as_bytes());
     Ok(JsValue::undefined())
 }
 
 fn print(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    write_stdout(format_args(args, ctx)?.as_bytes());
+    crate::log::write_stdout(format_args(args, ctx)?.as_bytes());
     Ok(JsValue::undefined())
-}
-
-/// Writes and flushes at once: users pipe weir's stdout and expect each line as it happens.
-pub fn write_stdout(bytes: &[u8]) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(bytes);
-    let _ = out.flush();
 }
 
 /// Arguments joined by one space: strings raw, everything else dumped.

@@ -210,7 +210,7 @@ fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
                 Some(s) => s.to_std_string_escaped(),
                 None => js::print::format_args(&[v], &mut ctx).unwrap_or_default(),
             };
-            js::print::write_stdout(format!("{text}\n").as_bytes());
+            crate::log::write_stdout(format!("{text}\n").as_bytes());
         }
         Ok(v) => js::configuration::apply(&v).map_err(|e| StartError(format!("{name}: {e}")))?,
     }

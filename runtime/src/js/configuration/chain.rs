@@ -12,11 +12,12 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use boa_engine::object::builtins::JsArray;
-use boa_engine::{Context, JsResult, JsValue};
+use boa_engine::{JsResult, JsValue};
 
+use crate::args::Args;
+use crate::engine::Sub;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output};
 use crate::filters::Made;
-use crate::filters::link::Sub;
 use crate::js::{modules, type_error, vars};
 
 type List = Rc<[Rc<Layout>]>;
@@ -32,14 +33,15 @@ const SLOT: &str = "chain position";
 const SHIFT: f64 = 1048576.0;
 
 /// `chain(paths)` / `chain()`.
-pub fn make(args: &[JsValue], ctx: &mut Context) -> JsResult<Made> {
-    let Some(arr) = args.first().and_then(|v| v.as_object()).filter(|o| o.is_array()) else {
-        return match args.first() {
-            None => Ok(Made::Filter(Box::new(Spec { start: None }))),
-            Some(v) if v.is_null_or_undefined() => Ok(Made::Filter(Box::new(Spec { start: None }))),
-            Some(v) => Err(type_error(format!("chain() takes an array of module paths, got {}", v.display()))),
+pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    let first = args.value(0);
+    let Some(arr) = first.as_object().filter(|o| o.is_array()) else {
+        return match first.is_null_or_undefined() {
+            true => Ok(Made::Filter(Box::new(Spec { start: None }))),
+            false => Err(type_error(format!("chain() takes an array of module paths, got {}", first.display()))),
         };
     };
+    let ctx = args.js_context();
     let arr = JsArray::from_object(arr.clone())?;
     let mut layouts = Vec::new();
     for i in 0..arr.length(ctx)? {

@@ -19,7 +19,6 @@ mod chain;
 mod top;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -28,24 +27,12 @@ use boa_engine::object::builtins::JsArray;
 use boa_engine::property::Attribute;
 use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, Trace, js_string};
 
+use super::layout::{self, LayoutBuilder};
 use super::{function, type_error};
-use crate::engine::{FilterSpec, Layout, StartSpec};
-use crate::filters::link::SubRef;
-use crate::filters::{self, Joint, Made};
+use crate::engine::{Layout, Registry, SubRef};
+use crate::filters::{self, Made};
 use crate::net::listener::{self, Transport};
 pub use top::{apply, check_imports, entrance, pipy, register};
-
-/// The named pipelines of one configuration, filled in as their definitions complete.
-#[derive(Default)]
-pub struct Registry {
-    named: RefCell<HashMap<String, Rc<Layout>>>,
-}
-
-impl Registry {
-    pub fn get(&self, name: &str) -> Option<Rc<Layout>> {
-        self.named.borrow().get(name).cloned()
-    }
-}
 
 thread_local! {
     /// The registry of the configuration made last: pipeline names in the script refer to it.
@@ -111,7 +98,7 @@ fn build_legacy(f: &JsObject, registry: Rc<Registry>, ctx: &mut Context) -> JsRe
     let config =
         obj.as_object().and_then(|o| o.downcast_ref::<Configuration>().map(|c| c.state.borrow_mut().current.take()));
     let pending = config.flatten().ok_or_else(|| type_error("pipeline layout is already built"))?;
-    pending.finish("sub").map(|(_, layout)| layout)
+    pending.layout.finish("sub")
 }
 
 enum Kind {
@@ -131,15 +118,12 @@ struct ListenOptions {
 
 struct Pending {
     kind: Kind,
-    on_start: Option<StartSpec>,
-    on_end: Option<JsObject>,
-    filters: Vec<Box<dyn FilterSpec>>,
-    joint: Option<(&'static str, Joint)>,
+    layout: LayoutBuilder,
 }
 
 impl Pending {
     fn new(kind: Kind) -> Pending {
-        Pending { kind, on_start: None, on_end: None, filters: Vec::new(), joint: None }
+        Pending { kind, layout: LayoutBuilder::default() }
     }
 
     fn name(&self) -> String {
@@ -150,15 +134,6 @@ impl Pending {
             Kind::Task(_) => "task".into(),
             Kind::Sub => "sub".into(),
         }
-    }
-
-    fn finish(self, name: &str) -> JsResult<(Kind, Rc<Layout>)> {
-        if let Some((joint, _)) = self.joint {
-            return Err(type_error(format!("missing .to(...) for the last filter ({joint}) of pipeline '{name}'")));
-        }
-        let layout =
-            Layout { name: name.to_string(), on_start: self.on_start, on_end: self.on_end, filters: self.filters };
-        Ok((self.kind, Rc::new(layout)))
     }
 }
 
@@ -175,11 +150,11 @@ impl State {
     fn close(&mut self) -> JsResult<()> {
         let Some(p) = self.current.take() else { return Ok(()) };
         let name = p.name();
-        let (kind, layout) = p.finish(&name)?;
-        if let Kind::Named(n) = &kind {
-            self.registry.named.borrow_mut().insert(n.clone(), layout.clone());
+        let layout = p.layout.finish(&name)?;
+        if let Kind::Named(n) = &p.kind {
+            self.registry.insert(n.clone(), layout.clone());
         }
-        self.done.push((kind, layout));
+        self.done.push((p.kind, layout));
         Ok(())
     }
 }
@@ -289,17 +264,8 @@ fn add_filter(
     if matches!(name, "branch") && is_static_branch(args) {
         return static_branch(this, args, ctx);
     }
-    let made = maker.make(args, ctx)?;
-    with_pending(this, name, |p| {
-        if let Some((joint, _)) = &p.joint {
-            return Err(type_error(format!("missing .to(...) after {joint}()")));
-        }
-        match made {
-            Made::Filter(spec) => p.filters.push(spec),
-            Made::Joint(joint) => p.joint = Some((name, joint)),
-        }
-        Ok(())
-    })
+    let made = layout::make(name, maker, args, ctx)?;
+    with_pending(this, name, |p| p.layout.add(name, made))
 }
 
 /// `branch(value1, builder1, ..., default?)` with no condition functions is decided at
@@ -345,7 +311,13 @@ fn to(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
             Some(layout) => layout,
             // Not defined yet: a stand-in that links to it once it is.
             None => {
-                let Made::Filter(link) = filters::link::make(std::slice::from_ref(&target), ctx)? else {
+                let link = layout::make(
+                    "link",
+                    filters::Maker::Plain(filters::link::make),
+                    std::slice::from_ref(&target),
+                    ctx,
+                )?;
+                let Made::Filter(link) = link else {
                     return Err(type_error("link() is not a plain filter"));
                 };
                 Rc::new(Layout { name, on_start: None, on_end: None, filters: vec![link] })
@@ -353,39 +325,15 @@ fn to(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
         },
         None => build_sub(&target, ctx)?,
     };
-    with_pending(this, "to", |p| {
-        let (_, joint) = p.joint.take().ok_or_else(|| type_error("calling to() without a joint-filter"))?;
-        p.filters.push(joint(layout));
-        Ok(())
-    })
+    with_pending(this, "to", |p| p.layout.to(layout))
 }
 
 fn on_start(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    with_pending(this, "onStart", |p| {
-        if p.on_start.is_some() {
-            return Err(type_error("duplicate onStart()"));
-        }
-        if !p.filters.is_empty() || p.joint.is_some() {
-            return Err(type_error("onStart() is only allowed prior to all filters"));
-        }
-        let v = args.first().cloned().unwrap_or_default();
-        p.on_start = Some(match v.as_object().filter(|o| o.is_callable()) {
-            Some(f) => StartSpec::Function(f.clone()),
-            None => StartSpec::Events(v),
-        });
-        Ok(())
-    })
+    with_pending(this, "onStart", |p| p.layout.on_start(args.first().cloned().unwrap_or_default()))
 }
 
 fn on_end(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    with_pending(this, "onEnd", |p| {
-        if p.on_end.is_some() {
-            return Err(type_error("duplicate onEnd()"));
-        }
-        let f = args.first().and_then(|v| v.as_object()).filter(|o| o.is_callable());
-        p.on_end = Some(f.ok_or_else(|| type_error("onEnd() takes a function"))?);
-        Ok(())
-    })
+    with_pending(this, "onEnd", |p| p.layout.on_end(&args.first().cloned().unwrap_or_default()))
 }
 
 /// `.listen(port | 'ip:port', options?)`.
