@@ -31,6 +31,8 @@ pub mod print;
 pub mod promise;
 mod refs;
 pub mod script;
+mod script_error;
+pub mod state;
 pub mod then;
 pub mod timeout;
 pub mod vars;
@@ -51,7 +53,7 @@ thread_local! {
 
 /// Makes a worker's Boa context with every global Pipy scripts use.
 pub fn new_context() -> JsResult<JsContext> {
-    let root = crate::worker::with_state(|s| s.script_dir.clone());
+    let root = state::with_state(|s| s.script_dir.clone());
     let loader = Rc::new(modules::Loader::new(root));
     let mut ctx = boa_engine::context::ContextBuilder::new()
         .module_loader(loader)
