@@ -141,20 +141,6 @@ pub fn call(context: &Rc<engine::Context>, f: &JsObject, args: &[JsValue]) -> Re
     })
 }
 
-/// Calls a script function with the Boa context at hand (from inside a native function).
-pub fn call_with(
-    context: &Rc<engine::Context>,
-    f: &JsObject,
-    args: &[JsValue],
-    ctx: &mut JsContext,
-) -> Result<JsValue, String> {
-    let r = in_context(context, || f.call(&JsValue::undefined(), args, ctx).map_err(|e| describe(&e, ctx)));
-    if let Err(e) = ctx.run_jobs() {
-        tracing::error!(target: "script", "{}", describe(&e, ctx));
-    }
-    r
-}
-
 /// Runs `f` now if JS is free, else as soon as the running call returns.
 pub fn call_when_free(f: impl FnOnce() + 'static) {
     let busy = ENGINE.with(|e| e.borrow().as_ref().is_some_and(|c| c.try_borrow_mut().is_err()));
