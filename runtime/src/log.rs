@@ -76,6 +76,14 @@ pub fn init(level: LogLevel) {
 
 use tracing_subscriber::Layer;
 
+/// Writes and flushes at once: users pipe weir's stdout and expect each line as it happens
+/// (`print`, `println`, the `print` filter).
+pub fn write_stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes);
+    let _ = out.flush();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,12 +99,4 @@ mod tests {
         assert!(l.enabled(&Level::ERROR, "x"));
         assert!(LogLevel::parse("loud").is_err());
     }
-}
-
-/// Writes and flushes at once: users pipe weir's stdout and expect each line as it happens
-/// (`print`, `println`, the `print` filter).
-pub fn write_stdout(bytes: &[u8]) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(bytes);
-    let _ = out.flush();
 }

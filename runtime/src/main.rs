@@ -5,7 +5,8 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use weir::cli::{self, Target};
-use weir::worker::{self, Command, Script, WorkerConfig};
+use weir::js::script::Script;
+use weir::worker::{self, Command, WorkerConfig};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();

@@ -147,11 +147,6 @@ impl Inflater {
         Inflater { kind, done: false }
     }
 
-    /// Whether the compressed stream has ended.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
     pub fn feed(&mut self, input: &[u8], out: &mut impl FnMut(Bytes)) -> Result<(), CodecError> {
         match &mut self.kind {
             Kind::Flate(d) => inflate(d, input, &mut self.done, out),

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use super::quota::Bucket;
 use super::{Context, Event, Head, Inbound};
-use crate::codec::http1::{RequestHead, ResponseHead, Text};
+use crate::codec::http1::{RequestHead, ResponseHead};
 
 /// A script value, carried by events and filter specs without the engine looking inside.
 /// It is Boa's value type because converting every payload to a neutral one would cost a copy
@@ -83,21 +83,6 @@ pub trait Host {
 
     /// The token bucket of an `algo.Quota` value (what a throttle's function returned).
     fn quota_of(&self, v: &Value) -> Option<Rc<Bucket>>;
-}
-
-/// The head a script's head value stands for when the host cannot read it.
-pub fn default_request_head() -> RequestHead {
-    RequestHead {
-        method: Text::from_static("GET"),
-        path: Text::from_static("/"),
-        protocol: Text::from_static("HTTP/1.1"),
-        headers: Vec::new(),
-    }
-}
-
-/// See [`default_request_head`].
-pub fn default_response_head() -> ResponseHead {
-    ResponseHead { protocol: Text::from_static("HTTP/1.1"), status: 200, status_text: Text::new(), headers: Vec::new() }
 }
 
 /// What a host's `request_head`/`response_head` do with a head that is already Rust.
@@ -187,10 +172,10 @@ impl Host for NoHost {
         head.clone()
     }
     fn request_head(&self, head: &Head) -> Rc<RequestHead> {
-        rust_request_head(head).unwrap_or_else(|| Rc::new(default_request_head()))
+        rust_request_head(head).unwrap_or_default()
     }
     fn response_head(&self, head: &Head) -> Rc<ResponseHead> {
-        rust_response_head(head).unwrap_or_else(|| Rc::new(default_response_head()))
+        rust_response_head(head).unwrap_or_default()
     }
     fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
         None
@@ -289,10 +274,10 @@ pub mod stub {
             head.clone()
         }
         fn request_head(&self, head: &Head) -> Rc<RequestHead> {
-            super::rust_request_head(head).unwrap_or_else(|| Rc::new(super::default_request_head()))
+            super::rust_request_head(head).unwrap_or_default()
         }
         fn response_head(&self, head: &Head) -> Rc<ResponseHead> {
-            super::rust_response_head(head).unwrap_or_else(|| Rc::new(super::default_response_head()))
+            super::rust_response_head(head).unwrap_or_default()
         }
         fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
             None

@@ -9,7 +9,6 @@ use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValu
 
 use super::data::{self, Data};
 use crate::codec::http1::{Header, RequestHead, ResponseHead, Text};
-use crate::engine::host::{default_request_head, default_response_head};
 use crate::engine::{Head, StreamError};
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
@@ -260,7 +259,7 @@ fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
 /// A request head written by a script (`{method, path, protocol, headers}`), with Pipy's
 /// defaults for what is missing.
 pub fn js_request_head(v: &JsValue, ctx: &mut Context) -> JsResult<RequestHead> {
-    let d = default_request_head();
+    let d = RequestHead::default();
     let Some(obj) = v.as_object() else { return Ok(d) };
     Ok(RequestHead {
         method: field(&obj, "method", ctx)?.map_or(d.method, Text::from),
@@ -272,7 +271,7 @@ pub fn js_request_head(v: &JsValue, ctx: &mut Context) -> JsResult<RequestHead> 
 
 /// A response head written by a script (`{status, statusText, protocol, headers}`).
 pub fn js_response_head(v: &JsValue, ctx: &mut Context) -> JsResult<ResponseHead> {
-    let d = default_response_head();
+    let d = ResponseHead::default();
     let Some(obj) = v.as_object() else { return Ok(d) };
     let status = obj.get(js_string!("status"), ctx)?;
     Ok(ResponseHead {
@@ -293,7 +292,7 @@ pub fn request_head_of(head: &Head) -> Rc<RequestHead> {
                 _ => JsValue::undefined(),
             };
             let r = super::with_js(|ctx| js_request_head(&v, ctx).ok()).flatten();
-            Rc::new(r.unwrap_or_else(default_request_head))
+            Rc::new(r.unwrap_or_default())
         }
     }
 }
@@ -308,7 +307,7 @@ pub fn response_head_of(head: &Head) -> Rc<ResponseHead> {
                 _ => JsValue::undefined(),
             };
             let r = super::with_js(|ctx| js_response_head(&v, ctx).ok()).flatten();
-            Rc::new(r.unwrap_or_else(default_response_head))
+            Rc::new(r.unwrap_or_default())
         }
     }
 }

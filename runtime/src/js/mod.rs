@@ -31,6 +31,8 @@ pub mod print;
 pub mod promise;
 mod refs;
 pub mod script;
+mod script_error;
+pub mod state;
 pub mod then;
 pub mod timeout;
 pub mod vars;
@@ -51,7 +53,7 @@ thread_local! {
 
 /// Makes a worker's Boa context with every global Pipy scripts use.
 pub fn new_context() -> JsResult<JsContext> {
-    let root = crate::worker::with_state(|s| s.script_dir.clone());
+    let root = state::with_state(|s| s.script_dir.clone());
     let loader = Rc::new(modules::Loader::new(root));
     let mut ctx = boa_engine::context::ContextBuilder::new()
         .module_loader(loader)
@@ -137,20 +139,6 @@ pub fn call(context: &Rc<engine::Context>, f: &JsObject, args: &[JsValue]) -> Re
         })
         .unwrap_or_else(|| Err("re-entrant call into JS".to_string()))
     })
-}
-
-/// Calls a script function with the Boa context at hand (from inside a native function).
-pub fn call_with(
-    context: &Rc<engine::Context>,
-    f: &JsObject,
-    args: &[JsValue],
-    ctx: &mut JsContext,
-) -> Result<JsValue, String> {
-    let r = in_context(context, || f.call(&JsValue::undefined(), args, ctx).map_err(|e| describe(&e, ctx)));
-    if let Err(e) = ctx.run_jobs() {
-        tracing::error!(target: "script", "{}", describe(&e, ctx));
-    }
-    r
 }
 
 /// Runs `f` now if JS is free, else as soon as the running call returns.

@@ -21,9 +21,9 @@ use boa_engine::property::PropertyDescriptor;
 use boa_engine::vm::ActiveRunnable;
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Module, Source, js_string};
 
+use super::state::with_state;
 use super::{arg_str, configuration, script, vars};
 use crate::engine::Layout;
-use crate::worker::with_state;
 
 /// The worker's loaded files, and Boa's hook for `import`.
 pub struct Loader {

@@ -9,9 +9,9 @@ use boa_engine::property::Attribute;
 use boa_engine::{Context, JsNativeError, JsResult, JsString, JsValue, NativeFunction, js_string};
 
 use super::data::Data;
+use super::state::with_state;
 use super::type_error;
 use crate::net::listener::{self, ListenSpec, Transport};
-use crate::worker::with_state;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     let (id, concurrency, argv) = with_state(|s| (s.thread_id, s.concurrency, s.argv.clone()));

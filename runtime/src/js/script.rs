@@ -7,12 +7,29 @@
 //! A file that is no script but parses as an ES module (it has `import` or `export`) runs
 //! as a module (see `js::modules`); a script runs as before, keeping its completion value.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use boa_engine::{Context, Source};
 
 use super::vars;
-use crate::worker::{Script, WRAP_PREFIX, WRAP_SUFFIX};
+
+/// A script as every worker runs it, prepared once.
+pub struct Script {
+    pub path: PathBuf,
+    /// The source as it runs (see `js::vars::prepare`).
+    pub source: String,
+    pub dollar_names: Vec<String>,
+    /// Whether the script had to be wrapped in a function for a top-level `return`.
+    pub wrapped: bool,
+    /// Whether it is an ES module (it has `import` or `export`).
+    pub module: bool,
+}
+
+/// What a script with a top-level `return` is wrapped in (PipyJS allows that return).
+pub const WRAP_PREFIX: &str = "(function(){";
+pub const WRAP_SUFFIX: &str = "\n})()";
 
 pub fn prepare(path: PathBuf, source: &str) -> Script {
     let mut text = source.to_string();
@@ -39,6 +56,47 @@ pub fn prepare(path: PathBuf, source: &str) -> Script {
     };
     let source = if needs_wrap { format!("{WRAP_PREFIX}{text}{WRAP_SUFFIX}") } else { text };
     Script { path, source, dollar_names, wrapped: needs_wrap, module }
+}
+
+/// Runs the script on this thread (whose state [`super::state::start`] set): makes the Boa
+/// context, evaluates the script, applies a returned configuration (or, for `-e`, prints the
+/// value when `print_result`), and installs the context as this thread's host. The error is
+/// already formatted for the user.
+pub fn run(script: &Script, print_result: bool) -> Result<(), String> {
+    let name = script.path.display().to_string();
+    let mut ctx = super::new_context().map_err(|e| format!("cannot set up the JS host: {e}"))?;
+    vars::define(&script.dollar_names, &mut ctx).map_err(|e| format!("{name}: {e}"))?;
+    let root = crate::engine::Context::root();
+    let result = super::in_context(&root, || {
+        if script.module {
+            return super::modules::run_main(&script.path, &script.source, &mut ctx).map_err(|e| match e {
+                super::modules::Failure::Load(m) => Err(m),
+                super::modules::Failure::Throw(e) => Ok(super::describe(&e, &mut ctx)),
+            });
+        }
+        let r = ctx.eval(Source::from_bytes(script.source.as_bytes()).with_path(&script.path));
+        let r = r.and_then(|v| ctx.run_jobs().map(|_| v));
+        r.map_err(|e| Ok(super::describe(&e, &mut ctx)))
+    });
+    let result = result.and_then(|v| super::configuration::check_imports().map(|_| v).map_err(Err));
+    match result {
+        // Already names the file and line.
+        Err(Err(e)) => return Err(e),
+        Err(Ok(e)) => {
+            return Err(super::script_error::format(&name, &e, script.wrapped, script.source.lines().count()));
+        }
+        Ok(v) if print_result && !v.is_undefined() => {
+            let text = match v.as_string() {
+                Some(s) => s.to_std_string_escaped(),
+                None => super::print::format_args(&[v], &mut ctx).unwrap_or_default(),
+            };
+            crate::log::write_stdout(format!("{text}\n").as_bytes());
+        }
+        Ok(v) => super::configuration::apply(&v).map_err(|e| format!("{name}: {e}"))?,
+    }
+    super::install(Rc::new(RefCell::new(ctx)));
+    super::state::set_root(root);
+    Ok(())
 }
 
 /// Whether a line starts with an `import` or `export` statement.

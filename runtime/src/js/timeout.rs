@@ -43,7 +43,7 @@ fn wait(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
         .ok_or_else(|| super::type_error("Timeout.wait called on a non-Timeout"))?;
     let (promise, resolvers) = JsPromise::new_pending(ctx);
     // The callbacks chained on the promise run in the context that waited, as in Pipy.
-    let context = super::current().unwrap_or_else(crate::worker::root);
+    let context = super::current().unwrap_or_else(super::state::root);
     tokio::task::spawn_local(async move {
         tokio::time::sleep(delay).await;
         super::in_context(&context, || {

@@ -1,24 +1,18 @@
 //! Worker threads. Each has its own tokio current-thread runtime, Boa context and copy of
 //! the script; listeners share their ports with SO_REUSEPORT.
 
-use std::cell::RefCell;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use boa_engine::{JsObject, Source};
 use tokio::sync::watch;
 
-use crate::engine::Context;
 use crate::js;
 
 mod serve;
 mod stop;
 mod udp;
 use crate::net::listener::{self, ListenSpec, Transport};
-
-pub use stop::run_exit_callbacks;
 
 /// What the main thread tells the workers.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -28,19 +22,8 @@ pub enum Command {
     Stop,
 }
 
-pub struct Script {
-    pub path: PathBuf,
-    /// The source as it runs (see `js::vars::prepare`).
-    pub source: String,
-    pub dollar_names: Vec<String>,
-    /// Whether the script had to be wrapped in a function for a top-level `return`.
-    pub wrapped: bool,
-    /// Whether it is an ES module (it has `import` or `export`).
-    pub module: bool,
-}
-
 pub struct WorkerConfig {
-    pub script: Arc<Script>,
+    pub script: Arc<js::script::Script>,
     pub id: usize,
     pub concurrency: usize,
     pub reuse_port: bool,
@@ -52,26 +35,8 @@ pub struct WorkerConfig {
     pub print_result: bool,
 }
 
-/// Per-worker state that the script's native functions reach.
-#[derive(Default)]
-pub struct State {
-    pub script_path: PathBuf,
-    pub script_dir: PathBuf,
-    pub thread_id: usize,
-    pub concurrency: usize,
-    pub argv: Vec<String>,
-    pub listeners: Vec<ListenSpec>,
-    pub exit_callbacks: Vec<JsObject>,
-    pub started: Option<std::time::Instant>,
-}
-
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
     static ACTIVE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-pub fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    STATE.with(|s| f(&mut s.borrow_mut()))
 }
 
 /// Counts a connection as open while the guard lives, for the drain at stop.
@@ -129,7 +94,7 @@ async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::Loc
     };
     let _ = ready.send(Ok(()));
     tracing::debug!(target: "thread", "Thread {} started", cfg.id);
-    let root = root();
+    let root = js::state::root();
     // UDP listeners end their sessions themselves when told (each its own permit, so a stop
     // sent before the listener waits is not missed); TCP accept loops are aborted.
     let mut udp_stops = Vec::new();
@@ -175,49 +140,15 @@ type Opened = Vec<(Bound, Rc<ListenSpec>)>;
 /// Evaluates the script and opens its listeners.
 fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
     let script = &cfg.script;
-    with_state(|s| {
-        s.script_path = script.path.clone();
-        s.script_dir = script.path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-        s.thread_id = cfg.id;
-        s.concurrency = cfg.concurrency;
-        s.argv = cfg.argv.clone();
-        s.started = Some(std::time::Instant::now());
-    });
-    let name = script.path.display().to_string();
-    let mut ctx = js::new_context().map_err(|e| StartError(format!("cannot set up the JS host: {e}")))?;
-    js::vars::define(&script.dollar_names, &mut ctx).map_err(|e| StartError(format!("{name}: {e}")))?;
-    let root = Context::root();
-    let result = js::in_context(&root, || {
-        if script.module {
-            return js::modules::run_main(&script.path, &script.source, &mut ctx).map_err(|e| match e {
-                js::modules::Failure::Load(m) => Err(m),
-                js::modules::Failure::Throw(e) => Ok(js::describe(&e, &mut ctx)),
-            });
-        }
-        let r = ctx.eval(Source::from_bytes(script.source.as_bytes()).with_path(&script.path));
-        let r = r.and_then(|v| ctx.run_jobs().map(|_| v));
-        r.map_err(|e| Ok(js::describe(&e, &mut ctx)))
-    });
-    let result = result.and_then(|v| js::configuration::check_imports().map(|_| v).map_err(Err));
-    match result {
-        // Already names the file and line.
-        Err(Err(e)) => return Err(StartError(e)),
-        Err(Ok(e)) => {
-            return Err(StartError(format_script_error(&name, &e, script.wrapped, script.source.lines().count())));
-        }
-        Ok(v) if cfg.print_result && !v.is_undefined() => {
-            let text = match v.as_string() {
-                Some(s) => s.to_std_string_escaped(),
-                None => js::print::format_args(&[v], &mut ctx).unwrap_or_default(),
-            };
-            crate::log::write_stdout(format!("{text}\n").as_bytes());
-        }
-        Ok(v) => js::configuration::apply(&v).map_err(|e| StartError(format!("{name}: {e}")))?,
-    }
-    js::install(Rc::new(RefCell::new(ctx)));
-    ROOT.with(|r| *r.borrow_mut() = Some(root));
-
-    let specs = with_state(|s| std::mem::take(&mut s.listeners));
+    let thread = js::state::Thread {
+        script_path: &script.path,
+        id: cfg.id,
+        concurrency: cfg.concurrency,
+        argv: cfg.argv.clone(),
+    };
+    js::state::start(thread);
+    js::script::run(script, cfg.print_result).map_err(StartError)?;
+    let specs = js::state::take_listeners();
     let mut opened = Vec::new();
     for spec in specs {
         let (l, proto) = match spec.protocol {
@@ -229,80 +160,4 @@ fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
         opened.push((l, Rc::new(spec)));
     }
     Ok(opened)
-}
-
-thread_local! {
-    static ROOT: RefCell<Option<Rc<Context>>> = const { RefCell::new(None) };
-}
-
-/// The worker's root context: what every new connection's `$` values are copied from.
-pub fn root() -> Rc<Context> {
-    ROOT.with(|r| r.borrow().clone()).unwrap_or_else(Context::root)
-}
-
-/// What a script with a top-level `return` is wrapped in (PipyJS allows that return).
-pub const WRAP_PREFIX: &str = "(function(){";
-pub const WRAP_SUFFIX: &str = "\n})()";
-
-/// `main.js:3:7: SyntaxError: ...` from Boa's message, whose shape varies by error kind.
-fn format_script_error(name: &str, message: &str, wrapped: bool, source_lines: usize) -> String {
-    let re_line = |m: &str| -> Option<(usize, usize)> {
-        let at = m.rfind("line ")?;
-        let rest = &m[at + 5..];
-        let line: usize = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
-        let col = rest.find("col").and_then(|c| {
-            rest[c..]
-                .trim_start_matches(|c: char| !c.is_ascii_digit())
-                .split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
-        });
-        Some((line, col.unwrap_or(1)))
-    };
-    let loc = re_line(message).or_else(|| {
-        // Runtime errors carry `at ... (file:line:col)` in their stack.
-        let idx = message.find(&format!("{name}:"))?;
-        let mut parts = message[idx + name.len() + 1..].split(|c: char| !c.is_ascii_digit());
-        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-    });
-    let first = message.lines().next().unwrap_or(message);
-    // Already placed in another file (a plugin's syntax error): keep that place.
-    if let Some(placed) = first.strip_prefix("Error: ").filter(|m| m.starts_with('/') && first_frame_like(m)) {
-        return placed.to_string();
-    }
-    // Thrown in another module: its first stack frame says where.
-    if let Some((file, line, col)) = first_frame(message).filter(|(file, _, _)| *file != name) {
-        return format!("{file}:{line}:{col}: {first}");
-    }
-    // Boa gives no position for a script that ends too early: that is its last line.
-    let loc = loc.or_else(|| first.contains("abrupt end").then_some((source_lines, 1)));
-    match loc {
-        Some((line, col)) => {
-            // The wrapper `(function(){` shares the first line, so only its columns move.
-            let col = if wrapped && line == 1 { col.saturating_sub(WRAP_PREFIX.len()).max(1) } else { col };
-            format!("{name}:{line}:{col}: {first}")
-        }
-        None => format!("{name}: {first}"),
-    }
-}
-
-/// `(file, line, column)` of the innermost `at f (file:line:col)` frame of a stack.
-fn first_frame(message: &str) -> Option<(&str, usize, usize)> {
-    message.lines().filter(|l| l.trim_start().starts_with("at ")).find_map(|l| {
-        let inner = l.trim_end().strip_suffix(')')?;
-        let inner = &inner[inner.rfind('(')? + 1..];
-        let mut parts = inner.rsplitn(3, ':');
-        let col = parts.next()?.parse().ok()?;
-        let line = parts.next()?.parse().ok()?;
-        Some((parts.next()?, line, col))
-    })
-}
-
-/// Whether `message` starts with `path:line:col: `.
-fn first_frame_like(message: &str) -> bool {
-    let mut parts = message.splitn(4, ':');
-    let (_, line, col) = (parts.next(), parts.next(), parts.next());
-    [line, col].iter().all(|p| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-        && parts.next().is_some_and(|rest| rest.starts_with(' '))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{ACTIVE, ROOT, STATE, State, root, with_state};
+use super::ACTIVE;
 use crate::js;
 
 /// Stops accepting, runs the exit callbacks and waits for open connections, all within
@@ -23,7 +23,7 @@ pub async fn shutdown(accept: Vec<JoinHandle<()>>, drain: Duration) {
     for a in accept {
         let _ = a.await;
     }
-    if tokio::time::timeout_at(deadline, run_exit_callbacks()).await.is_err() {
+    if tokio::time::timeout_at(deadline, js::state::run_exit_callbacks()).await.is_err() {
         tracing::warn!(target: "shutdown", "exit callbacks still pending after the drain limit ({drain:?})");
     }
     while open() > 0 && Instant::now() < deadline {
@@ -38,46 +38,11 @@ fn open() -> usize {
     ACTIVE.with(|a| a.get())
 }
 
-/// Runs the `pipy.exit` callbacks in order, each in a fresh context, waiting for any
-/// Promise they return. A throwing callback ends the sequence, as in Pipy.
-pub async fn run_exit_callbacks() {
-    let callbacks = with_state(|s| std::mem::take(&mut s.exit_callbacks));
-    let mut pending = Vec::new();
-    for f in callbacks {
-        let context = root().copy(None);
-        match js::call(&context, &f, &[]) {
-            Ok(v) if js::promise::is_promise(&v) => {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                js::promise::on_settled(
-                    &v,
-                    &context,
-                    Box::new(move |r| {
-                        let _ = tx.send(r);
-                    }),
-                );
-                pending.push(rx);
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(target: "script", "exit callback: {e}");
-                break;
-            }
-        }
-    }
-    for rx in pending {
-        if let Ok(Err(e)) = rx.await {
-            tracing::error!(target: "script", "exit callback: {e}");
-        }
-    }
-}
-
 /// Drops every script value this thread still holds, then the script engine, then what is
 /// left of its heap. Thread-local destructors run in no defined order, so none of them may
 /// be the one that drops a script value.
 pub fn clear_thread_state() {
     crate::engine::host::uninstall();
-    ROOT.with(|r| r.borrow_mut().take());
-    let state = STATE.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    drop::<State>(state);
+    js::state::clear();
     js::uninstall();
 }

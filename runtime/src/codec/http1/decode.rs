@@ -72,6 +72,7 @@ impl RequestDecoder {
         RequestDecoder(Core::new(Kind::Request))
     }
 
+    #[cfg(test)]
     pub fn with_max_header_size(mut self, max: usize) -> RequestDecoder {
         self.0.max_header_size = max;
         self
@@ -132,11 +133,6 @@ impl RequestDecoder {
 impl ResponseDecoder {
     pub fn new() -> ResponseDecoder {
         ResponseDecoder(Core::new(Kind::Response))
-    }
-
-    pub fn with_max_header_size(mut self, max: usize) -> ResponseDecoder {
-        self.0.max_header_size = max;
-        self
     }
 
     /// Registers the next request to be answered. Each final (non-1xx, or 101) response

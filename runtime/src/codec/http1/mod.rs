@@ -45,6 +45,18 @@ pub struct RequestHead {
     pub headers: Vec<Header>,
 }
 
+/// What Pipy takes for a request head a script left out or left incomplete: `GET / HTTP/1.1`.
+impl Default for RequestHead {
+    fn default() -> RequestHead {
+        RequestHead {
+            method: Text::from_static("GET"),
+            path: Text::from_static("/"),
+            protocol: Text::from_static("HTTP/1.1"),
+            headers: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseHead {
     pub protocol: Text,
@@ -52,6 +64,18 @@ pub struct ResponseHead {
     pub status_text: Text,
     /// Every header line in order, `connection` included.
     pub headers: Vec<Header>,
+}
+
+/// What Pipy takes for a response head a script left out or left incomplete: `HTTP/1.1 200`.
+impl Default for ResponseHead {
+    fn default() -> ResponseHead {
+        ResponseHead {
+            protocol: Text::from_static("HTTP/1.1"),
+            status: 200,
+            status_text: Text::new(),
+            headers: Vec::new(),
+        }
+    }
 }
 
 impl Header {

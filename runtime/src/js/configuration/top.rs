@@ -18,9 +18,9 @@ use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
 
 use super::{ACTIVE, Configuration, Kind, Registry, State, with};
 use crate::engine::{self, Layout, Pipeline};
+use crate::js::state::with_state;
 use crate::js::{current, function, modules, type_error};
 use crate::net::listener::ListenSpec;
-use crate::worker::with_state;
 
 thread_local! {
     /// Variable names published under each namespace by `.export`.
@@ -200,7 +200,7 @@ async fn run_task(layout: Rc<Layout>, every: Option<Duration>) {
                 let _ = tx.send(());
             }
         };
-        let p = Pipeline::new(layout.clone(), crate::worker::root().copy(None), Rc::new(sink));
+        let p = Pipeline::new(layout.clone(), crate::js::state::root().copy(None), Rc::new(sink));
         p.start(&[]);
         match every {
             None => {

@@ -1,0 +1,114 @@
+//! What the script's native functions keep per worker thread: where the script is, the
+//! thread's place among the workers, the listeners and exit callbacks the script asked for,
+//! and the root context every connection's `$` values are copied from.
+//!
+//! The worker fills it before the script runs ([`start`]), takes the listeners after it
+//! ran ([`take_listeners`]) and empties it at stop ([`clear`]).
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+use boa_engine::JsObject;
+
+use crate::engine::Context;
+use crate::net::listener::ListenSpec;
+
+/// Per-worker state that the script's native functions reach.
+#[derive(Default)]
+pub struct State {
+    pub script_path: PathBuf,
+    pub script_dir: PathBuf,
+    pub thread_id: usize,
+    pub concurrency: usize,
+    pub argv: Vec<String>,
+    pub listeners: Vec<ListenSpec>,
+    pub exit_callbacks: Vec<JsObject>,
+    pub started: Option<Instant>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+    static ROOT: RefCell<Option<Rc<Context>>> = const { RefCell::new(None) };
+}
+
+pub fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    STATE.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// Where a worker thread stands before its script runs.
+pub struct Thread<'a> {
+    pub script_path: &'a std::path::Path,
+    pub id: usize,
+    pub concurrency: usize,
+    pub argv: Vec<String>,
+}
+
+/// Sets this thread's state for a script about to run.
+pub fn start(t: Thread) {
+    with_state(|s| {
+        s.script_path = t.script_path.to_path_buf();
+        s.script_dir = t.script_path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        s.thread_id = t.id;
+        s.concurrency = t.concurrency;
+        s.argv = t.argv;
+        s.started = Some(Instant::now());
+    });
+}
+
+/// The listeners the script asked for, once it has run.
+pub fn take_listeners() -> Vec<ListenSpec> {
+    with_state(|s| std::mem::take(&mut s.listeners))
+}
+
+/// Makes `root` the context new connections copy their `$` values from.
+pub fn set_root(root: Rc<Context>) {
+    ROOT.with(|r| *r.borrow_mut() = Some(root));
+}
+
+/// The worker's root context: what every new connection's `$` values are copied from.
+pub fn root() -> Rc<Context> {
+    ROOT.with(|r| r.borrow().clone()).unwrap_or_else(Context::root)
+}
+
+/// Drops every script value this state holds. Thread-local destructors run in no defined
+/// order, so the worker calls this before it drops the script engine.
+pub fn clear() {
+    ROOT.with(|r| r.borrow_mut().take());
+    let state = STATE.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    drop::<State>(state);
+}
+
+/// Runs the `pipy.exit` callbacks in order, each in a fresh context, waiting for any
+/// Promise they return. A throwing callback ends the sequence, as in Pipy.
+pub async fn run_exit_callbacks() {
+    let callbacks = with_state(|s| std::mem::take(&mut s.exit_callbacks));
+    let mut pending = Vec::new();
+    for f in callbacks {
+        let context = root().copy(None);
+        match super::call(&context, &f, &[]) {
+            Ok(v) if super::promise::is_promise(&v) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                super::promise::on_settled(
+                    &v,
+                    &context,
+                    Box::new(move |r| {
+                        let _ = tx.send(r);
+                    }),
+                );
+                pending.push(rx);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(target: "script", "exit callback: {e}");
+                break;
+            }
+        }
+    }
+    for rx in pending {
+        if let Ok(Err(e)) = rx.await {
+            tracing::error!(target: "script", "exit callback: {e}");
+        }
+    }
+}
