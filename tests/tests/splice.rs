@@ -5,9 +5,11 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
 use weir_tests::big::*;
 use weir_tests::bulk::*;
 use weir_tests::bulk_http::*;
@@ -224,4 +226,43 @@ fn a_raw_stream_through_connect_http_tunnel_and_accept_http_tunnel_goes_by_in_th
         "connectHTTPTunnel('127.0.0.1:UP')",
         "acceptHTTPTunnel(() => new Message({ status: 200 }))",
     );
+}
+
+/// What `s` delivers until its end, or until nothing came for `quiet`: size and SHA-256.
+fn read_until_quiet(mut s: &TcpStream, quiet: Duration) -> (u64, String) {
+    s.set_read_timeout(Some(quiet)).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = 0;
+    while let Ok(n @ 1..) = s.read(&mut buf) {
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+    (at, hex(&h.finalize()))
+}
+
+/// Urgent data mid-stream: at the urgent mark splice(2) says `EAGAIN` although a read would
+/// return the bytes after it, so a reader that trusts it waits for ever. The urgent byte
+/// itself is out of band (not `SO_OOBINLINE`), so the upstream gets the stream without it.
+#[test]
+fn a_spliced_stream_goes_on_past_urgent_data() {
+    let half = 4 * MIB;
+    let (up, reports) = raw_upstream(|s, _| Ok(read_until_quiet(&s, Duration::from_secs(10))));
+    let (weir, port) = start(plain, up, DEBUG);
+    let s = connect(port);
+    let mut w = s.try_clone().unwrap();
+    w.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let writer = thread::spawn(move || {
+        write_pattern_at(&mut w, 1, 0, half)?;
+        // SAFETY: send on an open socket from a one-byte buffer.
+        let n = unsafe { libc::send(w.as_raw_fd(), b"!".as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(n, 1, "send(MSG_OOB): {}", std::io::Error::last_os_error());
+        write_pattern_at(&mut w, 1, half, half)?;
+        w.shutdown(Shutdown::Write)
+    });
+    let got = report(&reports, "upstream");
+    let _ = writer.join().unwrap();
+    assert_whole(got, 1, 2 * half, "what the upstream got");
+    let (_, spliced) = moved(&weir);
+    assert!(spliced > 0, "the stream was never spliced, so the urgent mark was not met there");
 }

@@ -151,7 +151,13 @@ impl Reader {
         let bulk = self.bulk;
         let spliced = socket.try_io(Interest::READABLE, || match target.pass() {
             Pass::Socket(dst, n) if worth(n, bulk) => {
-                dst.splice_from(socket.as_fd(), n.min(usize::MAX as u64) as usize)
+                match dst.splice_from(socket.as_fd(), n.min(usize::MAX as u64) as usize) {
+                    // At TCP's urgent mark splice says EAGAIN although a read returns the
+                    // bytes after it (and moves past the mark): let the read below decide
+                    // whether the socket is empty, and keep the readiness until it has.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::ErrorKind::Unsupported.into()),
+                    other => other,
+                }
             }
             _ => Err(io::ErrorKind::Unsupported.into()),
         });
@@ -165,7 +171,6 @@ impl Reader {
                 target.passed(n as u64);
                 return Step::More;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::More,
             Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
             Err(e) => return fail(e, target),
         }

@@ -70,8 +70,9 @@ impl Pipe {
     }
 
     /// Moves up to `max` bytes from the socket `from` into the pipe. Only called on an
-    /// empty pipe, so `WouldBlock` always means the socket has nothing (a full pipe would
-    /// be ambiguous, and the caller's readiness would be cleared for nothing).
+    /// empty pipe, so `WouldBlock` never means a full pipe (that would be ambiguous, and the
+    /// caller's readiness would be cleared for nothing); the socket may still be at its
+    /// urgent mark, which the caller reads past.
     pub fn fill(&self, from: BorrowedFd<'_>, max: usize) -> io::Result<usize> {
         debug_assert_eq!(self.held.get(), 0);
         let n = splice(from.as_raw_fd(), self.write.as_raw_fd(), max.min(self.capacity))?;
