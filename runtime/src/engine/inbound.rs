@@ -1,8 +1,16 @@
 //! What a pipeline knows about the inbound connection it serves.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+
+use crate::codec::http1::RequestInfo;
+
+/// Requests decoded on a connection and not yet matched with a response, at most: a
+/// response decoder takes them as its responses arrive, so only a client far ahead of its
+/// answers (or a script with no response decoder) reaches it.
+const MAX_REQUESTS: usize = 1024;
 
 /// An accepted connection as scripts see it. The socket fd is cleared when the connection
 /// is gone, so a kept reference cannot reach a reused fd.
@@ -12,6 +20,9 @@ pub struct Inbound {
     pub remote: SocketAddr,
     fd: Cell<Option<RawFd>>,
     closers: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// What `decodeHTTPRequest` read on this connection, for the `decodeHTTPResponse` that
+    /// frames the answers (a HEAD's response has no body whatever its headers say).
+    requests: RefCell<VecDeque<RequestInfo>>,
 }
 
 thread_local! {
@@ -21,7 +32,14 @@ thread_local! {
 impl Inbound {
     pub fn new(local: SocketAddr, remote: SocketAddr, fd: RawFd) -> Inbound {
         let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-        Inbound { id, local, remote, fd: Cell::new(Some(fd)), closers: RefCell::new(Vec::new()) }
+        Inbound {
+            id,
+            local,
+            remote,
+            fd: Cell::new(Some(fd)),
+            closers: RefCell::new(Vec::new()),
+            requests: RefCell::default(),
+        }
     }
 
     pub fn fd(&self) -> Option<RawFd> {
@@ -31,6 +49,20 @@ impl Inbound {
     /// Runs `f` when the connection is closed (for things that live only as long as it).
     pub fn on_close(&self, f: Box<dyn FnOnce()>) {
         self.closers.borrow_mut().push(f);
+    }
+
+    /// A request decoded from this connection's bytes, for the response decoder. Dropped
+    /// past [`MAX_REQUESTS`]: its response is then framed by its own headers.
+    pub fn push_request(&self, info: RequestInfo) {
+        let mut q = self.requests.borrow_mut();
+        if q.len() < MAX_REQUESTS {
+            q.push_back(info);
+        }
+    }
+
+    /// The requests pushed since the last call, oldest first.
+    pub fn take_requests(&self) -> VecDeque<RequestInfo> {
+        self.requests.take()
     }
 
     /// The connection is gone: forget its fd and run the `on_close` functions.

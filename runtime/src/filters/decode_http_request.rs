@@ -5,6 +5,9 @@
 //! `StreamEnd` passes and readies the decoder for a new stream. Input that is not HTTP/1
 //! stops the decoding silently: nothing more comes out but the `StreamEnd`.
 //!
+//! Each request is also noted on the connection (its `Inbound`), where a
+//! `decodeHTTPResponse` on the same connection finds it to frame the response (HEAD).
+//!
 //! `handler(head)` is called with each head before it goes out; the head then goes out as
 //! the very object the handler saw, so that its changes show downstream.
 
@@ -14,7 +17,7 @@ use boa_engine::{JsObject, JsResult, JsValue};
 
 use super::Made;
 use crate::args::Args;
-use crate::codec::http1::{DecodeError, Item, RequestDecoder, Skip};
+use crate::codec::http1::{DecodeError, DecodedRequest, Item, RequestDecoder, Skip};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, Pass, host};
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
@@ -105,11 +108,19 @@ pub(super) fn decoder_pass(skip: Skip, env: &FilterEnv) -> Pass {
 }
 
 impl DecodeHttpRequest {
+    /// The head to emit, once the connection's response decoder knows of the request.
+    fn head_with_info(&self, r: DecodedRequest) -> Result<Head, String> {
+        if let Some(inbound) = &self.env.context.inbound {
+            inbound.push_request(r.info);
+        }
+        self.head(Head::Request(Rc::new(r.head)))
+    }
+
     /// Emits what the decoder has made of its input so far.
     fn drain(&mut self, out: &mut Output<'_>) {
         while let Some(item) = self.decoder.next() {
             match item {
-                Item::Head(r) => match self.head(Head::Request(Rc::new(r.head))) {
+                Item::Head(r) => match self.head_with_info(r) {
                     Ok(head) => out.emit(Event::MessageStart(head)),
                     Err(e) => {
                         tracing::error!(target: "pipeline", "decodeHTTPRequest: {e}");

@@ -4,8 +4,10 @@
 //! response: `MessageStart` with the head, the body as `Data` (de-chunked), `MessageEnd`.
 //! Input that is not HTTP/1 stops the decoding silently.
 //!
-//! Without the requests at hand, every response is framed by its own headers (so the
-//! answer to a `HEAD` with a `content-length` is misframed, as in Pipy). A body that runs
+//! The requests a `decodeHTTPRequest` read on the same inbound connection (as in a
+//! transparent proxy's two forks) frame their responses in order: the answer to a `HEAD`
+//! has no body whatever its `content-length`, a 2xx to `CONNECT` starts a tunnel. Without
+//! them, a response is framed by its own headers (as always in Pipy). A body that runs
 //! until the stream closes ends with a `MessageEnd` when the stream ends normally.
 //!
 //! When the stream ends with an error while no response has started, the filter makes one
@@ -61,6 +63,9 @@ impl Filter for DecodeHttpResponse {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::Data(data) => {
+                if let Some(inbound) = &self.env.context.inbound {
+                    inbound.take_requests().into_iter().for_each(|r| self.decoder.expect(r));
+                }
                 self.decoder.feed(data);
                 while let Some(item) = self.decoder.next() {
                     emit_item(item, out);

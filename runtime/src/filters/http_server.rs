@@ -10,7 +10,7 @@ use boa_engine::JsValue;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
-use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo, Upgrade};
+use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo, Upgrade, is_interim};
 use crate::engine::{Event, EventSink, FilterEnv, Gauge, Given, Head, Layout, Output, Pipeline, Value, host};
 
 /// Who answers each request.
@@ -108,6 +108,8 @@ pub struct HttpServer {
     streams: VecDeque<Stream>,
     /// The head-of-line stream's response has started.
     responding: bool,
+    /// That response is a 1xx: the final one to the same request follows it.
+    interim: bool,
     /// The client's end, held until every response is out.
     client_end: Option<Event>,
     closed: bool,
@@ -140,6 +142,7 @@ impl HttpServer {
             encoder: Encoder::new(buffer_size),
             streams: VecDeque::new(),
             responding: false,
+            interim: false,
             client_end: None,
             closed: false,
             limit: crate::options::MESSAGE_LIMIT,
@@ -329,14 +332,19 @@ impl HttpServer {
                 };
                 match evt {
                     Event::MessageStart(head) if !self.responding => {
-                        match &head {
-                            Head::Response(r) => self.encoder.start_response_head(r, front.info),
+                        let status = match &head {
+                            Head::Response(r) => {
+                                self.encoder.start_response_head(r, front.info);
+                                r.status
+                            }
                             other => {
                                 let head = host().response_head(other);
                                 self.encoder.start_script_response(&head, front.info);
+                                head.status
                             }
-                        }
+                        };
                         self.responding = true;
+                        self.interim = is_interim(status);
                     }
                     Event::Data(b) if self.responding => self.encoder.data(b, &mut emit),
                     Event::StreamEnd(Some(e)) if self.responding => {
@@ -345,6 +353,11 @@ impl HttpServer {
                         self.encoder.abort();
                         end = Some(Event::StreamEnd(Some(e)));
                         break 'streams;
+                    }
+                    Event::MessageEnd(_) if self.responding && self.interim => {
+                        // Out to the client now; the request waits on for its final response.
+                        self.encoder.end(&mut emit);
+                        self.responding = false;
                     }
                     Event::MessageEnd(_) | Event::StreamEnd(_) if self.responding => {
                         let ending = self.encoder.end(&mut emit);

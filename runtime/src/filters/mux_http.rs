@@ -121,6 +121,8 @@ struct Session {
     /// A response turned the connection into a tunnel: it belongs to the request that got
     /// it (the front waiter) and carries raw bytes both ways.
     tunnel: Cell<bool>,
+    /// The response being decoded is a 1xx: its request waits on for the final one.
+    interim: Cell<bool>,
 }
 
 impl Session {
@@ -161,7 +163,8 @@ impl Session {
         let Some(w) = front else { return };
         match item {
             Item::Head(r) => {
-                if r.info.is_final {
+                self.interim.set(r.info.interim);
+                if r.info.is_final && !r.info.interim {
                     self.closed.set(true);
                 }
                 if r.info.tunnel {
@@ -169,7 +172,8 @@ impl Session {
                     self.close();
                     self.tunnel.set(true);
                 }
-                w.got_head.set(true);
+                // After a 1xx alone, a failure still owes the request a final response.
+                w.got_head.set(w.got_head.get() || !r.info.interim);
                 let theirs = &w.env.context.downstream;
                 self.gauge.set_parent(if Rc::ptr_eq(theirs, &self.gauge) {
                     self.home.clone()
@@ -179,9 +183,10 @@ impl Session {
                 w.env.emit(Event::MessageStart(Head::Response(Rc::new(r.head))));
             }
             Item::Body(b) | Item::Tunnel(b) => w.env.emit(Event::Data(b)),
-            // A tunnel's request keeps its place: the bytes that follow are its.
+            // A tunnel's request keeps its place: the bytes that follow are its; so does a
+            // request that got a 1xx, whose final response follows.
             Item::End(_) => {
-                if !self.tunnel.get() {
+                if !self.tunnel.get() && !self.interim.get() {
                     self.waiters.borrow_mut().pop_front();
                 }
                 w.env.emit(Event::MessageEnd(JsValue::undefined()));
@@ -322,6 +327,7 @@ impl MuxHttp {
                 writing: Cell::new(false),
                 turns: RefCell::new(VecDeque::new()),
                 tunnel: Cell::new(false),
+                interim: Cell::new(false),
             });
             *sink.0.borrow_mut() = Rc::downgrade(&session);
             // A session keyed by its client connection has no one left to serve once that
@@ -466,11 +472,23 @@ impl Filter for MuxHttp {
         match evt {
             Event::MessageStart(head) => {
                 self.bind();
-                match &head {
-                    Head::Request(r) => self.encoder.start_request_head(r),
-                    other => self.encoder.start_script_request(&host().request_head(other)),
-                }
+                let expects_continue = match &head {
+                    Head::Request(r) => {
+                        self.encoder.start_request_head(r);
+                        r.expects_continue()
+                    }
+                    other => {
+                        let r = host().request_head(other);
+                        self.encoder.start_script_request(&r);
+                        r.expects_continue()
+                    }
+                };
                 self.info = self.encoder.request_info();
+                if expects_continue {
+                    // The client holds its body back until the upstream's `100 Continue`,
+                    // which the upstream sends only once it has the head.
+                    self.encoder.send_head(&mut collect);
+                }
             }
             Event::Data(b) => self.encoder.data(b, &mut collect),
             Event::MessageEnd(_) => done = self.encoder.end(&mut collect).is_some(),

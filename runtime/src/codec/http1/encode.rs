@@ -354,7 +354,7 @@ impl Encoder {
                 m.body.into_iter().for_each(|b| out(Out::Body(b)));
             }
         }
-        Some(if !m.response {
+        Some(if !m.response || is_interim(m.status) {
             Ending::Message
         } else if m.request.is_final {
             Ending::Close
@@ -368,6 +368,27 @@ impl Encoder {
     /// Drops the message in progress (its stream ended).
     pub fn abort(&mut self) {
         self.msg = None;
+    }
+
+    /// Writes the head now rather than with the first body bytes, under its declared
+    /// `content-length` (chunked without one); the body follows as it comes. For a request
+    /// whose client waits for `100 Continue` before sending its body.
+    pub fn send_head(&mut self, out: &mut impl FnMut(Out)) {
+        let Some(m) = &mut self.msg else { return };
+        if m.streaming || m.chunked || !m.body.is_empty() || m.method == MethodClass::Head {
+            return;
+        }
+        match m.declared {
+            Some(declared) => {
+                out(Out::Start(m.finish_head_with(declared).freeze()));
+                m.streaming = true;
+                m.length = 0;
+            }
+            None => {
+                m.chunked = true;
+                out(Out::Start(m.finish_head().freeze()));
+            }
+        }
     }
 }
 
@@ -431,7 +452,9 @@ impl Outgoing {
                 head.put_slice(b"\r\n");
             }
         }
-        if self.response && self.request.is_final {
+        if self.response && is_interim(s) {
+            // Not the exchange's last word: the final response says how the connection goes.
+        } else if self.response && self.request.is_final {
             head.put_slice(b"connection: close\r\n");
         } else if let Some(c) = &self.connection {
             head.put_slice(b"connection: ");
@@ -443,6 +466,11 @@ impl Outgoing {
         head.put_slice(b"\r\n");
         head
     }
+}
+
+/// A 1xx other than 101: a response another one to the same request follows.
+pub fn is_interim(status: u16) -> bool {
+    (100..200).contains(&status) && status != 101
 }
 
 /// Writes one chunk made of `pieces` (`len` bytes in all).

@@ -111,6 +111,11 @@ impl RequestHead {
         find_header(&self.headers, name)
     }
 
+    /// Whether the client waits for a `100 Continue` before it sends the body.
+    pub fn expects_continue(&self) -> bool {
+        self.header("expect").is_some_and(|e| e.trim().eq_ignore_ascii_case("100-continue"))
+    }
+
     pub fn info(&self) -> RequestInfo {
         RequestInfo::new(&self.method, &self.protocol, self.header("connection"), self.header("upgrade"))
     }

@@ -248,7 +248,7 @@ pub(super) fn response(
         return Err(DecodeError::Malformed("bad status"));
     }
     let f = fields(res.headers)?;
-    let interim = status < 200 && status != 101;
+    let interim = super::encode::is_interim(status);
     let request = if interim { RequestInfo::default() } else { expected.pop_front().unwrap_or_default() };
     // Nothing after a 101 is HTTP/1 any more, even when the request is not known.
     let tunnel = request.is_tunnel_response(status) || status == 101;
