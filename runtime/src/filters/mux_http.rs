@@ -104,8 +104,9 @@ struct Session {
     closed: Cell<bool>,
     /// Since when no pipeline is bound to the session.
     idle_since: Cell<Option<tokio::time::Instant>>,
-    /// One idle timer per session at most, however often it is released.
-    timer_armed: Cell<bool>,
+    /// One idle timer per session at most, however often it is released; aborted when the
+    /// session closes, since a sleeping timer keeps the session's memory for maxIdle.
+    timer: RefCell<Option<tokio::task::AbortHandle>>,
     shared: Weak<Shared>,
     /// Keeps an object key alive while its pool exists.
     _key_object: Option<JsObject>,
@@ -128,6 +129,7 @@ struct Session {
 impl Session {
     fn close(&self) {
         self.closed.set(true);
+        self.timer.take().inspect(tokio::task::AbortHandle::abort);
         if let Some(shared) = self.shared.upgrade() {
             let mut pools = shared.pools.borrow_mut();
             if let Some(pool) = pools.get_mut(&self.key) {
@@ -318,7 +320,7 @@ impl MuxHttp {
                 messages: Cell::new(0),
                 closed: Cell::new(false),
                 idle_since: Cell::new(None),
-                timer_armed: Cell::new(false),
+                timer: RefCell::new(None),
                 shared: Rc::downgrade(&self.shared),
                 _key_object: key_object,
                 gauge: self.env.context.downstream.clone(),
@@ -534,12 +536,12 @@ impl Drop for MuxHttp {
             return;
         }
         session.idle_since.set(Some(tokio::time::Instant::now()));
-        if session.timer_armed.replace(true) {
+        if session.timer.borrow().is_some() {
             return;
         }
         let idle = self.shared.options.max_idle;
         let weak = Rc::downgrade(&session);
-        tokio::task::spawn_local(async move {
+        let task = tokio::task::spawn_local(async move {
             while let Some(since) = weak.upgrade().and_then(|s| s.idle_since.get()) {
                 tokio::time::sleep_until(since + idle).await;
                 let Some(s) = weak.upgrade() else { return };
@@ -553,8 +555,9 @@ impl Drop for MuxHttp {
                 }
             }
             if let Some(s) = weak.upgrade() {
-                s.timer_armed.set(false);
+                s.timer.take();
             }
         });
+        *session.timer.borrow_mut() = Some(task.abort_handle());
     }
 }
