@@ -5,6 +5,7 @@ pub mod big;
 pub mod bulk;
 pub mod bulk_http;
 pub mod cgroup;
+pub mod differential;
 pub mod origin;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -17,6 +17,8 @@ pub const TEST: &[Need] = &[
     Need { what: "/usr/include/bpf/bpf_helpers.h", package: "libbpf-dev" },
     Need { what: "bpftool", package: "bpftool" },
     Need { what: "curl", package: "curl" },
+    // The differential test's real upstream.
+    Need { what: "nginx", package: "nginx-light" },
     Need { what: "python3", package: "python3" },
     Need { what: "node", package: "nodejs" },
     Need { what: "npm", package: "npm" },
