@@ -15,9 +15,12 @@ use weir_tests::*;
 
 const SIZES: [usize; 3] = [1 << 10, 8 << 20, 100 << 20];
 
+/// A body as sent plain, and its gzip.
+type Bodies = Arc<(Vec<u8>, Vec<u8>)>;
+
 /// Text-like bytes (about 2:1 under gzip), the same for the same length, and their gzip.
-fn bodies(len: usize) -> Arc<(Vec<u8>, Vec<u8>)> {
-    static MADE: OnceLock<std::sync::Mutex<HashMap<usize, Arc<(Vec<u8>, Vec<u8>)>>>> = OnceLock::new();
+fn bodies(len: usize) -> Bodies {
+    static MADE: OnceLock<std::sync::Mutex<HashMap<usize, Bodies>>> = OnceLock::new();
     let mut made = MADE.get_or_init(Default::default).lock().unwrap();
     made.entry(len)
         .or_insert_with(|| {

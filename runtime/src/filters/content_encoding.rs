@@ -1,5 +1,9 @@
 //! The `content-encoding` header of a message head, read and changed for `compressHTTP`
 //! and `decompressHTTP`: in Rust for a decoder's head, through the host for a script's.
+//!
+//! Changing the encoding changes the body's length, so a changed head loses its
+//! `content-length` too: the encoder then frames the new body itself (chunked, or by its
+//! own count for a body it holds whole) instead of cutting it to the old length.
 
 use std::rc::Rc;
 
@@ -7,6 +11,7 @@ use crate::codec::http1::Header;
 use crate::engine::{Head, Value, host};
 
 const NAME: &str = "content-encoding";
+const LENGTH: &str = "content-length";
 
 /// The head's `content-encoding`, if it has one.
 pub fn get(head: &Head) -> Option<String> {
@@ -18,20 +23,20 @@ pub fn get(head: &Head) -> Option<String> {
     }
 }
 
-/// The head with `content-encoding: value`. A script's head is changed in place, as in
+/// The head with `content-encoding: value` and no `content-length`. A script's head is changed in place, as in
 /// Pipy; a message made without a head (`new Message(body)`) gets one.
 pub fn set(head: Head, value: &str) -> Head {
     edit(head, Some(value))
 }
 
-/// The head without `content-encoding`.
+/// The head without `content-encoding` or `content-length`.
 pub fn remove(head: Head) -> Head {
     edit(head, None)
 }
 
 fn edit(head: Head, value: Option<&str>) -> Head {
     let lines = |headers: &mut Vec<Header>| {
-        headers.retain(|h| !h.name.eq_ignore_ascii_case(NAME));
+        headers.retain(|h| !h.name.eq_ignore_ascii_case(NAME) && !h.name.eq_ignore_ascii_case(LENGTH));
         if let Some(v) = value {
             headers.push(Header::new(NAME, v));
         }
@@ -49,6 +54,28 @@ fn edit(head: Head, value: Option<&str>) -> Head {
         }
         Head::None if value.is_none() => Head::None,
         Head::None => Head::Js(host().set_script_header(&Value::undefined(), NAME, value)),
-        Head::Js(v) => Head::Js(host().set_script_header(&v, NAME, value)),
+        Head::Js(v) => {
+            let v = host().set_script_header(&v, LENGTH, None);
+            Head::Js(host().set_script_header(&v, NAME, value))
+        }
+    }
+}
+
+/// The head without `content-length`, for a filter that changed the body after it.
+pub fn drop_length(head: Head) -> Head {
+    let lines = |headers: &mut Vec<Header>| headers.retain(|h| !h.name.eq_ignore_ascii_case(LENGTH));
+    match head {
+        Head::Request(r) => {
+            let mut r = Rc::unwrap_or_clone(r);
+            lines(&mut r.headers);
+            Head::Request(Rc::new(r))
+        }
+        Head::Response(r) => {
+            let mut r = Rc::unwrap_or_clone(r);
+            lines(&mut r.headers);
+            Head::Response(Rc::new(r))
+        }
+        Head::None => Head::None,
+        Head::Js(v) => Head::Js(host().set_script_header(&v, LENGTH, None)),
     }
 }

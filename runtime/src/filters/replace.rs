@@ -5,6 +5,10 @@
 //! every time), or what `fn(event, index)` returns (`replaceMessage` gets the whole
 //! `Message`), or nothing at all when no replacement is given. A returned Promise holds the
 //! events that follow until it resolves. Other events pass unchanged.
+//!
+//! A filter that can change a body (`replaceData`, `replaceMessage`, `replace`) drops the
+//! `content-length` of the heads it passes or emits: the old length no longer describes
+//! the body, and the encoder frames the new one itself.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -13,6 +17,7 @@ use std::rc::Rc;
 use boa_engine::JsResult;
 
 use super::Made;
+use super::content_encoding::drop_length;
 use super::select::{Family, Pick, Select, Selector, message_options};
 use crate::args::Args;
 use crate::engine::host::runtime_error;
@@ -58,6 +63,7 @@ impl FilterSpec for Spec {
             env,
             index: 0,
             ended: false,
+            changes_bodies: matches!(self.select, Select::Data | Select::Message | Select::All),
             held: Rc::new(RefCell::new(None)),
         })
     }
@@ -70,11 +76,25 @@ struct Replace {
     env: FilterEnv,
     index: u32,
     ended: bool,
+    /// Whether the replacements can change a body: heads lose their `content-length`.
+    changes_bodies: bool,
     /// Events waiting for a returned Promise to settle.
     held: Rc<RefCell<Option<VecDeque<Event>>>>,
 }
 
 impl Replace {
+    /// `evt` with its head's `content-length` dropped when this filter can change bodies.
+    fn reframe(&self, evt: Event) -> Event {
+        match evt {
+            Event::MessageStart(head) if self.changes_bodies => Event::MessageStart(drop_length(head)),
+            evt => evt,
+        }
+    }
+
+    fn emit_all(&self, events: Vec<Event>, out: &mut Output<'_>) {
+        events.into_iter().for_each(|e| out.emit(self.reframe(e)));
+    }
+
     fn fail(&mut self, e: String, out: &mut Output<'_>) {
         tracing::error!(target: "pipeline", "{}: {e}", self.name);
         self.ended = true;
@@ -96,7 +116,7 @@ impl Filter for Replace {
             return;
         }
         match self.selector.pick(&evt) {
-            Pick::Other => return out.emit(evt),
+            Pick::Other => return out.emit(self.reframe(evt)),
             Pick::Collected => return,
             Pick::Overflow => {
                 self.ended = true;
@@ -110,7 +130,7 @@ impl Filter for Replace {
             Some(Given::Fixed(v)) => {
                 self.selector.discard();
                 return match host.to_events(v) {
-                    Ok(events) => events.into_iter().for_each(|e| out.emit(e)),
+                    Ok(events) => self.emit_all(events, out),
                     Err(e) => self.fail(not_events(e), out),
                 };
             }
@@ -125,13 +145,18 @@ impl Filter for Replace {
         match result {
             Ok(v) if host.is_promise(&v) => {
                 *self.held.borrow_mut() = Some(VecDeque::new());
-                let (held, env) = (self.held.clone(), self.env.clone());
+                let (held, env, changes_bodies) = (self.held.clone(), self.env.clone(), self.changes_bodies);
                 let settled = move |r: Result<Value, String>| {
                     let events = r.and_then(|v| crate::engine::host().to_events(&v).map_err(not_events));
                     let held = held.borrow_mut().take().unwrap_or_default();
                     match events {
                         Ok(events) => {
-                            events.into_iter().for_each(|e| env.emit(e));
+                            events.into_iter().for_each(|e| match e {
+                                Event::MessageStart(h) if changes_bodies => {
+                                    env.emit(Event::MessageStart(drop_length(h)))
+                                }
+                                e => env.emit(e),
+                            });
                             held.into_iter().for_each(|e| env.feed(e));
                         }
                         Err(e) => {
@@ -143,7 +168,7 @@ impl Filter for Replace {
                 host.on_settled(&v, &self.env.context, Box::new(settled));
             }
             Ok(v) => match host.to_events(&v) {
-                Ok(events) => events.into_iter().for_each(|e| out.emit(e)),
+                Ok(events) => self.emit_all(events, out),
                 Err(e) => self.fail(not_events(e), out),
             },
             Err(e) => self.fail(e, out),

@@ -28,6 +28,9 @@ pub struct RequestInfo {
     /// The client asked to close after this exchange (`connection: close`, or HTTP/1.0
     /// without `connection: keep-alive`).
     pub is_final: bool,
+    /// An HTTP/1.0 request: its client cannot read chunks, so a response body of unknown
+    /// length runs until the connection closes.
+    pub is_1_0: bool,
 }
 
 impl RequestInfo {
@@ -42,6 +45,7 @@ impl RequestInfo {
             is_connect: method == "CONNECT",
             upgrade,
             is_final: is_final(protocol.as_bytes(), connection.map(str::as_bytes)),
+            is_1_0: protocol == "HTTP/1.0",
         }
     }
 

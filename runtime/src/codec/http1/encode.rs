@@ -114,6 +114,9 @@ struct Outgoing {
     declared: Option<u64>,
     /// The head went out with `declared`; the body follows it as it comes.
     streaming: bool,
+    /// The head went out without a length to an HTTP/1.0 client: the body follows as it
+    /// comes and the connection's close ends it.
+    until_close: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -178,7 +181,7 @@ impl Encoder {
     }
 
     /// Adds a header line, in order. `transfer-encoding`, `keep-alive` and (except for
-    /// `HEAD`) `content-length` are dropped, the encoder writes its own; `connection` is
+    /// `HEAD` and 304, whose length describes a body they never carry) `content-length` are dropped, the encoder writes its own; `connection` is
     /// held for the connection line written last.
     pub fn header(&mut self, name: &str, value: &str) {
         self.header_bytes(name, value, value.as_bytes())
@@ -192,7 +195,8 @@ impl Encoder {
             return;
         }
         if is("content-length") {
-            if m.method != MethodClass::Head {
+            // A 304's length, like a HEAD answer's, describes a body it never carries.
+            if m.method != MethodClass::Head && !(m.response && m.status == 304) {
                 m.declared = value.trim().parse().ok();
                 return;
             }
@@ -302,6 +306,8 @@ impl Encoder {
         if m.method == MethodClass::Head {
             // Counted for the content-length, never sent.
             m.length += data.len() as u64;
+        } else if m.until_close {
+            out(Out::Body(data));
         } else if m.chunked {
             let len = data.len();
             write_chunk(&[data], len, out);
@@ -318,6 +324,10 @@ impl Encoder {
                 m.streaming = true;
                 m.length = 0;
                 std::mem::take(&mut m.body).into_iter().for_each(|b| m.stream(b, out));
+            } else if m.length > limit as u64 && m.response && m.request.is_1_0 {
+                m.until_close = true;
+                out(Out::Start(m.finish_head().freeze()));
+                std::mem::take(&mut m.body).into_iter().for_each(|b| out(Out::Body(b)));
             } else if m.length > limit as u64 {
                 m.chunked = true;
                 out(Out::Start(m.finish_head().freeze()));
@@ -330,6 +340,9 @@ impl Encoder {
     /// Ends the message. `None` if none was in progress.
     pub fn end(&mut self, out: &mut impl FnMut(Out)) -> Option<Ending> {
         let mut m = self.msg.take()?;
+        if m.until_close {
+            return Some(Ending::Close);
+        }
         if m.streaming {
             if Some(m.length) != m.declared {
                 tracing::warn!(
@@ -416,6 +429,7 @@ impl Outgoing {
             length: 0,
             declared: None,
             streaming: false,
+            until_close: false,
         }
     }
 
@@ -441,8 +455,9 @@ impl Outgoing {
         let mut head = std::mem::take(&mut self.head);
         room(&mut head, 64 + self.connection.as_ref().map_or(0, String::len));
         let s = self.status;
-        let no_length =
-            self.has_length || (self.response && (s < 200 || s == 204 || self.request.is_tunnel_response(s)));
+        let no_length = self.has_length
+            || self.until_close
+            || (self.response && (s < 200 || s == 204 || s == 304 || self.request.is_tunnel_response(s)));
         if !no_length {
             if self.chunked {
                 head.put_slice(b"transfer-encoding: chunked\r\n");
@@ -454,7 +469,7 @@ impl Outgoing {
         }
         if self.response && is_interim(s) {
             // Not the exchange's last word: the final response says how the connection goes.
-        } else if self.response && self.request.is_final {
+        } else if self.response && (self.request.is_final || self.until_close) {
             head.put_slice(b"connection: close\r\n");
         } else if let Some(c) = &self.connection {
             head.put_slice(b"connection: ");

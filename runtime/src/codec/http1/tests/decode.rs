@@ -93,8 +93,8 @@ GET / HTTP/1.1\r\nconnection: close\r\nUpgrade: websocket\r\n\r\nCONNECT a:443 H
     assert_eq!(
         infos,
         vec![
-            base,
-            RequestInfo { is_final: true, ..base },
+            RequestInfo { is_1_0: true, ..base },
+            RequestInfo { is_final: true, is_1_0: true, ..base },
             RequestInfo { is_final: true, upgrade: Upgrade::WebSocket, ..base },
             RequestInfo { is_connect: true, ..base },
         ]
