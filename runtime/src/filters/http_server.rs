@@ -10,7 +10,10 @@ use boa_engine::JsValue;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
-use crate::codec::http1::{Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo, Upgrade, is_interim};
+use crate::codec::http1::{
+    DecodeError, Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo, ResponseHead, Text, Upgrade,
+    is_interim,
+};
 use crate::engine::{Event, EventSink, FilterEnv, Gauge, Given, Head, Layout, Output, Pipeline, Value, host};
 
 /// Who answers each request.
@@ -295,9 +298,42 @@ impl HttpServer {
             Item::Error(e) => {
                 tracing::debug!(target: "http", "{e}");
                 self.end_requests(Event::error("ProtocolError"));
+                if matches!(e, DecodeError::Malformed(_)) {
+                    self.refuse();
+                }
                 self.client_end = Some(Event::end());
             }
         }
+    }
+
+    /// A request that cannot be framed for sure (RFC 9112: an intermediary must not guess)
+    /// is answered 400, after the requests before it, and the connection closes.
+    fn refuse(&mut self) {
+        let head = ResponseHead {
+            protocol: Text::from_static("HTTP/1.1"),
+            status: 400,
+            status_text: Text::from_static("Bad Request"),
+            headers: Vec::new(),
+        };
+        let answer = Rc::new(Answer {
+            events: RefCell::new(VecDeque::from([
+                Event::MessageStart(Head::Response(Rc::new(head))),
+                Event::MessageEnd(JsValue::undefined()),
+            ])),
+            shared: self.shared.clone(),
+            gauge: Rc::new(Gauge::child(self.shared.env.context.downstream.clone())),
+            counted: Cell::new(0),
+            closed: Cell::new(false),
+        });
+        let info = RequestInfo { is_final: true, ..RequestInfo::default() };
+        self.streams.push_back(Stream {
+            answer,
+            pipeline: None,
+            info,
+            request: None,
+            input_done: true,
+            replied: false,
+        });
     }
 
     /// No more input: requests not read whole get `end` (their pipelines decide what that

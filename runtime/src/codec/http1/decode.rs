@@ -416,7 +416,8 @@ impl Core {
                     let c = *self.input.front()?.first().expect("no empty chunks");
                     self.state = match (cr, c) {
                         (false, b'\r') => State::ChunkEnd(true),
-                        (_, b'\n') => State::ChunkSize,
+                        // A bare LF is refused as in chunk-size lines.
+                        (true, b'\n') => State::ChunkSize,
                         _ => {
                             return Some(self.fail(DecodeError::Malformed("no CRLF after chunk data")));
                         }

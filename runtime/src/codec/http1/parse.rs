@@ -220,6 +220,8 @@ pub(super) fn request(req: &httparse::Request<'_, '_>, owner: &Owner<'_>) -> Res
     };
     let f = fields(req.headers)?;
     let framing = match (f.chunked, f.length) {
+        // RFC 9112 6.3: a smuggling attempt, as likely as not; refused rather than guessed.
+        (Some(_), Some(_)) => return Err(DecodeError::Malformed("transfer-encoding with content-length")),
         (Some(true), _) => Framing::Chunked,
         (Some(false), _) => return Err(DecodeError::Malformed("unsupported transfer-encoding")),
         (None, Some(n)) if n > 0 => Framing::Length(n),
@@ -248,6 +250,9 @@ pub(super) fn response(
         return Err(DecodeError::Malformed("bad status"));
     }
     let f = fields(res.headers)?;
+    if f.chunked.is_some() && f.length.is_some() {
+        return Err(DecodeError::Malformed("transfer-encoding with content-length"));
+    }
     let interim = super::encode::is_interim(status);
     let request = if interim { RequestInfo::default() } else { expected.pop_front().unwrap_or_default() };
     // Nothing after a 101 is HTTP/1 any more, even when the request is not known.
@@ -276,18 +281,18 @@ pub(super) fn response(
     Ok(Parsed { head: AnyHead::Response(DecodedResponse { head, info }), len, framing, tunnel_after: tunnel })
 }
 
+/// The largest chunk size taken: far beyond any real chunk, and no sum of sizes overflows.
+const MAX_CHUNK_SIZE: u64 = 1 << 48;
+
 /// The size in a complete chunk-size line (`1a;ext=v\r\n`); chunk extensions are ignored.
+/// A bare LF ending the line (which Pipy takes) is refused: a server behind that reads the
+/// line otherwise would frame the body differently (RFC 9112 7.1).
 pub(super) fn parse_chunk_size(line: &[u8]) -> Option<u64> {
-    // httparse wants CRLF; Pipy also takes a bare LF, which is rare enough to copy for.
-    let with_crlf;
-    let line = if line.ends_with(b"\r\n") {
-        line
-    } else {
-        with_crlf = [line.strip_suffix(b"\n")?, b"\r\n"].concat();
-        &with_crlf
-    };
+    if !line.ends_with(b"\r\n") || line[..line.len() - 2].contains(&b'\n') {
+        return None;
+    }
     match httparse::parse_chunk_size(line) {
-        Ok(httparse::Status::Complete((n, size))) if n == line.len() => Some(size),
+        Ok(httparse::Status::Complete((n, size))) if n == line.len() && size <= MAX_CHUNK_SIZE => Some(size),
         _ => None,
     }
 }

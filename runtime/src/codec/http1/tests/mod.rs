@@ -92,4 +92,5 @@ fn rbody(b: &str) -> Ev<DecodedResponse> {
 
 mod decode;
 mod encode;
+mod framing;
 mod response;
