@@ -270,3 +270,25 @@ fn an_idle_timeout_frees_a_client_stuck_behind_a_stalled_upstream() {
     let _ = BufReader::new(&c).read_to_end(&mut rest);
     assert!(t.elapsed() < Duration::from_secs(15), "the connection was not freed ({:?})", t.elapsed());
 }
+
+#[test]
+fn a_burst_of_pipelined_requests_is_answered_in_order_over_few_upstream_connections() {
+    // One write of 2,000 requests: the cap must hold what is decoded, not only what is read.
+    let upstream = HttpServer::start(|_, path| ("200 OK".into(), vec![], path.into()));
+    let port = free_port();
+    let _weir = start(&demux_mux(port, upstream.port));
+    let mut c = Client::connect(port);
+    c.w.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let n = 2000;
+    let burst: String = (0..n).map(|i| format!("GET /{i} HTTP/1.1\r\nhost: test\r\n\r\n")).collect();
+    c.w.write_all(burst.as_bytes()).unwrap();
+    for i in 0..n {
+        let head = read_head(&mut c.r).unwrap().expect("an answer");
+        let mut body = vec![0; head.length().unwrap() as usize];
+        c.r.read_exact(&mut body).unwrap();
+        assert_eq!(String::from_utf8_lossy(&body), format!("/{i}"), "answer {i} out of order");
+    }
+    let connections = upstream.connections.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!("{n} pipelined requests over {connections} upstream connections");
+    assert!(connections <= 16, "{n} pipelined requests opened {connections} upstream connections");
+}

@@ -120,6 +120,9 @@ pub struct HttpServer {
     limit: usize,
     /// The client's reader is paused: too many requests are waiting.
     holding: bool,
+    /// Decoding stopped at the cap: requests already read wait in the decoder until
+    /// answers make room (holding the reader alone leaves them to be decoded at once).
+    capped: bool,
     /// A CONNECT or Upgrade request was read: what follows it is not decoded until its
     /// response tells whether the connection turns into a tunnel.
     paused: bool,
@@ -150,6 +153,7 @@ impl HttpServer {
             closed: false,
             limit: crate::options::MESSAGE_LIMIT,
             holding: false,
+            capped: false,
             paused: false,
             tunnel: None,
             tunnel_unfed: false,
@@ -205,10 +209,13 @@ impl HttpServer {
     /// Decodes what has arrived, up to a request that may start a tunnel.
     fn pump(&mut self) {
         // Nothing after the client's end (an error or an overflow) is read.
-        while self.client_end.is_none()
-            && !self.paused
-            && let Some(item) = self.decoder.next()
-        {
+        while self.client_end.is_none() && !self.paused {
+            let last_read = self.streams.back().is_none_or(|s| s.input_done);
+            self.capped = self.streams.len() >= MAX_PIPELINED && last_read;
+            if self.capped {
+                break;
+            }
+            let Some(item) = self.decoder.next() else { break };
             self.on_item(item);
         }
     }
@@ -450,6 +457,7 @@ impl HttpServer {
         }
         if self.streams.len() < MAX_PIPELINED && !self.paused {
             self.hold(false);
+            resume |= self.capped;
         }
         if end.is_none() && self.streams.is_empty() && self.tunnel.is_none() {
             end = self.client_end.take();
