@@ -3,7 +3,8 @@
 //!
 //! Each calls `fn(event, index)` for the events of its kind and passes every event on
 //! unchanged. If `fn` returns a Promise, that event and all that follow are held until it
-//! settles; a rejection ends the stream with the error.
+//! settles (past 1 MiB of them the connection's readers pause, see [`Held`]); a rejection
+//! ends the stream with the error.
 
 use std::rc::Rc;
 

@@ -4,7 +4,8 @@
 //! Each replaces the events of its kind with a replacement: static events (the same value
 //! every time), or what `fn(event, index)` returns (`replaceMessage` gets the whole
 //! `Message`), or nothing at all when no replacement is given. A returned Promise holds the
-//! events that follow until it resolves. Other events pass unchanged.
+//! events that follow until it resolves (past 1 MiB of them the connection's readers pause,
+//! see [`Held`]). Other events pass unchanged.
 //!
 //! A filter that can change a body (`replaceData`, `replaceMessage`, `replace`) drops the
 //! `content-length` of the heads it passes or emits: the old length no longer describes
