@@ -307,3 +307,13 @@ fn heads_after_a_link_are_printed_while_bodies_go_by_in_the_kernel() {
         format!("pipy()\n.listen({port}).link('through')\n{filters}\n.pipeline('through')\n")
     });
 }
+
+/// A SOCKS tunnel made and ended inside the proxy: `connectSOCKS` talks to an `acceptSOCKS`
+/// in its own sub-pipeline, whose tunnel hands the bytes straight back, so they come out of
+/// `connectSOCKS` as its replies and go on to the logging fork and the `connect`.
+#[test]
+fn heads_after_a_socks_loop_are_printed_while_bodies_go_by_in_the_kernel() {
+    heads_after_a_sub_pipeline_are_printed(|port, upstream| {
+        logging_behind("connectSOCKS('127.0.0.1:9').to($=>$.acceptSOCKS(() => true).to($=>$))", port, upstream)
+    });
+}
