@@ -266,3 +266,54 @@ fn a_spliced_stream_goes_on_past_urgent_data() {
     let (_, spliced) = moved(&weir);
     assert!(spliced > 0, "the stream was never spliced, so the urgent mark was not met there");
 }
+
+/// The logging proxy with `sub` (a filter running a sub-pipeline with no socket in it) in
+/// front of the request fork.
+fn logging_behind(sub: &str, port: u16, upstream: u16) -> String {
+    logging(port, upstream).replacen("$=>$\n", &format!("$=>$.{sub}\n"), 1)
+}
+
+/// Two 1 MiB POSTs on one keep-alive connection through `script`: their bodies go by the
+/// request fork in the kernel, and the fork's decoder, after a sub-pipeline's end, is told
+/// of them, so the second head is decoded and printed too.
+fn heads_after_a_sub_pipeline_are_printed(script: Script) {
+    let server = BulkHttpServer::start();
+    let (weir, port) = start(script, server.port, DEBUG);
+    let xs =
+        [Exchange::new(1, Body::Length(MIB), 0, false), Exchange::new(2, Body::Length(MIB), 0, false).eof_answer()];
+    let s = connect(port);
+    let mut r = BufReader::with_capacity(64 * 1024, s.try_clone().unwrap());
+    for x in &xs {
+        x.run(&s, &mut r);
+    }
+    drop((r, s));
+    let expected: Vec<String> = xs.iter().flat_map(printed).collect();
+    let (read, spliced) = moved(&weir);
+    eprintln!("{read} bytes read, {spliced} spliced; stdout: {:?}", weir.stdout());
+    assert_eq!(weir.wait_stdout_lines(expected.len(), Duration::from_secs(5)), expected);
+    assert!(spliced >= MIB, "only {spliced} of {} body bytes spliced", 2 * MIB);
+}
+
+#[test]
+fn heads_after_a_chosen_branch_are_printed_while_bodies_go_by_in_the_kernel() {
+    heads_after_a_sub_pipeline_are_printed(|port, upstream| logging_behind("branch(() => true, $=>$)", port, upstream));
+}
+
+#[test]
+fn heads_after_a_link_are_printed_while_bodies_go_by_in_the_kernel() {
+    heads_after_a_sub_pipeline_are_printed(|port, upstream| {
+        let logged = logging(port, upstream);
+        let filters = logged.split_once("$=>$\n").unwrap().1.trim_end().strip_suffix(')').unwrap();
+        format!("pipy()\n.listen({port}).link('through')\n{filters}\n.pipeline('through')\n")
+    });
+}
+
+/// A SOCKS tunnel made and ended inside the proxy: `connectSOCKS` talks to an `acceptSOCKS`
+/// in its own sub-pipeline, whose tunnel hands the bytes straight back, so they come out of
+/// `connectSOCKS` as its replies and go on to the logging fork and the `connect`.
+#[test]
+fn heads_after_a_socks_loop_are_printed_while_bodies_go_by_in_the_kernel() {
+    heads_after_a_sub_pipeline_are_printed(|port, upstream| {
+        logging_behind("connectSOCKS('127.0.0.1:9').to($=>$.acceptSOCKS(() => true).to($=>$))", port, upstream)
+    });
+}

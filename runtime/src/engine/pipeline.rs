@@ -99,6 +99,22 @@ impl Output<'_> {
             None => self.sink.on_event(evt),
         }
     }
+
+    /// Tells the rest of the chain that `n` bytes went by, as far as their
+    /// [`Filter::pass`] let them.
+    pub fn passed(&mut self, n: u64) {
+        let sink = self.sink;
+        let mut rest = &mut *self.rest;
+        while let Some((f, after)) = rest.split_first_mut() {
+            let through = matches!(f.pass(), Pass::Through(_));
+            f.passed(n, &mut Output { rest: &mut *after, sink });
+            if !through {
+                return;
+            }
+            rest = after;
+        }
+        sink.passed(n);
+    }
 }
 
 /// What a filter instance knows about where it sits.
@@ -203,16 +219,7 @@ impl PipelineInner {
             return;
         }
         let from = from.min(self.filters.len());
-        let mut rest = &mut self.filters[from..];
-        while let Some((f, after)) = rest.split_first_mut() {
-            let through = matches!(f.pass(), Pass::Through(_));
-            f.passed(n, &mut Output { rest: &mut *after, sink: &*self.sink });
-            if !through {
-                return;
-            }
-            rest = after;
-        }
-        self.sink.passed(n);
+        Output { rest: &mut self.filters[from..], sink: &*self.sink }.passed(n);
     }
 
     fn input(&mut self, evt: Event) {

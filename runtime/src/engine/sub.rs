@@ -42,30 +42,43 @@ impl SubRef {
     }
 }
 
+/// What reached a [`Sub`]'s end while its owner was feeding it, in order.
+enum Collected {
+    Event(Event),
+    /// Bytes that went by the whole sub-pipeline unseen: the filters after the owner must
+    /// be told, or a decoder there loses its framing.
+    Passed(u64),
+}
+
 /// Where a [`Sub`]'s output goes: collected while the owning filter is feeding it (the
 /// owner's pipeline is busy then), emitted after this filter otherwise.
 struct SubSink {
     env: FilterEnv,
     feeding: RefCell<bool>,
-    collected: RefCell<VecDeque<Event>>,
+    collected: RefCell<VecDeque<Collected>>,
 }
 
 impl EventSink for SubSink {
     fn on_event(&self, evt: Event) {
         if *self.feeding.borrow() {
-            self.collected.borrow_mut().push_back(evt);
+            self.collected.borrow_mut().push_back(Collected::Event(evt));
         } else {
             self.env.emit(evt);
         }
     }
 
-    /// Output that would go on unseen after the owner (a `connect` in a tunnel answering).
+    /// Output that would go on unseen after the owner (a `connect` in a tunnel answering,
+    /// or the owner's input going through a sub-pipeline with no socket in it).
     fn pass(self: Rc<Self>) -> Pass {
         if *self.feeding.borrow() { Pass::No } else { self.env.pass_after() }
     }
 
     fn passed(&self, n: u64) {
-        self.env.passed_after(n);
+        if *self.feeding.borrow() {
+            self.collected.borrow_mut().push_back(Collected::Passed(n));
+        } else {
+            self.env.passed_after(n);
+        }
     }
 }
 
@@ -121,7 +134,8 @@ impl Sub {
         loop {
             let next = self.sink.collected.borrow_mut().pop_front();
             match next {
-                Some(evt) => out.emit(evt),
+                Some(Collected::Event(evt)) => out.emit(evt),
+                Some(Collected::Passed(n)) => out.passed(n),
                 None => break,
             }
         }

@@ -231,7 +231,7 @@ impl Filter for ConnectHttpTunnel {
     }
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {
-        Replied::passed(self.sub.as_ref(), n);
+        Replied::passed(self.sub.as_ref(), n, out);
         self.replies(out);
     }
 }

@@ -189,7 +189,7 @@ impl Filter for ConnectSocks {
     }
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {
-        Replied::passed(self.sub.as_ref(), n);
+        Replied::passed(self.sub.as_ref(), n, out);
         self.replies(out);
     }
 }

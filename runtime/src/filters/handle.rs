@@ -3,15 +3,15 @@
 //!
 //! Each calls `fn(event, index)` for the events of its kind and passes every event on
 //! unchanged. If `fn` returns a Promise, that event and all that follow are held until it
-//! settles; a rejection ends the stream with the error.
+//! settles (past 1 MiB of them the connection's readers pause, see [`Held`]); a rejection
+//! ends the stream with the error.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use boa_engine::JsResult;
 
 use super::Made;
+use super::held::Held;
 use super::select::{Family, Pick, Select, Selector, message_options};
 use crate::args::Args;
 use crate::engine::host::runtime_error;
@@ -43,10 +43,10 @@ impl FilterSpec for Spec {
             selector: Selector::new(self.select, false, self.limit),
             name: self.name(),
             f: self.f.clone(),
-            env,
             index: 0,
             ended: false,
-            held: Rc::new(RefCell::new(None)),
+            held: Held::new(env.context.clone()),
+            env,
         })
     }
 }
@@ -59,7 +59,7 @@ struct Handle {
     index: u32,
     ended: bool,
     /// Events waiting for a returned Promise to settle.
-    held: Rc<RefCell<Option<VecDeque<Event>>>>,
+    held: Rc<Held>,
 }
 
 impl Filter for Handle {
@@ -67,9 +67,8 @@ impl Filter for Handle {
         if self.ended {
             return;
         }
-        if let Some(held) = self.held.borrow_mut().as_mut() {
-            held.push_back(evt);
-            return;
+        if self.held.waiting() {
+            return self.held.push(evt);
         }
         match self.selector.pick(&evt) {
             Pick::Chosen => {}
@@ -95,20 +94,24 @@ impl Filter for Handle {
         host.recycle(arg);
         match result {
             Ok(v) if host.is_promise(&v) => {
-                *self.held.borrow_mut() = Some(VecDeque::from([evt]));
-                let (held, env) = (self.held.clone(), self.env.clone());
+                self.held.wait(Some(evt));
+                // A filter gone before its promise settles (its connection closed) has
+                // nothing to pass on.
+                let (held, env) = (Rc::downgrade(&self.held), self.env.clone());
                 let settled = move |r: Result<Value, String>| {
-                    let events = held.borrow_mut().take().unwrap_or_default();
-                    let mut events = events.into_iter();
+                    let Some(held) = held.upgrade() else { return };
+                    let mut events = held.take().into_iter();
                     match r {
                         Ok(_) => {
                             if let Some(first) = events.next() {
                                 env.emit(first);
                             }
                             events.for_each(|e| env.feed(e));
+                            held.resume();
                         }
                         Err(e) => {
                             tracing::error!(target: "pipeline", "{e}");
+                            held.resume();
                             env.emit(runtime_error(e));
                         }
                     }
@@ -128,7 +131,7 @@ impl Filter for Handle {
     fn pass(&self) -> Pass {
         if self.ended {
             Pass::Absorb(u64::MAX)
-        } else if self.held.borrow().is_none() && self.selector.ignores_data() {
+        } else if !self.held.waiting() && self.selector.ignores_data() {
             Pass::Through(u64::MAX)
         } else {
             Pass::No

@@ -20,6 +20,7 @@ pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod fork;
 pub mod handle;
+mod held;
 mod http_server;
 pub mod link;
 pub mod mux_http;

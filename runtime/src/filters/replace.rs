@@ -4,20 +4,20 @@
 //! Each replaces the events of its kind with a replacement: static events (the same value
 //! every time), or what `fn(event, index)` returns (`replaceMessage` gets the whole
 //! `Message`), or nothing at all when no replacement is given. A returned Promise holds the
-//! events that follow until it resolves. Other events pass unchanged.
+//! events that follow until it resolves (past 1 MiB of them the connection's readers pause,
+//! see [`Held`]). Other events pass unchanged.
 //!
 //! A filter that can change a body (`replaceData`, `replaceMessage`, `replace`) drops the
 //! `content-length` of the heads it passes or emits: the old length no longer describes
 //! the body, and the encoder frames the new one itself.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use boa_engine::JsResult;
 
 use super::Made;
 use super::content_encoding::drop_length;
+use super::held::Held;
 use super::select::{Family, Pick, Select, Selector, message_options};
 use crate::args::Args;
 use crate::engine::host::runtime_error;
@@ -60,11 +60,11 @@ impl FilterSpec for Spec {
             selector: Selector::new(self.select, true, self.limit),
             name: self.name(),
             replacement: self.replacement.clone(),
-            env,
             index: 0,
             ended: false,
             changes_bodies: matches!(self.select, Select::Data | Select::Message | Select::All),
-            held: Rc::new(RefCell::new(None)),
+            held: Held::new(env.context.clone()),
+            env,
         })
     }
 }
@@ -79,7 +79,7 @@ struct Replace {
     /// Whether the replacements can change a body: heads lose their `content-length`.
     changes_bodies: bool,
     /// Events waiting for a returned Promise to settle.
-    held: Rc<RefCell<Option<VecDeque<Event>>>>,
+    held: Rc<Held>,
 }
 
 impl Replace {
@@ -111,9 +111,8 @@ impl Filter for Replace {
         if self.ended {
             return;
         }
-        if let Some(held) = self.held.borrow_mut().as_mut() {
-            held.push_back(evt);
-            return;
+        if self.held.waiting() {
+            return self.held.push(evt);
         }
         match self.selector.pick(&evt) {
             Pick::Other => return out.emit(self.reframe(evt)),
@@ -144,11 +143,14 @@ impl Filter for Replace {
             .and_then(|arg| host.call(&self.env.context, &f, &[arg, Value::from(index)]));
         match result {
             Ok(v) if host.is_promise(&v) => {
-                *self.held.borrow_mut() = Some(VecDeque::new());
-                let (held, env, changes_bodies) = (self.held.clone(), self.env.clone(), self.changes_bodies);
+                self.held.wait(None);
+                // A filter gone before its promise settles (its connection closed) has
+                // nothing to pass on.
+                let (held, env, changes_bodies) = (Rc::downgrade(&self.held), self.env.clone(), self.changes_bodies);
                 let settled = move |r: Result<Value, String>| {
+                    let Some(held) = held.upgrade() else { return };
                     let events = r.and_then(|v| crate::engine::host().to_events(&v).map_err(not_events));
-                    let held = held.borrow_mut().take().unwrap_or_default();
+                    let waiting = held.take();
                     match events {
                         Ok(events) => {
                             events.into_iter().for_each(|e| match e {
@@ -157,10 +159,12 @@ impl Filter for Replace {
                                 }
                                 e => env.emit(e),
                             });
-                            held.into_iter().for_each(|e| env.feed(e));
+                            waiting.into_iter().for_each(|e| env.feed(e));
+                            held.resume();
                         }
                         Err(e) => {
                             tracing::error!(target: "pipeline", "{e}");
+                            held.resume();
                             env.emit(runtime_error(e));
                         }
                     }

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::engine::{Context, Event, EventSink, FilterEnv, Layout, Pass, Pipeline};
+use crate::engine::{Context, Event, EventSink, FilterEnv, Layout, Output, Pass, Pipeline};
 
 /// Holds the sub-pipeline's output until the owner takes it. Output that arrives while the
 /// owner is not feeding the sub-pipeline (a socket read) wakes the owner, from a task of its
@@ -18,6 +18,9 @@ struct Inbox {
     env: FilterEnv,
     /// The owner hands what comes back on unchanged (its handshake is over).
     through: Cell<bool>,
+    /// Bytes that went by the whole sub-pipeline while the owner fed it (its pipeline is
+    /// busy then): the owner tells the filters after it (see [`Replied::passed`]).
+    passed: Cell<u64>,
 }
 
 impl Inbox {
@@ -52,7 +55,11 @@ impl EventSink for Inbox {
     }
 
     fn passed(&self, n: u64) {
-        self.env.passed_after(n);
+        if self.feeding.get() {
+            self.passed.set(self.passed.get() + n);
+        } else {
+            self.env.passed_after(n);
+        }
     }
 }
 
@@ -71,6 +78,7 @@ impl Replied {
             wake_scheduled: Rc::new(Cell::new(false)),
             env: env.clone(),
             through: Cell::new(false),
+            passed: Cell::new(0),
         });
         let pipeline = Pipeline::new(layout, context, inbox.clone());
         pipeline.start(&[]);
@@ -91,12 +99,19 @@ impl Replied {
         sub.map_or(Pass::No, |s| s.pipeline.pass())
     }
 
-    /// `n` input bytes went by as the last [`Replied::pass`] allowed.
-    pub fn passed(sub: Option<&Replied>, n: u64) {
+    /// `n` input bytes went by as the last [`Replied::pass`] allowed; those that went by
+    /// the whole sub-pipeline go by the filters in `out` too. Nothing was queued in the
+    /// inbox when they were let by (`Inbox::pass`), and the filters that let bytes through
+    /// emit nothing for them, so no reply can be due before them.
+    pub fn passed(sub: Option<&Replied>, n: u64, out: &mut Output<'_>) {
         if let Some(s) = sub {
             s.inbox.feeding.set(true);
             s.pipeline.passed(n);
             s.inbox.feeding.set(false);
+            match s.inbox.passed.take() {
+                0 => {}
+                went => out.passed(went),
+            }
         }
     }
 

@@ -1,0 +1,83 @@
+//! What the `handle*` and `replace*` families share while a promise their callback returned
+//! is pending: the events that arrive meanwhile wait here, and once they hold
+//! [`Gauge::LIMIT`] bytes the connection's readers pause, so a client streaming behind the
+//! promise waits in its socket instead of in the proxy's memory.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::engine::{Context, Event, Gauge};
+
+pub struct Held {
+    /// `Some` while a promise is pending.
+    events: RefCell<Option<VecDeque<Event>>>,
+    bytes: Cell<usize>,
+    /// Whether this holds the context's gauges (see [`Held::pause`]).
+    pausing: Cell<bool>,
+    context: Rc<Context>,
+}
+
+impl Held {
+    pub fn new(context: Rc<Context>) -> Rc<Held> {
+        Rc::new(Held { events: RefCell::new(None), bytes: Cell::new(0), pausing: Cell::new(false), context })
+    }
+
+    /// Whether a promise is pending.
+    pub fn waiting(&self) -> bool {
+        self.events.borrow().is_some()
+    }
+
+    /// A promise is pending: `first` and every event after it wait until [`Held::take`].
+    pub fn wait(&self, first: Option<Event>) {
+        *self.events.borrow_mut() = Some(VecDeque::new());
+        self.bytes.set(0);
+        first.into_iter().for_each(|e| self.push(e));
+    }
+
+    /// Holds `evt` behind the pending promise (the caller checked [`Held::waiting`]).
+    pub fn push(&self, evt: Event) {
+        if let Event::Data(d) = &evt {
+            self.bytes.set(self.bytes.get() + d.len());
+        }
+        if let Some(events) = self.events.borrow_mut().as_mut() {
+            events.push_back(evt);
+        }
+        if self.bytes.get() >= Gauge::LIMIT {
+            self.pause(true);
+        }
+    }
+
+    /// The promise settled: the events it held, for the caller to pass on. Call
+    /// [`Held::resume`] once they went.
+    pub fn take(&self) -> VecDeque<Event> {
+        self.bytes.set(0);
+        self.events.borrow_mut().take().unwrap_or_default()
+    }
+
+    /// The held events went on: the readers go on too, unless a new promise holds as many.
+    pub fn resume(&self) {
+        if self.bytes.get() < Gauge::LIMIT {
+            self.pause(false);
+        }
+    }
+
+    /// Pauses (or resumes) the readers on both sides, as `throttle` does: a filter does not
+    /// know which side its input comes from.
+    fn pause(&self, on: bool) {
+        if self.pausing.replace(on) == on {
+            return;
+        }
+        for g in [&self.context.upstream, &self.context.downstream] {
+            if on { g.hold() } else { g.unhold() }
+        }
+    }
+}
+
+impl Drop for Held {
+    /// A filter dropped while its promise is pending (its connection closed) leaves no
+    /// reader of a shared gauge paused.
+    fn drop(&mut self) {
+        self.pause(false);
+    }
+}
