@@ -199,9 +199,13 @@ declare const __filename: string;
 
 /** Options of a listening port. */
 interface ListenOptions {
-  /** Connections accepted at once; more wait in the kernel's backlog (UDP: sessions at once; datagrams of new peers are dropped). */
+  /**
+   * Connections accepted at once; more wait in the kernel's backlog. `0` or less: no bound
+   * (the TCP default). UDP: sessions at once, datagrams of further new peers are dropped;
+   * left out, 256 sessions, and a new peer past them ends the session idle longest.
+   */
   maxConnections?: number;
-  /** Closes a connection (a UDP peer's session) without traffic in either direction for this long (default 60 s). */
+  /** Closes a connection (a UDP peer's session) without traffic in either direction for this long (default 60 s; UDP 10 s). `0`: never. */
   idleTimeout?: Duration;
   /** `'udp'`: one session per peer, each datagram one Data (Pipy reads this only in legacy `.listen`). */
   protocol?: 'tcp' | 'udp';

@@ -1,8 +1,6 @@
 //! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now`, `exec`
 //! (`solve` and `import` are in `js::modules`).
 
-use std::time::Duration;
-
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
 use boa_engine::property::Attribute;
@@ -75,7 +73,7 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         addr,
         layout: super::designer::build(&format!("Listen on {addr}"), &builder, ctx)?,
         max_connections: None,
-        idle_timeout: Duration::from_secs(60),
+        idle_timeout: None,
         protocol,
     };
     if let Some(o) = options {
@@ -88,11 +86,11 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         let max = o.get(js_string!("maxConnections"), ctx)?;
         if !max.is_undefined() {
             let n = max.to_number(ctx)?;
-            spec.max_connections = (n >= 0.0).then_some(n as usize);
+            spec.max_connections = Some(listener::max_connections(n));
         }
         let idle = o.get(js_string!("idleTimeout"), ctx)?;
         if !idle.is_undefined() {
-            spec.idle_timeout = crate::options::duration(&idle, ctx)?;
+            spec.idle_timeout = Some(crate::options::duration(&idle, ctx)?);
         }
     }
     with_state(|s| {

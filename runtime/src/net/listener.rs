@@ -13,9 +13,20 @@ use crate::engine::Layout;
 pub struct ListenSpec {
     pub addr: SocketAddr,
     pub layout: Rc<Layout>,
-    pub max_connections: Option<usize>,
-    pub idle_timeout: Duration,
+    /// `maxConnections` as the script gave it: `None` when it said nothing (each transport
+    /// has its own default), `Some(None)` for no bound (zero or negative, as in Pipy).
+    pub max_connections: Option<Option<usize>>,
+    /// `idleTimeout` as the script gave it, `None` when it said nothing.
+    pub idle_timeout: Option<Duration>,
     pub protocol: Transport,
+}
+
+/// A TCP connection's idle timeout when the script gives none, as in Pipy.
+pub const TCP_IDLE: Duration = Duration::from_secs(60);
+
+/// `maxConnections` read as Pipy reads it: a positive count bounds, anything else does not.
+pub fn max_connections(n: f64) -> Option<usize> {
+    (n >= 1.0).then_some(n as usize)
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -74,7 +85,7 @@ where
     F: Fn(tokio::net::TcpStream) -> Fut,
     Fut: std::future::Future<Output = ()> + 'static,
 {
-    let limit = spec.max_connections.map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
+    let limit = spec.max_connections.flatten().map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
     loop {
         // With maxConnections reached, stop accepting but keep the socket: clients wait
         // in the backlog, as in Pipy.

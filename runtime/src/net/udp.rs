@@ -152,12 +152,36 @@ struct Entry {
 
 type Peers = Rc<RefCell<HashMap<SocketAddr, Rc<Entry>>>>;
 
+/// Sessions a listening socket keeps when the script gives no `maxConnections`. Each may
+/// hold a pipeline, a task and an upstream socket, so a flood of one-datagram peers must
+/// not open one each (Pipy has no bound).
+pub const DEFAULT_SESSIONS: usize = 256;
+
+/// A session's idle timeout when the script gives none (Pipy: 60 s, as for TCP). A UDP
+/// peer never says it is done, so idle sessions are the ones that pile up.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(10);
+
 /// How a listening socket treats its peers.
 pub struct PeerOptions {
-    /// Sessions open at once; datagrams from further new peers are dropped.
+    /// Sessions open at once.
     pub max: Option<usize>,
+    /// At `max`, the session idle longest ends to make way for a new peer; otherwise the
+    /// new peer's datagrams are dropped (a bound the script asked for, as Pipy keeps it).
+    pub shed: bool,
     /// A session with no datagram either way for this long gets `StreamEnd(IdleTimeout)`.
     pub idle: Option<Duration>,
+}
+
+impl PeerOptions {
+    /// From the listener's `maxConnections` and `idleTimeout` as the script gave them
+    /// (`None`: not given; `Some(None)`: no bound; a zero timeout: none).
+    pub fn new(max: Option<Option<usize>>, idle: Option<Duration>) -> PeerOptions {
+        let idle = Some(idle.unwrap_or(DEFAULT_IDLE)).filter(|d| !d.is_zero());
+        match max {
+            Some(max) => PeerOptions { max, shed: false, idle },
+            None => PeerOptions { max: Some(DEFAULT_SESSIONS), shed: true, idle },
+        }
+    }
 }
 
 /// Receives on `socket` until `stop` fires. A datagram from a new peer opens a session with
@@ -197,7 +221,7 @@ where
         // A session that ended itself is replaced by a new one for the same peer.
         let entry = match existing.filter(|e| !e.link.ended.get()) {
             Some(e) => e,
-            None if options.max.is_some_and(|m| peers.borrow().len() >= m) => {
+            None if !make_room(&peers, &options) => {
                 refused += 1;
                 if refused.is_power_of_two() {
                     tracing::warn!(target: "udp", "maxConnections reached: {refused} datagrams from new peers dropped");
@@ -233,6 +257,28 @@ where
         (e.session)(Event::end());
         e.link.close();
     }
+}
+
+/// Whether a new peer may open a session: under the bound, or (shedding) once the session
+/// idle longest has ended for it. A session that ended itself but is not yet forgotten goes
+/// first, and gets no event.
+fn make_room(peers: &Peers, options: &PeerOptions) -> bool {
+    let Some(max) = options.max else { return true };
+    if peers.borrow().len() < max {
+        return true;
+    }
+    if !options.shed {
+        return false;
+    }
+    let oldest = peers.borrow().values().min_by_key(|e| (!e.link.ended.get(), e.link.last.get())).cloned();
+    let Some(entry) = oldest else { return false };
+    remove(peers, &entry.link);
+    if !entry.link.ended.get() {
+        tracing::debug!(target: "udp", "session of {} shed for a new peer", entry.link.peer);
+        (entry.session)(Event::error("IdleTimeout"));
+        entry.link.close();
+    }
+    true
 }
 
 /// Ends a peer's session when it goes idle or ends itself. The entry it removes holds the

@@ -16,7 +16,7 @@ use crate::net::udp::{self, PeerLink, PeerOptions, Session};
 pub async fn listen(socket: UdpSocket, spec: Rc<ListenSpec>, root: Rc<Context>, stop: Rc<Notify>) {
     let Ok(local) = socket.local_addr() else { return };
     let fd = socket.as_raw_fd();
-    let options = PeerOptions { max: spec.max_connections, idle: Some(spec.idle_timeout).filter(|d| !d.is_zero()) };
+    let options = PeerOptions::new(spec.max_connections, spec.idle_timeout);
     let open = move |link: Rc<PeerLink>| -> Session {
         let guard = ActiveGuard::new();
         // The inbound's socket is the listening one, shared by all peers, as in Pipy.

@@ -111,8 +111,8 @@ enum Kind {
 
 struct ListenOptions {
     addr: std::net::SocketAddr,
-    max_connections: Option<usize>,
-    idle_timeout: Duration,
+    max_connections: Option<Option<usize>>,
+    idle_timeout: Option<Duration>,
     protocol: Transport,
 }
 
@@ -347,8 +347,7 @@ fn listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
         Err(format!("listen() takes a port number or an 'ip:port' string, got {}", port.display()))
     }
     .map_err(type_error)?;
-    let mut options =
-        ListenOptions { addr, max_connections: None, idle_timeout: Duration::from_secs(60), protocol: Transport::Tcp };
+    let mut options = ListenOptions { addr, max_connections: None, idle_timeout: None, protocol: Transport::Tcp };
     if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
         let protocol = o.get(js_string!("protocol"), ctx)?;
         if !protocol.is_undefined() {
@@ -358,11 +357,11 @@ fn listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
         let max = o.get(js_string!("maxConnections"), ctx)?;
         if !max.is_undefined() {
             let n = max.to_number(ctx)?;
-            options.max_connections = (n >= 0.0).then_some(n as usize);
+            options.max_connections = Some(listener::max_connections(n));
         }
         let idle = o.get(js_string!("idleTimeout"), ctx)?;
         if !idle.is_undefined() {
-            options.idle_timeout = crate::options::duration(&idle, ctx)?;
+            options.idle_timeout = Some(crate::options::duration(&idle, ctx)?);
         }
     }
     begin(this, "listen", Kind::Listen(Box::new(options)))
