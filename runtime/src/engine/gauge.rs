@@ -65,7 +65,8 @@ impl Gauge {
         let after = before.saturating_sub(n);
         self.queued.set(after);
         self.progress.set(Some(Instant::now()));
-        if before >= Self::LIMIT && after < Self::LIMIT && self.holds.get() == 0 {
+        // Held or not: a filter waiting for room (see [`Gauge::room`]) ignores holds.
+        if before >= Self::LIMIT && after < Self::LIMIT {
             self.drained.notify_waiters();
         }
     }
@@ -88,6 +89,45 @@ impl Gauge {
 
     fn over(&self) -> bool {
         self.queued.get() >= Self::LIMIT || self.holds.get() > 0
+    }
+
+    /// Whether this queue or a parent's is at its limit, whoever holds them.
+    pub fn full(&self) -> bool {
+        self.queued.get() >= Self::LIMIT || self.full_queue_above().is_some()
+    }
+
+    /// The first parent whose queue is at its limit.
+    fn full_queue_above(&self) -> Option<Rc<Gauge>> {
+        let mut next = self.parent.borrow().clone();
+        for _ in 0..DEPTH {
+            let g = next?;
+            if g.queued.get() >= Self::LIMIT {
+                return Some(g);
+            }
+            next = g.parent.borrow().clone();
+        }
+        None
+    }
+
+    /// Returns once this queue and its parents' are under their limits, holds aside: for
+    /// a filter that holds the readers itself while it waits to make more bytes.
+    pub async fn room(&self) {
+        loop {
+            let own = self.drained.notified();
+            if self.queued.get() >= Self::LIMIT {
+                own.await;
+                continue;
+            }
+            let Some(parent) = self.full_queue_above() else { return };
+            let theirs = parent.drained.notified();
+            if parent.queued.get() < Self::LIMIT {
+                continue;
+            }
+            tokio::select! {
+                _ = own => {}
+                _ = theirs => {}
+            }
+        }
     }
 
     /// The first parent that is over its limit.
