@@ -3,6 +3,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use bytes::Bytes;
+
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -167,5 +169,42 @@ impl Gauge {
                 _ = theirs => {}
             }
         }
+    }
+}
+
+/// Bytes a filter holds for a socket it cannot write to yet (a tunnel not open), counted on
+/// the gauge of the reader that brought them, so that reader pauses past the limit as if
+/// they were queued for the socket. Uncounted when taken, and when dropped.
+pub struct Held {
+    gauge: Rc<Gauge>,
+    bytes: Vec<Bytes>,
+    counted: usize,
+}
+
+impl Held {
+    pub fn new(gauge: Rc<Gauge>) -> Held {
+        Held { gauge, bytes: Vec::new(), counted: 0 }
+    }
+
+    pub fn push(&mut self, b: Bytes) {
+        self.counted += b.len();
+        self.gauge.add(b.len());
+        self.bytes.push(b);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The bytes, in order, to hand on (or drop).
+    pub fn take(&mut self) -> Vec<Bytes> {
+        self.gauge.sub(std::mem::take(&mut self.counted));
+        std::mem::take(&mut self.bytes)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.gauge.sub(self.counted);
     }
 }

@@ -15,7 +15,7 @@ pub mod sub;
 
 pub use context::Context;
 pub use event::{Event, Head, StreamError};
-pub use gauge::Gauge;
+pub use gauge::{Gauge, Held};
 pub use given::Given;
 pub use host::{Callback, Host, Value, host};
 pub use inbound::Inbound;
