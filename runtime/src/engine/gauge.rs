@@ -208,3 +208,52 @@ impl Drop for Held {
         self.gauge.sub(self.counted);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+    use tokio::task::LocalSet;
+
+    use super::{Gauge, Held};
+
+    fn run(f: impl std::future::Future<Output = ()>) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        LocalSet::new().block_on(&rt, f);
+    }
+
+    #[test]
+    fn room_waits_for_a_full_parent_whoever_holds_the_queues() {
+        run(async {
+            let parent = Rc::new(Gauge::default());
+            let child = Rc::new(Gauge::child(parent.clone()));
+            child.hold();
+            parent.add(Gauge::LIMIT);
+            assert!(child.full() && !Rc::new(Gauge::default()).full());
+            let waiter = tokio::task::spawn_local({
+                let child = child.clone();
+                async move { child.room().await }
+            });
+            tokio::task::yield_now().await;
+            assert!(!waiter.is_finished(), "the parent is full");
+            parent.sub(1);
+            waiter.await.unwrap();
+            assert!(!child.full(), "held, but not full");
+        });
+    }
+
+    #[test]
+    fn held_bytes_count_until_taken_or_dropped() {
+        let gauge = Rc::new(Gauge::default());
+        let mut held = Held::new(gauge.clone());
+        held.push(Bytes::from_static(b"abc"));
+        held.push(Bytes::from_static(b"de"));
+        assert_eq!(gauge.queued(), 5);
+        assert_eq!(held.take().concat(), b"abcde");
+        assert_eq!(gauge.queued(), 0);
+        held.push(Bytes::from_static(b"f"));
+        drop(held);
+        assert_eq!(gauge.queued(), 0);
+    }
+}

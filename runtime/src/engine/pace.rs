@@ -6,7 +6,9 @@
 //! input and [`Pace::pause`]s. While paused it holds both of its connection's gauges, so the
 //! socket readers feeding it stop reading too (a filter does not know which side its
 //! output goes to); once the queues have room again it is woken ([`crate::engine::Filter::wake`])
-//! to go on. The hold ends as the sockets drain the queues, which needs no reading.
+//! to go on. The hold ends as the sockets drain the queues, which needs no reading on this
+//! connection; a peer that will not read one way until it can write the other stalls it
+//! until the idle timeout.
 
 use std::rc::Rc;
 
