@@ -125,8 +125,11 @@ interface PipelineFilters<Sub> {
   acceptSOCKS(fn: (request: SOCKSRequest) => any): Joint<this, Sub>;
   /** SOCKS5 client through the sub-pipeline (a `connect` to the SOCKS server) to `'host:port'`. */
   connectSOCKS(target: string | (() => string)): Joint<this, Sub>;
-  /** HTTP tunnel server: `handler(request)` answers; a 2xx to CONNECT (101 to an upgrade) opens the tunnel through the sub-pipeline. */
-  acceptHTTPTunnel(handler: (request: Message) => Message | void | Promise<Message | void>): Joint<this, Sub>;
+  /** HTTP tunnel server: `handler(request)` answers; a 2xx to CONNECT (101 to an upgrade) opens the tunnel through the sub-pipeline. The request's body is held up to `bufferLimit`. */
+  acceptHTTPTunnel(
+    handler: (request: Message) => Message | void | Promise<Message | void>,
+    options?: MessageLimitOptions,
+  ): Joint<this, Sub>;
   /** HTTP tunnel client: sends the CONNECT (a request Message, or `'host:port'`) into the sub-pipeline, then the bytes once it is accepted. */
   connectHTTPTunnel(
     handshake: Message | string | (() => Message | string),

@@ -1,14 +1,14 @@
 //! Streaming compression and decompression of byte streams: gzip and zlib ("deflate" in
 //! HTTP) both ways through flate2, brotli decoding through brotli-decompressor.
 //!
-//! Each input piece is turned into output pieces at once; nothing but the codec's own window
-//! is kept between pieces, so a body of any size passes in bounded memory (as long as one
-//! piece does not inflate to something huge: a 16 KiB piece of zeros is 16 MiB).
+//! Compression turns each input piece into output pieces at once. Decompression makes its
+//! output a piece at a time on request, since one small input piece can stand for any
+//! amount of output (16 KiB of gzip is 16 MiB of zeros): the caller paces it.
 
 use std::fmt;
 
 use brotli_decompressor::{BrotliDecompressStream, BrotliResult, BrotliState, StandardAlloc};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// Output pieces are at most this big.
@@ -122,10 +122,15 @@ impl Deflater {
     }
 }
 
-/// Decompresses a stream. Bytes after the end of the compressed stream are ignored.
+/// Decompresses a stream, a piece of output at a time: input is [`Inflater::push`]ed, and
+/// [`Inflater::pull`] makes at most [`CHUNK`] of output from it per call, keeping the rest of
+/// the input for later. A caller that stops asking holds no more than its input (a few
+/// compressed bytes can stand for gigabytes). Bytes after the end of the compressed stream
+/// are ignored.
 pub struct Inflater {
     kind: Kind,
     done: bool,
+    input: Bytes,
 }
 
 enum Kind {
@@ -144,14 +149,38 @@ impl Inflater {
                 StandardAlloc::default(),
             ))),
         };
-        Inflater { kind, done: false }
+        Inflater { kind, done: false, input: Bytes::new() }
     }
 
-    pub fn feed(&mut self, input: &[u8], out: &mut impl FnMut(Bytes)) -> Result<(), CodecError> {
-        match &mut self.kind {
-            Kind::Flate(d) => inflate(d, input, &mut self.done, out),
-            Kind::Brotli(s) => unbrotli(s, input, &mut self.done, out),
+    /// Adds compressed input behind what is not yet decompressed.
+    pub fn push(&mut self, input: Bytes) {
+        if self.done || input.is_empty() {
+            return;
         }
+        self.input = if self.input.is_empty() {
+            input
+        } else {
+            let mut both = BytesMut::with_capacity(self.input.len() + input.len());
+            both.extend_from_slice(&self.input);
+            both.extend_from_slice(&input);
+            both.freeze()
+        };
+    }
+
+    /// The next piece of output, or `None` once the input pushed so far is used up (or the
+    /// compressed stream ended).
+    pub fn pull(&mut self) -> Result<Option<Bytes>, CodecError> {
+        if self.done {
+            return Ok(None);
+        }
+        let made = match &mut self.kind {
+            Kind::Flate(d) => inflate(d, &mut self.input, &mut self.done),
+            Kind::Brotli(s) => unbrotli(s, &mut self.input, &mut self.done),
+        };
+        if self.done {
+            self.input = Bytes::new();
+        }
+        made
     }
 
     /// At the end of the input: an error if the compressed stream was cut short.
@@ -160,65 +189,53 @@ impl Inflater {
     }
 }
 
-fn inflate(
-    d: &mut Decompress,
-    mut input: &[u8],
-    done: &mut bool,
-    out: &mut impl FnMut(Bytes),
-) -> Result<(), CodecError> {
-    while !*done {
+fn inflate(d: &mut Decompress, input: &mut Bytes, done: &mut bool) -> Result<Option<Bytes>, CodecError> {
+    loop {
         let mut buf = BytesMut::zeroed(CHUNK);
         let (in0, out0) = (d.total_in(), d.total_out());
         let status = d.decompress(input, &mut buf, FlushDecompress::None).map_err(|e| CodecError(e.to_string()))?;
         let used = (d.total_in() - in0) as usize;
         let made = (d.total_out() - out0) as usize;
-        input = &input[used..];
+        input.advance(used);
+        *done = status == Status::StreamEnd;
         if made > 0 {
             buf.truncate(made);
-            out(buf.freeze());
+            return Ok(Some(buf.freeze()));
         }
-        if status == Status::StreamEnd {
-            *done = true;
-        } else if (made < CHUNK && input.is_empty()) || (used == 0 && made == 0) {
-            // All input taken and no more output pending, or no progress possible.
-            break;
+        // Input taken with nothing to show yet (a header) is worth another call; no
+        // progress at all means the input is used up.
+        if *done || used == 0 {
+            return Ok(None);
         }
     }
-    Ok(())
 }
 
 fn unbrotli(
     s: &mut BrotliState<StandardAlloc, StandardAlloc, StandardAlloc>,
-    input: &[u8],
+    input: &mut Bytes,
     done: &mut bool,
-    out: &mut impl FnMut(Bytes),
-) -> Result<(), CodecError> {
+) -> Result<Option<Bytes>, CodecError> {
+    let mut buf = vec![0u8; CHUNK];
     let (mut avail_in, mut in_off) = (input.len(), 0usize);
-    while !*done {
-        let mut buf = vec![0u8; CHUNK];
-        let (mut avail_out, mut out_off, mut total) = (CHUNK, 0usize, 0usize);
-        let r = BrotliDecompressStream(
-            &mut avail_in,
-            &mut in_off,
-            input,
-            &mut avail_out,
-            &mut out_off,
-            &mut buf,
-            &mut total,
-            s,
-        );
-        if out_off > 0 {
-            buf.truncate(out_off);
-            out(Bytes::from(buf));
-        }
-        match r {
-            BrotliResult::ResultSuccess => *done = true,
-            BrotliResult::NeedsMoreInput => break,
-            BrotliResult::NeedsMoreOutput => {}
-            BrotliResult::ResultFailure => return Err(CodecError("corrupt brotli stream".into())),
-        }
+    let (mut avail_out, mut out_off, mut total) = (CHUNK, 0usize, 0usize);
+    let r = BrotliDecompressStream(
+        &mut avail_in,
+        &mut in_off,
+        input,
+        &mut avail_out,
+        &mut out_off,
+        &mut buf,
+        &mut total,
+        s,
+    );
+    input.advance(in_off);
+    match r {
+        BrotliResult::ResultSuccess => *done = true,
+        BrotliResult::ResultFailure => return Err(CodecError("corrupt brotli stream".into())),
+        BrotliResult::NeedsMoreInput | BrotliResult::NeedsMoreOutput => {}
     }
-    Ok(())
+    buf.truncate(out_off);
+    Ok((out_off > 0).then(|| Bytes::from(buf)))
 }
 
 #[cfg(test)]
@@ -235,10 +252,21 @@ mod tests {
         let mut back = Vec::new();
         let mut i = Inflater::new(algorithm);
         for p in z.chunks(piece) {
-            i.feed(p, &mut |b| back.extend_from_slice(&b)).unwrap();
+            back.extend(inflate_all(&mut i, p).unwrap());
         }
         i.finish().unwrap();
         back
+    }
+
+    /// Everything `i` makes of `input`, checking that no piece is over [`CHUNK`].
+    fn inflate_all(i: &mut Inflater, input: &[u8]) -> Result<Vec<u8>, CodecError> {
+        i.push(Bytes::copy_from_slice(input));
+        let mut out = Vec::new();
+        while let Some(b) = i.pull()? {
+            assert!(!b.is_empty() && b.len() <= CHUNK);
+            out.extend_from_slice(&b);
+        }
+        Ok(out)
     }
 
     #[test]
@@ -263,14 +291,14 @@ mod tests {
     #[test]
     fn corrupt_and_truncated_input_are_errors() {
         let mut i = Inflater::new(Algorithm::Gzip);
-        assert!(i.feed(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xff\xff\xff", &mut |_| {}).is_err());
+        assert!(inflate_all(&mut i, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xff\xff\xff").is_err());
 
         let mut z = Vec::new();
         let mut d = Deflater::new(Algorithm::Gzip).unwrap();
         d.feed(&[7u8; 10_000], &mut |b| z.extend_from_slice(&b)).unwrap();
         d.finish(&mut |b| z.extend_from_slice(&b)).unwrap();
         let mut i = Inflater::new(Algorithm::Gzip);
-        i.feed(&z[..z.len() - 4], &mut |_| {}).unwrap();
+        inflate_all(&mut i, &z[..z.len() - 4]).unwrap();
         assert!(i.finish().is_err());
     }
 
@@ -281,10 +309,28 @@ mod tests {
         let mut i = Inflater::new(Algorithm::Brotli);
         let mut out = Vec::new();
         for p in z.chunks(2) {
-            i.feed(p, &mut |b| out.extend_from_slice(&b)).unwrap();
+            out.extend(inflate_all(&mut i, p).unwrap());
         }
         assert_eq!(out, b"hello");
         assert!(i.finish().is_ok());
-        assert!(Inflater::new(Algorithm::Brotli).feed(&[0xff; 8], &mut |_| {}).is_err());
+        assert!(inflate_all(&mut Inflater::new(Algorithm::Brotli), &[0xff; 8]).is_err());
+    }
+
+    #[test]
+    fn a_small_input_inflates_only_as_far_as_asked() {
+        let mut z = Vec::new();
+        let mut d = Deflater::new(Algorithm::Gzip).unwrap();
+        d.feed(&vec![0u8; 64 << 20], &mut |b| z.extend_from_slice(&b)).unwrap();
+        d.finish(&mut |b| z.extend_from_slice(&b)).unwrap();
+        let mut i = Inflater::new(Algorithm::Gzip);
+        i.push(Bytes::from(z));
+        let first = i.pull().unwrap().unwrap();
+        assert_eq!(first.len(), CHUNK);
+        let mut total = first.len();
+        while let Some(b) = i.pull().unwrap() {
+            total += b.len();
+        }
+        assert_eq!(total, 64 << 20);
+        assert!(i.finish().is_ok());
     }
 }

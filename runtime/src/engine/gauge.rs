@@ -3,6 +3,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use bytes::Bytes;
+
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -65,7 +67,8 @@ impl Gauge {
         let after = before.saturating_sub(n);
         self.queued.set(after);
         self.progress.set(Some(Instant::now()));
-        if before >= Self::LIMIT && after < Self::LIMIT && self.holds.get() == 0 {
+        // Held or not: a filter waiting for room (see [`Gauge::room`]) ignores holds.
+        if before >= Self::LIMIT && after < Self::LIMIT {
             self.drained.notify_waiters();
         }
     }
@@ -88,6 +91,45 @@ impl Gauge {
 
     fn over(&self) -> bool {
         self.queued.get() >= Self::LIMIT || self.holds.get() > 0
+    }
+
+    /// Whether this queue or a parent's is at its limit, whoever holds them.
+    pub fn full(&self) -> bool {
+        self.queued.get() >= Self::LIMIT || self.full_queue_above().is_some()
+    }
+
+    /// The first parent whose queue is at its limit.
+    fn full_queue_above(&self) -> Option<Rc<Gauge>> {
+        let mut next = self.parent.borrow().clone();
+        for _ in 0..DEPTH {
+            let g = next?;
+            if g.queued.get() >= Self::LIMIT {
+                return Some(g);
+            }
+            next = g.parent.borrow().clone();
+        }
+        None
+    }
+
+    /// Returns once this queue and its parents' are under their limits, holds aside: for
+    /// a filter that holds the readers itself while it waits to make more bytes.
+    pub async fn room(&self) {
+        loop {
+            let own = self.drained.notified();
+            if self.queued.get() >= Self::LIMIT {
+                own.await;
+                continue;
+            }
+            let Some(parent) = self.full_queue_above() else { return };
+            let theirs = parent.drained.notified();
+            if parent.queued.get() < Self::LIMIT {
+                continue;
+            }
+            tokio::select! {
+                _ = own => {}
+                _ = theirs => {}
+            }
+        }
     }
 
     /// The first parent that is over its limit.
@@ -127,5 +169,91 @@ impl Gauge {
                 _ = theirs => {}
             }
         }
+    }
+}
+
+/// Bytes a filter holds for a socket it cannot write to yet (a tunnel not open), counted on
+/// the gauge of the reader that brought them, so that reader pauses past the limit as if
+/// they were queued for the socket. Uncounted when taken, and when dropped.
+pub struct Held {
+    gauge: Rc<Gauge>,
+    bytes: Vec<Bytes>,
+    counted: usize,
+}
+
+impl Held {
+    pub fn new(gauge: Rc<Gauge>) -> Held {
+        Held { gauge, bytes: Vec::new(), counted: 0 }
+    }
+
+    pub fn push(&mut self, b: Bytes) {
+        self.counted += b.len();
+        self.gauge.add(b.len());
+        self.bytes.push(b);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The bytes, in order, to hand on (or drop).
+    pub fn take(&mut self) -> Vec<Bytes> {
+        self.gauge.sub(std::mem::take(&mut self.counted));
+        std::mem::take(&mut self.bytes)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.gauge.sub(self.counted);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+    use tokio::task::LocalSet;
+
+    use super::{Gauge, Held};
+
+    fn run(f: impl std::future::Future<Output = ()>) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        LocalSet::new().block_on(&rt, f);
+    }
+
+    #[test]
+    fn room_waits_for_a_full_parent_whoever_holds_the_queues() {
+        run(async {
+            let parent = Rc::new(Gauge::default());
+            let child = Rc::new(Gauge::child(parent.clone()));
+            child.hold();
+            parent.add(Gauge::LIMIT);
+            assert!(child.full() && !Rc::new(Gauge::default()).full());
+            let waiter = tokio::task::spawn_local({
+                let child = child.clone();
+                async move { child.room().await }
+            });
+            tokio::task::yield_now().await;
+            assert!(!waiter.is_finished(), "the parent is full");
+            parent.sub(1);
+            waiter.await.unwrap();
+            assert!(!child.full(), "held, but not full");
+        });
+    }
+
+    #[test]
+    fn held_bytes_count_until_taken_or_dropped() {
+        let gauge = Rc::new(Gauge::default());
+        let mut held = Held::new(gauge.clone());
+        held.push(Bytes::from_static(b"abc"));
+        held.push(Bytes::from_static(b"de"));
+        assert_eq!(gauge.queued(), 5);
+        assert_eq!(held.take().concat(), b"abcde");
+        assert_eq!(gauge.queued(), 0);
+        held.push(Bytes::from_static(b"f"));
+        drop(held);
+        assert_eq!(gauge.queued(), 0);
     }
 }

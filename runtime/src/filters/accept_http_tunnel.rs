@@ -10,6 +10,10 @@
 //!   response (the demuxer has to switch the connection to raw bytes for the tunnel);
 //! - raw bytes, right on a listener: the filter decodes the requests and encodes the
 //!   responses itself, keep-alive included (a Weir extension).
+//!
+//! The handler gets each request whole, so its body is held: up to `options.bufferLimit`
+//! (16 MiB by default); a longer one closes the stream with `BufferOverflow` and a log line
+//! (Pipy holds any size).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,12 +30,15 @@ use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Head, Layout
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let f = args.function(0, "a function")?;
-    Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { f, sub }))))
+    let limit = args.options(1).buffer_limit()?;
+    Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { f, sub, limit }))))
 }
 
 struct Spec {
     f: Callback,
     sub: Rc<Layout>,
+    /// The most request body bytes held for the handler.
+    limit: usize,
 }
 
 impl FilterSpec for Spec {
@@ -47,6 +54,7 @@ impl FilterSpec for Spec {
             mode: Mode::Unknown,
             head: None,
             body: BytesMut::new(),
+            limit: self.limit,
             info: RequestInfo::default(),
             waiting: false,
             settled: Rc::new(RefCell::new(None)),
@@ -74,6 +82,7 @@ struct AcceptHttpTunnel {
     /// The request being collected.
     head: Option<Head>,
     body: BytesMut,
+    limit: usize,
     info: RequestInfo,
     /// The handler returned a Promise: input is held until it settles.
     waiting: bool,
@@ -208,7 +217,7 @@ impl AcceptHttpTunnel {
                     self.head = Some(Head::Request(Rc::new(r.head)));
                     self.body.clear();
                 }
-                Item::Body(b) => self.body.extend_from_slice(&b),
+                Item::Body(b) => self.collect(&b, out),
                 Item::End(_) => self.request_done(Value::undefined(), out),
                 Item::Tunnel(b) => {
                     if let Some(t) = &self.tunnel {
@@ -225,6 +234,21 @@ impl AcceptHttpTunnel {
                 }
             }
         }
+    }
+
+    /// Adds to the body of the request being collected, up to the limit.
+    fn collect(&mut self, b: &[u8], out: &mut Output<'_>) {
+        if self.body.len() + b.len() <= self.limit {
+            return self.body.extend_from_slice(b);
+        }
+        tracing::error!(
+            target: "http",
+            "acceptHTTPTunnel: request body from {} over the limit of {} bytes (bufferLimit): connection closed",
+            self.peer(),
+            self.limit
+        );
+        self.body = BytesMut::new();
+        self.close(Event::error("BufferOverflow"), out);
     }
 
     fn close(&mut self, end: Event, out: &mut Output<'_>) {
@@ -263,7 +287,7 @@ impl Filter for AcceptHttpTunnel {
                 self.head = Some(head);
                 self.body.clear();
             }
-            (Mode::Messages, Event::Data(b)) if self.head.is_some() => self.body.extend_from_slice(&b),
+            (Mode::Messages, Event::Data(b)) if self.head.is_some() => self.collect(&b, out),
             (Mode::Messages, Event::MessageEnd(tail)) if self.head.is_some() => self.request_done(tail, out),
             (_, evt @ Event::StreamEnd(_)) => self.close(evt, out),
             _ => {}

@@ -15,7 +15,7 @@ use crate::args::Args;
 use crate::codec::socks::{self, Request, ServerStep};
 use crate::engine::Sub;
 use crate::engine::host::runtime_error;
-use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Layout, Output, Pass, host};
+use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Held, Layout, Output, Pass, host};
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let f = args.function(0, "a function")?;
@@ -36,6 +36,7 @@ impl FilterSpec for Spec {
         Box::new(AcceptSocks {
             f: self.f.clone(),
             sub: self.sub.clone(),
+            held: Held::new(env.context.upstream.clone()),
             env,
             buf: BytesMut::new(),
             stage: Stage::Greeting,
@@ -59,8 +60,10 @@ struct AcceptSocks {
     f: Callback,
     sub: Rc<Layout>,
     env: FilterEnv,
-    /// Handshake bytes not parsed yet, then what came after them until the tunnel starts.
+    /// Handshake bytes not parsed yet, and what came with the request.
     buf: BytesMut,
+    /// What came while `fn` decided, counted on the gauge its reader waits on.
+    held: Held,
     stage: Stage,
     /// A settled Promise's verdict, for `wake`.
     decision: Rc<Cell<Option<bool>>>,
@@ -134,6 +137,9 @@ impl AcceptSocks {
         if !self.buf.is_empty() {
             sub.input(Event::Data(self.buf.split().freeze()), out);
         }
+        for b in self.held.take() {
+            sub.input(Event::Data(b), out);
+        }
         if let Some(end) = self.client_end.take() {
             sub.input(end, out);
         }
@@ -150,6 +156,7 @@ impl AcceptSocks {
     fn close(&mut self, end: Event, out: &mut Output<'_>) {
         self.stage = Stage::Closed;
         self.buf = BytesMut::new();
+        self.held.take();
         out.emit(end);
     }
 }
@@ -171,7 +178,7 @@ impl Filter for AcceptSocks {
             Stage::Tunnel(sub) => sub.input(evt, out),
             Stage::Closed => {}
             Stage::Deciding(_) => match evt {
-                Event::Data(b) => self.buf.extend_from_slice(&b),
+                Event::Data(b) => self.held.push(b),
                 Event::StreamEnd(_) => self.client_end = Some(evt),
                 _ => {}
             },

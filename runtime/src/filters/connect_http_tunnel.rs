@@ -22,7 +22,7 @@ use super::reply::Replied;
 use crate::args::Args;
 use crate::codec::http1::{Item, RequestInfo, ResponseDecoder, Skip};
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Layout, Output, Pass, Value, host};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Held, Layout, Output, Pass, Value, host};
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let what = "a request Message, a target 'host:port',";
@@ -47,6 +47,7 @@ impl FilterSpec for Spec {
             handshake: self.handshake.clone(),
             on_state: self.on_state.clone(),
             layout: self.sub.clone(),
+            held: Held::new(env.context.upstream.clone()),
             env,
             sub: None,
             raw: None,
@@ -54,7 +55,6 @@ impl FilterSpec for Spec {
             status: None,
             connected: false,
             closed: false,
-            held: Vec::new(),
             held_end: None,
         })
     }
@@ -73,7 +73,8 @@ struct ConnectHttpTunnel {
     status: Option<u16>,
     connected: bool,
     closed: bool,
-    held: Vec<Bytes>,
+    /// Input until the tunnel opens, counted on the gauge its reader waits on.
+    held: Held,
     held_end: Option<Event>,
 }
 
@@ -134,6 +135,7 @@ impl ConnectHttpTunnel {
                         self.state("closed");
                     }
                     self.closed = true;
+                    self.held.take();
                     out.emit(Event::StreamEnd(e));
                 }
                 _ => {}
@@ -178,7 +180,7 @@ impl ConnectHttpTunnel {
         }
         self.connected = true;
         self.state("connected");
-        let held = std::mem::take(&mut self.held);
+        let held = self.held.take();
         if let Some(sub) = &self.sub {
             held.into_iter().for_each(|b| sub.input(Event::Data(b)));
             if let Some(end) = self.held_end.take() {
@@ -191,6 +193,7 @@ impl ConnectHttpTunnel {
         self.state("closed");
         self.closed = true;
         self.sub = None;
+        self.held.take();
         out.emit(Event::end());
     }
 }

@@ -15,7 +15,7 @@ use super::reply::Replied;
 use crate::args::Args;
 use crate::codec::socks;
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Layout, Output, Pass};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Held, Layout, Output, Pass};
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let target = args.given_text(0, "a target 'host:port'")?;
@@ -36,11 +36,11 @@ impl FilterSpec for Spec {
         Box::new(ConnectSocks {
             target: self.target.clone(),
             sub_layout: self.sub.clone(),
+            held: Held::new(env.context.upstream.clone()),
             env,
             sub: None,
             stage: Stage::Method,
             reply: BytesMut::new(),
-            held: Vec::new(),
             held_end: None,
         })
     }
@@ -64,8 +64,9 @@ struct ConnectSocks {
     stage: Stage,
     /// The server's handshake bytes received so far.
     reply: BytesMut,
-    /// Input held until the server grants the CONNECT.
-    held: Vec<Bytes>,
+    /// Input held until the server grants the CONNECT, counted on the gauge its reader
+    /// waits on.
+    held: Held,
     held_end: Option<Event>,
 }
 
@@ -79,6 +80,7 @@ impl ConnectSocks {
                 (_, evt @ Event::StreamEnd(_)) => {
                     tracing::warn!(target: "socks", "connectSOCKS: the SOCKS server closed during the handshake");
                     self.stage = Stage::Closed;
+                    self.held.take();
                     out.emit(evt);
                 }
                 (_, Event::Data(b)) => {
@@ -86,6 +88,7 @@ impl ConnectSocks {
                     if let Err(fail) = self.handshake(out) {
                         self.stage = Stage::Closed;
                         self.sub = None;
+                        self.held.take();
                         out.emit(match fail {
                             Fail::Server(e) => {
                                 tracing::warn!(target: "socks", "connectSOCKS: {e}");
@@ -124,7 +127,7 @@ impl ConnectSocks {
             if !rest.is_empty() {
                 out.emit(Event::Data(rest));
             }
-            for b in std::mem::take(&mut self.held) {
+            for b in self.held.take() {
                 self.send(Event::Data(b));
             }
             if let Some(end) = self.held_end.take() {

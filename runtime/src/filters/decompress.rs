@@ -5,13 +5,15 @@
 //! Corrupt input, or input that ends before the compressed stream does, ends the stream with
 //! a `ProtocolError` StreamEnd and a log line.
 
+use std::collections::VecDeque;
+
 use boa_engine::JsResult;
 
 use super::Made;
 use crate::args::Args;
-use crate::codec::compress::{Algorithm, Inflater};
+use crate::codec::compress::{Algorithm, CodecError, Inflater};
 use crate::engine::host::runtime_error;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, host};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, Pace, host};
 
 /// The algorithm argument of `compress` and `decompress`: one of the names `known` takes,
 /// or a function called at the first event for one.
@@ -50,7 +52,15 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(Decompress { choice: self.choice.clone(), env, inflater: None, started: false, ended: false })
+        Box::new(Decompress {
+            choice: self.choice.clone(),
+            pace: Pace::new(env.clone()),
+            env,
+            inflater: None,
+            started: false,
+            ended: false,
+            held: VecDeque::new(),
+        })
     }
 }
 
@@ -60,6 +70,56 @@ struct Decompress {
     inflater: Option<Inflater>,
     started: bool,
     ended: bool,
+    /// Stops inflating while the queues ahead are full (see `engine::pace`).
+    pace: Pace,
+    /// Events that came while paused, after the inflater's own input.
+    held: VecDeque<Event>,
+}
+
+impl Decompress {
+    fn fail(&mut self, e: CodecError, out: &mut Output<'_>) {
+        tracing::error!(target: "pipeline", "decompress: corrupt input: {e}");
+        self.end(Event::error("ProtocolError"), out);
+    }
+
+    fn end(&mut self, evt: Event, out: &mut Output<'_>) {
+        self.ended = true;
+        self.held.clear();
+        self.pace.resume();
+        out.emit(evt);
+    }
+
+    /// Emits what the inflater makes of its input, a piece at a time, until the input is used
+    /// up or the queues ahead are full (then the pace is paused with input left).
+    fn inflate(&mut self, out: &mut Output<'_>) {
+        while let Some(inflater) = &mut self.inflater {
+            match inflater.pull() {
+                Ok(Some(b)) => out.emit(Event::Data(b)),
+                Ok(None) => return,
+                Err(e) => return self.fail(e, out),
+            }
+            if self.pace.full() {
+                return self.pace.pause();
+            }
+        }
+    }
+
+    fn handle(&mut self, evt: Event, out: &mut Output<'_>) {
+        let Some(inflater) = &mut self.inflater else { return };
+        match evt {
+            Event::Data(b) => {
+                inflater.push(b);
+                self.inflate(out);
+            }
+            // A stream that broke off ends with its own error, not a complaint about the data.
+            Event::StreamEnd(None) => match inflater.finish() {
+                Ok(()) => self.end(evt, out),
+                Err(e) => self.fail(e, out),
+            },
+            evt @ Event::StreamEnd(_) => self.end(evt, out),
+            _ => {}
+        }
+    }
 }
 
 impl Filter for Decompress {
@@ -73,31 +133,25 @@ impl Filter for Decompress {
                 Ok(a) => self.inflater = Some(Inflater::new(a)),
                 Err(e) => {
                     tracing::error!(target: "pipeline", "{e}");
-                    self.ended = true;
-                    return out.emit(runtime_error(e));
+                    return self.end(runtime_error(e), out);
                 }
             }
         }
-        let Some(inflater) = &mut self.inflater else { return };
-        let mut chunks = Vec::new();
-        let result = match &evt {
-            Event::Data(b) => inflater.feed(b, &mut |c| chunks.push(c)),
-            // A stream that broke off ends with its own error, not a complaint about the data.
-            Event::StreamEnd(None) => inflater.finish(),
-            _ => Ok(()),
-        };
-        chunks.into_iter().for_each(|c| out.emit(Event::Data(c)));
-        match result {
-            Err(e) => {
-                tracing::error!(target: "pipeline", "decompress: corrupt input: {e}");
-                self.ended = true;
-                out.emit(Event::error("ProtocolError"));
-            }
-            Ok(()) if evt.is_stream_end() => {
-                self.ended = true;
-                out.emit(evt);
-            }
-            Ok(()) => {}
+        if self.pace.paused() {
+            return self.held.push_back(evt);
+        }
+        self.handle(evt, out);
+    }
+
+    fn wake(&mut self, out: &mut Output<'_>) {
+        if !self.pace.paused() {
+            return;
+        }
+        self.pace.resume();
+        self.inflate(out);
+        while !self.pace.paused() && !self.ended {
+            let Some(evt) = self.held.pop_front() else { return };
+            self.handle(evt, out);
         }
     }
 }

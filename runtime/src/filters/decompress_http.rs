@@ -5,13 +5,15 @@
 //! A corrupt or truncated body ends the stream with a `ProtocolError` StreamEnd and a log
 //! line; nothing after it passes.
 
+use std::collections::VecDeque;
+
 use boa_engine::JsResult;
 
 use super::Made;
 use super::content_encoding;
 use crate::args::Args;
 use crate::codec::compress::{Algorithm, CodecError, Inflater};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output, Pace};
 
 pub fn make(_: &mut Args<'_>) -> JsResult<Made> {
     Ok(Made::Filter(Box::new(Spec)))
@@ -24,8 +26,15 @@ impl FilterSpec for Spec {
         "decompressHTTP"
     }
 
-    fn instantiate(&self, _: FilterEnv) -> Box<dyn Filter> {
-        Box::new(DecompressHttp { inflater: None, encoding: String::new(), in_message: false, failed: false })
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        Box::new(DecompressHttp {
+            inflater: None,
+            encoding: String::new(),
+            in_message: false,
+            failed: false,
+            pace: Pace::new(env),
+            held: VecDeque::new(),
+        })
     }
 }
 
@@ -35,6 +44,10 @@ struct DecompressHttp {
     encoding: String,
     in_message: bool,
     failed: bool,
+    /// Stops inflating while the queues ahead are full (see `engine::pace`).
+    pace: Pace,
+    /// Events that came while paused, after the inflater's own input.
+    held: VecDeque<Event>,
 }
 
 impl DecompressHttp {
@@ -42,15 +55,27 @@ impl DecompressHttp {
         tracing::error!(target: "http", "decompressHTTP: corrupt {} body: {e}", self.encoding);
         self.failed = true;
         self.inflater = None;
+        self.held.clear();
+        self.pace.resume();
         out.emit(Event::error("ProtocolError"));
     }
-}
 
-impl Filter for DecompressHttp {
-    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        if self.failed {
-            return;
+    /// Emits what the inflater makes of its input, a piece at a time, until the input is used
+    /// up or the queues ahead are full (then the pace is paused with input left).
+    fn inflate(&mut self, out: &mut Output<'_>) {
+        while let Some(inflater) = &mut self.inflater {
+            match inflater.pull() {
+                Ok(Some(b)) => out.emit(Event::Data(b)),
+                Ok(None) => return,
+                Err(e) => return self.fail(e, out),
+            }
+            if self.pace.full() {
+                return self.pace.pause();
+            }
         }
+    }
+
+    fn handle(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::MessageStart(head) if !self.in_message => {
                 self.in_message = true;
@@ -66,13 +91,9 @@ impl Filter for DecompressHttp {
                 };
                 out.emit(Event::MessageStart(head));
             }
-            Event::Data(b) if self.inflater.is_some() => {
-                let mut chunks = Vec::new();
-                let result = self.inflater.as_mut().map_or(Ok(()), |i| i.feed(&b, &mut |c| chunks.push(c)));
-                chunks.into_iter().for_each(|c| out.emit(Event::Data(c)));
-                if let Err(e) = result {
-                    self.fail(e, out);
-                }
+            Event::Data(b) if let Some(inflater) = &mut self.inflater => {
+                inflater.push(b);
+                self.inflate(out);
             }
             Event::MessageEnd(tail) => {
                 self.in_message = false;
@@ -87,6 +108,30 @@ impl Filter for DecompressHttp {
                 out.emit(evt);
             }
             evt => out.emit(evt),
+        }
+    }
+}
+
+impl Filter for DecompressHttp {
+    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+        if self.failed {
+            return;
+        }
+        if self.pace.paused() {
+            return self.held.push_back(evt);
+        }
+        self.handle(evt, out);
+    }
+
+    fn wake(&mut self, out: &mut Output<'_>) {
+        if !self.pace.paused() {
+            return;
+        }
+        self.pace.resume();
+        self.inflate(out);
+        while !self.pace.paused() && !self.failed {
+            let Some(evt) = self.held.pop_front() else { return };
+            self.handle(evt, out);
         }
     }
 }
