@@ -87,7 +87,6 @@ impl FilterSpec for Spec {
             ended: false,
             waiter: None,
             idempotent: false,
-            retried: false,
         })
     }
 }
@@ -174,8 +173,6 @@ struct MuxHttp {
     waiter: Option<Rc<Waiter>>,
     /// The request's method is idempotent (RFC 9110): sending it twice changes nothing more.
     idempotent: bool,
-    /// The request already went again once.
-    retried: bool,
 }
 
 /// Where this filter's request is in its session's order of writers.
@@ -319,9 +316,10 @@ impl MuxHttp {
         session.writing.set(true);
         session.decoder.borrow_mut().expect(self.info.unwrap_or_default());
         // Only a connection that already carried a request can have been closed as idle
-        // by the upstream just as this one went out: a retry is kept for that case.
+        // by the upstream just as this one went out: a retry is kept for that case. A retry
+        // goes first on its fresh connection, so it is never retried again.
         let reused = session.messages.get() > 0;
-        let waiter = Rc::new(Waiter::new(self.env.clone(), reused && self.idempotent && !self.retried));
+        let waiter = Rc::new(Waiter::new(self.env.clone(), reused && self.idempotent));
         session.waiters.borrow_mut().push_back(waiter.clone());
         session.messages.set(session.messages.get() + 1);
         pending.iter().for_each(|b| waiter.hold(b));
@@ -369,7 +367,6 @@ impl MuxHttp {
     fn resend(&mut self, w: &Waiter) {
         let Some(held) = w.take_held().filter(|_| !self.ended) else { return };
         tracing::debug!(target: "http", "muxHTTP: upstream closed before answering, retrying on a new connection");
-        self.retried = true;
         if let Some(s) = self.session.take() {
             s.share.set(s.share.get() - 1);
         }
@@ -426,7 +423,6 @@ impl Filter for MuxHttp {
                 if let Some(w) = self.waiter.take() {
                     w.take_held();
                 }
-                self.retried = false;
                 self.bind(false);
                 let expects_continue = match &head {
                     Head::Request(r) => {

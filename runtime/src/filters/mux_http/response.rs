@@ -20,8 +20,8 @@ pub(super) struct Waiter {
     pub(super) env: FilterEnv,
     pub(super) got_head: Cell<bool>,
     /// The request's bytes as they went out, while it may still be retried: `None` for a
-    /// request that may not go twice (not idempotent, already retried, first on its
-    /// connection) or past [`MAX_HELD`], and dropped when its response starts.
+    /// request that may not go twice (not idempotent, or first on its connection, as a
+    /// retry always is) or past [`MAX_HELD`], and dropped when its response starts.
     held: RefCell<Option<Vec<Bytes>>>,
     held_len: Cell<usize>,
     /// The whole request went out.
