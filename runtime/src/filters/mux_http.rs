@@ -14,11 +14,12 @@ use smallvec::SmallVec;
 
 use super::Made;
 use crate::args::Args;
-use crate::codec::http1::{Encoder, Item, Out, RequestInfo, ResponseDecoder, error_response};
+use crate::codec::http1::{Encoder, Out, RequestInfo, ResponseDecoder};
 use crate::engine::host;
-use crate::engine::{
-    Event, EventSink, Filter, FilterEnv, FilterSpec, Gauge, Head, Layout, Output, Pipeline, StreamError,
-};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Gauge, Head, Layout, Output, Pipeline, StreamError};
+use response::{SessionSink, Waiter};
+
+mod response;
 
 #[derive(Clone, Copy)]
 struct Options {
@@ -84,14 +85,10 @@ impl FilterSpec for Spec {
             info: None,
             turn: Turn::Idle,
             ended: false,
+            waiter: None,
+            idempotent: false,
         })
     }
-}
-
-/// A request waiting for its response.
-struct Waiter {
-    env: FilterEnv,
-    got_head: Cell<bool>,
 }
 
 struct Session {
@@ -158,95 +155,6 @@ impl Session {
             p.input(evt);
         }
     }
-
-    /// Hands decoded response items to the waiting requests, oldest first.
-    fn dispatch(&self, item: Item<crate::codec::http1::DecodedResponse>) {
-        let front = self.waiters.borrow().front().cloned();
-        let Some(w) = front else { return };
-        match item {
-            Item::Head(r) => {
-                self.interim.set(r.info.interim);
-                if r.info.is_final && !r.info.interim {
-                    self.closed.set(true);
-                }
-                if r.info.tunnel {
-                    // Out of the pool: no other request may be written into it.
-                    self.close();
-                    self.tunnel.set(true);
-                }
-                // After a 1xx alone, a failure still owes the request a final response.
-                w.got_head.set(w.got_head.get() || !r.info.interim);
-                let theirs = &w.env.context.downstream;
-                self.gauge.set_parent(if Rc::ptr_eq(theirs, &self.gauge) {
-                    self.home.clone()
-                } else {
-                    Some(theirs.clone())
-                });
-                w.env.emit(Event::MessageStart(Head::Response(Rc::new(r.head))));
-            }
-            Item::Body(b) | Item::Tunnel(b) => w.env.emit(Event::Data(b)),
-            // A tunnel's request keeps its place: the bytes that follow are its; so does a
-            // request that got a 1xx, whose final response follows.
-            Item::End(_) => {
-                if !self.tunnel.get() && !self.interim.get() {
-                    self.waiters.borrow_mut().pop_front();
-                }
-                w.env.emit(Event::MessageEnd(JsValue::undefined()));
-            }
-            Item::Http2Preface => {}
-            Item::Error(e) => {
-                tracing::warn!(target: "http", "muxHTTP: bad response from upstream: {e}");
-                self.fail(Some("ProtocolError"));
-            }
-        }
-    }
-
-    /// The upstream is gone: the oldest request gets a made-up error response if it had
-    /// no head yet, the others the end of their stream.
-    fn fail(&self, code: Option<&'static str>) {
-        self.close();
-        let waiters: Vec<_> = self.waiters.borrow_mut().drain(..).collect();
-        for (i, w) in waiters.into_iter().enumerate() {
-            if i == 0 && !w.got_head.get() {
-                w.env.emit(Event::MessageStart(Head::Response(Rc::new(error_response(code)))));
-                w.env.emit(Event::MessageEnd(JsValue::undefined()));
-            } else {
-                w.env.emit(Event::StreamEnd(code.map(StreamError::Code)));
-            }
-        }
-    }
-}
-
-/// Where a session pipeline's output (the upstream's bytes) goes.
-struct SessionSink(RefCell<Weak<Session>>);
-
-impl EventSink for SessionSink {
-    fn on_event(&self, evt: Event) {
-        let Some(session) = self.0.borrow().upgrade() else { return };
-        match evt {
-            Event::Data(b) => {
-                session.decoder.borrow_mut().feed(b);
-                loop {
-                    let item = session.decoder.borrow_mut().next();
-                    let Some(item) = item else { break };
-                    session.dispatch(item);
-                }
-            }
-            Event::StreamEnd(e) => {
-                let last = session.decoder.borrow_mut().finish();
-                if let Some(item) = last {
-                    session.dispatch(item);
-                }
-                let code = match e {
-                    Some(StreamError::Code(c)) => Some(c),
-                    Some(StreamError::Value(_)) => Some("RuntimeError"),
-                    None => None,
-                };
-                session.fail(code);
-            }
-            _ => {}
-        }
-    }
 }
 
 struct MuxHttp {
@@ -261,6 +169,10 @@ struct MuxHttp {
     info: Option<RequestInfo>,
     turn: Turn,
     ended: bool,
+    /// The request written last, while it may still be retried.
+    waiter: Option<Rc<Waiter>>,
+    /// The request's method is idempotent (RFC 9110): sending it twice changes nothing more.
+    idempotent: bool,
 }
 
 /// Where this filter's request is in its session's order of writers.
@@ -294,13 +206,15 @@ impl MuxHttp {
         (Key::Text(text), None, value)
     }
 
-    fn bind(&mut self) -> Rc<Session> {
+    /// The session this request goes into: one with room in its pool, or (`fresh`, or none
+    /// with room) a new one.
+    fn bind(&mut self, fresh: bool) -> Rc<Session> {
         if let Some(s) = &self.session {
             return s.clone();
         }
         let (key, key_object, key_value) = self.key();
         let o = self.shared.options;
-        let found = self.shared.pools.borrow().get(&key).and_then(|pool| {
+        let found = self.shared.pools.borrow().get(&key).filter(|_| !fresh).and_then(|pool| {
             pool.iter()
                 .find(|s| {
                     !s.closed.get()
@@ -376,6 +290,9 @@ impl MuxHttp {
             self.env.context.upstream.add(bytes.len());
             self.pending.push(bytes);
         } else if let Some(s) = &self.session {
+            if let Some(w) = &self.waiter {
+                w.hold(&bytes);
+            }
             s.input(Event::Data(bytes));
         }
     }
@@ -386,7 +303,7 @@ impl MuxHttp {
         if let Some(s) = self.session.take_if(|s| s.closed.get()) {
             s.share.set(s.share.get() - 1);
         }
-        self.bind()
+        self.bind(false)
     }
 
     /// This request's turn on the session: register for its response and write.
@@ -397,9 +314,16 @@ impl MuxHttp {
         let pending = std::mem::take(&mut self.pending);
         let session = self.open_session();
         session.writing.set(true);
-        session.decoder.borrow_mut().expect(self.info.take().unwrap_or_default());
-        session.waiters.borrow_mut().push_back(Rc::new(Waiter { env: self.env.clone(), got_head: Cell::new(false) }));
+        session.decoder.borrow_mut().expect(self.info.unwrap_or_default());
+        // Only a connection that already carried a request can have been closed as idle
+        // by the upstream just as this one went out: a retry is kept for that case. A retry
+        // goes first on its fresh connection, so it is never retried again.
+        let reused = session.messages.get() > 0;
+        let waiter = Rc::new(Waiter::new(self.env.clone(), reused && self.idempotent));
+        session.waiters.borrow_mut().push_back(waiter.clone());
         session.messages.set(session.messages.get() + 1);
+        pending.iter().for_each(|b| waiter.hold(b));
+        self.waiter = Some(waiter);
         pending.into_iter().for_each(|b| session.input(Event::Data(b)));
         // A session made by another client queues this client's bytes on that client's
         // gauge: while writing, this client's reader also waits for it.
@@ -438,6 +362,21 @@ impl MuxHttp {
         self.turn = Turn::Idle;
     }
 
+    /// The session closed before any of this request's response came: the request goes
+    /// again, once, on a fresh connection (see `Session::fail`).
+    fn resend(&mut self, w: &Waiter) {
+        let Some(held) = w.take_held().filter(|_| !self.ended) else { return };
+        tracing::debug!(target: "http", "muxHTTP: upstream closed before answering, retrying on a new connection");
+        if let Some(s) = self.session.take() {
+            s.share.set(s.share.get() - 1);
+        }
+        self.bind(true);
+        held.into_iter().for_each(|b| self.write(b));
+        if self.turn == Turn::Writing {
+            self.finish();
+        }
+    }
+
     /// The session, once its response to this request turned it into a tunnel.
     fn tunnel(&self) -> Option<Rc<Session>> {
         let s = self.session.as_ref()?;
@@ -447,6 +386,9 @@ impl MuxHttp {
 
     /// The request's end went out: the session is free for the next writer.
     fn finish(&mut self) {
+        if let Some(w) = &self.waiter {
+            w.complete.set(true);
+        }
         if let Some(s) = &self.session
             && self.turn == Turn::Writing
         {
@@ -473,15 +415,25 @@ impl Filter for MuxHttp {
         let mut done = false;
         match evt {
             Event::MessageStart(head) => {
-                self.bind();
+                // A retry still owed goes first; after that the request before this one can
+                // no longer go again (its response would come out of order).
+                if let Some(w) = self.waiter.take_if(|w| w.retry.get()) {
+                    self.resend(&w);
+                }
+                if let Some(w) = self.waiter.take() {
+                    w.take_held();
+                }
+                self.bind(false);
                 let expects_continue = match &head {
                     Head::Request(r) => {
                         self.encoder.start_request_head(r);
+                        self.idempotent = idempotent(&r.method);
                         r.expects_continue()
                     }
                     other => {
                         let r = host().request_head(other);
                         self.encoder.start_script_request(&r);
+                        self.idempotent = idempotent(&r.method);
                         r.expects_continue()
                     }
                 };
@@ -502,7 +454,8 @@ impl Filter for MuxHttp {
             }
             Event::StreamEnd(e) => {
                 let waiting =
-                    self.session.as_ref().is_some_and(|s| s.waiters.borrow().iter().any(|w| w.env.same(&self.env)));
+                    self.session.as_ref().is_some_and(|s| s.waiters.borrow().iter().any(|w| w.env.same(&self.env)))
+                        || self.waiter.as_ref().is_some_and(|w| w.retry.get());
                 if !waiting && self.turn != Turn::Waiting {
                     self.ended = true;
                     out.emit(Event::StreamEnd(e));
@@ -515,8 +468,12 @@ impl Filter for MuxHttp {
         }
     }
 
-    /// The session is free: this request's turn.
+    /// The session is free: this request's turn. Or it failed before answering: the request
+    /// goes again.
     fn wake(&mut self, _out: &mut Output<'_>) {
+        if let Some(w) = self.waiter.take_if(|w| w.retry.get()) {
+            return self.resend(&w);
+        }
         if self.turn != Turn::Waiting {
             return;
         }
@@ -560,4 +517,10 @@ impl Drop for MuxHttp {
         });
         *session.timer.borrow_mut() = Some(task.abort_handle());
     }
+}
+
+/// Whether sending a request twice changes nothing more than sending it once (RFC 9110
+/// 9.2.2), so that it may be retried after it went out.
+fn idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE")
 }

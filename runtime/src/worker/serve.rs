@@ -46,6 +46,7 @@ async fn connection(
     opts: Rc<ServeOptions>,
 ) {
     let inbound = Rc::new(Inbound::new(local, remote, stream.as_raw_fd()));
+    let closing = Closing(inbound.clone());
     let id = inbound.id;
     tracing::debug!(target: "inbound", "inbound #{id} from {remote}");
 
@@ -65,8 +66,20 @@ async fn connection(
     };
     pipeline.start(&args);
     let (read, spliced) = crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
-    inbound.closed();
+    drop(closing);
     tracing::debug!(target: "inbound", "inbound #{id} closed: {read} bytes read, {spliced} spliced");
+}
+
+/// Closes the connection in the script's eyes however its task ends: normally, or by a panic
+/// that unwinds through it (the task's locals are dropped as the unwind leaves `poll`), so a
+/// kept `Inbound` never shows an fd that may be reused, and its `on_close` hooks (muxHTTP
+/// sessions, load-balancer releases) always run.
+struct Closing(Rc<Inbound>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.closed();
+    }
 }
 
 /// A future that turns a panic in `poll` into an error, after which the inner future is only
@@ -90,7 +103,75 @@ impl<F: Future> Future for CatchUnwind<F> {
 
 #[cfg(test)]
 mod tests {
-    use super::CatchUnwind;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use tokio::io::AsyncWriteExt;
+
+    use super::{CatchUnwind, ServeOptions, serve};
+    use crate::engine::host::stub::StubHost;
+    use crate::engine::{Context, Event, Filter, FilterEnv, FilterSpec, Inbound, Layout, Output};
+
+    /// What the panicking filter saw: the connection, and whether its `on_close` ran.
+    #[derive(Default)]
+    struct Seen {
+        inbound: Option<Rc<Inbound>>,
+        closed: bool,
+    }
+
+    struct Boom(Rc<RefCell<Seen>>);
+
+    impl FilterSpec for Boom {
+        fn name(&self) -> &'static str {
+            "boom"
+        }
+        fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+            Box::new(BoomFilter(self.0.clone(), env))
+        }
+    }
+
+    struct BoomFilter(Rc<RefCell<Seen>>, FilterEnv);
+
+    impl Filter for BoomFilter {
+        /// The first bytes register an `on_close` hook (as muxHTTP and load balancers do), then
+        /// panic as a bug reached by a peer's bytes would.
+        fn process(&mut self, evt: Event, _: &mut Output<'_>) {
+            if !matches!(evt, Event::Data(_)) {
+                return;
+            }
+            let inbound = self.1.context.inbound.clone().expect("an inbound connection");
+            let seen = Rc::downgrade(&self.0);
+            inbound.on_close(Box::new(move || {
+                if let Some(s) = seen.upgrade() {
+                    s.borrow_mut().closed = true;
+                }
+            }));
+            self.0.borrow_mut().inbound = Some(inbound);
+            panic!("a bug reached by a peer's bytes");
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_connection_closes_its_inbound_and_runs_its_on_close_hooks() {
+        let _stub = StubHost::install();
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let layout =
+            Layout { name: "boom".into(), on_start: None, on_end: None, filters: vec![Box::new(Boom(seen.clone()))] };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (accepted, _) = listener.accept().await.unwrap();
+            client.write_all(b"hello").await.unwrap();
+            let opts = Rc::new(ServeOptions { idle_timeout: std::time::Duration::from_secs(10) });
+            serve(accepted, Rc::new(layout), Context::root(), opts).await;
+        });
+        let seen = seen.borrow();
+        let inbound = seen.inbound.as_ref().expect("the filter saw the connection");
+        assert_eq!(inbound.fd(), None, "a closed connection's fd must not stay visible");
+        assert!(seen.closed, "on_close hooks must run when a connection ends in a panic");
+    }
 
     #[test]
     fn a_panic_while_polling_becomes_an_error_and_the_thread_goes_on() {
