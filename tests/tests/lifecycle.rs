@@ -187,24 +187,35 @@ fn a_bad_drain_timeout_is_refused() {
 
 #[test]
 fn huge_durations_do_not_crash_and_idle_timeout_zero_is_off() {
-    let (huge, off) = (free_port(), free_port());
+    let (huge, off, short) = (free_port(), free_port(), free_port());
     let script = format!(
         "new Timeout(1e20).wait().then(() => println('never'))\n\
          new Timeout(1e300).wait()\n\
          new Timeout('99999999999999999999999d').wait()\n\
          pipy.listen({huge}, {{ idleTimeout: 1e20 }}, $=>$.serveHTTP(new Message('huge')))\n\
          pipy().listen({off}, {{ idleTimeout: 0 }}).serveHTTP(new Message('off'))\n\
+         .listen({short}, {{ idleTimeout: 0.3 }}).serveHTTP(new Message('short'))\n\
          .pipeline('unused').connect('127.0.0.1:1', {{ idleTimeout: 1e30, connectTimeout: 1e30, retryDelay: 1e30 }})\n"
     );
     let mut weir = Weir::start(&script, &[]);
-    weir.wait_stderr(&format!("Listening on TCP port {off}"), Duration::from_secs(10));
-    thread::sleep(Duration::from_millis(200));
-    for (port, want) in [(huge, "huge"), (off, "off")] {
-        let mut c = connect(port);
-        assert_eq!(request(&mut c, "GET", b"").unwrap().1, want.as_bytes());
-        // Still open a while later: neither timeout fired.
-        thread::sleep(Duration::from_millis(300));
-        assert_eq!(request(&mut c, "GET", b"").unwrap().1, want.as_bytes());
+    weir.wait_stderr(&format!("Listening on TCP port {short}"), Duration::from_secs(10));
+    let mut open: Vec<_> = [(huge, "huge"), (off, "off"), (short, "short")]
+        .into_iter()
+        .map(|(port, want)| {
+            let mut c = connect(port);
+            assert_eq!(request(&mut c, "GET", b"").unwrap().1, want.as_bytes());
+            (c, want)
+        })
+        .collect();
+    // The short idle timeout does fire: weir closes that connection while it sits idle.
+    let (mut c, _) = open.pop().unwrap();
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    assert_eq!(c.read_to_end(&mut rest).ok(), Some(0), "a 0.3 s idle timeout closes the connection");
+    assert!(t.elapsed() < Duration::from_secs(5), "closed after {:?}", t.elapsed());
+    // The others were idle at least as long and still answer: neither 0 nor 1e20 fired.
+    for (mut c, want) in open {
+        assert_eq!(request(&mut c, "GET", b"").unwrap().1, want.as_bytes(), "port of {want}");
     }
     assert_eq!(weir.child.try_wait().unwrap(), None, "stderr:\n{}", weir.stderr().join("\n"));
     let (_, code) = stop(&mut weir, libc::SIGINT, Duration::from_secs(8));
