@@ -115,18 +115,22 @@ fn a_second_sigint_exits_at_once() {
     let port = free_port();
     // The exit callback never settles and a connection stays open: only the second
     // signal ends this.
+    let (accepted, upstream) = channel_pair();
     let script = format!(
         "pipy.exit(() => new Promise(() => {{}}))\n\
          pipy.listen({port}, $=>$.connect('127.0.0.1:{}'))\n",
-        tcp_server(|s| {
+        tcp_server(move |s| {
+            let _ = accepted.send(());
             thread::sleep(Duration::from_secs(30));
             drop(s)
         })
     );
     let mut weir = Weir::start(&script, &["--drain-timeout=60"]);
     weir.wait_listening();
-    let _client = connect(port);
-    thread::sleep(Duration::from_millis(100));
+    let mut client = connect(port);
+    // `connect` dials when the first bytes come.
+    client.write_all(b"x").unwrap();
+    upstream.recv_timeout(Duration::from_secs(5)).expect("the upstream was reached");
     weir.signal(libc::SIGINT);
     weir.wait_stderr("Shutting down", Duration::from_secs(5));
     thread::sleep(Duration::from_millis(300));
@@ -148,7 +152,10 @@ fn a_second_sigint_ends_a_script_that_never_finishes_loading() {
 #[test]
 fn drain_timeout_bounds_the_wait_for_open_streams_and_lets_short_ones_finish() {
     let (stuck_port, late_port) = (free_port(), free_port());
-    let silent = tcp_server(|s| {
+    let (got, heard) = channel_pair();
+    let silent = tcp_server(move |mut s| {
+        let mut buf = [0; 5];
+        let _ = got.send(s.read_exact(&mut buf).map(|_| buf));
         thread::sleep(Duration::from_secs(30));
         drop(s)
     });
@@ -157,7 +164,7 @@ fn drain_timeout_bounds_the_wait_for_open_streams_and_lets_short_ones_finish() {
          .listen({stuck_port})\n\
          .connect('127.0.0.1:{silent}')\n\
          .listen({late_port})\n\
-         .serveHTTP(() => new Timeout(0.5).wait().then(() => new Message('late')))\n"
+         .serveHTTP(() => (println('late in'), new Timeout(0.5).wait().then(() => new Message('late'))))\n"
     );
     let mut weir = Weir::start(&script, &["--drain-timeout", "1.5s"]);
     weir.wait_listening();
@@ -166,7 +173,11 @@ fn drain_timeout_bounds_the_wait_for_open_streams_and_lets_short_ones_finish() {
     stuck.write_all(b"hello").unwrap();
     let mut late = connect(late_port);
     late.write_all(b"GET /late HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
-    thread::sleep(Duration::from_millis(100));
+    // Both are under way when the signal comes: the bytes reached the upstream, the
+    // request its handler.
+    let upstream_got = heard.recv_timeout(Duration::from_secs(5)).expect("the upstream was reached");
+    assert_eq!(upstream_got.ok(), Some(*b"hello"));
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["late in"]);
     let t = Instant::now();
     weir.signal(libc::SIGINT);
     let mut answer = String::new();
