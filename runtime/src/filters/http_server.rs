@@ -282,12 +282,12 @@ impl HttpServer {
                     }
                 }
             }
-            Item::End(_) => {
+            Item::End(t) => {
                 let Some(s) = self.streams.back_mut() else { return };
                 s.input_done = true;
                 self.paused = s.info.is_connect || s.info.upgrade != Upgrade::None;
                 if let Some(p) = &s.pipeline {
-                    p.input(Event::MessageEnd(JsValue::undefined()));
+                    p.input(super::decode_http_request::message_end(&t));
                 } else if let Some((head, body)) = s.request.take() {
                     respond(&self.responder, &self.shared.env, &s.answer, head, body.freeze());
                 }
@@ -403,7 +403,11 @@ impl HttpServer {
                         self.responding = false;
                     }
                     Event::MessageEnd(_) | Event::StreamEnd(_) if self.responding => {
-                        let ending = self.encoder.end(&mut emit);
+                        let trailers = match &evt {
+                            Event::MessageEnd(tail) => host().trailers_of(tail),
+                            _ => Vec::new(),
+                        };
+                        let ending = self.encoder.end_with_trailers(&trailers, &mut emit);
                         self.responding = false;
                         front.replied = true;
                         if ending == Some(Ending::Tunnel) && self.paused && front.pipeline.is_some() {

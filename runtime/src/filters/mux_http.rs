@@ -187,11 +187,11 @@ impl Session {
             Item::Body(b) | Item::Tunnel(b) => w.env.emit(Event::Data(b)),
             // A tunnel's request keeps its place: the bytes that follow are its; so does a
             // request that got a 1xx, whose final response follows.
-            Item::End(_) => {
+            Item::End(t) => {
                 if !self.tunnel.get() && !self.interim.get() {
                     self.waiters.borrow_mut().pop_front();
                 }
-                w.env.emit(Event::MessageEnd(JsValue::undefined()));
+                w.env.emit(super::decode_http_request::message_end(&t));
             }
             Item::Http2Preface => {}
             Item::Error(e) => {
@@ -493,7 +493,10 @@ impl Filter for MuxHttp {
                 }
             }
             Event::Data(b) => self.encoder.data(b, &mut collect),
-            Event::MessageEnd(_) => done = self.encoder.end(&mut collect).is_some(),
+            Event::MessageEnd(tail) => {
+                let trailers = host().trailers_of(&tail);
+                done = self.encoder.end_with_trailers(&trailers, &mut collect).is_some();
+            }
             Event::StreamEnd(e) if self.encoder.in_message() => {
                 // The client went away mid-request: it can never be answered.
                 self.abort_request();
