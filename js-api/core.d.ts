@@ -115,7 +115,7 @@ declare class MessageEnd {
   constructor(tail?: any, payload?: any);
   /** Always `'MessageEnd'`. */
   readonly type: 'MessageEnd';
-  /** The message's tail (HTTP trailers), if any. */
+  /** The message's tail: `{ headers, headerNames }` for HTTP trailers, if any. */
   readonly tail: any;
   /** A value carried along with the end. */
   readonly payload: any;

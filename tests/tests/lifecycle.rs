@@ -115,18 +115,22 @@ fn a_second_sigint_exits_at_once() {
     let port = free_port();
     // The exit callback never settles and a connection stays open: only the second
     // signal ends this.
+    let (accepted, upstream) = channel_pair();
     let script = format!(
         "pipy.exit(() => new Promise(() => {{}}))\n\
          pipy.listen({port}, $=>$.connect('127.0.0.1:{}'))\n",
-        tcp_server(|s| {
+        tcp_server(move |s| {
+            let _ = accepted.send(());
             thread::sleep(Duration::from_secs(30));
             drop(s)
         })
     );
     let mut weir = Weir::start(&script, &["--drain-timeout=60"]);
     weir.wait_listening();
-    let _client = connect(port);
-    thread::sleep(Duration::from_millis(100));
+    let mut client = connect(port);
+    // `connect` dials when the first bytes come.
+    client.write_all(b"x").unwrap();
+    upstream.recv_timeout(Duration::from_secs(5)).expect("the upstream was reached");
     weir.signal(libc::SIGINT);
     weir.wait_stderr("Shutting down", Duration::from_secs(5));
     thread::sleep(Duration::from_millis(300));
@@ -148,7 +152,10 @@ fn a_second_sigint_ends_a_script_that_never_finishes_loading() {
 #[test]
 fn drain_timeout_bounds_the_wait_for_open_streams_and_lets_short_ones_finish() {
     let (stuck_port, late_port) = (free_port(), free_port());
-    let silent = tcp_server(|s| {
+    let (got, heard) = channel_pair();
+    let silent = tcp_server(move |mut s| {
+        let mut buf = [0; 5];
+        let _ = got.send(s.read_exact(&mut buf).map(|_| buf));
         thread::sleep(Duration::from_secs(30));
         drop(s)
     });
@@ -157,7 +164,7 @@ fn drain_timeout_bounds_the_wait_for_open_streams_and_lets_short_ones_finish() {
          .listen({stuck_port})\n\
          .connect('127.0.0.1:{silent}')\n\
          .listen({late_port})\n\
-         .serveHTTP(() => new Timeout(0.5).wait().then(() => new Message('late')))\n"
+         .serveHTTP(() => (println('late in'), new Timeout(0.5).wait().then(() => new Message('late'))))\n"
     );
     let mut weir = Weir::start(&script, &["--drain-timeout", "1.5s"]);
     weir.wait_listening();
@@ -166,7 +173,11 @@ fn drain_timeout_bounds_the_wait_for_open_streams_and_lets_short_ones_finish() {
     stuck.write_all(b"hello").unwrap();
     let mut late = connect(late_port);
     late.write_all(b"GET /late HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
-    thread::sleep(Duration::from_millis(100));
+    // Both are under way when the signal comes: the bytes reached the upstream, the
+    // request its handler.
+    let upstream_got = heard.recv_timeout(Duration::from_secs(5)).expect("the upstream was reached");
+    assert_eq!(upstream_got.ok(), Some(*b"hello"));
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["late in"]);
     let t = Instant::now();
     weir.signal(libc::SIGINT);
     let mut answer = String::new();
@@ -187,24 +198,35 @@ fn a_bad_drain_timeout_is_refused() {
 
 #[test]
 fn huge_durations_do_not_crash_and_idle_timeout_zero_is_off() {
-    let (huge, off) = (free_port(), free_port());
+    let (huge, off, short) = (free_port(), free_port(), free_port());
     let script = format!(
         "new Timeout(1e20).wait().then(() => println('never'))\n\
          new Timeout(1e300).wait()\n\
          new Timeout('99999999999999999999999d').wait()\n\
          pipy.listen({huge}, {{ idleTimeout: 1e20 }}, $=>$.serveHTTP(new Message('huge')))\n\
          pipy().listen({off}, {{ idleTimeout: 0 }}).serveHTTP(new Message('off'))\n\
+         .listen({short}, {{ idleTimeout: 0.3 }}).serveHTTP(new Message('short'))\n\
          .pipeline('unused').connect('127.0.0.1:1', {{ idleTimeout: 1e30, connectTimeout: 1e30, retryDelay: 1e30 }})\n"
     );
     let mut weir = Weir::start(&script, &[]);
-    weir.wait_stderr(&format!("Listening on TCP port {off}"), Duration::from_secs(10));
-    thread::sleep(Duration::from_millis(200));
-    for (port, want) in [(huge, "huge"), (off, "off")] {
-        let mut c = connect(port);
-        assert_eq!(request(&mut c, "GET", b"").unwrap().1, want.as_bytes());
-        // Still open a while later: neither timeout fired.
-        thread::sleep(Duration::from_millis(300));
-        assert_eq!(request(&mut c, "GET", b"").unwrap().1, want.as_bytes());
+    weir.wait_stderr(&format!("Listening on TCP port {short}"), Duration::from_secs(10));
+    let mut open: Vec<_> = [(huge, "huge"), (off, "off"), (short, "short")]
+        .into_iter()
+        .map(|(port, want)| {
+            let mut c = connect(port);
+            assert_eq!(request(&mut c, "GET", b"").unwrap().1, want.as_bytes());
+            (c, want)
+        })
+        .collect();
+    // The short idle timeout does fire: weir closes that connection while it sits idle.
+    let (mut c, _) = open.pop().unwrap();
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    assert_eq!(c.read_to_end(&mut rest).ok(), Some(0), "a 0.3 s idle timeout closes the connection");
+    assert!(t.elapsed() < Duration::from_secs(5), "closed after {:?}", t.elapsed());
+    // The others were idle at least as long and still answer: neither 0 nor 1e20 fired.
+    for (mut c, want) in open {
+        assert_eq!(request(&mut c, "GET", b"").unwrap().1, want.as_bytes(), "port of {want}");
     }
     assert_eq!(weir.child.try_wait().unwrap(), None, "stderr:\n{}", weir.stderr().join("\n"));
     let (_, code) = stop(&mut weir, libc::SIGINT, Duration::from_secs(8));

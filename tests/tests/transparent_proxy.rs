@@ -78,6 +78,24 @@ fn redirect_pair(body: &'static str) -> (HttpServer, HttpServer) {
     (first, second)
 }
 
+/// The proxy's log lines once a marker request from inside the cgroup to `port` has gone
+/// through after `before` lines: whatever the proxy logged before the marker, without it.
+/// A request that should not show in the log is over before the marker starts, and the
+/// proxy logs a request before its answer goes back, so a line it wrongly made is here.
+fn marked(cg: &TestCgroup, weir: &Weir, port: u16, before: usize) -> Vec<String> {
+    let (code, _, err) = curl_in(cg, &[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(code, 0, "marker request: {err}");
+    let marker = [format!("GET / 127.0.0.1:{port}"), "  200 OK".to_string()];
+    let mut out = Vec::new();
+    wait_until(Duration::from_secs(5), || {
+        out = weir.stdout();
+        out.len() >= before + 2 && out[out.len() - 2..] == marker
+    });
+    assert!(out.ends_with(&marker), "no marker lines: {out:?}, stderr: {:?}", weir.stderr());
+    out.truncate(out.len() - 2);
+    out
+}
+
 fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -111,8 +129,7 @@ fn curl_follows_a_redirect_through_the_proxy_and_sigint_detaches() {
     // The test process is outside the cgroup: its traffic goes straight to the server.
     let (code, body, _) = curl(&["-L", &format!("http://127.0.0.1:{}/", first.port)]);
     assert_eq!((code, body.as_str()), (0, "second body\n"));
-    thread::sleep(Duration::from_millis(300));
-    assert_eq!(weir.stdout().len(), 4, "outside traffic was intercepted: {:?}", weir.stdout());
+    assert_eq!(marked(&cg, &weir, second.port, 4), expected, "outside traffic was intercepted");
 
     weir.signal(libc::SIGINT);
     assert!(weir.wait_exit(Duration::from_secs(10)).is_some(), "weir did not stop on SIGINT");
@@ -242,8 +259,10 @@ fn thirty_thousand_connections_succeed_and_maps_stay_small() {
     let ok: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
     let _n = words.next();
     let secs = words.next().unwrap_or("?");
-    thread::sleep(Duration::from_millis(500));
-    let after: Vec<usize> = maps.iter().map(|(id, _)| map_entries(*id)).collect();
+    let left = || maps.iter().map(|(id, _)| map_entries(*id)).collect::<Vec<usize>>();
+    // The entries go as the proxy's sockets close, just after the client saw its answers.
+    wait_until(Duration::from_secs(5), || left().iter().all(|n| *n <= 2));
+    let after = left();
     eprintln!("{ok}/{N} connections through the proxy in {secs} s; max map occupancy {max}; after: {after:?}");
     assert_eq!(
         ok,
@@ -299,9 +318,10 @@ fn port_probes_get_one_log_line_and_no_invented_status() {
     let secs: f64 = out.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(99.0);
     assert!(out.starts_with("0 ") && secs < 2.0, "silent probe: {out}");
     assert!(server.requests.lock().unwrap().is_empty(), "a direct connection was forwarded");
-    thread::sleep(Duration::from_millis(300));
     // "no original destination", or "... is the proxy itself" where conntrack answers.
-    let closing: Vec<String> = weir.stderr().into_iter().filter(|l| l.contains("closing connection from")).collect();
+    let closings = || weir.stderr().into_iter().filter(|l| l.contains("closing connection from")).collect::<Vec<_>>();
+    wait_until(Duration::from_secs(5), || closings().len() >= 3);
+    let closing = closings();
     assert_eq!(closing.len(), 3, "one line per probe expected: {:?}", weir.stderr());
     assert!(weir.stdout().is_empty(), "a probe produced HTTP log lines: {:?}", weir.stdout());
 
@@ -503,8 +523,9 @@ fn send_and_close_clients_lose_nothing() {
         );
         assert!(all && ok == n, "{script}: {ok}/{n} delivered ({} reached the server); {closed} closed", got.len());
         drop(got);
-        thread::sleep(Duration::from_millis(300));
-        let after: Vec<usize> = maps.iter().map(|(id, _)| map_entries(*id)).collect();
+        let left = || maps.iter().map(|(id, _)| map_entries(*id)).collect::<Vec<usize>>();
+        wait_until(Duration::from_secs(5), || left().iter().all(|n| *n <= 2));
+        let after = left();
         assert!(maps.len() == 2 && after.iter().all(|n| *n <= 2), "{script}: entries left behind: {maps:?} {after:?}");
     }
 }
@@ -660,8 +681,7 @@ fn a_proxy_in_a_pid_namespace_with_threads_does_not_loop() {
         start_proxy_at(&cg, Some(&cg), &["unshare", "--pid", "--fork", "--kill-child"], "main.js", &["--threads=2"]);
     let (code, body, err) = curl_in(&cg, &["-L", &format!("http://127.0.0.1:{}/", first.port)]);
     assert_eq!((code, body.as_str()), (0, "pidns\n"), "curl: {err}");
-    thread::sleep(Duration::from_millis(300));
-    let out = weir.stdout();
+    let out = marked(&cg, &weir, second.port, 4);
     assert_eq!(out.len(), 4, "the proxy saw its own connections: {out:?}");
     assert_eq!(out[2], format!("GET / 127.0.0.1:{}", second.port));
     assert!(!weir.stderr().iter().any(|l| l.contains("itself")), "{:?}", weir.stderr());

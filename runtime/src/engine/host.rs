@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use super::quota::Bucket;
 use super::{Context, Event, Head, Inbound};
-use crate::codec::http1::{RequestHead, ResponseHead};
+use crate::codec::http1::{Header, RequestHead, ResponseHead};
 
 /// A script value, carried by events and filter specs without the engine looking inside.
 /// It is Boa's value type because converting every payload to a neutral one would cost a copy
@@ -55,6 +55,13 @@ pub trait Host {
 
     /// The value a callback is handed for a whole message a filter collected.
     fn message_value(&self, head: &Head, body: &[u8], tail: Value) -> Result<Value, String>;
+
+    /// The tail of a `MessageEnd` whose message ended with trailer fields: `{ headers }`,
+    /// where Pipy's HTTP/2 decoder puts them.
+    fn tail_value(&self, trailers: &[Header]) -> Result<Value, String>;
+
+    /// The trailer fields a `MessageEnd`'s tail carries in its `headers`, if any.
+    fn trailers_of(&self, tail: &Value) -> Vec<Header>;
 
     /// The text of a value (a `connect` target, a session key).
     fn to_text(&self, v: &Value) -> Result<String, String>;
@@ -153,6 +160,12 @@ impl Host for NoHost {
     fn message_value(&self, _: &Head, _: &[u8], _: Value) -> Result<Value, String> {
         Err(NO_HOST.into())
     }
+    fn tail_value(&self, _: &[Header]) -> Result<Value, String> {
+        Err(NO_HOST.into())
+    }
+    fn trailers_of(&self, _: &Value) -> Vec<Header> {
+        Vec::new()
+    }
     fn to_text(&self, _: &Value) -> Result<String, String> {
         Err(NO_HOST.into())
     }
@@ -195,7 +208,7 @@ pub mod stub {
     use std::rc::Rc;
 
     use super::{Callback, Host, Settled, Value};
-    use crate::codec::http1::{RequestHead, ResponseHead};
+    use crate::codec::http1::{Header, RequestHead, ResponseHead};
     use crate::engine::quota::Bucket;
     use crate::engine::{Context, Event, Head, Inbound};
 
@@ -253,6 +266,13 @@ pub mod stub {
         fn message_value(&self, _: &Head, body: &[u8], _: Value) -> Result<Value, String> {
             self.note(format!("message {}", body.len()));
             Ok(Value::undefined())
+        }
+        fn tail_value(&self, trailers: &[Header]) -> Result<Value, String> {
+            self.note(format!("tail {}", trailers.len()));
+            Ok(Value::undefined())
+        }
+        fn trailers_of(&self, _: &Value) -> Vec<Header> {
+            Vec::new()
         }
         fn to_text(&self, _: &Value) -> Result<String, String> {
             Ok(String::new())

@@ -23,6 +23,10 @@ pub struct Inbound {
     /// What `decodeHTTPRequest` read on this connection, for the `decodeHTTPResponse` that
     /// frames the answers (a HEAD's response has no body whatever its headers say).
     requests: RefCell<VecDeque<RequestInfo>>,
+    /// The same requests for the `encodeHTTPResponse` that writes their answers, which
+    /// takes one per final response: a HEAD's answer keeps its `content-length` and has no
+    /// body, though none came with it.
+    answered: RefCell<VecDeque<RequestInfo>>,
 }
 
 thread_local! {
@@ -39,6 +43,7 @@ impl Inbound {
             fd: Cell::new(Some(fd)),
             closers: RefCell::new(Vec::new()),
             requests: RefCell::default(),
+            answered: RefCell::default(),
         }
     }
 
@@ -51,13 +56,22 @@ impl Inbound {
         self.closers.borrow_mut().push(f);
     }
 
-    /// A request decoded from this connection's bytes, for the response decoder. Dropped
-    /// past [`MAX_REQUESTS`]: its response is then framed by its own headers.
+    /// A request decoded from this connection's bytes, for the response decoder and encoder.
+    /// Dropped past [`MAX_REQUESTS`]: its response is then framed by its own headers.
     pub fn push_request(&self, info: RequestInfo) {
-        let mut q = self.requests.borrow_mut();
-        if q.len() < MAX_REQUESTS {
-            q.push_back(info);
+        for q in [&self.requests, &self.answered] {
+            let mut q = q.borrow_mut();
+            if q.len() < MAX_REQUESTS {
+                q.push_back(info);
+            }
         }
+    }
+
+    /// The oldest request the response encoder has not answered yet; a `last` response (not
+    /// a 1xx) answers it, so the next call gives the one after.
+    pub fn request_answered(&self, last: bool) -> Option<RequestInfo> {
+        let mut q = self.answered.borrow_mut();
+        if last { q.pop_front() } else { q.front().copied() }
     }
 
     /// The requests pushed since the last call, oldest first.

@@ -1,7 +1,8 @@
 //! `decodeHTTPRequest(handler?)`: HTTP/1 requests out of a byte stream.
 //!
 //! In: `Data` in any segmentation; other events but `StreamEnd` are dropped. Out, per
-//! request: `MessageStart` with the head, the body as `Data` (de-chunked), `MessageEnd`.
+//! request: `MessageStart` with the head, the body as `Data` (de-chunked), `MessageEnd` (its
+//! tail `{ headers, headerNames }` holds the trailer fields of a chunked body, if any).
 //! `StreamEnd` passes and readies the decoder for a new stream. Input that is not HTTP/1
 //! stops the decoding silently: nothing more comes out but the `StreamEnd`.
 //!
@@ -17,7 +18,7 @@ use boa_engine::{JsObject, JsResult, JsValue};
 
 use super::Made;
 use crate::args::Args;
-use crate::codec::http1::{DecodeError, DecodedRequest, Item, RequestDecoder, Skip};
+use crate::codec::http1::{DecodeError, DecodedRequest, Item, RequestDecoder, Skip, Tail};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, Pass, host};
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
@@ -94,6 +95,15 @@ impl Filter for DecodeHttpRequest {
     }
 }
 
+/// The `MessageEnd` for a decoded message's end: its tail holds the trailer fields of a
+/// chunked body (`undefined` without any, as most messages are).
+pub(super) fn message_end(tail: &Tail) -> Event {
+    if tail.trailers.is_empty() {
+        return Event::MessageEnd(JsValue::undefined());
+    }
+    Event::MessageEnd(host().tail_value(&tail.trailers).unwrap_or_default())
+}
+
 /// What a decoder in front of `env`'s filter does with bytes it could skip: body bytes only
 /// if the filters after it would take them unseen too (they come out as `Data` otherwise).
 pub(super) fn decoder_pass(skip: Skip, env: &FilterEnv) -> Pass {
@@ -130,7 +140,7 @@ impl DecodeHttpRequest {
                     }
                 },
                 Item::Body(b) => out.emit(Event::Data(b)),
-                Item::End(_) => out.emit(Event::MessageEnd(JsValue::undefined())),
+                Item::End(t) => out.emit(message_end(&t)),
                 Item::Error(DecodeError::TooLarge) => {
                     tracing::error!(target: "http", "HTTP header size overflow")
                 }

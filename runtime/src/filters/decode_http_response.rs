@@ -1,7 +1,8 @@
 //! `decodeHTTPResponse()`: HTTP/1 responses out of a byte stream.
 //!
 //! In: `Data` in any segmentation; other events but `StreamEnd` are dropped. Out, per
-//! response: `MessageStart` with the head, the body as `Data` (de-chunked), `MessageEnd`.
+//! response: `MessageStart` with the head, the body as `Data` (de-chunked), `MessageEnd` (with
+//! the trailers in its tail, as `decodeHTTPRequest`).
 //! Input that is not HTTP/1 stops the decoding silently.
 //!
 //! The requests a `decodeHTTPRequest` read on the same inbound connection (as in a
@@ -49,7 +50,7 @@ fn emit_item(item: Item<http1::DecodedResponse>, out: &mut Output<'_>) {
     match item {
         Item::Head(r) => out.emit(Event::MessageStart(Head::Response(Rc::new(r.head)))),
         Item::Body(b) => out.emit(Event::Data(b)),
-        Item::End(_) => out.emit(Event::MessageEnd(Value::undefined())),
+        Item::End(t) => out.emit(super::decode_http_request::message_end(&t)),
         Item::Error(DecodeError::TooLarge) => {
             tracing::error!(target: "http", "HTTP header size overflow")
         }

@@ -4,14 +4,17 @@
 //! in progress). Out, per message: `MessageStart`, the head (and a small body) as `Data`,
 //! the rest of the body as `Data`, `MessageEnd` — by the codec's rules: the body is
 //! buffered for a `content-length` unless it outgrows `options.bufferSize`, then chunked.
+//! The `headers` of a `MessageEnd`'s tail are written as the trailer section of a chunked body.
 //! Data outside a message is dropped, as in Pipy.
+
+use std::rc::Rc;
 
 use boa_engine::JsResult;
 
 use super::Made;
 use crate::args::Args;
-use crate::codec::http1::{Encoder, Ending, Out, RequestInfo};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, host};
+use crate::codec::http1::{Encoder, Ending, Out, RequestInfo, is_interim};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Inbound, Output, host};
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let buffer_size = args.options(0).buffer_size()?;
@@ -29,8 +32,9 @@ impl FilterSpec for Spec {
         if self.response { "encodeHTTPResponse" } else { "encodeHTTPRequest" }
     }
 
-    fn instantiate(&self, _env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(Encode { encoder: Encoder::new(self.buffer_size), response: self.response, head: None })
+    fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        let inbound = env.context.inbound.clone().filter(|_| self.response);
+        Box::new(Encode { encoder: Encoder::new(self.buffer_size), response: self.response, head: None, inbound })
     }
 }
 
@@ -39,12 +43,26 @@ struct Encode {
     response: bool,
     /// The head of the message in progress, until its bytes go out.
     head: Option<Head>,
+    /// The connection whose decoded requests the responses answer (response encoder only).
+    inbound: Option<Rc<Inbound>>,
 }
 
 impl Encode {
+    /// What the encoder is told of the request a response answers: only whether it was a
+    /// HEAD, from a `decodeHTTPRequest` on the same connection. The rest (`connection:
+    /// close`, tunnels) stays the script's business, as in Pipy.
+    fn answered(&self, head: &Head) -> RequestInfo {
+        let Some(inbound) = &self.inbound else { return RequestInfo::default() };
+        let status = match head {
+            Head::Response(r) => r.status,
+            other => host().response_head(other).status,
+        };
+        let request = inbound.request_answered(!is_interim(status)).unwrap_or_default();
+        RequestInfo { is_head: request.is_head, ..RequestInfo::default() }
+    }
+
     fn start(&mut self, head: &Head) {
-        // A standalone encoder does not know the request a response answers.
-        let request = RequestInfo::default();
+        let request = if self.response { self.answered(head) } else { RequestInfo::default() };
         // A decoded head that said `connection: close` keeps saying it: the connection it
         // came from is about to end, and the peer should expect that rather than see it
         // as an error (Pipy drops the header here).
@@ -90,7 +108,8 @@ impl Filter for Encode {
             Event::MessageEnd(tail) => {
                 // Without the request, no exchange is final and none turns into a tunnel here,
                 // so every message ends with a `MessageEnd`.
-                match encoder.end(&mut |o| emit(o, head, out)) {
+                let trailers = host().trailers_of(&tail);
+                match encoder.end_with_trailers(&trailers, &mut |o| emit(o, head, out)) {
                     // The bytes out no longer frame a message: whoever reads them must stop.
                     Some(Ending::Broken) => out.emit(Event::error("ProtocolError")),
                     Some(_) => out.emit(Event::MessageEnd(tail)),

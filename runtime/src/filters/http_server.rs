@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use crate::codec::http1::{
-    DecodeError, Encoder, Ending, Item, Out, RequestDecoder, RequestHead, RequestInfo, ResponseHead, Text, Upgrade,
-    is_interim,
+    DecodeError, Encoder, Ending, Header, Item, Out, RequestDecoder, RequestHead, RequestInfo, ResponseHead, Text,
+    Upgrade, is_interim,
 };
 use crate::engine::{Event, EventSink, FilterEnv, Gauge, Given, Head, Layout, Output, Pipeline, Value, host};
 
@@ -282,12 +282,12 @@ impl HttpServer {
                     }
                 }
             }
-            Item::End(_) => {
+            Item::End(t) => {
                 let Some(s) = self.streams.back_mut() else { return };
                 s.input_done = true;
                 self.paused = s.info.is_connect || s.info.upgrade != Upgrade::None;
                 if let Some(p) = &s.pipeline {
-                    p.input(Event::MessageEnd(JsValue::undefined()));
+                    p.input(super::decode_http_request::message_end(&t));
                 } else if let Some((head, body)) = s.request.take() {
                     respond(&self.responder, &self.shared.env, &s.answer, head, body.freeze());
                 }
@@ -403,7 +403,7 @@ impl HttpServer {
                         self.responding = false;
                     }
                     Event::MessageEnd(_) | Event::StreamEnd(_) if self.responding => {
-                        let ending = self.encoder.end(&mut emit);
+                        let ending = self.encoder.end_with_trailers(&trailers(&evt), &mut emit);
                         self.responding = false;
                         front.replied = true;
                         if ending == Some(Ending::Tunnel) && self.paused && front.pipeline.is_some() {
@@ -535,5 +535,12 @@ fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc
             host().on_settled(&v, &env.context, Box::new(move |r| deliver(&answer, r)));
         }
         r => deliver(answer, r),
+    }
+}
+/// The trailer fields an end event carries in its tail (a `StreamEnd` carries none).
+fn trailers(evt: &Event) -> Vec<Header> {
+    match evt {
+        Event::MessageEnd(tail) => host().trailers_of(tail),
+        _ => Vec::new(),
     }
 }

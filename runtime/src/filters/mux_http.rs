@@ -445,7 +445,10 @@ impl Filter for MuxHttp {
                 }
             }
             Event::Data(b) => self.encoder.data(b, &mut collect),
-            Event::MessageEnd(_) => done = self.encoder.end(&mut collect).is_some(),
+            Event::MessageEnd(tail) => {
+                let trailers = host().trailers_of(&tail);
+                done = self.encoder.end_with_trailers(&trailers, &mut collect).is_some();
+            }
             Event::StreamEnd(e) if self.encoder.in_message() => {
                 // The client went away mid-request: it can never be answered.
                 self.abort_request();

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use boa_engine::{JsObject, JsString, js_string};
 
-use crate::codec::http1::{RequestHead, ResponseHead};
+use crate::codec::http1::{Header, RequestHead, ResponseHead};
 use crate::engine::quota::Bucket;
 use crate::engine::{Callback, Context, Event, Head, Host, Inbound, Value, host::Settled};
 
@@ -59,6 +59,16 @@ impl Host for JsHost {
     fn message_value(&self, head: &Head, body: &[u8], tail: Value) -> Result<Value, String> {
         super::with_js(|ctx| super::message::collected(head, body, tail, ctx).map_err(|e| super::describe(&e, ctx)))
             .unwrap_or_else(|| Err(BUSY.into()))
+    }
+
+    fn tail_value(&self, trailers: &[Header]) -> Result<Value, String> {
+        super::with_js(|ctx| super::message::tail_to_js(trailers, ctx).map_err(|e| super::describe(&e, ctx)))
+            .unwrap_or_else(|| Err(BUSY.into()))
+    }
+
+    fn trailers_of(&self, tail: &Value) -> Vec<Header> {
+        let Some(obj) = tail.as_object() else { return Vec::new() };
+        super::with_js(|ctx| super::message::js_headers(&obj, ctx).ok()).flatten().unwrap_or_default()
     }
 
     fn to_text(&self, v: &Value) -> Result<String, String> {

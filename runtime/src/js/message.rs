@@ -228,7 +228,7 @@ fn field(obj: &JsObject, name: &str, ctx: &mut Context) -> JsResult<Option<Strin
 
 /// A script's `headers` object as header lines in property order, spelled as `headerNames`
 /// says; array values become repeated lines.
-fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
+pub fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
     let mut out = Vec::new();
     let headers = head.get(js_string!("headers"), ctx)?;
     let Some(headers) = headers.as_object() else { return Ok(out) };
@@ -254,6 +254,33 @@ fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
         }
     }
     Ok(out)
+}
+
+/// A `MessageEnd` tail for trailer fields: `{ headers }` with lower-cased names, a name
+/// that repeats holding an array, and `headerNames` for the spellings.
+pub fn tail_to_js(trailers: &[Header], ctx: &mut Context) -> JsResult<JsValue> {
+    let headers = JsObject::with_object_proto(ctx.intrinsics());
+    let names = JsObject::with_object_proto(ctx.intrinsics());
+    for t in trailers {
+        let lower = JsString::from(t.name.to_ascii_lowercase());
+        let value: JsValue = JsString::from(t.value.as_str()).into();
+        let value = match headers.get(lower.clone(), ctx)? {
+            v if v.is_undefined() => value,
+            v => match v.as_object().filter(|o| o.is_array()) {
+                Some(arr) => {
+                    JsArray::from_object(arr.clone())?.push(value, ctx)?;
+                    arr.into()
+                }
+                None => JsArray::from_iter([v, value], ctx).into(),
+            },
+        };
+        headers.set(lower.clone(), value, false, ctx)?;
+        names.set(lower, JsString::from(t.name.as_str()), false, ctx)?;
+    }
+    let tail = JsObject::with_object_proto(ctx.intrinsics());
+    tail.set(js_string!("headers"), headers, false, ctx)?;
+    tail.set(js_string!("headerNames"), names, false, ctx)?;
+    Ok(tail.into())
 }
 
 /// A request head written by a script (`{method, path, protocol, headers}`), with Pipy's

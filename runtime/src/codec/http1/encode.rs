@@ -339,9 +339,25 @@ impl Encoder {
 
     /// Ends the message. `None` if none was in progress.
     pub fn end(&mut self, out: &mut impl FnMut(Out)) -> Option<Ending> {
+        self.end_with_trailers(&[], out)
+    }
+
+    /// Ends the message with a trailer section. Only a chunked body can carry one, so a body
+    /// still held for a `content-length` goes out chunked instead; where chunks cannot go (a
+    /// body under a declared length already sent, an HTTP/1.0 peer, no body allowed), the
+    /// trailers are dropped.
+    pub fn end_with_trailers(&mut self, trailers: &[Header], out: &mut impl FnMut(Out)) -> Option<Ending> {
         let mut m = self.msg.take()?;
         if m.until_close {
             return Some(Ending::Close);
+        }
+        if !trailers.is_empty() && !m.streaming && !m.chunked && m.can_chunk() {
+            m.chunked = true;
+            out(Out::Start(m.finish_head().freeze()));
+            let body = std::mem::take(&mut m.body);
+            if m.length > 0 {
+                write_chunk(&body, m.length as usize, out);
+            }
         }
         if m.streaming {
             if Some(m.length) != m.declared {
@@ -353,6 +369,16 @@ impl Encoder {
                 );
                 return Some(Ending::Broken);
             }
+        } else if m.chunked && !trailers.is_empty() {
+            let mut last = BytesMut::from(&b"0\r\n"[..]);
+            for t in trailers {
+                last.extend_from_slice(t.name.as_bytes());
+                last.extend_from_slice(b": ");
+                last.extend_from_slice(t.bytes());
+                last.extend_from_slice(b"\r\n");
+            }
+            last.extend_from_slice(b"\r\n");
+            out(Out::Body(last.freeze()));
         } else if m.chunked {
             out(Out::Body(Bytes::from_static(b"0\r\n\r\n")));
         } else {
@@ -442,6 +468,16 @@ impl Outgoing {
         if !data.is_empty() {
             out(Out::Body(data));
         }
+    }
+
+    /// Whether this message's body may go chunked: it has one, and its peer reads chunks.
+    fn can_chunk(&self) -> bool {
+        let s = self.status;
+        let no_body = self.method == MethodClass::Head
+            || self.has_length
+            || (self.response && (s < 200 || s == 204 || s == 304 || self.request.is_tunnel_response(s)));
+        let peer_is_1_0 = self.protocol_is_1_0 || (self.response && self.request.is_1_0);
+        !(no_body || peer_is_1_0)
     }
 
     /// The head with its framing and connection lines, for a body of `length` bytes.

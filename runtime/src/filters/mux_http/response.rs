@@ -92,11 +92,11 @@ impl Session {
             Item::Body(b) | Item::Tunnel(b) => w.env.emit(Event::Data(b)),
             // A tunnel's request keeps its place: the bytes that follow are its; so does a
             // request that got a 1xx, whose final response follows.
-            Item::End(_) => {
+            Item::End(t) => {
                 if !self.tunnel.get() && !self.interim.get() {
                     self.waiters.borrow_mut().pop_front();
                 }
-                w.env.emit(Event::MessageEnd(JsValue::undefined()));
+                w.env.emit(super::super::decode_http_request::message_end(&t));
             }
             Item::Http2Preface => {}
             Item::Error(e) => {

@@ -282,3 +282,38 @@ fn script_heads_keep_every_line_and_their_connection() {
     assert!(enc.request_info().unwrap().is_final);
     assert_eq!(wire(&encode(&mut enc, &[]).0), "GET / HTTP/1.0\r\nconnection: close\r\n\r\n");
 }
+
+#[test]
+fn trailers_go_after_the_last_chunk_and_turn_a_held_body_chunked() {
+    let trailers = [Header::new("X-Checksum", "0d1f")];
+    let end = |enc: &mut Encoder, outs: &mut Vec<Out>| enc.end_with_trailers(&trailers, &mut |o| outs.push(o));
+    // A body small enough to be held for a content-length goes out as one chunk instead.
+    let mut enc = Encoder::new(0);
+    enc.start_response("HTTP/1.1", 200, None, RequestInfo::default());
+    let mut outs = Vec::new();
+    enc.data(Bytes::from_static(b"abc"), &mut |o| outs.push(o));
+    assert_eq!(end(&mut enc, &mut outs), Some(Ending::Message));
+    assert_eq!(
+        wire(&outs),
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n\
+         3\r\nabc\r\n0\r\nX-Checksum: 0d1f\r\n\r\n"
+    );
+    // An already chunked body ends with them.
+    let mut enc = Encoder::new(2);
+    enc.start_request("POST", "/", "HTTP/1.1");
+    let mut outs = Vec::new();
+    enc.data(Bytes::from_static(b"abc"), &mut |o| outs.push(o));
+    end(&mut enc, &mut outs);
+    assert!(wire(&outs).ends_with("\r\n3\r\nabc\r\n0\r\nX-Checksum: 0d1f\r\n\r\n"), "{}", wire(&outs));
+    // No chunks for an HTTP/1.0 client or a HEAD's answer: the trailers are dropped.
+    let to_1_0 = RequestInfo { is_1_0: true, ..RequestInfo::default() };
+    let to_head = RequestInfo { is_head: true, ..RequestInfo::default() };
+    for request in [to_1_0, to_head] {
+        let mut enc = Encoder::new(0);
+        enc.start_response("HTTP/1.1", 200, None, request);
+        let mut outs = Vec::new();
+        enc.data(Bytes::from_static(b"abc"), &mut |o| outs.push(o));
+        end(&mut enc, &mut outs);
+        assert!(!wire(&outs).contains("X-Checksum"), "{}", wire(&outs));
+    }
+}
