@@ -12,9 +12,9 @@
 // has even accepted loses nothing, and the maps stay small. Both maps are LRU maps as a
 // second line of defence: connects the proxy never asks about cannot fill them up.
 //
-// Left alone: the proxy's own connects (by its cgroup, or by the process cg_post_bind4 saw
-// bind the proxy port), connects to the proxy port itself, sockets of other network
-// namespaces and sockets the kernel made for itself.
+// Left alone: the proxy's own connects (by its cgroup, or by its process id, both written by
+// the proxy into map_config before it attaches), connects to the proxy port itself, sockets
+// of other network namespaces and sockets the kernel made for itself.
 //
 // Build: clang -target bpf -O2 -g -I/usr/include/$(gcc -dumpmachine) -c transparent-proxy.c
 // (or `cargo xtask build-ebpf`).
@@ -56,12 +56,18 @@ struct Config {
   // Where the proxy listens: 127.0.0.1 (and ::ffff:127.0.0.1) always, ::1 when ipv6 is set.
   __u16 proxy_port;
   __u16 ipv6;
-  // Connects from this cgroup are the proxy's own and are left alone (main-article.js). The
-  // proxy's process is recognised too, once cg_post_bind4 has seen it bind (main.js).
+  // The proxy's process id as its own PID namespace numbers it (what getpid() tells the
+  // proxy), and that namespace's device and inode (of /proc/self/ns/pid): connects made by
+  // this process are the proxy's own (main.js). Said by the proxy itself, so no other
+  // process can claim it, and right inside a container, where the kernel's ids differ.
+  __u32 proxy_tgid;
+  // Connects from this cgroup are the proxy's own and are left alone (main-article.js).
   __u64 proxy_cgroup_id;
   // Only sockets of the proxy's network namespace are redirected: in another one, loopback
   // is another host's.
   __u64 netns_cookie;
+  __u64 pidns_dev;
+  __u64 pidns_ino;
 };
 
 // An endpoint: IPv6 address in network byte order, IPv4 as ::ffff:a.b.c.d; port in host byte
@@ -80,16 +86,6 @@ struct {
   __type(key, __u32);
   __type(value, struct Config);
 } map_config SEC(".maps");
-
-// map_proxy[0]: the proxy's process id as the kernel knows it (the tgid), learned when it
-// binds its listening socket. Not a process id the proxy could tell: inside a PID namespace
-// its own differs.
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} map_proxy SEC(".maps");
 
 // Socket cookie -> original destination, from the connect until the SYN goes out.
 struct {
@@ -140,6 +136,14 @@ static __always_inline int kernel_socket(struct bpf_sock_addr *ctx) {
   return !sock || !sock->file;
 }
 
+// Whether the current process is the proxy's. A process of another PID namespace is not
+// (the helper fails for it), whatever its id there.
+static __always_inline int is_proxy_process(struct Config *conf) {
+  struct bpf_pidns_info ns;
+  if (bpf_get_ns_current_pid_tgid(conf->pidns_dev, conf->pidns_ino, &ns, sizeof(ns))) return 0;
+  return ns.tgid == conf->proxy_tgid;
+}
+
 // The configuration, if this connect is one to redirect at all.
 static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
   if (ctx->protocol != IPPROTO_TCP) return 0;
@@ -147,8 +151,7 @@ static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
   struct Config *conf = bpf_map_lookup_elem(&map_config, &zero);
   if (!conf || conf->proxy_port == 0) return 0;
   if (conf->proxy_cgroup_id && bpf_get_current_cgroup_id() == conf->proxy_cgroup_id) return 0;
-  __u64 *proxy = bpf_map_lookup_elem(&map_proxy, &zero);
-  if (proxy && (bpf_get_current_pid_tgid() >> 32) == *proxy) return 0;
+  if (conf->proxy_tgid && is_proxy_process(conf)) return 0;
   if (conf->netns_cookie && bpf_get_netns_cookie(ctx) != conf->netns_cookie) return 0;
   if (kernel_socket(ctx)) return 0;
   return conf;
@@ -210,21 +213,6 @@ int cg_connect6(struct bpf_sock_addr *ctx) {
     ctx->user_ip6[3] = bpf_htonl(1);
   }
   ctx->user_port = bpf_htons(conf->proxy_port);
-  return 1;
-}
-
-// The process that binds 127.0.0.1:<proxy port> in the cgroup is the proxy (nobody else can
-// while it holds the port). Only the first is kept: the proxy binds right after attaching,
-// and a later bind with SO_REUSEPORT must not take its place.
-SEC("cgroup/post_bind4")
-int cg_post_bind4(struct bpf_sock *sk) {
-  if (sk->protocol != IPPROTO_TCP) return 1;
-  __u32 zero = 0;
-  struct Config *conf = bpf_map_lookup_elem(&map_config, &zero);
-  if (!conf || conf->proxy_port == 0) return 1;
-  if (sk->src_ip4 != bpf_htonl(0x7f000001) || sk->src_port != conf->proxy_port) return 1;
-  __u64 tgid = bpf_get_current_pid_tgid() >> 32;
-  bpf_map_update_elem(&map_proxy, &zero, &tgid, BPF_NOEXIST);
   return 1;
 }
 

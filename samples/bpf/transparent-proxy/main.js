@@ -64,7 +64,6 @@ var obj = bpf.object(pipy.load('transparent-proxy.o'))
 var progCgConnect4 = obj.programs.find(p => p.name === 'cg_connect4').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET4_CONNECT')
 var progCgConnect6 = obj.programs.find(p => p.name === 'cg_connect6').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET6_CONNECT')
 var progCgSockOps = obj.programs.find(p => p.name === 'cg_sock_ops').load('BPF_PROG_TYPE_SOCK_OPS')
-var progCgPostBind4 = obj.programs.find(p => p.name === 'cg_post_bind4').load('BPF_PROG_TYPE_CGROUP_SOCK', 'BPF_CGROUP_INET4_POST_BIND')
 var mapPorts = obj.maps.find(m => m.name === 'map_ports')
 
 // Two proxies on one cgroup would redirect each other's connections.
@@ -74,20 +73,23 @@ if (others.length > 0) {
 }
 
 // The proxy's own connects (to the original destinations) must not be redirected. When Weir
-// runs outside CGROUP the programs never see them. Inside, cg_post_bind4 learns which
-// process Weir is when it binds its listening socket below (so after attaching).
+// runs outside CGROUP the programs never see them. Inside, the programs know Weir's process
+// by what it says here: its id in its own PID namespace, and that namespace.
+var pidns = bpf.pidNamespace()
 obj.maps.find(m => m.name === 'map_config').update(
   { i: 0 }, {
     proxy_port: PROXY_PORT,
     ipv6: IPV6 ? 1 : 0,
+    proxy_tgid: pipy.pid,
     netns_cookie: bpf.netnsCookie(),
+    pidns_dev: pidns.dev,
+    pidns_ino: pidns.ino,
   }
 )
 
 bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
 bpf.attach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
 bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-bpf.attach('BPF_CGROUP_INET4_POST_BIND', progCgPostBind4.fd, CGROUP)
 console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}`)
 
 pipy.exit(
@@ -95,7 +97,6 @@ pipy.exit(
     bpf.detach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
     bpf.detach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
     bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-    bpf.detach('BPF_CGROUP_INET4_POST_BIND', progCgPostBind4.fd, CGROUP)
   }
 )
 
