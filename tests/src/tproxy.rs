@@ -26,15 +26,29 @@ pub fn start_proxy_at(
     script: &str,
     args: &[&str],
 ) -> (Weir, u16) {
-    let port = free_port();
+    start_proxy_with(cg, place, wrapper, &[], free_port(), script, args)
+}
+
+/// [`start_proxy_at`] with more environment variables, on a given port.
+pub fn start_proxy_with(
+    cg: &TestCgroup,
+    place: Option<&TestCgroup>,
+    wrapper: &[&str],
+    env: &[(&str, &str)],
+    port: u16,
+    script: &str,
+    args: &[&str],
+) -> (Weir, u16) {
     let mut weir = Weir::run_wrapped(wrapper, &sample(script), args, TempDir::new(), |c| {
-        c.env("CGROUP", &cg.path).env("PROXY_PORT", port.to_string());
+        c.env("CGROUP", &cg.path).env("PROXY_PORT", port.to_string()).envs(env.iter().copied());
         match place {
             Some(place) => place.enter(c),
             None => c,
         }
     });
+    // main.js attaches the programs once the listeners are open, and then says so.
     weir.wait_listening();
+    weir.wait_stderr("intercepting TCP connects", Duration::from_secs(10));
     (weir, port)
 }
 

@@ -530,7 +530,7 @@ fn the_readme_try_it_lines_work_as_written() {
     let o = out.0.display();
     let script = format!(
         "set -e\n{}\n{}\n{} > {o}/weir.out 2> {o}/weir.err &\nW=$!\n\
-         for i in $(seq 100); do grep -q 'Listening on TCP port' {o}/weir.err && break; sleep 0.1; done\n\
+         for i in $(seq 100); do grep -q 'intercepting TCP connects' {o}/weir.err && break; sleep 0.1; done\n\
          {} > {o}/curl.out\nkill -INT $W\nwait $W || true\n{}\n",
         fix(lines[0]),
         fix(lines[1]),
