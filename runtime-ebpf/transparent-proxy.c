@@ -9,8 +9,12 @@
 // The proxy takes it from there: from user space through map_ports (main.js), or with
 // getsockopt(SO_ORIGINAL_DST) answered by cg_sock_opt (main-article.js). Either way the entry
 // is removed once the proxy has asked, so a client that sends and closes before the proxy
-// has even accepted loses nothing, and the maps stay small. Both maps are LRU maps as a
-// second line of defence: connects the proxy never asks about cannot fill them up.
+// has even accepted loses nothing, and the maps stay small. An entry the proxy will never
+// ask about is removed when the client's socket closes without having reached the accept
+// queue for good: a connect abandoned, refused or timed out in SYN_SENT, or a connection
+// reset. A socket that sent its data and closed also reaches TCP_CLOSE, as it leaves
+// FIN_WAIT2 or CLOSING for its TIME_WAIT stand-in, possibly before the proxy has accepted:
+// its entry stays for the proxy. Both maps are LRU maps as a last line of defence.
 //
 // Left alone: the proxy's own connects (by its cgroup, or by its process id, both written by
 // the proxy into map_config before it attaches), connects to the proxy port itself, sockets
@@ -80,6 +84,16 @@ struct Addr {
   __u16 pad;
 } __attribute__((aligned(4)));
 
+// An original destination as map_ports keeps it, with the cookie of the client's socket:
+// its close removes its own entry, never a later one of the same endpoint.
+struct Orig {
+  __u8 ip[16];
+  __u16 port;
+  __u16 pad;
+  __u32 pad2;
+  __u64 cookie;
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 1);
@@ -100,7 +114,7 @@ struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, MAX_CONNECTIONS);
   __type(key, struct Addr);
-  __type(value, struct Addr);
+  __type(value, struct Orig);
 } map_ports SEC(".maps");
 
 static __always_inline void set_v4(struct Addr *a, __u32 ip4) {
@@ -216,28 +230,56 @@ int cg_connect6(struct bpf_sock_addr *ctx) {
   return 1;
 }
 
-SEC("sockops")
-int cg_sock_ops(struct bpf_sock_ops *ctx) {
-  // The local port is chosen before the SYN is sent: file the destination under it now, so
-  // that it no longer matters what the client does afterwards.
-  if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB) return 1;
-
-  __u64 cookie = bpf_get_socket_cookie(ctx);
-  struct Addr *dst = bpf_map_lookup_elem(&map_socks, &cookie);
-  if (!dst) return 1;
-
-  struct Addr peer;
-  __builtin_memset(&peer, 0, sizeof(peer));
+// The client's local endpoint, as map_ports keys it.
+static __always_inline void local_endpoint(struct bpf_sock_ops *ctx, struct Addr *a) {
+  __builtin_memset(a, 0, sizeof(*a));
   if (ctx->family == AF_INET6) {
     // An IPv4-mapped connect has ::ffff:127.0.0.1 here already.
-    set_v6(&peer, LOAD32(ctx->local_ip6[0]), LOAD32(ctx->local_ip6[1]), LOAD32(ctx->local_ip6[2]),
+    set_v6(a, LOAD32(ctx->local_ip6[0]), LOAD32(ctx->local_ip6[1]), LOAD32(ctx->local_ip6[2]),
            LOAD32(ctx->local_ip6[3]));
   } else {
-    set_v4(&peer, ctx->local_ip4);
+    set_v4(a, ctx->local_ip4);
   }
-  peer.port = ctx->local_port;
-  bpf_map_update_elem(&map_ports, &peer, dst, BPF_ANY);
+  a->port = ctx->local_port;
+}
+
+// The local port is chosen before the SYN is sent: file the destination under it now, so
+// that it no longer matters what the client does afterwards, and ask to hear of the
+// socket's state changes to forget it if the proxy never asks.
+static __always_inline void file_destination(struct bpf_sock_ops *ctx) {
+  __u64 cookie = bpf_get_socket_cookie(ctx);
+  struct Addr *dst = bpf_map_lookup_elem(&map_socks, &cookie);
+  if (!dst) return;
+  struct Orig orig;
+  __builtin_memset(&orig, 0, sizeof(orig));
+  __builtin_memcpy(orig.ip, dst->ip, sizeof(orig.ip));
+  orig.port = dst->port;
+  orig.cookie = cookie;
+  struct Addr peer;
+  local_endpoint(ctx, &peer);
+  bpf_map_update_elem(&map_ports, &peer, &orig, BPF_ANY);
   bpf_map_delete_elem(&map_socks, &cookie);
+  bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+// The client's socket is closed and its connection will never be accepted, or is gone
+// (see the top): its entry, if the proxy has not taken it.
+static __always_inline void forget_destination(struct bpf_sock_ops *ctx) {
+  __u32 was = ctx->args[0];
+  if (was == BPF_TCP_FIN_WAIT2 || was == BPF_TCP_CLOSING) return;
+  struct Addr peer;
+  local_endpoint(ctx, &peer);
+  struct Orig *orig = bpf_map_lookup_elem(&map_ports, &peer);
+  if (orig && orig->cookie == bpf_get_socket_cookie(ctx)) bpf_map_delete_elem(&map_ports, &peer);
+}
+
+SEC("sockops")
+int cg_sock_ops(struct bpf_sock_ops *ctx) {
+  if (ctx->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+    file_destination(ctx);
+  } else if (ctx->op == BPF_SOCK_OPS_STATE_CB && ctx->args[1] == BPF_TCP_CLOSE) {
+    forget_destination(ctx);
+  }
   return 1;
 }
 
@@ -259,7 +301,7 @@ static __always_inline int answer(struct bpf_sockopt *ctx) {
     set_v4(&peer, sk->dst_ip4);
   }
   peer.port = bpf_ntohs(sk->dst_port);
-  struct Addr *dst = bpf_map_lookup_elem(&map_ports, &peer);
+  struct Orig *dst = bpf_map_lookup_elem(&map_ports, &peer);
   if (!dst) return 0;
   __u32 *w = (__u32 *)dst->ip;
 
