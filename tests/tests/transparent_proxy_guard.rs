@@ -107,6 +107,12 @@ for b in bad[:5]:
 #[test]
 fn starts_and_stops_under_steady_connects_refuse_and_reset_nobody() {
     require_ebpf!("starts_and_stops_under_steady_connects_refuse_and_reset_nobody");
+    for script in ["main.js", "main-article.js"] {
+        steady_connects_over_two_starts_and_stops(script);
+    }
+}
+
+fn steady_connects_over_two_starts_and_stops(script: &str) {
     let cg = TestCgroup::create();
     let server = HttpServer::ok("steady\n");
     let dir = TempDir::new();
@@ -119,10 +125,10 @@ fn starts_and_stops_under_steady_connects_refuse_and_reset_nobody() {
     for round in 0..2 {
         let before = served();
         assert!(wait_until(Duration::from_secs(10), || served() >= before + 200), "round {round}: no direct traffic");
-        let (mut weir, _) = start_proxy_at(&cg, None, &[], "main.js", &[]);
+        let (mut weir, _) = start_proxy_at(&cg, None, &[], script, &[]);
         let proxied = |w: &Weir| w.stdout().iter().filter(|l| l.starts_with("GET /")).count();
         let flowing = wait_until(Duration::from_secs(10), || proxied(&weir) >= 200);
-        assert!(flowing, "round {round}: no traffic through the proxy");
+        assert!(flowing, "{script} round {round}: no traffic through the proxy");
         weir.signal(libc::SIGINT);
         assert!(weir.wait_exit(Duration::from_secs(15)).is_some(), "round {round}: weir did not stop");
         through_proxy += proxied(&weir);
@@ -134,11 +140,11 @@ fn starts_and_stops_under_steady_connects_refuse_and_reset_nobody() {
     std::fs::write(&stop, "").unwrap();
     let out = client.wait_with_output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!("steady clients over two starts and stops ({through_proxy} through the proxy): {report}");
+    eprintln!("{script}: steady clients over two starts and stops ({through_proxy} through the proxy): {report}");
     let mut words = report.split_whitespace();
     let ok: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
     let bad: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(usize::MAX);
-    assert!(ok > 600 && bad == 0, "refused or reset: {report}");
+    assert!(ok > 600 && bad == 0, "{script}: refused or reset: {report}");
 }
 
 /// With DENY set, intercepted connects to a listed destination are closed instead of being
