@@ -132,4 +132,10 @@ declare namespace bpf {
    * namespace Weir runs in. Throws where SO_NETNS_COOKIE is missing (Linux before 5.14).
    */
   function netnsCookie(): bigint;
+
+  /**
+   * Weir only: the device and inode of the PID namespace Weir runs in, as
+   * `bpf_get_ns_current_pid_tgid()` takes them; in that namespace Weir's id is `pipy.pid`.
+   */
+  function pidNamespace(): { dev: number; ino: number };
 }

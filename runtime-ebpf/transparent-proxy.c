@@ -9,12 +9,16 @@
 // The proxy takes it from there: from user space through map_ports (main.js), or with
 // getsockopt(SO_ORIGINAL_DST) answered by cg_sock_opt (main-article.js). Either way the entry
 // is removed once the proxy has asked, so a client that sends and closes before the proxy
-// has even accepted loses nothing, and the maps stay small. Both maps are LRU maps as a
-// second line of defence: connects the proxy never asks about cannot fill them up.
+// has even accepted loses nothing, and the maps stay small. An entry the proxy will never
+// ask about is removed when the client's socket closes without having reached the accept
+// queue for good: a connect abandoned, refused or timed out in SYN_SENT, or a connection
+// reset. A socket that sent its data and closed also reaches TCP_CLOSE, as it leaves
+// FIN_WAIT2 or CLOSING for its TIME_WAIT stand-in, possibly before the proxy has accepted:
+// its entry stays for the proxy. Both maps are LRU maps as a last line of defence.
 //
-// Left alone: the proxy's own connects (by its cgroup, or by the process cg_post_bind4 saw
-// bind the proxy port), connects to the proxy port itself, sockets of other network
-// namespaces and sockets the kernel made for itself.
+// Left alone: the proxy's own connects (by its cgroup, or by its process id, both written by
+// the proxy into map_config before it attaches), connects to the proxy port itself, sockets
+// of other network namespaces and sockets the kernel made for itself.
 //
 // Build: clang -target bpf -O2 -g -I/usr/include/$(gcc -dumpmachine) -c transparent-proxy.c
 // (or `cargo xtask build-ebpf`).
@@ -56,12 +60,18 @@ struct Config {
   // Where the proxy listens: 127.0.0.1 (and ::ffff:127.0.0.1) always, ::1 when ipv6 is set.
   __u16 proxy_port;
   __u16 ipv6;
-  // Connects from this cgroup are the proxy's own and are left alone (main-article.js). The
-  // proxy's process is recognised too, once cg_post_bind4 has seen it bind (main.js).
+  // The proxy's process id as its own PID namespace numbers it (what getpid() tells the
+  // proxy), and that namespace's device and inode (of /proc/self/ns/pid): connects made by
+  // this process are the proxy's own (main.js). Said by the proxy itself, so no other
+  // process can claim it, and right inside a container, where the kernel's ids differ.
+  __u32 proxy_tgid;
+  // Connects from this cgroup are the proxy's own and are left alone (main-article.js).
   __u64 proxy_cgroup_id;
   // Only sockets of the proxy's network namespace are redirected: in another one, loopback
   // is another host's.
   __u64 netns_cookie;
+  __u64 pidns_dev;
+  __u64 pidns_ino;
 };
 
 // An endpoint: IPv6 address in network byte order, IPv4 as ::ffff:a.b.c.d; port in host byte
@@ -74,22 +84,22 @@ struct Addr {
   __u16 pad;
 } __attribute__((aligned(4)));
 
+// An original destination as map_ports keeps it, with the cookie of the client's socket:
+// its close removes its own entry, never a later one of the same endpoint.
+struct Orig {
+  __u8 ip[16];
+  __u16 port;
+  __u16 pad;
+  __u32 pad2;
+  __u64 cookie;
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct Config);
 } map_config SEC(".maps");
-
-// map_proxy[0]: the proxy's process id as the kernel knows it (the tgid), learned when it
-// binds its listening socket. Not a process id the proxy could tell: inside a PID namespace
-// its own differs.
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} map_proxy SEC(".maps");
 
 // Socket cookie -> original destination, from the connect until the SYN goes out.
 struct {
@@ -104,7 +114,7 @@ struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, MAX_CONNECTIONS);
   __type(key, struct Addr);
-  __type(value, struct Addr);
+  __type(value, struct Orig);
 } map_ports SEC(".maps");
 
 static __always_inline void set_v4(struct Addr *a, __u32 ip4) {
@@ -140,6 +150,14 @@ static __always_inline int kernel_socket(struct bpf_sock_addr *ctx) {
   return !sock || !sock->file;
 }
 
+// Whether the current process is the proxy's. A process of another PID namespace is not
+// (the helper fails for it), whatever its id there.
+static __always_inline int is_proxy_process(struct Config *conf) {
+  struct bpf_pidns_info ns;
+  if (bpf_get_ns_current_pid_tgid(conf->pidns_dev, conf->pidns_ino, &ns, sizeof(ns))) return 0;
+  return ns.tgid == conf->proxy_tgid;
+}
+
 // The configuration, if this connect is one to redirect at all.
 static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
   if (ctx->protocol != IPPROTO_TCP) return 0;
@@ -147,8 +165,7 @@ static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
   struct Config *conf = bpf_map_lookup_elem(&map_config, &zero);
   if (!conf || conf->proxy_port == 0) return 0;
   if (conf->proxy_cgroup_id && bpf_get_current_cgroup_id() == conf->proxy_cgroup_id) return 0;
-  __u64 *proxy = bpf_map_lookup_elem(&map_proxy, &zero);
-  if (proxy && (bpf_get_current_pid_tgid() >> 32) == *proxy) return 0;
+  if (conf->proxy_tgid && is_proxy_process(conf)) return 0;
   if (conf->netns_cookie && bpf_get_netns_cookie(ctx) != conf->netns_cookie) return 0;
   if (kernel_socket(ctx)) return 0;
   return conf;
@@ -213,43 +230,56 @@ int cg_connect6(struct bpf_sock_addr *ctx) {
   return 1;
 }
 
-// The process that binds 127.0.0.1:<proxy port> in the cgroup is the proxy (nobody else can
-// while it holds the port). Only the first is kept: the proxy binds right after attaching,
-// and a later bind with SO_REUSEPORT must not take its place.
-SEC("cgroup/post_bind4")
-int cg_post_bind4(struct bpf_sock *sk) {
-  if (sk->protocol != IPPROTO_TCP) return 1;
-  __u32 zero = 0;
-  struct Config *conf = bpf_map_lookup_elem(&map_config, &zero);
-  if (!conf || conf->proxy_port == 0) return 1;
-  if (sk->src_ip4 != bpf_htonl(0x7f000001) || sk->src_port != conf->proxy_port) return 1;
-  __u64 tgid = bpf_get_current_pid_tgid() >> 32;
-  bpf_map_update_elem(&map_proxy, &zero, &tgid, BPF_NOEXIST);
-  return 1;
+// The client's local endpoint, as map_ports keys it.
+static __always_inline void local_endpoint(struct bpf_sock_ops *ctx, struct Addr *a) {
+  __builtin_memset(a, 0, sizeof(*a));
+  if (ctx->family == AF_INET6) {
+    // An IPv4-mapped connect has ::ffff:127.0.0.1 here already.
+    set_v6(a, LOAD32(ctx->local_ip6[0]), LOAD32(ctx->local_ip6[1]), LOAD32(ctx->local_ip6[2]),
+           LOAD32(ctx->local_ip6[3]));
+  } else {
+    set_v4(a, ctx->local_ip4);
+  }
+  a->port = ctx->local_port;
+}
+
+// The local port is chosen before the SYN is sent: file the destination under it now, so
+// that it no longer matters what the client does afterwards, and ask to hear of the
+// socket's state changes to forget it if the proxy never asks.
+static __always_inline void file_destination(struct bpf_sock_ops *ctx) {
+  __u64 cookie = bpf_get_socket_cookie(ctx);
+  struct Addr *dst = bpf_map_lookup_elem(&map_socks, &cookie);
+  if (!dst) return;
+  struct Orig orig;
+  __builtin_memset(&orig, 0, sizeof(orig));
+  __builtin_memcpy(orig.ip, dst->ip, sizeof(orig.ip));
+  orig.port = dst->port;
+  orig.cookie = cookie;
+  struct Addr peer;
+  local_endpoint(ctx, &peer);
+  bpf_map_update_elem(&map_ports, &peer, &orig, BPF_ANY);
+  bpf_map_delete_elem(&map_socks, &cookie);
+  bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+// The client's socket is closed and its connection will never be accepted, or is gone
+// (see the top): its entry, if the proxy has not taken it.
+static __always_inline void forget_destination(struct bpf_sock_ops *ctx) {
+  __u32 was = ctx->args[0];
+  if (was == BPF_TCP_FIN_WAIT2 || was == BPF_TCP_CLOSING) return;
+  struct Addr peer;
+  local_endpoint(ctx, &peer);
+  struct Orig *orig = bpf_map_lookup_elem(&map_ports, &peer);
+  if (orig && orig->cookie == bpf_get_socket_cookie(ctx)) bpf_map_delete_elem(&map_ports, &peer);
 }
 
 SEC("sockops")
 int cg_sock_ops(struct bpf_sock_ops *ctx) {
-  // The local port is chosen before the SYN is sent: file the destination under it now, so
-  // that it no longer matters what the client does afterwards.
-  if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB) return 1;
-
-  __u64 cookie = bpf_get_socket_cookie(ctx);
-  struct Addr *dst = bpf_map_lookup_elem(&map_socks, &cookie);
-  if (!dst) return 1;
-
-  struct Addr peer;
-  __builtin_memset(&peer, 0, sizeof(peer));
-  if (ctx->family == AF_INET6) {
-    // An IPv4-mapped connect has ::ffff:127.0.0.1 here already.
-    set_v6(&peer, LOAD32(ctx->local_ip6[0]), LOAD32(ctx->local_ip6[1]), LOAD32(ctx->local_ip6[2]),
-           LOAD32(ctx->local_ip6[3]));
-  } else {
-    set_v4(&peer, ctx->local_ip4);
+  if (ctx->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+    file_destination(ctx);
+  } else if (ctx->op == BPF_SOCK_OPS_STATE_CB && ctx->args[1] == BPF_TCP_CLOSE) {
+    forget_destination(ctx);
   }
-  peer.port = ctx->local_port;
-  bpf_map_update_elem(&map_ports, &peer, dst, BPF_ANY);
-  bpf_map_delete_elem(&map_socks, &cookie);
   return 1;
 }
 
@@ -271,7 +301,7 @@ static __always_inline int answer(struct bpf_sockopt *ctx) {
     set_v4(&peer, sk->dst_ip4);
   }
   peer.port = bpf_ntohs(sk->dst_port);
-  struct Addr *dst = bpf_map_lookup_elem(&map_ports, &peer);
+  struct Orig *dst = bpf_map_lookup_elem(&map_ports, &peer);
   if (!dst) return 0;
   __u32 *w = (__u32 *)dst->ip;
 

@@ -7,6 +7,7 @@ pub mod bulk_http;
 pub mod cgroup;
 pub mod differential;
 pub mod origin;
+pub mod tproxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

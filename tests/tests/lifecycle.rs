@@ -293,3 +293,25 @@ fn messages_are_limited_by_default() {
     let mut c = connect(fixed);
     assert_eq!(request(&mut c, "POST", &vec![0; 17 << 20]).unwrap().1, b"fixed");
 }
+
+/// A script can withdraw the traffic it draws (detach a program that redirects connects to
+/// its port) in `pipy.exit` before the port closes: the listeners accept until the callbacks
+/// have settled.
+#[test]
+fn listeners_accept_while_exit_callbacks_run() {
+    let port = free_port();
+    let script = format!(
+        "pipy.exit(() => {{ println('exit callback'); return new Timeout(1).wait() }})\n\
+         pipy.listen({port}, $ => $.serveHTTP(new Message('still here')))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    weir.signal(libc::SIGINT);
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["exit callback"]);
+    let mut s = connect(port);
+    let (status, body) = request(&mut s, "GET", b"").unwrap();
+    assert_eq!((status.as_str(), body.as_slice()), ("HTTP/1.1 200 OK", &b"still here"[..]));
+    drop(s);
+    assert_eq!(weir.wait_exit(Duration::from_secs(8)), Some(0), "stderr:\n{}", weir.stderr().join("\n"));
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "still listening after the exit");
+}

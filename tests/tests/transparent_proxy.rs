@@ -3,109 +3,13 @@
 //! only to that cgroup; the cgroup is removed when the test ends, also when it fails.
 //! The tests skip (loudly) when not root or when cgroup v2 or bpf() is unavailable.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use weir_tests::cgroup::TestCgroup;
+use weir_tests::tproxy::*;
 use weir_tests::*;
-
-fn sample(file: &str) -> PathBuf {
-    workspace().join("samples/bpf/transparent-proxy").join(file)
-}
-
-/// weir running `script` inside `cg`, intercepting `cg`, listening on a free port.
-fn start_proxy(cg: &TestCgroup, script: &str, args: &[&str]) -> (Weir, u16) {
-    start_proxy_at(cg, Some(cg), &[], script, args)
-}
-
-/// weir intercepting `cg`, started in `place` (None: the test's own cgroup), by `wrapper`.
-fn start_proxy_at(
-    cg: &TestCgroup,
-    place: Option<&TestCgroup>,
-    wrapper: &[&str],
-    script: &str,
-    args: &[&str],
-) -> (Weir, u16) {
-    let port = free_port();
-    let mut weir = Weir::run_wrapped(wrapper, &sample(script), args, TempDir::new(), |c| {
-        c.env("CGROUP", &cg.path).env("PROXY_PORT", port.to_string());
-        match place {
-            Some(place) => place.enter(c),
-            None => c,
-        }
-    });
-    weir.wait_listening();
-    (weir, port)
-}
-
-fn run_in(cg: &TestCgroup, program: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    cg.enter(&mut cmd).output().unwrap_or_else(|e| panic!("run {program}: {e}"))
-}
-
-fn curl_in(cg: &TestCgroup, args: &[&str]) -> (i32, String, String) {
-    let mut all = vec!["-sS", "--max-time", "10"];
-    all.extend_from_slice(args);
-    let out = run_in(cg, "curl", &all);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn python_in(cg: Option<&TestCgroup>, code: &str, args: &[&str]) -> String {
-    let mut cmd = Command::new("python3");
-    cmd.arg("-c").arg(code).args(args);
-    if let Some(cg) = cg {
-        cg.enter(&mut cmd);
-    }
-    let out = cmd.output().expect("run python3");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A 301 to a second server answering 200 with `body`: (first port, second port).
-fn redirect_pair(body: &'static str) -> (HttpServer, HttpServer) {
-    let second = HttpServer::ok(body);
-    let to = format!("http://127.0.0.1:{}/", second.port);
-    let first = HttpServer::start(move |_, _| {
-        ("301 Moved Permanently".into(), vec![("Location".into(), to.clone())], String::new())
-    });
-    (first, second)
-}
-
-/// The proxy's log lines once a marker request from inside the cgroup to `port` has gone
-/// through after `before` lines: whatever the proxy logged before the marker, without it.
-/// A request that should not show in the log is over before the marker starts, and the
-/// proxy logs a request before its answer goes back, so a line it wrongly made is here.
-fn marked(cg: &TestCgroup, weir: &Weir, port: u16, before: usize) -> Vec<String> {
-    let (code, _, err) = curl_in(cg, &[&format!("http://127.0.0.1:{port}/")]);
-    assert_eq!(code, 0, "marker request: {err}");
-    let marker = [format!("GET / 127.0.0.1:{port}"), "  200 OK".to_string()];
-    let mut out = Vec::new();
-    wait_until(Duration::from_secs(5), || {
-        out = weir.stdout();
-        out.len() >= before + 2 && out[out.len() - 2..] == marker
-    });
-    assert!(out.ends_with(&marker), "no marker lines: {out:?}, stderr: {:?}", weir.stderr());
-    out.truncate(out.len() - 2);
-    out
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
 
 #[test]
 fn curl_follows_a_redirect_through_the_proxy_and_sigint_detaches() {
@@ -113,7 +17,7 @@ fn curl_follows_a_redirect_through_the_proxy_and_sigint_detaches() {
     let cg = TestCgroup::create();
     let (first, second) = redirect_pair("second body\n");
     let (mut weir, _) = start_proxy(&cg, "main.js", &[]);
-    assert_eq!(cg.attached().len(), 4, "{:?}", cg.attached());
+    assert_eq!(cg.attached().len(), 3, "{:?}", cg.attached());
 
     let (code, body, err) = curl_in(&cg, &["-L", &format!("http://127.0.0.1:{}/", first.port)]);
     assert_eq!((code, body.as_str()), (0, "second body\n"), "curl stderr: {err}");
@@ -144,7 +48,7 @@ fn kill_9_leaves_nothing_attached() {
     let cg = TestCgroup::create();
     let server = HttpServer::ok("direct\n");
     let (mut weir, _) = start_proxy(&cg, "main.js", &[]);
-    assert_eq!(cg.attached().len(), 4);
+    assert_eq!(cg.attached().len(), 3);
     weir.signal(libc::SIGKILL);
     weir.wait_exit(Duration::from_secs(5));
     assert!(
@@ -154,46 +58,6 @@ fn kill_9_leaves_nothing_attached() {
     );
     let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
     assert_eq!((code, body.as_str()), (0, "direct\n"), "{err}");
-}
-
-/// The maps of the programs attached to `cg`, by name: (map id, name).
-fn maps_of(cg: &TestCgroup) -> Vec<(u32, String)> {
-    let json = |args: &[&str]| {
-        String::from_utf8_lossy(&Command::new("bpftool").args(args).output().unwrap().stdout).into_owned()
-    };
-    let ids = |text: &str, key: &str| -> Vec<u32> {
-        let mut out = Vec::new();
-        let mut rest = text;
-        while let Some(i) = rest.find(key) {
-            rest = &rest[i + key.len()..];
-            let digits: String =
-                rest.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
-            if let Ok(n) = digits.parse() {
-                out.push(n);
-            }
-        }
-        out
-    };
-    let mut maps = Vec::new();
-    for prog in ids(&json(&["cgroup", "show", cg.path.to_str().unwrap(), "--json"]), "\"id\":") {
-        let info = json(&["prog", "show", "id", &prog.to_string(), "--json"]);
-        let Some(list) = info.split("\"map_ids\":[").nth(1).and_then(|s| s.split(']').next()) else {
-            continue;
-        };
-        for id in list.split(',').filter_map(|s| s.trim().parse::<u32>().ok()) {
-            let m = json(&["map", "show", "id", &id.to_string(), "--json"]);
-            let name = m.split("\"name\":\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
-            if !maps.iter().any(|(i, _)| *i == id) {
-                maps.push((id, name));
-            }
-        }
-    }
-    maps
-}
-
-fn map_entries(id: u32) -> usize {
-    let out = Command::new("bpftool").args(["map", "dump", "id", &id.to_string(), "--json"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).matches("\"key\"").count()
 }
 
 const MANY_CLIENT: &str = r#"
@@ -272,18 +136,6 @@ fn thirty_thousand_connections_succeed_and_maps_stay_small() {
     );
     assert!(max <= 64, "map occupancy grew to {max}");
     assert!(after.iter().all(|n| *n <= 2), "entries left behind: {after:?}");
-}
-
-/// The listening sockets on `port`: local addresses as `ss` prints them.
-fn listening_on(port: u16) -> Vec<String> {
-    let ss = Command::new("ss").args(["-Hltn", &format!("sport = :{port}")]).output().unwrap();
-    let mut out: Vec<String> = String::from_utf8_lossy(&ss.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(3).map(String::from))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 const PROBE_CLIENT: &str = r#"
@@ -424,7 +276,7 @@ fn two_threads_attach_once_and_both_serve() {
     };
     // 127.0.0.1 and [::1], for each worker.
     assert!(wait_until(Duration::from_secs(5), || listeners() == 4), "two listening sockets per worker expected");
-    assert_eq!(cg.attached().len(), 4, "attached: {:?}", cg.attached());
+    assert_eq!(cg.attached().len(), 3, "attached: {:?}", cg.attached());
     for _ in 0..20 {
         let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
         assert_eq!((code, body.as_str()), (0, "threads\n"), "{err}");
@@ -555,39 +407,6 @@ fn weir_outside_the_cgroup_logs_the_article_lines() {
     }
 }
 
-/// A network namespace made for one test, deleted (with its processes) when dropped.
-struct NetNs {
-    name: String,
-    children: Vec<std::process::Child>,
-}
-
-impl NetNs {
-    fn create() -> NetNs {
-        let name = format!("weir-test-{}", std::process::id());
-        let ok = Command::new("ip").args(["netns", "add", &name]).status().is_ok_and(|s| s.success());
-        assert!(ok, "ip netns add {name}");
-        let ns = NetNs { name, children: Vec::new() };
-        assert!(ns.command("ip", &["link", "set", "lo", "up"]).status().unwrap().success());
-        ns
-    }
-
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, program]).args(args);
-        c
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
-}
-
 #[test]
 fn a_client_in_another_network_namespace_reaches_its_own_server() {
     require_ebpf!("a_client_in_another_network_namespace_reaches_its_own_server");
@@ -664,7 +483,7 @@ fn a_second_instance_on_the_same_cgroup_refuses_and_the_first_keeps_working() {
         assert!(why.contains(&first.child.id().to_string()), "{script}: the refusal does not name the first: {why}");
         eprintln!("{script} refused: {}", why.lines().find(|l| l.contains("already")).unwrap_or(&why));
     }
-    assert_eq!(cg.attached().len(), 4, "{:?}", cg.attached());
+    assert_eq!(cg.attached().len(), 3, "{:?}", cg.attached());
     let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
     assert_eq!((code, body.as_str()), (0, "first\n"), "{err}");
     assert_eq!(first.wait_stdout_lines(2, Duration::from_secs(5)).len(), 2);
@@ -713,7 +532,7 @@ fn the_readme_try_it_lines_work_as_written() {
     let o = out.0.display();
     let script = format!(
         "set -e\n{}\n{}\n{} > {o}/weir.out 2> {o}/weir.err &\nW=$!\n\
-         for i in $(seq 100); do grep -q 'Listening on TCP port' {o}/weir.err && break; sleep 0.1; done\n\
+         for i in $(seq 100); do grep -q 'intercepting TCP connects' {o}/weir.err && break; sleep 0.1; done\n\
          {} > {o}/curl.out\nkill -INT $W\nwait $W || true\n{}\n",
         fix(lines[0]),
         fix(lines[1]),

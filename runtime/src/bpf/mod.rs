@@ -269,7 +269,6 @@ mod tests {
             [
                 ("cg_connect4", "cgroup/connect4"),
                 ("cg_connect6", "cgroup/connect6"),
-                ("cg_post_bind4", "cgroup/post_bind4"),
                 ("cg_sock_ops", "sockops"),
                 ("cg_sock_opt", "cgroup/getsockopt")
             ]
@@ -279,12 +278,22 @@ mod tests {
             let l = l.as_ref().unwrap();
             (l.size, l.fields.iter().map(|f| (f.name.clone(), f.offset)).collect::<Vec<_>>())
         };
-        let names: Vec<_> = maps.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["map_config", "map_proxy", "map_socks", "map_ports"]);
-        let config = shape(&maps[0].value);
-        let fields = [("proxy_port", 0), ("ipv6", 2), ("proxy_cgroup_id", 8), ("netns_cookie", 16)];
-        assert_eq!(config, (24, fields.iter().map(|(n, o)| (n.to_string(), *o)).collect()));
-        assert_eq!(shape(&maps[3].key), (20, vec![("ip".into(), 0), ("port".into(), 16), ("pad".into(), 18)]));
+        let mut names: Vec<_> = maps.iter().map(|m| m.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["map_config", "map_ports", "map_socks"]);
+        let map = |name: &str| maps.iter().find(|m| m.name == name).unwrap();
+        let config = shape(&map("map_config").value);
+        let fields = [
+            ("proxy_port", 0),
+            ("ipv6", 2),
+            ("proxy_tgid", 4),
+            ("proxy_cgroup_id", 8),
+            ("netns_cookie", 16),
+            ("pidns_dev", 24),
+            ("pidns_ino", 32),
+        ];
+        assert_eq!(config, (40, fields.iter().map(|(n, o)| (n.to_string(), *o)).collect()));
+        assert_eq!(shape(&map("map_ports").key), (20, vec![("ip".into(), 0), ("port".into(), 16), ("pad".into(), 18)]));
     }
 
     #[test]

@@ -255,6 +255,20 @@ fn netns_cookie(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue
     Ok(JsBigInt::from(cookie).into())
 }
 
+/// `bpf.pidNamespace()`: the device and inode of Weir's PID namespace, which
+/// `bpf_get_ns_current_pid_tgid()` takes to tell a program the ids `pipy.pid` is one of.
+fn pid_namespace(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    use std::os::unix::fs::MetadataExt;
+    // Follows the link to the namespace itself, whichever /proc is mounted.
+    let m = std::fs::metadata("/proc/self/ns/pid")
+        .map_err(|e| JsNativeError::error().with_message(format!("bpf.pidNamespace: /proc/self/ns/pid: {e}")))?;
+    Ok(ObjectInitializer::new(ctx)
+        .property(js_string!("dev"), m.dev() as f64, READ_ONLY)
+        .property(js_string!("ino"), m.ino() as f64, READ_ONLY)
+        .build()
+        .into())
+}
+
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     let ns = ObjectInitializer::new(ctx)
         .function(NativeFunction::from_fn_ptr(object), js_string!("object"), 1)
@@ -262,6 +276,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
         .function(NativeFunction::from_fn_ptr(detach), js_string!("detach"), 3)
         .function(NativeFunction::from_fn_ptr(cgroup), js_string!("cgroup"), 1)
         .function(NativeFunction::from_fn_ptr(netns_cookie), js_string!("netnsCookie"), 0)
+        .function(NativeFunction::from_fn_ptr(pid_namespace), js_string!("pidNamespace"), 0)
         .function(NativeFunction::from_fn_ptr(attached), js_string!("attached"), 2)
         .build();
     ctx.register_global_property(js_string!("bpf"), ns, Attribute::WRITABLE | Attribute::CONFIGURABLE)

@@ -127,8 +127,7 @@ async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::Loc
         // A stop, or the main thread is gone.
         _ = commands.wait_for(|c| *c == Command::Stop) => {}
     }
-    udp_stops.iter().for_each(|s| s.notify_one());
-    local.run_until(stop::shutdown(accept, cfg.drain_timeout)).await;
+    local.run_until(stop::shutdown(accept, udp_stops, cfg.drain_timeout)).await;
 }
 
 enum Bound {

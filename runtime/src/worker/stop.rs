@@ -1,20 +1,31 @@
-//! How a worker stops: close the listeners, run the `pipy.exit` callbacks, let open
-//! connections finish within the drain limit, and then clear the thread's script state in an
-//! order that never leaves a script value behind the engine that owns it.
+//! How a worker stops: run the `pipy.exit` callbacks while the listeners still accept, close
+//! the listeners, let open connections finish within the drain limit, and then clear the
+//! thread's script state in an order that never leaves a script value behind the engine that
+//! owns it.
 
+use std::rc::Rc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::ACTIVE;
 use crate::js;
 
-/// Stops accepting, runs the exit callbacks and waits for open connections, all within
-/// `drain` from now. What is still open or pending after that (connections, tasks, timers)
-/// is cancelled when the worker drops its task set.
-pub async fn shutdown(accept: Vec<JoinHandle<()>>, drain: Duration) {
+/// Runs the exit callbacks, stops accepting (TCP accept loops in `accept`, UDP listeners told
+/// through `udp`) and waits for open connections, all within `drain` from now. What is still
+/// open or pending after that (connections, tasks, timers) is cancelled when the worker drops
+/// its task set.
+pub async fn shutdown(accept: Vec<JoinHandle<()>>, udp: Vec<Rc<Notify>>, drain: Duration) {
     let deadline = Instant::now().checked_add(drain).unwrap_or_else(|| Instant::now() + crate::options::FOREVER);
+    // The callbacks run first, while the listeners still accept: a script that sends traffic
+    // here (a cgroup program redirecting connects, a registration elsewhere) withdraws it
+    // before the port closes, and what was already on its way is still accepted.
+    if tokio::time::timeout_at(deadline, js::state::run_exit_callbacks()).await.is_err() {
+        tracing::warn!(target: "shutdown", "exit callbacks still pending after the drain limit ({drain:?})");
+    }
+    udp.iter().for_each(|s| s.notify_one());
     // Aborting cannot be missed the way a notification sent before anyone waits can; the
     // listening sockets close as the accept tasks are dropped.
     for a in &accept {
@@ -22,9 +33,6 @@ pub async fn shutdown(accept: Vec<JoinHandle<()>>, drain: Duration) {
     }
     for a in accept {
         let _ = a.await;
-    }
-    if tokio::time::timeout_at(deadline, js::state::run_exit_callbacks()).await.is_err() {
-        tracing::warn!(target: "shutdown", "exit callbacks still pending after the drain limit ({drain:?})");
     }
     while open() > 0 && Instant::now() < deadline {
         tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(10))).await;

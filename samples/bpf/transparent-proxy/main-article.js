@@ -110,23 +110,40 @@ obj.maps.find(m => m.name === 'map_config').update(
   }
 )
 
-bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
-bpf.attach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
-bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-bpf.attach('BPF_CGROUP_GETSOCKOPT', progCgSockOpt.fd, CGROUP)
-console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}, proxy in ${CGROUP_WEIR}`)
+// As in main.js: attached once the listeners are open, the connect programs last; detached
+// while the listeners still accept, the connect programs first, the others after connects
+// already redirected have had a moment to be accepted and answered.
+function attach() {
+  try {
+    bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
+    bpf.attach('BPF_CGROUP_GETSOCKOPT', progCgSockOpt.fd, CGROUP)
+    bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
+    bpf.attach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
+  } catch (e) {
+    console.error(`cannot attach to ${CGROUP}: ${e.message}`)
+    pipy.exit(1)
+    return
+  }
+  console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}, proxy in ${CGROUP_WEIR}`)
+}
+
+new Timeout(0).wait().then(attach)
 
 pipy.exit(
   function () {
     bpf.detach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
     bpf.detach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
-    bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-    bpf.detach('BPF_CGROUP_GETSOCKOPT', progCgSockOpt.fd, CGROUP)
-    // With several worker threads each one runs this; the first does the work.
-    try {
-      os.write(`${CGROUP_BEFORE}/cgroup.procs`, pipy.pid.toString())
-      os.rmdir(CGROUP_WEIR, { force: true })
-    } catch (e) {}
+    return new Timeout('100ms').wait().then(
+      function () {
+        bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
+        bpf.detach('BPF_CGROUP_GETSOCKOPT', progCgSockOpt.fd, CGROUP)
+        // With several worker threads each one runs this; the first does the work.
+        try {
+          os.write(`${CGROUP_BEFORE}/cgroup.procs`, pipy.pid.toString())
+          os.rmdir(CGROUP_WEIR, { force: true })
+        } catch (e) {}
+      }
+    )
   }
 )
 

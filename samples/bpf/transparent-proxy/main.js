@@ -6,6 +6,11 @@
 // anywhere else. See README.md.
 
 var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
+// Weir makes the onward connects as its own user and in its own cgroup, so egress rules
+// written for the clients' user or cgroup do not stop them; DENY restores such rules here:
+// destinations (addresses or prefixes, IPv4 or IPv6, comma-separated) that intercepted
+// connects must not reach, e.g. DENY=169.254.169.254. Empty (the default): none.
+var DENY = (os.env.DENY || '').split(',').map(s => s.trim()).filter(s => s !== '').map(denyRule)
 var CGROUP_ROOT = cgroup2Root()
 var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
 var IPV6 = loopbackHasIPv6()
@@ -64,7 +69,6 @@ var obj = bpf.object(pipy.load('transparent-proxy.o'))
 var progCgConnect4 = obj.programs.find(p => p.name === 'cg_connect4').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET4_CONNECT')
 var progCgConnect6 = obj.programs.find(p => p.name === 'cg_connect6').load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET6_CONNECT')
 var progCgSockOps = obj.programs.find(p => p.name === 'cg_sock_ops').load('BPF_PROG_TYPE_SOCK_OPS')
-var progCgPostBind4 = obj.programs.find(p => p.name === 'cg_post_bind4').load('BPF_PROG_TYPE_CGROUP_SOCK', 'BPF_CGROUP_INET4_POST_BIND')
 var mapPorts = obj.maps.find(m => m.name === 'map_ports')
 
 // Two proxies on one cgroup would redirect each other's connections.
@@ -74,28 +78,50 @@ if (others.length > 0) {
 }
 
 // The proxy's own connects (to the original destinations) must not be redirected. When Weir
-// runs outside CGROUP the programs never see them. Inside, cg_post_bind4 learns which
-// process Weir is when it binds its listening socket below (so after attaching).
+// runs outside CGROUP the programs never see them. Inside, the programs know Weir's process
+// by what it says here: its id in its own PID namespace, and that namespace.
+var pidns = bpf.pidNamespace()
 obj.maps.find(m => m.name === 'map_config').update(
   { i: 0 }, {
     proxy_port: PROXY_PORT,
     ipv6: IPV6 ? 1 : 0,
+    proxy_tgid: pipy.pid,
     netns_cookie: bpf.netnsCookie(),
+    pidns_dev: pidns.dev,
+    pidns_ino: pidns.ino,
   }
 )
 
-bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
-bpf.attach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
-bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-bpf.attach('BPF_CGROUP_INET4_POST_BIND', progCgPostBind4.fd, CGROUP)
-console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}`)
+// Connects are sent here only while someone listens: the programs are attached once the
+// listeners below are open (Weir opens them after the script has run, before any timer
+// fires), and detached on exit while the listeners still accept (Weir runs pipy.exit
+// callbacks before closing them). A connect redirected just before the detach is on its way
+// to the accept queue: the callback waits a moment so that it is accepted, not reset.
+// cg_sock_ops, which files the destination of a redirected connect as its SYN leaves, is
+// attached before the connect programs and detached after them, so that no redirected
+// connect misses it.
+function attach() {
+  try {
+    bpf.attach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
+    bpf.attach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
+    bpf.attach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
+  } catch (e) {
+    console.error(`cannot attach to ${CGROUP}: ${e.message}`)
+    pipy.exit(1)
+    return
+  }
+  console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}`)
+}
+
+new Timeout(0).wait().then(attach)
 
 pipy.exit(
   function () {
     bpf.detach('BPF_CGROUP_INET4_CONNECT', progCgConnect4.fd, CGROUP)
     bpf.detach('BPF_CGROUP_INET6_CONNECT', progCgConnect6.fd, CGROUP)
-    bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
-    bpf.detach('BPF_CGROUP_INET4_POST_BIND', progCgPostBind4.fd, CGROUP)
+    return new Timeout('100ms').wait().then(
+      () => bpf.detach('BPF_CGROUP_SOCK_OPS', progCgSockOps.fd, CGROUP)
+    )
   }
 )
 
@@ -115,18 +141,42 @@ function ipBytes(text) {
   return v4 ? bytes.slice(0, 12).concat(tail) : bytes
 }
 
+// A DENY entry as { text, ip (16 bytes), bits } with the prefix length counted in those 16
+// bytes, so that IPv4 rules match IPv4 and IPv4-mapped destinations alike.
+function denyRule(text) {
+  var slash = text.indexOf('/')
+  var addr = slash < 0 ? text : text.substring(0, slash)
+  var v4 = addr.indexOf(':') < 0
+  var bits = slash < 0 ? 128 : Number(text.substring(slash + 1)) + (v4 ? 96 : 0)
+  var ip = ipBytes(addr)
+  var valid = ip.length === 16 && ip.every(b => b >= 0 && b <= 255)
+  if (!valid || !Number.isInteger(bits) || bits < (v4 ? 96 : 0) || bits > 128) {
+    throw new Error(`DENY: not an address or prefix: ${text}`)
+  }
+  return { text: text, ip: ip, bits: bits }
+}
+
+// The DENY entry that covers an address of 16 bytes, or undefined.
+function deniedBy(ip) {
+  return DENY.find(rule => ip.every((b, i) => {
+    var n = Math.min(8, Math.max(0, rule.bits - 8 * i))
+    var mask = (0xff00 >> n) & 0xff
+    return (b & mask) === (rule.ip[i] & mask)
+  }))
+}
+
 // Where to connect for an address in map_ports' layout, and whether that is this host.
 function formatAddr(dst) {
   var b = dst.ip
   var port = dst.port
   if (b.slice(0, 10).every(x => x === 0) && b[10] === 0xff && b[11] === 0xff) {
     var v4 = b.slice(12)
-    return { target: `${v4.join('.')}:${port}`, loopback: v4[0] === 127 || v4.every(x => x === 0), port: port }
+    return { target: `${v4.join('.')}:${port}`, loopback: v4[0] === 127 || v4.every(x => x === 0), port: port, ip: b }
   }
   var groups = []
   for (var i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16))
   var host = groups.join(':')
-  return { target: `[${host}]:${port}`, loopback: /^(0:){7}[01]$/.test(host), port: port }
+  return { target: `[${host}]:${port}`, loopback: /^(0:){7}[01]$/.test(host), port: port, ip: b }
 }
 
 var sockaddr_in = new CStruct({
@@ -184,6 +234,11 @@ function proxy($) {
         }
         if (dst.loopback && dst.port === PROXY_PORT) {
           console.error(`closing connection from ${from}: its original destination is the proxy itself`)
+          return new StreamEnd
+        }
+        var rule = deniedBy(dst.ip)
+        if (rule) {
+          console.warn(`closing connection from ${from} to ${dst.target}: denied by DENY (${rule.text})`)
           return new StreamEnd
         }
         $target = dst.target
