@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use weir::cli::{self, Target};
 use weir::js::script::Script;
@@ -70,33 +71,17 @@ async fn run(
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
     weir::set_exit_channel(exit_tx);
     let (cmd_tx, cmd_rx) = watch::channel(Command::Run);
-    // Each worker says whether it ended normally: a panic that killed one is a failure.
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut workers = Vec::new();
-    for id in 0..threads {
-        let tx = ready_tx.clone();
-        let cfg = WorkerConfig {
-            script: script.clone(),
-            id,
-            concurrency: threads,
-            reuse_port: reuse_port || threads > 1,
-            argv: argv.clone(),
-            commands: cmd_rx.clone(),
-            drain_timeout,
-            print_result: eval && id == 0,
-        };
-        let done = done_tx.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("weir-worker-{id}"))
-            .spawn(move || {
-                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker::run(cfg, tx))).is_ok();
-                let _ = done.send(ok);
-            })
-            .expect("spawn worker thread");
-        workers.push(handle);
-    }
-    drop((done_tx, ready_tx));
+    let config = |id| WorkerConfig {
+        script: script.clone(),
+        id,
+        concurrency: threads,
+        reuse_port: reuse_port || threads > 1,
+        argv: argv.clone(),
+        commands: cmd_rx.clone(),
+        drain_timeout,
+        print_result: eval && id == 0,
+    };
+    let Workers { handles: workers, mut done_rx, mut ready_rx } = spawn_workers(threads, config);
 
     // Signals are heard while the workers still load the script, too: a script that never
     // finishes loading can still be stopped by a second signal.
@@ -150,6 +135,35 @@ async fn run(
             }
         }
     }
+}
+
+/// The worker threads, what each says once it started (or could not), and whether each
+/// ended normally.
+struct Workers {
+    handles: Vec<std::thread::JoinHandle<()>>,
+    done_rx: UnboundedReceiver<bool>,
+    ready_rx: UnboundedReceiver<Result<(), worker::StartError>>,
+}
+
+fn spawn_workers(threads: usize, config: impl Fn(usize) -> WorkerConfig) -> Workers {
+    // Each worker says whether it ended normally: a panic that killed one is a failure.
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    let (ready_tx, ready_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut handles = Vec::new();
+    for id in 0..threads {
+        let tx = ready_tx.clone();
+        let cfg = config(id);
+        let done = done_tx.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("weir-worker-{id}"))
+            .spawn(move || {
+                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker::run(cfg, tx))).is_ok();
+                let _ = done.send(ok);
+            })
+            .expect("spawn worker thread");
+        handles.push(handle);
+    }
+    Workers { handles, done_rx, ready_rx }
 }
 
 /// Waits until every worker thread is gone, thread-local destructors included: exiting

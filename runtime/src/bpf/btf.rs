@@ -72,6 +72,89 @@ fn string(strs: &[u8], off: u32) -> String {
     String::from_utf8_lossy(&tail[..end]).into_owned()
 }
 
+/// Reads the type section one type at a time.
+struct TypeReader<'a> {
+    types: &'a [u8],
+    strs: &'a [u8],
+    at: usize,
+}
+
+impl TypeReader<'_> {
+    /// The type at `at`, with its name; moves past it.
+    fn read_type(&mut self) -> Result<(String, Ty), Error> {
+        let name = string(self.strs, u32_at(self.types, self.at)?);
+        let info = u32_at(self.types, self.at + 4)?;
+        let size_or_type = u32_at(self.types, self.at + 8)?;
+        let (kind, vlen, kflag) = ((info >> 24) & 0x1f, (info & 0xffff) as usize, info >> 31 == 1);
+        self.at += 12;
+        let ty = match kind {
+            1 => {
+                let enc = (u32_at(self.types, self.at)? >> 24) & 0xf;
+                self.at += 4;
+                Ty::Int { size: size_or_type, signed: enc & 1 != 0, char: enc & 2 != 0 }
+            }
+            2 => Ty::Ptr(size_or_type),
+            3 => {
+                let ty = Ty::Array { elem: u32_at(self.types, self.at)?, len: u32_at(self.types, self.at + 8)? };
+                self.at += 12;
+                ty
+            }
+            4 | 5 => Ty::Struct { union: kind == 5, size: size_or_type, members: self.members(vlen, kflag)? },
+            6 => {
+                self.at += 8 * vlen;
+                Ty::Enum { size: size_or_type }
+            }
+            19 => {
+                self.at += 12 * vlen;
+                Ty::Enum { size: size_or_type }
+            }
+            8 | 9 | 10 | 11 | 18 => Ty::Alias(size_or_type),
+            13 => {
+                self.at += 8 * vlen;
+                Ty::Other
+            }
+            14 => {
+                self.at += 4;
+                Ty::Var(size_or_type)
+            }
+            15 => {
+                let mut vars = Vec::with_capacity(vlen);
+                for _ in 0..vlen {
+                    vars.push(u32_at(self.types, self.at)?);
+                    self.at += 12;
+                }
+                Ty::Datasec(vars)
+            }
+            16 => Ty::Float { size: size_or_type },
+            17 => {
+                self.at += 4;
+                Ty::Other
+            }
+            7 | 12 => Ty::Other,
+            k => return Err(bad(format!("unknown BTF kind {k}"))),
+        };
+        Ok((name, ty))
+    }
+
+    /// A struct's or union's `vlen` members; `kflag` says their offsets hold bitfield sizes.
+    fn members(&mut self, vlen: usize, kflag: bool) -> Result<Vec<Member>, Error> {
+        let mut members = Vec::with_capacity(vlen);
+        for _ in 0..vlen {
+            let off = u32_at(self.types, self.at + 8)?;
+            let bitfield = kflag && off >> 24 != 0;
+            let bit_offset = if kflag { off & 0xff_ffff } else { off };
+            members.push(Member {
+                name: string(self.strs, u32_at(self.types, self.at)?),
+                ty: u32_at(self.types, self.at + 4)?,
+                bit_offset,
+                bitfield,
+            });
+            self.at += 12;
+        }
+        Ok(members)
+    }
+}
+
 impl Btf {
     fn parse(b: &[u8]) -> Result<Btf, Error> {
         if b.len() < 24 || u16::from_le_bytes([b[0], b[1]]) != 0xeb9f {
@@ -84,75 +167,9 @@ impl Btf {
         let strs = b.get(hdr_len + str_off..hdr_len + str_off + str_len).ok_or_else(|| bad("truncated BTF"))?;
 
         let mut out = vec![(String::new(), Ty::Other)];
-        let mut at = 0;
-        while at < types.len() {
-            let name = string(strs, u32_at(types, at)?);
-            let info = u32_at(types, at + 4)?;
-            let size_or_type = u32_at(types, at + 8)?;
-            let (kind, vlen, kflag) = ((info >> 24) & 0x1f, (info & 0xffff) as usize, info >> 31 == 1);
-            at += 12;
-            let ty = match kind {
-                1 => {
-                    let enc = (u32_at(types, at)? >> 24) & 0xf;
-                    at += 4;
-                    Ty::Int { size: size_or_type, signed: enc & 1 != 0, char: enc & 2 != 0 }
-                }
-                2 => Ty::Ptr(size_or_type),
-                3 => {
-                    let ty = Ty::Array { elem: u32_at(types, at)?, len: u32_at(types, at + 8)? };
-                    at += 12;
-                    ty
-                }
-                4 | 5 => {
-                    let mut members = Vec::with_capacity(vlen);
-                    for _ in 0..vlen {
-                        let off = u32_at(types, at + 8)?;
-                        let bitfield = kflag && off >> 24 != 0;
-                        let bit_offset = if kflag { off & 0xff_ffff } else { off };
-                        members.push(Member {
-                            name: string(strs, u32_at(types, at)?),
-                            ty: u32_at(types, at + 4)?,
-                            bit_offset,
-                            bitfield,
-                        });
-                        at += 12;
-                    }
-                    Ty::Struct { union: kind == 5, size: size_or_type, members }
-                }
-                6 => {
-                    at += 8 * vlen;
-                    Ty::Enum { size: size_or_type }
-                }
-                19 => {
-                    at += 12 * vlen;
-                    Ty::Enum { size: size_or_type }
-                }
-                8 | 9 | 10 | 11 | 18 => Ty::Alias(size_or_type),
-                13 => {
-                    at += 8 * vlen;
-                    Ty::Other
-                }
-                14 => {
-                    at += 4;
-                    Ty::Var(size_or_type)
-                }
-                15 => {
-                    let mut vars = Vec::with_capacity(vlen);
-                    for _ in 0..vlen {
-                        vars.push(u32_at(types, at)?);
-                        at += 12;
-                    }
-                    Ty::Datasec(vars)
-                }
-                16 => Ty::Float { size: size_or_type },
-                17 => {
-                    at += 4;
-                    Ty::Other
-                }
-                7 | 12 => Ty::Other,
-                k => return Err(bad(format!("unknown BTF kind {k}"))),
-            };
-            out.push((name, ty));
+        let mut reader = TypeReader { types, strs, at: 0 };
+        while reader.at < types.len() {
+            out.push(reader.read_type()?);
         }
         Ok(Btf { types: out })
     }

@@ -89,6 +89,12 @@ impl Gauge {
         self.queued.get()
     }
 
+    /// Whether someone holds the readers paused.
+    #[cfg(test)]
+    pub fn held(&self) -> bool {
+        self.holds.get() > 0
+    }
+
     fn over(&self) -> bool {
         self.queued.get() >= Self::LIMIT || self.holds.get() > 0
     }

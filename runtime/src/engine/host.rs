@@ -205,17 +205,23 @@ pub fn runtime_error(message: String) -> Event {
 #[cfg(test)]
 pub mod stub {
     use std::cell::RefCell;
+    use std::collections::VecDeque;
     use std::rc::Rc;
 
     use super::{Callback, Host, Settled, Value};
     use crate::codec::http1::{Header, RequestHead, ResponseHead};
     use crate::engine::quota::Bucket;
-    use crate::engine::{Context, Event, Head, Inbound};
+    use crate::engine::{Context, Event, Filter, FilterEnv, FilterSpec, Head, Inbound, Layout, Output, Pipeline};
 
     #[derive(Default)]
     pub struct StubHost {
         /// One line per request: `call`, `event MessageStart`, ...
         pub log: RefCell<Vec<String>>,
+        /// What the next calls return, in order; `undefined` once none are left.
+        pub returns: RefCell<VecDeque<Value>>,
+        /// The events the next values turned into events stand for, in order; none once
+        /// none are left.
+        pub events: RefCell<VecDeque<Vec<Event>>>,
     }
 
     impl StubHost {
@@ -239,7 +245,7 @@ pub mod stub {
     impl Host for StubHost {
         fn call(&self, _: &Rc<Context>, _: &Callback, args: &[Value]) -> Result<Value, String> {
             self.note(format!("call/{}", args.len()));
-            Ok(Value::undefined())
+            Ok(self.returns.borrow_mut().pop_front().unwrap_or_default())
         }
         fn is_promise(&self, _: &Value) -> bool {
             false
@@ -248,7 +254,7 @@ pub mod stub {
             done(Ok(Value::undefined()))
         }
         fn to_events(&self, _: &Value) -> Result<Vec<Event>, String> {
-            Ok(Vec::new())
+            Ok(self.events.borrow_mut().pop_front().unwrap_or_default())
         }
         fn to_list(&self, _: &Value) -> Option<Vec<Value>> {
             None
@@ -301,6 +307,51 @@ pub mod stub {
         }
         fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
             None
+        }
+    }
+
+    /// A layout of `filters`, as a filter's sub-pipeline or a test's pipeline.
+    pub fn layout(filters: Vec<Box<dyn FilterSpec>>) -> Rc<Layout> {
+        Rc::new(Layout { name: "test".into(), on_start: None, on_end: None, filters })
+    }
+
+    /// Runs `filters` as a pipeline over `input`; returns what reached its end, described.
+    pub fn run(filters: Vec<Box<dyn FilterSpec>>, input: Vec<Event>) -> Vec<String> {
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let sink = out.clone();
+        let p = Pipeline::new(layout(filters), Context::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));
+        p.start(&[]);
+        input.into_iter().for_each(|e| p.input(e));
+        out.borrow().iter().map(describe).collect()
+    }
+
+    /// An event as tests compare it: its type, and a `Data`'s bytes.
+    pub fn describe(evt: &Event) -> String {
+        match evt {
+            Event::Data(b) => format!("Data {}", String::from_utf8_lossy(b)),
+            Event::StreamEnd(Some(_)) => "StreamEnd error".into(),
+            e => e.type_name().into(),
+        }
+    }
+
+    /// A filter that writes each event it sees, described, into a shared list, after a
+    /// `mark`, and passes it on: what a sub-pipeline was given.
+    pub struct Record(pub &'static str, pub Rc<RefCell<Vec<String>>>);
+
+    impl FilterSpec for Record {
+        fn name(&self) -> &'static str {
+            "record"
+        }
+
+        fn instantiate(&self, _: FilterEnv) -> Box<dyn Filter> {
+            Box::new(Record(self.0, self.1.clone()))
+        }
+    }
+
+    impl Filter for Record {
+        fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+            self.1.borrow_mut().push(format!("{}: {}", self.0, describe(&evt)));
+            out.emit(evt);
         }
     }
 }

@@ -158,3 +158,79 @@ impl Filter for Branch {
         Sub::passed(self.sub.as_ref(), n, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::Head;
+    use crate::engine::host::stub::{self, Record, StubHost};
+
+    type Seen = Rc<RefCell<Vec<String>>>;
+
+    /// `branchX(cond, A, B)` (B the default when `default`), each sub-pipeline recording
+    /// what it got into the list returned.
+    fn spec(select: Select, default: bool) -> (Vec<Box<dyn FilterSpec>>, Seen) {
+        let seen = Seen::default();
+        let sub = |mark| SubRef::Layout(stub::layout(vec![Box::new(Record(mark, seen.clone()))]));
+        let mut branches = vec![(Some(StubHost::callback()), sub("A"))];
+        if default {
+            branches.push((None, sub("B")));
+        }
+        (vec![Box::new(Spec { select, branches: Rc::new(branches) })], seen)
+    }
+
+    fn input() -> Vec<Event> {
+        vec![
+            Event::Data(Bytes::from_static(b"x")),
+            Event::MessageStart(Head::None),
+            Event::Data(Bytes::from_static(b"y")),
+            Event::MessageEnd(Value::undefined()),
+        ]
+    }
+
+    #[test]
+    fn branch_sends_every_event_to_the_first_branch_whose_condition_holds() {
+        let stub = StubHost::install();
+        stub.returns.borrow_mut().push_back(Value::from(true));
+        let (spec, seen) = spec(Select::All, true);
+        let out = stub::run(spec, input());
+        assert_eq!(out, ["Data x", "MessageStart", "Data y", "MessageEnd"]);
+        assert_eq!(*seen.borrow(), ["A: Data x", "A: MessageStart", "A: Data y", "A: MessageEnd"]);
+        assert_eq!(*stub.log.borrow(), ["call/0"]);
+    }
+
+    #[test]
+    fn branch_takes_the_default_when_no_condition_holds() {
+        let stub = StubHost::install();
+        stub.returns.borrow_mut().push_back(Value::from(false));
+        let (spec, seen) = spec(Select::All, true);
+        stub::run(spec, input());
+        assert_eq!(seen.borrow()[0], "B: Data x");
+        assert!(seen.borrow().iter().all(|s| s.starts_with("B:")));
+    }
+
+    #[test]
+    fn branch_message_start_holds_events_until_a_message_start_chooses() {
+        let stub = StubHost::install();
+        stub.returns.borrow_mut().push_back(Value::from(true));
+        let (spec, seen) = spec(Select::MessageStart, true);
+        let out = stub::run(spec, input());
+        assert_eq!(out, ["Data x", "MessageStart", "Data y", "MessageEnd"]);
+        assert_eq!(seen.borrow()[0], "A: Data x");
+        assert_eq!(*stub.log.borrow(), ["event MessageStart", "call/1"]);
+    }
+
+    #[test]
+    fn branch_with_no_condition_holding_and_no_default_holds_everything() {
+        let stub = StubHost::install();
+        stub.returns.borrow_mut().extend([Value::from(false), Value::from(false)]);
+        let (spec, seen) = spec(Select::All, false);
+        let out = stub::run(spec, input());
+        assert!(out.is_empty(), "{out:?}");
+        assert!(seen.borrow().is_empty());
+    }
+}

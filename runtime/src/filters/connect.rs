@@ -4,6 +4,7 @@
 //! Unlike Pipy, the connection is opened when the pipeline starts (after `onStart`), not at
 //! the first input event, so protocols where the server speaks first pass through.
 
+use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -15,8 +16,9 @@ use tokio::task::AbortHandle;
 use super::Made;
 use crate::args::Args;
 use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Given, Output, Pass};
+use crate::net::duplex::{self, Side};
 use crate::net::outbox::{End, Outbox};
-use crate::net::reader::{Ended, Reader};
+use crate::net::reader::Ended;
 
 #[derive(Clone)]
 struct Options {
@@ -200,45 +202,47 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     };
     let _ = stream.set_nodelay(true);
     tracing::debug!(target: "outbound", "connected to {target}");
-    let (r, w) = stream.into_split();
     // Effectively never, without overflowing the deadline arithmetic.
     let idle = options.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
     let downstream = env.context.downstream.clone();
-    let last_read = std::cell::Cell::new(tokio::time::Instant::now());
-    let mut reads = Reader::default();
-    let reader = async {
-        let go_on = || env.is_alive();
-        if reads.run(r.as_ref(), &env, &downstream, &outbox, &last_read, idle, go_on).await == Ended::Idle {
-            outbox.discard();
-            env.emit(Event::error("IdleTimeout"));
-        }
-    };
-    let writer = outbox.run(w);
-    {
-        tokio::pin!(reader, writer);
-        tokio::select! {
-            _ = &mut reader => {
-                // An upstream that stopped reading cannot keep the rest of the input waiting.
-                tokio::select! {
-                    _ = &mut writer => {}
-                    _ = crate::net::outbox::idle(&last_read, &outbox, &downstream, idle) => {}
-                }
-            }
-            w = &mut writer => match w {
-                // What the upstream still sends goes to whoever is left to hear it.
-                Ok(End::Shutdown) if env.is_alive() => reader.await,
-                Ok(_) => {}
-                // The upstream is gone: the client must hear of it, not wait for the idle timeout.
-                Err(e) => {
-                    tracing::debug!(target: "outbound", "connection to {target}: write error: {e}");
-                    let code = match e.kind() {
-                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => "ConnectionReset",
-                        _ => "WriteError",
-                    };
-                    env.emit(Event::error(code));
-                }
-            },
+    let side = Upstream { target: &target, env: &env, outbox: &outbox };
+    let reads = duplex::run(stream, &env, &outbox, &downstream, idle, &side).await;
+    tracing::debug!(target: "outbound", "connection to {target} closed: {} bytes read, {} spliced", reads.read, reads.spliced);
+}
+
+struct Upstream<'a> {
+    target: &'a str,
+    env: &'a FilterEnv,
+    outbox: &'a Outbox,
+}
+
+impl Side for Upstream<'_> {
+    fn go_on(&self) -> bool {
+        self.env.is_alive()
+    }
+
+    fn read_ended(&self, how: Ended) {
+        if how == Ended::Idle {
+            self.outbox.discard();
+            self.env.emit(Event::error("IdleTimeout"));
         }
     }
-    tracing::debug!(target: "outbound", "connection to {target} closed: {} bytes read, {} spliced", reads.read, reads.spliced);
+
+    fn written(&self, result: io::Result<End>) -> bool {
+        match result {
+            // What the upstream still sends goes to whoever is left to hear it.
+            Ok(End::Shutdown) => self.env.is_alive(),
+            Ok(_) => false,
+            // The upstream is gone: the client must hear of it, not wait for the idle timeout.
+            Err(e) => {
+                tracing::debug!(target: "outbound", "connection to {}: write error: {e}", self.target);
+                let code = match e.kind() {
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => "ConnectionReset",
+                    _ => "WriteError",
+                };
+                self.env.emit(Event::error(code));
+                false
+            }
+        }
+    }
 }

@@ -155,3 +155,50 @@ impl Filter for Decompress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::Head;
+    use crate::engine::host::stub::{self, StubHost};
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text).expect("gzip");
+        e.finish().expect("gzip")
+    }
+
+    fn run(input: Vec<Event>) -> Vec<String> {
+        StubHost::install();
+        let spec = Spec { choice: Given::Fixed(Algorithm::from_name("gzip").expect("gzip")) };
+        stub::run(vec![Box::new(spec)], input)
+    }
+
+    #[test]
+    fn decompress_inflates_data_split_anywhere_and_drops_other_events() {
+        let packed = gzip(b"hello, weir");
+        let (a, b) = packed.split_at(7);
+        let input = vec![
+            Event::MessageStart(Head::None),
+            Event::Data(Bytes::copy_from_slice(a)),
+            Event::Data(Bytes::copy_from_slice(b)),
+            Event::end(),
+        ];
+        let out = run(input);
+        let text: String = out.iter().filter_map(|e| e.strip_prefix("Data ")).collect();
+        assert_eq!(text, "hello, weir");
+        assert_eq!(out.iter().filter(|e| !e.starts_with("Data ")).collect::<Vec<_>>(), ["StreamEnd"]);
+    }
+
+    #[test]
+    fn decompress_ends_with_a_protocol_error_on_a_cut_stream() {
+        let packed = gzip(b"hello, weir");
+        let cut = Bytes::copy_from_slice(&packed[..packed.len() - 4]);
+        let out = run(vec![Event::Data(cut), Event::end()]);
+        assert_eq!(out.last().map(String::as_str), Some("StreamEnd error"), "{out:?}");
+    }
+}

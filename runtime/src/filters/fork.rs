@@ -105,3 +105,41 @@ impl Filter for Fork {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::Head;
+    use crate::engine::host::stub::{self, Record, StubHost};
+
+    fn input() -> Vec<Event> {
+        vec![
+            Event::MessageStart(Head::None),
+            Event::Data(Bytes::from_static(b"ab")),
+            Event::MessageEnd(Value::undefined()),
+            Event::end(),
+        ]
+    }
+
+    /// `fork(init).to(sub)`, the sub-pipeline recording what it got and passing it on: had
+    /// its output not been dropped, every event would reach the sink twice.
+    fn run(init: Value) -> (Vec<String>, Vec<String>) {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let sub = stub::layout(vec![Box::new(Record("fork", seen.clone()))]);
+        let out = stub::run(vec![Box::new(Spec { init, sub })], input());
+        let seen = seen.borrow().clone();
+        (out, seen)
+    }
+
+    #[test]
+    fn fork_copies_every_event_into_its_branch_and_passes_the_originals_on() {
+        StubHost::install();
+        let (out, seen) = run(Value::undefined());
+        assert_eq!(out, ["MessageStart", "Data ab", "MessageEnd", "StreamEnd"]);
+        assert_eq!(seen, ["fork: MessageStart", "fork: Data ab", "fork: MessageEnd", "fork: StreamEnd"]);
+    }
+}

@@ -228,75 +228,9 @@ impl HttpServer {
 
     fn on_item(&mut self, item: Item<crate::codec::http1::DecodedRequest>) {
         match item {
-            Item::Head(req) => {
-                let head = Rc::new(req.head);
-                let context = &self.shared.env.context;
-                let gauge = Rc::new(Gauge::child(context.downstream.clone()));
-                let answer = Rc::new(Answer {
-                    events: RefCell::new(VecDeque::new()),
-                    shared: self.shared.clone(),
-                    gauge: gauge.clone(),
-                    counted: Cell::new(0),
-                    closed: Cell::new(false),
-                });
-                let mut stream = Stream {
-                    answer: answer.clone(),
-                    pipeline: None,
-                    info: req.info,
-                    request: None,
-                    input_done: false,
-                    replied: false,
-                };
-                match &self.responder {
-                    Responder::Pipeline(layout) => {
-                        let context = context.copy_queued_on(gauge);
-                        let p = Pipeline::new(layout.clone(), context, answer);
-                        p.start(&[]);
-                        p.input(Event::MessageStart(Head::Request(head)));
-                        stream.pipeline = Some(p);
-                    }
-                    _ => stream.request = Some((head, BytesMut::new())),
-                }
-                self.streams.push_back(stream);
-                if self.streams.len() >= MAX_PIPELINED {
-                    self.hold(true);
-                }
-            }
-            Item::Body(b) => {
-                if let Some(s) = self.streams.back_mut() {
-                    match (&s.pipeline, &mut s.request) {
-                        (Some(p), _) => p.input(Event::Data(b)),
-                        // A fixed answer needs no body: it is read and dropped.
-                        (None, Some(_)) if matches!(self.responder, Responder::Script(Given::Fixed(_))) => {}
-                        (None, Some((_, body))) if body.len() + b.len() > self.limit => {
-                            tracing::error!(
-                                target: "http",
-                                "serveHTTP: request body over the limit of {} bytes (bufferLimit): connection closed",
-                                self.limit
-                            );
-                            self.streams.pop_back();
-                            self.client_end = Some(Event::error("BufferOverflow"));
-                        }
-                        (None, Some((_, body))) => body.extend_from_slice(&b),
-                        _ => {}
-                    }
-                }
-            }
-            Item::End(t) => {
-                let Some(s) = self.streams.back_mut() else { return };
-                s.input_done = true;
-                self.paused = s.info.is_connect || s.info.upgrade != Upgrade::None;
-                if let Some(p) = &s.pipeline {
-                    p.input(super::decode_http_request::message_end(&t));
-                } else if let Some((head, body)) = s.request.take() {
-                    respond(&self.responder, &self.shared.env, &s.answer, head, body.freeze());
-                }
-                if self.paused {
-                    // What the client sends meanwhile is the tunnel's or the next request:
-                    // it waits in the socket, not here.
-                    self.hold(true);
-                }
-            }
+            Item::Head(req) => self.on_head(req),
+            Item::Body(b) => self.on_body(b),
+            Item::End(t) => self.on_end(&t),
             Item::Tunnel(_) | Item::Http2Preface => {
                 tracing::warn!(target: "http", "HTTP/2 is not supported yet: closing");
                 self.end_requests(Event::error("ProtocolError"));
@@ -310,6 +244,81 @@ impl HttpServer {
                 }
                 self.client_end = Some(Event::end());
             }
+        }
+    }
+
+    /// A request's head: a stream for it, with its pipeline or its collected request.
+    fn on_head(&mut self, req: crate::codec::http1::DecodedRequest) {
+        let head = Rc::new(req.head);
+        let context = &self.shared.env.context;
+        let gauge = Rc::new(Gauge::child(context.downstream.clone()));
+        let answer = Rc::new(Answer {
+            events: RefCell::new(VecDeque::new()),
+            shared: self.shared.clone(),
+            gauge: gauge.clone(),
+            counted: Cell::new(0),
+            closed: Cell::new(false),
+        });
+        let mut stream = Stream {
+            answer: answer.clone(),
+            pipeline: None,
+            info: req.info,
+            request: None,
+            input_done: false,
+            replied: false,
+        };
+        match &self.responder {
+            Responder::Pipeline(layout) => {
+                let context = context.copy_queued_on(gauge);
+                let p = Pipeline::new(layout.clone(), context, answer);
+                p.start(&[]);
+                p.input(Event::MessageStart(Head::Request(head)));
+                stream.pipeline = Some(p);
+            }
+            _ => stream.request = Some((head, BytesMut::new())),
+        }
+        self.streams.push_back(stream);
+        if self.streams.len() >= MAX_PIPELINED {
+            self.hold(true);
+        }
+    }
+
+    /// Body bytes of the last request read.
+    fn on_body(&mut self, b: Bytes) {
+        if let Some(s) = self.streams.back_mut() {
+            match (&s.pipeline, &mut s.request) {
+                (Some(p), _) => p.input(Event::Data(b)),
+                // A fixed answer needs no body: it is read and dropped.
+                (None, Some(_)) if matches!(self.responder, Responder::Script(Given::Fixed(_))) => {}
+                (None, Some((_, body))) if body.len() + b.len() > self.limit => {
+                    tracing::error!(
+                        target: "http",
+                        "serveHTTP: request body over the limit of {} bytes (bufferLimit): connection closed",
+                        self.limit
+                    );
+                    self.streams.pop_back();
+                    self.client_end = Some(Event::error("BufferOverflow"));
+                }
+                (None, Some((_, body))) => body.extend_from_slice(&b),
+                _ => {}
+            }
+        }
+    }
+
+    /// The last request read is whole; `tail` holds what its end said (trailers).
+    fn on_end(&mut self, tail: &crate::codec::http1::Tail) {
+        let Some(s) = self.streams.back_mut() else { return };
+        s.input_done = true;
+        self.paused = s.info.is_connect || s.info.upgrade != Upgrade::None;
+        if let Some(p) = &s.pipeline {
+            p.input(super::decode_http_request::message_end(tail));
+        } else if let Some((head, body)) = s.request.take() {
+            respond(&self.responder, &self.shared.env, &s.answer, head, body.freeze());
+        }
+        if self.paused {
+            // What the client sends meanwhile is the tunnel's or the next request:
+            // it waits in the socket, not here.
+            self.hold(true);
         }
     }
 
@@ -361,9 +370,29 @@ impl HttpServer {
     /// Encodes what the head-of-line streams have answered, in order.
     fn flush(&mut self, out: &mut Output<'_>) {
         let mut bytes: SmallVec<[Bytes; 2]> = SmallVec::new();
-        let mut end: Option<Event> = None;
         let mut resume = false;
-        'streams: while let Some(front) = self.streams.front_mut() {
+        let mut end = self.encode_answers(&mut bytes, &mut resume);
+        if end.is_none() {
+            end = self.drain_tunnel(&mut bytes);
+        }
+        if self.streams.len() < MAX_PIPELINED && !self.paused {
+            self.hold(false);
+            resume |= self.capped;
+        }
+        if end.is_none() && self.streams.is_empty() && self.tunnel.is_none() {
+            end = self.client_end.take();
+        }
+        for b in bytes {
+            out.emit(Event::Data(b));
+        }
+        self.after_flush(end, resume, out);
+    }
+
+    /// Encodes the head-of-line streams' answers into `bytes`, popping the streams done.
+    /// Returns the end for the client when one came; sets `resume` when a CONNECT or
+    /// Upgrade was answered without a tunnel.
+    fn encode_answers(&mut self, bytes: &mut SmallVec<[Bytes; 2]>, resume: &mut bool) -> Option<Event> {
+        while let Some(front) = self.streams.front_mut() {
             while !front.replied {
                 let Some(evt) = front.answer.events.borrow_mut().pop_front() else { break };
                 if let Event::Data(b) = &evt {
@@ -375,17 +404,7 @@ impl HttpServer {
                 };
                 match evt {
                     Event::MessageStart(head) if !self.responding => {
-                        let status = match &head {
-                            Head::Response(r) => {
-                                self.encoder.start_response_head(r, front.info);
-                                r.status
-                            }
-                            other => {
-                                let head = host().response_head(other);
-                                self.encoder.start_script_response(&head, front.info);
-                                head.status
-                            }
-                        };
+                        let status = start_response(&mut self.encoder, &head, front.info);
                         self.responding = true;
                         self.interim = is_interim(status);
                     }
@@ -394,8 +413,7 @@ impl HttpServer {
                         // Cut off mid-response: whatever framing was promised cannot be
                         // kept, and a shorter body must not pass for a whole one.
                         self.encoder.abort();
-                        end = Some(Event::StreamEnd(Some(e)));
-                        break 'streams;
+                        return Some(Event::StreamEnd(Some(e)));
                     }
                     Event::MessageEnd(_) if self.responding && self.interim => {
                         // Out to the client now; the request waits on for its final response.
@@ -411,20 +429,18 @@ impl HttpServer {
                             self.paused = false;
                             self.tunnel_unfed = true;
                             self.decoder.set_tunnel();
-                            break 'streams;
+                            return None;
                         }
                         if self.paused && (front.info.is_connect || front.info.upgrade != Upgrade::None) {
-                            resume = true;
+                            *resume = true;
                         }
                         if matches!(ending, Some(Ending::Close | Ending::Tunnel | Ending::Broken)) {
-                            end = Some(Event::end());
-                            break 'streams;
+                            return Some(Event::end());
                         }
                     }
                     Event::StreamEnd(e) => {
                         // Ended before answering: pass the end on, which closes the client.
-                        end = Some(Event::StreamEnd(e));
-                        break 'streams;
+                        return Some(Event::StreamEnd(e));
                     }
                     _ => {}
                 }
@@ -435,36 +451,30 @@ impl HttpServer {
                 break;
             }
         }
-        if let Some(t) = &self.tunnel
-            && end.is_none()
-        {
-            // Raw bytes from here: the response is out, the rest passes as it is.
-            loop {
-                let evt = t.answer.events.borrow_mut().pop_front();
-                match evt {
-                    Some(Event::Data(b)) => {
-                        t.answer.release(b.len());
-                        bytes.push(b);
-                    }
-                    Some(e @ Event::StreamEnd(_)) => {
-                        end = Some(e);
-                        break;
-                    }
-                    Some(_) => {}
-                    None => break,
+        None
+    }
+
+    /// The tunnel's output, raw bytes from here: the response is out, the rest passes as
+    /// it is. Returns the tunnel's end once it came.
+    fn drain_tunnel(&self, bytes: &mut SmallVec<[Bytes; 2]>) -> Option<Event> {
+        let t = self.tunnel.as_ref()?;
+        loop {
+            let evt = t.answer.events.borrow_mut().pop_front();
+            match evt {
+                Some(Event::Data(b)) => {
+                    t.answer.release(b.len());
+                    bytes.push(b);
                 }
+                Some(e @ Event::StreamEnd(_)) => return Some(e),
+                Some(_) => {}
+                None => return None,
             }
         }
-        if self.streams.len() < MAX_PIPELINED && !self.paused {
-            self.hold(false);
-            resume |= self.capped;
-        }
-        if end.is_none() && self.streams.is_empty() && self.tunnel.is_none() {
-            end = self.client_end.take();
-        }
-        for b in bytes {
-            out.emit(Event::Data(b));
-        }
+    }
+
+    /// After the bytes went out: close on `end`, or read on where a CONNECT's or the cap's
+    /// pause is over, or feed a new tunnel what the client sent behind its request.
+    fn after_flush(&mut self, end: Option<Event>, resume: bool, out: &mut Output<'_>) {
         if let Some(end) = end {
             self.closed = true;
             self.streams.clear();
@@ -498,6 +508,21 @@ impl HttpServer {
         }
         if let Some(end) = self.client_end.take() {
             t.input(end);
+        }
+    }
+}
+
+/// Starts encoding a response head for a request of `info`; returns its status.
+fn start_response(encoder: &mut Encoder, head: &Head, info: RequestInfo) -> u16 {
+    match head {
+        Head::Response(r) => {
+            encoder.start_response_head(r, info);
+            r.status
+        }
+        other => {
+            let head = host().response_head(other);
+            encoder.start_script_response(&head, info);
+            head.status
         }
     }
 }
@@ -537,6 +562,7 @@ fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc
         r => deliver(answer, r),
     }
 }
+
 /// The trailer fields an end event carries in its tail (a `StreamEnd` carries none).
 fn trailers(evt: &Event) -> Vec<Header> {
     match evt {

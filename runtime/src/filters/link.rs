@@ -91,3 +91,62 @@ impl Filter for Link {
         Sub::passed(self.sub.as_ref(), n, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use boa_engine::JsString;
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::Value;
+    use crate::engine::host::stub::{self, Record, StubHost};
+
+    type Seen = Rc<RefCell<Vec<String>>>;
+
+    /// A registry with one pipeline, `up`, that records what it got.
+    fn registry() -> (Rc<Registry>, Seen) {
+        let seen = Seen::default();
+        let registry = Rc::new(Registry::default());
+        registry.insert("up".into(), stub::layout(vec![Box::new(Record("up", seen.clone()))]));
+        (registry, seen)
+    }
+
+    fn input() -> Vec<Event> {
+        vec![Event::Data(Bytes::from_static(b"a")), Event::Data(Bytes::from_static(b"b")), Event::end()]
+    }
+
+    fn link(target: Target, registry: &Rc<Registry>) -> Vec<Box<dyn FilterSpec>> {
+        vec![Box::new(Spec { target, registry: Some(registry.clone()) })]
+    }
+
+    #[test]
+    fn link_feeds_every_event_to_the_named_pipeline_and_emits_its_output() {
+        StubHost::install();
+        let (registry, seen) = registry();
+        let out = stub::run(link(Given::Fixed(SubRef::Named(registry.clone(), "up".into())), &registry), input());
+        assert_eq!(out, ["Data a", "Data b", "StreamEnd"]);
+        assert_eq!(*seen.borrow(), ["up: Data a", "up: Data b", "up: StreamEnd"]);
+    }
+
+    #[test]
+    fn link_to_an_unknown_name_ends_the_stream_with_an_error() {
+        StubHost::install();
+        let (registry, seen) = registry();
+        let out = stub::run(link(Given::Fixed(SubRef::Named(registry.clone(), "down".into())), &registry), input());
+        assert_eq!(out, ["StreamEnd error"]);
+        assert!(seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn link_with_a_function_drops_events_until_it_names_a_pipeline() {
+        let stub = StubHost::install();
+        stub.returns.borrow_mut().extend([Value::undefined(), Value::from(JsString::from("up"))]);
+        let (registry, seen) = registry();
+        let out = stub::run(link(Given::Dynamic(StubHost::callback()), &registry), input());
+        assert_eq!(out, ["Data b", "StreamEnd"]);
+        assert_eq!(*seen.borrow(), ["up: Data b", "up: StreamEnd"]);
+        assert_eq!(*stub.log.borrow(), ["call/0", "call/0"]);
+    }
+}

@@ -179,3 +179,87 @@ impl Filter for Replace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::codec::http1::{Header, RequestHead};
+    use crate::engine::Head;
+    use crate::engine::host::stub::{self, StubHost};
+
+    fn spec(select: Select, replacement: Replacement) -> Vec<Box<dyn FilterSpec>> {
+        vec![Box::new(Spec { select, replacement, limit: crate::options::MESSAGE_LIMIT })]
+    }
+
+    fn request(body: &'static str) -> Vec<Event> {
+        let head = RequestHead { headers: vec![Header::new("content-length", "2")], ..RequestHead::default() };
+        vec![
+            Event::MessageStart(Head::Request(Rc::new(head))),
+            Event::Data(Bytes::from_static(body.as_bytes())),
+            Event::MessageEnd(Value::undefined()),
+        ]
+    }
+
+    /// The head that reached the sink still says how long the body is.
+    fn length_of(input: Vec<Event>, select: Select, replacement: Replacement) -> Option<String> {
+        let seen = Rc::new(std::cell::RefCell::new(None));
+        let sink = seen.clone();
+        let p = crate::engine::Pipeline::new(
+            stub::layout(spec(select, replacement)),
+            crate::engine::Context::root(),
+            Rc::new(move |e: Event| {
+                if let Event::MessageStart(Head::Request(r)) = e {
+                    *sink.borrow_mut() =
+                        r.headers.iter().find(|h| &*h.name == "content-length").map(|h| h.value.to_string());
+                }
+            }),
+        );
+        p.start(&[]);
+        input.into_iter().for_each(|e| p.input(e));
+        seen.take()
+    }
+
+    #[test]
+    fn replace_data_with_fixed_events_swaps_each_data_and_drops_the_length() {
+        let stub = StubHost::install();
+        stub.events.borrow_mut().extend([vec![Event::Data(Bytes::from_static(b"XYZ"))]]);
+        let out = stub::run(spec(Select::Data, Some(Given::Fixed(Value::undefined()))), request("ab"));
+        assert_eq!(out, ["MessageStart", "Data XYZ", "MessageEnd"]);
+        StubHost::install();
+        assert_eq!(length_of(request("ab"), Select::Data, Some(Given::Fixed(Value::undefined()))), None);
+        assert_eq!(length_of(request("ab"), Select::MessageEnd, None).as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn replace_with_no_replacement_removes_the_events_chosen() {
+        StubHost::install();
+        let input = [request("ab"), vec![Event::end()]].concat();
+        let out = stub::run(spec(Select::MessageStart, None), input);
+        assert_eq!(out, ["Data ab", "MessageEnd", "StreamEnd"]);
+    }
+
+    #[test]
+    fn replace_data_with_a_function_calls_it_once_per_event_with_two_arguments() {
+        let stub = StubHost::install();
+        let first = vec![Event::Data(Bytes::from_static(b"1"))];
+        let second = vec![Event::Data(Bytes::from_static(b"2")), Event::Data(Bytes::from_static(b"2"))];
+        stub.events.borrow_mut().extend([first, second]);
+        let input = [request("ab"), request("cd")].concat();
+        let out = stub::run(spec(Select::Data, Some(Given::Dynamic(StubHost::callback()))), input);
+        assert_eq!(out, ["MessageStart", "Data 1", "MessageEnd", "MessageStart", "Data 2", "Data 2", "MessageEnd"]);
+        assert_eq!(*stub.log.borrow(), ["event Data", "call/2", "event Data", "call/2"]);
+    }
+
+    #[test]
+    fn replace_message_ends_the_stream_past_its_limit() {
+        StubHost::install();
+        let spec: Vec<Box<dyn FilterSpec>> =
+            vec![Box::new(Spec { select: Select::Message, replacement: None, limit: 1 })];
+        let out = stub::run(spec, request("ab"));
+        assert_eq!(out, ["StreamEnd error"]);
+    }
+}

@@ -171,3 +171,63 @@ impl<M> Drop for Throttle<M> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::host::stub::{StubHost, describe};
+    use crate::engine::quota::Tokens;
+    use crate::engine::{Context, Head, Pipeline, Value};
+
+    /// A pipeline of one throttle on `quota` (no refill: tests add tokens themselves),
+    /// what reached its end, and its context.
+    fn throttle<M: Meter>(quota: &Rc<Bucket>) -> (Pipeline, Rc<RefCell<Vec<String>>>, Rc<Context>) {
+        StubHost::install();
+        let spec = Spec::<M> { source: Given::Fixed(quota.clone()), meter: PhantomData };
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let sink = out.clone();
+        let context = Context::root();
+        let layout = crate::engine::host::stub::layout(vec![Box::new(spec)]);
+        let p = Pipeline::new(layout, context.clone(), Rc::new(move |e: Event| sink.borrow_mut().push(describe(&e))));
+        p.start(&[]);
+        (p, out, context)
+    }
+
+    fn data(s: &'static str) -> Event {
+        Event::Data(Bytes::from_static(s.as_bytes()))
+    }
+
+    #[test]
+    fn throttle_data_rate_splits_data_at_the_tokens_and_holds_the_rest_in_order() {
+        let quota = Bucket::new(Tokens::new(5.0), None);
+        let (p, out, context) = throttle::<super::super::throttle_data_rate::Bytes>(&quota);
+        [data("abc"), data("defgh"), Event::end()].into_iter().for_each(|e| p.input(e));
+        assert_eq!(*out.borrow(), ["Data abc", "Data de"]);
+        assert!(context.upstream.held() && context.downstream.held(), "both readers pause while events wait");
+        quota.produce(2.0);
+        assert_eq!(*out.borrow(), ["Data abc", "Data de", "Data fg"]);
+        quota.produce(10.0);
+        assert_eq!(*out.borrow(), ["Data abc", "Data de", "Data fg", "Data h", "StreamEnd"]);
+        assert!(!context.upstream.held() && !context.downstream.held());
+    }
+
+    #[test]
+    fn throttle_message_rate_lets_one_message_through_per_token() {
+        let quota = Bucket::new(Tokens::new(1.0), None);
+        let (p, out, context) = throttle::<super::super::throttle_message_rate::Messages>(&quota);
+        for _ in 0..2 {
+            p.input(Event::MessageStart(Head::None));
+            p.input(data("x"));
+            p.input(Event::MessageEnd(Value::undefined()));
+        }
+        assert_eq!(*out.borrow(), ["MessageStart", "Data x", "MessageEnd"]);
+        assert!(context.upstream.held());
+        quota.produce(1.0);
+        assert_eq!(out.borrow().len(), 6);
+        assert!(!context.upstream.held());
+    }
+}

@@ -14,7 +14,7 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     throttle::make::<Bytes>(args)
 }
 
-struct Bytes;
+pub(super) struct Bytes;
 
 impl Meter for Bytes {
     const NAME: &'static str = "throttleDataRate";

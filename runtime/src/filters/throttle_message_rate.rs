@@ -14,7 +14,7 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     throttle::make::<Messages>(args)
 }
 
-struct Messages;
+pub(super) struct Messages;
 
 impl Meter for Messages {
     const NAME: &'static str = "throttleMessageRate";

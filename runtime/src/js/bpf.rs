@@ -111,63 +111,11 @@ fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<Js
     let key_type = m.def.key.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
     let value_type = m.def.value.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
 
-    let update = function(ctx, state(), |r: &MapRef, _, args, ctx| {
-        let m = map_of(r);
-        let (k, v) = (args.first().cloned().unwrap_or_default(), args.get(1).cloned().unwrap_or_default());
-        if k.is_null_or_undefined() || v.is_null_or_undefined() {
-            return Ok(JsValue::undefined());
-        }
-        let k = encode(&k, m.def.key.as_ref(), "Map.update: key", ctx)?;
-        let v = encode(&v, m.def.value.as_ref(), "Map.update: value", ctx)?;
-        m.update(&k, &v).map_err(error)?;
-        Ok(JsValue::undefined())
-    });
-    let lookup = function(ctx, state(), |r: &MapRef, _, args, ctx| {
-        let m = map_of(r);
-        let k = args.first().cloned().unwrap_or_default();
-        if k.is_null_or_undefined() {
-            return Ok(JsValue::null());
-        }
-        let k = encode(&k, m.def.key.as_ref(), "Map.lookup: key", ctx)?;
-        match m.lookup(&k).map_err(error)? {
-            Some(v) => decode(v, m.def.value.as_ref(), ctx),
-            None => {
-                let enoent = std::io::Error::from_raw_os_error(libc::ENOENT);
-                Err(error(bpf::Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &enoent)))
-            }
-        }
-    });
-    let delete = function(ctx, state(), |r: &MapRef, _, args, ctx| {
-        let m = map_of(r);
-        let k = args.first().cloned().unwrap_or_default();
-        if k.is_null_or_undefined() {
-            return Ok(JsValue::undefined());
-        }
-        let k = encode(&k, m.def.key.as_ref(), "Map.delete: key", ctx)?;
-        m.delete(&k).map_err(error)?;
-        Ok(JsValue::undefined())
-    });
-    let keys = function(ctx, state(), |r: &MapRef, _, _, ctx| {
-        let m = map_of(r);
-        let mut out = Vec::new();
-        for k in m.keys().map_err(error)? {
-            out.push(decode(k, m.def.key.as_ref(), ctx)?);
-        }
-        Ok(JsArray::from_iter(out, ctx).into())
-    });
-    let entries = function(ctx, state(), |r: &MapRef, _, _, ctx| {
-        let m = map_of(r);
-        let mut out = Vec::new();
-        for k in m.keys().map_err(error)? {
-            // Entries can vanish between listing and reading (LRU eviction, programs deleting).
-            let Some(v) = m.lookup(&k).map_err(error)? else {
-                continue;
-            };
-            let pair = [decode(k, m.def.key.as_ref(), ctx)?, decode(v, m.def.value.as_ref(), ctx)?];
-            out.push(JsArray::from_iter(pair, ctx).into());
-        }
-        Ok(JsArray::from_iter(out, ctx).into())
-    });
+    let update = function(ctx, state(), map_update);
+    let lookup = function(ctx, state(), map_lookup);
+    let delete = function(ctx, state(), map_delete);
+    let keys = function(ctx, state(), map_keys);
+    let entries = function(ctx, state(), map_entries);
 
     Ok(ObjectInitializer::new(ctx)
         .property(js_string!("name"), JsString::from(m.def.name.as_str()), READ_ONLY)
@@ -187,6 +135,73 @@ fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<Js
         .property(js_string!("entries"), entries, Attribute::empty())
         .build()
         .into())
+}
+
+/// Map.update(key, value): a null or undefined key or value does nothing.
+fn map_update(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let m = map_of(r);
+    let (k, v) = (args.first().cloned().unwrap_or_default(), args.get(1).cloned().unwrap_or_default());
+    if k.is_null_or_undefined() || v.is_null_or_undefined() {
+        return Ok(JsValue::undefined());
+    }
+    let k = encode(&k, m.def.key.as_ref(), "Map.update: key", ctx)?;
+    let v = encode(&v, m.def.value.as_ref(), "Map.update: value", ctx)?;
+    m.update(&k, &v).map_err(error)?;
+    Ok(JsValue::undefined())
+}
+
+/// Map.lookup(key): the value; an absent key throws ENOENT.
+fn map_lookup(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let m = map_of(r);
+    let k = args.first().cloned().unwrap_or_default();
+    if k.is_null_or_undefined() {
+        return Ok(JsValue::null());
+    }
+    let k = encode(&k, m.def.key.as_ref(), "Map.lookup: key", ctx)?;
+    match m.lookup(&k).map_err(error)? {
+        Some(v) => decode(v, m.def.value.as_ref(), ctx),
+        None => {
+            let enoent = std::io::Error::from_raw_os_error(libc::ENOENT);
+            Err(error(bpf::Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &enoent)))
+        }
+    }
+}
+
+/// Map.delete(key).
+fn map_delete(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let m = map_of(r);
+    let k = args.first().cloned().unwrap_or_default();
+    if k.is_null_or_undefined() {
+        return Ok(JsValue::undefined());
+    }
+    let k = encode(&k, m.def.key.as_ref(), "Map.delete: key", ctx)?;
+    m.delete(&k).map_err(error)?;
+    Ok(JsValue::undefined())
+}
+
+/// Map.keys(): every key, decoded.
+fn map_keys(r: &MapRef, _: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let m = map_of(r);
+    let mut out = Vec::new();
+    for k in m.keys().map_err(error)? {
+        out.push(decode(k, m.def.key.as_ref(), ctx)?);
+    }
+    Ok(JsArray::from_iter(out, ctx).into())
+}
+
+/// Map.entries(): [key, value] pairs, decoded.
+fn map_entries(r: &MapRef, _: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let m = map_of(r);
+    let mut out = Vec::new();
+    for k in m.keys().map_err(error)? {
+        // Entries can vanish between listing and reading (LRU eviction, programs deleting).
+        let Some(v) = m.lookup(&k).map_err(error)? else {
+            continue;
+        };
+        let pair = [decode(k, m.def.key.as_ref(), ctx)?, decode(v, m.def.value.as_ref(), ctx)?];
+        out.push(JsArray::from_iter(pair, ctx).into());
+    }
+    Ok(JsArray::from_iter(out, ctx).into())
 }
 
 fn attach_args(call: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<(u32, i32, String)> {

@@ -1,18 +1,19 @@
 //! An accepted connection's socket: reads become events for its pipeline, its outbox writes.
 
-use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::outbox::{End, Outbox, idle};
-use super::reader::{Ended, ReadTarget, Reader};
+use super::duplex::{self, Side};
+use super::outbox::{End, Outbox};
+use super::reader::{Ended, ReadTarget};
 use crate::engine::{Event, Gauge};
 
-/// Moves bytes between `stream` and a pipeline until both directions are done: reads go to
-/// `input` (paused while `upstream` is over its limit), `outbox` writes the pipeline's output.
-/// Nothing moving for `idle_timeout` ends it, whatever it waits for. Returns how many of the
-/// bytes received were read into user space, and how many were spliced.
+/// Moves bytes between `stream` and a pipeline until both directions are done (see
+/// `duplex::run`). Returns how many of the bytes received were read into user space, and
+/// how many were spliced.
 pub async fn run(
     stream: TcpStream,
     input: &dyn ReadTarget,
@@ -20,46 +21,42 @@ pub async fn run(
     upstream: &Gauge,
     idle_timeout: Duration,
 ) -> (u64, u64) {
-    let id = stream.peer_addr().ok();
-    let (r, w) = stream.into_split();
-    let last_activity = Cell::new(tokio::time::Instant::now());
-    let mut reads = Reader::default();
-    let reader = async {
-        let go_on = || outbox.ended() != End::Close;
-        match reads.run(r.as_ref(), input, upstream, outbox, &last_activity, idle_timeout, go_on).await {
+    let side = Inbound { peer: stream.peer_addr().ok(), input, outbox };
+    let reads = duplex::run(stream, input, outbox, upstream, idle_timeout, &side).await;
+    (reads.read, reads.spliced)
+}
+
+struct Inbound<'a> {
+    peer: Option<SocketAddr>,
+    input: &'a dyn ReadTarget,
+    outbox: &'a Outbox,
+}
+
+impl Side for Inbound<'_> {
+    fn go_on(&self) -> bool {
+        self.outbox.ended() != End::Close
+    }
+
+    fn read_ended(&self, how: Ended) {
+        match how {
             Ended::Done => {}
             // Reset or broken: nothing more can be written either.
-            Ended::Failed => outbox.discard(),
+            Ended::Failed => self.outbox.discard(),
             Ended::Idle => {
-                input.input(Event::error("IdleTimeout"));
-                outbox.discard();
-            }
-        }
-    };
-    let writer = async {
-        let r = outbox.run(w).await;
-        if let (Err(e), Some(peer)) = (&r, id) {
-            tracing::debug!(target: "inbound", "inbound from {peer}: write error: {e}");
-        }
-        r
-    };
-    {
-        tokio::pin!(reader, writer);
-        // The writer finishing with an error end closes the connection: stop reading too.
-        tokio::select! {
-            _ = &mut reader => {
-                // A client that stopped reading cannot keep the rest of the output waiting.
-                tokio::select! {
-                    _ = &mut writer => {}
-                    _ = idle(&last_activity, outbox, upstream, idle_timeout) => {}
-                }
-            }
-            w = &mut writer => {
-                if matches!(w, Ok(End::Shutdown)) {
-                    reader.await;
-                }
+                self.input.input(Event::error("IdleTimeout"));
+                self.outbox.discard();
             }
         }
     }
-    (reads.read, reads.spliced)
+
+    /// A writer ending with an error, or closing, closes the connection: reading stops too.
+    fn written(&self, result: io::Result<End>) -> bool {
+        matches!(result, Ok(End::Shutdown))
+    }
+
+    fn write_failed(&self, e: &io::Error) {
+        if let Some(peer) = self.peer {
+            tracing::debug!(target: "inbound", "inbound from {peer}: write error: {e}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! come out as slices of the input, never copied.
 
 use std::collections::VecDeque;
+use std::ops::ControlFlow::{self, Break, Continue};
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -368,18 +369,9 @@ impl Core {
                     Err(e) => return Some(self.fail(e)),
                 },
                 State::Preface(k) => {
-                    let want = &PREFACE_TAIL[k..];
-                    let front = self.input.front()?;
-                    let n = want.len().min(front.len());
-                    if front[..n] != want[..n] {
-                        return Some(self.fail(DecodeError::Malformed("broken HTTP/2 preface")));
+                    if let Break(item) = self.preface(k) {
+                        return item;
                     }
-                    self.consume(n);
-                    if k + n == PREFACE_TAIL.len() {
-                        self.state = State::Tunnel;
-                        return Some(Item::Http2Preface);
-                    }
-                    self.state = State::Preface(k + n);
                 }
                 State::Length(0) => return Some(self.end(Vec::new())),
                 State::Length(n) => {
@@ -393,18 +385,11 @@ impl Core {
                     self.body_size += b.len() as u64;
                     return Some(Item::Body(b));
                 }
-                State::ChunkSize => match self.gather(Until::Line) {
-                    Ok(false) => return None,
-                    Ok(true) => match parse_chunk_size(&self.buf) {
-                        Some(size) => {
-                            self.body_size += self.buf.len() as u64;
-                            self.buf.clear();
-                            self.state = if size == 0 { State::Trailers } else { State::ChunkData(size) };
-                        }
-                        None => return Some(self.fail(DecodeError::Malformed("bad chunk size"))),
-                    },
-                    Err(e) => return Some(self.fail(e)),
-                },
+                State::ChunkSize => {
+                    if let Break(item) = self.chunk_size() {
+                        return item;
+                    }
+                }
                 State::ChunkData(0) => self.state = State::ChunkEnd(false),
                 State::ChunkData(n) => {
                     let b = self.take(n)?;
@@ -413,32 +398,78 @@ impl Core {
                     return Some(Item::Body(b));
                 }
                 State::ChunkEnd(cr) => {
-                    let c = *self.input.front()?.first().expect("no empty chunks");
-                    self.state = match (cr, c) {
-                        (false, b'\r') => State::ChunkEnd(true),
-                        // A bare LF is refused as in chunk-size lines.
-                        (true, b'\n') => State::ChunkSize,
-                        _ => {
-                            return Some(self.fail(DecodeError::Malformed("no CRLF after chunk data")));
-                        }
-                    };
-                    self.consume(1);
-                    self.body_size += 1;
-                }
-                State::Trailers => match self.gather(Until::Block) {
-                    Ok(false) => return None,
-                    Ok(true) => {
-                        let trailers = match parse_trailers(&self.buf, self.max_header_size) {
-                            Some(t) => t,
-                            None => return Some(self.fail(DecodeError::Malformed("bad trailer"))),
-                        };
-                        self.body_size += self.buf.len() as u64;
-                        self.buf.clear();
-                        return Some(self.end(trailers));
+                    if let Break(item) = self.chunk_end(cr) {
+                        return item;
                     }
-                    Err(e) => return Some(self.fail(e)),
-                },
+                }
+                State::Trailers => return self.trailers(),
             }
+        }
+    }
+
+    /// `k` bytes of the HTTP/2 preface's tail matched so far: match what came. `Break`
+    /// gives what `next` returns; `Continue`, that it reads on.
+    fn preface(&mut self, k: usize) -> ControlFlow<Option<CoreItem>> {
+        let want = &PREFACE_TAIL[k..];
+        let Some(front) = self.input.front() else { return Break(None) };
+        let n = want.len().min(front.len());
+        if front[..n] != want[..n] {
+            return Break(Some(self.fail(DecodeError::Malformed("broken HTTP/2 preface"))));
+        }
+        self.consume(n);
+        if k + n == PREFACE_TAIL.len() {
+            self.state = State::Tunnel;
+            return Break(Some(Item::Http2Preface));
+        }
+        self.state = State::Preface(k + n);
+        Continue(())
+    }
+
+    /// A chunk-size line, gathered whole.
+    fn chunk_size(&mut self) -> ControlFlow<Option<CoreItem>> {
+        match self.gather(Until::Line) {
+            Ok(false) => Break(None),
+            Ok(true) => match parse_chunk_size(&self.buf) {
+                Some(size) => {
+                    self.body_size += self.buf.len() as u64;
+                    self.buf.clear();
+                    self.state = if size == 0 { State::Trailers } else { State::ChunkData(size) };
+                    Continue(())
+                }
+                None => Break(Some(self.fail(DecodeError::Malformed("bad chunk size")))),
+            },
+            Err(e) => Break(Some(self.fail(e))),
+        }
+    }
+
+    /// The CRLF after a chunk's data; `cr` when its CR was seen.
+    fn chunk_end(&mut self, cr: bool) -> ControlFlow<Option<CoreItem>> {
+        let Some(front) = self.input.front() else { return Break(None) };
+        let c = *front.first().expect("no empty chunks");
+        self.state = match (cr, c) {
+            (false, b'\r') => State::ChunkEnd(true),
+            // A bare LF is refused as in chunk-size lines.
+            (true, b'\n') => State::ChunkSize,
+            _ => return Break(Some(self.fail(DecodeError::Malformed("no CRLF after chunk data")))),
+        };
+        self.consume(1);
+        self.body_size += 1;
+        Continue(())
+    }
+
+    /// The trailer block after the last chunk, which ends the message.
+    fn trailers(&mut self) -> Option<CoreItem> {
+        match self.gather(Until::Block) {
+            Ok(false) => None,
+            Ok(true) => {
+                let Some(trailers) = parse_trailers(&self.buf, self.max_header_size) else {
+                    return Some(self.fail(DecodeError::Malformed("bad trailer")));
+                };
+                self.body_size += self.buf.len() as u64;
+                self.buf.clear();
+                Some(self.end(trailers))
+            }
+            Err(e) => Some(self.fail(e)),
         }
     }
 
