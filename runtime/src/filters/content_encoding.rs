@@ -41,41 +41,40 @@ fn edit(head: Head, value: Option<&str>) -> Head {
             headers.push(Header::new(NAME, v));
         }
     };
+    match edit_lines(head, lines) {
+        Ok(head) => head,
+        Err(Head::None) if value.is_none() => Head::None,
+        Err(Head::Js(v)) => {
+            let v = host().set_script_header(&v, LENGTH, None);
+            Head::Js(host().set_script_header(&v, NAME, value))
+        }
+        // A message made without a head gets one.
+        Err(_) => Head::Js(host().set_script_header(&Value::undefined(), NAME, value)),
+    }
+}
+
+/// A decoded head with its header lines changed by `lines` (copied only if shared), or the
+/// head as it was if it has no lines of its own (none, or a script's).
+fn edit_lines(head: Head, lines: impl FnOnce(&mut Vec<Header>)) -> Result<Head, Head> {
     match head {
         Head::Request(r) => {
             let mut r = Rc::unwrap_or_clone(r);
             lines(&mut r.headers);
-            Head::Request(Rc::new(r))
+            Ok(Head::Request(Rc::new(r)))
         }
         Head::Response(r) => {
             let mut r = Rc::unwrap_or_clone(r);
             lines(&mut r.headers);
-            Head::Response(Rc::new(r))
+            Ok(Head::Response(Rc::new(r)))
         }
-        Head::None if value.is_none() => Head::None,
-        Head::None => Head::Js(host().set_script_header(&Value::undefined(), NAME, value)),
-        Head::Js(v) => {
-            let v = host().set_script_header(&v, LENGTH, None);
-            Head::Js(host().set_script_header(&v, NAME, value))
-        }
+        other => Err(other),
     }
 }
 
 /// The head without `content-length`, for a filter that changed the body after it.
 pub fn drop_length(head: Head) -> Head {
-    let lines = |headers: &mut Vec<Header>| headers.retain(|h| !h.name.eq_ignore_ascii_case(LENGTH));
-    match head {
-        Head::Request(r) => {
-            let mut r = Rc::unwrap_or_clone(r);
-            lines(&mut r.headers);
-            Head::Request(Rc::new(r))
-        }
-        Head::Response(r) => {
-            let mut r = Rc::unwrap_or_clone(r);
-            lines(&mut r.headers);
-            Head::Response(Rc::new(r))
-        }
-        Head::None => Head::None,
-        Head::Js(v) => Head::Js(host().set_script_header(&v, LENGTH, None)),
+    match edit_lines(head, |headers| headers.retain(|h| !h.name.eq_ignore_ascii_case(LENGTH))) {
+        Err(Head::Js(v)) => Head::Js(host().set_script_header(&v, LENGTH, None)),
+        Ok(head) | Err(head) => head,
     }
 }
