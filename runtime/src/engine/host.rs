@@ -296,7 +296,8 @@ pub mod stub {
         fn script_header(&self, _: &Value, _: &str) -> Option<String> {
             None
         }
-        fn set_script_header(&self, head: &Value, _: &str, _: Option<&str>) -> Value {
+        fn set_script_header(&self, head: &Value, name: &str, value: Option<&str>) -> Value {
+            self.note(format!("set {name} {value:?}"));
             head.clone()
         }
         fn request_head(&self, head: &Head) -> Rc<RequestHead> {

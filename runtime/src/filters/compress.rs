@@ -70,3 +70,64 @@ impl Filter for Compress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::io::Read;
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::host::stub::{self, StubHost};
+    use crate::engine::{Context, Head, Pipeline, Value};
+
+    /// What came out of `compress(name)` over `input`: event types, and the `Data` joined.
+    fn run(name: &str, input: Vec<Event>) -> (Vec<&'static str>, Vec<u8>) {
+        StubHost::install();
+        let spec = Spec { choice: Given::Fixed(Algorithm::from_name(name).expect("algorithm")) };
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let sink = out.clone();
+        let p = Pipeline::new(
+            stub::layout(vec![Box::new(spec)]),
+            Context::root(),
+            Rc::new(move |e| sink.borrow_mut().push(e)),
+        );
+        p.start(&[]);
+        input.into_iter().for_each(|e| p.input(e));
+        let events = out.take();
+        let data = events.iter().flat_map(|e| if let Event::Data(b) = e { b.to_vec() } else { Vec::new() }).collect();
+        (events.iter().map(Event::type_name).collect(), data)
+    }
+
+    fn message(parts: &[&'static str]) -> Vec<Event> {
+        let body = parts.iter().map(|p| Event::Data(Bytes::from_static(p.as_bytes())));
+        [vec![Event::MessageStart(Head::None)], body.collect(), vec![Event::MessageEnd(Value::undefined())]].concat()
+    }
+
+    #[test]
+    fn compress_gzip_drops_other_events_and_finishes_at_stream_end() {
+        let input = [message(&["hello, ", "weir"]), message(&["!"]), vec![Event::end()]].concat();
+        let (kinds, packed) = run("gzip", input);
+        assert!(kinds.iter().all(|k| *k == "Data" || *k == "StreamEnd"), "{kinds:?}");
+        assert_eq!(kinds.last(), Some(&"StreamEnd"));
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&packed[..]).read_to_string(&mut text).expect("gunzip");
+        assert_eq!(text, "hello, weir!");
+    }
+
+    #[test]
+    fn compress_deflate_writes_a_zlib_stream() {
+        let (_, packed) = run("deflate", [message(&["abc"]), vec![Event::end()]].concat());
+        let mut text = String::new();
+        flate2::read::ZlibDecoder::new(&packed[..]).read_to_string(&mut text).expect("inflate");
+        assert_eq!(text, "abc");
+    }
+
+    #[test]
+    fn compress_takes_only_gzip_and_deflate() {
+        assert!(is_compressor("gzip").is_some() && is_compressor("deflate").is_some());
+        assert!(is_compressor("inflate").is_none() && is_compressor("brotli").is_none());
+    }
+}

@@ -127,3 +127,88 @@ impl Filter for CompressHttp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::io::Read;
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::codec::http1::{Header, ResponseHead};
+    use crate::engine::host::stub::{self, StubHost};
+    use crate::engine::{Context, Pipeline, Value};
+
+    fn run(choice: Given<Algorithm>, input: Vec<Event>) -> Vec<Event> {
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let sink = out.clone();
+        let layout = stub::layout(vec![Box::new(Spec { choice })]);
+        let p = Pipeline::new(layout, Context::root(), Rc::new(move |e| sink.borrow_mut().push(e)));
+        p.start(&[]);
+        input.into_iter().for_each(|e| p.input(e));
+        out.take()
+    }
+
+    fn response(headers: &[(&str, &str)], parts: &[&'static str]) -> Vec<Event> {
+        let headers = headers.iter().map(|&(n, v)| Header::new(n, v)).collect();
+        let head = Head::Response(Rc::new(ResponseHead { headers, ..ResponseHead::default() }));
+        let body = parts.iter().map(|p| Event::Data(Bytes::from_static(p.as_bytes())));
+        [vec![Event::MessageStart(head)], body.collect(), vec![Event::MessageEnd(Value::undefined())]].concat()
+    }
+
+    fn gzip() -> Given<Algorithm> {
+        Given::Fixed(Algorithm::from_name("gzip").expect("gzip"))
+    }
+
+    /// Each message's head lines and its body, as it came out.
+    fn messages(events: &[Event]) -> Vec<(Vec<String>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for e in events {
+            match e {
+                Event::MessageStart(Head::Response(r)) => {
+                    out.push((r.headers.iter().map(|h| format!("{}: {}", h.name, h.value)).collect(), Vec::new()))
+                }
+                Event::Data(b) => out.last_mut().expect("a message").1.extend_from_slice(b),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn gunzip(packed: &[u8]) -> String {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(packed).read_to_string(&mut text).expect("gunzip");
+        text
+    }
+
+    #[test]
+    fn compress_http_sets_the_encoding_drops_the_length_and_gzips_each_body() {
+        StubHost::install();
+        let input = [response(&[("content-length", "11")], &["hello", ", weir"]), response(&[], &["two"])].concat();
+        let out = run(gzip(), [input, vec![Event::end()]].concat());
+        let kinds: Vec<_> = out.iter().map(Event::type_name).filter(|k| *k != "Data").collect();
+        assert_eq!(kinds, ["MessageStart", "MessageEnd", "MessageStart", "MessageEnd", "StreamEnd"]);
+        let got = messages(&out);
+        assert_eq!(got[0].0, ["content-encoding: gzip"]);
+        assert_eq!(gunzip(&got[0].1), "hello, weir");
+        assert_eq!(gunzip(&got[1].1), "two");
+    }
+
+    #[test]
+    fn compress_http_leaves_a_body_already_encoded_as_it_is() {
+        StubHost::install();
+        let out = run(gzip(), response(&[("content-encoding", "br"), ("content-length", "3")], &["abc"]));
+        let got = messages(&out);
+        assert_eq!(got, [(vec!["content-encoding: br".to_string(), "content-length: 3".to_string()], b"abc".to_vec())]);
+    }
+
+    #[test]
+    fn compress_http_with_a_callback_returning_nothing_leaves_the_message_alone() {
+        let stub = StubHost::install();
+        let out = run(Given::Dynamic(StubHost::callback()), response(&[("content-length", "3")], &["abc"]));
+        assert_eq!(messages(&out), [(vec!["content-length: 3".to_string()], b"abc".to_vec())]);
+        assert_eq!(*stub.log.borrow(), ["event MessageStart", "call/1"]);
+    }
+}

@@ -78,3 +78,81 @@ pub fn drop_length(head: Head) -> Head {
         Ok(head) | Err(head) => head,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::http1::{RequestHead, ResponseHead};
+    use crate::engine::host::stub::StubHost;
+
+    fn request(lines: &[(&str, &str)]) -> Head {
+        let headers = lines.iter().map(|&(n, v)| Header::new(n, v)).collect();
+        Head::Request(Rc::new(RequestHead { headers, ..RequestHead::default() }))
+    }
+
+    fn lines(head: &Head) -> Vec<String> {
+        let headers = match head {
+            Head::Request(r) => &r.headers,
+            Head::Response(r) => &r.headers,
+            _ => panic!("not a decoded head"),
+        };
+        headers.iter().map(|h| format!("{}: {}", h.name, h.value)).collect()
+    }
+
+    #[test]
+    fn set_replaces_the_encoding_and_drops_the_length_of_a_decoded_head() {
+        let head = request(&[("Content-Length", "9"), ("x", "1"), ("Content-Encoding", "br")]);
+        assert_eq!(get(&head).as_deref(), Some("br"));
+        let head = set(head, "gzip");
+        assert_eq!(lines(&head), ["x: 1", "content-encoding: gzip"]);
+        assert_eq!(get(&head).as_deref(), Some("gzip"));
+        let response = Head::Response(Rc::new(ResponseHead {
+            headers: vec![Header::new("content-length", "3")],
+            ..ResponseHead::default()
+        }));
+        assert_eq!(lines(&set(response, "deflate")), ["content-encoding: deflate"]);
+    }
+
+    #[test]
+    fn remove_and_drop_length_keep_the_other_lines_of_a_decoded_head() {
+        let head = || request(&[("content-encoding", "gzip"), ("x", "1"), ("content-length", "4")]);
+        assert_eq!(lines(&remove(head())), ["x: 1"]);
+        assert_eq!(lines(&drop_length(head())), ["content-encoding: gzip", "x: 1"]);
+        assert!(get(&remove(head())).is_none());
+    }
+
+    #[test]
+    fn a_shared_decoded_head_is_copied_not_changed() {
+        let shared =
+            Rc::new(RequestHead { headers: vec![Header::new("content-length", "4")], ..RequestHead::default() });
+        let head = set(Head::Request(shared.clone()), "gzip");
+        assert_eq!(lines(&head), ["content-encoding: gzip"]);
+        assert_eq!(lines(&Head::Request(shared)), ["content-length: 4"]);
+    }
+
+    #[test]
+    fn a_script_head_is_changed_through_the_host() {
+        let stub = StubHost::install();
+        assert!(matches!(set(Head::Js(Value::undefined()), "gzip"), Head::Js(_)));
+        assert!(matches!(remove(Head::Js(Value::undefined())), Head::Js(_)));
+        assert!(matches!(drop_length(Head::Js(Value::undefined())), Head::Js(_)));
+        let log = [
+            "set content-length None",
+            "set content-encoding Some(\"gzip\")",
+            "set content-length None",
+            "set content-encoding None",
+            "set content-length None",
+        ];
+        assert_eq!(*stub.log.borrow(), log);
+    }
+
+    #[test]
+    fn a_message_without_a_head_gets_one_only_when_an_encoding_is_set() {
+        let stub = StubHost::install();
+        assert!(matches!(remove(Head::None), Head::None));
+        assert!(matches!(drop_length(Head::None), Head::None));
+        assert!(stub.log.borrow().is_empty());
+        assert!(matches!(set(Head::None, "gzip"), Head::Js(_)));
+        assert_eq!(*stub.log.borrow(), ["set content-encoding Some(\"gzip\")"]);
+    }
+}

@@ -81,3 +81,58 @@ impl Drop for Held {
         self.pause(false);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn data(n: usize) -> Event {
+        Event::Data(Bytes::from(vec![b'x'; n]))
+    }
+
+    fn paused(c: &Context) -> (bool, bool) {
+        (c.upstream.held(), c.downstream.held())
+    }
+
+    #[test]
+    fn held_keeps_events_in_order_until_taken() {
+        let context = Context::root();
+        let held = Held::new(context.clone());
+        assert!(!held.waiting());
+        held.wait(Some(Event::MessageStart(crate::engine::Head::None)));
+        held.push(data(3));
+        held.push(Event::end());
+        assert!(held.waiting());
+        let kinds: Vec<_> = held.take().iter().map(Event::type_name).collect();
+        assert_eq!(kinds, ["MessageStart", "Data", "StreamEnd"]);
+        assert!(!held.waiting());
+        assert_eq!(paused(&context), (false, false));
+    }
+
+    #[test]
+    fn held_pauses_both_sides_at_the_limit_and_resumes_once_taken() {
+        let context = Context::root();
+        let held = Held::new(context.clone());
+        held.wait(None);
+        held.push(data(Gauge::LIMIT - 1));
+        assert_eq!(paused(&context), (false, false));
+        held.push(data(1));
+        assert_eq!(paused(&context), (true, true));
+        held.push(data(1));
+        assert_eq!(held.take().len(), 3);
+        held.resume();
+        assert_eq!(paused(&context), (false, false));
+    }
+
+    #[test]
+    fn held_dropped_while_paused_leaves_no_reader_paused() {
+        let context = Context::root();
+        let held = Held::new(context.clone());
+        held.wait(Some(data(Gauge::LIMIT)));
+        assert_eq!(paused(&context), (true, true));
+        drop(held);
+        assert_eq!(paused(&context), (false, false));
+    }
+}

@@ -174,3 +174,69 @@ impl Selector {
         self.message = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::host::stub::StubHost;
+
+    fn data(s: &'static str) -> Event {
+        Event::Data(Bytes::from_static(s.as_bytes()))
+    }
+
+    fn picks(selector: &mut Selector, input: &[Event]) -> Vec<Pick> {
+        input.iter().map(|e| selector.pick(e)).collect()
+    }
+
+    fn message(body: &'static str) -> [Event; 3] {
+        [Event::MessageStart(Head::None), data(body), Event::MessageEnd(Value::undefined())]
+    }
+
+    #[test]
+    fn select_chooses_the_events_of_its_kind_and_stream_start_once() {
+        let input = message("ab");
+        let mut data_only = Selector::new(Select::Data, false, 10);
+        assert_eq!(picks(&mut data_only, &input), [Pick::Other, Pick::Chosen, Pick::Other]);
+        let mut first = Selector::new(Select::StreamStart, false, 10);
+        assert!(!first.ignores_data());
+        assert_eq!(picks(&mut first, &input), [Pick::Chosen, Pick::Other, Pick::Other]);
+        assert!(first.ignores_data());
+        assert!(Selector::new(Select::MessageEnd, false, 10).ignores_data());
+        assert_eq!(Select::Message.name(Family::Branch), "branchMessage");
+        assert_eq!(Select::Data.name(Family::Replace), "replaceData");
+    }
+
+    #[test]
+    fn select_message_collects_the_body_for_the_callback() {
+        let stub = StubHost::install();
+        let mut s = Selector::new(Select::Message, false, 10);
+        let input = [Event::MessageStart(Head::None), data("ab"), data("cde"), Event::MessageEnd(Value::undefined())];
+        assert_eq!(picks(&mut s, &input), [Pick::Collected, Pick::Collected, Pick::Collected, Pick::Chosen]);
+        s.argument(&input[3], &*stub).expect("argument");
+        assert_eq!(*stub.log.borrow(), ["message 5"]);
+    }
+
+    #[test]
+    fn select_message_overflows_past_its_limit() {
+        let mut s = Selector::new(Select::Message, false, 4);
+        let input = [Event::MessageStart(Head::None), data("abc"), data("de"), data("f")];
+        assert_eq!(picks(&mut s, &input), [Pick::Collected, Pick::Collected, Pick::Overflow, Pick::Other]);
+        assert_eq!(crate::engine::host::stub::describe(&s.overflow("handleMessage")), "StreamEnd error");
+    }
+
+    #[test]
+    fn select_message_at_stream_end_completes_only_when_asked_and_never_on_error() {
+        let start = [Event::MessageStart(Head::None), data("ab")];
+        let mut replace = Selector::new(Select::Message, true, 10);
+        picks(&mut replace, &start);
+        assert_eq!(replace.pick(&Event::end()), Pick::Chosen);
+        let mut handle = Selector::new(Select::Message, false, 10);
+        picks(&mut handle, &start);
+        assert_eq!(handle.pick(&Event::end()), Pick::Other);
+        picks(&mut replace, &start);
+        assert_eq!(replace.pick(&Event::error("ConnectionReset")), Pick::Other);
+        assert_eq!(replace.pick(&Event::MessageEnd(Value::undefined())), Pick::Other);
+    }
+}
