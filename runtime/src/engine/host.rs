@@ -354,4 +354,33 @@ pub mod stub {
             out.emit(evt);
         }
     }
+
+    /// Queued answers for [`Answer`]: the events each `Data` it is given is answered with.
+    pub type Answers = Rc<RefCell<VecDeque<Vec<Event>>>>;
+
+    /// A stand-in server for filters that speak a handshake with their sub-pipeline: writes
+    /// each event it is given, described, into a shared list after a `mark`, and answers
+    /// each `Data` with the next queued answer (nothing once none are left); other events
+    /// come back unchanged, as a server closing too.
+    pub struct Answer(pub &'static str, pub Rc<RefCell<Vec<String>>>, pub Answers);
+
+    impl FilterSpec for Answer {
+        fn name(&self) -> &'static str {
+            "answer"
+        }
+
+        fn instantiate(&self, _: FilterEnv) -> Box<dyn Filter> {
+            Box::new(Answer(self.0, self.1.clone(), self.2.clone()))
+        }
+    }
+
+    impl Filter for Answer {
+        fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+            self.1.borrow_mut().push(format!("{}: {}", self.0, describe(&evt)));
+            match evt {
+                Event::Data(_) => self.2.borrow_mut().pop_front().into_iter().flatten().for_each(|e| out.emit(e)),
+                evt => out.emit(evt),
+            }
+        }
+    }
 }
