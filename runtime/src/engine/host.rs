@@ -280,8 +280,9 @@ pub mod stub {
         fn trailers_of(&self, _: &Value) -> Vec<Header> {
             Vec::new()
         }
-        fn to_text(&self, _: &Value) -> Result<String, String> {
-            Ok(String::new())
+        /// A string's text; anything else is empty.
+        fn to_text(&self, v: &Value) -> Result<String, String> {
+            Ok(v.as_string().map(|s| s.to_std_string_escaped()).unwrap_or_default())
         }
         fn inbound_value(&self, _: &Rc<Inbound>) -> Result<Value, String> {
             Ok(Value::undefined())
