@@ -280,8 +280,9 @@ pub mod stub {
         fn trailers_of(&self, _: &Value) -> Vec<Header> {
             Vec::new()
         }
-        fn to_text(&self, _: &Value) -> Result<String, String> {
-            Ok(String::new())
+        /// A string's text; anything else is empty.
+        fn to_text(&self, v: &Value) -> Result<String, String> {
+            Ok(v.as_string().map(|s| s.to_std_string_escaped()).unwrap_or_default())
         }
         fn inbound_value(&self, _: &Rc<Inbound>) -> Result<Value, String> {
             Ok(Value::undefined())
@@ -353,6 +354,35 @@ pub mod stub {
         fn process(&mut self, evt: Event, out: &mut Output<'_>) {
             self.1.borrow_mut().push(format!("{}: {}", self.0, describe(&evt)));
             out.emit(evt);
+        }
+    }
+
+    /// Queued answers for [`Answer`]: the events each `Data` it is given is answered with.
+    pub type Answers = Rc<RefCell<VecDeque<Vec<Event>>>>;
+
+    /// A stand-in server for filters that speak a handshake with their sub-pipeline: writes
+    /// each event it is given, described, into a shared list after a `mark`, and answers
+    /// each `Data` with the next queued answer (nothing once none are left); other events
+    /// come back unchanged, as a server closing too.
+    pub struct Answer(pub &'static str, pub Rc<RefCell<Vec<String>>>, pub Answers);
+
+    impl FilterSpec for Answer {
+        fn name(&self) -> &'static str {
+            "answer"
+        }
+
+        fn instantiate(&self, _: FilterEnv) -> Box<dyn Filter> {
+            Box::new(Answer(self.0, self.1.clone(), self.2.clone()))
+        }
+    }
+
+    impl Filter for Answer {
+        fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+            self.1.borrow_mut().push(format!("{}: {}", self.0, describe(&evt)));
+            match evt {
+                Event::Data(_) => self.2.borrow_mut().pop_front().into_iter().flatten().for_each(|e| out.emit(e)),
+                evt => out.emit(evt),
+            }
         }
     }
 }

@@ -317,3 +317,95 @@ impl Filter for AcceptHttpTunnel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::codec::http1::ResponseHead;
+    use crate::engine::host::stub::{self, Record, StubHost};
+
+    type Seen = Rc<RefCell<Vec<String>>>;
+
+    /// `acceptHTTPTunnel(handler, {bufferLimit: limit}).to(sub)` over raw `input`; the
+    /// handler answers with the stub's queued returns (an empty 200 when none are left).
+    fn run(limit: usize, input: &[&'static [u8]]) -> (Vec<String>, Seen) {
+        let seen = Seen::default();
+        let sub = stub::layout(vec![Box::new(Record("sub", seen.clone()))]);
+        let spec = Spec { f: StubHost::callback(), sub, limit };
+        let input = input.iter().map(|b| Event::Data(Bytes::from_static(b))).collect();
+        (stub::run(vec![Box::new(spec)], input), seen)
+    }
+
+    /// Makes the handler's next answer a bodiless response with `status`.
+    fn answer(stub: &StubHost, status: u16) {
+        let head = Head::Response(Rc::new(ResponseHead { status, ..ResponseHead::default() }));
+        stub.returns.borrow_mut().push_back(Value::from(true));
+        stub.events.borrow_mut().push_back(vec![Event::MessageStart(head), Event::MessageEnd(Value::undefined())]);
+    }
+
+    const CONNECT: &[u8] = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
+
+    #[test]
+    fn connect_is_answered_200_and_later_bytes_go_through_the_tunnel() {
+        let stub = StubHost::install();
+        let (out, seen) = run(1024, &[CONNECT, b"tls hello"]);
+        assert!(out[0].starts_with("Data HTTP/1.1 200"), "{out:?}");
+        assert_eq!(out[1..], ["Data tls hello"]);
+        assert_eq!(*seen.borrow(), ["sub: Data tls hello"]);
+        assert_eq!(*stub.log.borrow(), ["message 0", "call/1"]);
+    }
+
+    #[test]
+    fn bytes_in_the_same_read_as_the_connect_go_through_the_tunnel() {
+        StubHost::install();
+        let (_, seen) = run(1024, &[b"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\nearly"]);
+        assert_eq!(*seen.borrow(), ["sub: Data early"]);
+    }
+
+    #[test]
+    fn a_refusing_answer_opens_no_tunnel_and_waits_for_the_next_request() {
+        let stub = StubHost::install();
+        answer(&stub, 407);
+        let (out, seen) = run(1024, &[CONNECT, CONNECT, b"after"]);
+        assert!(out[0].starts_with("Data HTTP/1.1 407"), "{out:?}");
+        assert!(out[1].starts_with("Data HTTP/1.1 200"), "{out:?}");
+        assert_eq!(*seen.borrow(), ["sub: Data after"]);
+        assert_eq!(*stub.log.borrow(), ["message 0", "call/1", "message 0", "call/1"]);
+    }
+
+    #[test]
+    fn a_plain_request_goes_to_the_handler_and_opens_no_tunnel() {
+        let stub = StubHost::install();
+        let (out, seen) = run(1024, &[b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc", b"zz"]);
+        assert!(out[0].starts_with("Data HTTP/1.1 200"), "{out:?}");
+        assert!(seen.borrow().is_empty(), "{seen:?}");
+        assert_eq!(*stub.log.borrow(), ["message 3", "call/1"]);
+    }
+
+    #[test]
+    fn a_body_over_the_buffer_limit_closes_with_buffer_overflow() {
+        let stub = StubHost::install();
+        let (out, _) = run(4, &[b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\n", b"12345678"]);
+        assert_eq!(out, ["StreamEnd error"]);
+        assert!(stub.log.borrow().is_empty(), "{:?}", stub.log.borrow());
+    }
+
+    #[test]
+    fn message_input_gets_the_response_as_events_and_the_tunnel_the_rest() {
+        StubHost::install();
+        let seen = Seen::default();
+        let sub = stub::layout(vec![Box::new(Record("sub", seen.clone()))]);
+        let spec = Spec { f: StubHost::callback(), sub, limit: 1024 };
+        let head = crate::codec::http1::RequestHead { method: "CONNECT".into(), ..Default::default() };
+        let input = vec![
+            Event::MessageStart(Head::Request(Rc::new(head))),
+            Event::MessageEnd(Value::undefined()),
+            Event::Data(Bytes::from_static(b"raw")),
+        ];
+        let out = stub::run(vec![Box::new(spec)], input);
+        assert_eq!(out, ["MessageStart", "MessageEnd", "Data raw"]);
+        assert_eq!(*seen.borrow(), ["sub: Data raw"]);
+    }
+}

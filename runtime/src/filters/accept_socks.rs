@@ -210,3 +210,107 @@ impl Filter for AcceptSocks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::engine::host::stub::{self, Record, StubHost};
+
+    type Seen = Rc<RefCell<Vec<String>>>;
+
+    /// `acceptSOCKS(fn).to(sub)`, `fn` answering `granted`, `sub` recording what it got.
+    fn run(granted: Option<bool>, input: &[&[u8]]) -> (Vec<String>, Seen, Vec<String>) {
+        let stub = StubHost::install();
+        if let Some(g) = granted {
+            stub.returns.borrow_mut().push_back(JsValue::from(g));
+        }
+        let seen = Seen::default();
+        let sub = stub::layout(vec![Box::new(Record("sub", seen.clone()))]);
+        let spec = Spec { f: StubHost::callback(), sub };
+        let input = input.iter().map(|b| Event::Data(Bytes::copy_from_slice(b))).collect();
+        let out = stub::run(vec![Box::new(spec)], input);
+        let log = stub.log.borrow().clone();
+        (out, seen, log)
+    }
+
+    fn data(b: &[u8]) -> String {
+        format!("Data {}", String::from_utf8_lossy(b))
+    }
+
+    const V5_GREETING: &[u8] = &[5, 1, 0];
+    const V5_CONNECT_IP: &[u8] = &[5, 1, 0, 1, 127, 0, 0, 1, 0, 80];
+
+    #[test]
+    fn socks5_greeting_is_answered_no_auth_and_a_granted_request_opens_the_tunnel() {
+        let (out, seen, log) = run(Some(true), &[V5_GREETING, V5_CONNECT_IP, b"hello"]);
+        assert_eq!(out, [data(&[5, 0]), data(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]), data(b"hello")]);
+        assert_eq!(*seen.borrow(), ["sub: Data hello"]);
+        assert_eq!(log, ["object id,ip,domain,port", "call/1"]);
+    }
+
+    #[test]
+    fn socks5_handshake_split_across_reads_and_bytes_after_it_in_the_same_read() {
+        let mut joined = V5_CONNECT_IP.to_vec();
+        joined.extend_from_slice(b"early");
+        let (out, seen, _) = run(Some(true), &[&[5], &[1, 0, 5, 1], &[0, 3, 4], b"host\0P"]);
+        assert_eq!(out[..2], [data(&[5, 0]), data(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])]);
+        assert!(seen.borrow().is_empty(), "{seen:?}");
+        let (_, seen, _) = run(Some(true), &[V5_GREETING, &joined]);
+        assert_eq!(*seen.borrow(), ["sub: Data early"]);
+    }
+
+    #[test]
+    fn socks5_refused_request_is_answered_not_allowed_and_closed() {
+        let (out, seen, _) = run(Some(false), &[V5_GREETING, V5_CONNECT_IP, b"hello"]);
+        assert_eq!(out, [data(&[5, 0]), data(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]), "StreamEnd".into()]);
+        assert!(seen.borrow().is_empty(), "{seen:?}");
+    }
+
+    #[test]
+    fn socks5_client_wanting_authentication_is_refused_without_calling_fn() {
+        let (out, seen, log) = run(None, &[&[5, 1, 2], V5_CONNECT_IP]);
+        assert_eq!(out, [data(&[5, 0xff]), "StreamEnd".into()]);
+        assert!(seen.borrow().is_empty());
+        assert!(log.is_empty(), "{log:?}");
+    }
+
+    #[test]
+    fn socks5_bind_command_is_answered_not_supported() {
+        let (out, _, log) = run(None, &[V5_GREETING, &[5, 2, 0, 1, 127, 0, 0, 1, 0, 80]]);
+        assert_eq!(out, [data(&[5, 0]), data(&[5, 7, 0, 1, 0, 0, 0, 0, 0, 0]), "StreamEnd".into()]);
+        assert!(log.is_empty(), "{log:?}");
+    }
+
+    #[test]
+    fn socks4_and_4a_requests_get_a_socks4_reply() {
+        let v4 = [&[4, 1, 0, 80, 127, 0, 0, 1][..], b"me\0tail"].concat();
+        let (out, seen, _) = run(Some(true), &[&v4]);
+        assert_eq!(out, [data(&[0, 0x5a, 0, 0, 0, 0, 0, 0]), data(b"tail")]);
+        assert_eq!(*seen.borrow(), ["sub: Data tail"]);
+        let v4a = [&[4, 1, 0, 80, 0, 0, 0, 9][..], b"\0example.com\0"].concat();
+        let (out, seen, _) = run(Some(false), &[&v4a]);
+        assert_eq!(out, [data(&[0, 0x5b, 0, 0, 0, 0, 0, 0]), "StreamEnd".into()]);
+        assert!(seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn not_a_socks_greeting_closes_with_no_reply() {
+        let (out, _, log) = run(Some(true), &[b"GET / HTTP/1.1\r\n"]);
+        assert_eq!(out, ["StreamEnd"]);
+        assert!(log.is_empty(), "{log:?}");
+    }
+
+    #[test]
+    fn client_end_before_the_handshake_ends_the_stream_and_nothing_after_it_counts() {
+        let stub = StubHost::install();
+        let seen = Seen::default();
+        let sub = stub::layout(vec![Box::new(Record("sub", seen.clone()))]);
+        let spec = Spec { f: StubHost::callback(), sub };
+        let input = vec![Event::Data(Bytes::from_static(&[5])), Event::end(), Event::Data(Bytes::from_static(b"x"))];
+        let out = stub::run(vec![Box::new(spec)], input);
+        assert_eq!(out, ["StreamEnd"]);
+        assert!(stub.log.borrow().is_empty());
+    }
+}

@@ -238,3 +238,66 @@ impl Filter for ConnectHttpTunnel {
         self.replies(out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::engine::host::stub::{self, Answer, Answers, StubHost};
+
+    type Seen = Rc<RefCell<Vec<String>>>;
+
+    /// `connectHTTPTunnel('example.com:443').to(server)`, the server answering each `Data`
+    /// with the next of `answers`; returns what came out and what the server was sent.
+    fn run(answers: Vec<&'static [u8]>, input: Vec<Event>) -> (Vec<String>, Seen) {
+        StubHost::install();
+        let seen = Seen::default();
+        let answers: Answers =
+            Rc::new(RefCell::new(answers.into_iter().map(|b| vec![Event::Data(Bytes::from_static(b))]).collect()));
+        let sub = stub::layout(vec![Box::new(Answer("server", seen.clone(), answers))]);
+        let handshake = Given::Fixed(Value::from(JsString::from("example.com:443")));
+        let spec = Spec { handshake, on_state: None, sub };
+        (stub::run(vec![Box::new(spec)], input), seen)
+    }
+
+    fn bytes(b: &'static [u8]) -> Event {
+        Event::Data(Bytes::from_static(b))
+    }
+
+    const CONNECT: &str = "server: Data CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n";
+
+    #[test]
+    fn writes_the_connect_and_a_200_lets_held_input_through() {
+        let (out, seen) = run(vec![b"HTTP/1.1 200 OK\r\n\r\nwelcome"], vec![bytes(b"hello"), bytes(b"more")]);
+        assert_eq!(out, ["Data welcome"]);
+        assert_eq!(*seen.borrow(), [CONNECT, "server: Data hello", "server: Data more"]);
+    }
+
+    #[test]
+    fn a_response_split_across_reads_still_opens_the_tunnel() {
+        let answers: Vec<&'static [u8]> = vec![b"HTTP/1.1 20", b"0 Connection established\r\n", b"\r\n"];
+        StubHost::install();
+        let seen = Seen::default();
+        let answers: Answers = Rc::new(RefCell::new(vec![answers.iter().map(|b| bytes(b)).collect()].into()));
+        let sub = stub::layout(vec![Box::new(Answer("server", seen.clone(), answers))]);
+        let handshake = Given::Fixed(Value::from(JsString::from("example.com:443")));
+        let out = stub::run(vec![Box::new(Spec { handshake, on_state: None, sub })], vec![bytes(b"hi")]);
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(*seen.borrow(), [CONNECT, "server: Data hi"]);
+    }
+
+    #[test]
+    fn a_407_ends_the_stream_and_sends_nothing_held() {
+        let refused: &[u8] = b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n";
+        let (out, seen) = run(vec![refused], vec![bytes(b"hello"), Event::end()]);
+        assert_eq!(out, ["StreamEnd"]);
+        assert_eq!(*seen.borrow(), [CONNECT]);
+    }
+
+    #[test]
+    fn the_client_end_held_during_the_handshake_follows_the_held_bytes() {
+        let (_, seen) = run(vec![b"HTTP/1.1 200 OK\r\n\r\n"], vec![bytes(b"a"), Event::end()]);
+        assert_eq!(*seen.borrow(), [CONNECT, "server: Data a", "server: StreamEnd"]);
+    }
+}

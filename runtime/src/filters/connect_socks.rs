@@ -196,3 +196,98 @@ impl Filter for ConnectSocks {
         self.replies(out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::engine::host::stub::{self, Answer, Answers, StubHost};
+
+    type Seen = Rc<RefCell<Vec<String>>>;
+
+    /// `connectSOCKS(target).to(server)`, the server answering each `Data` with the next
+    /// of `answers`; returns what came out and what the server was sent.
+    fn run(target: &str, answers: Vec<Vec<Event>>, input: Vec<Event>) -> (Vec<String>, Seen) {
+        StubHost::install();
+        let seen = Seen::default();
+        let answers: Answers = Rc::new(RefCell::new(answers.into()));
+        let sub = stub::layout(vec![Box::new(Answer("server", seen.clone(), answers))]);
+        let spec = Spec { target: Given::Fixed(target.into()), sub };
+        (stub::run(vec![Box::new(spec)], input), seen)
+    }
+
+    fn bytes(b: &[u8]) -> Event {
+        Event::Data(Bytes::copy_from_slice(b))
+    }
+
+    fn data(b: &[u8]) -> String {
+        format!("Data {}", String::from_utf8_lossy(b))
+    }
+
+    const METHOD: &[u8] = &[5, 0];
+    const GRANTED: &[u8] = &[5, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+
+    #[test]
+    fn greets_then_connects_then_lets_held_input_through() {
+        let granted = [GRANTED, b"welcome"].concat();
+        let answers = vec![vec![bytes(METHOD)], vec![bytes(&granted)]];
+        let (out, seen) = run("example.com:80", answers, vec![bytes(b"hello"), bytes(b"more")]);
+        assert_eq!(out, ["Data welcome"]);
+        let connect = [&[5, 1, 0, 3, 11][..], b"example.com", &[0, 80]].concat();
+        assert_eq!(
+            *seen.borrow(),
+            [
+                format!("server: {}", data(&[5, 1, 0])),
+                format!("server: {}", data(&connect)),
+                "server: Data hello".into(),
+                "server: Data more".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn ip_targets_are_sent_as_addresses_and_replies_split_across_reads_still_connect() {
+        let answers = vec![vec![bytes(&[5]), bytes(&[0])], vec![bytes(&GRANTED[..4]), bytes(&GRANTED[4..])]];
+        let (out, seen) = run("127.0.0.1:80", answers, vec![bytes(b"hi")]);
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(seen.borrow()[1], format!("server: {}", data(&[5, 1, 0, 1, 127, 0, 0, 1, 0, 80])));
+        assert_eq!(seen.borrow()[2], "server: Data hi");
+    }
+
+    #[test]
+    fn a_refused_connect_ends_the_stream_and_sends_nothing_held() {
+        let answers = vec![vec![bytes(METHOD)], vec![bytes(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0])]];
+        let (out, seen) = run("example.com:80", answers, vec![bytes(b"hello"), Event::end()]);
+        assert_eq!(out, ["StreamEnd"]);
+        assert_eq!(seen.borrow().len(), 2, "{seen:?}");
+    }
+
+    #[test]
+    fn a_server_wanting_authentication_ends_the_stream_before_the_connect() {
+        let (out, seen) = run("example.com:80", vec![vec![bytes(&[5, 2])]], vec![bytes(b"hello")]);
+        assert_eq!(out, ["StreamEnd"]);
+        assert_eq!(seen.borrow().len(), 1, "{seen:?}");
+    }
+
+    #[test]
+    fn a_server_closing_during_the_handshake_ends_the_stream() {
+        let (out, seen) = run("example.com:80", vec![vec![Event::end()]], vec![bytes(b"hello")]);
+        assert_eq!(out, ["StreamEnd"]);
+        assert_eq!(seen.borrow().len(), 1, "{seen:?}");
+    }
+
+    #[test]
+    fn a_target_without_a_port_is_a_script_error() {
+        let (out, seen) = run("example.com", vec![vec![bytes(METHOD)]], vec![bytes(b"hello")]);
+        assert_eq!(out, ["StreamEnd error"]);
+        assert_eq!(seen.borrow().len(), 1, "{seen:?}");
+    }
+
+    #[test]
+    fn the_client_end_held_during_the_handshake_follows_the_held_bytes() {
+        let answers = vec![vec![bytes(METHOD)], vec![bytes(GRANTED)]];
+        let (_, seen) = run("example.com:80", answers, vec![bytes(b"a"), Event::end()]);
+        assert_eq!(seen.borrow()[2..], ["server: Data a", "server: StreamEnd"]);
+    }
+}
