@@ -87,3 +87,32 @@ impl Context {
         vars[slot] = value;
     }
 }
+
+/// Both readers of a connection held paused by one holder: a filter that holds bytes back
+/// and does not know which side its input comes from. Setting it twice the same way counts
+/// once; dropping it lets the readers go.
+pub struct ReaderHold {
+    context: Rc<Context>,
+    on: Cell<bool>,
+}
+
+impl ReaderHold {
+    pub fn new(context: Rc<Context>) -> ReaderHold {
+        ReaderHold { context, on: Cell::new(false) }
+    }
+
+    pub fn set(&self, on: bool) {
+        if self.on.replace(on) == on {
+            return;
+        }
+        for g in [&self.context.upstream, &self.context.downstream] {
+            if on { g.hold() } else { g.unhold() }
+        }
+    }
+}
+
+impl Drop for ReaderHold {
+    fn drop(&mut self) {
+        self.set(false);
+    }
+}

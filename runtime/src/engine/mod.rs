@@ -13,7 +13,7 @@ pub mod pipeline;
 pub mod quota;
 pub mod sub;
 
-pub use context::Context;
+pub use context::{Context, ReaderHold};
 pub use event::{Event, Head, StreamError};
 pub use gauge::{Gauge, Held};
 pub use given::Given;

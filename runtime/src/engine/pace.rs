@@ -10,21 +10,20 @@
 //! connection; a peer that will not read one way until it can write the other stalls it
 //! until the idle timeout.
 
-use std::rc::Rc;
-
 use tokio::task::JoinHandle;
 
-use super::{Context, FilterEnv};
+use super::{FilterEnv, ReaderHold};
 
 pub struct Pace {
     env: FilterEnv,
+    readers: ReaderHold,
     /// The task that wakes the filter once there is room; set while paused.
     waiting: Option<JoinHandle<()>>,
 }
 
 impl Pace {
     pub fn new(env: FilterEnv) -> Pace {
-        Pace { env, waiting: None }
+        Pace { readers: ReaderHold::new(env.context.clone()), env, waiting: None }
     }
 
     /// Whether the queues of this connection's bytes, either way, are at their limit.
@@ -42,7 +41,7 @@ impl Pace {
         if self.paused() {
             return;
         }
-        hold(&self.env.context, true);
+        self.readers.set(true);
         let env = self.env.clone();
         self.waiting = Some(tokio::task::spawn_local(async move {
             env.context.downstream.room().await;
@@ -55,14 +54,8 @@ impl Pace {
     pub fn resume(&mut self) {
         if let Some(task) = self.waiting.take() {
             task.abort();
-            hold(&self.env.context, false);
+            self.readers.set(false);
         }
-    }
-}
-
-fn hold(context: &Rc<Context>, on: bool) {
-    for g in [&context.upstream, &context.downstream] {
-        if on { g.hold() } else { g.unhold() }
     }
 }
 

@@ -7,20 +7,20 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::engine::{Context, Event, Gauge};
+use crate::engine::{Context, Event, Gauge, ReaderHold};
 
 pub struct Held {
     /// `Some` while a promise is pending.
     events: RefCell<Option<VecDeque<Event>>>,
     bytes: Cell<usize>,
-    /// Whether this holds the context's gauges (see [`Held::pause`]).
-    pausing: Cell<bool>,
-    context: Rc<Context>,
+    /// Pauses the readers on both sides, as `throttle` does: a filter does not know which
+    /// side its input comes from.
+    readers: ReaderHold,
 }
 
 impl Held {
     pub fn new(context: Rc<Context>) -> Rc<Held> {
-        Rc::new(Held { events: RefCell::new(None), bytes: Cell::new(0), pausing: Cell::new(false), context })
+        Rc::new(Held { events: RefCell::new(None), bytes: Cell::new(0), readers: ReaderHold::new(context) })
     }
 
     /// Whether a promise is pending.
@@ -44,7 +44,7 @@ impl Held {
             events.push_back(evt);
         }
         if self.bytes.get() >= Gauge::LIMIT {
-            self.pause(true);
+            self.readers.set(true);
         }
     }
 
@@ -58,27 +58,8 @@ impl Held {
     /// The held events went on: the readers go on too, unless a new promise holds as many.
     pub fn resume(&self) {
         if self.bytes.get() < Gauge::LIMIT {
-            self.pause(false);
+            self.readers.set(false);
         }
-    }
-
-    /// Pauses (or resumes) the readers on both sides, as `throttle` does: a filter does not
-    /// know which side its input comes from.
-    fn pause(&self, on: bool) {
-        if self.pausing.replace(on) == on {
-            return;
-        }
-        for g in [&self.context.upstream, &self.context.downstream] {
-            if on { g.hold() } else { g.unhold() }
-        }
-    }
-}
-
-impl Drop for Held {
-    /// A filter dropped while its promise is pending (its connection closed) leaves no
-    /// reader of a shared gauge paused.
-    fn drop(&mut self) {
-        self.pause(false);
     }
 }
 

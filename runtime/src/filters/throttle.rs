@@ -18,7 +18,7 @@ use super::Made;
 use crate::args::Args;
 use crate::engine::host::runtime_error;
 use crate::engine::quota::{Bucket, Consumer};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, host};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, ReaderHold, host};
 
 /// How one throttle filter spends its quota.
 pub trait Meter: 'static {
@@ -51,8 +51,8 @@ impl<M: Meter> FilterSpec for Spec<M> {
             source: self.source.clone(),
             quota: None,
             held: VecDeque::new(),
+            readers: ReaderHold::new(env.context.clone()),
             waiter,
-            holding: false,
             ended: false,
             meter: PhantomData,
         })
@@ -81,7 +81,9 @@ struct Throttle<M> {
     quota: Option<Rc<Bucket>>,
     held: VecDeque<Event>,
     waiter: Rc<Waiter>,
-    holding: bool,
+    /// Both readers pause while the quota holds events back: the filter does not know
+    /// which side its input comes from.
+    readers: ReaderHold,
     ended: bool,
     meter: PhantomData<M>,
 }
@@ -120,20 +122,9 @@ impl<M: Meter> Throttle<M> {
         true
     }
 
-    fn hold(&mut self, on: bool) {
-        if self.holding == on {
-            return;
-        }
-        self.holding = on;
-        let context = &self.waiter.env.context;
-        for g in [&context.upstream, &context.downstream] {
-            if on { g.hold() } else { g.unhold() }
-        }
-    }
-
     fn settle(&mut self, quota: &Rc<Bucket>, done: bool) {
         self.waiter.stalled.set(!done);
-        self.hold(!done);
+        self.readers.set(!done);
         if !done {
             quota.wait(self.waiter.clone());
         }
@@ -158,17 +149,7 @@ impl<M: Meter> Filter for Throttle<M> {
         let Some(quota) = self.quota.clone() else { return };
         let done = self.drain(&quota, out);
         self.waiter.stalled.set(!done);
-        self.hold(!done);
-    }
-}
-
-impl<M> Drop for Throttle<M> {
-    fn drop(&mut self) {
-        if self.holding {
-            let context = &self.waiter.env.context;
-            context.upstream.unhold();
-            context.downstream.unhold();
-        }
+        self.readers.set(!done);
     }
 }
 
