@@ -4,11 +4,11 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+use weir_tests::bulk::reset;
 
 use weir_tests::big::*;
 use weir_tests::*;
@@ -21,22 +21,6 @@ fn start(script: &str) -> Weir {
     let mut weir = Weir::start(script, &[]);
     weir.wait_listening();
     weir
-}
-
-/// Closes `s` with a reset instead of a FIN.
-fn reset(s: TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: setsockopt on a socket we own, with a properly sized struct.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &linger as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
-    drop(s);
 }
 
 fn alive(weir: &mut Weir) {

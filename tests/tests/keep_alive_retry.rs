@@ -6,10 +6,10 @@
 
 use std::io::{BufReader, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+use weir_tests::bulk::reset;
 
 use weir_tests::big::*;
 use weir_tests::origin::{Request, ok, origin};
@@ -74,22 +74,6 @@ fn client(port: u16) -> Client {
     let c = Client::connect(port);
     c.w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c
-}
-
-/// Closes `s` with a reset instead of a FIN.
-fn reset(s: TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: setsockopt on a socket we own, with a properly sized struct.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &linger as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
-    drop(s);
 }
 
 /// What the origin read, in order, as `METHOD path`.
