@@ -51,27 +51,26 @@ impl Encode {
     /// What the encoder is told of the request a response answers: only whether it was a
     /// HEAD, from a `decodeHTTPRequest` on the same connection. The rest (`connection:
     /// close`, tunnels) stays the script's business, as in Pipy.
-    fn answered(&self, head: &Head) -> RequestInfo {
+    fn answered(&self, status: u16) -> RequestInfo {
         let Some(inbound) = &self.inbound else { return RequestInfo::default() };
-        let status = match head {
-            Head::Response(r) => r.status,
-            other => host().response_head(other).status,
-        };
         let request = inbound.request_answered(!is_interim(status)).unwrap_or_default();
         RequestInfo { is_head: request.is_head, ..RequestInfo::default() }
     }
 
     fn start(&mut self, head: &Head) {
-        let request = if self.response { self.answered(head) } else { RequestInfo::default() };
         // A decoded head that said `connection: close` keeps saying it: the connection it
         // came from is about to end, and the peer should expect that rather than see it
         // as an error (Pipy drops the header here).
         match head {
             Head::Request(r) if !self.response && !says_close(&r.headers) => self.encoder.start_request_head(r),
             Head::Response(r) if self.response && !says_close(&r.headers) => {
-                self.encoder.start_response_head(r, request)
+                self.encoder.start_response_head(r, self.answered(r.status))
             }
-            other if self.response => self.encoder.start_script_response(&host().response_head(other), request),
+            other if self.response => {
+                // Converted once: a script's head is read for its status and written.
+                let r = host().response_head(other);
+                self.encoder.start_script_response(&r, self.answered(r.status))
+            }
             other => self.encoder.start_script_request(&host().request_head(other)),
         }
     }
