@@ -3,8 +3,8 @@
 // Transparent TCP proxying for one cgroup, for Weir's samples/bpf/transparent-proxy.
 //
 // cg_connect4 and cg_connect6 send every TCP connect made in the cgroup (IPv4, IPv4-mapped
-// IPv6 and native IPv6) to the proxy on loopback and remember the original destination under
-// the socket cookie. When the connect goes out, cg_sock_ops files it under the client's local
+// IPv6 and native IPv6) to the proxy on loopback and remember the original destination in
+// the socket's own storage. When the connect goes out, cg_sock_ops files it under the client's local
 // address and port, which is what the proxy sees as the peer of the connection it accepts.
 // The proxy takes it from there: from user space through map_ports (main.js), or with
 // getsockopt(SO_ORIGINAL_DST) answered by cg_sock_opt (main-article.js). Either way the entry
@@ -14,7 +14,7 @@
 // queue for good: a connect abandoned, refused or timed out in SYN_SENT, or a connection
 // reset. A socket that sent its data and closed also reaches TCP_CLOSE, as it leaves
 // FIN_WAIT2 or CLOSING for its TIME_WAIT stand-in, possibly before the proxy has accepted:
-// its entry stays for the proxy. Both maps are LRU maps as a last line of defence.
+// its entry stays for the proxy.
 //
 // Left alone: the proxy's own connects (by its cgroup, or by its process id, both written by
 // the proxy into map_config before it attaches), connects to the proxy port itself, sockets
@@ -101,17 +101,23 @@ struct {
   __type(value, struct Config);
 } map_config SEC(".maps");
 
-// Socket cookie -> original destination, from the connect until the SYN goes out.
+// Original destination of a socket, from the connect until the SYN goes out: storage of the
+// socket itself, so nothing can evict it and it goes with the socket whatever becomes of it
+// (a connect that fails before its SYN leaves nothing behind).
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, MAX_CONNECTIONS);
-  __type(key, __u64);
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
   __type(value, struct Addr);
 } map_socks SEC(".maps");
 
-// Client's local endpoint -> original destination, until the proxy has asked.
+// Client's local endpoint -> original destination, until the proxy has asked. A plain hash,
+// not an LRU one: an LRU map evicts under churn long before it is full (its free nodes sit
+// in per-CPU lists), and what it evicted was a client still waiting to be accepted. Every
+// entry is removed by the proxy's question or by the client's close, so it never fills
+// unless 65,536 connects wait at once; then the newest finds no entry, never an older one.
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, MAX_CONNECTIONS);
   __type(key, struct Addr);
   __type(value, struct Orig);
@@ -172,8 +178,11 @@ static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
 }
 
 static __always_inline int remember(struct bpf_sock_addr *ctx, struct Addr *dst) {
-  __u64 cookie = bpf_get_socket_cookie(ctx);
-  return bpf_map_update_elem(&map_socks, &cookie, dst, BPF_ANY);
+  if (!ctx->sk) return -1;
+  struct Addr *kept = bpf_sk_storage_get(&map_socks, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+  if (!kept) return -1;
+  *kept = *dst;
+  return 0;
 }
 
 SEC("cgroup/connect4")
@@ -247,9 +256,11 @@ static __always_inline void local_endpoint(struct bpf_sock_ops *ctx, struct Addr
 // that it no longer matters what the client does afterwards, and ask to hear of the
 // socket's state changes to forget it if the proxy never asks.
 static __always_inline void file_destination(struct bpf_sock_ops *ctx) {
-  __u64 cookie = bpf_get_socket_cookie(ctx);
-  struct Addr *dst = bpf_map_lookup_elem(&map_socks, &cookie);
+  struct bpf_sock *sk = ctx->sk;
+  if (!sk) return;
+  struct Addr *dst = bpf_sk_storage_get(&map_socks, sk, 0, 0);
   if (!dst) return;
+  __u64 cookie = bpf_get_socket_cookie(ctx);
   struct Orig orig;
   __builtin_memset(&orig, 0, sizeof(orig));
   __builtin_memcpy(orig.ip, dst->ip, sizeof(orig.ip));
@@ -258,7 +269,7 @@ static __always_inline void file_destination(struct bpf_sock_ops *ctx) {
   struct Addr peer;
   local_endpoint(ctx, &peer);
   bpf_map_update_elem(&map_ports, &peer, &orig, BPF_ANY);
-  bpf_map_delete_elem(&map_socks, &cookie);
+  bpf_sk_storage_delete(&map_socks, sk);
   bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
