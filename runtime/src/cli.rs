@@ -15,6 +15,8 @@ Options:
   --threads=<N|max>          Worker threads, each running the script (default 1)
   --log-level=<level>        error | warn | info | debug[:topic+topic] (default info)
   --reuse-port               Set SO_REUSEPORT on listeners
+  --max-open-files=<N>       Raise the open-files soft limit to N at most (default: to
+                             the hard limit)
   --drain-timeout=<duration> How long a stop waits for open connections: seconds or
                              '500ms', '10s', '2m' (default 10s)
   -v, --version              Print the version
@@ -34,6 +36,7 @@ pub struct Options {
     pub threads: usize,
     pub log_level: LogLevel,
     pub reuse_port: bool,
+    pub max_open_files: Option<u64>,
     pub drain_timeout: Duration,
     pub script_args: Vec<String>,
     pub help: bool,
@@ -46,6 +49,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         threads: 1,
         log_level: LogLevel::parse("info")?,
         reuse_port: false,
+        max_open_files: None,
         drain_timeout: Duration::from_secs(10),
         script_args: Vec::new(),
         help: false,
@@ -76,6 +80,11 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--log-level" => {
                 let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --log-level")?;
                 o.log_level = LogLevel::parse(&v)?;
+            }
+            "--max-open-files" => {
+                let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --max-open-files")?;
+                let n = v.parse().ok().filter(|n| *n > 0).ok_or(format!("invalid --max-open-files value: {v}"))?;
+                o.max_open_files = Some(n);
             }
             "--drain-timeout" => {
                 let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --drain-timeout")?;

@@ -33,6 +33,13 @@ fn main() -> ExitCode {
         let thread = std::thread::current();
         tracing::error!(target: "panic", "{} {info}", thread.name().unwrap_or("main"));
     }));
+    match weir::open_files::raise(opts.max_open_files) {
+        Ok(r) if r.now != r.was => {
+            tracing::info!(target: "limits", "open files: soft limit {} -> {} (hard {})", r.was, r.now, r.hard)
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(target: "limits", "open files: cannot set the soft limit: {e}"),
+    }
     let (path, source) = match &opts.target {
         Some(Target::File(f)) => match std::fs::read_to_string(f) {
             Ok(s) => (std::path::absolute(f).unwrap_or_else(|_| f.into()), s),
