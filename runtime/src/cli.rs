@@ -15,6 +15,7 @@ Options:
   --threads=<N|max>          Worker threads, each running the script (default 1)
   --log-level=<level>        error | warn | info | debug[:topic+topic] (default info)
   --reuse-port               Set SO_REUSEPORT on listeners
+  --admin-port=<[ip:]port>   Serve /metrics, /api/v1/status and /ready on this port
   --max-open-files=<N>       Raise the open-files soft limit to N at most (default: to
                              the hard limit)
   --drain-timeout=<duration> How long a stop waits for open connections: seconds or
@@ -37,6 +38,7 @@ pub struct Options {
     pub log_level: LogLevel,
     pub reuse_port: bool,
     pub max_open_files: Option<u64>,
+    pub admin_port: Option<std::net::SocketAddr>,
     pub drain_timeout: Duration,
     pub script_args: Vec<String>,
     pub help: bool,
@@ -50,6 +52,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         log_level: LogLevel::parse("info")?,
         reuse_port: false,
         max_open_files: None,
+        admin_port: None,
         drain_timeout: Duration::from_secs(10),
         script_args: Vec::new(),
         help: false,
@@ -81,6 +84,11 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --log-level")?;
                 o.log_level = LogLevel::parse(&v)?;
             }
+            "--admin-port" => {
+                let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --admin-port")?;
+                o.admin_port = Some(crate::admin::parse_address(&v)?);
+            }
+            "--admin-port-off" => o.admin_port = None,
             "--max-open-files" => {
                 let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --max-open-files")?;
                 let n = v.parse().ok().filter(|n| *n > 0).ok_or(format!("invalid --max-open-files value: {v}"))?;

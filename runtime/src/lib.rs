@@ -4,6 +4,7 @@
 //! See `engine` for the pipeline model, `js` for the host objects, `filters` for the
 //! filters, `bpf` for the eBPF glue.
 
+pub mod admin;
 pub mod args;
 pub mod bpf;
 pub mod cli;

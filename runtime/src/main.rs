@@ -54,6 +54,15 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     };
+    if let Some(addr) = opts.admin_port {
+        match weir::admin::start(addr, path.display().to_string()) {
+            Ok(bound) => tracing::info!(target: "admin", "Admin service started on {bound}"),
+            Err(e) => {
+                eprintln!("weir: cannot listen on the admin port {addr}: {e}");
+                return ExitCode::from(255);
+            }
+        }
+    }
     let script = Arc::new(weir::js::script::prepare(path, &source));
     let mut argv = vec![args[0].clone()];
     argv.extend(opts.script_args.iter().cloned());
@@ -96,6 +105,7 @@ async fn run(
     let mut start_failed = false;
     let mut failed = false;
     let mut running = threads;
+    let mut starting = threads;
     loop {
         tokio::select! {
             // In this order: a worker says why it could not start before it says it is done,
@@ -109,11 +119,16 @@ async fn run(
                     force_exit(0);
                 }
                 stopping = true;
+                weir::admin::set_ready(false);
                 tracing::info!(target: "shutdown", "Shutting down...");
                 let _ = cmd_tx.send(Command::Stop);
             }
             Some(code) = exit_rx.recv() => force_exit(code),
             Some(started) = ready_rx.recv() => {
+                if started.is_ok() {
+                    starting -= 1;
+                    weir::admin::set_ready(starting == 0 && !stopping);
+                }
                 if let Err(e) = started {
                     eprintln!("{}", e.0);
                     // Workers that did start run their exit callbacks (they may have

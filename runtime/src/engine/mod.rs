@@ -7,6 +7,7 @@ pub mod gauge;
 pub mod given;
 pub mod host;
 pub mod inbound;
+pub mod metrics;
 pub mod pace;
 pub mod pass;
 pub mod pipeline;

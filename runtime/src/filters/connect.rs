@@ -15,7 +15,7 @@ use tokio::task::AbortHandle;
 
 use super::Made;
 use crate::args::Args;
-use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Given, Output, Pass};
+use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Given, Output, Pass, metrics};
 use crate::net::duplex::{self, Side};
 use crate::net::outbox::{End, Outbox};
 use crate::net::reader::Ended;
@@ -206,7 +206,9 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     let idle = options.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
     let downstream = env.context.downstream.clone();
     let side = Upstream { target: &target, env: &env, outbox: &outbox };
+    let counted = metrics::Connection::outbound("TCP", &target);
     let reads = duplex::run(stream, &env, &outbox, &downstream, idle, &side).await;
+    counted.set_bytes(reads.read + reads.spliced, outbox.written());
     tracing::debug!(target: "outbound", "connection to {target} closed: {} bytes read, {} spliced", reads.read, reads.spliced);
 }
 

@@ -33,6 +33,7 @@ mod refs;
 pub mod script;
 mod script_error;
 pub mod state;
+pub mod stats;
 pub mod then;
 pub mod timeout;
 pub mod vars;
@@ -73,6 +74,7 @@ pub fn new_context() -> JsResult<JsContext> {
     pipy::register(&mut ctx)?;
     configuration::register(&mut ctx)?;
     algo::register(&mut ctx)?;
+    stats::register(&mut ctx)?;
     then::register(&mut ctx)?;
     pipeline::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;

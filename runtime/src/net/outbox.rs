@@ -62,6 +62,8 @@ pub struct Outbox {
     last_write: Cell<Option<tokio::time::Instant>>,
     /// Bytes this outbox added to `gauge` and has not yet written or released.
     counted: Cell<usize>,
+    /// Bytes written, for the metrics.
+    written: Cell<u64>,
 }
 
 impl Default for Outbox {
@@ -84,6 +86,7 @@ impl Outbox {
             writing: Cell::default(),
             last_write: Cell::default(),
             counted: Cell::default(),
+            written: Cell::default(),
         }
     }
 
@@ -96,9 +99,9 @@ impl Outbox {
             && let Some(socket) = self.socket.borrow().as_ref()
         {
             match socket.try_write(&bytes) {
-                Ok(n) if n == bytes.len() => return self.wrote(),
+                Ok(n) if n == bytes.len() => return self.wrote(n),
                 Ok(n) => {
-                    self.wrote();
+                    self.wrote(n);
                     let _ = bytes.split_to(n);
                 }
                 // Errors surface in the writer task, which retries the write.
@@ -148,8 +151,14 @@ impl Outbox {
         self.notify.notify_one();
     }
 
-    fn wrote(&self) {
+    fn wrote(&self, n: usize) {
         self.last_write.set(Some(tokio::time::Instant::now()));
+        self.written.set(self.written.get() + n as u64);
+    }
+
+    /// Bytes written to the socket so far (spliced ones too).
+    pub fn written(&self) -> u64 {
+        self.written.get()
     }
 
     /// When bytes were last written.
@@ -206,7 +215,7 @@ impl Outbox {
 
     /// `n` queued bytes went out: they no longer hold the other side back.
     fn sent(&self, n: usize) {
-        self.wrote();
+        self.wrote(n);
         self.release(n);
     }
 
@@ -305,7 +314,7 @@ impl KernelSink for Outbox {
             // Errors surface in the writer task, which retries.
             if let Ok(k) = stream.try_io(Interest::WRITABLE, || pipe.empty_into(stream.as_raw_fd(), left)) {
                 left -= k;
-                self.wrote();
+                self.wrote(k);
             }
         }
         if left > 0 {

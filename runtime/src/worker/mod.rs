@@ -113,7 +113,8 @@ async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::Loc
             // `idleTimeout: 0` turns the timeout off, as it does for `connect`.
             let idle = spec.idle_timeout.unwrap_or(listener::TCP_IDLE);
             let idle_timeout = Some(idle).filter(|d| !d.is_zero()).unwrap_or(crate::options::FOREVER);
-            let opts = Rc::new(serve::ServeOptions { idle_timeout });
+            let listen_label = crate::engine::metrics::listener_label(spec.addr);
+            let opts = Rc::new(serve::ServeOptions { idle_timeout, listen_label });
             let (layout, root) = (spec.layout.clone(), root.clone());
             let serve = move |stream| serve::serve(stream, layout.clone(), root.clone(), opts.clone());
             Some(local.spawn_local(listener::run(l, spec, serve)))

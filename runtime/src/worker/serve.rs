@@ -14,11 +14,13 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::ActiveGuard;
-use crate::engine::{Context, Inbound, Layout, Pipeline, StartSpec, host};
+use crate::engine::{Context, Inbound, Layout, Pipeline, StartSpec, host, metrics};
 use crate::net::outbox::Outbox;
 
 pub struct ServeOptions {
     pub idle_timeout: Duration,
+    /// The listener as the metrics name it (`[ip]:port/TCP`).
+    pub listen_label: String,
 }
 
 /// Serves one accepted connection. A panic while serving it (a bug, but one a peer's bytes or
@@ -65,7 +67,9 @@ async fn connection(
         _ => Vec::new(),
     };
     pipeline.start(&args);
+    let counted = metrics::Connection::inbound(opts.listen_label.clone());
     let (read, spliced) = crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
+    counted.set_bytes(read + spliced, outbox.written());
     drop(closing);
     tracing::debug!(target: "inbound", "inbound #{id} closed: {read} bytes read, {spliced} spliced");
 }
@@ -164,7 +168,8 @@ mod tests {
             let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (accepted, _) = listener.accept().await.unwrap();
             client.write_all(b"hello").await.unwrap();
-            let opts = Rc::new(ServeOptions { idle_timeout: std::time::Duration::from_secs(10) });
+            let opts =
+                Rc::new(ServeOptions { idle_timeout: std::time::Duration::from_secs(10), listen_label: String::new() });
             serve(accepted, Rc::new(layout), Context::root(), opts).await;
         });
         let seen = seen.borrow();

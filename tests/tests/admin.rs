@@ -1,0 +1,141 @@
+//! The admin port: `/metrics` with the script's `stats.*` metrics and the runtime's `pipy_*`
+//! series under Pipy's names, summed over worker threads; `/ready` and `/api/v1/status`; bad
+//! `--admin-port` values and a taken port stop the start with a clear error.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use weir_tests::*;
+
+const SCRIPT: &str = r#"
+var requests = new stats.Counter('demo_requests_total', ['path'])
+var temperature = new stats.Gauge('demo_temperature', ['room'])
+var sizes = new stats.Histogram('demo_size', [10, 100, Infinity])
+temperature.withLabels('kitchen').set(21.5)
+temperature.withLabels('cellar').set(12)
+temperature.withLabels('cellar').decrease(2)
+sizes.observe(5)
+sizes.observe(50)
+sizes.observe(5000)
+pipy.listen(PORT, $=>$.serveHTTP(
+  req => (requests.withLabels(req.head.path).increase(), new Message('ok\n'))
+))
+"#;
+
+/// GET `path` on the admin port: (status line, body).
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+}
+
+fn start(threads: &str) -> (Weir, u16, u16) {
+    let (port, admin) = (free_port(), free_port());
+    let mut weir = Weir::start(
+        &SCRIPT.replace("PORT", &port.to_string()),
+        &[&format!("--admin-port=127.0.0.1:{admin}"), &format!("--threads={threads}")],
+    );
+    weir.wait_listening();
+    (weir, port, admin)
+}
+
+#[test]
+fn metrics_show_the_scripts_stats_summed_over_threads_and_the_runtime_series() {
+    let (_weir, port, admin) = start("2");
+    for i in 0..20 {
+        let path = if i % 4 == 0 { "/b" } else { "/a" };
+        let (code, body, err) = curl(&["-H", "connection: close", &format!("http://127.0.0.1:{port}{path}")]);
+        assert_eq!((code, body.as_str()), (0, "ok\n"), "{err}");
+    }
+    assert_eq!(get(admin, "/metrics").0, "HTTP/1.1 200 OK");
+    // The runtime's own series: no connection open once the last one's task has ended.
+    let listen = format!("listen=\"[0.0.0.0]:{port}/TCP\"");
+    let text = wait_for_metrics(admin, &format!("pipy_inbound_count{{{listen}}} 0"));
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |l: &str| assert!(lines.contains(&l), "no line {l:?} in:\n{text}");
+    has("# TYPE demo_requests_total counter");
+    has("demo_requests_total{path=\"/a\"} 15");
+    has("demo_requests_total{path=\"/b\"} 5");
+    // Each of the two threads ran the script's top level: values set there count twice.
+    has("# TYPE demo_temperature gauge");
+    has("demo_temperature{room=\"kitchen\"} 43");
+    has("demo_temperature{room=\"cellar\"} 20");
+    has("# TYPE demo_size histogram");
+    has("demo_size_bucket{le=\"10\"} 2");
+    has("demo_size_bucket{le=\"100\"} 4");
+    has("demo_size_bucket{le=\"Inf\"} 6");
+    has("demo_size_count 6");
+    has("demo_size_sum 10110");
+    has("# TYPE pipy_inbound_count gauge");
+    let value = |name: &str| -> f64 {
+        let prefix = format!("{name}{{{listen}}} ");
+        let line = lines.iter().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {prefix} in:\n{text}"));
+        line[prefix.len()..].parse().unwrap()
+    };
+    // Every byte of the 20: each request is at least its request line, each response at
+    // least its status line.
+    assert!(value("pipy_inbound_in") >= 20.0 * 20.0, "{text}");
+    assert!(value("pipy_inbound_out") >= 20.0 * 17.0, "{text}");
+    has("# TYPE pipy_outbound_count gauge");
+}
+
+#[test]
+fn outbound_series_name_the_peer() {
+    let upstream = echo_server();
+    let (port, admin) = (free_port(), free_port());
+    let script = format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))\n");
+    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"hello").unwrap();
+    let mut b = [0u8; 5];
+    s.read_exact(&mut b).unwrap();
+    let (_, open) = get(admin, "/metrics");
+    let peer = format!("{{protocol=\"TCP\",peer=\"127.0.0.1:{upstream}\"}}");
+    assert!(open.contains(&format!("pipy_outbound_count{peer} 1")), "{open}");
+    drop(s);
+    let closed = wait_for_metrics(admin, &format!("pipy_outbound_in{peer} 5"));
+    assert!(closed.contains(&format!("pipy_outbound_out{peer} 5")), "{closed}");
+    assert!(closed.contains(&format!("pipy_outbound_count{peer} 0")), "{closed}");
+}
+
+/// `/metrics` once it has `line` (connections are counted as their tasks end).
+fn wait_for_metrics(admin: u16, line: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, text) = get(admin, "/metrics");
+        if text.lines().any(|l| l == line) || std::time::Instant::now() > deadline {
+            assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ready_and_status_answer() {
+    let (_weir, _, admin) = start("1");
+    assert_eq!(get(admin, "/ready"), ("HTTP/1.1 200 OK".into(), "ready\n".into()));
+    let (status, body) = get(admin, "/api/v1/status");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("\"version\":\"weir ") && body.contains("\"ready\":true"), "{body}");
+    assert_eq!(get(admin, "/nothing").0, "HTTP/1.1 404 Not Found");
+}
+
+#[test]
+fn a_bad_or_taken_admin_port_stops_the_start() {
+    let mut weir = Weir::start("", &["--admin-port=lots"]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255));
+    assert!(weir.stderr().iter().any(|l| l.contains("invalid --admin-port value: lots")), "{:?}", weir.stderr());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut weir = Weir::start("", &[&format!("--admin-port=127.0.0.1:{port}")]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255));
+    let said = format!("cannot listen on the admin port 127.0.0.1:{port}");
+    assert!(weir.stderr().iter().any(|l| l.contains(&said)), "{:?}", weir.stderr());
+}
