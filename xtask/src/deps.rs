@@ -20,6 +20,10 @@ pub const TEST: &[Need] = &[
     // The differential test's real upstream.
     Need { what: "nginx", package: "nginx-light" },
     Need { what: "python3", package: "python3" },
+    // tests/tests/deploy.rs reads the DaemonSet with it.
+    Need { what: "/usr/lib/python3/dist-packages/yaml/__init__.py", package: "python3-yaml" },
+    Need { what: "systemd-analyze", package: "systemd" },
+    Need { what: "setpriv", package: "util-linux" },
     Need { what: "node", package: "nodejs" },
     Need { what: "npm", package: "npm" },
 ];
