@@ -24,6 +24,7 @@ pub mod json;
 pub mod layout;
 pub mod message;
 pub mod modules;
+pub mod netmask;
 pub mod os;
 pub mod pipeline;
 pub mod pipy;
@@ -35,6 +36,8 @@ mod script_error;
 pub mod state;
 pub mod then;
 pub mod timeout;
+pub mod url;
+pub mod url_search_params;
 pub mod vars;
 pub mod yaml;
 
@@ -68,6 +71,9 @@ pub fn new_context() -> JsResult<JsContext> {
     head::register(&mut ctx)?;
     inbound::register(&mut ctx)?;
     cstruct::register(&mut ctx)?;
+    ctx.register_global_class::<netmask::Netmask>()?;
+    ctx.register_global_class::<url::Url>()?;
+    ctx.register_global_class::<url_search_params::UrlSearchParams>()?;
     timeout::register(&mut ctx)?;
     os::register(&mut ctx)?;
     pipy::register(&mut ctx)?;
