@@ -29,6 +29,8 @@ pub mod os;
 pub mod pipeline;
 pub mod pipy;
 pub mod print;
+#[cfg(test)]
+mod print_tests;
 pub mod promise;
 mod refs;
 pub mod script;
