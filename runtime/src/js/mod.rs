@@ -38,6 +38,7 @@ mod script_error;
 pub mod state;
 pub mod then;
 pub mod timeout;
+mod unported;
 pub mod url;
 pub mod url_search_params;
 pub mod vars;
@@ -85,6 +86,8 @@ pub fn new_context() -> JsResult<JsContext> {
     pipeline::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;
+    // Last: stand-ins go only where nothing above registered the name.
+    unported::register(&mut ctx)?;
     Ok(ctx)
 }
 
