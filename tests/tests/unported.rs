@@ -51,3 +51,14 @@ fn names_weir_has_are_no_stand_ins() {
     assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "{:?}", weir.stderr());
     assert_eq!(weir.stdout(), ["16777216 function"]);
 }
+
+#[test]
+fn a_script_may_define_its_own_value_under_a_stand_ins_name() {
+    let dir = TempDir::new();
+    let main = dir.0.join("main.js");
+    let script = "var stats = 1\nlet http = 2\nfunction crypto() { return 3 }\nprintln(stats, http, crypto())\n";
+    std::fs::write(&main, script).unwrap();
+    let mut weir = Weir::run_file(&main, &[], dir, |c| c);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "{:?}", weir.stderr());
+    assert_eq!(weir.stdout(), ["1 2 3"]);
+}
