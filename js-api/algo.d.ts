@@ -89,4 +89,40 @@ declare namespace algo {
     /** Back to `initial` tokens (not for a keyed quota). */
     reset(): void;
   }
+  /** Resources reused per tag: freed ones are handed out again before new ones are made. */
+  class ResourcePool {
+    /** `allocator(tag)` makes a resource when the tag has no free one. */
+    constructor(allocator: (tag: any) => any);
+    /** A free resource of `tag`, oldest freed first, or a new one. */
+    allocate(tag?: any): any;
+    /** Gives a resource back to the pool of the tag it was allocated for. */
+    free(resource: any): void;
+  }
+
+  /** Options of a `Cache`. */
+  interface CacheOptions {
+    /** Entries kept at most; the least recently used go first (default: no limit). */
+    size?: number;
+    /** How long an entry lives (default: for ever). */
+    ttl?: Duration;
+  }
+
+  /** A key-value cache; keys compare as `Map` keys do. */
+  class Cache {
+    constructor(allocate?: ((key: any) => any) | null, free?: ((key: any, value: any) => void) | null, options?: CacheOptions);
+    constructor(allocate: ((key: any) => any) | null, options?: CacheOptions);
+    constructor(options?: CacheOptions);
+    /** The value of `key`, made by `allocate(key)` and kept when there is none. */
+    get(key: any): any;
+    /** Sets the value of `key`, giving the least recently used entries past `size` to `free`. */
+    set(key: any, value: any): void;
+    /** Whether `key` has a live value. */
+    has(key: any): boolean;
+    /** The value of `key`, or `undefined`. */
+    find(key: any): any;
+    /** Removes `key`, giving its entry to `free`; whether it was there. */
+    remove(key: any): boolean;
+    /** Removes every entry, giving each to `free`. */
+    clear(): void;
+  }
 }

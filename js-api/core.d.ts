@@ -324,3 +324,84 @@ declare namespace YAML {
   /** A value as a YAML document. */
   function stringify(value: any): string | undefined;
 }
+
+/** An IPv4 or IPv6 address block in CIDR notation (Pipy's `Netmask`). */
+declare class Netmask {
+  /** `'10.0.0.1/24'` (no `/n`: width 0), or a width and 4 (IPv4) or 16 (IPv6) bytes. */
+  constructor(cidr: string);
+  constructor(bitmask: number, bytes: number[]);
+  /** 4 or 6. */
+  readonly version: 4 | 6;
+  /** The address as written. */
+  readonly ip: string;
+  /** The mask width. */
+  readonly bitmask: number;
+  /** The address with the host bits cleared. */
+  readonly base: string;
+  /** The mask as an address. */
+  readonly mask: string;
+  /** The host bits as an address. */
+  readonly hostmask: string;
+  /** The address with all host bits set. */
+  readonly broadcast: string;
+  /** How many addresses the block has. */
+  readonly size: number;
+  /** The first host address. */
+  readonly first: string;
+  /** The last host address. */
+  readonly last: string;
+  /** The address as 4 bytes, or 8 16-bit groups for IPv6. */
+  decompose(): number[];
+  /** The address as 4 or 16 bytes. */
+  toBytes(): number[];
+  /** Whether an address of the same version is in the block. */
+  contains(ip: string): boolean;
+  /** The next host address of the block, from the first; `''` once all were handed out. */
+  next(): string;
+  /** `ip/bitmask`. */
+  toString(): string;
+}
+
+/** A URL split as Pipy splits it: no canonical form; no scheme is `http:`, no port the scheme's. */
+declare class URL {
+  constructor(url: string, base?: string);
+  /** `user:password`. */
+  readonly auth: string;
+  /** `#fragment`. */
+  readonly hash: string;
+  /** `hostname:port` as written. */
+  readonly host: string;
+  readonly hostname: string;
+  readonly href: string;
+  /** `protocol//host`. */
+  readonly origin: string;
+  readonly password: string;
+  /** `pathname` and `search`. */
+  readonly path: string;
+  readonly pathname: string;
+  /** The port, or the scheme's (`'80'`, `'443'`, ...). */
+  readonly port: string;
+  /** `http:`. */
+  readonly protocol: string;
+  /** The query without `?`. */
+  readonly query: string;
+  /** The query with `?`. */
+  readonly search: string;
+  readonly searchParams: URLSearchParams;
+  readonly username: string;
+}
+
+/** Query parameters: a name holds a string, or an array when given more than once. */
+declare class URLSearchParams {
+  constructor(search?: string | Record<string, any>);
+  /** The first value, or `null`. */
+  get(name: string): string | null;
+  /** Every value. */
+  getAll(name: string): string[];
+  /** Replaces the values; `null` or `undefined` removes the name. */
+  set(name: string, value: any): void;
+  /** Names to a string or an array of strings. */
+  toObject(): Record<string, string | string[]>;
+  /** `a=1&a=2&b=x%20y`. */
+  toString(): string;
+}

@@ -9,6 +9,14 @@
   // Own properties every function has, which declarations do not list.
   var intrinsic = ['length', 'name', 'prototype', 'caller', 'arguments']
 
+  // Stand-ins for the Pipy names Weir does not have (runtime/src/js/unported.rs): they
+  // throw when used, and are no name the runtime has.
+  var unported = Symbol.for('weir.unported')
+  function standIn(holder, k) {
+    var v = Object.getOwnPropertyDescriptor(holder, k).value
+    return typeof v === 'function' && Object.getOwnPropertyDescriptor(v, unported) !== undefined
+  }
+
   // Namespace-like: a plain object (not an array) with at least one method.
   function hasMethods(v) {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return false
@@ -20,7 +28,7 @@
     var proto = Object.getOwnPropertyDescriptor(f, 'prototype')
     if (!proto || proto.value === null || typeof proto.value !== 'object') return
     for (var k of Object.getOwnPropertyNames(proto.value)) {
-      if (k !== 'constructor') lines.push(`member ${at}#${k}`)
+      if (k !== 'constructor' && !standIn(proto.value, k)) lines.push(`member ${at}#${k}`)
     }
   }
 
@@ -32,6 +40,7 @@
     walking.add(v)
     for (var k of Object.getOwnPropertyNames(v)) {
       if (typeof v === 'function' && intrinsic.includes(k)) continue
+      if (standIn(v, k)) continue
       var where = `${at}.${k}`
       lines.push(`member ${where}`)
       var d = Object.getOwnPropertyDescriptor(v, k)
@@ -46,6 +55,7 @@
   }
 
   for (var name of Object.getOwnPropertyNames(globalThis)) {
+    if (standIn(globalThis, name)) continue
     lines.push(`global ${name}`)
     var d = Object.getOwnPropertyDescriptor(globalThis, name)
     if (typeof d.value === 'function') {
@@ -57,8 +67,9 @@
   }
 
   // The configuration of the legacy style, which is no global.
-  for (var k of Object.getOwnPropertyNames(Object.getPrototypeOf(pipy()))) {
-    if (k !== 'constructor') lines.push(`member pipy()#${k}`)
+  var config = Object.getPrototypeOf(pipy())
+  for (var k of Object.getOwnPropertyNames(config)) {
+    if (k !== 'constructor' && !standIn(config, k)) lines.push(`member pipy()#${k}`)
   }
 
   println(lines.sort().join('\n'))

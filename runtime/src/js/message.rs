@@ -107,8 +107,12 @@ impl Class for Message {
     const LENGTH: usize = 3;
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
         let is_body = |v: &JsValue| v.is_string() || Data::bytes_of(v).is_some();
-        let mut m =
-            Message { head: JsValue::null(), body: JsValue::null(), tail: JsValue::null(), payload: JsValue::null() };
+        let mut m = Message {
+            head: JsValue::null(),
+            body: JsValue::null(),
+            tail: JsValue::null(),
+            payload: JsValue::undefined(),
+        };
         match args.len() {
             0 => {}
             1 if is_body(&args[0]) => m.body = to_body(&args[0], ctx)?,
@@ -126,9 +130,10 @@ impl Class for Message {
         Ok(m)
     }
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        // Pipy's order, which printing a message follows.
         getter::<Self>(class, js_string!("head"), |d| d.head.clone());
-        getter::<Self>(class, js_string!("body"), |d| d.body.clone());
         getter::<Self>(class, js_string!("tail"), |d| d.tail.clone());
+        getter::<Self>(class, js_string!("body"), |d| d.body.clone());
         getter::<Self>(class, js_string!("payload"), |d| d.payload.clone());
         Ok(())
     }

@@ -24,10 +24,13 @@ pub mod json;
 pub mod layout;
 pub mod message;
 pub mod modules;
+pub mod netmask;
 pub mod os;
 pub mod pipeline;
 pub mod pipy;
 pub mod print;
+#[cfg(test)]
+mod print_tests;
 pub mod promise;
 mod refs;
 pub mod script;
@@ -36,6 +39,9 @@ pub mod state;
 pub mod stats;
 pub mod then;
 pub mod timeout;
+mod unported;
+pub mod url;
+pub mod url_search_params;
 pub mod vars;
 pub mod yaml;
 
@@ -69,6 +75,9 @@ pub fn new_context() -> JsResult<JsContext> {
     head::register(&mut ctx)?;
     inbound::register(&mut ctx)?;
     cstruct::register(&mut ctx)?;
+    ctx.register_global_class::<netmask::Netmask>()?;
+    ctx.register_global_class::<url::Url>()?;
+    ctx.register_global_class::<url_search_params::UrlSearchParams>()?;
     timeout::register(&mut ctx)?;
     os::register(&mut ctx)?;
     pipy::register(&mut ctx)?;
@@ -79,6 +88,8 @@ pub fn new_context() -> JsResult<JsContext> {
     pipeline::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;
+    // Last: stand-ins go only where nothing above registered the name.
+    unported::register(&mut ctx)?;
     Ok(ctx)
 }
 

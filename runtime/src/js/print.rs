@@ -1,8 +1,9 @@
-//! `println`, `print`, and Pipy's dump format for values that are not strings.
+//! `println`, `print`, and Pipy's dump format for values that are not strings
+//! (Pipy's src/api/console.cpp), in print_tests.rs value by value.
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::PropertyKey;
-use boa_engine::{Context, JsResult, JsValue, NativeFunction, js_string};
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 
 use super::data::Data;
 
@@ -39,78 +40,203 @@ pub fn format_args(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
     Ok(s)
 }
 
-/// Pipy's `Console::dump` shape: `[ 1, 2 ]`, `{ "a": 1 }`, `Data[ 48 65 ]`.
+/// Pipy's `Console::dump` shape: `[ 1, 2 ]`, `{ a: 1 }`, `Data[ 48 65 ]`, `[  ]` when empty.
 pub fn dump(v: &JsValue, ctx: &mut Context, out: &mut String, depth: usize) -> JsResult<()> {
-    if let Some(s) = v.as_string() {
-        out.push_str(&format!("{:?}", s.to_std_string_escaped()));
-        return Ok(());
-    }
-    if let Some(b) = v.as_bigint() {
-        out.push_str(&b.to_string());
-        return Ok(());
-    }
-    let Some(obj) = v.as_object() else {
-        out.push_str(&v.to_string(ctx)?.to_std_string_escaped());
-        return Ok(());
-    };
-    if depth > 8 {
-        out.push_str("{ ... }");
-        return Ok(());
-    }
-    if let Some(data) = obj.downcast_ref::<Data>() {
-        out.push_str("Data[");
-        for b in data.bytes.iter().take(10) {
-            out.push_str(&format!(" {b:02x}"));
-        }
-        if data.bytes.len() > 10 {
-            out.push_str(&format!(" ... and {} more bytes", data.bytes.len() - 10));
-        }
-        out.push_str(" ]");
-        return Ok(());
-    }
-    if obj.is::<super::head::HttpHead>() {
-        let plain = super::head::to_plain(&obj, ctx)?;
-        return dump(&plain.into(), ctx, out, depth);
-    }
-    if obj.is_callable() {
-        let name = obj.get(js_string!("name"), ctx)?.to_string(ctx)?.to_std_string_escaped();
-        out.push_str(&format!("Function{{ {name} }}"));
-        return Ok(());
-    }
-    if obj.is_array() {
-        let arr = JsArray::from_object(obj.clone())?;
-        let len = arr.length(ctx)?;
-        if len == 0 {
-            out.push_str("[]");
+    Dump { seen: Vec::with_capacity(depth) }.value(v, ctx, out)
+}
+
+/// The objects being printed, outermost first: one met again is printed as recursive.
+struct Dump {
+    seen: Vec<JsObject>,
+}
+
+/// As Pipy, objects nested deeper than this print as `Object{ ... }`.
+const DEPTH: usize = 100;
+
+impl Dump {
+    fn value(&mut self, v: &JsValue, ctx: &mut Context, out: &mut String) -> JsResult<()> {
+        if let Some(s) = v.as_string() {
+            quote(&s.to_std_string_escaped(), out);
             return Ok(());
         }
-        out.push_str("[ ");
-        for i in 0..len {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            dump(&arr.get(i, ctx)?, ctx, out, depth + 1)?;
+        if let Some(n) = v.as_number() {
+            out.push_str(&number(n));
+            return Ok(());
         }
-        out.push_str(" ]");
-        return Ok(());
-    }
-    let keys = enumerable_keys(&obj, ctx)?;
-    let mut first = true;
-    out.push('{');
-    for k in keys {
-        let name = match &k {
-            PropertyKey::String(s) => s.to_std_string_escaped(),
-            PropertyKey::Index(i) => i.get().to_string(),
-            PropertyKey::Symbol(_) => continue,
+        if let Some(b) = v.as_bigint() {
+            out.push_str(&b.to_string());
+            return Ok(());
+        }
+        let Some(obj) = v.as_object() else {
+            out.push_str(&v.to_string(ctx)?.to_std_string_escaped());
+            return Ok(());
         };
-        out.push_str(if first { " " } else { ", " });
-        first = false;
-        out.push_str(&format!("{name:?}: "));
-        let value = obj.get(k, ctx)?;
-        dump(&value, ctx, out, depth + 1)?;
+        if let Some(data) = obj.downcast_ref::<Data>() {
+            data_bytes(&data.bytes, out);
+            return Ok(());
+        }
+        if obj.is::<super::head::HttpHead>() {
+            let plain = super::head::to_plain(&obj, ctx)?;
+            return self.value(&plain.into(), ctx, out);
+        }
+        if obj.is_callable() {
+            let name = obj.get(js_string!("name"), ctx)?.to_string(ctx)?.to_std_string_escaped();
+            out.push_str(&format!("Function{{ {name} }}"));
+            return Ok(());
+        }
+        if self.seen.iter().any(|o| JsObject::equals(o, &obj)) || self.seen.len() == DEPTH {
+            let kind = if obj.is_array() { "Array" } else { "Object" };
+            let what = if self.seen.len() == DEPTH { "..." } else { "...recursive" };
+            out.push_str(&format!("{kind}{{ {what} }}"));
+            return Ok(());
+        }
+        self.seen.push(obj.clone());
+        let r = if obj.is_array() { self.array(&obj, ctx, out) } else { self.object(&obj, ctx, out) };
+        self.seen.pop();
+        r
     }
-    out.push_str(if first { "}" } else { " }" });
-    Ok(())
+
+    /// `[ 1, empty x 2 times, 3 ]`: holes counted as Pipy counts them.
+    fn array(&mut self, obj: &JsObject, ctx: &mut Context, out: &mut String) -> JsResult<()> {
+        let arr = JsArray::from_object(obj.clone())?;
+        let len = arr.length(ctx)?;
+        let mut items = Vec::new();
+        let mut holes = 0u64;
+        let flush = |holes: &mut u64, items: &mut Vec<String>| {
+            match *holes {
+                0 => {}
+                1 => items.push("empty".into()),
+                n => items.push(format!("empty x {n} times")),
+            }
+            *holes = 0;
+        };
+        for i in 0..len {
+            if !obj.has_own_property(i, ctx)? {
+                holes += 1;
+                continue;
+            }
+            flush(&mut holes, &mut items);
+            let mut s = String::new();
+            self.value(&arr.get(i, ctx)?, ctx, &mut s)?;
+            items.push(s);
+        }
+        flush(&mut holes, &mut items);
+        out.push_str(&format!("[ {} ]", items.join(", ")));
+        Ok(())
+    }
+
+    /// `{ a: 1, b: "x" }`: a class's fields first (the accessors and values of its
+    /// prototypes, base first, as Pipy lists a class's fields), then own enumerable keys.
+    fn object(&mut self, obj: &JsObject, ctx: &mut Context, out: &mut String) -> JsResult<()> {
+        let mut fields = Vec::new();
+        for (name, value) in class_fields(obj, ctx)? {
+            let mut s = format!("{name}: ");
+            self.value(&value, ctx, &mut s)?;
+            fields.push(s);
+        }
+        for k in enumerable_keys(obj, ctx)? {
+            let name = match &k {
+                PropertyKey::String(s) => s.to_std_string_escaped(),
+                PropertyKey::Index(i) => i.get().to_string(),
+                PropertyKey::Symbol(_) => continue,
+            };
+            let mut s = format!("{name}: ");
+            self.value(&obj.get(k, ctx)?, ctx, &mut s)?;
+            fields.push(s);
+        }
+        out.push_str(&format!("{{ {} }}", fields.join(", ")));
+        Ok(())
+    }
+}
+
+/// The fields of an instance of a class (`Message`, `StreamEnd`, `Map`'s `size`): the getters
+/// and non-function values its prototypes define, base first. Plain objects have none.
+fn class_fields(obj: &JsObject, ctx: &mut Context) -> JsResult<Vec<(String, JsValue)>> {
+    let object_proto = ctx.intrinsics().constructors().object().prototype();
+    let mut protos = Vec::new();
+    let mut p = obj.prototype();
+    while let Some(proto) = p {
+        if JsObject::equals(&proto, &object_proto) {
+            break;
+        }
+        p = proto.prototype();
+        protos.push(proto);
+    }
+    let object = ctx.intrinsics().constructors().object().constructor();
+    let describe = object.get(js_string!("getOwnPropertyDescriptor"), ctx)?;
+    let describe = describe.as_callable().ok_or_else(|| super::type_error("Object.getOwnPropertyDescriptor"))?;
+    let mut fields = Vec::new();
+    for proto in protos.iter().rev() {
+        for key in proto.own_property_keys(ctx)? {
+            let PropertyKey::String(name) = &key else { continue };
+            let name = name.to_std_string_escaped();
+            let d = describe.call(
+                &JsValue::undefined(),
+                &[proto.clone().into(), JsString::from(name.as_str()).into()],
+                ctx,
+            )?;
+            let Some(d) = d.as_object() else { continue };
+            let (get, value) = (d.get(js_string!("get"), ctx)?, d.get(js_string!("value"), ctx)?);
+            let value = match get.as_callable() {
+                Some(getter) => getter.call(&obj.clone().into(), &[], ctx)?,
+                None if get.is_undefined() && !value.is_callable() && name != "constructor" => value,
+                None => continue,
+            };
+            fields.push((name, value));
+        }
+    }
+    Ok(fields)
+}
+
+/// Pipy's dump of a Data: the first 10 bytes, or all 11.
+fn data_bytes(bytes: &[u8], out: &mut String) {
+    let shown = if bytes.len() == 11 { 11 } else { 10 };
+    out.push_str("Data[");
+    for b in bytes.iter().take(shown) {
+        out.push_str(&format!(" {b:02x}"));
+    }
+    if bytes.len() > shown {
+        out.push_str(&format!(" ... and {} more bytes", bytes.len() - shown));
+    }
+    out.push_str(" ]");
+}
+
+/// A string in double quotes, escaped as Pipy's `utils::escape` does.
+fn quote(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A number as Pipy prints it (`%.12f` without trailing zeros: `1e21` in full, `-0`) when
+/// that reads back as the same number; else JavaScript's shortest form, because Pipy's
+/// twelve decimals lose digits (`0.1 + 0.2`, `1/3`, `1e-13`).
+pub fn number(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".into();
+    }
+    if n.is_infinite() {
+        return if n < 0.0 { "-Infinity" } else { "Infinity" }.into();
+    }
+    let fixed = format!("{n:.12}");
+    let pipy = fixed.trim_end_matches('0').trim_end_matches('.');
+    match pipy.parse::<f64>() {
+        Ok(back) if back.to_bits() == n.to_bits() => pipy.to_string(),
+        _ => JsValue::from(n).display().to_string(),
+    }
 }
 
 /// `Object.keys(obj)`: own enumerable string keys, in property order.

@@ -1,9 +1,11 @@
-//! The `algo` namespace: `URLRouter`, `RoundRobinLoadBalancer`, `LoadBalancer` and `Quota`, one
-//! file each, and the resources the balancers hand out.
+//! The `algo` namespace: `URLRouter`, `RoundRobinLoadBalancer`, `LoadBalancer`, `Quota`,
+//! `ResourcePool` and `Cache`, one file each, and the resources the balancers hand out.
 
+mod cache;
 mod load_balancer;
 pub mod quota;
 mod resource;
+mod resource_pool;
 mod round_robin_load_balancer;
 mod url_router;
 
@@ -12,9 +14,11 @@ use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{Context, JsResult, JsString, JsValue, NativeFunction, js_string};
 
+use cache::Cache;
 use load_balancer::LoadBalancer;
 use quota::Quota;
 use resource::Resource;
+use resource_pool::ResourcePool;
 use round_robin_load_balancer::RoundRobinLoadBalancer;
 use url_router::UrlRouter;
 
@@ -24,10 +28,20 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<LoadBalancer>()?;
     ctx.register_global_class::<Quota>()?;
     ctx.register_global_class::<Resource>()?;
+    ctx.register_global_class::<ResourcePool>()?;
+    ctx.register_global_class::<Cache>()?;
     let global = ctx.global_object();
     let mut algo = ObjectInitializer::new(ctx);
     let mut members = Vec::new();
-    for name in [UrlRouter::NAME, RoundRobinLoadBalancer::NAME, LoadBalancer::NAME, Quota::NAME] {
+    let names = [
+        UrlRouter::NAME,
+        RoundRobinLoadBalancer::NAME,
+        LoadBalancer::NAME,
+        Quota::NAME,
+        ResourcePool::NAME,
+        Cache::NAME,
+    ];
+    for name in names {
         members.push((JsString::from(name), global.get(JsString::from(name), algo.context())?));
     }
     for (name, ctor) in members {
@@ -35,7 +49,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     }
     let algo = algo.build();
     // The classes live under `algo`, not as globals.
-    for name in [UrlRouter::NAME, RoundRobinLoadBalancer::NAME, LoadBalancer::NAME, Quota::NAME, Resource::NAME] {
+    for name in names.into_iter().chain([Resource::NAME]) {
         global.delete_property_or_throw(JsString::from(name), ctx)?;
     }
     ctx.register_global_property(js_string!("algo"), algo, Attribute::WRITABLE | Attribute::CONFIGURABLE)?;
