@@ -12,12 +12,14 @@ pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
+pub mod decode_netlink;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
+pub mod encode_netlink;
 pub mod fork;
 pub mod handle;
 mod held;
@@ -110,4 +112,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("decompress", Plain(decompress::make)),
     ("throttleMessageRate", Plain(throttle_message_rate::make)),
     ("throttleDataRate", Plain(throttle_data_rate::make)),
+    ("encodeNetlink", Plain(encode_netlink::make)),
+    ("decodeNetlink", Plain(decode_netlink::make)),
 ];
