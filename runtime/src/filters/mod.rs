@@ -7,6 +7,7 @@ pub mod compress;
 pub mod compress_http;
 pub mod connect;
 pub mod connect_http_tunnel;
+pub mod connect_netlink;
 pub mod connect_socks;
 pub mod connect_udp;
 mod content_encoding;

@@ -26,16 +26,19 @@ pub mod message;
 pub mod modules;
 pub mod os;
 pub mod pipeline;
+mod pipeline_run;
 pub mod pipy;
 pub mod print;
 pub mod promise;
 mod refs;
+mod repeat;
 pub mod script;
 mod script_error;
 pub mod state;
 pub mod then;
 pub mod timeout;
 pub mod vars;
+mod watch;
 pub mod yaml;
 
 use std::cell::RefCell;
@@ -75,6 +78,7 @@ pub fn new_context() -> JsResult<JsContext> {
     algo::register(&mut ctx)?;
     then::register(&mut ctx)?;
     pipeline::register(&mut ctx)?;
+    repeat::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;
     Ok(ctx)
