@@ -219,6 +219,8 @@ declare class PipelineDesigner<StartArg = any> {
   onEnd(fn: () => void): this;
   /** The sub-pipeline of the joint filter before it (usually written right after it). */
   to(sub: SubPipeline): this;
+  /** Joint filter: runs the sub-pipeline on the input; when its output ends, `condition(streamEnd)` truthy (or a promise of it) runs a new one on the same input again, falsy passes the end on. */
+  repeat(condition: (end: StreamEnd) => any): this;
 }
 interface PipelineDesigner<StartArg = any> extends PipelineFilters<SubPipeline> {}
 

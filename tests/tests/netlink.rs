@@ -113,3 +113,24 @@ fn templates_spawn_and_process_and_repeat_loops() {
     }
     assert!(out.iter().any(|l| l == "processed 4"), "stdout {out:?} stderr {:?}", weir.stderr());
 }
+
+#[test]
+fn the_repeat_filter_runs_its_sub_pipeline_again_while_the_condition_holds() {
+    let script = "\
+        var runs = 0, waits = 0\n\
+        pipeline($=>$\n\
+          .repeat(e => runs < 3)\n\
+          .to($=>$.handleData(d => println('run', ++runs, d.toString())))\n\
+        ).process([new Data('x'), new StreamEnd]).then(() => println('done', runs))\n\
+        pipeline($=>$\n\
+          .repeat(e => new Timeout(0.01).wait().then(() => ++waits < 2))\n\
+          .to($=>$.replaceData(d => new Data(`${waits}:${d.toString()}`)))\n\
+          .handleData(d => println('out', d.toString()))\n\
+        ).process([new Data('y'), new StreamEnd]).then(() => println('waited', waits))\n";
+    let weir = Weir::start(script, &[]);
+    let out = wait_line(&weir, "waited 2", Duration::from_secs(10));
+    let first: Vec<_> = out.iter().filter(|l| l.starts_with("run") || l.starts_with("done")).collect();
+    assert_eq!(first, ["run 1 x", "run 2 x", "run 3 x", "done 3"], "stdout {out:?} stderr {:?}", weir.stderr());
+    let second: Vec<_> = out.iter().filter(|l| l.starts_with("out") || l.starts_with("waited")).collect();
+    assert_eq!(second, ["out 0:y", "out 1:y", "waited 2"], "stdout {out:?} stderr {:?}", weir.stderr());
+}

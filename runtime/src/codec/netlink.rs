@@ -110,9 +110,12 @@ mod tests {
 
     use super::*;
 
+    /// A whole message: its head and payload.
+    type Whole = (Header, Vec<u8>);
+
     /// Decodes `chunks` one after another; pieces with the payload parts of each message
     /// joined, so that different splits compare equal.
-    fn decode(chunks: &[&[u8]]) -> (Vec<(Header, Vec<u8>)>, Result<(), BadLength>) {
+    fn decode(chunks: &[&[u8]]) -> (Vec<Whole>, Result<(), BadLength>) {
         let mut d = Decoder::default();
         let mut msgs: Vec<(Header, Vec<u8>, bool)> = Vec::new();
         let mut result = Ok(());

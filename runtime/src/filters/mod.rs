@@ -28,6 +28,7 @@ mod http_server;
 pub mod link;
 pub mod mux_http;
 pub mod print;
+pub mod repeat;
 pub mod replace;
 mod reply;
 mod select;
@@ -115,4 +116,5 @@ pub const ALL: &[(&str, Maker)] = &[
     ("throttleDataRate", Plain(throttle_data_rate::make)),
     ("encodeNetlink", Plain(encode_netlink::make)),
     ("decodeNetlink", Plain(decode_netlink::make)),
+    ("repeat", Plain(repeat::make)),
 ];
