@@ -134,3 +134,17 @@ fn the_repeat_filter_runs_its_sub_pipeline_again_while_the_condition_holds() {
     let second: Vec<_> = out.iter().filter(|l| l.starts_with("out") || l.starts_with("waited")).collect();
     assert_eq!(second, ["out 0:y", "out 1:y", "waited 2"], "stdout {out:?} stderr {:?}", weir.stderr());
 }
+
+#[test]
+fn a_netlink_family_the_kernel_lacks_ends_the_stream_with_an_error() {
+    let script = "\
+        pipeline($=>$\n\
+          .onStart(new Data)\n\
+          .connect('pid=0;groups=0', { protocol: 'netlink', netlinkFamily: 31 })\n\
+          .handleStreamEnd(e => println('ended', e.error))\n\
+        ).spawn().then(() => println('spawn resolved'))\n";
+    let weir = Weir::start(script, &[]);
+    let out = wait_line(&weir, "spawn resolved", Duration::from_secs(10));
+    assert_eq!(out, ["ended ConnectionRefused", "spawn resolved"], "stderr {:?}", weir.stderr());
+    assert!(weir.stderr().iter().any(|l| l.contains("netlink family 31")), "stderr {:?}", weir.stderr());
+}

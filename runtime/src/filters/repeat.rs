@@ -173,3 +173,22 @@ impl Filter for Repeat {
         collected.into_iter().for_each(|e| out.emit(e));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::host::stub::{self, StubHost};
+
+    #[test]
+    fn input_over_the_limit_ends_the_stream() {
+        StubHost::install();
+        let spec = Spec { condition: StubHost::callback(), sub: stub::layout(vec![]) };
+        let input = vec![Event::Data(Bytes::from(vec![b'x'; INPUT_LIMIT])), Event::Data(Bytes::from_static(b"y"))];
+        let out = stub::run(vec![Box::new(spec)], input);
+        // The first piece went through the (empty) sub-pipeline; the one past the limit ended it.
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1], "StreamEnd error");
+    }
+}
