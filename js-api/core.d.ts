@@ -12,6 +12,13 @@ declare function println(...args: any[]): void;
 /** Writes its arguments to stdout, separated by spaces, with no newline. */
 declare function print(...args: any[]): void;
 
+/** Calls `fn(i)` for i = 0, 1, ... until it returns something other than `undefined`, and returns that. */
+declare function repeat<T>(fn: (i: number) => T | undefined): T;
+/** Calls `fn(i)` `count` times or until it returns something other than `undefined` (returned). */
+declare function repeat<T>(count: number, fn: (i: number) => T | undefined): T | undefined;
+/** Calls `fn(item, i)` for each item or until it returns something other than `undefined` (returned). */
+declare function repeat<T, I>(items: I[], fn: (item: I, i: number) => T | undefined): T | undefined;
+
 /** Log lines on stderr, in the runtime's log format (`[INF] ...`). */
 declare namespace console {
   /** Logs at the `info` level. */
@@ -234,6 +241,8 @@ interface Pipy {
   exit(callback: () => void | Promise<any>): void;
   /** Stops the process with an exit code (default 0). */
   exit(code?: number): void;
+  /** Resolves, with `[path]`, once the file (relative to the script's folder) changes, appears or goes. */
+  watch(path: string): Promise<string[]>;
   /** Runs a command (no shell: a string is split on white space) and returns its stdout. */
   exec(command: string | string[]): Data;
   /** Milliseconds since the process started. */

@@ -32,8 +32,12 @@ interface ConnectOptions {
   connectTimeout?: Duration;
   /** Closes the connection without traffic in either direction for this long (default 60 s, 0 never). */
   idleTimeout?: Duration;
-  /** `'udp'`: each input Data is sent as one datagram, each datagram received comes out as one Data. */
-  protocol?: 'tcp' | 'udp';
+  /** `'udp'`: each input Data is sent as one datagram, each datagram received comes out as one Data. `'netlink'`: the same with a netlink socket to the kernel (the target is only named in logs). */
+  protocol?: 'tcp' | 'udp' | 'netlink';
+  /** With `'netlink'`: the socket's protocol (0 NETLINK_ROUTE, the default). */
+  netlinkFamily?: number;
+  /** With `'netlink'`: the socket's own address, `'pid=0;groups=N'` (N: the multicast groups it hears). */
+  bind?: string;
 }
 
 /** Options of the HTTP encoders. */
@@ -191,6 +195,10 @@ interface PipelineFilters<Sub> {
   throttleMessageRate(quota: algo.Quota | (() => algo.Quota), options?: ThrottleOptions): this;
   /** Each byte of Data takes a token of the quota; what is not covered waits, with what follows, for the refill. */
   throttleDataRate(quota: algo.Quota | (() => algo.Quota), options?: ThrottleOptions): this;
+  /** Each message (head `{ type, flags, seq, pid }`, body the payload) becomes one Data: the netlink header and the body. */
+  encodeNetlink(): this;
+  /** Netlink messages in the input become messages with head `{ type, flags, seq, pid }` and the payload as body. */
+  decodeNetlink(): this;
 }
 
 /** Options of `throttleMessageRate()` and `throttleDataRate()`. */
@@ -211,12 +219,18 @@ declare class PipelineDesigner<StartArg = any> {
   onEnd(fn: () => void): this;
   /** The sub-pipeline of the joint filter before it (usually written right after it). */
   to(sub: SubPipeline): this;
+  /** Joint filter: runs the sub-pipeline on the input; when its output ends, `condition(streamEnd)` truthy (or a promise of it) runs a new one on the same input again, falsy passes the end on. */
+  repeat(condition: (end: StreamEnd) => any): this;
 }
 interface PipelineDesigner<StartArg = any> extends PipelineFilters<SubPipeline> {}
 
 /** A pipeline laid out once by `pipeline()`, usable wherever a builder is. */
 declare class PipelineTemplate {
   private constructor();
+  /** Runs one pipeline of the template on its own, `args` going to its `onStart`; resolved once its output ends. */
+  spawn(...args: any[]): Promise<void>;
+  /** Runs one pipeline fed `events`, what a promise resolves to, or what `fn()` returns (again and again, waiting on promises, until it returns nothing); resolved once its output ends. */
+  process(events: Events | Promise<Events> | (() => Events | Promise<Events> | void)): Promise<void>;
 }
 
 /** Lays out a pipeline once; the template can be given wherever a builder is. */

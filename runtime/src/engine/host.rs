@@ -90,6 +90,12 @@ pub trait Host {
 
     /// The token bucket of an `algo.Quota` value (what a throttle's function returned).
     fn quota_of(&self, v: &Value) -> Option<Rc<Bucket>>;
+
+    /// The number in field `name` of a script's head object (a netlink head's `type`), if
+    /// it has one.
+    fn head_number(&self, _head: &Value, _name: &str) -> Option<f64> {
+        None
+    }
 }
 
 /// What a host's `request_head`/`response_head` do with a head that is already Rust.

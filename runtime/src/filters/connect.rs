@@ -29,6 +29,9 @@ struct Options {
 }
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
+    if super::connect_netlink::wanted(args)? {
+        return super::connect_netlink::make(args);
+    }
     if super::connect_udp::wanted(args)? {
         return super::connect_udp::make(args);
     }

@@ -7,17 +7,20 @@ pub mod compress;
 pub mod compress_http;
 pub mod connect;
 pub mod connect_http_tunnel;
+pub mod connect_netlink;
 pub mod connect_socks;
 pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
+pub mod decode_netlink;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
+pub mod encode_netlink;
 pub mod fork;
 pub mod handle;
 mod held;
@@ -25,6 +28,7 @@ mod http_server;
 pub mod link;
 pub mod mux_http;
 pub mod print;
+pub mod repeat;
 pub mod replace;
 mod reply;
 mod select;
@@ -110,4 +114,7 @@ pub const ALL: &[(&str, Maker)] = &[
     ("decompress", Plain(decompress::make)),
     ("throttleMessageRate", Plain(throttle_message_rate::make)),
     ("throttleDataRate", Plain(throttle_data_rate::make)),
+    ("encodeNetlink", Plain(encode_netlink::make)),
+    ("decodeNetlink", Plain(decode_netlink::make)),
+    ("repeat", Plain(repeat::make)),
 ];

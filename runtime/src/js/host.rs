@@ -145,4 +145,15 @@ impl Host for JsHost {
     fn quota_of(&self, v: &Value) -> Option<Rc<Bucket>> {
         super::algo::quota::bucket_of(v)
     }
+
+    fn head_number(&self, head: &Value, name: &str) -> Option<f64> {
+        super::with_js(|ctx| {
+            let v = head.as_object()?.get(JsString::from(name), ctx).ok()?;
+            if v.is_null_or_undefined() {
+                return None;
+            }
+            v.to_number(ctx).ok()
+        })
+        .flatten()
+    }
 }

@@ -27,12 +27,14 @@ pub mod modules;
 pub mod netmask;
 pub mod os;
 pub mod pipeline;
+mod pipeline_run;
 pub mod pipy;
 pub mod print;
 #[cfg(test)]
 mod print_tests;
 pub mod promise;
 mod refs;
+mod repeat;
 pub mod script;
 mod script_error;
 pub mod state;
@@ -43,6 +45,7 @@ mod unported;
 pub mod url;
 pub mod url_search_params;
 pub mod vars;
+mod watch;
 pub mod yaml;
 
 use std::cell::RefCell;
@@ -86,6 +89,7 @@ pub fn new_context() -> JsResult<JsContext> {
     stats::register(&mut ctx)?;
     then::register(&mut ctx)?;
     pipeline::register(&mut ctx)?;
+    repeat::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;
     // Last: stand-ins go only where nothing above registered the name.

@@ -1,4 +1,5 @@
-//! `pipeline($=>$...)`: a layout built once, usable wherever a builder is accepted.
+//! `pipeline($=>$...)`: a layout built once, usable wherever a builder is accepted, and run
+//! on its own with `spawn`/`process` (js/pipeline_run.rs).
 
 use std::rc::Rc;
 
@@ -27,7 +28,9 @@ impl Class for PipelineTemplate {
         Err(type_error("use pipeline($=>$...) to make a pipeline template"))
     }
 
-    fn init(_: &mut ClassBuilder<'_>) -> JsResult<()> {
+    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
+        class.method(js_string!("spawn"), 0, NativeFunction::from_fn_ptr(super::pipeline_run::spawn));
+        class.method(js_string!("process"), 1, NativeFunction::from_fn_ptr(super::pipeline_run::process));
         Ok(())
     }
 }
