@@ -101,11 +101,9 @@ async fn run(
 
     // Signals are heard while the workers still load the script, too: a script that never
     // finishes loading can still be stopped by a second signal.
-    let mut stopping = false;
-    let mut start_failed = false;
-    let mut failed = false;
-    let mut running = threads;
-    let mut starting = threads;
+    let (mut stopping, mut start_failed, mut failed) = (false, false, false);
+    // Workers still running, and still loading the script.
+    let (mut running, mut starting) = (threads, threads);
     loop {
         tokio::select! {
             // In this order: a worker says why it could not start before it says it is done,
@@ -115,8 +113,7 @@ async fn run(
             // detach eBPF programs in the samples) run under service managers.
             _ = async { tokio::select! { _ = sigint.recv() => {}, _ = sigterm.recv() => {} } } => {
                 if stopping {
-                    tracing::info!(target: "shutdown", "Forcing to shut down...");
-                    force_exit(0);
+                    force_stop();
                 }
                 stopping = true;
                 weir::admin::set_ready(false);
@@ -124,19 +121,19 @@ async fn run(
                 let _ = cmd_tx.send(Command::Stop);
             }
             Some(code) = exit_rx.recv() => force_exit(code),
-            Some(started) = ready_rx.recv() => {
-                if started.is_ok() {
+            Some(started) = ready_rx.recv() => match started {
+                Ok(()) => {
                     starting -= 1;
                     weir::admin::set_ready(starting == 0 && !stopping);
                 }
-                if let Err(e) = started {
+                Err(e) => {
                     eprintln!("{}", e.0);
                     // Workers that did start run their exit callbacks (they may have
                     // attached something); all of them must be gone before the exit.
                     start_failed = true;
                     let _ = cmd_tx.send(Command::Stop);
                 }
-            }
+            },
             d = done_rx.recv() => {
                 if d == Some(false) && !failed {
                     // The others stop too: a process that lost a worker should be seen,
@@ -148,14 +145,19 @@ async fn run(
                 if d.is_some() { running -= 1; }
                 if running == 0 || d.is_none() {
                     join(workers).await;
-                    return match (start_failed, failed) {
-                        (true, _) => ExitCode::from(255),
-                        (_, true) => ExitCode::FAILURE,
-                        _ => ExitCode::SUCCESS,
-                    };
+                    return exit_code(start_failed, failed);
                 }
             }
         }
+    }
+}
+
+/// 255 when the script could not start (as for a script error), 1 when a worker died.
+fn exit_code(start_failed: bool, failed: bool) -> ExitCode {
+    match (start_failed, failed) {
+        (true, _) => ExitCode::from(255),
+        (_, true) => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
     }
 }
 
@@ -192,6 +194,12 @@ fn spawn_workers(threads: usize, config: impl Fn(usize) -> WorkerConfig) -> Work
 /// while a worker still tears down its JS heap corrupts memory at exit.
 async fn join(workers: Vec<std::thread::JoinHandle<()>>) {
     let _ = tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| drop(w.join()))).await;
+}
+
+/// A second signal: exits at once, exit callbacks not awaited.
+fn force_stop() -> ! {
+    tracing::info!(target: "shutdown", "Forcing to shut down...");
+    force_exit(0)
 }
 
 /// Exits now, with workers still running: `_exit` skips the process-wide destructors that
