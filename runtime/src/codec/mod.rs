@@ -3,5 +3,7 @@
 
 pub mod c_layout;
 pub mod compress;
+pub mod der;
 pub mod http1;
 pub mod socks;
+pub mod x509;
