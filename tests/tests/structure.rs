@@ -97,6 +97,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("bpf", &["crate::js", "crate::filters", "crate::worker"]),
     ("filters", &["crate::js", "crate::worker"]),
     ("args.rs", &["crate::js", "crate::worker"]),
+    ("tls_material.rs", &["crate::js", "crate::filters", "crate::worker", "crate::net", "crate::engine"]),
     ("js", &["crate::worker"]),
 ];
 

@@ -3,6 +3,8 @@
 
 pub mod c_layout;
 pub mod compress;
+pub mod der;
 pub mod http1;
 pub mod netlink;
 pub mod socks;
+pub mod x509;

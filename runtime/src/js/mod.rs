@@ -9,6 +9,7 @@ pub mod algo;
 pub mod bpf;
 pub mod configuration;
 pub mod console;
+pub mod crypto;
 pub mod cstruct;
 pub mod data;
 pub mod designer;
@@ -87,6 +88,7 @@ pub fn new_context() -> JsResult<JsContext> {
     configuration::register(&mut ctx)?;
     algo::register(&mut ctx)?;
     stats::register(&mut ctx)?;
+    crypto::register(&mut ctx)?;
     then::register(&mut ctx)?;
     pipeline::register(&mut ctx)?;
     repeat::register(&mut ctx)?;
