@@ -63,7 +63,10 @@ declare namespace bpf {
     readonly fd: number;
     /** Kernel program id, 0 until loaded. */
     readonly id: number;
-    /** Loads the program once and returns it. Types must match its ELF section. */
+    /**
+     * Loads the program once and returns it. Types must match its ELF section; a program in
+     * `.text` (no `SEC()`, as in Pipy's samples) takes them as given.
+     */
     load(progType: ProgramType, attachType?: AttachType): Program;
   }
 
@@ -111,6 +114,12 @@ declare namespace bpf {
 
   /** Loads (once per process) a BPF object file and creates its maps. */
   function object(data: Data): ObjectFile;
+
+  /** Pins a program, map or link fd at a path on a bpffs; the pin outlives the process. */
+  function pin(pathname: string, fd: number): void;
+
+  /** An fd for what is pinned at `pathname`, open for the life of the process. */
+  function get(pathname: string): number;
 
   /** Attaches a loaded program to a cgroup v2 directory with a bpf link. */
   function attach(attachType: AttachType, programFd: number, cgroupPath: string): void;

@@ -225,6 +225,21 @@ fn detach(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     Ok(JsValue::undefined())
 }
 
+/// `bpf.pin(path, fd)`: pins a program, map or link on a bpffs. Pins outlive the process;
+/// removing them is the script's (`os.rm`), as in Pipy.
+fn pin(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = arg_str(args, 0).ok_or_else(|| type_error("bpf.pin: pathname must be a string"))?;
+    let fd = args.get(1).cloned().unwrap_or_default().to_i32(ctx)?;
+    bpf::pin(Path::new(&path), fd).map_err(error)?;
+    Ok(JsValue::undefined())
+}
+
+/// `bpf.get(path)`: an fd for what is pinned at `path`, open for the life of the process.
+fn get(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let path = arg_str(args, 0).ok_or_else(|| type_error("bpf.get: pathname must be a string"))?;
+    Ok(bpf::get(Path::new(&path)).map_err(error)?.into())
+}
+
 fn cgroup(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     let id = arg_str(args, 0).and_then(|p| bpf::cgroup::cgroup_id(Path::new(&p))).unwrap_or(0);
     Ok(JsBigInt::from(id).into())
@@ -287,6 +302,8 @@ fn pid_namespace(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     let ns = ObjectInitializer::new(ctx)
         .function(NativeFunction::from_fn_ptr(object), js_string!("object"), 1)
+        .function(NativeFunction::from_fn_ptr(pin), js_string!("pin"), 2)
+        .function(NativeFunction::from_fn_ptr(get), js_string!("get"), 1)
         .function(NativeFunction::from_fn_ptr(attach), js_string!("attach"), 3)
         .function(NativeFunction::from_fn_ptr(detach), js_string!("detach"), 3)
         .function(NativeFunction::from_fn_ptr(cgroup), js_string!("cgroup"), 1)
