@@ -13,6 +13,7 @@ pub mod cstruct;
 pub mod data;
 pub mod designer;
 pub mod events;
+mod exec;
 #[cfg(test)]
 mod filter_tests;
 pub mod head;
