@@ -135,9 +135,10 @@ mod tests {
             return;
         }
         let obj = super::super::open(OBJECT).unwrap();
-        assert_eq!(obj.programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect::<Vec<_>>(), [(
-            "count_all", ".text"
-        )]);
+        assert_eq!(
+            obj.programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect::<Vec<_>>(),
+            [("count_all", ".text")]
+        );
         let loaded = obj.load("count_all", 1, 0).unwrap();
         assert!(loaded.fd > 0 && loaded.id > 0, "{loaded:?}");
         assert_eq!(obj.load("count_all", 1, 0).unwrap().fd, loaded.fd, "a second load returns the first");
