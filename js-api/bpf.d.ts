@@ -104,6 +104,25 @@ declare namespace bpf {
     entries(): [any, any][];
   }
 
+  /** What `bpf.Map.list()` tells of each map in the kernel. */
+  interface MapInfo {
+    readonly name: string;
+    readonly id: number;
+    readonly type: number;
+    readonly flags: number;
+    readonly maxEntries: number;
+    readonly keySize: number;
+    readonly valueSize: number;
+  }
+
+  /** Maps made by other objects or processes. */
+  const Map: {
+    /** Every map in the kernel. */
+    list(): MapInfo[];
+    /** A map by its kernel id; keys and values use the given layouts, or Data without them. */
+    open(id: number, keyType?: CStruct | CUnion | null, valueType?: CStruct | CUnion | null): Map;
+  };
+
   /** What `bpf.object()` returns. */
   interface ObjectFile {
     /** The object's programs, not loaded yet. */

@@ -70,3 +70,28 @@ fn the_sample_counts_packets_on_the_namespaces_lo_and_detaches_on_sigint() {
     let shown = String::from_utf8_lossy(&shown.stdout).to_string();
     assert!(!shown.contains("xdp"), "XDP still on lo after SIGINT:\n{shown}");
 }
+
+/// `bpf.Map.list()` shows the sample's map, and `bpf.Map.open(id, ...)` reaches the same
+/// kernel map: an entry written through one is read through the other.
+#[test]
+fn a_map_is_listed_and_opened_by_id() {
+    require_ebpf!("a_map_is_listed_and_opened_by_id");
+    let object = workspace().join("samples/bpf/packet-counter/packet-counter.o");
+    let script = format!(
+        r#"
+var obj = bpf.object(os.readFile('{}'))
+var packets = obj.maps.find(m => m.name === 'packets')
+var listed = bpf.Map.list().find(m => m.id === packets.id)
+println(listed.name, listed.type, listed.keySize, listed.valueSize, listed.maxEntries)
+var key = new CStruct({{ ip: 'uint8[4]' }})
+var value = new CStruct({{ i: 'uint32' }})
+var opened = bpf.Map.open(packets.id, key, value)
+opened.update({{ ip: [10, 0, 0, 1] }}, {{ i: 42 }})
+println(packets.lookup({{ ip: {{ u8: [10, 0, 0, 1] }} }}).i, opened.entries().length)
+"#,
+        object.display()
+    );
+    let mut weir = Weir::start(&script, &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "stderr: {:?}", weir.stderr());
+    assert_eq!(weir.stdout(), ["packets 9 4 4 1024", "42 1"]);
+}

@@ -114,7 +114,7 @@ struct Inner {
 
 pub struct Object {
     pub programs: Vec<ProgramMeta>,
-    pub maps: Vec<MapHandle>,
+    pub maps: Vec<Arc<MapHandle>>,
     text: HashMap<String, text::TextProgram>,
     license: CString,
     inner: Mutex<Inner>,
@@ -188,7 +188,7 @@ pub fn open(bytes: &[u8]) -> Result<Arc<Object>, Error> {
         let Some(map) = ebpf.take_map(&t.name) else {
             continue;
         };
-        maps.push(MapHandle::new(t.name, t.key, t.value, map)?);
+        maps.push(Arc::new(MapHandle::new(t.name, t.key, t.value, map)?));
     }
     let inner = Mutex::new(Inner { ebpf, loaded: HashMap::new(), text_fds: Vec::new() });
     let obj = Arc::new(Object { programs, maps, text, license, inner });

@@ -48,8 +48,8 @@ fn object(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         programs.push(program_object(&obj, &p.name, ctx));
     }
     let mut maps = Vec::new();
-    for i in 0..obj.maps.len() {
-        maps.push(map_object(&obj, i, ctx)?);
+    for m in &obj.maps {
+        maps.push(map_object(m.clone(), ctx)?);
     }
     let programs = JsArray::from_iter(programs, ctx);
     let maps = JsArray::from_iter(maps, ctx);
@@ -81,10 +81,10 @@ fn program_object(obj: &Arc<Object>, name: &str, ctx: &mut Context) -> JsValue {
         .into()
 }
 
-type MapRef = (Arc<Object>, usize);
+type MapRef = Arc<MapHandle>;
 
 fn map_of(r: &MapRef) -> &MapHandle {
-    &r.0.maps[r.1]
+    r
 }
 
 /// Bytes for a key or value: a `Data` as is, anything else encoded with the map's layout.
@@ -105,9 +105,8 @@ fn decode(bytes: Vec<u8>, layout: Option<&Arc<Layout>>, ctx: &mut Context) -> Js
     }
 }
 
-fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<JsValue> {
-    let m = &obj.maps[index];
-    let state = || (obj.clone(), index);
+pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsValue> {
+    let state = || m.clone();
     let key_type = m.def.key.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
     let value_type = m.def.value.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
 
@@ -300,7 +299,9 @@ fn pid_namespace(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 }
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
+    let map = super::bpf_map::namespace(ctx);
     let ns = ObjectInitializer::new(ctx)
+        .property(js_string!("Map"), map, Attribute::WRITABLE | Attribute::CONFIGURABLE)
         .function(NativeFunction::from_fn_ptr(object), js_string!("object"), 1)
         .function(NativeFunction::from_fn_ptr(pin), js_string!("pin"), 2)
         .function(NativeFunction::from_fn_ptr(get), js_string!("get"), 1)

@@ -7,6 +7,7 @@
 
 pub mod algo;
 pub mod bpf;
+mod bpf_map;
 pub mod configuration;
 pub mod console;
 pub mod cstruct;
