@@ -147,8 +147,9 @@ struct Elf<'a> {
 }
 
 /// The programs of an object file, its raw `.BTF` and its license. Programs are the
-/// functions in executable sections, `.text` included, as Pipy lists them.
-fn read_elf(bytes: &[u8]) -> Result<Elf<'_>, Error> {
+/// functions in executable sections, `.text` included, as Pipy lists them; those in `.text`
+/// and in the sections `hidden` from aya are loaded by `text`.
+fn read_elf<'a>(bytes: &'a [u8], hidden: &[String]) -> Result<Elf<'a>, Error> {
     let bad = |e: object::Error| Error::new("bpf.object", format!("not a BPF object file: {e}"));
     let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(bytes).map_err(bad)?;
     // The BTF reader is little-endian only, and BPF objects are built for the host's order.
@@ -169,8 +170,52 @@ fn read_elf(bytes: &[u8]) -> Result<Elf<'_>, Error> {
     let btf = elf.section_by_name(".BTF").map(|s| s.data()).transpose().map_err(bad)?;
     let license = elf.section_by_name("license").map(|s| s.data()).transpose().map_err(bad)?.unwrap_or_default();
     let license = CString::new(license.split(|c| *c == 0).next().unwrap_or_default()).expect("cut at the first NUL");
-    let text = text::programs(&elf)?.into_iter().collect();
+    let mut text = HashMap::new();
+    for section in std::iter::once(".text").chain(hidden.iter().map(String::as_str)) {
+        text.extend(text::programs(&elf, section)?);
+    }
     Ok(Elf { programs, btf, text, license })
+}
+
+/// Loads an object with aya. A program section aya does not know makes it refuse the whole
+/// object; such a section is hidden from it (no longer marked executable, in a copy) and the
+/// load retried, and its programs are left to `text`. Returns the sections hidden.
+fn load_with_aya(bytes: &[u8]) -> Result<(Ebpf, Vec<String>), Error> {
+    let mut copy: Option<Vec<u8>> = None;
+    let mut hidden = Vec::new();
+    loop {
+        match EbpfLoader::new().load(copy.as_deref().unwrap_or(bytes)) {
+            Ok(ebpf) => return Ok((ebpf, hidden)),
+            Err(aya::EbpfError::ParseError(aya_obj::ParseError::InvalidProgramSection { section }))
+                if !hidden.contains(&section) =>
+            {
+                let b = copy.get_or_insert_with(|| bytes.to_vec());
+                hide_section(b, &section)?;
+                hidden.push(section);
+            }
+            Err(e) => return Err(Error::aya("bpf.object", "loading the object", &e)),
+        }
+    }
+}
+
+const SHF_EXECINSTR: u64 = 4;
+
+/// Clears the executable flag of section `name` in an ELF64 object, in place.
+fn hide_section(b: &mut [u8], name: &str) -> Result<(), Error> {
+    let bad = || Error::new("bpf.object", format!("cannot find section {name}"));
+    let index = {
+        let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*b).map_err(|_| bad())?;
+        elf.section_by_name(name).ok_or_else(bad)?.index().0
+    };
+    let u16_at = |at: usize| b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]) as usize);
+    let shoff = b.get(0x28..0x30).map(|s| u64::from_le_bytes(s.try_into().unwrap()) as usize).ok_or_else(bad)?;
+    let shentsize = u16_at(0x3a).ok_or_else(bad)?;
+    // sh_flags is the third field of Elf64_Shdr, after sh_name and sh_type.
+    let at = shoff + index * shentsize + 8;
+    let flags = b.get_mut(at..at + 8).ok_or_else(bad)?;
+    let f = u64::from_le_bytes((&*flags).try_into().unwrap()) & !SHF_EXECINSTR;
+    flags.copy_from_slice(&f.to_le_bytes());
+    Ok(())
 }
 
 /// Loads an object file (creating its maps), or returns the one already loaded from the
@@ -180,9 +225,9 @@ pub fn open(bytes: &[u8]) -> Result<Arc<Object>, Error> {
     if let Some((_, obj)) = reg.objects.iter().find(|(b, _)| b == bytes) {
         return Ok(obj.clone());
     }
-    let Elf { programs, btf, text, license } = read_elf(bytes)?;
+    let (mut ebpf, hidden) = load_with_aya(bytes)?;
+    let Elf { programs, btf, text, license } = read_elf(bytes, &hidden)?;
     let types = btf.map(btf::map_types).transpose()?.unwrap_or_default();
-    let mut ebpf = EbpfLoader::new().load(bytes).map_err(|e| Error::aya("bpf.object", "loading the object", &e))?;
     let mut maps = Vec::new();
     for t in types {
         let Some(map) = ebpf.take_map(&t.name) else {
@@ -263,6 +308,10 @@ impl Object {
             .find(|p| p.name == name)
             .ok_or_else(|| Error::new(CALL, format!("no program named {name}")))?;
         if let Some(p) = self.text.get(name) {
+            // A section aya refused may still be one whose kind we know (`tc`).
+            if kind_of(&meta.section).is_some() && meta.section != ".text" {
+                check_kind(meta, prog_type, attach_type)?;
+            }
             return self.load_text(name, p, prog_type, attach_type);
         }
         check_kind(meta, prog_type, attach_type)?;
@@ -306,7 +355,7 @@ mod tests {
 
     #[test]
     fn programs_come_from_their_sections_and_map_layouts_from_btf() {
-        let Elf { programs, btf, .. } = read_elf(SAMPLE).unwrap();
+        let Elf { programs, btf, .. } = read_elf(SAMPLE, &[]).unwrap();
         let programs: Vec<_> = programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
         assert_eq!(
             programs,
@@ -342,7 +391,7 @@ mod tests {
 
     #[test]
     fn not_an_object_file_is_refused_by_name() {
-        let Err(err) = read_elf(b"hello") else { panic!("not an object file, read") };
+        let Err(err) = read_elf(b"hello", &[]) else { panic!("not an object file, read") };
         assert!(err.message.starts_with("bpf.object: not a BPF object file"), "{err}");
     }
 }

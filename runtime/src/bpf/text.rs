@@ -1,9 +1,10 @@
-//! Programs that live in `.text`, as in Pipy's samples (a plain `int xdp_main(...)` with no
-//! `SEC()`). Pipy lists every function of an executable section as a program and takes its
-//! type from `Program.load(type)`; aya only loads programs from sections whose name gives
-//! the type and treats `.text` as subprograms, so these are loaded here, the way Pipy does:
-//! the function's instructions alone, with its map references pointed at the maps aya
-//! created for the object. A call to another function is left for the verifier to refuse.
+//! Programs aya does not load, loaded the way Pipy does. Pipy lists every function of an
+//! executable section as a program and takes its type from `Program.load(type)`; aya only
+//! loads programs from sections whose name it knows, and treats `.text` as subprograms. So
+//! the functions of `.text` (Pipy's samples put a plain `int xdp_main(...)` there, with no
+//! `SEC()`) and of sections aya refuses (`tc`, `action`, ...) are loaded here: the function's
+//! instructions alone, with its map references pointed at the maps aya created for the
+//! object. A call to another function is left for the verifier to refuse.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -23,10 +24,10 @@ pub struct TextProgram {
 const INSN: usize = 8;
 const BPF_PSEUDO_MAP_FD: u8 = 1;
 
-/// The functions in `.text` by name.
-pub(super) fn programs(elf: &ElfFile64<Endianness>) -> Result<Vec<(String, TextProgram)>, Error> {
+/// The functions in section `section` by name.
+pub(super) fn programs(elf: &ElfFile64<Endianness>, section: &str) -> Result<Vec<(String, TextProgram)>, Error> {
     let bad = |e: object::Error| Error::new("bpf.object", format!("not a BPF object file: {e}"));
-    let Some(text) = elf.section_by_name(".text") else {
+    let Some(text) = elf.section_by_name(section) else {
         return Ok(Vec::new());
     };
     let data = text.data().map_err(bad)?;
@@ -135,10 +136,9 @@ mod tests {
             return;
         }
         let obj = super::super::open(OBJECT).unwrap();
-        assert_eq!(
-            obj.programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect::<Vec<_>>(),
-            [("count_all", ".text")]
-        );
+        let mut programs: Vec<_> = obj.programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
+        programs.sort();
+        assert_eq!(programs, [("act_pass", "action"), ("count_all", ".text"), ("tc_pass", "tc")]);
         let loaded = obj.load("count_all", 1, 0).unwrap();
         assert!(loaded.fd > 0 && loaded.id > 0, "{loaded:?}");
         assert_eq!(obj.load("count_all", 1, 0).unwrap().fd, loaded.fd, "a second load returns the first");
@@ -162,5 +162,11 @@ mod tests {
         assert_eq!(rx.recv(&mut buf).unwrap(), 5, "the filter returns the length: the datagram passes whole");
         let seen = obj.maps[0].lookup(&0u32.to_le_bytes()).unwrap().unwrap();
         assert_eq!(u64::from_le_bytes(seen.try_into().unwrap()), 1);
+
+        // Sections aya refuses: loaded here, and checked against the section's kind.
+        assert!(obj.load("tc_pass", 3, 0).unwrap().fd > 0);
+        assert!(obj.load("act_pass", 4, 0).unwrap().fd > 0);
+        let err = obj.load("tc_pass", 1, 0).unwrap_err();
+        assert!(err.message.contains("is a BPF_PROG_TYPE_SCHED_CLS, not a BPF_PROG_TYPE_SOCKET_FILTER"), "{err}");
     }
 }
