@@ -5,8 +5,12 @@
 //! second attach of the same program to the same cgroup only counts a reference. Nothing is
 //! ever unloaded, so program and map fds stay valid for the life of the process.
 //!
-//! Programs are attached with bpf links. The kernel drops a link when its fd is closed, so
-//! the attachments go away with the process however it ends; nothing is pinned.
+//! Programs are attached to cgroups with bpf links. The kernel drops a link when its fd is
+//! closed, so those attachments go away with the process however it ends. What a script
+//! pins itself (`bpf.pin`, e.g. for `ip` or `tc` to attach) stays until it removes the pin.
+//!
+//! aya loads the programs in the sections it knows; those in `.text` and in sections it
+//! refuses are loaded by `text`, as Pipy loads them.
 
 mod attach;
 mod btf;
