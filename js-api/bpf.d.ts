@@ -63,7 +63,10 @@ declare namespace bpf {
     readonly fd: number;
     /** Kernel program id, 0 until loaded. */
     readonly id: number;
-    /** Loads the program once and returns it. Types must match its ELF section. */
+    /**
+     * Loads the program once and returns it. Types must match its ELF section; a program in
+     * `.text` (no `SEC()`, as in Pipy's samples) takes them as given.
+     */
     load(progType: ProgramType, attachType?: AttachType): Program;
   }
 
@@ -101,6 +104,25 @@ declare namespace bpf {
     entries(): [any, any][];
   }
 
+  /** What `bpf.Map.list()` tells of each map in the kernel. */
+  interface MapInfo {
+    readonly name: string;
+    readonly id: number;
+    readonly type: number;
+    readonly flags: number;
+    readonly maxEntries: number;
+    readonly keySize: number;
+    readonly valueSize: number;
+  }
+
+  /** Maps made by other objects or processes. */
+  const Map: {
+    /** Every map in the kernel. */
+    list(): MapInfo[];
+    /** A map by its kernel id; keys and values use the given layouts, or Data without them. */
+    open(id: number, keyType?: CStruct | CUnion | null, valueType?: CStruct | CUnion | null): Map;
+  };
+
   /** What `bpf.object()` returns. */
   interface ObjectFile {
     /** The object's programs, not loaded yet. */
@@ -111,6 +133,12 @@ declare namespace bpf {
 
   /** Loads (once per process) a BPF object file and creates its maps. */
   function object(data: Data): ObjectFile;
+
+  /** Pins a program, map or link fd at a path on a bpffs; the pin outlives the process. */
+  function pin(pathname: string, fd: number): void;
+
+  /** An fd for what is pinned at `pathname`, open for the life of the process. */
+  function get(pathname: string): number;
 
   /** Attaches a loaded program to a cgroup v2 directory with a bpf link. */
   function attach(attachType: AttachType, programFd: number, cgroupPath: string): void;

@@ -243,8 +243,21 @@ interface Pipy {
   exit(code?: number): void;
   /** Resolves, with `[path]`, once the file (relative to the script's folder) changes, appears or goes. */
   watch(path: string): Promise<string[]>;
-  /** Runs a command (no shell: a string is split on white space) and returns its stdout. */
-  exec(command: string | string[]): Data;
+  /**
+   * Runs a command to its end and returns its stdout. No shell: a string is split on blanks,
+   * with `"` quoting and `\\` escaping. `stdin` is fed to it, `env` is its whole environment,
+   * `stderr: true` sends its stderr into the returned stdout, and `onExit(code, stderr)` is
+   * called before `exec` returns (`stderr` absent when it went to stdout).
+   */
+  exec(
+    command: string | string[],
+    options?: {
+      stdin?: Data;
+      env?: { [name: string]: string };
+      stderr?: boolean;
+      onExit?: (code: number, stderr?: Data) => void;
+    },
+  ): Data;
   /** Milliseconds since the process started. */
   now(): number;
   /** The process id. */

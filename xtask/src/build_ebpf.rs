@@ -8,8 +8,12 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 /// Each program source and the object file its sample loads.
-const PROGRAMS: &[(&str, &str)] =
-    &[("runtime-ebpf/transparent-proxy.c", "samples/bpf/transparent-proxy/transparent-proxy.o")];
+const PROGRAMS: &[(&str, &str)] = &[
+    ("runtime-ebpf/transparent-proxy.c", "samples/bpf/transparent-proxy/transparent-proxy.o"),
+    ("runtime-ebpf/packet-counter.c", "samples/bpf/packet-counter/packet-counter.o"),
+    // Not a sample: the `.text` program runtime/src/bpf/text.rs is tested with.
+    ("runtime-ebpf/text-program.c", "runtime/src/bpf/testdata/text-program.o"),
+];
 
 const APT_HINT: &str = "install them with: apt-get install -y clang libbpf-dev linux-libc-dev";
 

@@ -146,6 +146,7 @@ pub(super) fn kind_of(section: &str) -> Option<Kind> {
         "sk_lookup" => k(30, None, None),
         s if s.starts_with("xdp") => k(6, None, None),
         s if s.starts_with("classifier") || s.starts_with("tc") => k(3, None, None),
+        s if s.starts_with("action") => k(4, None, None),
         s if s.starts_with("socket") => k(1, None, None),
         s if s.starts_with("sk_skb") => k(14, None, None),
         s if s.starts_with("kprobe") || s.starts_with("kretprobe") => k(2, None, None),

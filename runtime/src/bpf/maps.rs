@@ -90,7 +90,15 @@ impl MapHandle {
         value: Option<Arc<Layout>>,
         map: Map,
     ) -> Result<MapHandle, Error> {
-        let data = map_data(map);
+        MapHandle::of_data(name, key, value, map_data(map))
+    }
+
+    fn of_data(
+        name: String,
+        key: Option<Arc<Layout>>,
+        value: Option<Arc<Layout>>,
+        data: MapData,
+    ) -> Result<MapHandle, Error> {
         let info = data.info().map_err(|e| Error::aya("bpf.object", "BPF_OBJ_GET_INFO_BY_FD", &e))?;
         let map_type = info.map_type().map_err(|e| Error::aya("bpf.object", &format!("map {name}"), &e))? as u32;
         let def = MapDef {
@@ -104,6 +112,41 @@ impl MapHandle {
             value,
         };
         Ok(MapHandle { def, id: info.id(), data })
+    }
+
+    /// A map some other process or object made, by its kernel id (`bpf.Map.open`), with the
+    /// layouts the script gives for its keys and values.
+    pub fn open(id: u32, key: Option<Arc<Layout>>, value: Option<Arc<Layout>>) -> Result<MapHandle, Error> {
+        let call = "bpf.Map.open";
+        let data = MapData::from_id(id).map_err(|e| Error::aya(call, "BPF_MAP_GET_FD_BY_ID", &e))?;
+        let info = data.info().map_err(|e| Error::aya(call, "BPF_OBJ_GET_INFO_BY_FD", &e))?;
+        let name = info.name_as_str().unwrap_or_default().to_string();
+        MapHandle::of_data(name, key, value, data)
+    }
+
+    /// Every map in the kernel with its id, as `bpf.Map.list` describes them.
+    pub fn list() -> Vec<(u32, MapDef)> {
+        let mut out = Vec::new();
+        for info in aya::maps::loaded_maps() {
+            let Ok(info) = info else {
+                // A map may go between being listed and being opened.
+                continue;
+            };
+            out.push((
+                info.id(),
+                MapDef {
+                    name: info.name_as_str().unwrap_or_default().to_string(),
+                    map_type: info.map_type().map_or(0, |t| t as u32),
+                    max_entries: info.max_entries(),
+                    flags: info.map_flags(),
+                    key_size: info.key_size(),
+                    value_size: info.value_size(),
+                    key: None,
+                    value: None,
+                },
+            ));
+        }
+        out
     }
 
     pub fn fd(&self) -> RawFd {

@@ -5,19 +5,26 @@
 //! second attach of the same program to the same cgroup only counts a reference. Nothing is
 //! ever unloaded, so program and map fds stay valid for the life of the process.
 //!
-//! Programs are attached with bpf links. The kernel drops a link when its fd is closed, so
-//! the attachments go away with the process however it ends; nothing is pinned.
+//! Programs are attached to cgroups with bpf links. The kernel drops a link when its fd is
+//! closed, so those attachments go away with the process however it ends. What a script
+//! pins itself (`bpf.pin`, e.g. for `ip` or `tc` to attach) stays until it removes the pin.
+//!
+//! aya loads the programs in the sections it knows; those in `.text` and in sections it
+//! refuses are loaded by `text`, as Pipy loads them.
 
 mod attach;
 mod btf;
 pub mod cgroup;
 mod kinds;
 mod maps;
+mod sys;
+mod text;
 
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use aya::programs::{Program, ProgramError};
@@ -27,6 +34,7 @@ use object::{Object as _, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 pub use attach::{attach, detach};
 pub use kinds::{attach_type_by_name, prog_type_by_name};
 pub use maps::{MapDef, MapHandle};
+pub use sys::pin;
 
 use kinds::{attach_type_name, kind_of, prog_type_name};
 
@@ -104,11 +112,15 @@ pub struct Loaded {
 struct Inner {
     ebpf: Ebpf,
     loaded: HashMap<String, Loaded>,
+    /// The fds of the programs loaded from `.text` (aya owns the others').
+    text_fds: Vec<OwnedFd>,
 }
 
 pub struct Object {
     pub programs: Vec<ProgramMeta>,
-    pub maps: Vec<MapHandle>,
+    pub maps: Vec<Arc<MapHandle>>,
+    text: HashMap<String, text::TextProgram>,
+    license: CString,
     inner: Mutex<Inner>,
 }
 
@@ -119,18 +131,29 @@ struct Registry {
     /// Live cgroup attachments by (attach type, program id, cgroup dev, cgroup inode):
     /// reference count and the owned link, whose drop detaches it.
     links: HashMap<LinkKey, (usize, Box<dyn Send>)>,
+    /// The fds `bpf.get` handed out, open for the life of the process as in Pipy.
+    gotten: Vec<OwnedFd>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> =
-    LazyLock::new(|| Mutex::new(Registry { objects: Vec::new(), links: HashMap::new() }));
+    LazyLock::new(|| Mutex::new(Registry { objects: Vec::new(), links: HashMap::new(), gotten: Vec::new() }));
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The programs of an object file and its raw `.BTF`. Programs are the functions in
-/// executable sections other than `.text`, which holds the subprograms they call.
-fn read_elf(bytes: &[u8]) -> Result<(Vec<ProgramMeta>, Option<&[u8]>), Error> {
+/// What an object file holds besides what aya reads from it.
+struct Elf<'a> {
+    programs: Vec<ProgramMeta>,
+    btf: Option<&'a [u8]>,
+    text: HashMap<String, text::TextProgram>,
+    license: CString,
+}
+
+/// The programs of an object file, its raw `.BTF` and its license. Programs are the
+/// functions in executable sections, `.text` included, as Pipy lists them; those in `.text`
+/// and in the sections `hidden` from aya are loaded by `text`.
+fn read_elf<'a>(bytes: &'a [u8], hidden: &[String]) -> Result<Elf<'a>, Error> {
     let bad = |e: object::Error| Error::new("bpf.object", format!("not a BPF object file: {e}"));
     let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(bytes).map_err(bad)?;
     // The BTF reader is little-endian only, and BPF objects are built for the host's order.
@@ -143,13 +166,60 @@ fn read_elf(bytes: &[u8]) -> Result<(Vec<ProgramMeta>, Option<&[u8]>), Error> {
             continue;
         };
         let section_name = section.name().map_err(bad)?;
-        if section.kind() == SectionKind::Text && section_name != ".text" {
+        if section.kind() == SectionKind::Text {
             programs
                 .push(ProgramMeta { name: sym.name().map_err(bad)?.to_string(), section: section_name.to_string() });
         }
     }
     let btf = elf.section_by_name(".BTF").map(|s| s.data()).transpose().map_err(bad)?;
-    Ok((programs, btf))
+    let license = elf.section_by_name("license").map(|s| s.data()).transpose().map_err(bad)?.unwrap_or_default();
+    let license = CString::new(license.split(|c| *c == 0).next().unwrap_or_default()).expect("cut at the first NUL");
+    let mut text = HashMap::new();
+    for section in std::iter::once(".text").chain(hidden.iter().map(String::as_str)) {
+        text.extend(text::programs(&elf, section)?);
+    }
+    Ok(Elf { programs, btf, text, license })
+}
+
+/// Loads an object with aya. A program section aya does not know makes it refuse the whole
+/// object; such a section is hidden from it (no longer marked executable, in a copy) and the
+/// load retried, and its programs are left to `text`. Returns the sections hidden.
+fn load_with_aya(bytes: &[u8]) -> Result<(Ebpf, Vec<String>), Error> {
+    let mut copy: Option<Vec<u8>> = None;
+    let mut hidden = Vec::new();
+    loop {
+        match EbpfLoader::new().load(copy.as_deref().unwrap_or(bytes)) {
+            Ok(ebpf) => return Ok((ebpf, hidden)),
+            Err(aya::EbpfError::ParseError(aya_obj::ParseError::InvalidProgramSection { section }))
+                if !hidden.contains(&section) =>
+            {
+                let b = copy.get_or_insert_with(|| bytes.to_vec());
+                hide_section(b, &section)?;
+                hidden.push(section);
+            }
+            Err(e) => return Err(Error::aya("bpf.object", "loading the object", &e)),
+        }
+    }
+}
+
+const SHF_EXECINSTR: u64 = 4;
+
+/// Clears the executable flag of section `name` in an ELF64 object, in place.
+fn hide_section(b: &mut [u8], name: &str) -> Result<(), Error> {
+    let bad = || Error::new("bpf.object", format!("cannot find section {name}"));
+    let index = {
+        let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*b).map_err(|_| bad())?;
+        elf.section_by_name(name).ok_or_else(bad)?.index().0
+    };
+    let u16_at = |at: usize| b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]) as usize);
+    let shoff = b.get(0x28..0x30).map(|s| u64::from_le_bytes(s.try_into().unwrap()) as usize).ok_or_else(bad)?;
+    let shentsize = u16_at(0x3a).ok_or_else(bad)?;
+    // sh_flags is the third field of Elf64_Shdr, after sh_name and sh_type.
+    let at = shoff + index * shentsize + 8;
+    let flags = b.get_mut(at..at + 8).ok_or_else(bad)?;
+    let f = u64::from_le_bytes((&*flags).try_into().unwrap()) & !SHF_EXECINSTR;
+    flags.copy_from_slice(&f.to_le_bytes());
+    Ok(())
 }
 
 /// Loads an object file (creating its maps), or returns the one already loaded from the
@@ -159,19 +229,28 @@ pub fn open(bytes: &[u8]) -> Result<Arc<Object>, Error> {
     if let Some((_, obj)) = reg.objects.iter().find(|(b, _)| b == bytes) {
         return Ok(obj.clone());
     }
-    let (programs, btf) = read_elf(bytes)?;
+    let (mut ebpf, hidden) = load_with_aya(bytes)?;
+    let Elf { programs, btf, text, license } = read_elf(bytes, &hidden)?;
     let types = btf.map(btf::map_types).transpose()?.unwrap_or_default();
-    let mut ebpf = EbpfLoader::new().load(bytes).map_err(|e| Error::aya("bpf.object", "loading the object", &e))?;
     let mut maps = Vec::new();
     for t in types {
         let Some(map) = ebpf.take_map(&t.name) else {
             continue;
         };
-        maps.push(MapHandle::new(t.name, t.key, t.value, map)?);
+        maps.push(Arc::new(MapHandle::new(t.name, t.key, t.value, map)?));
     }
-    let obj = Arc::new(Object { programs, maps, inner: Mutex::new(Inner { ebpf, loaded: HashMap::new() }) });
+    let inner = Mutex::new(Inner { ebpf, loaded: HashMap::new(), text_fds: Vec::new() });
+    let obj = Arc::new(Object { programs, maps, text, license, inner });
     reg.objects.push((bytes.to_vec(), obj.clone()));
     Ok(obj)
+}
+
+/// Opens what is pinned at `path`; the fd stays open for the life of the process.
+pub fn get(path: &std::path::Path) -> Result<RawFd, Error> {
+    let fd = sys::get(path)?;
+    let raw = fd.as_raw_fd();
+    lock(&REGISTRY).gotten.push(fd);
+    Ok(raw)
 }
 
 fn load_any(p: &mut Program) -> Result<(), ProgramError> {
@@ -195,9 +274,36 @@ fn load_any(p: &mut Program) -> Result<(), ProgramError> {
     }
 }
 
+/// Checks that the program and attach types a script gives match the program's section.
+fn check_kind(meta: &ProgramMeta, prog_type: u32, attach_type: u32) -> Result<(), Error> {
+    const CALL: &str = "Program.load";
+    let (name, section) = (&meta.name, &meta.section);
+    let kind = kind_of(section).ok_or_else(|| {
+        Error::new(CALL, format!("program {name} is in section {section}, whose kind is not supported"))
+    })?;
+    if prog_type != kind.prog_type {
+        let (is, not) = (prog_type_name(kind.prog_type), prog_type_name(prog_type));
+        return Err(Error::new(CALL, format!("program {name} (section {section}) is a {is}, not a {not}")));
+    }
+    let attach_ok = match kind.load_attach {
+        Some(a) => attach_type == a,
+        None => attach_type == 0 || Some(attach_type) == kind.cgroup_attach,
+    };
+    if !attach_ok {
+        let wanted = kind.load_attach.or(kind.cgroup_attach).map(attach_type_name).unwrap_or_else(|| "none".into());
+        let not = attach_type_name(attach_type);
+        return Err(Error::new(
+            CALL,
+            format!("program {name} (section {section}) needs attach type {wanted}, not {not}"),
+        ));
+    }
+    Ok(())
+}
+
 impl Object {
-    /// Loads the program `name` (once; later calls return the same handles) after checking
-    /// that the program and attach types given by the script match the program's section.
+    /// Loads the program `name` (once; later calls return the same handles). A program with
+    /// a section aya knows is checked against the types the script gives; one in `.text`
+    /// takes them from the script, as in Pipy.
     pub fn load(&self, name: &str, prog_type: u32, attach_type: u32) -> Result<Loaded, Error> {
         const CALL: &str = "Program.load";
         let meta = self
@@ -205,36 +311,14 @@ impl Object {
             .iter()
             .find(|p| p.name == name)
             .ok_or_else(|| Error::new(CALL, format!("no program named {name}")))?;
-        let kind = kind_of(&meta.section).ok_or_else(|| {
-            Error::new(CALL, format!("program {name} is in section {}, whose kind is not supported", meta.section))
-        })?;
-        if prog_type != kind.prog_type {
-            return Err(Error::new(
-                CALL,
-                format!(
-                    "program {name} (section {}) is a {}, not a {}",
-                    meta.section,
-                    prog_type_name(kind.prog_type),
-                    prog_type_name(prog_type)
-                ),
-            ));
+        if let Some(p) = self.text.get(name) {
+            // A section aya refused may still be one whose kind we know (`tc`).
+            if kind_of(&meta.section).is_some() && meta.section != ".text" {
+                check_kind(meta, prog_type, attach_type)?;
+            }
+            return self.load_text(name, p, prog_type, attach_type);
         }
-        let attach_ok = match kind.load_attach {
-            Some(a) => attach_type == a,
-            None => attach_type == 0 || Some(attach_type) == kind.cgroup_attach,
-        };
-        if !attach_ok {
-            let wanted = kind.load_attach.or(kind.cgroup_attach).map(attach_type_name).unwrap_or_else(|| "none".into());
-            return Err(Error::new(
-                CALL,
-                format!(
-                    "program {name} (section {}) needs attach type {wanted}, not {}",
-                    meta.section,
-                    attach_type_name(attach_type)
-                ),
-            ));
-        }
-
+        check_kind(meta, prog_type, attach_type)?;
         let mut inner = lock(&self.inner);
         if let Some(l) = inner.loaded.get(name) {
             return Ok(*l);
@@ -244,6 +328,19 @@ impl Object {
         let fd = p.fd().map_err(|e| Error::aya(CALL, "program fd", &e))?.as_fd().as_raw_fd();
         let id = p.info().map_err(|e| Error::aya(CALL, "BPF_OBJ_GET_INFO_BY_FD", &e))?.id();
         let l = Loaded { fd, id };
+        inner.loaded.insert(name.to_string(), l);
+        Ok(l)
+    }
+
+    fn load_text(&self, name: &str, p: &text::TextProgram, prog_type: u32, attach_type: u32) -> Result<Loaded, Error> {
+        let mut inner = lock(&self.inner);
+        if let Some(l) = inner.loaded.get(name) {
+            return Ok(*l);
+        }
+        let map_fd = |sym: &str| self.maps.iter().find(|m| m.def.name == sym).map(|m| m.fd());
+        let cx = text::LoadCtx { name, license: &self.license, map_fd: &map_fd };
+        let (fd, l) = text::load(p, &cx, prog_type, attach_type)?;
+        inner.text_fds.push(fd);
         inner.loaded.insert(name.to_string(), l);
         Ok(l)
     }
@@ -262,7 +359,7 @@ mod tests {
 
     #[test]
     fn programs_come_from_their_sections_and_map_layouts_from_btf() {
-        let (programs, btf) = read_elf(SAMPLE).unwrap();
+        let Elf { programs, btf, .. } = read_elf(SAMPLE, &[]).unwrap();
         let programs: Vec<_> = programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
         assert_eq!(
             programs,
@@ -298,7 +395,7 @@ mod tests {
 
     #[test]
     fn not_an_object_file_is_refused_by_name() {
-        let err = read_elf(b"hello").unwrap_err();
+        let Err(err) = read_elf(b"hello", &[]) else { panic!("not an object file, read") };
         assert!(err.message.starts_with("bpf.object: not a BPF object file"), "{err}");
     }
 }

@@ -48,8 +48,8 @@ fn object(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         programs.push(program_object(&obj, &p.name, ctx));
     }
     let mut maps = Vec::new();
-    for i in 0..obj.maps.len() {
-        maps.push(map_object(&obj, i, ctx)?);
+    for m in &obj.maps {
+        maps.push(map_object(m.clone(), ctx)?);
     }
     let programs = JsArray::from_iter(programs, ctx);
     let maps = JsArray::from_iter(maps, ctx);
@@ -81,10 +81,10 @@ fn program_object(obj: &Arc<Object>, name: &str, ctx: &mut Context) -> JsValue {
         .into()
 }
 
-type MapRef = (Arc<Object>, usize);
+type MapRef = Arc<MapHandle>;
 
 fn map_of(r: &MapRef) -> &MapHandle {
-    &r.0.maps[r.1]
+    r
 }
 
 /// Bytes for a key or value: a `Data` as is, anything else encoded with the map's layout.
@@ -105,9 +105,8 @@ fn decode(bytes: Vec<u8>, layout: Option<&Arc<Layout>>, ctx: &mut Context) -> Js
     }
 }
 
-fn map_object(obj: &Arc<Object>, index: usize, ctx: &mut Context) -> JsResult<JsValue> {
-    let m = &obj.maps[index];
-    let state = || (obj.clone(), index);
+pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsValue> {
+    let state = || m.clone();
     let key_type = m.def.key.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
     let value_type = m.def.value.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
 
@@ -225,6 +224,21 @@ fn detach(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     Ok(JsValue::undefined())
 }
 
+/// `bpf.pin(path, fd)`: pins a program, map or link on a bpffs. Pins outlive the process;
+/// removing them is the script's (`os.rm`), as in Pipy.
+fn pin(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let path = arg_str(args, 0).ok_or_else(|| type_error("bpf.pin: pathname must be a string"))?;
+    let fd = args.get(1).cloned().unwrap_or_default().to_i32(ctx)?;
+    bpf::pin(Path::new(&path), fd).map_err(error)?;
+    Ok(JsValue::undefined())
+}
+
+/// `bpf.get(path)`: an fd for what is pinned at `path`, open for the life of the process.
+fn get(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let path = arg_str(args, 0).ok_or_else(|| type_error("bpf.get: pathname must be a string"))?;
+    Ok(bpf::get(Path::new(&path)).map_err(error)?.into())
+}
+
 fn cgroup(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     let id = arg_str(args, 0).and_then(|p| bpf::cgroup::cgroup_id(Path::new(&p))).unwrap_or(0);
     Ok(JsBigInt::from(id).into())
@@ -285,8 +299,12 @@ fn pid_namespace(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 }
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
+    let map = super::bpf_map::namespace(ctx);
     let ns = ObjectInitializer::new(ctx)
+        .property(js_string!("Map"), map, Attribute::WRITABLE | Attribute::CONFIGURABLE)
         .function(NativeFunction::from_fn_ptr(object), js_string!("object"), 1)
+        .function(NativeFunction::from_fn_ptr(pin), js_string!("pin"), 2)
+        .function(NativeFunction::from_fn_ptr(get), js_string!("get"), 1)
         .function(NativeFunction::from_fn_ptr(attach), js_string!("attach"), 3)
         .function(NativeFunction::from_fn_ptr(detach), js_string!("detach"), 3)
         .function(NativeFunction::from_fn_ptr(cgroup), js_string!("cgroup"), 1)

@@ -7,6 +7,7 @@
 
 pub mod algo;
 pub mod bpf;
+mod bpf_map;
 pub mod configuration;
 pub mod console;
 pub mod crypto;
@@ -14,6 +15,7 @@ pub mod cstruct;
 pub mod data;
 pub mod designer;
 pub mod events;
+mod exec;
 #[cfg(test)]
 mod filter_tests;
 pub mod head;

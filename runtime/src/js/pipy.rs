@@ -1,6 +1,5 @@
-//! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now`, `exec`,
-//! `watch` (in `js::watch`)
-//! (`solve` and `import` are in `js::modules`).
+//! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now` (`exec` is
+//! in `js::exec`, `watch` in `js::watch`, `solve` and `import` in `js::modules`).
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
@@ -36,7 +35,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
         (js_string!("load"), 1, NativeFunction::from_fn_ptr(load)),
         (js_string!("exit"), 1, NativeFunction::from_fn_ptr(exit)),
         (js_string!("now"), 0, NativeFunction::from_fn_ptr(now)),
-        (js_string!("exec"), 1, NativeFunction::from_fn_ptr(exec)),
+        (js_string!("exec"), 1, NativeFunction::from_fn_ptr(super::exec::exec)),
         (js_string!("solve"), 1, NativeFunction::from_fn_ptr(super::modules::solve)),
         (js_string!("import"), 1, NativeFunction::from_fn_ptr(super::modules::import)),
         (js_string!("watch"), 1, NativeFunction::from_fn_ptr(super::watch::watch)),
@@ -133,27 +132,4 @@ fn exit(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
 fn now(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     let started = with_state(|s| s.started).unwrap_or_else(std::time::Instant::now);
     Ok((started.elapsed().as_secs_f64() * 1000.0).into())
-}
-
-/// Runs a command synchronously (no shell: the string is split on white space) and returns
-/// its stdout.
-fn exec(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let argv: Vec<String> = match args.first() {
-        Some(v) if v.is_string() => {
-            v.to_string(ctx)?.to_std_string_escaped().split_whitespace().map(String::from).collect()
-        }
-        Some(v) if v.as_object().is_some_and(|o| o.is_array()) => {
-            let arr = JsArray::from_object(v.as_object().unwrap().clone())?;
-            let len = arr.length(ctx)?;
-            (0..len).map(|i| Ok(arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped())).collect::<JsResult<_>>()?
-        }
-        _ => return Err(type_error("pipy.exec() takes a command string or an array")),
-    };
-    let (cmd, rest) = argv.split_first().ok_or_else(|| type_error("pipy.exec(): empty command"))?;
-    let out = std::process::Command::new(cmd)
-        .args(rest)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| JsNativeError::error().with_message(format!("pipy.exec({cmd}): {e}")))?;
-    Data::to_js(out.stdout, ctx)
 }

@@ -1,0 +1,24 @@
+//! `pipy.exec` as Pipy has it: a command string split with Pipy's quoting, or an argv array;
+//! stdout returned as Data; the options `stdin`, `env`, `stderr` and `onExit`.
+
+use std::time::Duration;
+
+use weir_tests::*;
+
+#[test]
+fn exec_quotes_like_pipy_and_takes_its_options() {
+    let script = r#"
+var out = pipy.exec('sh -c "echo \\"a  b\\"; echo oops >&2; exit 3"', {
+  onExit: (code, err) => println('exit', code, err.toString().trim()),
+})
+println('out', out.toString().trim())
+var merged = pipy.exec(['sh', '-c', 'echo one; echo two >&2'], { stderr: true })
+println('merged', merged.toString().trim().split('\n').join(','))
+println('stdin', pipy.exec('cat', { stdin: new Data('fed') }).toString())
+println('env', pipy.exec(['/bin/sh', '-c', 'echo $WEIR_X-$HOME'], { env: { WEIR_X: 'y' } }).toString().trim())
+"#;
+    let mut weir = Weir::start(script, &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "stderr: {:?}", weir.stderr());
+    assert_eq!(weir.stdout(), ["exit 3 oops", "out a  b", "merged one,two", "stdin fed", "env y-"]);
+    assert!(!weir.stderr().iter().any(|l| l.contains("oops")), "stderr is the onExit callback's: {:?}", weir.stderr());
+}
