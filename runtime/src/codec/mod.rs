@@ -5,3 +5,4 @@ pub mod c_layout;
 pub mod compress;
 pub mod http1;
 pub mod socks;
+pub mod tls_hello;

@@ -2,12 +2,14 @@
 
 pub mod accept_http_tunnel;
 pub mod accept_socks;
+pub mod accept_tls;
 pub mod branch;
 pub mod compress;
 pub mod compress_http;
 pub mod connect;
 pub mod connect_http_tunnel;
 pub mod connect_socks;
+pub mod connect_tls;
 pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
@@ -20,6 +22,7 @@ pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod fork;
 pub mod handle;
+pub mod handle_tls_client_hello;
 mod held;
 mod http_server;
 pub mod link;
@@ -32,6 +35,10 @@ pub mod serve_http;
 mod throttle;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
+mod tls_options;
+mod tls_session;
+#[cfg(test)]
+mod tls_tests;
 
 use std::rc::Rc;
 
@@ -102,6 +109,9 @@ pub const ALL: &[(&str, Maker)] = &[
     ("print", Plain(print::make)),
     ("acceptSOCKS", Plain(accept_socks::make)),
     ("connectSOCKS", Plain(connect_socks::make)),
+    ("acceptTLS", Plain(accept_tls::make)),
+    ("connectTLS", Plain(connect_tls::make)),
+    ("handleTLSClientHello", Plain(handle_tls_client_hello::make)),
     ("acceptHTTPTunnel", Plain(accept_http_tunnel::make)),
     ("connectHTTPTunnel", Plain(connect_http_tunnel::make)),
     ("compressHTTP", Plain(compress_http::make)),

@@ -97,6 +97,11 @@ impl Host for JsHost {
         .unwrap_or_else(|| Err(BUSY.into()))
     }
 
+    fn array(&self, items: &[Value]) -> Result<Value, String> {
+        super::with_js(|ctx| Ok(boa_engine::object::builtins::JsArray::from_iter(items.iter().cloned(), ctx).into()))
+            .unwrap_or_else(|| Err(BUSY.into()))
+    }
+
     fn script_header(&self, head: &Value, name: &str) -> Option<String> {
         super::with_js(|ctx| {
             let headers = head.as_object()?.get(js_string!("headers"), ctx).ok()?.as_object()?;
