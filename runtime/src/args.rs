@@ -17,6 +17,7 @@ use crate::engine::quota::Bucket;
 use crate::engine::sub::{Registry, SubRef};
 use crate::engine::{Callback, Given};
 use crate::options;
+use crate::tls_material::Material;
 
 /// What a filter's `make` needs from the designer that calls it, beyond plain values.
 pub trait Builder {
@@ -31,6 +32,9 @@ pub trait Builder {
 
     /// The token bucket of an `algo.Quota` object.
     fn quota(&self, v: &JsValue) -> Option<Rc<Bucket>>;
+
+    /// The key or certificates of a `crypto.PrivateKey`, `Certificate` or `CertificateChain`.
+    fn material(&self, v: &JsValue) -> Option<Material>;
 }
 
 /// The arguments of one call of a filter method, e.g. `connect('host:port', { ... })`.
@@ -163,6 +167,11 @@ impl<'a> Args<'a> {
         self.builder.quota(v)
     }
 
+    /// The key or certificates of a `crypto.*` argument (TLS options).
+    pub fn material(&self, v: &JsValue) -> Option<Material> {
+        self.builder.material(v)
+    }
+
     /// The script engine itself, for the makers that live in the JS layer (legacy `chain`,
     /// which loads modules); filters read their arguments through the methods above.
     pub fn js_context(&mut self) -> &mut JsContext {
@@ -277,6 +286,9 @@ pub mod stub {
             Ok(())
         }
         fn quota(&self, _: &JsValue) -> Option<Rc<Bucket>> {
+            None
+        }
+        fn material(&self, _: &JsValue) -> Option<Material> {
             None
         }
     }

@@ -14,6 +14,7 @@ pub mod js;
 pub mod log;
 pub mod net;
 pub mod options;
+pub mod tls_material;
 pub mod worker;
 
 use std::sync::Mutex;

@@ -13,6 +13,7 @@ use crate::args::{Args, Builder};
 use crate::engine::quota::Bucket;
 use crate::engine::{FilterSpec, Layout, Registry, StartSpec, SubRef};
 use crate::filters::{Joint, Made, Maker};
+use crate::tls_material::Material;
 
 #[derive(Default)]
 pub struct LayoutBuilder {
@@ -105,5 +106,9 @@ impl Builder for ScriptBuilder {
 
     fn quota(&self, v: &JsValue) -> Option<Rc<Bucket>> {
         super::algo::quota::bucket_of(v)
+    }
+
+    fn material(&self, v: &JsValue) -> Option<Material> {
+        super::crypto::material_of(v)
     }
 }

@@ -9,6 +9,7 @@ pub mod algo;
 pub mod bpf;
 pub mod configuration;
 pub mod console;
+pub mod crypto;
 pub mod cstruct;
 pub mod data;
 pub mod designer;
@@ -73,6 +74,7 @@ pub fn new_context() -> JsResult<JsContext> {
     pipy::register(&mut ctx)?;
     configuration::register(&mut ctx)?;
     algo::register(&mut ctx)?;
+    crypto::register(&mut ctx)?;
     then::register(&mut ctx)?;
     pipeline::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
