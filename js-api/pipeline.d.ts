@@ -177,6 +177,8 @@ interface PipelineFilters<Sub> {
   acceptSOCKS(fn: (request: SOCKSRequest) => any): Joint<this, Sub>;
   /** SOCKS5 client through the sub-pipeline (a `connect` to the SOCKS server) to `'host:port'`. */
   connectSOCKS(target: string | (() => string)): Joint<this, Sub>;
+  /** Calls `fn(hello)` with what the client's TLS hello at the start of the stream offered; every event goes on unchanged. */
+  handleTLSClientHello(fn: (hello: { serverNames?: string[]; protocolNames?: string[] }) => void): this;
   /** TLS server: decrypts into the sub-pipeline and encrypts what it sends back. */
   acceptTLS(options: AcceptTLSOptions): Joint<this, Sub>;
   /** TLS client: encrypts into the sub-pipeline (a `connect`) and decrypts what comes back. */

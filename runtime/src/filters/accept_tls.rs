@@ -43,7 +43,9 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
         None => Alpn::Off,
         Some(v) => match v.as_object().filter(|o| o.is_callable()) {
             Some(f) => Alpn::Choose(f),
-            None => Alpn::Names(tls_options::names(&v, false).map_err(|e| args.error(format!("option {e}")))?),
+            None => Alpn::Names(
+                tls_options::names(&v, false, args.js_context()).map_err(|e| args.error(format!("option {e}")))?,
+            ),
         },
     };
     let sessions = ServerSessionMemoryCache::new(256);

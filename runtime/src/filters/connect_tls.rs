@@ -31,7 +31,10 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let mut o = args.options(0);
     let alpn = o.value("alpn")?;
     let sni = o.value("sni")?;
-    let alpn = alpn.map(|v| tls_options::names(&v, true)).transpose().map_err(|e| args.error(format!("option {e}")))?;
+    let alpn = alpn
+        .map(|v| tls_options::names(&v, true, args.js_context()))
+        .transpose()
+        .map_err(|e| args.error(format!("option {e}")))?;
     let sni = sni.map(|v| match v.as_object().filter(|o| o.is_callable()) {
         Some(f) => Given::Dynamic(f),
         None => Given::Fixed(v),

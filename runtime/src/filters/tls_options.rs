@@ -110,14 +110,18 @@ fn versions(min: Option<&str>, max: Option<&str>) -> Result<Vec<&'static Support
     Ok(versions)
 }
 
-/// A list of protocol names (`alpn`), or a single one on the client side.
-pub fn names(v: &JsValue, single: bool) -> Result<Vec<Vec<u8>>, String> {
+/// A list of protocol names (`alpn`), or a single one on the client side; read with the
+/// script engine at hand, as the script is still running.
+pub fn names(v: &JsValue, single: bool, ctx: &mut boa_engine::Context) -> Result<Vec<Vec<u8>>, String> {
     if single && let Some(s) = v.as_string() {
         return Ok(vec![s.to_std_string_escaped().into_bytes()]);
     }
-    let list = host().to_list(v).ok_or("alpn expects an array of strings")?;
+    let array = v.as_object().filter(|o| o.is_array()).ok_or("alpn expects an array of strings")?;
+    let array = boa_engine::object::builtins::JsArray::from_object(array).map_err(|e| e.to_string())?;
+    let len = array.length(ctx).map_err(|e| e.to_string())?;
     let mut names = Vec::new();
-    for (i, v) in list.iter().enumerate() {
+    for i in 0..len {
+        let v = array.get(i, ctx).map_err(|e| e.to_string())?;
         let s = v.as_string().ok_or(format!("alpn[{i}] expects a string"))?.to_std_string_escaped();
         if s.is_empty() || s.len() > 255 {
             return Err(format!("alpn[{i}]: protocol name is empty or too long for ALPN: {s}"));

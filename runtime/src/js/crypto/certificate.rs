@@ -20,6 +20,11 @@ impl Certificate {
     pub(crate) fn material(&self) -> Rc<tls_material::Certificate> {
         self.cert.clone()
     }
+
+    /// A certificate the script did not make (a TLS peer's).
+    pub(crate) fn from_material(cert: Rc<tls_material::Certificate>) -> Self {
+        Certificate { cert }
+    }
 }
 
 impl Class for Certificate {
