@@ -165,3 +165,60 @@ fn connect_tls_refuses_a_server_its_trusted_cas_did_not_sign() {
     assert!(!body.contains("hello from nginx"), "{body}");
     weir.wait_stderr("handshake failed", Duration::from_secs(5));
 }
+
+/// Runs curl over TLS to weir (as `a.test`) with `args`; returns its exit code and stderr.
+fn curl_file(port: u16, pki: &std::path::Path, path: &str, args: &[&str]) -> (i32, String) {
+    let (resolve, url) = (format!("a.test:{port}:127.0.0.1"), format!("https://a.test:{port}{path}"));
+    let ca = pki.join("ca.crt");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "--resolve", &resolve, "--cacert", ca.to_str().unwrap()])
+        .args(args)
+        .arg(&url)
+        .output()
+        .expect("run curl");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn big_bodies_go_both_ways_through_accept_tls_whole_in_bounded_memory() {
+    use sha2::Digest;
+    use weir_tests::big::{hex, pattern_digest, rss, write_pattern};
+    use weir_tests::bulk_http::{BulkHttpServer, down_seed, up_seed};
+    const LEN: u64 = 64 << 20;
+    let upstream = BulkHttpServer::start();
+    let script = format!(
+        "{PAIRS}pipy.listen(PORT, $=>$.acceptTLS({{ certificate: A }}).to($=>$.connect('127.0.0.1:{}')))\n",
+        upstream.port
+    );
+    let (weir, port, pki) = start(&script);
+    let start_rss = rss(weir.child.id()).0;
+    let down = pki.join("down.bin");
+    let (code, err) = curl_file(port, &pki, &format!("/1/{LEN}/cl"), &["-o", down.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let got = hex(&sha2::Sha256::digest(std::fs::read(&down).unwrap()));
+    assert_eq!(got, pattern_digest(down_seed(1), LEN), "the download through acceptTLS");
+    std::fs::remove_file(&down).unwrap();
+    let up = pki.join("up.bin");
+    write_pattern(&mut std::fs::File::create(&up).unwrap(), up_seed(2), LEN, 0).unwrap();
+    let body = format!("@{}", up.display());
+    let (code, err) = curl_file(port, &pki, "/2/0/cl", &["--data-binary", &body, "-o", "/dev/null"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(upstream.got(2), Some(format!("{LEN} {}", pattern_digest(up_seed(2), LEN))), "the upload");
+    // Woken from a task, the filter let a fast upstream's reads pile up: 62 MiB at the peak.
+    let grew = rss(weir.child.id()).1.saturating_sub(start_rss);
+    assert!(grew < 16 << 20, "peak RSS grew by {} MiB: bodies were held, not streamed", grew >> 20);
+}
+
+#[test]
+fn handle_tls_client_hello_sees_the_names_before_accept_tls_takes_the_bytes() {
+    let script = format!(
+        "{PAIRS}pipy.listen(PORT, $=>$\n\
+           .handleTLSClientHello(h => println(h.serverNames.join(',') + ' ' + h.protocolNames.join(',')))\n\
+           .acceptTLS({{ certificate: A }}).to($=>$.serveHTTP(() => new Message('hello over tls\\n')))\n\
+         )\n"
+    );
+    let (weir, port, pki) = start(&script);
+    let (code, body, err) = https(port, "a.test", &pki, &["--http1.1"]);
+    assert_eq!((code, body.as_str()), (0, "hello over tls\n"), "{err}");
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["a.test http/1.1"]);
+}

@@ -20,9 +20,9 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{Connection, ServerConfig};
 
 use super::Made;
-use super::reply::Replied;
 use super::tls_options::{self, Common};
 use super::tls_session::{ClientCheck, Flow, Session, provider};
+use super::tls_sub::TlsSub;
 use crate::args::Args;
 use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Layout, Output, Value, host};
 
@@ -160,7 +160,7 @@ struct AcceptTls {
     /// Reading the client's hello.
     acceptor: Option<Box<Acceptor>>,
     session: Option<Session>,
-    sub: Option<Replied>,
+    sub: Option<TlsSub>,
     /// What the sub-pipeline sent before there was a session to encrypt it.
     early: Vec<Bytes>,
     /// The output has ended.
@@ -252,7 +252,7 @@ impl AcceptTls {
 
     /// What the sub-pipeline sent back, encrypted for the client.
     fn replies(&mut self, out: &mut Output<'_>) {
-        while let Some(evt) = self.sub.as_ref().and_then(Replied::take) {
+        while let Some(evt) = self.sub.as_ref().and_then(TlsSub::take) {
             if self.closed {
                 continue;
             }
@@ -284,7 +284,7 @@ impl AcceptTls {
 impl Filter for AcceptTls {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if self.sub.is_none() {
-            self.sub = Some(Replied::start(self.layout.clone(), self.env.context.clone(), &self.env));
+            self.sub = Some(TlsSub::start(self.layout.clone(), self.env.context.clone(), &self.env));
         }
         match evt {
             Event::Data(b) => self.receive(&b, out),

@@ -19,9 +19,9 @@ use rustls::sign::SingleCertAndKey;
 use rustls::{ClientConfig, ClientConnection, Connection};
 
 use super::Made;
-use super::reply::Replied;
 use super::tls_options::{self, Certificate, Common};
 use super::tls_session::{Flow, ServerCheck, Session, provider};
+use super::tls_sub::TlsSub;
 use crate::args::Args;
 use crate::engine::host::runtime_error;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Layout, Output, Value, host};
@@ -117,6 +117,7 @@ impl FilterSpec for Spec {
             env,
             session: None,
             sub: None,
+            pending: Vec::new(),
             closed: false,
         })
     }
@@ -127,7 +128,9 @@ struct ConnectTls {
     layout: Rc<Layout>,
     env: FilterEnv,
     session: Option<Session>,
-    sub: Option<Replied>,
+    sub: Option<TlsSub>,
+    /// Records for the server made while the sub-pipeline could not take them.
+    pending: Vec<Event>,
     /// The output has ended.
     closed: bool,
 }
@@ -135,7 +138,7 @@ struct ConnectTls {
 impl ConnectTls {
     /// Starts the sub-pipeline and sends the client's hello into it.
     fn open(&mut self, out: &mut Output<'_>) {
-        let sub = Replied::start(self.layout.clone(), self.env.context.clone(), &self.env);
+        let sub = TlsSub::start(self.layout.clone(), self.env.context.clone(), &self.env);
         self.sub = Some(sub);
         match self.shared.connection(&self.env) {
             Ok((conn, sni)) => {
@@ -154,24 +157,35 @@ impl ConnectTls {
     }
 
     fn flow(&mut self, flow: Flow, out: &mut Output<'_>) {
-        if let Some(sub) = &self.sub {
-            flow.cipher.into_iter().for_each(|b| sub.input(Event::Data(b)));
-        }
+        self.pending.extend(flow.cipher.into_iter().map(Event::Data));
         if !self.closed {
             flow.plain.into_iter().for_each(|b| out.emit(Event::Data(b)));
         }
         if flow.closed {
             // As Pipy: the server's side of the sub-pipeline ends too.
-            if let Some(sub) = &self.sub {
-                sub.input(Event::end());
-            }
+            self.pending.push(Event::end());
             self.end(out);
         }
+        self.send();
+    }
+
+    /// Feeds the sub-pipeline what is pending for the server, or, while it is busy emitting
+    /// (the server's records are being decrypted on the spot), asks to be woken after.
+    fn send(&mut self) {
+        let Some(sub) = &self.sub else { return };
+        if sub.busy() {
+            if !self.pending.is_empty() {
+                let env = self.env.clone();
+                tokio::task::spawn_local(async move { env.wake() });
+            }
+            return;
+        }
+        std::mem::take(&mut self.pending).into_iter().for_each(|e| sub.input(e));
     }
 
     /// Records from the server.
     fn replies(&mut self, out: &mut Output<'_>) {
-        while let Some(evt) = self.sub.as_ref().and_then(Replied::take) {
+        while let Some(evt) = self.sub.as_ref().and_then(TlsSub::take) {
             if self.closed {
                 continue;
             }
@@ -208,9 +222,8 @@ impl Filter for ConnectTls {
                 self.flow(flow, out);
             }
             evt @ Event::StreamEnd(_) => {
-                if let Some(sub) = &self.sub {
-                    sub.input(evt);
-                }
+                self.pending.push(evt);
+                self.send();
             }
             _ => {}
         }
@@ -218,6 +231,7 @@ impl Filter for ConnectTls {
     }
 
     fn wake(&mut self, out: &mut Output<'_>) {
+        self.send();
         self.replies(out);
     }
 }

@@ -37,6 +37,7 @@ pub mod throttle_data_rate;
 pub mod throttle_message_rate;
 mod tls_options;
 mod tls_session;
+mod tls_sub;
 #[cfg(test)]
 mod tls_tests;
 
