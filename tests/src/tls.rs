@@ -57,8 +57,8 @@ pub fn make_pki(dir: &Path) {
     leaf(dir, "client", "extendedKeyUsage=clientAuth");
 }
 
-/// nginx serving `hello from nginx` at `/` over TLS with certificate `a` from `dir`, as a
-/// non-daemon child on a free port.
+/// nginx serving `hello from nginx` at `/`, and the files of `dir/www` under their names,
+/// over TLS with certificate `a` from `dir`, as a non-daemon child on a free port.
 pub struct TlsNginx {
     pub port: u16,
     child: std::process::Child,
@@ -74,7 +74,8 @@ impl TlsNginx {
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
                server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/a.crt;\n\
-                 ssl_certificate_key {d}/a.key;\n    location = / {{ return 200 'hello from nginx\\n'; }}\n  }}\n}}\n"
+                 ssl_certificate_key {d}/a.key;\n    root {d}/www;\n\
+                 location = / {{ return 200 'hello from nginx\\n'; }}\n  }}\n}}\n"
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).unwrap();

@@ -206,6 +206,7 @@ fn big_bodies_go_both_ways_through_accept_tls_whole_in_bounded_memory() {
     assert_eq!(upstream.got(2), Some(format!("{LEN} {}", pattern_digest(up_seed(2), LEN))), "the upload");
     // Woken from a task, the filter let a fast upstream's reads pile up: 62 MiB at the peak.
     let grew = rss(weir.child.id()).1.saturating_sub(start_rss);
+    eprintln!("peak RSS grew by {} KiB", grew >> 10);
     assert!(grew < 16 << 20, "peak RSS grew by {} MiB: bodies were held, not streamed", grew >> 20);
 }
 
@@ -221,4 +222,30 @@ fn handle_tls_client_hello_sees_the_names_before_accept_tls_takes_the_bytes() {
     let (code, body, err) = https(port, "a.test", &pki, &["--http1.1"]);
     assert_eq!((code, body.as_str()), (0, "hello over tls\n"), "{err}");
     assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["a.test http/1.1"]);
+}
+
+#[test]
+fn a_big_download_from_nginx_comes_through_connect_tls_whole_in_bounded_memory() {
+    use sha2::Digest;
+    use weir_tests::big::{hex, pattern_digest, rss, write_pattern};
+    const LEN: u64 = 64 << 20;
+    let dir = TempDir::new();
+    make_pki(&dir.0);
+    std::fs::create_dir_all(dir.0.join("www")).unwrap();
+    write_pattern(&mut std::fs::File::create(dir.0.join("www/big.bin")).unwrap(), 7, LEN, 0).unwrap();
+    let nginx = TlsNginx::start(&dir.0);
+    let port = free_port();
+    let path = dir.0.join("main.js");
+    std::fs::write(&path, front(nginx.port, "ca").replace("PORT", &port.to_string())).unwrap();
+    let down = dir.0.join("down.bin");
+    let mut weir = Weir::run_file(&path, &[], dir, |c| c);
+    weir.wait_listening();
+    let start_rss = rss(weir.child.id()).0;
+    let (code, _, err) = curl(&["-o", down.to_str().unwrap(), &format!("http://127.0.0.1:{port}/big.bin")]);
+    assert_eq!(code, 0, "{err}");
+    let got = hex(&sha2::Sha256::digest(std::fs::read(&down).unwrap()));
+    assert_eq!(got, pattern_digest(7, LEN), "the download through connectTLS");
+    let grew = rss(weir.child.id()).1.saturating_sub(start_rss);
+    eprintln!("peak RSS grew by {} KiB", grew >> 10);
+    assert!(grew < 16 << 20, "peak RSS grew by {} MiB: the body was held, not streamed", grew >> 20);
 }
