@@ -78,6 +78,58 @@ interface ConnectHTTPTunnelOptions {
   onState?: (state: 'connecting' | 'connected' | 'closed') => void;
 }
 
+/** A TLS certificate and its key, as `acceptTLS`/`connectTLS` take them. */
+interface TLSCertificate {
+  cert: crypto.Certificate | crypto.CertificateChain;
+  key: crypto.PrivateKey;
+}
+
+/** A TLS session, as `onState` sees it when it changes. */
+interface TLSSession {
+  state: 'handshake' | 'connected' | 'closed';
+  /** Why the handshake failed, when it did. */
+  error: string | null;
+  /** The protocol ALPN chose, if any. */
+  protocol: string | null;
+  /** The server name the client sent (SNI). */
+  hostname: string | null;
+  /** The peer's certificate, once it sent one. */
+  peer: crypto.Certificate | null;
+}
+
+/** Options both `acceptTLS` and `connectTLS` take. */
+interface TLSOptions {
+  /** Lowest and highest versions; Weir speaks TLS1.2 and TLS1.3 only. */
+  minVersion?: 'TLS1' | 'TLS1.1' | 'TLS1.2' | 'TLS1.3';
+  maxVersion?: 'TLS1' | 'TLS1.1' | 'TLS1.2' | 'TLS1.3';
+  /** Trusted CAs: the peer must present a certificate they signed. */
+  trusted?: crypto.Certificate[];
+  /** Overrules the check of the peer's certificate (with `trusted`). */
+  verify?: (ok: boolean, cert: crypto.Certificate) => boolean;
+  /** Hears the session as its state changes. */
+  onState?: (session: TLSSession) => void;
+  /** Called once the handshake is done, with the protocol ALPN chose ('' for none). */
+  handshake?: (info: { alpn: string }) => void;
+}
+
+/** Options of `acceptTLS()`. */
+interface AcceptTLSOptions extends TLSOptions {
+  /** The server's certificate, or a function of the server name the client asked for. */
+  certificate: TLSCertificate | ((sni: string | undefined) => TLSCertificate);
+  /** Protocols to accept (the client's first one in this list), or a function returning the index of the one to use among the client's. */
+  alpn?: string[] | ((names: string[]) => number);
+}
+
+/** Options of `connectTLS()`. */
+interface ConnectTLSOptions extends TLSOptions {
+  /** The client's certificate, for servers that ask for one. */
+  certificate?: TLSCertificate | (() => TLSCertificate);
+  /** The server name to send. */
+  sni?: string | (() => string);
+  /** Protocols to offer. */
+  alpn?: string | string[];
+}
+
 /** A SOCKS CONNECT request, as `acceptSOCKS`'s callback gets it. */
 interface SOCKSRequest {
   /** The SOCKS4 user id (undefined for SOCKS5). */
@@ -129,6 +181,12 @@ interface PipelineFilters<Sub> {
   acceptSOCKS(fn: (request: SOCKSRequest) => any): Joint<this, Sub>;
   /** SOCKS5 client through the sub-pipeline (a `connect` to the SOCKS server) to `'host:port'`. */
   connectSOCKS(target: string | (() => string)): Joint<this, Sub>;
+  /** Calls `fn(hello)` with what the client's TLS hello at the start of the stream offered; every event goes on unchanged. */
+  handleTLSClientHello(fn: (hello: { serverNames?: string[]; protocolNames?: string[] }) => void): this;
+  /** TLS server: decrypts into the sub-pipeline and encrypts what it sends back. */
+  acceptTLS(options: AcceptTLSOptions): Joint<this, Sub>;
+  /** TLS client: encrypts into the sub-pipeline (a `connect`) and decrypts what comes back. */
+  connectTLS(options?: ConnectTLSOptions): Joint<this, Sub>;
   /** HTTP tunnel server: `handler(request)` answers; a 2xx to CONNECT (101 to an upgrade) opens the tunnel through the sub-pipeline. The request's body is held up to `bufferLimit`. */
   acceptHTTPTunnel(
     handler: (request: Message) => Message | void | Promise<Message | void>,

@@ -7,6 +7,7 @@ pub mod bulk_http;
 pub mod cgroup;
 pub mod differential;
 pub mod origin;
+pub mod tls;
 pub mod tproxy;
 
 use std::io::{BufRead, BufReader, Read, Write};

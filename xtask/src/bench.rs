@@ -8,6 +8,7 @@
 mod big;
 mod bulk;
 mod callback;
+mod https;
 mod intercept;
 mod iperf;
 mod nginx;
@@ -41,13 +42,14 @@ Scenarios (default: all):
   g   1 GiB through demux/mux vs nginx proxy_pass, one download at a time, peak RSS
   h   bulk: iperf3 and a 2 GiB download through the transparent-proxy sample (root only),
       iperf3 through weir connect and nginx stream, each as a share of the direct path
+  t   HTTPS hello: weir acceptTLS + serveHTTP vs nginx ssl, keep-alive and a handshake per request
   cb  micro-benchmark: one handleMessageStart call on a 10-header head
 
 --quick  3 rounds of 1 s per system (about a minute in all) instead of 5 rounds of 5 s;
          g and h download 256 MiB instead of 1 GiB and 2 GiB
 ";
 
-const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "h", "cb"];
+const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "h", "t", "cb"];
 
 const A: &str = "a. HTTP hello";
 const B: &str = "b. TCP proxy";
@@ -58,6 +60,8 @@ const E_KEEP: &str = "e. transparent, keep-alive";
 const F_A: &str = "f. threads, hello (a)";
 const F_D: &str = "f. threads, demux/mux (d)";
 const G: &str = "g. 1 GiB through demux/mux";
+const T_KEEP: &str = "t. HTTPS hello, keep-alive";
+const T_CONN: &str = "t. HTTPS hello, new conn/s";
 const CB: &str = "cb. handleMessageStart call";
 
 const SAMPLE: &str = "samples/bpf/transparent-proxy/main.js";
@@ -151,6 +155,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             "f" => bench.threads(),
             "g" => bench.big_body(),
             "h" => bench.bulk(),
+            "t" => bench.https(),
             _ => bench.callback(),
         };
         proc::check_interrupted()?;
@@ -181,6 +186,7 @@ fn scenario_name(s: &str) -> &'static str {
         "f" => F_A,
         "g" => G,
         "h" => bulk::H_TCP,
+        "t" => T_KEEP,
         _ => CB,
     }
 }
@@ -198,6 +204,7 @@ fn missing_filters(weir: &Path) -> Result<Vec<String>> {
         "muxHTTP",
         "handleMessageStart",
         "fork",
+        "acceptTLS",
     ];
     let probe = format!(
         "var missing; pipeline($ => {{ missing = {NEEDED:?}.filter(n => typeof $[n] !== 'function').join(' '); return $ }}); missing"

@@ -8,3 +8,4 @@ pub mod http1;
 pub mod netlink;
 pub mod socks;
 pub mod x509;
+pub mod tls_hello;

@@ -20,6 +20,9 @@ pub type Value = boa_engine::JsValue;
 /// A script function, as held by filter specs.
 pub type Callback = boa_engine::JsObject;
 
+/// A TLS certificate chain (DER, leaf first) and its private key (DER).
+pub type CertificatePair = (Vec<Vec<u8>>, Vec<u8>);
+
 /// A settled promise: its value, or the error message.
 pub type Settled = Box<dyn FnOnce(Result<Value, String>)>;
 
@@ -95,6 +98,28 @@ pub trait Host {
     /// it has one.
     fn head_number(&self, _head: &Value, _name: &str) -> Option<f64> {
         None
+    }
+
+    /// An array of these values, for a callback's argument.
+    fn array(&self, _items: &[Value]) -> Result<Value, String> {
+        Err("no arrays in this host".into())
+    }
+
+    /// The DER certificates and the DER private key of a TLS `{ cert, key }` (`cert` a
+    /// `crypto.Certificate` or `CertificateChain`, `key` a `crypto.PrivateKey`); `None` for
+    /// null or undefined.
+    fn certificate_pair(&self, _v: &Value) -> Result<Option<CertificatePair>, String> {
+        Err("no certificates in this host".into())
+    }
+
+    /// The DER certificates of a `crypto.Certificate` or `crypto.CertificateChain`.
+    fn certificates(&self, _v: &Value) -> Result<Vec<Vec<u8>>, String> {
+        Err("no certificates in this host".into())
+    }
+
+    /// A `crypto.Certificate` for a DER certificate (a TLS peer's).
+    fn certificate_value(&self, _der: &[u8]) -> Result<Value, String> {
+        Err("no certificates in this host".into())
     }
 }
 

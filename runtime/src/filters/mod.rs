@@ -2,6 +2,7 @@
 
 pub mod accept_http_tunnel;
 pub mod accept_socks;
+pub mod accept_tls;
 pub mod branch;
 pub mod compress;
 pub mod compress_http;
@@ -9,6 +10,7 @@ pub mod connect;
 pub mod connect_http_tunnel;
 pub mod connect_netlink;
 pub mod connect_socks;
+pub mod connect_tls;
 pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
@@ -23,6 +25,7 @@ pub mod encode_http_response;
 pub mod encode_netlink;
 pub mod fork;
 pub mod handle;
+pub mod handle_tls_client_hello;
 mod held;
 mod http_server;
 pub mod link;
@@ -36,6 +39,11 @@ pub mod serve_http;
 mod throttle;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
+mod tls_options;
+mod tls_session;
+mod tls_sub;
+#[cfg(test)]
+mod tls_tests;
 
 use std::rc::Rc;
 
@@ -106,6 +114,9 @@ pub const ALL: &[(&str, Maker)] = &[
     ("print", Plain(print::make)),
     ("acceptSOCKS", Plain(accept_socks::make)),
     ("connectSOCKS", Plain(connect_socks::make)),
+    ("acceptTLS", Plain(accept_tls::make)),
+    ("connectTLS", Plain(connect_tls::make)),
+    ("handleTLSClientHello", Plain(handle_tls_client_hello::make)),
     ("acceptHTTPTunnel", Plain(accept_http_tunnel::make)),
     ("connectHTTPTunnel", Plain(connect_http_tunnel::make)),
     ("compressHTTP", Plain(compress_http::make)),

@@ -5,8 +5,9 @@ use std::rc::Rc;
 use boa_engine::{JsObject, JsString, js_string};
 
 use crate::codec::http1::{Header, RequestHead, ResponseHead};
+use crate::engine::host::{CertificatePair, Settled};
 use crate::engine::quota::Bucket;
-use crate::engine::{Callback, Context, Event, Head, Host, Inbound, Value, host::Settled};
+use crate::engine::{Callback, Context, Event, Head, Host, Inbound, Value};
 
 /// The worker's Boa context, reached through the thread-local slot `js::install` fills.
 pub struct JsHost;
@@ -95,6 +96,23 @@ impl Host for JsHost {
             Ok(obj.into())
         })
         .unwrap_or_else(|| Err(BUSY.into()))
+    }
+
+    fn array(&self, items: &[Value]) -> Result<Value, String> {
+        super::with_js(|ctx| Ok(boa_engine::object::builtins::JsArray::from_iter(items.iter().cloned(), ctx).into()))
+            .unwrap_or_else(|| Err(BUSY.into()))
+    }
+
+    fn certificate_pair(&self, v: &Value) -> Result<Option<CertificatePair>, String> {
+        super::with_js(|ctx| super::tls_values::certificate_pair(v, ctx)).unwrap_or_else(|| Err(BUSY.into()))
+    }
+
+    fn certificates(&self, v: &Value) -> Result<Vec<Vec<u8>>, String> {
+        super::tls_values::certificates(v)
+    }
+
+    fn certificate_value(&self, der: &[u8]) -> Result<Value, String> {
+        super::with_js(|ctx| super::tls_values::certificate_value(der, ctx)).unwrap_or_else(|| Err(BUSY.into()))
     }
 
     fn script_header(&self, head: &Value, name: &str) -> Option<String> {

@@ -47,6 +47,7 @@ pub mod timeout;
 mod unported;
 pub mod url;
 pub mod url_search_params;
+mod tls_values;
 pub mod vars;
 mod watch;
 pub mod yaml;

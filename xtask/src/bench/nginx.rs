@@ -18,6 +18,8 @@ pub enum Role<'a> {
     Proxy { upstream: &'a str },
     /// Files from `root`: the big-body upstream of scenario g.
     Files { root: &'a Path },
+    /// `return 200` over TLS: the baseline of scenario t.
+    Https { cert: &'a Path, key: &'a Path },
 }
 
 /// Starts one nginx with one worker on 127.0.0.1:`port` and waits until it accepts.
@@ -40,6 +42,15 @@ pub fn start(name: &str, role: Role<'_>, port: u16, dir: &Path) -> Result<Proc> 
   upstream up {{ server {upstream}; keepalive 64; }}
   server {{ {listen};
     location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}"
+            ),
+        ),
+        Role::Https { cert, key } => (
+            String::new(),
+            format!(
+                "http {{ access_log off; server {{ {listen} ssl; ssl_certificate {}; ssl_certificate_key {};
+    location / {{ return 200 \"hello\\n\"; }} }} }}",
+                cert.display(),
+                key.display()
             ),
         ),
         Role::Files { root } => (

@@ -27,6 +27,13 @@ impl Certificate {
     pub(crate) fn material(&self) -> Rc<tls_material::Certificate> {
         self.cert.clone()
     }
+
+    /// A certificate the script did not make (a TLS peer's, which the handshake checked
+    /// as far as it was asked to; its fields are read as a script's would be).
+    pub(crate) fn from_material(cert: Rc<tls_material::Certificate>) -> Result<Self, String> {
+        let info = x509::certificate(cert.der()).map_err(|e| format!("Certificate: {e}"))?;
+        Ok(Certificate { cert, info })
+    }
 }
 
 impl Class for Certificate {
