@@ -234,6 +234,8 @@ interface Pipy {
   exit(callback: () => void | Promise<any>): void;
   /** Stops the process with an exit code (default 0). */
   exit(code?: number): void;
+  /** Feeds a file (relative to the working directory) through a pipeline and ends its stream; settles once the pipeline's output ended. */
+  read(filename: string, builder: SubPipeline, startArg?: any): Promise<void>;
   /** Runs a command (no shell: a string is split on white space) and returns its stdout. */
   exec(command: string | string[]): Data;
   /** Milliseconds since the process started. */

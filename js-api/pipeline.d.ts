@@ -185,6 +185,8 @@ interface PipelineFilters<Sub> {
   link(target: string | (() => string)): this;
   /** Writes the Data passing by to stdout (legacy). */
   print(): this;
+  /** Writes the Data passing by to a file (`'-'`: stdout), opened at the first Data of a stream and closed at its end. */
+  tee(filename: string | (() => string), options?: { append?: boolean }): this;
   /** Logs every event passing by, with `tag`. */
   dump(tag?: any): this;
   /** Each MessageStart takes a token of the quota; without one, it and what follows wait for the refill. */

@@ -29,6 +29,7 @@ pub mod replace;
 mod reply;
 mod select;
 pub mod serve_http;
+pub mod tee;
 mod throttle;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
@@ -110,4 +111,5 @@ pub const ALL: &[(&str, Maker)] = &[
     ("decompress", Plain(decompress::make)),
     ("throttleMessageRate", Plain(throttle_message_rate::make)),
     ("throttleDataRate", Plain(throttle_data_rate::make)),
+    ("tee", Plain(tee::make)),
 ];

@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod pipy;
 pub mod print;
 pub mod promise;
+mod read;
 mod refs;
 pub mod script;
 mod script_error;

@@ -1,5 +1,5 @@
 //! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now`, `exec`
-//! (`solve` and `import` are in `js::modules`).
+//! (`solve` and `import` are in `js::modules`, `read` in `js::read`).
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
@@ -30,7 +30,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     for (k, v) in props {
         pipy.set(k, v, false, ctx)?;
     }
-    let fns: [(JsString, usize, NativeFunction); 7] = [
+    let fns: [(JsString, usize, NativeFunction); 8] = [
         (js_string!("listen"), 2, NativeFunction::from_fn_ptr(listen)),
         (js_string!("load"), 1, NativeFunction::from_fn_ptr(load)),
         (js_string!("exit"), 1, NativeFunction::from_fn_ptr(exit)),
@@ -38,6 +38,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
         (js_string!("exec"), 1, NativeFunction::from_fn_ptr(exec)),
         (js_string!("solve"), 1, NativeFunction::from_fn_ptr(super::modules::solve)),
         (js_string!("import"), 1, NativeFunction::from_fn_ptr(super::modules::import)),
+        (js_string!("read"), 2, NativeFunction::from_fn_ptr(super::read::read)),
     ];
     for (name, len, f) in fns {
         let f = FunctionObjectBuilder::new(ctx.realm(), f).name(name.clone()).length(len).build();
