@@ -60,3 +60,57 @@ fn pipy_read_feeds_a_file_through_a_pipeline_and_tee_writes_it_out() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("caught cannot open file: missing"), "{err}");
 }
+
+/// RESP values of every kind, a binary bulk string holding CRLF, and nesting.
+const RESP_IN: &[u8] = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$6\r\na\r\nb\0c\r\n\
++OK\r\n-ERR wrong type\r\n:42\r\n:-7\r\n$-1\r\n*0\r\n\
+*2\r\n*2\r\n:1\r\n+two\r\n$0\r\n\r\n*-1\r\n";
+
+#[test]
+fn resp_decodes_and_encodes_known_values_back_to_the_same_bytes() {
+    let script = "pipy.read('input', $=>$.decodeRESP().encodeRESP().tee('-'))";
+    let (code, out, err) = run_on(script, RESP_IN);
+    assert_eq!(code, 0, "{err}");
+    // The null array comes back as the null bulk string, as Pipy writes it.
+    let want = [&RESP_IN[..RESP_IN.len() - 5], b"$-1\r\n"].concat();
+    assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
+    let script = "pipy.read('input', $=>$.decodeRESP().handleMessageEnd(e => console.log(JSON.stringify(e.payload))))";
+    let (_, _, err) = run_on(script, b"*3\r\n+a\r\n:5\r\n$-1\r\n");
+    assert!(err.contains(r#"["a",5,null]"#), "{err}");
+}
+
+#[test]
+fn resp_ends_malformed_or_cut_input_with_a_protocol_error() {
+    let script = "pipy.read('input', $=>$.decodeRESP()\
+                  .handleMessageEnd(e => console.log('value', JSON.stringify(e.payload)))\
+                  .handleStreamEnd(e => console.log('end', e.error)))";
+    let (code, _, err) = run_on(script, b"+fine\r\n?what\r\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("value \"fine\"") && err.contains("end ProtocolError"), "{err}");
+    let (_, _, err) = run_on(script, b"*2\r\n+half\r\n");
+    assert!(err.contains("end ProtocolError") && !err.contains("INF] value"), "{err}");
+}
+
+#[test]
+fn resp_server_answers_pipelined_commands_split_anywhere() {
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.decodeRESP()\
+           .replaceMessageEnd(e => new MessageEnd(null, ['echo', e.payload[0], e.payload.length]))\
+           .encodeRESP())"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let cmds = b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nv\n\r\n";
+    // A byte at a time: the decoder must not care where the reads split.
+    for b in cmds {
+        std::io::Write::write_all(&mut s, &[*b]).unwrap();
+    }
+    let want: &[u8] =
+        b"*3\r\n+echo\r\n$4\r\nPING\r\n:1\r\n*3\r\n+echo\r\n$3\r\nGET\r\n:2\r\n*3\r\n+echo\r\n$3\r\nSET\r\n:3\r\n";
+    let mut got = vec![0u8; want.len()];
+    std::io::Read::read_exact(&mut s, &mut got).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+}

@@ -4,4 +4,6 @@
 pub mod c_layout;
 pub mod compress;
 pub mod http1;
+pub mod resp;
 pub mod socks;
+pub mod tree;

@@ -12,12 +12,14 @@ pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
+pub mod decode_resp;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
+pub mod encode_resp;
 pub mod fork;
 pub mod handle;
 mod held;
@@ -112,4 +114,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("throttleMessageRate", Plain(throttle_message_rate::make)),
     ("throttleDataRate", Plain(throttle_data_rate::make)),
     ("tee", Plain(tee::make)),
+    ("decodeRESP", Plain(decode_resp::make)),
+    ("encodeRESP", Plain(encode_resp::make)),
 ];

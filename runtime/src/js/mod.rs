@@ -36,6 +36,7 @@ mod script_error;
 pub mod state;
 pub mod then;
 pub mod timeout;
+pub mod tree;
 pub mod vars;
 pub mod yaml;
 
