@@ -191,6 +191,8 @@ interface PipelineFilters<Sub> {
   decodeRESP(options?: { bufferLimit?: Size }): this;
   /** Writes each message's MessageEnd payload as RESP. */
   encodeRESP(): this;
+  /** A `multipart/*` message becomes one message per part (nested multiparts too), its head `{ headers }`; other messages pass. */
+  decodeMultipart(): this;
   /** Logs every event passing by, with `tag`. */
   dump(tag?: any): this;
   /** Each MessageStart takes a token of the quota; without one, it and what follows wait for the refill. */

@@ -114,3 +114,39 @@ fn resp_server_answers_pipelined_commands_split_anywhere() {
     std::io::Read::read_exact(&mut s, &mut got).unwrap();
     assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
 }
+
+#[test]
+fn multipart_splits_a_curl_form_upload_into_its_parts() {
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.demuxHTTP().to($=>$\
+           .fork().to($=>$.decodeMultipart()\
+             .handleMessageStart(e => console.log('part', e.head.headers['content-disposition']))\
+             .handleData(d => console.log('data', JSON.stringify(d.toString())))\
+             .handleMessageEnd(() => console.log('part end')))\
+           .replaceMessage(new Message('ok'))))"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let dir = TempDir::new();
+    let file = dir.0.join("f.txt");
+    // The boundary's own beginning inside the content must not end the part.
+    std::fs::write(&file, "line one\r\n--\r\n------\r\nline two\n").unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (code, body, err) =
+        curl(&["-s", "-F", "a=hello", "-F", &format!("f=@{};type=text/plain", file.display()), &url]);
+    assert_eq!((code, body.as_str()), (0, "ok"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(5) * slowdown();
+    let log = loop {
+        let log = weir.stderr().into_iter().filter(|l| l.contains("[INF]")).collect::<Vec<_>>().join("\n");
+        if log.matches("part end").count() >= 2 || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(log.contains("part form-data; name=\"a\""), "{log}");
+    assert!(log.contains("data \"hello\\r\\n\""), "{log}");
+    assert!(log.contains("part form-data; name=\"f\"; filename=\"f.txt\""), "{log}");
+    assert!(log.contains("data \"line one\\r\\n--\\r\\n------\\r\\nline two\\n\\r\\n\""), "{log}");
+    assert_eq!(log.matches("part end").count(), 2, "{log}");
+}

@@ -4,6 +4,7 @@
 pub mod c_layout;
 pub mod compress;
 pub mod http1;
+pub mod multipart;
 pub mod resp;
 pub mod socks;
 pub mod tree;

@@ -12,6 +12,7 @@ pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
+pub mod decode_multipart;
 pub mod decode_resp;
 pub mod decompress;
 pub mod decompress_http;
@@ -116,4 +117,5 @@ pub const ALL: &[(&str, Maker)] = &[
     ("tee", Plain(tee::make)),
     ("decodeRESP", Plain(decode_resp::make)),
     ("encodeRESP", Plain(encode_resp::make)),
+    ("decodeMultipart", Plain(decode_multipart::make)),
 ];
