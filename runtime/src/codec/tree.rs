@@ -1,6 +1,6 @@
-//! [`Tree`]: a decoded message as plain data (RESP values, MQTT packets, Thrift and Hessian
-//! values), so that codecs stay free of the script engine. The host turns a tree into a
-//! script value and back (`Host::tree_value`, `Host::value_tree`).
+//! [`Tree`]: a decoded message as plain data (RESP values, the heads of multipart parts), so
+//! that codecs stay free of the script engine. The host turns a tree into a script value and
+//! back (`Host::tree_value`, `Host::value_tree`).
 
 use bytes::Bytes;
 
@@ -22,43 +22,6 @@ pub enum Tree {
 }
 
 impl Tree {
-    /// The field `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Tree> {
-        match self {
-            Tree::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// The value as a number, as a script's arithmetic would read it; `None` for what is not
-    /// a number, a boolean or a numeric string.
-    pub fn number(&self) -> Option<f64> {
-        match self {
-            Tree::Number(n) => Some(*n),
-            Tree::Int(i) => Some(*i as f64),
-            Tree::Bool(b) => Some(f64::from(u8::from(*b))),
-            Tree::Str(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// The number field `key`, or `default` when absent or not a number.
-    pub fn num_or(&self, key: &str, default: f64) -> f64 {
-        self.get(key).and_then(Tree::number).unwrap_or(default)
-    }
-
-    /// Whether the value is truthy as a script reads it.
-    pub fn truthy(&self) -> bool {
-        match self {
-            Tree::Undefined | Tree::Null => false,
-            Tree::Bool(b) => *b,
-            Tree::Number(n) => *n != 0.0 && !n.is_nan(),
-            Tree::Int(i) => *i != 0,
-            Tree::Str(s) => !s.is_empty(),
-            _ => true,
-        }
-    }
-
     /// The value as text, as `String(value)` would make it for the kinds codecs meet.
     pub fn text(&self) -> String {
         match self {
@@ -76,15 +39,6 @@ impl Tree {
                 .collect::<Vec<_>>()
                 .join(","),
             Tree::Object(_) => "[object Object]".into(),
-        }
-    }
-
-    /// The bytes of a `Data`, or of a string's UTF-8.
-    pub fn bytes(&self) -> Option<Bytes> {
-        match self {
-            Tree::Data(d) => Some(d.clone()),
-            Tree::Str(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
-            _ => None,
         }
     }
 }

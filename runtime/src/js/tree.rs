@@ -4,7 +4,6 @@
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::PropertyKey;
 use boa_engine::{Context, JsBigInt, JsNativeError, JsObject, JsResult, JsString, JsValue, js_string};
-use bytes::Bytes;
 
 use super::data::Data;
 use crate::codec::tree::Tree;
@@ -87,15 +86,4 @@ fn from_js_at(v: &JsValue, depth: usize, ctx: &mut Context) -> JsResult<Tree> {
         fields.push((name.to_std_string_escaped(), from_js_at(&value, depth + 1, ctx)?));
     }
     Ok(Tree::Object(fields))
-}
-
-/// Bytes of a `Data` or a string, for codec namespaces that take either.
-pub fn bytes_arg(v: &JsValue, what: &str) -> JsResult<Bytes> {
-    if let Some(b) = Data::bytes_of(v) {
-        return Ok(b);
-    }
-    if let Some(s) = v.as_string() {
-        return Ok(Bytes::from(s.to_std_string_escaped().into_bytes()));
-    }
-    Err(JsNativeError::typ().with_message(format!("{what} takes a Data")).into())
 }
