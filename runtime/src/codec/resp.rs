@@ -18,16 +18,21 @@ pub enum DecodeError {
 }
 
 /// A streaming decoder: bytes in, whole top-level values out, however the bytes are split.
+/// Arrays are built up element by element as their bytes come, so no byte is parsed twice.
 pub struct Decoder {
     buf: BytesMut,
-    /// The buffer cannot hold a whole value before it is this long: no parse is tried sooner,
-    /// so a big bulk string arriving in pieces is not parsed again for each.
-    need: usize,
+    /// The arrays begun and not finished, innermost last: elements still to come, and those
+    /// already there.
+    open: Vec<(usize, Vec<Tree>)>,
+    /// Bytes of the current value already parsed into `open`.
+    held: usize,
     limit: usize,
 }
 
-enum Parsed {
-    Done(Tree, usize),
+/// One step of parsing: a whole scalar, or the head of an array.
+enum Step {
+    Value(Tree, usize),
+    Array(usize, usize),
     /// Not all there yet; at least this many bytes in all are needed.
     Short(usize),
 }
@@ -35,35 +40,69 @@ enum Parsed {
 impl Decoder {
     /// A decoder that holds at most `limit` bytes of one value.
     pub fn new(limit: usize) -> Decoder {
-        Decoder { buf: BytesMut::new(), need: 1, limit }
+        Decoder { buf: BytesMut::new(), open: Vec::new(), held: 0, limit }
     }
 
     /// Takes more input and appends the values it completed to `out`, those before an error
     /// too.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<Tree>) -> Result<(), DecodeError> {
         self.buf.extend_from_slice(data);
-        while !self.buf.is_empty() && self.buf.len() >= self.need {
-            match parse_at(&self.buf, 0, 0)? {
-                Parsed::Done(tree, n) => {
-                    self.buf.advance(n);
-                    self.need = 1;
-                    out.push(tree);
-                }
-                Parsed::Short(need) => {
-                    self.need = need;
+        while !self.buf.is_empty() {
+            let (tree, n) = match step(&self.buf)? {
+                Step::Short(need) => {
+                    if self.held.saturating_add(need) > self.limit.saturating_add(1) {
+                        return Err(DecodeError::TooBig);
+                    }
                     break;
                 }
-            }
+                Step::Value(tree, n) => (tree, n),
+                Step::Array(0, n) => (Tree::Array(Vec::new()), n),
+                Step::Array(len, n) => {
+                    if self.open.len() >= MAX_DEPTH {
+                        return Err(DecodeError::TooBig);
+                    }
+                    // Each element is at least 3 bytes: a claimed length says nothing of what will come.
+                    self.open.push((len, Vec::with_capacity(len.min(self.buf.len() / 3))));
+                    self.consume(n)?;
+                    continue;
+                }
+            };
+            self.consume(n)?;
+            self.complete(tree, out);
         }
-        if self.buf.len() > self.limit || self.need > self.limit.saturating_add(1) {
+        if self.held.saturating_add(self.buf.len()) > self.limit {
             return Err(DecodeError::TooBig);
         }
         Ok(())
     }
 
+    fn consume(&mut self, n: usize) -> Result<(), DecodeError> {
+        self.buf.advance(n);
+        self.held += n;
+        if self.held > self.limit { Err(DecodeError::TooBig) } else { Ok(()) }
+    }
+
+    /// A value is whole: it is the next element of the innermost open array, or a top-level
+    /// value of its own.
+    fn complete(&mut self, mut tree: Tree, out: &mut Vec<Tree>) {
+        loop {
+            let Some((left, items)) = self.open.last_mut() else {
+                self.held = 0;
+                return out.push(tree);
+            };
+            items.push(tree);
+            *left -= 1;
+            if *left > 0 {
+                return;
+            }
+            let (_, items) = self.open.pop().unwrap_or_default();
+            tree = Tree::Array(items);
+        }
+    }
+
     /// Whether a value was begun and not finished.
     pub fn is_partial(&self) -> bool {
-        !self.buf.is_empty()
+        !self.buf.is_empty() || !self.open.is_empty()
     }
 }
 
@@ -91,58 +130,39 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Parses one value starting at `at`, nested `depth` arrays deep.
-fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Parsed, DecodeError> {
-    let Some(&kind) = buf.get(at) else { return Ok(Parsed::Short(at + 1)) };
+/// Parses a scalar, or the head of an array, at the start of `buf`.
+fn step(buf: &[u8]) -> Result<Step, DecodeError> {
+    let kind = buf[0];
     if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
         return Err(DecodeError::Malformed);
     }
-    let Some((body, next)) = line(buf, at + 1)? else { return Ok(Parsed::Short(buf.len() + 1)) };
+    let Some((body, next)) = line(buf, 1)? else { return Ok(Step::Short(buf.len() + 1)) };
     let tree = match kind {
         b'+' => Tree::Str(text(body)),
         b'-' => Tree::Error(text(body)),
         b':' => Tree::Number(integer(body)? as f64),
         b'$' => return bulk(buf, next, integer(body)?),
-        _ => return array(buf, next, integer(body)?, depth),
+        _ => match integer(body)? {
+            -1 => Tree::Null,
+            len => return Ok(Step::Array(usize::try_from(len).map_err(|_| DecodeError::Malformed)?, next)),
+        },
     };
-    Ok(Parsed::Done(tree, next))
+    Ok(Step::Value(tree, next))
 }
 
-fn bulk(buf: &[u8], at: usize, len: i64) -> Result<Parsed, DecodeError> {
+fn bulk(buf: &[u8], at: usize, len: i64) -> Result<Step, DecodeError> {
     if len == -1 {
-        return Ok(Parsed::Done(Tree::Null, at));
+        return Ok(Step::Value(Tree::Null, at));
     }
     let len = usize::try_from(len).map_err(|_| DecodeError::Malformed)?;
     let end = at.checked_add(len).and_then(|e| e.checked_add(2)).ok_or(DecodeError::TooBig)?;
     if buf.len() < end {
-        return Ok(Parsed::Short(end));
+        return Ok(Step::Short(end));
     }
     if &buf[at + len..end] != b"\r\n" {
         return Err(DecodeError::Malformed);
     }
-    Ok(Parsed::Done(Tree::Data(Bytes::copy_from_slice(&buf[at..at + len])), end))
-}
-
-fn array(buf: &[u8], mut at: usize, len: i64, depth: usize) -> Result<Parsed, DecodeError> {
-    if len == -1 {
-        return Ok(Parsed::Done(Tree::Null, at));
-    }
-    let len = usize::try_from(len).map_err(|_| DecodeError::Malformed)?;
-    if depth >= MAX_DEPTH {
-        return Err(DecodeError::TooBig);
-    }
-    // Each element is at least 3 bytes: a claimed length says nothing of what will come.
-    let mut items = Vec::with_capacity(len.min(buf.len().saturating_sub(at) / 3));
-    for _ in 0..len {
-        match parse_at(buf, at, depth + 1)? {
-            Parsed::Done(t, next) => {
-                items.push(t);
-                at = next;
-            }
-            short => return Ok(short),
-        }
-    }
-    Ok(Parsed::Done(Tree::Array(items), at))
+    Ok(Step::Value(Tree::Data(Bytes::copy_from_slice(&buf[at..at + len])), end))
 }
 
 /// Appends the RESP for `tree`: strings simple, numbers integers (truncated), `Data`
