@@ -241,6 +241,8 @@ interface Pipy {
   exit(callback: () => void | Promise<any>): void;
   /** Stops the process with an exit code (default 0). */
   exit(code?: number): void;
+  /** Feeds a file (relative to the working directory) through a pipeline and ends its stream; settles once the pipeline's output ended. */
+  read(filename: string, builder: SubPipeline, startArg?: any): Promise<void>;
   /** Resolves, with `[path]`, once the file (relative to the script's folder) changes, appears or goes. */
   watch(path: string): Promise<string[]>;
   /**

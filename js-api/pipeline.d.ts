@@ -247,6 +247,14 @@ interface PipelineFilters<Sub> {
   link(target: string | (() => string)): this;
   /** Writes the Data passing by to stdout (legacy). */
   print(): this;
+  /** Writes the Data passing by to a file (`'-'`: stdout), opened at the first Data of a stream and closed at its end. */
+  tee(filename: string | (() => string), options?: { append?: boolean }): this;
+  /** Redis protocol in, a message per value out: its MessageEnd payload is the value (strings, numbers, Data for bulk strings, Error, arrays, null). */
+  decodeRESP(options?: { bufferLimit?: Size }): this;
+  /** Writes each message's MessageEnd payload as RESP. */
+  encodeRESP(): this;
+  /** A `multipart/*` message becomes one message per part (nested multiparts too), its head `{ headers }`; other messages pass. */
+  decodeMultipart(): this;
   /** Logs every event passing by, with `tag`. */
   dump(tag?: any): this;
   /** Each MessageStart takes a token of the quota; without one, it and what follows wait for the refill. */

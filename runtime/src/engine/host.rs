@@ -11,6 +11,7 @@ use std::rc::Rc;
 use super::quota::Bucket;
 use super::{Context, Event, Head, Inbound};
 use crate::codec::http1::{Header, RequestHead, ResponseHead};
+use crate::codec::tree::Tree;
 
 /// A script value, carried by events and filter specs without the engine looking inside.
 /// It is Boa's value type because converting every payload to a neutral one would cost a copy
@@ -120,6 +121,17 @@ pub trait Host {
     /// A `crypto.Certificate` for a DER certificate (a TLS peer's).
     fn certificate_value(&self, _der: &[u8]) -> Result<Value, String> {
         Err("no certificates in this host".into())
+    }
+
+    /// A decoded message's tree as a script value (hosts without values refuse).
+    fn tree_value(&self, _tree: &Tree) -> Result<Value, String> {
+        Err("no script values on this host".into())
+    }
+
+    /// A script value as a tree, for an encoder (functions and other objects become their
+    /// own fields, or `Undefined`).
+    fn value_tree(&self, _v: &Value) -> Tree {
+        Tree::Undefined
     }
 }
 

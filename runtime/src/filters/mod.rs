@@ -16,6 +16,8 @@ mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
 pub mod decode_netlink;
+pub mod decode_multipart;
+pub mod decode_resp;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
@@ -23,6 +25,7 @@ pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod encode_netlink;
+pub mod encode_resp;
 pub mod fork;
 pub mod handle;
 pub mod handle_tls_client_hello;
@@ -36,6 +39,7 @@ pub mod replace;
 mod reply;
 mod select;
 pub mod serve_http;
+pub mod tee;
 mod throttle;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
@@ -128,4 +132,8 @@ pub const ALL: &[(&str, Maker)] = &[
     ("encodeNetlink", Plain(encode_netlink::make)),
     ("decodeNetlink", Plain(decode_netlink::make)),
     ("repeat", Plain(repeat::make)),
+    ("tee", Plain(tee::make)),
+    ("decodeRESP", Plain(decode_resp::make)),
+    ("encodeRESP", Plain(encode_resp::make)),
+    ("decodeMultipart", Plain(decode_multipart::make)),
 ];

@@ -37,7 +37,10 @@ fn push(v: &JsValue, out: &mut Vec<Event>, top: bool, ctx: &mut Context) -> Resu
     } else if let Some(m) = obj.downcast_ref::<MessageStart>() {
         out.push(Event::MessageStart(message::head_from_js(&m.head)));
     } else if let Some(m) = obj.downcast_ref::<MessageEnd>() {
-        out.push(Event::MessageEnd(m.tail.clone()));
+        // An event carries one value: a payload (`new MessageEnd(null, value)`, for the
+        // codecs) stands in for a tail that is not there.
+        let value = if m.tail.is_null_or_undefined() && !m.payload.is_undefined() { &m.payload } else { &m.tail };
+        out.push(Event::MessageEnd(value.clone()));
     } else if let Some(s) = obj.downcast_ref::<StreamEnd>() {
         out.push(Event::StreamEnd(message::stream_error(&s.error)));
     } else if let Some(m) = obj.downcast_ref::<Message>() {
@@ -65,7 +68,8 @@ pub fn to_value(evt: &Event, ctx: &mut Context) -> JsResult<JsValue> {
         Event::Data(b) => Data::to_js(b.to_vec(), ctx)?,
         Event::MessageStart(h) => message_start(h, ctx)?,
         Event::MessageEnd(tail) => {
-            MessageEnd::from_data(MessageEnd { tail: tail.clone(), payload: JsValue::undefined() }, ctx)?.into()
+            // Codecs put a decoded value where Pipy has the payload: it reads as both.
+            MessageEnd::from_data(MessageEnd { tail: tail.clone(), payload: tail.clone() }, ctx)?.into()
         }
         Event::StreamEnd(e) => StreamEnd::from_data(StreamEnd { error: message::error_to_js(e) }, ctx)?.into(),
     })

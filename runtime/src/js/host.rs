@@ -15,6 +15,15 @@ pub struct JsHost;
 const BUSY: &str = "re-entrant call into JS";
 
 impl Host for JsHost {
+    fn tree_value(&self, tree: &crate::codec::tree::Tree) -> Result<Value, String> {
+        super::with_js(|ctx| super::tree::to_js(tree, ctx).map_err(|e| super::describe(&e, ctx)))
+            .unwrap_or_else(|| Err(BUSY.into()))
+    }
+
+    fn value_tree(&self, v: &Value) -> crate::codec::tree::Tree {
+        super::with_js(|ctx| super::tree::from_js(v, ctx).ok()).flatten().unwrap_or(crate::codec::tree::Tree::Undefined)
+    }
+
     fn call(&self, context: &Rc<Context>, f: &Callback, args: &[Value]) -> Result<Value, String> {
         super::call(context, f, args)
     }

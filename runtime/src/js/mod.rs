@@ -36,6 +36,7 @@ pub mod print;
 #[cfg(test)]
 mod print_tests;
 pub mod promise;
+mod read;
 mod refs;
 mod repeat;
 pub mod script;
@@ -48,6 +49,7 @@ mod unported;
 pub mod url;
 pub mod url_search_params;
 mod tls_values;
+pub mod tree;
 pub mod vars;
 mod watch;
 pub mod yaml;

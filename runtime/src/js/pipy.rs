@@ -1,5 +1,6 @@
 //! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now` (`exec` is
-//! in `js::exec`, `watch` in `js::watch`, `solve` and `import` in `js::modules`).
+//! in `js::exec`, `watch` in `js::watch`, `read` in `js::read`, `solve` and `import` in
+//! `js::modules`).
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
@@ -30,7 +31,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     for (k, v) in props {
         pipy.set(k, v, false, ctx)?;
     }
-    let fns: [(JsString, usize, NativeFunction); 8] = [
+    let fns: [(JsString, usize, NativeFunction); 9] = [
         (js_string!("listen"), 2, NativeFunction::from_fn_ptr(listen)),
         (js_string!("load"), 1, NativeFunction::from_fn_ptr(load)),
         (js_string!("exit"), 1, NativeFunction::from_fn_ptr(exit)),
@@ -39,6 +40,7 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
         (js_string!("solve"), 1, NativeFunction::from_fn_ptr(super::modules::solve)),
         (js_string!("import"), 1, NativeFunction::from_fn_ptr(super::modules::import)),
         (js_string!("watch"), 1, NativeFunction::from_fn_ptr(super::watch::watch)),
+        (js_string!("read"), 2, NativeFunction::from_fn_ptr(super::read::read)),
     ];
     for (name, len, f) in fns {
         let f = FunctionObjectBuilder::new(ctx.realm(), f).name(name.clone()).length(len).build();
