@@ -21,6 +21,7 @@ pub mod encode_http_response;
 pub mod fork;
 pub mod handle;
 mod held;
+mod http2;
 mod http_server;
 pub mod link;
 pub mod mux_http;
