@@ -339,3 +339,29 @@ fn mux_http_version_callback_chooses_http2() {
     assert_eq!(lines.len(), 5, "{lines:?}");
     assert!(lines.iter().all(|l| l.starts_with("HTTP/2.0 ")), "{lines:?}");
 }
+
+/// Pipy's test/curl/006-http2-tunnel on kernel-chosen ports: HTTP/1 requests go through a
+/// CONNECT tunnel that muxHTTP carries as an HTTP/2 stream to demuxHTTP + acceptHTTPTunnel.
+#[test]
+fn connect_tunnels_ride_http2_streams() {
+    let (target, relay, entry) = (free_port(), free_port(), free_port());
+    let weir = start(&format!(
+        "pipy.listen({target}, $=>$.serveHTTP(new Message('Hello!\\n')))\n\
+         pipy.listen({relay}, $=>$.demuxHTTP().to($=>$\n\
+           .acceptHTTPTunnel(msg => (\n\
+             println(msg.head.method, msg.head.protocol),\n\
+             msg.head.method === 'CONNECT' ? void 0 : new Message({{ status: 405 }})\n\
+           ))\n\
+           .to($=>$.connect('127.0.0.1:{target}'))\n\
+         ))\n\
+         pipy.listen({entry}, $=>$\n\
+           .connectHTTPTunnel(() => new Message({{ method: 'CONNECT', path: '127.0.0.1:{target}' }}))\n\
+           .to($=>$.muxHTTP(() => 1, {{ version: 2 }}).to($=>$.connect('127.0.0.1:{relay}')))\n\
+         )\n"
+    ));
+    let url = format!("http://127.0.0.1:{entry}/");
+    let (code, out, err) = curl(&["-s", "--max-time", "5", &url, &url, &url]);
+    assert_eq!(code, 0, "curl: {err}");
+    assert_eq!(out, "Hello!\n".repeat(3));
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["CONNECT HTTP/2"], "one tunnel, one stream");
+}
