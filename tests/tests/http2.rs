@@ -365,3 +365,14 @@ fn connect_tunnels_ride_http2_streams() {
     assert_eq!(out, "Hello!\n".repeat(3));
     assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["CONNECT HTTP/2"], "one tunnel, one stream");
 }
+
+#[test]
+fn mux_http_version_2_answers_502_when_the_upstream_refuses() {
+    let (port, closed) = (free_port(), free_port());
+    let _weir = start(&format!(
+        "pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP({{ version: 2 }}).to($=>$.connect('127.0.0.1:{closed}'))))\n"
+    ));
+    let (code, out, err) = curl(&["-s", "-i", "--max-time", "5", &format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(code, 0, "curl: {err}");
+    assert!(out.starts_with("HTTP/1.1 502 Connection Refused"), "{out}");
+}

@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 use super::convert;
 use super::pipe::{Io, Pipe};
 use super::stream::{Queue, write_body};
-use crate::codec::http1::RequestHead;
-use crate::engine::{Event, EventSink, Filter, FilterEnv, Gauge, Head, Layout, Output, Pipeline, host};
+use crate::codec::http1::{RequestHead, error_response};
+use crate::engine::{Event, EventSink, Filter, FilterEnv, Gauge, Head, Layout, Output, Pipeline, StreamError, host};
 
 /// Each stream's receive window: an upstream sends no more ahead of what was passed on.
 const STREAM_WINDOW: u32 = 256 << 10;
@@ -67,7 +67,11 @@ impl EventSink for SessionSink {
     fn on_event(&self, evt: Event) {
         match evt {
             Event::Data(b) => self.0.push(&b),
-            Event::StreamEnd(_) => self.0.end(),
+            Event::StreamEnd(e) => self.0.end(match e {
+                Some(StreamError::Code(c)) => Some(c),
+                Some(StreamError::Value(_)) => Some("RuntimeError"),
+                None => None,
+            }),
             _ => {}
         }
     }
@@ -197,10 +201,12 @@ async fn drive(session: Weak<Session>, pipe: Rc<Pipe>) {
 struct Back {
     events: RefCell<VecDeque<Event>>,
     env: FilterEnv,
+    got_head: Cell<bool>,
 }
 
 impl Back {
     fn push(&self, evt: Event) {
+        self.got_head.set(self.got_head.get() || matches!(evt, Event::MessageStart(_)));
         self.events.borrow_mut().push_back(evt);
         self.env.wake();
     }
@@ -227,7 +233,7 @@ pub struct MuxHttp2 {
 
 impl MuxHttp2 {
     pub fn new(client: Rc<Client>, env: FilterEnv, key: KeyOf) -> MuxHttp2 {
-        let back = Rc::new(Back { events: RefCell::default(), env: env.clone() });
+        let back = Rc::new(Back { events: RefCell::default(), env: env.clone(), got_head: Cell::new(false) });
         MuxHttp2 { client, env, key, body: None, back, exchanges: 0, tunnel: false, end: None, ended: false }
     }
 
@@ -241,6 +247,7 @@ impl MuxHttp2 {
         let body = Rc::new(Queue::new(self.env.context.upstream.clone()));
         self.body = Some(body.clone());
         self.exchanges += 1;
+        self.back.got_head.set(false);
         self.tunnel = head.method == "CONNECT";
         let (back, room) = (self.back.clone(), self.env.context.downstream.clone());
         tokio::task::spawn_local(exchange(session, head, body, back, room));
@@ -314,10 +321,20 @@ async fn exchange(session: Rc<Session>, head: Rc<RequestHead>, body: Rc<Queue>, 
         }
     }
     .await;
-    back.push(match result {
-        Ok(()) => Event::end(),
-        Err(code) => Event::error(code),
-    });
+    match result {
+        Ok(()) => back.push(Event::end()),
+        Err(code) => {
+            let code = session.pipe.error().unwrap_or(code);
+            if back.got_head.get() {
+                back.push(Event::error(code));
+            } else {
+                // No answer at all: a made-up one says why, as for HTTP/1 (`502`, `504`).
+                back.push(Event::MessageStart(Head::Response(Rc::new(error_response(Some(code))))));
+                back.push(Event::MessageEnd(JsValue::undefined()));
+                back.push(Event::end());
+            }
+        }
+    }
     session.done();
 }
 

@@ -17,6 +17,8 @@ pub struct Pipe {
     /// Bytes received, not read by `h2` yet.
     rx: RefCell<BytesMut>,
     rx_end: Cell<bool>,
+    /// Why the peer's bytes ended, when it was an error (a refused `connect`).
+    error: Cell<Option<&'static str>>,
     reader: RefCell<Option<Waker>>,
     /// Bytes `h2` wrote, not emitted by the filter yet.
     tx: RefCell<Vec<Bytes>>,
@@ -36,6 +38,7 @@ impl Pipe {
         Rc::new(Pipe {
             rx: RefCell::default(),
             rx_end: Cell::new(false),
+            error: Cell::new(None),
             reader: RefCell::default(),
             tx: RefCell::default(),
             done: Cell::new(false),
@@ -51,10 +54,15 @@ impl Pipe {
         self.wake_reader();
     }
 
-    /// The peer's end.
-    pub fn end(&self) {
+    /// The peer's end, and the error it ended with.
+    pub fn end(&self, error: Option<&'static str>) {
         self.rx_end.set(true);
+        self.error.set(self.error.get().or(error));
         self.wake_reader();
+    }
+
+    pub fn error(&self) -> Option<&'static str> {
+        self.error.get()
     }
 
     fn wake_reader(&self) {

@@ -56,7 +56,7 @@ impl Http2Server {
     pub fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::Data(b) => self.pipe.push(&b),
-            Event::StreamEnd(_) => self.pipe.end(),
+            Event::StreamEnd(_) => self.pipe.end(None),
             _ => {}
         }
         self.flush(out);
