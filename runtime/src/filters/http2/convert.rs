@@ -86,3 +86,38 @@ pub fn request(head: &RequestHead) -> Result<http::Request<()>, String> {
     *r.headers_mut() = map;
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_becomes_host_and_http1_only_fields_stay_out() {
+        let req = http::Request::get("http://example.com:8080/a?b=1").header("x-id", "7").body(()).unwrap();
+        let head = request_head(&req.into_parts().0);
+        assert_eq!((head.method.as_str(), head.path.as_str(), head.protocol.as_str()), ("GET", "/a?b=1", "HTTP/2"));
+        assert_eq!(head.header("host"), Some("example.com:8080"));
+        assert_eq!(head.header("x-id"), Some("7"));
+
+        let mut head = RequestHead::default();
+        head.headers = vec![
+            Header::new("Host", "up:80"),
+            Header::new("Connection", "keep-alive"),
+            Header::new("Transfer-Encoding", "chunked"),
+            Header::new("X-Id", "7"),
+        ];
+        let r = request(&head).unwrap();
+        assert_eq!(r.uri().authority().map(|a| a.as_str()), Some("up:80"));
+        let names: Vec<_> = r.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-id"]);
+    }
+
+    #[test]
+    fn connect_carries_its_target_as_the_authority() {
+        let head = RequestHead { method: "CONNECT".into(), path: "target:443".into(), ..RequestHead::default() };
+        let r = request(&head).unwrap();
+        assert_eq!((r.method().as_str(), r.uri().to_string().as_str()), ("CONNECT", "target:443"));
+        let back = request_head(&r.into_parts().0);
+        assert_eq!(back.path.as_str(), "target:443");
+    }
+}

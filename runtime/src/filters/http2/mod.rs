@@ -94,3 +94,42 @@ enum Sniffed {
     Wait,
     Http2(Bytes),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(pieces: &[&'static [u8]]) -> Vec<&'static str> {
+        let mut seen = BytesMut::new();
+        pieces
+            .iter()
+            .map(|p| match sniff(&mut seen, Bytes::from_static(p)) {
+                Sniffed::Http1(_) => "h1",
+                Sniffed::Wait => "wait",
+                Sniffed::Http2(b) if b == PREFACE => "h2",
+                Sniffed::Http2(_) => "h2+",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_preface_is_found_in_any_pieces_and_anything_else_is_http1_at_once() {
+        assert_eq!(feed(&[PREFACE]), ["h2"]);
+        assert_eq!(feed(&[b"PRI * HTTP/2.0\r\n", b"\r\nSM", b"\r\n\r\n"]), ["wait", "wait", "h2"]);
+        assert_eq!(feed(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04"]), ["h2+"]);
+        assert_eq!(feed(&[b"GET / HTTP/1.1\r\n"]), ["h1"]);
+        // A method that starts like the preface goes to HTTP/1 once it differs.
+        assert_eq!(feed(&[b"P", b"OST / HTTP/1.1\r\n"]), ["wait", "h1"]);
+        assert_eq!(feed(&[b"PRI * HTTP/1.1\r\n"]), ["h1"]);
+    }
+
+    #[test]
+    fn held_bytes_go_to_http1_first() {
+        let mut seen = BytesMut::new();
+        assert!(matches!(sniff(&mut seen, Bytes::from_static(b"PR")), Sniffed::Wait));
+        match sniff(&mut seen, Bytes::from_static(b"OPFIND / HTTP/1.1\r\n")) {
+            Sniffed::Http1(b) => assert_eq!(&b[..], b"PROPFIND / HTTP/1.1\r\n"),
+            _ => panic!("not HTTP/1"),
+        }
+    }
+}
