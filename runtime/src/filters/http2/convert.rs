@@ -99,13 +99,15 @@ mod tests {
         assert_eq!(head.header("host"), Some("example.com:8080"));
         assert_eq!(head.header("x-id"), Some("7"));
 
-        let mut head = RequestHead::default();
-        head.headers = vec![
-            Header::new("Host", "up:80"),
-            Header::new("Connection", "keep-alive"),
-            Header::new("Transfer-Encoding", "chunked"),
-            Header::new("X-Id", "7"),
-        ];
+        let head = RequestHead {
+            headers: vec![
+                Header::new("Host", "up:80"),
+                Header::new("Connection", "keep-alive"),
+                Header::new("Transfer-Encoding", "chunked"),
+                Header::new("X-Id", "7"),
+            ],
+            ..RequestHead::default()
+        };
         let r = request(&head).unwrap();
         assert_eq!(r.uri().authority().map(|a| a.as_str()), Some("up:80"));
         let names: Vec<_> = r.headers().keys().map(|k| k.as_str()).collect();
