@@ -70,6 +70,11 @@ interface MuxHTTPOptions {
   maxIdle?: Duration;
   /** Requests up to this many bytes get a `content-length`, larger ones are chunked; 0 buffers whole bodies. */
   bufferSize?: Size;
+  /**
+   * `2` (or `'h2'`) speaks HTTP/2 with prior knowledge upstream, many requests as streams on
+   * one connection; a function is asked once per pipeline (a Promise is not waited for).
+   */
+  version?: number | string | (() => number | string);
 }
 
 /** Options of `connectHTTPTunnel()`. */

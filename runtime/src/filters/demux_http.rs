@@ -1,4 +1,4 @@
-//! `demuxHTTP(options?).to(sub)`: an HTTP/1 server on a byte stream; each request goes
+//! `demuxHTTP(options?).to(sub)`: an HTTP/1 or HTTP/2 (prior knowledge) server on a byte stream; each request goes
 //! into its own sub-pipeline (with a copy of the context) whose first output message is
 //! the response.
 
@@ -7,7 +7,8 @@ use std::rc::Rc;
 use boa_engine::JsResult;
 
 use super::Made;
-use super::http_server::{HttpServer, Responder};
+use super::http_server::Responder;
+use super::http2::Server;
 use crate::args::Args;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Layout, Output};
 
@@ -27,11 +28,12 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(DemuxHttp(HttpServer::new(Responder::Pipeline(self.sub.clone()), env, self.buffer_size)))
+        let responder = Responder::Pipeline(self.sub.clone());
+        Box::new(DemuxHttp(Server::new(responder, env, self.buffer_size, crate::options::MESSAGE_LIMIT)))
     }
 }
 
-struct DemuxHttp(HttpServer);
+struct DemuxHttp(Server);
 
 impl Filter for DemuxHttp {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {

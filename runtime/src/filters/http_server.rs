@@ -528,7 +528,13 @@ fn start_response(encoder: &mut Encoder, head: &Head, info: RequestInfo) -> u16 
 }
 
 /// Answers a collected request with the `serveHTTP` handler.
-fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc<RequestHead>, body: Bytes) {
+pub(super) fn respond<A: EventSink + 'static>(
+    responder: &Responder,
+    env: &FilterEnv,
+    answer: &Rc<A>,
+    head: Rc<RequestHead>,
+    body: Bytes,
+) {
     let result = match responder {
         Responder::Script(Given::Fixed(m)) => Ok(m.clone()),
         Responder::Script(Given::Dynamic(f)) => {
@@ -538,7 +544,7 @@ fn respond(responder: &Responder, env: &FilterEnv, answer: &Rc<Answer>, head: Rc
         }
         Responder::Pipeline(_) => return,
     };
-    let deliver = |answer: &Rc<Answer>, r: Result<Value, String>| {
+    let deliver = |answer: &Rc<A>, r: Result<Value, String>| {
         let events = r.and_then(|v| {
             let events = host().to_events(&v)?;
             if !matches!(events.first(), Some(Event::MessageStart(_))) {

@@ -30,6 +30,7 @@ pub mod fork;
 pub mod handle;
 pub mod handle_tls_client_hello;
 mod held;
+mod http2;
 mod http_server;
 pub mod link;
 pub mod mux_http;

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 use super::Made;
+use super::http2::client::{Client, MuxHttp2};
 use crate::args::Args;
 use crate::codec::http1::{Encoder, Out, RequestInfo, ResponseDecoder};
 use crate::engine::host;
@@ -39,6 +40,11 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
         _ => (None, 1),
     };
     let mut options = args.options(at);
+    let version = match options.value("version")? {
+        Some(v) if v.is_callable() => Version::Dynamic(options.function("version")?.unwrap_or_else(|| unreachable!())),
+        Some(_) => Version::Fixed(is_http2(&options.string("version")?.unwrap_or_default())),
+        None => Version::Fixed(false),
+    };
     let o = Options {
         max_queue: options.count("maxQueue")?.unwrap_or(1),
         max_messages: options.count("maxMessages")?.unwrap_or(0),
@@ -46,7 +52,8 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
         buffer_size: options.buffer_size()?,
     };
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| {
-        Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::default() })))
+        let h2 = Client::new(sub.clone(), o.max_idle);
+        Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::default(), version, h2 })))
     })))
 }
 
@@ -64,6 +71,20 @@ struct Shared {
     options: Options,
     /// Looked up per request: a fast hasher, seeded per map (keys can come from clients).
     pools: RefCell<HashMap<Key, Vec<Rc<Session>>, foldhash::fast::RandomState>>,
+    version: Version,
+    /// The HTTP/2 sessions, for pipelines whose version is 2.
+    h2: Rc<Client>,
+}
+
+/// `version`: HTTP/2 or not, fixed or asked of a function for each pipeline.
+enum Version {
+    Fixed(bool),
+    Dynamic(crate::engine::Callback),
+}
+
+/// Whether a `version` option's value means HTTP/2 (`2`, `'2'`, `'h2'`, `'HTTP/2'`).
+fn is_http2(v: &str) -> bool {
+    matches!(v.trim(), "2" | "2.0" | "h2" | "HTTP/2" | "HTTP/2.0")
 }
 
 struct Spec(Rc<Shared>);
@@ -74,6 +95,25 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
+        let http2 = match &self.0.version {
+            Version::Fixed(v) => *v,
+            Version::Dynamic(f) => match host().call(&env.context, f, &[]) {
+                Ok(v) if host().is_promise(&v) => {
+                    tracing::error!(target: "http", "muxHTTP version: a Promise is not supported, HTTP/1 is used");
+                    false
+                }
+                Ok(v) => is_http2(&host().to_text(&v).unwrap_or_default()),
+                Err(e) => {
+                    tracing::error!(target: "http", "muxHTTP version: {e}");
+                    false
+                }
+            },
+        };
+        if http2 {
+            let shared = self.0.clone();
+            let key = Box::new(move |env: &FilterEnv| text_key(&shared, env));
+            return Box::new(MuxHttp2::new(self.0.h2.clone(), env, key));
+        }
         let encoder = Encoder::new(self.0.options.buffer_size);
         Box::new(MuxHttp {
             shared: self.0.clone(),
@@ -491,6 +531,7 @@ impl Drop for MuxHttp {
     fn drop(&mut self) {
         self.abort_request();
         let Some(session) = self.session.take() else { return };
+        session.abandon(&self.env);
         session.share.set(session.share.get() - 1);
         if session.share.get() > 0 || session.closed.get() {
             return;
@@ -520,6 +561,24 @@ impl Drop for MuxHttp {
         });
         *session.timer.borrow_mut() = Some(task.abort_handle());
     }
+}
+
+/// An HTTP/2 session's key: the selector's answer as text (objects by their text too), or
+/// the client connection; and the argument the session's pipeline starts with.
+fn text_key(shared: &Shared, env: &FilterEnv) -> (String, Vec<JsValue>) {
+    let context = &env.context;
+    let value = match &shared.selector {
+        Some(f) => host().call(context, f, &[]).unwrap_or_else(|e| {
+            tracing::error!(target: "http", "muxHTTP session selector: {e}");
+            JsValue::undefined()
+        }),
+        None => JsValue::undefined(),
+    };
+    if value.is_null_or_undefined() {
+        let id = context.inbound.as_ref().map(|i| i.id).unwrap_or(context.id);
+        return (format!("\0{id}"), vec![]);
+    }
+    (host().to_text(&value).unwrap_or_default(), vec![value])
 }
 
 /// Whether sending a request twice changes nothing more than sending it once (RFC 9110

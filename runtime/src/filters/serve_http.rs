@@ -1,10 +1,11 @@
-//! `serveHTTP(handler, options?)`: an HTTP/1 server whose responses come from a function
+//! `serveHTTP(handler, options?)`: an HTTP/1 or HTTP/2 (prior knowledge) server whose responses come from a function
 //! `handler(request)` returning a Message (or a Promise of one), or from a fixed Message.
 
 use boa_engine::JsResult;
 
 use super::Made;
-use super::http_server::{HttpServer, Responder};
+use super::http_server::Responder;
+use super::http2::Server;
 use crate::args::Args;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Output};
 
@@ -30,11 +31,11 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(ServeHttp(HttpServer::new(self.responder.clone(), env, self.buffer_size).with_limit(self.limit)))
+        Box::new(ServeHttp(Server::new(self.responder.clone(), env, self.buffer_size, self.limit)))
     }
 }
 
-struct ServeHttp(HttpServer);
+struct ServeHttp(Server);
 
 impl Filter for ServeHttp {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {

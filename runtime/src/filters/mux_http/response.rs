@@ -133,6 +133,21 @@ impl Session {
             }
         }
     }
+
+    /// The request of `env` went away while its response was still coming (an HTTP/2
+    /// stream reset): the connection cannot carry another response before that one ends,
+    /// and reading it out is work for nobody, so it closes.
+    pub(super) fn abandon(self: &Rc<Self>, env: &FilterEnv) {
+        if self.tunnel.get() || !self.waiters.borrow().iter().any(|w| w.env.same(env)) {
+            return;
+        }
+        self.close();
+        let s = self.clone();
+        tokio::task::spawn_local(async move {
+            s.fail(Some("ConnectionReset"));
+            s.pipeline.borrow_mut().take();
+        });
+    }
 }
 
 /// Where a session pipeline's output (the upstream's bytes) goes.

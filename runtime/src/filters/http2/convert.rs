@@ -1,0 +1,125 @@
+//! Heads between our Message model and the `http` types `h2` speaks. HTTP/2 heads have no
+//! connection-specific fields (RFC 9113 8.2.2): those of an HTTP/1 head are left out.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri};
+
+use crate::codec::http1::{Header, RequestHead, ResponseHead, Text};
+
+const PROTOCOL: &str = "HTTP/2";
+
+/// Fields HTTP/2 forbids; `te` is allowed as `trailers` only, which is all it means here.
+fn is_connection_specific(name: &str) -> bool {
+    ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "http2-settings"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// The fields of `map` as header lines, `host` first from `authority` when there is no
+/// `host` (as Pipy gives `:authority` to scripts).
+pub fn headers_of(map: &HeaderMap, authority: Option<&str>) -> Vec<Header> {
+    let mut headers = Vec::with_capacity(map.len() + 1);
+    if let Some(a) = authority.filter(|_| !map.contains_key(http::header::HOST)) {
+        headers.push(Header::new("host", a));
+    }
+    for (name, value) in map {
+        headers.push(Header::from_bytes(name.as_str(), value.as_bytes()));
+    }
+    headers
+}
+
+pub fn request_head(parts: &http::request::Parts) -> RequestHead {
+    let authority = parts.uri.authority().map(|a| a.as_str());
+    let path = match (&parts.method, parts.uri.path_and_query()) {
+        (&Method::CONNECT, _) => authority.unwrap_or_default(),
+        (_, Some(p)) => p.as_str(),
+        (_, None) => "/",
+    };
+    RequestHead {
+        method: parts.method.as_str().into(),
+        path: path.into(),
+        protocol: Text::from_static(PROTOCOL),
+        headers: headers_of(&parts.headers, authority),
+    }
+}
+
+pub fn response_head(parts: &http::response::Parts) -> ResponseHead {
+    ResponseHead {
+        protocol: Text::from_static(PROTOCOL),
+        status: parts.status.as_u16(),
+        status_text: parts.status.canonical_reason().unwrap_or_default().into(),
+        headers: headers_of(&parts.headers, None),
+    }
+}
+
+/// The fields of `headers` HTTP/2 can carry; lines that are not valid fields are dropped.
+pub fn header_map(headers: &[Header]) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for h in headers.iter().filter(|h| !is_connection_specific(&h.name)) {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(h.name.as_bytes()), HeaderValue::from_bytes(h.bytes())) {
+            map.append(n, v);
+        }
+    }
+    map
+}
+
+pub fn response(head: &ResponseHead) -> http::Response<()> {
+    let mut r = http::Response::new(());
+    *r.status_mut() = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    *r.headers_mut() = header_map(&head.headers);
+    r
+}
+
+/// A request for an upstream over HTTP/2: `host` becomes `:authority`.
+pub fn request(head: &RequestHead) -> Result<http::Request<()>, String> {
+    let method = Method::from_bytes(head.method.as_bytes()).map_err(|e| e.to_string())?;
+    let host = head.header("host").unwrap_or("localhost");
+    let uri = match method {
+        Method::CONNECT => Uri::builder().authority(head.path.as_str()).build(),
+        _ => Uri::builder().scheme("http").authority(host).path_and_query(head.path.as_str()).build(),
+    };
+    let mut r = http::Request::new(());
+    *r.method_mut() = method;
+    *r.uri_mut() = uri.map_err(|e| e.to_string())?;
+    let mut map = header_map(&head.headers);
+    map.remove(http::header::HOST);
+    *r.headers_mut() = map;
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_becomes_host_and_http1_only_fields_stay_out() {
+        let req = http::Request::get("http://example.com:8080/a?b=1").header("x-id", "7").body(()).unwrap();
+        let head = request_head(&req.into_parts().0);
+        assert_eq!((head.method.as_str(), head.path.as_str(), head.protocol.as_str()), ("GET", "/a?b=1", "HTTP/2"));
+        assert_eq!(head.header("host"), Some("example.com:8080"));
+        assert_eq!(head.header("x-id"), Some("7"));
+
+        let head = RequestHead {
+            headers: vec![
+                Header::new("Host", "up:80"),
+                Header::new("Connection", "keep-alive"),
+                Header::new("Transfer-Encoding", "chunked"),
+                Header::new("X-Id", "7"),
+            ],
+            ..RequestHead::default()
+        };
+        let r = request(&head).unwrap();
+        assert_eq!(r.uri().authority().map(|a| a.as_str()), Some("up:80"));
+        let names: Vec<_> = r.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-id"]);
+    }
+
+    #[test]
+    fn connect_carries_its_target_as_the_authority() {
+        let head = RequestHead { method: "CONNECT".into(), path: "target:443".into(), ..RequestHead::default() };
+        let r = request(&head).unwrap();
+        assert_eq!((r.method().as_str(), r.uri().to_string().as_str()), ("CONNECT", "target:443"));
+        let back = request_head(&r.into_parts().0);
+        assert_eq!(back.path.as_str(), "target:443");
+    }
+}

@@ -1,0 +1,137 @@
+//! The byte stream an `h2` connection reads and writes, made of a filter's events: the
+//! filter pushes the `Data` it receives in, and takes out what `h2` wrote to emit it as
+//! `Data`. Both ends run on the worker's thread; `h2` is driven by a local task.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::engine::Gauge;
+
+pub struct Pipe {
+    /// Bytes received, not read by `h2` yet.
+    rx: RefCell<BytesMut>,
+    rx_end: Cell<bool>,
+    /// Why the peer's bytes ended, when it was an error (a refused `connect`).
+    error: Cell<Option<&'static str>>,
+    reader: RefCell<Option<Waker>>,
+    /// Bytes `h2` wrote, not emitted by the filter yet.
+    tx: RefCell<Vec<Bytes>>,
+    /// `h2` is done with the connection: the filter ends its output once `tx` is out.
+    done: Cell<bool>,
+    /// Where the written bytes queue once emitted: `h2` waits while it is full, so a peer
+    /// that does not read cannot make this side buffer without bound.
+    gauge: Rc<Gauge>,
+    /// A task waits for room on `gauge` for the writer.
+    waiting: Cell<bool>,
+    /// Called once `h2` wrote: whoever takes the bytes out is told (a filter's wake).
+    on_write: Box<dyn Fn()>,
+}
+
+impl Pipe {
+    pub fn new(gauge: Rc<Gauge>, on_write: Box<dyn Fn()>) -> Rc<Pipe> {
+        Rc::new(Pipe {
+            rx: RefCell::default(),
+            rx_end: Cell::new(false),
+            error: Cell::new(None),
+            reader: RefCell::default(),
+            tx: RefCell::default(),
+            done: Cell::new(false),
+            gauge,
+            waiting: Cell::new(false),
+            on_write,
+        })
+    }
+
+    /// Bytes from the peer.
+    pub fn push(&self, b: &[u8]) {
+        self.rx.borrow_mut().extend_from_slice(b);
+        self.wake_reader();
+    }
+
+    /// The peer's end, and the error it ended with.
+    pub fn end(&self, error: Option<&'static str>) {
+        self.rx_end.set(true);
+        self.error.set(self.error.get().or(error));
+        self.wake_reader();
+    }
+
+    pub fn error(&self) -> Option<&'static str> {
+        self.error.get()
+    }
+
+    fn wake_reader(&self) {
+        if let Some(w) = self.reader.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// What `h2` wrote since the last call.
+    pub fn take(&self) -> Vec<Bytes> {
+        std::mem::take(&mut *self.tx.borrow_mut())
+    }
+
+    /// `h2` finished with the connection (closed, failed or gone away).
+    pub fn finish(&self) {
+        self.done.set(true);
+        (self.on_write)();
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done.get()
+    }
+}
+
+/// The `AsyncRead + AsyncWrite` handle `h2` owns.
+pub struct Io(pub Rc<Pipe>);
+
+impl AsyncRead for Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let pipe = &self.0;
+        let mut rx = pipe.rx.borrow_mut();
+        if rx.is_empty() {
+            if pipe.rx_end.get() {
+                return Poll::Ready(Ok(()));
+            }
+            *pipe.reader.borrow_mut() = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = rx.len().min(buf.remaining());
+        buf.put_slice(&rx.split_to(n));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let pipe = self.0.clone();
+        if pipe.gauge.full() {
+            if !pipe.waiting.replace(true) {
+                let waker = cx.waker().clone();
+                let p = pipe.clone();
+                tokio::task::spawn_local(async move {
+                    p.gauge.room().await;
+                    p.waiting.set(false);
+                    waker.wake();
+                });
+            }
+            return Poll::Pending;
+        }
+        pipe.tx.borrow_mut().push(Bytes::copy_from_slice(buf));
+        (pipe.on_write)();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
