@@ -86,6 +86,22 @@ interface SOCKSRequest {
   port: number;
 }
 
+/** A PROXY protocol header, as `acceptProxyProtocol`'s callback gets it and `connectProxyProtocol` writes it. */
+interface ProxyProtocolInfo {
+  /** 1 (the text line) or 2 (binary); `connectProxyProtocol` writes version 1 unless this is 2. */
+  version?: number;
+  /** Version 2 only: `'PROXY'`, or `'LOCAL'` for a proxy's own connection. */
+  command?: 'PROXY' | 'LOCAL';
+  /** `'TCP4'`, `'TCP6'`, `'UNKNOWN'`, and in version 2 `'UDP4'`, `'UDP6'`, `'UNIX'`, `'UNIX_DGRAM'`. */
+  protocol?: string;
+  /** The client's address and port, absent for `UNKNOWN` and `UNIX`. */
+  sourceAddress?: string;
+  sourcePort?: number;
+  /** The address and port the client connected to. */
+  targetAddress?: string;
+  targetPort?: number;
+}
+
 /** A compression algorithm of `compress()` and `compressHTTP()`: gzip, or zlib (`deflate`). */
 type CompressAlgorithm = 'gzip' | 'deflate';
 
@@ -135,6 +151,10 @@ interface PipelineFilters<Sub> {
     handshake: Message | string | (() => Message | string),
     options?: ConnectHTTPTunnelOptions,
   ): Joint<this, Sub>;
+  /** PROXY protocol server: reads a version 1 or 2 header; `fn(info)` truthy sends the bytes after it through the sub-pipeline, falsy (or a bad header) ends the stream. */
+  acceptProxyProtocol(fn: (info: ProxyProtocolInfo) => any): Joint<this, Sub>;
+  /** PROXY protocol client: sends the header for `info` into the sub-pipeline (a `connect`) before the stream. */
+  connectProxyProtocol(info: ProxyProtocolInfo | (() => ProxyProtocolInfo)): Joint<this, Sub>;
   /** Compresses the bodies of messages without `content-encoding` and sets it; `fn(messageStart)` picks per message. */
   compressHTTP(algorithm: CompressAlgorithm | ((evt: MessageStart) => CompressAlgorithm | void)): this;
   /** Decompresses bodies with `content-encoding` gzip, deflate or br, and removes the header. */

@@ -4,4 +4,5 @@
 pub mod c_layout;
 pub mod compress;
 pub mod http1;
+pub mod proxy_protocol;
 pub mod socks;

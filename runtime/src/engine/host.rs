@@ -90,6 +90,10 @@ pub trait Host {
 
     /// The token bucket of an `algo.Quota` value (what a throttle's function returned).
     fn quota_of(&self, v: &Value) -> Option<Rc<Bucket>>;
+
+    /// Field `name` of an object a function returned (`undefined` if absent or not an
+    /// object): `connectProxyProtocol`'s addresses.
+    fn field(&self, v: &Value, name: &str) -> Value;
 }
 
 /// What a host's `request_head`/`response_head` do with a head that is already Rust.
@@ -192,6 +196,9 @@ impl Host for NoHost {
     }
     fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
         None
+    }
+    fn field(&self, _: &Value, _: &str) -> Value {
+        Value::undefined()
     }
 }
 
@@ -309,6 +316,10 @@ pub mod stub {
         }
         fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
             None
+        }
+        fn field(&self, _: &Value, name: &str) -> Value {
+            self.note(format!("field {name}"));
+            self.returns.borrow_mut().pop_front().unwrap_or_default()
         }
     }
 

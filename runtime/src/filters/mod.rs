@@ -1,12 +1,14 @@
 //! The filters, one per file, named as in the API.
 
 pub mod accept_http_tunnel;
+pub mod accept_proxy_protocol;
 pub mod accept_socks;
 pub mod branch;
 pub mod compress;
 pub mod compress_http;
 pub mod connect;
 pub mod connect_http_tunnel;
+pub mod connect_proxy_protocol;
 pub mod connect_socks;
 pub mod connect_udp;
 mod content_encoding;
@@ -110,4 +112,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("decompress", Plain(decompress::make)),
     ("throttleMessageRate", Plain(throttle_message_rate::make)),
     ("throttleDataRate", Plain(throttle_data_rate::make)),
+    ("acceptProxyProtocol", Plain(accept_proxy_protocol::make)),
+    ("connectProxyProtocol", Plain(connect_proxy_protocol::make)),
 ];

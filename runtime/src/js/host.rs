@@ -145,4 +145,9 @@ impl Host for JsHost {
     fn quota_of(&self, v: &Value) -> Option<Rc<Bucket>> {
         super::algo::quota::bucket_of(v)
     }
+
+    fn field(&self, v: &Value, name: &str) -> Value {
+        let Some(obj) = v.as_object() else { return Value::undefined() };
+        super::with_js(|ctx| obj.get(JsString::from(name), ctx).ok()).flatten().unwrap_or_default()
+    }
 }
