@@ -155,6 +155,23 @@ interface PipelineFilters<Sub> {
   acceptProxyProtocol(fn: (info: ProxyProtocolInfo) => any): Joint<this, Sub>;
   /** PROXY protocol client: sends the header for `info` into the sub-pipeline (a `connect`) before the stream. */
   connectProxyProtocol(info: ProxyProtocolInfo | (() => ProxyProtocolInfo)): Joint<this, Sub>;
+  /** Calls `fn(protocol)` once the first bytes tell `'HTTP'`, `'HTTP2'`, `'TLS'`, or `''` (none of them, or `timeout` passed); what it returns, unless null or undefined, is output first. Events pass on unchanged. */
+  detectProtocol(fn: (protocol: 'HTTP' | 'HTTP2' | 'TLS' | '') => Events | void, options?: { timeout?: Duration }): this;
+  /** Cuts the stream's Data into messages at each `separator`, which is dropped. */
+  split(separator: string | (() => string)): this;
+  /** Writes every Data to a file (`'-'`: stdout), truncated per stream unless `append`; `shared` streams write into one opening. Events pass on. */
+  tee(filename: string | (() => string), options?: { append?: boolean; shared?: boolean }): this;
+  /** Joins `batch` messages (default 1) into one; a batch not full goes after `timeout` with no message, on a message `interval` after the last batch, and at the stream's end. */
+  pack(
+    batch?: number,
+    options?: { timeout?: Duration; interval?: Duration; prefix?: string; postfix?: string; separator?: string; vacancy?: number },
+  ): this;
+  /** Every event also goes into the sub-pipeline (one per element of an array `initArg`, each in a copy of the context); the stream is held until every branch ended. */
+  forkJoin(initArg?: any | (() => any)): Joint<this, Sub>;
+  /** As `forkJoin`, but the output is that of the first branch to output anything, and the input goes nowhere else. */
+  forkRace(initArg?: any | (() => any)): Joint<this, Sub>;
+  /** Holds the stream until `condition()` is truthy (or its Promise resolves), asked again at each event meanwhile, or `timeout` passed. */
+  wait(condition: () => any, options?: { timeout?: Duration }): this;
   /** Compresses the bodies of messages without `content-encoding` and sets it; `fn(messageStart)` picks per message. */
   compressHTTP(algorithm: CompressAlgorithm | ((evt: MessageStart) => CompressAlgorithm | void)): this;
   /** Decompresses bodies with `content-encoding` gzip, deflate or br, and removes the header. */

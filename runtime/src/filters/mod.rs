@@ -17,23 +17,29 @@ pub mod decode_http_response;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
+pub mod detect_protocol;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod fork;
+pub mod fork_join;
 pub mod handle;
 mod held;
 mod http_server;
 pub mod link;
 pub mod mux_http;
+pub mod pack;
 pub mod print;
 pub mod replace;
 mod reply;
 mod select;
 pub mod serve_http;
+pub mod split;
+pub mod tee;
 mod throttle;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
+pub mod wait;
 
 use std::rc::Rc;
 
@@ -114,4 +120,11 @@ pub const ALL: &[(&str, Maker)] = &[
     ("throttleDataRate", Plain(throttle_data_rate::make)),
     ("acceptProxyProtocol", Plain(accept_proxy_protocol::make)),
     ("connectProxyProtocol", Plain(connect_proxy_protocol::make)),
+    ("detectProtocol", Plain(detect_protocol::make)),
+    ("split", Plain(split::make)),
+    ("tee", Plain(tee::make)),
+    ("pack", Plain(pack::make)),
+    ("forkJoin", Plain(fork_join::make_join)),
+    ("forkRace", Plain(fork_join::make_race)),
+    ("wait", Plain(wait::make)),
 ];
