@@ -172,6 +172,8 @@ interface PipelineFilters<Sub> {
   forkRace(initArg?: any | (() => any)): Joint<this, Sub>;
   /** Holds the stream until `condition()` is truthy (or its Promise resolves), asked again at each event meanwhile, or `timeout` passed. */
   wait(condition: () => any, options?: { timeout?: Duration }): this;
+  /** Outputs `events` (or what the function returns; a Promise's when it resolves, without holding the stream) before the stream's first event. */
+  insert(events: Events | (() => Events | Promise<Events>)): this;
   /** Compresses the bodies of messages without `content-encoding` and sets it; `fn(messageStart)` picks per message. */
   compressHTTP(algorithm: CompressAlgorithm | ((evt: MessageStart) => CompressAlgorithm | void)): this;
   /** Decompresses bodies with `content-encoding` gzip, deflate or br, and removes the header. */

@@ -81,3 +81,33 @@ fn fork_join_holds_each_request_until_its_side_call_to_an_upstream_answered() {
     assert_eq!(weir.wait_stdout_lines(2, Duration::from_secs(5)), ["side call: checked", "joined"]);
     assert_eq!(upstream.requests.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn wait_holds_the_stream_until_a_later_event_finds_its_condition_true() {
+    let port = free_port();
+    let script = format!(
+        "var $ready = false\n\
+         pipy.listen({port}, $=>$\n\
+           .insert(() => new Timeout(0.3).wait().then(() => ($ready = true, new Data('late\\n'))))\n\
+           .wait(() => $ready)\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let sent = std::time::Instant::now();
+    s.write_all(b"hello\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while got.len() < 11 {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+        if got.is_empty() {
+            // Nothing may come back before the promise made the condition true.
+            assert!(sent.elapsed() >= Duration::from_millis(250), "{:?} came after {:?}", &buf[..n], sent.elapsed());
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"hello\nlate\n");
+}

@@ -26,6 +26,7 @@ pub mod fork_join;
 pub mod handle;
 mod held;
 mod http_server;
+pub mod insert;
 pub mod link;
 pub mod mux_http;
 pub mod pack;
@@ -127,4 +128,5 @@ pub const ALL: &[(&str, Maker)] = &[
     ("forkJoin", Plain(fork_join::make_join)),
     ("forkRace", Plain(fork_join::make_race)),
     ("wait", Plain(wait::make)),
+    ("insert", Plain(insert::make)),
 ];
