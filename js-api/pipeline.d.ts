@@ -147,6 +147,22 @@ interface SOCKSRequest {
   port: number;
 }
 
+/** A PROXY protocol header, as `acceptProxyProtocol`'s callback gets it and `connectProxyProtocol` writes it. */
+interface ProxyProtocolInfo {
+  /** 1 (the text line) or 2 (binary); `connectProxyProtocol` writes version 1 unless this is 2. */
+  version?: number;
+  /** Version 2 only: `'PROXY'`, or `'LOCAL'` for a proxy's own connection. */
+  command?: 'PROXY' | 'LOCAL';
+  /** `'TCP4'`, `'TCP6'`, `'UNKNOWN'`, and in version 2 `'UDP4'`, `'UDP6'`, `'UNIX'`, `'UNIX_DGRAM'`. */
+  protocol?: string;
+  /** The client's address and port, absent for `UNKNOWN` and `UNIX`. */
+  sourceAddress?: string;
+  sourcePort?: number;
+  /** The address and port the client connected to. */
+  targetAddress?: string;
+  targetPort?: number;
+}
+
 /** A compression algorithm of `compress()` and `compressHTTP()`: gzip, or zlib (`deflate`). */
 type CompressAlgorithm = 'gzip' | 'deflate';
 
@@ -202,6 +218,29 @@ interface PipelineFilters<Sub> {
     handshake: Message | string | (() => Message | string),
     options?: ConnectHTTPTunnelOptions,
   ): Joint<this, Sub>;
+  /** PROXY protocol server: reads a version 1 or 2 header; `fn(info)` truthy sends the bytes after it through the sub-pipeline, falsy (or a bad header) ends the stream. */
+  acceptProxyProtocol(fn: (info: ProxyProtocolInfo) => any): Joint<this, Sub>;
+  /** PROXY protocol client: sends the header for `info` into the sub-pipeline (a `connect`) before the stream. */
+  connectProxyProtocol(info: ProxyProtocolInfo | (() => ProxyProtocolInfo)): Joint<this, Sub>;
+  /** Calls `fn(protocol)` once the first bytes tell `'HTTP'`, `'HTTP2'`, `'TLS'`, or `''` (none of them, or `timeout` passed); what it returns, unless null or undefined, is output first. Events pass on unchanged. */
+  detectProtocol(fn: (protocol: 'HTTP' | 'HTTP2' | 'TLS' | '') => Events | void, options?: { timeout?: Duration }): this;
+  /** Cuts the stream's Data into messages at each `separator`, which is dropped. */
+  split(separator: string | (() => string)): this;
+  /** Writes every Data to a file (`'-'`: stdout), truncated per stream unless `append`; `shared` streams write into one opening. Events pass on. */
+  tee(filename: string | (() => string), options?: { append?: boolean; shared?: boolean }): this;
+  /** Joins `batch` messages (default 1) into one; a batch not full goes after `timeout` with no message, on a message `interval` after the last batch, and at the stream's end. */
+  pack(
+    batch?: number,
+    options?: { timeout?: Duration; interval?: Duration; prefix?: string; postfix?: string; separator?: string; vacancy?: number },
+  ): this;
+  /** Every event also goes into the sub-pipeline (one per element of an array `initArg`, each in a copy of the context); the stream is held until every branch ended. */
+  forkJoin(initArg?: any | (() => any)): Joint<this, Sub>;
+  /** As `forkJoin`, but the output is that of the first branch to output anything, and the input goes nowhere else. */
+  forkRace(initArg?: any | (() => any)): Joint<this, Sub>;
+  /** Holds the stream until `condition()` is truthy (or its Promise resolves), asked again at each event meanwhile, or `timeout` passed. */
+  wait(condition: () => any, options?: { timeout?: Duration }): this;
+  /** Outputs `events` (or what the function returns; a Promise's when it resolves, without holding the stream) before the stream's first event. */
+  insert(events: Events | (() => Events | Promise<Events>)): this;
   /** Compresses the bodies of messages without `content-encoding` and sets it; `fn(messageStart)` picks per message. */
   compressHTTP(algorithm: CompressAlgorithm | ((evt: MessageStart) => CompressAlgorithm | void)): this;
   /** Decompresses bodies with `content-encoding` gzip, deflate or br, and removes the header. */
@@ -252,8 +291,6 @@ interface PipelineFilters<Sub> {
   link(target: string | (() => string)): this;
   /** Writes the Data passing by to stdout (legacy). */
   print(): this;
-  /** Writes the Data passing by to a file (`'-'`: stdout), opened at the first Data of a stream and closed at its end. */
-  tee(filename: string | (() => string), options?: { append?: boolean }): this;
   /** Redis protocol in, a message per value out: its MessageEnd payload is the value (strings, numbers, Data for bulk strings, Error, arrays, null). */
   decodeRESP(options?: { bufferLimit?: Size }): this;
   /** Writes each message's MessageEnd payload as RESP. */

@@ -7,6 +7,7 @@ pub mod der;
 pub mod http1;
 pub mod multipart;
 pub mod netlink;
+pub mod proxy_protocol;
 pub mod resp;
 pub mod socks;
 pub mod tls_hello;

@@ -133,6 +133,10 @@ pub trait Host {
     fn value_tree(&self, _v: &Value) -> Tree {
         Tree::Undefined
     }
+
+    /// Field `name` of an object a function returned (`undefined` if absent or not an
+    /// object): `connectProxyProtocol`'s addresses.
+    fn field(&self, v: &Value, name: &str) -> Value;
 }
 
 /// What a host's `request_head`/`response_head` do with a head that is already Rust.
@@ -235,6 +239,9 @@ impl Host for NoHost {
     }
     fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
         None
+    }
+    fn field(&self, _: &Value, _: &str) -> Value {
+        Value::undefined()
     }
 }
 
@@ -352,6 +359,10 @@ pub mod stub {
         }
         fn quota_of(&self, _: &Value) -> Option<Rc<Bucket>> {
             None
+        }
+        fn field(&self, _: &Value, name: &str) -> Value {
+            self.note(format!("field {name}"));
+            self.returns.borrow_mut().pop_front().unwrap_or_default()
         }
     }
 

@@ -1,6 +1,7 @@
 //! The filters, one per file, named as in the API.
 
 pub mod accept_http_tunnel;
+pub mod accept_proxy_protocol;
 pub mod accept_socks;
 pub mod accept_tls;
 pub mod branch;
@@ -9,6 +10,7 @@ pub mod compress_http;
 pub mod connect;
 pub mod connect_http_tunnel;
 pub mod connect_netlink;
+pub mod connect_proxy_protocol;
 pub mod connect_socks;
 pub mod connect_tls;
 pub mod connect_udp;
@@ -21,25 +23,30 @@ pub mod decode_resp;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
+pub mod detect_protocol;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod encode_netlink;
 pub mod encode_resp;
 pub mod fork;
+pub mod fork_join;
 pub mod handle;
 pub mod handle_tls_client_hello;
 mod held;
 mod http2;
 mod http_server;
+pub mod insert;
 pub mod link;
 pub mod mux_http;
+pub mod pack;
 pub mod print;
 pub mod repeat;
 pub mod replace;
 mod reply;
 mod select;
 pub mod serve_http;
+pub mod split;
 pub mod tee;
 mod throttle;
 pub mod throttle_data_rate;
@@ -49,6 +56,7 @@ mod tls_session;
 mod tls_sub;
 #[cfg(test)]
 mod tls_tests;
+pub mod wait;
 
 use std::rc::Rc;
 
@@ -137,4 +145,13 @@ pub const ALL: &[(&str, Maker)] = &[
     ("decodeRESP", Plain(decode_resp::make)),
     ("encodeRESP", Plain(encode_resp::make)),
     ("decodeMultipart", Plain(decode_multipart::make)),
+    ("acceptProxyProtocol", Plain(accept_proxy_protocol::make)),
+    ("connectProxyProtocol", Plain(connect_proxy_protocol::make)),
+    ("detectProtocol", Plain(detect_protocol::make)),
+    ("split", Plain(split::make)),
+    ("pack", Plain(pack::make)),
+    ("forkJoin", Plain(fork_join::make_join)),
+    ("forkRace", Plain(fork_join::make_race)),
+    ("wait", Plain(wait::make)),
+    ("insert", Plain(insert::make)),
 ];

@@ -183,4 +183,9 @@ impl Host for JsHost {
         })
         .flatten()
     }
+
+    fn field(&self, v: &Value, name: &str) -> Value {
+        let Some(obj) = v.as_object() else { return Value::undefined() };
+        super::with_js(|ctx| obj.get(JsString::from(name), ctx).ok()).flatten().unwrap_or_default()
+    }
 }

@@ -1,0 +1,113 @@
+//! Flow filters on real connections: `detectProtocol` telling curl's HTTP/1, HTTP/2 and
+//! TLS from other bytes, and `tee` + `split` + `pack` on a raw stream.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use weir_tests::*;
+
+/// Sends `bytes`, half-closes, and returns all that came back.
+fn exchange(port: u16, bytes: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    got
+}
+
+#[test]
+fn detect_protocol_names_what_curl_and_others_speak_and_its_answer_goes_out_first() {
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$\n\
+           .detectProtocol(p => (println(`[${{p}}]`), [new Data(`${{p || 'other'}}\\n`), new StreamEnd]))\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let url = format!("http://127.0.0.1:{port}/");
+    curl(&[&url]);
+    curl(&["--http2-prior-knowledge", &url]);
+    curl(&["-k", &format!("https://127.0.0.1:{port}/")]);
+    assert_eq!(exchange(port, b"SSH-2.0-x\r\n"), b"other\n");
+    let lines = weir.wait_stdout_lines(4, Duration::from_secs(5));
+    assert_eq!(lines, ["[HTTP]", "[HTTP2]", "[TLS]", "[]"]);
+}
+
+#[test]
+fn tee_split_and_pack_on_a_raw_stream() {
+    let dir = TempDir::new();
+    let file = dir.0.join("tee.out");
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$\n\
+           .tee('{}')\n\
+           .split('\\n')\n\
+           .pack(2, {{ prefix: '<', separator: ',', postfix: '>\\n' }})\n\
+         )\n",
+        file.display()
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let got = exchange(port, b"a\nb\nc\nd\n");
+    // As Pipy, split ends the stream with one more (empty) message.
+    assert_eq!(String::from_utf8_lossy(&got), "<a,b>\n<c,d>\n<>\n");
+    assert_eq!(std::fs::read(&file).unwrap(), b"a\nb\nc\nd\n");
+}
+
+#[test]
+fn fork_join_holds_each_request_until_its_side_call_to_an_upstream_answered() {
+    let upstream = HttpServer::ok("checked\n");
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.demuxHTTP().to($=>$\n\
+           .forkJoin().to($=>$\n\
+             .replaceMessage(() => new Message({{ method: 'GET', path: '/check', headers: {{ host: 'x' }} }}))\n\
+             .muxHTTP().to($=>$.connect('127.0.0.1:{}'))\n\
+             .handleMessage(msg => println(`side call: ${{msg.body.toString().trim()}}`))\n\
+             .replaceMessage(new StreamEnd)\n\
+           )\n\
+           .replaceMessage(() => (println('joined'), new Message('done\\n')))\n\
+         ))\n",
+        upstream.port
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let (code, body, err) = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!((code, body.as_str()), (0, "done\n"), "{err}");
+    assert_eq!(weir.wait_stdout_lines(2, Duration::from_secs(5)), ["side call: checked", "joined"]);
+    assert_eq!(upstream.requests.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn wait_holds_the_stream_until_a_later_event_finds_its_condition_true() {
+    let port = free_port();
+    let script = format!(
+        "var $ready = false\n\
+         pipy.listen({port}, $=>$\n\
+           .insert(() => new Timeout(0.3).wait().then(() => ($ready = true, new Data('late\\n'))))\n\
+           .wait(() => $ready)\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let sent = std::time::Instant::now();
+    s.write_all(b"hello\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while got.len() < 11 {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+        if got.is_empty() {
+            // Nothing may come back before the promise made the condition true.
+            assert!(sent.elapsed() >= Duration::from_millis(250), "{:?} came after {:?}", &buf[..n], sent.elapsed());
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"hello\nlate\n");
+}
