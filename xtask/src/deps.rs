@@ -24,6 +24,12 @@ pub const TEST: &[Need] = &[
     Need { what: "/usr/lib/python3/dist-packages/yaml/__init__.py", package: "python3-yaml" },
     Need { what: "systemd-analyze", package: "systemd" },
     Need { what: "setpriv", package: "util-linux" },
+    // TLS and HTTP/2 tests: certificates, s_client, and HTTP/2 clients that reuse connections.
+    Need { what: "openssl", package: "openssl" },
+    Need { what: "nghttp", package: "nghttp2-client" },
+    Need { what: "h2load", package: "nghttp2-client" },
+    Need { what: "ip", package: "iproute2" },
+    Need { what: "gcc", package: "gcc" },
     Need { what: "node", package: "nodejs" },
     Need { what: "npm", package: "npm" },
 ];
