@@ -14,6 +14,7 @@
 
 mod attach;
 mod btf;
+mod caps;
 pub mod cgroup;
 mod kinds;
 mod maps;
@@ -53,7 +54,10 @@ impl Error {
     pub fn sys(call: &str, op: &str, e: &io::Error) -> Error {
         let errno = e.raw_os_error();
         let message = match errno {
-            Some(n) => format!("{call}: syscall {op} failed with errno = {n}: {}", strerror(n)),
+            Some(n) => {
+                let hint = caps::hint(n).unwrap_or_default();
+                format!("{call}: syscall {op} failed with errno = {n}: {}{hint}", strerror(n))
+            }
             None => format!("{call}: syscall {op} failed: {e}"),
         };
         Error { message, errno }
