@@ -131,11 +131,23 @@ impl Weir {
         dir: TempDir,
         f: impl FnOnce(&mut Command) -> &mut Command,
     ) -> Weir {
+        Weir::run_binary(&weir_bin(), wrapper, path, args, dir, f)
+    }
+
+    /// Like [`Weir::run_wrapped`], with the weir binary at `bin` (a copy elsewhere).
+    pub fn run_binary(
+        bin: &std::path::Path,
+        wrapper: &[&str],
+        path: &std::path::Path,
+        args: &[&str],
+        dir: TempDir,
+        f: impl FnOnce(&mut Command) -> &mut Command,
+    ) -> Weir {
         let mut cmd = match wrapper.split_first() {
-            None => Command::new(weir_bin()),
+            None => Command::new(bin),
             Some((program, rest)) => {
                 let mut c = Command::new(program);
-                c.args(rest).arg(weir_bin());
+                c.args(rest).arg(bin);
                 c
             }
         };

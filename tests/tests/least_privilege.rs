@@ -20,14 +20,37 @@ fn as_nobody(caps: &str) -> Vec<String> {
         .collect()
 }
 
+/// weir started by `setpriv` as nobody with `caps`, on copies of the binary and the sample in
+/// a folder anyone can read (a checkout may sit where only root can enter).
+fn start_as_nobody(cg: &TestCgroup, caps: &str) -> Weir {
+    use std::os::unix::fs::PermissionsExt;
+    let readable =
+        |path: &std::path::Path, mode| std::fs::set_permissions(path, PermissionsExt::from_mode(mode)).unwrap();
+    let dir = TempDir::new();
+    readable(&dir.0, 0o755);
+    let sample = sample("main.js");
+    for f in ["main.js", "transparent-proxy.o"] {
+        std::fs::copy(sample.parent().unwrap().join(f), dir.0.join(f)).unwrap();
+        readable(&dir.0.join(f), 0o644);
+    }
+    let bin = dir.0.join("weir");
+    std::fs::copy(weir_bin(), &bin).unwrap();
+    readable(&bin, 0o755);
+    let script = dir.0.join("main.js");
+    let wrapper = as_nobody(caps);
+    let wrapper: Vec<&str> = wrapper.iter().map(|s| s.as_str()).collect();
+    Weir::run_binary(&bin, &wrapper, &script, &[], dir, |c| {
+        c.env("CGROUP", &cg.path).env("PROXY_PORT", free_port().to_string())
+    })
+}
+
 #[test]
 fn the_sample_runs_as_nobody_with_bpf_net_admin_and_perfmon() {
     require_ebpf!("the_sample_runs_as_nobody_with_bpf_net_admin_and_perfmon");
     let cg = TestCgroup::create();
     let server = HttpServer::ok("unprivileged\n");
-    let wrapper = as_nobody("+bpf,+net_admin,+perfmon");
-    let wrapper: Vec<&str> = wrapper.iter().map(|s| s.as_str()).collect();
-    let (weir, _) = start_proxy_at(&cg, None, &wrapper, "main.js", &[]);
+    let mut weir = start_as_nobody(&cg, "+bpf,+net_admin,+perfmon");
+    weir.wait_stderr("intercepting TCP connects", Duration::from_secs(10));
     let status = std::fs::read_to_string(format!("/proc/{}/status", weir.child.id())).unwrap();
     assert!(status.lines().any(|l| l.starts_with("Uid:") && l.contains("65534")), "{status}");
     let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
@@ -46,11 +69,7 @@ fn without_a_capability_the_sample_stops_at_load_naming_it_and_attaches_nothing(
     ];
     for (caps, said) in cases {
         let cg = TestCgroup::create();
-        let wrapper = as_nobody(caps);
-        let wrapper: Vec<&str> = wrapper.iter().map(|s| s.as_str()).collect();
-        let mut weir = Weir::run_wrapped(&wrapper, &sample("main.js"), &[], TempDir::new(), |c| {
-            c.env("CGROUP", &cg.path).env("PROXY_PORT", free_port().to_string())
-        });
+        let mut weir = start_as_nobody(&cg, caps);
         assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(255), "{caps}");
         let err = weir.stderr().join("\n");
         assert!(err.contains("main.js:") && err.contains(said), "{caps}: {err}");
