@@ -3,7 +3,7 @@
 //! the proxy, and a change of the file applies while the proxy runs. Each test makes its own
 //! child cgroup and attaches only to it (see transparent_proxy.rs).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use weir_tests::cgroup::TestCgroup;
@@ -51,12 +51,12 @@ fn intercepted(cg: &TestCgroup, weir: &Weir, s: &Servers, round: &str, hosts: &[
 }
 
 /// Writes the scope file and waits for the proxy to say it applied it as `applied`.
-fn change(weir: &mut Weir, file: &PathBuf, yaml: &str, applied: &str) {
+fn change(weir: &mut Weir, file: &Path, yaml: &str, applied: &str) {
     std::fs::write(file, yaml).unwrap();
     weir.wait_stderr(&format!("scope from {}: {applied}", file.display()), Duration::from_secs(10));
 }
 
-fn start(cg: &TestCgroup, file: &PathBuf) -> Weir {
+fn start(cg: &TestCgroup, file: &Path) -> Weir {
     let scope = file.to_str().unwrap();
     start_proxy_with(cg, Some(cg), &[], &[("SCOPE", scope)], free_port(), "main.js", &[]).0
 }
@@ -74,7 +74,7 @@ fn excluded_ports_and_addresses_go_direct_and_the_scope_changes_while_running() 
     let both = [other.as_str(), v6.as_str()];
 
     // An excluded port: that server is reached directly, the other through the proxy.
-    assert_eq!(intercepted(&cg, &weir, &s, "r0", &both), [v6.clone()]);
+    assert_eq!(intercepted(&cg, &weir, &s, "r0", &both), [v6.as_str()]);
 
     // Excluded addresses, IPv4 and IPv6.
     change(&mut weir, &file, "cidrs: { exclude: [127.0.0.2/32, '::1/128'] }\n", "cidrs not 127.0.0.2/32,::1/128");
@@ -88,7 +88,7 @@ fn excluded_ports_and_addresses_go_direct_and_the_scope_changes_while_running() 
         "cidrs: { exclude: [127.0.0.0/8], include: [127.0.0.1/32, '::/0'] }\n",
         "cidrs only 127.0.0.1/32,::/0 not 127.0.0.0/8",
     );
-    assert_eq!(intercepted(&cg, &weir, &s, "r2", &both), [v6.clone()]);
+    assert_eq!(intercepted(&cg, &weir, &s, "r2", &both), [v6.as_str()]);
 
     // Only the listed ports.
     change(&mut weir, &file, &format!("ports: {{ include: [{}] }}\n", s.marker.port), "ports only");
