@@ -16,6 +16,13 @@
 // FIN_WAIT2 or CLOSING for its TIME_WAIT stand-in, possibly before the proxy has accepted:
 // its entry stays for the proxy.
 //
+// Scope: map_scope_ports, map_scope_cidrs and map_scope_uids say which connects are in it
+// (SCOPE_INCLUDE) and which are not (SCOPE_EXCLUDE), by destination port, destination
+// address (longest prefix wins) and the connecting process's uid; a connect out of scope by
+// any of the three goes where it was going. What a map does not list is in scope, unless
+// the Config says that only what is included is. Empty maps (the default) leave everything
+// in scope, as the article does. The proxy writes them, and may rewrite them while it runs.
+//
 // Left alone: the proxy's own connects (by its cgroup, or by its process id, both written by
 // the proxy into map_config before it attaches), connects to the proxy port itself, sockets
 // of other network namespaces and sockets the kernel made for itself.
@@ -72,6 +79,22 @@ struct Config {
   __u64 netns_cookie;
   __u64 pidns_dev;
   __u64 pidns_ino;
+  // Set: a port, address or uid that its scope map does not include is out of scope.
+  __u8 only_included_ports;
+  __u8 only_included_cidrs;
+  __u8 only_included_uids;
+  __u8 pad[5];
+};
+
+#define SCOPE_INCLUDE 1
+#define SCOPE_EXCLUDE 2
+#define SCOPE_ENTRIES 4096
+
+// An address prefix of map_scope_cidrs, in the layout of struct Addr's ip: an IPv4 prefix
+// of n bits is ::ffff:a.b.c.d/(96 + n), so it covers IPv4-mapped destinations too.
+struct Prefix {
+  __u32 prefixlen;
+  __u8 ip[16];
 };
 
 // An endpoint: IPv6 address in network byte order, IPv4 as ::ffff:a.b.c.d; port in host byte
@@ -100,6 +123,31 @@ struct {
   __type(key, __u32);
   __type(value, struct Config);
 } map_config SEC(".maps");
+
+// Destination port (host byte order) -> SCOPE_INCLUDE or SCOPE_EXCLUDE.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, SCOPE_ENTRIES);
+  __type(key, __u16);
+  __type(value, __u8);
+} map_scope_ports SEC(".maps");
+
+// Destination prefix -> SCOPE_INCLUDE or SCOPE_EXCLUDE; the longest matching prefix decides.
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, SCOPE_ENTRIES);
+  __type(key, struct Prefix);
+  __type(value, __u8);
+} map_scope_cidrs SEC(".maps");
+
+// The connecting process's uid -> SCOPE_INCLUDE or SCOPE_EXCLUDE.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, SCOPE_ENTRIES);
+  __type(key, __u32);
+  __type(value, __u8);
+} map_scope_uids SEC(".maps");
 
 // Original destination of a socket, from the connect until the SYN goes out: storage of the
 // socket itself, so nothing can evict it and it goes with the socket whatever becomes of it
@@ -164,6 +212,27 @@ static __always_inline int is_proxy_process(struct Config *conf) {
   return ns.tgid == conf->proxy_tgid;
 }
 
+// Whether a scope map's answer (null: not listed) puts a connect in scope.
+static __always_inline int in_scope(__u8 *rule, __u8 only_included) {
+  if (rule) return *rule == SCOPE_INCLUDE;
+  return !only_included;
+}
+
+static __always_inline int uid_in_scope(struct Config *conf) {
+  __u32 uid = (__u32)bpf_get_current_uid_gid();
+  return in_scope(bpf_map_lookup_elem(&map_scope_uids, &uid), conf->only_included_uids);
+}
+
+// Whether a destination (ip as struct Addr has it, port in host byte order) is in scope.
+static __always_inline int destination_in_scope(struct Config *conf, struct Addr *dst) {
+  __u16 port = dst->port;
+  if (!in_scope(bpf_map_lookup_elem(&map_scope_ports, &port), conf->only_included_ports)) return 0;
+  struct Prefix key;
+  key.prefixlen = 128;
+  __builtin_memcpy(key.ip, dst->ip, sizeof(key.ip));
+  return in_scope(bpf_map_lookup_elem(&map_scope_cidrs, &key), conf->only_included_cidrs);
+}
+
 // The configuration, if this connect is one to redirect at all.
 static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
   if (ctx->protocol != IPPROTO_TCP) return 0;
@@ -174,6 +243,7 @@ static __always_inline struct Config *config_for(struct bpf_sock_addr *ctx) {
   if (conf->proxy_tgid && is_proxy_process(conf)) return 0;
   if (conf->netns_cookie && bpf_get_netns_cookie(ctx) != conf->netns_cookie) return 0;
   if (kernel_socket(ctx)) return 0;
+  if (!uid_in_scope(conf)) return 0;
   return conf;
 }
 
@@ -200,6 +270,7 @@ int cg_connect4(struct bpf_sock_addr *ctx) {
   __builtin_memset(&dst, 0, sizeof(dst));
   set_v4(&dst, ip4);
   dst.port = port;
+  if (!destination_in_scope(conf, &dst)) return 1;
   if (remember(ctx, &dst)) return 1;
 
   ctx->user_ip4 = bpf_htonl(0x7f000001);
@@ -225,6 +296,7 @@ int cg_connect6(struct bpf_sock_addr *ctx) {
   __builtin_memset(&dst, 0, sizeof(dst));
   set_v6(&dst, w0, w1, w2, w3);
   dst.port = port;
+  if (!destination_in_scope(conf, &dst)) return 1;
   if (remember(ctx, &dst)) return 1;
 
   if (mapped) {

@@ -55,11 +55,11 @@ fn the_daemonset_parses_and_runs_the_sample_unprivileged_with_probes() {
     let out = Command::new("python3").arg("-c").arg(READ_DAEMONSET).arg(&path).output().expect("python3");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let caps = format!("{CAPS:?}");
     let want = format!(
         "{{\"add\": {caps}, \"args\": [\"/etc/weir/main.js\", \"--admin-port=127.0.0.1:6060\"], \
          \"cgroup\": \"/sys/fs/cgroup\", \"drop\": [\"ALL\"], \"hostNetwork\": true, \
-         \"kinds\": [\"ConfigMap\", \"DaemonSet\"], \"ready\": \"/ready:6060\", \"user\": 65534}}",
-        caps = format!("{CAPS:?}")
+         \"kinds\": [\"ConfigMap\", \"DaemonSet\"], \"ready\": \"/ready:6060\", \"user\": 65534}}"
     );
     assert_eq!(got, want);
 }

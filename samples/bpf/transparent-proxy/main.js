@@ -5,12 +5,19 @@
 // prints the HTTP request and response heads passing by. Weir may run inside CGROUP or
 // anywhere else. See README.md.
 
+import { ipBytes, prefix } from './address.js'
+import { readScope, applyScope, describeScope } from './scope.js'
+
 var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
 // Weir makes the onward connects as its own user and in its own cgroup, so egress rules
 // written for the clients' user or cgroup do not stop them; DENY restores such rules here:
 // destinations (addresses or prefixes, IPv4 or IPv6, comma-separated) that intercepted
 // connects must not reach, e.g. DENY=169.254.169.254. Empty (the default): none.
-var DENY = (os.env.DENY || '').split(',').map(s => s.trim()).filter(s => s !== '').map(denyRule)
+var DENY = (os.env.DENY || '').split(',').map(s => s.trim()).filter(s => s !== '').map(t => prefix(t, 'DENY'))
+// A YAML (or JSON) file saying which connects are intercepted, by destination port,
+// destination address and uid (see scope.js and README.md); read again when it changes.
+// Empty (the default): all of them, as in the article.
+var SCOPE = os.env.SCOPE || ''
 var CGROUP_ROOT = cgroup2Root()
 var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
 var IPV6 = loopbackHasIPv6()
@@ -113,7 +120,33 @@ function attach() {
   console.info(`intercepting TCP connects in ${CGROUP} to port ${PROXY_PORT}`)
 }
 
+// A bad scope file stops the start, naming the file and the value. A bad change while
+// running is logged and the scope in force stays.
+var scopeText = SCOPE ? String(os.readFile(SCOPE)) : ''
+var initialScope = readScope(SCOPE)
+applyScope(obj, initialScope)
+if (SCOPE) console.info(`scope from ${SCOPE}: ${describeScope(initialScope)}`)
+
+// Looks at the scope file twice a second and applies what changed.
+function watchScope() {
+  new Timeout('500ms').wait().then(() => {
+    var text = String(os.readFile(SCOPE))
+    if (text !== scopeText) {
+      scopeText = text
+      try {
+        var scope = readScope(SCOPE)
+        applyScope(obj, scope)
+        console.info(`scope from ${SCOPE}: ${describeScope(scope)}`)
+      } catch (e) {
+        console.error(`${e.message}; the scope in force stays`)
+      }
+    }
+    watchScope()
+  })
+}
+
 new Timeout(0).wait().then(attach)
+if (SCOPE) watchScope()
 
 pipy.exit(
   function () {
@@ -124,37 +157,6 @@ pipy.exit(
     )
   }
 )
-
-// An address as map_ports keys it: 16 bytes, IPv4 as ::ffff:a.b.c.d.
-function ipBytes(text) {
-  var v4 = text.match(/^(?:.*:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/)
-  var tail = v4 ? v4.slice(1).map(Number) : []
-  if (v4 && text.indexOf(':') < 0) return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(tail)
-  var head = v4 ? text.substring(0, text.lastIndexOf(':') + 1) + '0:0' : text
-  var halves = head.split('::')
-  var groups = s => s === '' ? [] : s.split(':').map(g => Number.parseInt(g, 16))
-  var left = groups(halves[0])
-  var right = halves.length > 1 ? groups(halves[1]) : []
-  var all = left.concat(new Array(8 - left.length - right.length).fill(0), right)
-  var bytes = []
-  all.forEach(g => bytes.push(g >> 8, g & 0xff))
-  return v4 ? bytes.slice(0, 12).concat(tail) : bytes
-}
-
-// A DENY entry as { text, ip (16 bytes), bits } with the prefix length counted in those 16
-// bytes, so that IPv4 rules match IPv4 and IPv4-mapped destinations alike.
-function denyRule(text) {
-  var slash = text.indexOf('/')
-  var addr = slash < 0 ? text : text.substring(0, slash)
-  var v4 = addr.indexOf(':') < 0
-  var bits = slash < 0 ? 128 : Number(text.substring(slash + 1)) + (v4 ? 96 : 0)
-  var ip = ipBytes(addr)
-  var valid = ip.length === 16 && ip.every(b => b >= 0 && b <= 255)
-  if (!valid || !Number.isInteger(bits) || bits < (v4 ? 96 : 0) || bits > 128) {
-    throw new Error(`DENY: not an address or prefix: ${text}`)
-  }
-  return { text: text, ip: ip, bits: bits }
-}
 
 // The DENY entry that covers an address of 16 bytes, or undefined.
 function deniedBy(ip) {
