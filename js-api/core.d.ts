@@ -241,6 +241,11 @@ interface Pipy {
   exit(callback: () => void | Promise<any>): void;
   /** Stops the process with an exit code (default 0). */
   exit(code?: number): void;
+  /**
+   * Loads the script again on every worker, as SIGHUP does: new connections get the new
+   * pipelines, open ones finish on the old; the old script's exit callbacks run.
+   */
+  restart(): void;
   /** Feeds a file (relative to the working directory) through a pipeline and ends its stream; settles once the pipeline's output ended. */
   read(filename: string, builder: SubPipeline, startArg?: any): Promise<void>;
   /** Resolves, with `[path]`, once the file (relative to the script's folder) changes, appears or goes. */

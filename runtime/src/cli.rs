@@ -20,6 +20,8 @@ Options:
                              the hard limit)
   --drain-timeout=<duration> How long a stop waits for open connections: seconds or
                              '500ms', '10s', '2m' (default 10s)
+  --watch                    Load the script again when a file in its folder changes
+                             (SIGHUP and pipy.restart() always do)
   -v, --version              Print the version
   -h, --help                 Print this help
   --, --args                 What follows goes to the script as pipy.argv[1..]
@@ -40,6 +42,7 @@ pub struct Options {
     pub max_open_files: Option<u64>,
     pub admin_port: Option<std::net::SocketAddr>,
     pub drain_timeout: Duration,
+    pub watch: bool,
     pub script_args: Vec<String>,
     pub help: bool,
     pub version: bool,
@@ -54,6 +57,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         max_open_files: None,
         admin_port: None,
         drain_timeout: Duration::from_secs(10),
+        watch: false,
         script_args: Vec::new(),
         help: false,
         version: false,
@@ -68,6 +72,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "-h" | "--help" => o.help = true,
             "-v" | "--version" => o.version = true,
             "--reuse-port" => o.reuse_port = true,
+            "--watch" => o.watch = true,
             "--no-graph" | "--no-reload" | "--no-status" | "--no-metrics" => {}
             "-e" | "--eval" => {
                 let expr = value.or_else(|| it.next().cloned()).ok_or("missing expression after -e")?;

@@ -16,6 +16,7 @@ pub mod log;
 pub mod net;
 pub mod open_files;
 pub mod options;
+pub mod reloads;
 pub mod tls_material;
 pub mod worker;
 

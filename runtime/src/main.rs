@@ -69,34 +69,31 @@ fn main() -> ExitCode {
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let eval = matches!(opts.target, Some(Target::Eval(_)));
-    rt.block_on(run(opts.threads, opts.reuse_port, opts.drain_timeout, script, argv, eval))
+    let run_opts = RunOptions { threads: opts.threads, reuse_port: opts.reuse_port, drain_timeout: opts.drain_timeout };
+    rt.block_on(run(run_opts, script, argv, eval, opts.watch))
 }
 
-async fn run(
+/// What the workers are started with, besides the script.
+struct RunOptions {
     threads: usize,
     reuse_port: bool,
     drain_timeout: Duration,
-    script: Arc<Script>,
-    argv: Vec<String>,
-    eval: bool,
-) -> ExitCode {
+}
+
+async fn run(o: RunOptions, script: Arc<Script>, argv: Vec<String>, eval: bool, watch: bool) -> ExitCode {
     let (Ok(mut sigint), Ok(mut sigterm)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        eprintln!("weir: cannot install signal handlers");
+        return ExitCode::from(255);
+    };
+    let Ok(mut reloads) = weir::reloads::Reloads::new(Some(script.path.clone()).filter(|_| !eval), watch) else {
         eprintln!("weir: cannot install signal handlers");
         return ExitCode::from(255);
     };
     let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel();
     weir::set_exit_channel(exit_tx);
     let (cmd_tx, cmd_rx) = watch::channel(Command::Run);
-    let config = |id| WorkerConfig {
-        script: script.clone(),
-        id,
-        concurrency: threads,
-        reuse_port: reuse_port || threads > 1,
-        argv: argv.clone(),
-        commands: cmd_rx.clone(),
-        drain_timeout,
-        print_result: eval && id == 0,
-    };
+    let threads = o.threads;
+    let config = |id| worker_config(&o, &script, &argv, &cmd_rx, id, eval && id == 0);
     let Workers { handles: workers, mut done_rx, mut ready_rx } = spawn_workers(threads, config);
 
     // Signals are heard while the workers still load the script, too: a script that never
@@ -121,6 +118,9 @@ async fn run(
                 let _ = cmd_tx.send(Command::Stop);
             }
             Some(code) = exit_rx.recv() => force_exit(code),
+            script = reloads.next(), if !stopping => {
+                let _ = cmd_tx.send(Command::Reload(script));
+            }
             Some(started) = ready_rx.recv() => match started {
                 Ok(()) => {
                     starting -= 1;
@@ -149,6 +149,26 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+fn worker_config(
+    o: &RunOptions,
+    script: &Arc<Script>,
+    argv: &[String],
+    commands: &watch::Receiver<Command>,
+    id: usize,
+    print_result: bool,
+) -> WorkerConfig {
+    WorkerConfig {
+        script: script.clone(),
+        id,
+        concurrency: o.threads,
+        reuse_port: o.reuse_port || o.threads > 1,
+        argv: argv.to_vec(),
+        commands: commands.clone(),
+        drain_timeout: o.drain_timeout,
+        print_result,
     }
 }
 

@@ -183,11 +183,15 @@ fn a_declaration_dropped_from_js_api_is_named() {
     );
 }
 
-/// Runs tsc over `script` (in a scratch folder) with the workspace's jsconfig.json and
-/// js-api/*.d.ts; returns its exit success and output.
+/// Runs tsc over `script` (in a scratch folder, beside the modules of the transparent-proxy
+/// sample it imports) with the workspace's jsconfig.json and js-api/*.d.ts; returns its exit
+/// success and output.
 fn tsc(script: &str) -> (bool, String) {
     node_modules_ready();
     let dir = TempDir::new();
+    for module in ["address.js", "scope.js"] {
+        std::fs::copy(workspace().join("samples/bpf/transparent-proxy").join(module), dir.0.join(module)).unwrap();
+    }
     std::fs::write(dir.0.join("main.js"), script).unwrap();
     let root = workspace().canonicalize().unwrap();
     let config = format!(

@@ -155,3 +155,37 @@ fn a_bad_scope_file_stops_the_start_naming_it_and_attaches_nothing() {
         assert!(cg.attached().is_empty(), "{yaml}: attached {:?}", cg.attached());
     }
 }
+
+#[test]
+fn a_reload_hands_the_programs_over_without_a_connect_going_direct() {
+    require_ebpf!("a_reload_hands_the_programs_over_without_a_connect_going_direct");
+    let cg = TestCgroup::create();
+    let s = Servers::start();
+    let dir = TempDir::new();
+    let file = dir.0.join("scope.yaml");
+    std::fs::write(&file, "{}\n").unwrap();
+    let mut weir = start(&cg, &file);
+    let url = format!("http://{}/", s.other());
+    // Each connect of a shell loop inside the cgroup is either logged by the proxy or a
+    // failure; none may reach the server directly while the script reloads three times.
+    let script = format!("for i in $(seq 1 150); do curl -sS -o /dev/null --max-time 10 {url}/$i || echo FAIL; done");
+    let client = {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", &script]).stdout(std::process::Stdio::piped());
+        cg.enter(&mut cmd).spawn().unwrap()
+    };
+    for n in 1..=3 {
+        std::thread::sleep(Duration::from_millis(300));
+        weir.signal(libc::SIGHUP);
+        let done = |w: &Weir| w.stderr().iter().filter(|l| l.contains("Codebase reloaded")).count();
+        assert!(wait_until(Duration::from_secs(10), || done(&weir) >= n), "reload {n}: {:?}", weir.stderr());
+    }
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "failed requests");
+    let logged = weir.stdout().iter().filter(|l| l.starts_with("GET ")).count();
+    assert_eq!(logged, 150, "requests that went through the proxy; stderr: {:?}", weir.stderr());
+    assert_eq!(cg.attached().len(), 3, "programs after the reloads: {:?}", cg.attached());
+    weir.signal(libc::SIGINT);
+    assert!(weir.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(cg.attached().is_empty(), "still attached after SIGINT: {:?}", cg.attached());
+}

@@ -381,7 +381,10 @@ mod tests {
         };
         let mut names: Vec<_> = maps.iter().map(|m| m.name.as_str()).collect();
         names.sort();
-        assert_eq!(names, ["map_config", "map_ports", "map_socks"]);
+        assert_eq!(
+            names,
+            ["map_config", "map_ports", "map_scope_cidrs", "map_scope_ports", "map_scope_uids", "map_socks"]
+        );
         let map = |name: &str| maps.iter().find(|m| m.name == name).unwrap();
         let config = shape(&map("map_config").value);
         let fields = [
@@ -392,9 +395,14 @@ mod tests {
             ("netns_cookie", 16),
             ("pidns_dev", 24),
             ("pidns_ino", 32),
+            ("only_included_ports", 40),
+            ("only_included_cidrs", 41),
+            ("only_included_uids", 42),
+            ("pad", 43),
         ];
-        assert_eq!(config, (40, fields.iter().map(|(n, o)| (n.to_string(), *o)).collect()));
+        assert_eq!(config, (48, fields.iter().map(|(n, o)| (n.to_string(), *o)).collect()));
         assert_eq!(shape(&map("map_ports").key), (20, vec![("ip".into(), 0), ("port".into(), 16), ("pad".into(), 18)]));
+        assert_eq!(shape(&map("map_scope_cidrs").key), (20, vec![("prefixlen".into(), 0), ("ip".into(), 4)]));
     }
 
     #[test]

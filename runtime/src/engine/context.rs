@@ -14,6 +14,10 @@ use super::{Gauge, Inbound};
 
 pub struct Context {
     pub id: u64,
+    /// Which load of the script this context descends from: every copy shares its root's.
+    /// A reload makes a new root, so a host can tell an open connection of the old script
+    /// from a new one (see `js::realms`).
+    pub generation: Rc<Generation>,
     vars: RefCell<Vec<JsValue>>,
     pub inbound: Option<Rc<Inbound>>,
     /// Bytes waiting for the client's socket; upstream readers pause while it is full.
@@ -22,7 +26,14 @@ pub struct Context {
     pub upstream: Rc<Gauge>,
 }
 
+/// One load of the script (see [`Context::generation`]). It lives as long as a context of
+/// that load does, so that its host's state for it can be dropped with the last one.
+#[derive(Default)]
+pub struct Generation;
+
 thread_local! {
+    /// The generation of the pipeline whose filters run right now (see [`at_work`]).
+    static AT_WORK: Cell<*const Generation> = const { Cell::new(std::ptr::null()) };
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
 }
 
@@ -34,10 +45,30 @@ fn next_id() -> u64 {
     })
 }
 
+/// Runs `f` as work of a pipeline of `context`: what the host makes meanwhile (values given to
+/// the script) is made for that load of the script (see [`at_work`]).
+pub fn at_work_for<R>(context: &Context, f: impl FnOnce() -> R) -> R {
+    struct Restore(*const Generation);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            AT_WORK.with(|w| w.set(self.0));
+        }
+    }
+    let _restore = Restore(AT_WORK.with(|w| w.replace(Rc::as_ptr(&context.generation))));
+    f()
+}
+
+/// The generation of the pipeline at work right now, if any: a pointer only to compare, valid
+/// while that pipeline runs.
+pub fn at_work() -> *const Generation {
+    AT_WORK.with(|w| w.get())
+}
+
 impl Context {
     pub fn root() -> Rc<Context> {
         Rc::new(Context {
             id: 0,
+            generation: Rc::default(),
             vars: RefCell::new(Vec::new()),
             inbound: None,
             downstream: Rc::default(),
@@ -56,6 +87,7 @@ impl Context {
         };
         Rc::new(Context {
             id: next_id(),
+            generation: self.generation.clone(),
             vars: RefCell::new(self.vars.borrow().clone()),
             inbound: inbound.or_else(|| self.inbound.clone()),
             downstream,
@@ -68,6 +100,7 @@ impl Context {
     pub fn copy_queued_on(&self, downstream: Rc<Gauge>) -> Rc<Context> {
         Rc::new(Context {
             id: next_id(),
+            generation: self.generation.clone(),
             vars: RefCell::new(self.vars.borrow().clone()),
             inbound: self.inbound.clone(),
             downstream,

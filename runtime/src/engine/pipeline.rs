@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use super::context::at_work_for;
 use super::host::{Callback, Value, host, runtime_error};
 use super::pass::Pass;
 use super::{Context, Event};
@@ -129,6 +130,10 @@ impl FilterEnv {
     /// Emits an event produced outside of `process` (from a task or a timer) into the chain
     /// just after this filter. Does nothing if the pipeline is gone.
     pub fn emit(&self, evt: Event) {
+        at_work_for(&self.context, || self.emit_now(evt))
+    }
+
+    fn emit_now(&self, evt: Event) {
         let Some(p) = self.pipeline.upgrade() else { return };
         // Busy means this pipeline is on the stack further up: deliver once it is done.
         let Ok(mut inner) = p.try_borrow_mut() else { return self.emit_later(evt) };
@@ -139,6 +144,10 @@ impl FilterEnv {
 
     /// Asks this filter to produce the output that became ready (see [`Filter::wake`]).
     pub fn wake(&self) {
+        at_work_for(&self.context, || self.wake_now())
+    }
+
+    fn wake_now(&self) {
         let Some(p) = self.pipeline.upgrade() else { return };
         let Ok(mut inner) = p.try_borrow_mut() else {
             let env = self.clone();
@@ -261,6 +270,10 @@ impl Pipeline {
 
     /// Runs `onStart` with `args`, starts the filters, then feeds the start events.
     pub fn start(&self, args: &[Value]) {
+        at_work_for(&self.context, || self.start_now(args));
+    }
+
+    fn start_now(&self, args: &[Value]) {
         let h = host();
         let initial = match &self.layout.on_start {
             None => Ok(Vec::new()),
@@ -270,8 +283,10 @@ impl Pipeline {
                     self.inner.borrow_mut().held = Some(Vec::new());
                     self.start_filters();
                     let weak = Rc::downgrade(&self.inner);
+                    let context = self.context.clone();
                     let done = move |result: Result<Value, String>| {
-                        if let Some(p) = weak.upgrade() {
+                        let Some(p) = weak.upgrade() else { return };
+                        at_work_for(&context, || {
                             let held = p.borrow_mut().held.take().unwrap_or_default();
                             let first = result.and_then(|v| host().to_events(&v));
                             let mut inner = p.borrow_mut();
@@ -280,7 +295,7 @@ impl Pipeline {
                                 Err(e) => inner.input(runtime_error(e)),
                             }
                             held.into_iter().for_each(|e| inner.input(e));
-                        }
+                        })
                     };
                     h.on_settled(&v, &self.context, Box::new(done));
                     return;
@@ -310,7 +325,7 @@ impl Pipeline {
     }
 
     pub fn input(&self, evt: Event) {
-        self.inner.borrow_mut().input(evt);
+        at_work_for(&self.context, || self.inner.borrow_mut().input(evt));
     }
 
     /// Where the next input bytes would go unseen (see [`Pass`]); `No` while the pipeline is
@@ -343,6 +358,10 @@ impl FilterEnv {
     /// Feeds an event into this filter itself, as if it came from upstream (used to replay
     /// events a filter held while it waited).
     pub fn feed(&self, evt: Event) {
+        at_work_for(&self.context, || self.feed_now(evt));
+    }
+
+    fn feed_now(&self, evt: Event) {
         if let Some(p) = self.pipeline.upgrade() {
             let mut inner = p.borrow_mut();
             let inner = &mut *inner;

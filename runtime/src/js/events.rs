@@ -6,6 +6,7 @@ use boa_engine::class::Class;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::shape::Shape;
 use boa_engine::property::PropertyDescriptor;
+use boa_engine::realm::Realm;
 use boa_engine::{Context, JsObject, JsResult, JsValue, js_string};
 use bytes::Bytes;
 
@@ -80,8 +81,9 @@ thread_local! {
     /// when that came back untouched too (see [`recycle`]).
     static SPARE: RefCell<Vec<JsObject>> = const { RefCell::new(Vec::new()) };
     /// The shape of a `MessageStart` as [`message_start`] makes it: held, so that no other
-    /// shape can take its address.
-    static SHAPE: RefCell<Option<Shape>> = const { RefCell::new(None) };
+    /// shape can take its address. With the realm it was made in: a spare goes only to a
+    /// call in that realm (after a reload, old connections run in the old script's realm).
+    static SHAPE: RefCell<Option<(Shape, Realm)>> = const { RefCell::new(None) };
 }
 
 /// Spares kept: callbacks nested in callbacks are few.
@@ -94,11 +96,12 @@ const SPARES: usize = 8;
 /// the native field the pipeline reads), so that `evt.head` is a plain property read rather
 /// than a call of the class's getter.
 fn message_start(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
-    let Some(obj) = SPARE.with(|s| s.borrow_mut().pop()) else {
+    let ours = SHAPE.with(|s| s.borrow().as_ref().is_none_or(|(_, realm)| realm == ctx.realm()));
+    let Some(obj) = SPARE.with(|s| if ours { s.borrow_mut().pop() } else { None }) else {
         let value = message::head_to_js(head, ctx)?;
         let obj = MessageStart::from_data(MessageStart { head: value.clone() }, ctx)?;
         obj.insert_property(js_string!("head"), own_head(value));
-        SHAPE.with(|s| s.borrow_mut().get_or_insert_with(|| obj.borrow().shape().clone()).clone());
+        adopt_shape(&obj, ctx);
         return Ok(obj.into());
     };
     let old = obj.downcast_mut::<MessageStart>().map(|mut m| std::mem::take(&mut m.head)).unwrap_or_default();
@@ -117,6 +120,21 @@ fn message_start(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
     Ok(obj.into())
 }
 
+/// Makes the shape of `obj` the one spares have, if there is none yet, or if the one there
+/// is of a realm reloaded away and `obj`'s is not: the current script's events are the ones
+/// worth reusing.
+fn adopt_shape(obj: &JsObject, ctx: &Context) {
+    SHAPE.with(|s| {
+        let mut s = s.borrow_mut();
+        let stale =
+            s.as_ref().is_some_and(|(_, r)| super::realms::is_retired(r) && !super::realms::is_retired(ctx.realm()));
+        if s.is_none() || stale {
+            *s = Some((obj.borrow().shape().clone(), ctx.realm().clone()));
+            SPARE.with(|spare| spare.borrow_mut().clear());
+        }
+    });
+}
+
 fn own_head(value: JsValue) -> PropertyDescriptor {
     PropertyDescriptor::builder().value(value).writable(false).enumerable(false).configurable(false).build()
 }
@@ -129,7 +147,7 @@ fn as_made(obj: &JsObject, ctx: &mut Context) -> bool {
         (o.shape().to_addr_usize(), o.properties().index_property_keys().next().is_some())
     };
     !indexed
-        && SHAPE.with(|s| s.borrow().as_ref().is_some_and(|s| s.to_addr_usize() == shape))
+        && SHAPE.with(|s| s.borrow().as_ref().is_some_and(|(s, _)| s.to_addr_usize() == shape))
         && obj.is_extensible(ctx).unwrap_or(false)
 }
 

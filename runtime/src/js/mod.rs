@@ -37,7 +37,9 @@ pub mod print;
 mod print_tests;
 pub mod promise;
 mod read;
+mod realms;
 mod refs;
+pub mod reload;
 mod repeat;
 pub mod script;
 mod script_error;
@@ -75,33 +77,40 @@ pub fn new_context() -> JsResult<JsContext> {
         .module_loader(loader)
         .job_executor(Rc::new(jobs::Jobs::default()))
         .build()?;
-    print::register(&mut ctx)?;
-    console::register(&mut ctx)?;
-    data::register(&mut ctx)?;
-    json::register(&mut ctx)?;
-    yaml::register(&mut ctx)?;
-    message::register(&mut ctx)?;
-    head::register(&mut ctx)?;
-    inbound::register(&mut ctx)?;
-    cstruct::register(&mut ctx)?;
+    register_globals(&mut ctx)?;
+    Ok(ctx)
+}
+
+/// Defines every global Pipy scripts use in the context's current realm (a new context's, or
+/// the new realm a reload evaluates the script in).
+pub fn register_globals(ctx: &mut JsContext) -> JsResult<()> {
+    print::register(ctx)?;
+    console::register(ctx)?;
+    data::register(ctx)?;
+    json::register(ctx)?;
+    yaml::register(ctx)?;
+    message::register(ctx)?;
+    head::register(ctx)?;
+    inbound::register(ctx)?;
+    cstruct::register(ctx)?;
     ctx.register_global_class::<netmask::Netmask>()?;
     ctx.register_global_class::<url::Url>()?;
     ctx.register_global_class::<url_search_params::UrlSearchParams>()?;
-    timeout::register(&mut ctx)?;
-    os::register(&mut ctx)?;
-    pipy::register(&mut ctx)?;
-    configuration::register(&mut ctx)?;
-    algo::register(&mut ctx)?;
-    stats::register(&mut ctx)?;
-    crypto::register(&mut ctx)?;
-    then::register(&mut ctx)?;
-    pipeline::register(&mut ctx)?;
-    repeat::register(&mut ctx)?;
+    timeout::register(ctx)?;
+    os::register(ctx)?;
+    pipy::register(ctx)?;
+    configuration::register(ctx)?;
+    algo::register(ctx)?;
+    stats::register(ctx)?;
+    crypto::register(ctx)?;
+    then::register(ctx)?;
+    pipeline::register(ctx)?;
+    repeat::register(ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
-    bpf::register(&mut ctx)?;
+    bpf::register(ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
-    unported::register(&mut ctx)?;
-    Ok(ctx)
+    unported::register(ctx)?;
+    Ok(())
 }
 
 /// Hands the worker's context to the thread-local slot, for calls made at traffic time, and
@@ -111,10 +120,22 @@ pub fn install(ctx: Rc<RefCell<JsContext>>) {
     engine::host::install(Rc::new(host::JsHost));
 }
 
+/// Takes the worker's context out of its slot, for a reload to evaluate the new script in:
+/// as while the first script runs, nothing else is in JS meanwhile.
+fn take_engine() -> Option<Rc<RefCell<JsContext>>> {
+    ENGINE.with(|e| e.borrow_mut().take())
+}
+
+/// Puts back what [`take_engine`] took.
+fn put_engine(ctx: Rc<RefCell<JsContext>>) {
+    ENGINE.with(|e| *e.borrow_mut() = Some(ctx));
+}
+
 /// Drops this thread's script state, the Boa context last, then collects what is left of
 /// its heap (at worker teardown, after every task holding a script value is gone).
 pub fn uninstall() {
     CURRENT.with(|c| c.borrow_mut().take());
+    realms::clear();
     configuration::uninstall();
     head::uninstall();
     events::uninstall();
@@ -145,10 +166,34 @@ pub fn in_context<R>(context: &Rc<engine::Context>, f: impl FnOnce() -> R) -> R 
 
 /// Runs `f` on the worker's Boa context. Returns `None` when the context is busy, which
 /// happens only if Rust code tries to re-enter JS from inside a JS call.
+/// A call for a connection of a script reloaded away runs in that script's realm, and values
+/// made for it are of that script's classes (see `realms`).
 pub fn with_js<R>(f: impl FnOnce(&mut JsContext) -> R) -> Option<R> {
     let engine = ENGINE.with(|e| e.borrow().clone())?;
-    let mut ctx = engine.try_borrow_mut().ok()?;
-    Some(f(&mut ctx))
+    let ctx = engine.try_borrow_mut().ok()?;
+    // The connection being called for, else the one whose pipeline is at work.
+    let generation =
+        CURRENT.with(|c| c.borrow().as_ref().map_or_else(engine::context::at_work, |c| Rc::as_ptr(&c.generation)));
+    let realm = realms::of(generation);
+    let mut guard = InRealm { old: None, ctx };
+    if let Some(realm) = realm {
+        guard.old = Some(guard.ctx.enter_realm(realm));
+    }
+    Some(f(&mut guard.ctx))
+}
+
+/// Puts the realm a call started in back, also when the call panics.
+struct InRealm<'a> {
+    old: Option<boa_engine::realm::Realm>,
+    ctx: std::cell::RefMut<'a, JsContext>,
+}
+
+impl Drop for InRealm<'_> {
+    fn drop(&mut self) {
+        if let Some(old) = self.old.take() {
+            self.ctx.enter_realm(old);
+        }
+    }
 }
 
 /// Calls a script function in a pipeline context, then runs the promise jobs it queued.

@@ -65,6 +65,16 @@ impl Loader {
         }
     }
 
+    /// Forgets every module, solved file and plugin loaded so far, so that a reload reads
+    /// them again from their files.
+    fn forget(&self) {
+        self.modules.borrow_mut().clear();
+        self.sources.borrow_mut().clear();
+        self.solved.borrow_mut().clear();
+        self.plugins.borrow_mut().clear();
+        self.failure.borrow_mut().take();
+    }
+
     /// `/x` from the codebase root, anything else from `base` (a folder).
     fn resolve(&self, spec: &str, base: Option<&Path>) -> PathBuf {
         let joined = match spec.strip_prefix('/') {
@@ -153,6 +163,13 @@ impl ModuleLoader for Loader {
 fn loader(ctx: &Context) -> JsResult<Rc<Loader>> {
     ctx.downcast_module_loader::<Loader>()
         .ok_or_else(|| JsNativeError::error().with_message("modules are not available here").into())
+}
+
+/// Forgets what the context's loader loaded (see [`Loader::forget`]).
+pub fn forget(ctx: &Context) {
+    if let Ok(loader) = loader(ctx) {
+        loader.forget();
+    }
 }
 
 /// Loads, links and runs `module` and what it imports, to the end of its top-level code.

@@ -31,10 +31,11 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     for (k, v) in props {
         pipy.set(k, v, false, ctx)?;
     }
-    let fns: [(JsString, usize, NativeFunction); 9] = [
+    let fns: [(JsString, usize, NativeFunction); 10] = [
         (js_string!("listen"), 2, NativeFunction::from_fn_ptr(listen)),
         (js_string!("load"), 1, NativeFunction::from_fn_ptr(load)),
         (js_string!("exit"), 1, NativeFunction::from_fn_ptr(exit)),
+        (js_string!("restart"), 0, NativeFunction::from_fn_ptr(restart)),
         (js_string!("now"), 0, NativeFunction::from_fn_ptr(now)),
         (js_string!("exec"), 1, NativeFunction::from_fn_ptr(super::exec::exec)),
         (js_string!("solve"), 1, NativeFunction::from_fn_ptr(super::modules::solve)),
@@ -128,6 +129,14 @@ fn exit(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
             crate::request_exit(code & 0xff);
         }
     }
+    Ok(JsValue::undefined())
+}
+
+/// `pipy.restart()`: loads the script again on every worker, as SIGHUP does, which is what
+/// it sends to this process (the main thread hears it and reads the script).
+fn restart(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    // SAFETY: kill(2) of our own process with a signal it handles.
+    unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
     Ok(JsValue::undefined())
 }
 

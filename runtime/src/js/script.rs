@@ -59,24 +59,33 @@ pub fn prepare(path: PathBuf, source: &str) -> Script {
 }
 
 /// Runs the script on this thread (whose state [`super::state::start`] set): makes the Boa
-/// context, evaluates the script, applies a returned configuration (or, for `-e`, prints the
-/// value when `print_result`), and installs the context as this thread's host. The error is
-/// already formatted for the user.
+/// context, evaluates the script (see [`evaluate`]) and installs the context as this thread's
+/// host. The error is already formatted for the user.
 pub fn run(script: &Script, print_result: bool) -> Result<(), String> {
-    let name = script.path.display().to_string();
     let mut ctx = super::new_context().map_err(|e| format!("cannot set up the JS host: {e}"))?;
-    vars::define(&script.dollar_names, &mut ctx).map_err(|e| format!("{name}: {e}"))?;
+    let root = evaluate(script, &mut ctx, print_result)?;
+    super::install(Rc::new(RefCell::new(ctx)));
+    super::state::set_root(root);
+    Ok(())
+}
+
+/// Evaluates the script in the context's current realm and applies a returned configuration
+/// (or, for `-e`, prints the value when `print_result`). Returns the root pipeline context
+/// the script's `$` values start from. The error is already formatted for the user.
+pub fn evaluate(script: &Script, ctx: &mut Context, print_result: bool) -> Result<Rc<crate::engine::Context>, String> {
+    let name = script.path.display().to_string();
+    vars::define(&script.dollar_names, ctx).map_err(|e| format!("{name}: {e}"))?;
     let root = crate::engine::Context::root();
     let result = super::in_context(&root, || {
         if script.module {
-            return super::modules::run_main(&script.path, &script.source, &mut ctx).map_err(|e| match e {
+            return super::modules::run_main(&script.path, &script.source, ctx).map_err(|e| match e {
                 super::modules::Failure::Load(m) => Err(m),
-                super::modules::Failure::Throw(e) => Ok(super::describe(&e, &mut ctx)),
+                super::modules::Failure::Throw(e) => Ok(super::describe(&e, ctx)),
             });
         }
         let r = ctx.eval(Source::from_bytes(script.source.as_bytes()).with_path(&script.path));
         let r = r.and_then(|v| ctx.run_jobs().map(|_| v));
-        r.map_err(|e| Ok(super::describe(&e, &mut ctx)))
+        r.map_err(|e| Ok(super::describe(&e, ctx)))
     });
     let result = result.and_then(|v| super::configuration::check_imports().map(|_| v).map_err(Err));
     match result {
@@ -88,15 +97,13 @@ pub fn run(script: &Script, print_result: bool) -> Result<(), String> {
         Ok(v) if print_result && !v.is_undefined() => {
             let text = match v.as_string() {
                 Some(s) => s.to_std_string_escaped(),
-                None => super::print::format_args(&[v], &mut ctx).unwrap_or_default(),
+                None => super::print::format_args(&[v], ctx).unwrap_or_default(),
             };
             crate::log::write_stdout(format!("{text}\n").as_bytes());
         }
-        Ok(v) => super::configuration::apply(&v).map_err(|e| format!("{name}: {e}"))?,
+        Ok(v) => super::in_context(&root, || super::configuration::apply(&v)).map_err(|e| format!("{name}: {e}"))?,
     }
-    super::install(Rc::new(RefCell::new(ctx)));
-    super::state::set_root(root);
-    Ok(())
+    Ok(root)
 }
 
 /// Whether a line starts with an `import` or `export` statement.

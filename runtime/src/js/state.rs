@@ -80,13 +80,25 @@ pub fn clear() {
     drop::<State>(state);
 }
 
+/// Whether `context` is the root of a script that was reloaded away (or never took over):
+/// what it started at the top level (timers, watches, tasks) ends with it.
+pub fn retired(context: &Rc<Context>) -> bool {
+    context.id == 0 && !Rc::ptr_eq(&context.generation, &root().generation)
+}
+
 /// Runs the `pipy.exit` callbacks in order, each in a fresh context, waiting for any
 /// Promise they return. A throwing callback ends the sequence, as in Pipy.
 pub async fn run_exit_callbacks() {
     let callbacks = with_state(|s| std::mem::take(&mut s.exit_callbacks));
+    run_callbacks(callbacks, root()).await
+}
+
+/// Runs `callbacks` as [`run_exit_callbacks`] does, in copies of `root`: the exit callbacks
+/// of a script reloaded away run in its own contexts.
+pub async fn run_callbacks(callbacks: Vec<JsObject>, root: Rc<Context>) {
     let mut pending = Vec::new();
     for f in callbacks {
-        let context = root().copy(None);
+        let context = root.copy(None);
         match super::call(&context, &f, &[]) {
             Ok(v) if super::promise::is_promise(&v) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();

@@ -46,6 +46,11 @@ fn wait(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let context = super::current().unwrap_or_else(super::state::root);
     tokio::task::spawn_local(async move {
         tokio::time::sleep(delay).await;
+        // A wait started at the top level of a script reloaded away stays pending, as in
+        // Pipy: its loops end with it. One of a connection's callbacks still fires.
+        if super::state::retired(&context) {
+            return;
+        }
         super::in_context(&context, || {
             with_js(|ctx| {
                 let _ = resolvers.resolve.call(&JsValue::undefined(), &[], ctx);

@@ -32,6 +32,10 @@ pub fn watch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     tokio::task::spawn_local(async move {
         while stamp(&path) == before {
             tokio::time::sleep(POLL).await;
+            // The watch of a script reloaded away ends with it.
+            if super::state::retired(&context) {
+                return;
+            }
         }
         super::in_context(&context, || {
             with_js(|ctx| {

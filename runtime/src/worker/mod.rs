@@ -1,7 +1,6 @@
 //! Worker threads. Each has its own tokio current-thread runtime, Boa context and copy of
 //! the script; listeners share their ports with SO_REUSEPORT.
 
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,17 +8,29 @@ use tokio::sync::watch;
 
 use crate::js;
 
+mod listening;
+mod reload;
 mod serve;
 mod stop;
 mod udp;
-use crate::net::listener::{self, ListenSpec, Transport};
 
 /// What the main thread tells the workers.
-#[derive(Clone, Copy, PartialEq, Debug)]
+#[derive(Clone)]
 pub enum Command {
     Run,
+    /// Load this script in place of the running one (SIGHUP, `--watch`, `pipy.restart()`).
+    Reload(Arc<js::script::Script>),
     /// Stop accepting, run the `pipy.exit` callbacks, drain, finish.
     Stop,
+}
+
+impl PartialEq for Command {
+    fn eq(&self, other: &Command) -> bool {
+        match (self, other) {
+            (Command::Reload(a), Command::Reload(b)) => Arc::ptr_eq(a, b),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
 }
 
 pub struct WorkerConfig {
@@ -85,61 +96,41 @@ pub fn run(cfg: WorkerConfig, ready: Ready) {
 }
 
 async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::LocalSet) {
-    let opened = match local.run_until(async { start(&cfg) }).await {
+    let bound = match local.run_until(async { start(&cfg) }).await {
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
-        Ok(opened) => opened,
+        Ok(bound) => bound,
     };
+    let mut listening = listening::Listening::default();
+    local.run_until(async { listening.start(bound, &js::state::root()) }).await;
     let _ = ready.send(Ok(()));
     tracing::debug!(target: "thread", "Thread {} started", cfg.id);
-    let root = js::state::root();
-    // UDP listeners end their sessions themselves when told (each its own permit, so a stop
-    // sent before the listener waits is not missed); TCP accept loops are aborted.
-    let mut udp_stops = Vec::new();
-    let accept: Vec<_> = opened
-        .into_iter()
-        .filter_map(|(l, spec)| {
-            let l = match l {
-                Bound::Tcp(l) => l,
-                Bound::Udp(s) => {
-                    let stop = Rc::new(tokio::sync::Notify::new());
-                    udp_stops.push(stop.clone());
-                    local.spawn_local(udp::listen(s, spec, root.clone(), stop));
-                    return None;
-                }
-            };
-            // `idleTimeout: 0` turns the timeout off, as it does for `connect`.
-            let idle = spec.idle_timeout.unwrap_or(listener::TCP_IDLE);
-            let idle_timeout = Some(idle).filter(|d| !d.is_zero()).unwrap_or(crate::options::FOREVER);
-            let listen_label = crate::engine::metrics::listener_label(spec.addr);
-            let opts = Rc::new(serve::ServeOptions { idle_timeout, listen_label });
-            let (layout, root) = (spec.layout.clone(), root.clone());
-            let serve = move |stream| serve::serve(stream, layout.clone(), root.clone(), opts.clone());
-            Some(local.spawn_local(listener::run(l, spec, serve)))
-        })
-        .collect();
-    drop(root);
     let mut commands = cfg.commands.clone();
-    tokio::select! {
-        // Nothing is left to run: no listener, task or timer.
-        _ = &mut *local => return,
-        // A stop, or the main thread is gone.
-        _ = commands.wait_for(|c| *c == Command::Stop) => {}
+    loop {
+        tokio::select! {
+            // Nothing is left to run: no listener, task or timer.
+            _ = &mut *local => return,
+            changed = commands.changed() => {
+                // A stop, or the main thread is gone.
+                let command = if changed.is_ok() { commands.borrow_and_update().clone() } else { Command::Stop };
+                match command {
+                    Command::Stop => break,
+                    Command::Reload(script) => {
+                        local.run_until(reload::run(&script, &mut listening, &cfg)).await;
+                    }
+                    Command::Run => {}
+                }
+            }
+        }
     }
+    let (accept, udp_stops) = listening.into_parts();
     local.run_until(stop::shutdown(accept, udp_stops, cfg.drain_timeout)).await;
 }
 
-enum Bound {
-    Tcp(tokio::net::TcpListener),
-    Udp(tokio::net::UdpSocket),
-}
-
-type Opened = Vec<(Bound, Rc<ListenSpec>)>;
-
-/// Evaluates the script and opens its listeners.
-fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
+/// Evaluates the script and binds its listeners.
+fn start(cfg: &WorkerConfig) -> Result<Vec<listening::Bound>, StartError> {
     let script = &cfg.script;
     let thread = js::state::Thread {
         script_path: &script.path,
@@ -149,16 +140,5 @@ fn start(cfg: &WorkerConfig) -> Result<Opened, StartError> {
     };
     js::state::start(thread);
     js::script::run(script, cfg.print_result).map_err(StartError)?;
-    let specs = js::state::take_listeners();
-    let mut opened = Vec::new();
-    for spec in specs {
-        let (l, proto) = match spec.protocol {
-            Transport::Tcp => (listener::bind(spec.addr, cfg.reuse_port).map(Bound::Tcp), "TCP"),
-            Transport::Udp => (crate::net::udp::bind(spec.addr, cfg.reuse_port).map(Bound::Udp), "UDP"),
-        };
-        let l = l.map_err(|e| StartError(format!("unable to listen on {}: {e}", spec.addr)))?;
-        tracing::info!(target: "listener", "Listening on {proto} port {} at {}", spec.addr.port(), spec.addr.ip());
-        opened.push((l, Rc::new(spec)));
-    }
-    Ok(opened)
+    listening::bind(js::state::take_listeners(), cfg.reuse_port)
 }

@@ -1,6 +1,7 @@
 //! The UDP session driver: each new peer of a UDP listener gets a context, a pipeline whose
 //! output goes back to that peer, and counts as open until its session ends.
 
+use std::cell::RefCell;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
@@ -8,12 +9,14 @@ use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
 use super::ActiveGuard;
-use crate::engine::{Context, EventSink, Inbound, Pipeline, StartSpec, host};
+use super::listening::Serving;
+use crate::engine::{EventSink, Inbound, Pipeline, StartSpec, host};
 use crate::net::listener::ListenSpec;
 use crate::net::udp::{self, PeerLink, PeerOptions, Session};
 
 /// Serves `socket` for `spec` until `stop` fires.
-pub async fn listen(socket: UdpSocket, spec: Rc<ListenSpec>, root: Rc<Context>, stop: Rc<Notify>) {
+/// Each new peer gets the pipeline `serving` holds when it arrives (a reload replaces it).
+pub async fn listen(socket: UdpSocket, spec: Rc<ListenSpec>, serving: Rc<RefCell<Serving>>, stop: Rc<Notify>) {
     let Ok(local) = socket.local_addr() else { return };
     let fd = socket.as_raw_fd();
     let options = PeerOptions::new(spec.max_connections, spec.idle_timeout);
@@ -22,9 +25,13 @@ pub async fn listen(socket: UdpSocket, spec: Rc<ListenSpec>, root: Rc<Context>, 
         // The inbound's socket is the listening one, shared by all peers, as in Pipy.
         let inbound = Rc::new(Inbound::new(local, link.peer, fd));
         tracing::debug!(target: "inbound", "inbound #{} from udp {}", inbound.id, link.peer);
+        let (layout, root) = {
+            let s = serving.borrow();
+            (s.layout.clone(), s.root.clone())
+        };
         let context = root.copy(Some(inbound.clone()));
-        let pipeline = Pipeline::new(spec.layout.clone(), context, link as Rc<dyn EventSink>);
-        let args = match &spec.layout.on_start {
+        let pipeline = Pipeline::new(layout.clone(), context, link as Rc<dyn EventSink>);
+        let args = match &layout.on_start {
             Some(StartSpec::Function(_)) => match host().inbound_value(&inbound) {
                 Ok(v) => vec![v],
                 Err(e) => {

@@ -47,6 +47,12 @@ pub fn uninstall() {
     ACTIVE.with(|a| a.borrow_mut().take());
 }
 
+/// Puts `registry` in place of the active one and returns that (a reload starts the new
+/// script with none, and puts the old one back if the new script fails).
+pub fn replace_active(registry: Option<Rc<Registry>>) -> Option<Rc<Registry>> {
+    ACTIVE.with(|a| std::mem::replace(&mut *a.borrow_mut(), registry))
+}
+
 pub fn active_registry() -> Option<Rc<Registry>> {
     ACTIVE.with(|a| a.borrow().clone())
 }

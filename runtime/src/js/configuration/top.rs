@@ -180,7 +180,9 @@ fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
                 });
             }
             Kind::Task(every) => {
-                tokio::task::spawn_local(run_task(layout, every));
+                // The root of the script being loaded (a reload's, not the one serving yet).
+                let root = crate::js::current().unwrap_or_else(crate::js::state::root);
+                tokio::task::spawn_local(run_task(layout, every, root));
             }
             Kind::Entrance => entrance = Some(layout),
             Kind::Named(_) | Kind::Sub => {}
@@ -191,8 +193,9 @@ fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
 
 /// Runs a task pipeline once, or every `every` (a run starts only after the previous one
 /// ended). Each run has a fresh context and lasts until its output ends.
-async fn run_task(layout: Rc<Layout>, every: Option<Duration>) {
-    loop {
+async fn run_task(layout: Rc<Layout>, every: Option<Duration>, root: Rc<engine::Context>) {
+    // A task of a script reloaded away ends with it.
+    while !crate::js::state::retired(&root) {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let tx = RefCell::new(Some(tx));
         let sink = move |evt: engine::Event| {
@@ -200,7 +203,7 @@ async fn run_task(layout: Rc<Layout>, every: Option<Duration>) {
                 let _ = tx.send(());
             }
         };
-        let p = Pipeline::new(layout.clone(), crate::js::state::root().copy(None), Rc::new(sink));
+        let p = Pipeline::new(layout.clone(), root.copy(None), Rc::new(sink));
         p.start(&[]);
         match every {
             None => {
