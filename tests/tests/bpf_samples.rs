@@ -176,6 +176,12 @@ fn port_interceptor_answers_a_peer_from_the_interceptor_and_cleans_up() {
     let after = peer.ok("curl", &["-s", "-i", "-m", "5", &url]);
     assert!(after.contains("server: Weir interceptor") && after.ends_with("hi\n"), "with the sample: {after}");
     eprintln!("port {original} from the peer: before, the backend's own answer; with the sample, the interceptor's");
+    // config.yaml is watched: with the interception gone from it, the backend answers again.
+    std::fs::write(main.with_file_name("config.yaml"), "interceptors: []\n").unwrap();
+    let direct = || !peer.ok("curl", &["-s", "-i", "-m", "5", &url]).contains("Weir interceptor");
+    assert!(wait_until(Duration::from_secs(5), direct), "config change not applied; stderr {:?}", weir.stderr());
+    std::fs::write(main.with_file_name("config.yaml"), &config).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || !direct()), "config change not applied; stderr {:?}", weir.stderr());
     let mut programs = host.programs();
     programs.dedup();
     interrupt_and_check_clean(weir, &host, &programs);
