@@ -22,3 +22,17 @@ println('env', pipy.exec(['/bin/sh', '-c', 'echo $WEIR_X-$HOME'], { env: { WEIR_
     assert_eq!(weir.stdout(), ["exit 3 oops", "out a  b", "merged one,two", "stdin fed", "env y-"]);
     assert!(!weir.stderr().iter().any(|l| l.contains("oops")), "stderr is the onExit callback's: {:?}", weir.stderr());
 }
+
+/// An argument (or environment value) holding a NUL ends there, as a C string does on Pipy:
+/// Pipy's port-interceptor sample passes interface names read from netlink, NUL included.
+#[test]
+fn exec_cuts_arguments_at_a_nul_as_c_strings_end() {
+    let script = r#"
+println(pipy.exec('echo test\0 egress').toString().trim())
+println(pipy.exec(['echo', 'a\0b', 'c']).toString().trim())
+println(pipy.exec(['/bin/sh', '-c', 'echo $X'], { env: { X: 'y\0z' } }).toString().trim())
+"#;
+    let mut weir = Weir::start(script, &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "stderr: {:?}", weir.stderr());
+    assert_eq!(weir.stdout(), ["test egress", "a c", "y"]);
+}

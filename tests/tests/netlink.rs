@@ -148,3 +148,24 @@ fn a_netlink_family_the_kernel_lacks_ends_the_stream_with_an_error() {
     assert_eq!(out, ["ended ConnectionRefused", "spawn resolved"], "stderr {:?}", weir.stderr());
     assert!(weir.stderr().iter().any(|l| l.contains("netlink family 31")), "stderr {:?}", weir.stderr());
 }
+
+/// A netlink request queued by a `pipy.exit` callback, for a `process()` pipeline to send (as
+/// Pipy's load-balancer sample detaches XDP from its links), reaches the kernel before weir
+/// exits: lo, up when weir starts in the test's namespace, is down after SIGINT.
+#[test]
+fn a_netlink_request_queued_at_exit_is_sent_before_weir_ends() {
+    let ns = weir_tests::tproxy::NetNs::create();
+    let dir = TempDir::new();
+    let path = dir.0.join("main.js");
+    std::fs::copy(workspace().join("tests/scripts/netlink/exit-setlink.js"), &path).unwrap();
+    let mut weir = Weir::run_wrapped(&["ip", "netns", "exec", &ns.name], &path, &[], dir, |c| c);
+    let out = wait_line(&weir, "ready", Duration::from_secs(10));
+    assert_eq!(out, ["ready"], "stderr {:?}", weir.stderr());
+    let lo =
+        || String::from_utf8_lossy(&ns.command("ip", &["link", "show", "lo"]).output().unwrap().stdout).to_string();
+    assert!(lo().contains(",UP,"), "lo not up at the start: {}", lo());
+    weir.signal(libc::SIGINT);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "stderr {:?}", weir.stderr());
+    assert_eq!(weir.stdout(), ["ready", "exiting"]);
+    assert!(!lo().contains(",UP,"), "lo still up after the exit callback's request: {}", lo());
+}

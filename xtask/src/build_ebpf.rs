@@ -11,6 +11,8 @@ use anyhow::{Context, bail};
 const PROGRAMS: &[(&str, &str)] = &[
     ("runtime-ebpf/transparent-proxy.c", "samples/bpf/transparent-proxy/transparent-proxy.o"),
     ("runtime-ebpf/packet-counter.c", "samples/bpf/packet-counter/packet-counter.o"),
+    ("runtime-ebpf/port-interceptor.c", "samples/bpf/port-interceptor/port-interceptor.o"),
+    ("runtime-ebpf/load-balancer.c", "samples/bpf/load-balancer/load-balancer.o"),
     // Not a sample: the `.text` program runtime/src/bpf/text.rs is tested with.
     ("runtime-ebpf/text-program.c", "runtime/src/bpf/testdata/text-program.o"),
 ];

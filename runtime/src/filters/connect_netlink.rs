@@ -23,6 +23,7 @@ use tokio::task::AbortHandle;
 
 use super::Made;
 use crate::args::Args;
+use crate::engine::busy::Busy;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output};
 
 /// Whether `connect`'s options ask for netlink.
@@ -74,10 +75,11 @@ impl FilterSpec for Spec {
 }
 
 /// Datagrams waiting for the socket; more than [`QUEUE_LIMIT`] bytes are dropped, as the
-/// kernel drops what does not fit a socket's buffer.
+/// kernel drops what does not fit a socket's buffer. Each counts as work under way until it
+/// is sent, so that a request queued by an exit callback goes before the worker ends.
 #[derive(Default)]
 struct Queue {
-    datagrams: RefCell<VecDeque<Bytes>>,
+    datagrams: RefCell<VecDeque<(Bytes, Busy)>>,
     notify: Notify,
 }
 
@@ -120,11 +122,11 @@ impl Filter for ConnectNetlink {
     fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         match evt {
             Event::Data(b) if !self.ended && !b.is_empty() => {
-                let queued: usize = self.queue.datagrams.borrow().iter().map(Bytes::len).sum();
+                let queued: usize = self.queue.datagrams.borrow().iter().map(|(d, _)| d.len()).sum();
                 if queued + b.len() > QUEUE_LIMIT {
                     return tracing::warn!(target: "outbound", "netlink send queue full: datagram dropped");
                 }
-                self.queue.datagrams.borrow_mut().push_back(b);
+                self.queue.datagrams.borrow_mut().push_back((b, Busy::new()));
                 self.queue.notify.notify_one();
             }
             Event::StreamEnd(_) => {
@@ -174,7 +176,7 @@ fn open_socket(family: i32, pid: u32, groups: u32) -> io::Result<AsyncFd<OwnedFd
 async fn run(fd: AsyncFd<OwnedFd>, queue: Rc<Queue>, env: FilterEnv) {
     let sender = async {
         loop {
-            let next = queue.datagrams.borrow().front().cloned();
+            let next = queue.datagrams.borrow().front().map(|(d, _)| d.clone());
             let Some(data) = next else {
                 queue.notify.notified().await;
                 continue;

@@ -46,13 +46,24 @@ fn split_argv(line: &str) -> Vec<String> {
     args
 }
 
+/// `s` up to its first NUL: Pipy hands each argument and variable to exec as a C string,
+/// which ends there (its port-interceptor sample passes netlink's NUL-ended interface names).
+fn c_string(mut s: String) -> String {
+    if let Some(i) = s.find('\0') {
+        s.truncate(i);
+    }
+    s
+}
+
 fn argv_of(v: Option<&JsValue>, ctx: &mut Context) -> JsResult<Vec<String>> {
     match v {
-        Some(v) if v.is_string() => Ok(split_argv(&v.to_string(ctx)?.to_std_string_escaped())),
+        Some(v) if v.is_string() => {
+            Ok(split_argv(&v.to_string(ctx)?.to_std_string_escaped()).into_iter().map(c_string).collect())
+        }
         Some(v) if v.as_object().is_some_and(|o| o.is_array()) => {
             let arr = JsArray::from_object(v.as_object().unwrap().clone())?;
             let len = arr.length(ctx)?;
-            (0..len).map(|i| Ok(arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped())).collect()
+            (0..len).map(|i| Ok(c_string(arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped()))).collect()
         }
         _ => Err(type_error("pipy.exec() takes a command string or an array")),
     }
@@ -79,7 +90,7 @@ fn options(v: Option<&JsValue>, ctx: &mut Context) -> JsResult<Options> {
         let mut vars = Vec::new();
         for key in env.own_property_keys(ctx)? {
             let value = env.get(key.clone(), ctx)?.to_string(ctx)?.to_std_string_escaped();
-            vars.push((key.to_string(), value));
+            vars.push((c_string(key.to_string()), c_string(value)));
         }
         o.env = Some(vars);
     }

@@ -14,6 +14,7 @@ use boa_engine::{Context, JsObject, JsResult, JsValue};
 use tokio::sync::oneshot;
 
 use super::{type_error, with_js};
+use crate::engine::busy::Busy;
 use crate::engine::{self, Event, Layout, Pipeline, host};
 
 /// What `process` feeds the pipeline.
@@ -64,11 +65,14 @@ fn resolve(context: &Rc<engine::Context>, f: JsFunction) {
     });
 }
 
-/// What a promise settles to.
-async fn settled(v: JsValue, context: &Rc<engine::Context>) -> Result<JsValue, String> {
+/// What a promise settles to, and the work that is under way again from then on.
+async fn settled(v: JsValue, context: &Rc<engine::Context>) -> (Result<JsValue, String>, Option<Busy>) {
     let (tx, rx) = oneshot::channel();
-    host().on_settled(&v, context, Box::new(move |r| drop(tx.send(r))));
-    rx.await.unwrap_or_else(|_| Err("promise dropped".into()))
+    host().on_settled(&v, context, Box::new(move |r| drop(tx.send((r, Busy::new())))));
+    match rx.await {
+        Ok((r, busy)) => (r, Some(busy)),
+        Err(_) => (Err("promise dropped".into()), None),
+    }
 }
 
 /// Feeds the events `v` stands for; false when it stands for none.
@@ -95,20 +99,26 @@ async fn feed_all(p: &Pipeline, context: &Rc<engine::Context>, feed: Feed, end: 
             return;
         }
         Feed::Promise(v) => {
-            if let Ok(v) = settled(v, context).await {
+            if let (Ok(v), _busy) = settled(v, context).await {
                 feed_one(p, &v);
             }
             return;
         }
         Feed::Generator(f) => f,
     };
+    // Held from a settled promise until the generator hands out the next pending one, so that
+    // a worker stopping meanwhile lets the pipeline take what is ready (see engine::busy).
+    let mut busy = None;
     while !end.ended.get() {
         let mut v = match host().call(context, &f, &[]) {
             Ok(v) => v,
             Err(e) => return tracing::error!(target: "pipeline", "process: {e}"),
         };
         if host().is_promise(&v) {
-            match settled(v, context).await {
+            drop(busy.take());
+            let (r, b) = settled(v, context).await;
+            busy = b;
+            match r {
                 Ok(r) => v = r,
                 Err(e) => return tracing::error!(target: "pipeline", "process: {e}"),
             }

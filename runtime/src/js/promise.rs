@@ -43,6 +43,12 @@ pub fn on_settled(promise: &JsValue, context: &Rc<Context>, done: Box<dyn FnOnce
 
 fn settle(slot: &Settled, r: Result<JsValue, String>) {
     if let Some(done) = slot.borrow_mut().take() {
-        tokio::task::spawn_local(async move { done(r) });
+        // Counted until `done` has run: a worker stopping after an exit callback resolved this
+        // promise waits for what the resolution sets going.
+        let busy = crate::engine::busy::Busy::new();
+        tokio::task::spawn_local(async move {
+            done(r);
+            drop(busy);
+        });
     }
 }

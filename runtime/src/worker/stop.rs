@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::ACTIVE;
+use crate::engine::busy;
 use crate::js;
 
 /// Runs the exit callbacks, stops accepting (TCP accept loops in `accept`, UDP listeners told
@@ -25,6 +26,7 @@ pub async fn shutdown(accept: Vec<JoinHandle<()>>, udp: Vec<Rc<Notify>>, drain: 
     if tokio::time::timeout_at(deadline, js::state::run_exit_callbacks()).await.is_err() {
         tracing::warn!(target: "shutdown", "exit callbacks still pending after the drain limit ({drain:?})");
     }
+    settle(deadline).await;
     udp.iter().for_each(|s| s.notify_one());
     // Aborting cannot be missed the way a notification sent before anyone waits can; the
     // listening sockets close as the accept tasks are dropped.
@@ -39,6 +41,23 @@ pub async fn shutdown(accept: Vec<JoinHandle<()>>, udp: Vec<Rc<Notify>>, drain: 
     }
     if open() > 0 {
         tracing::info!(target: "shutdown", "closing {} connection(s) still open after the drain limit", open());
+    }
+}
+
+/// Lets what the exit callbacks set going run (a promise they resolved for a pipeline that
+/// sends a netlink request, as Pipy's load-balancer sample detaches XDP), until nothing is
+/// under way (`engine::busy`) or `deadline`.
+async fn settle(deadline: Instant) {
+    loop {
+        // Other tasks on this thread run first.
+        tokio::task::yield_now().await;
+        if busy::count() == 0 {
+            return;
+        }
+        if Instant::now() >= deadline {
+            return tracing::warn!(target: "shutdown", "work the exit callbacks started still under way at the drain limit");
+        }
+        tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(1))).await;
     }
 }
 
