@@ -4,7 +4,10 @@
 pub mod c_layout;
 pub mod compress;
 pub mod der;
+pub mod fields;
 pub mod http1;
+pub mod mqtt;
+pub mod mqtt_encode;
 pub mod multipart;
 pub mod netlink;
 pub mod proxy_protocol;

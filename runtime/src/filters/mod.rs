@@ -17,6 +17,7 @@ pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
+pub mod decode_mqtt;
 pub mod decode_multipart;
 pub mod decode_netlink;
 pub mod decode_resp;
@@ -27,6 +28,7 @@ pub mod detect_protocol;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
+pub mod encode_mqtt;
 pub mod encode_netlink;
 pub mod encode_resp;
 pub mod fork;
@@ -154,4 +156,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("forkRace", Plain(fork_join::make_race)),
     ("wait", Plain(wait::make)),
     ("insert", Plain(insert::make)),
+    ("decodeMQTT", Plain(decode_mqtt::make)),
+    ("encodeMQTT", Plain(encode_mqtt::make)),
 ];
