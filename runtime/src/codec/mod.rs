@@ -13,6 +13,8 @@ pub mod netlink;
 pub mod proxy_protocol;
 pub mod resp;
 pub mod socks;
+pub mod thrift;
+pub mod thrift_encode;
 pub mod tls_hello;
 pub mod tree;
 pub mod x509;

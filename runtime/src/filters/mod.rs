@@ -21,6 +21,7 @@ pub mod decode_mqtt;
 pub mod decode_multipart;
 pub mod decode_netlink;
 pub mod decode_resp;
+pub mod decode_thrift;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
@@ -31,6 +32,7 @@ pub mod encode_http_response;
 pub mod encode_mqtt;
 pub mod encode_netlink;
 pub mod encode_resp;
+pub mod encode_thrift;
 pub mod fork;
 pub mod fork_join;
 pub mod handle;
@@ -158,4 +160,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("insert", Plain(insert::make)),
     ("decodeMQTT", Plain(decode_mqtt::make)),
     ("encodeMQTT", Plain(encode_mqtt::make)),
+    ("decodeThrift", Plain(decode_thrift::make)),
+    ("encodeThrift", Plain(encode_thrift::make)),
 ];
