@@ -15,6 +15,7 @@ pub mod resp;
 pub mod socks;
 pub mod thrift;
 pub mod thrift_encode;
+mod thrift_scan;
 pub mod tls_hello;
 pub mod tree;
 pub mod x509;

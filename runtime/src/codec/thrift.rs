@@ -8,6 +8,7 @@
 
 use bytes::{Buf, BytesMut};
 
+use super::thrift_scan::{Scan, Scanner};
 use super::tree::Tree;
 
 /// Value types by Pipy's names; the index is [`Ty`]'s.
@@ -18,7 +19,7 @@ pub const TYPES: [&str; 12] =
 pub const MESSAGE_TYPES: [&str; 5] = ["", "call", "reply", "exception", "oneway"];
 
 /// Containers nested deeper than this are refused rather than risk the stack.
-const MAX_DEPTH: usize = 64;
+pub(super) const MAX_DEPTH: usize = 64;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Ty {
@@ -101,41 +102,40 @@ pub enum DecodeError {
     TooBig,
 }
 
-/// A streaming decoder: bytes in, whole messages out, however the bytes are split. A message
-/// is parsed once all of it is there; a short parse says how many bytes it needs at least,
-/// and the next parse waits for them, so a big message costs a parse per piece at most.
+/// A streaming decoder: bytes in, whole messages out, however the bytes are split. A
+/// [`Scanner`] finds where a message ends a step at a time as its bytes come, and the message
+/// is parsed once, whole, so a message arriving in many pieces costs no more than one that
+/// comes at once.
 pub struct Decoder {
     buf: BytesMut,
-    need: usize,
+    scan: Scanner,
     limit: usize,
 }
 
 impl Decoder {
     pub fn new(limit: usize) -> Decoder {
-        Decoder { buf: BytesMut::new(), need: 0, limit }
+        Decoder { buf: BytesMut::new(), scan: Scanner::default(), limit }
     }
 
     /// Takes more input and appends the messages it completed to `out`, those before an error
     /// too.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<Tree>) -> Result<(), DecodeError> {
         self.buf.extend_from_slice(data);
-        while !self.buf.is_empty() && self.buf.len() >= self.need {
-            let mut r = Reader { buf: &self.buf, pos: 0, compact: false, depth: 0 };
-            match r.message() {
-                Ok(tree) => {
-                    let n = r.pos;
+        while !self.buf.is_empty() {
+            match self.scan.scan(&self.buf) {
+                Scan::Done(n) => {
+                    let mut r = Reader::at(&self.buf[..n], 0, false);
+                    let tree = r.message().ok().filter(|_| r.pos == n).ok_or(DecodeError::Malformed)?;
                     self.buf.advance(n);
-                    self.need = 0;
+                    self.scan = Scanner::default();
                     out.push(tree);
                 }
-                Err(Stop::Short(need)) => {
-                    self.need = need;
-                    break;
-                }
-                Err(Stop::Bad) => return Err(DecodeError::Malformed),
+                Scan::More(need) if need > self.limit => return Err(DecodeError::TooBig),
+                Scan::More(_) => break,
+                Scan::Bad => return Err(DecodeError::Malformed),
             }
         }
-        if self.need > self.limit || self.buf.len() > self.limit {
+        if self.buf.len() > self.limit {
             return Err(DecodeError::TooBig);
         }
         Ok(())
@@ -147,22 +147,26 @@ impl Decoder {
     }
 }
 
-enum Stop {
+pub(super) enum Stop {
     /// Not all there yet: at least this many bytes in all are needed.
     Short(usize),
     Bad,
 }
 
-type Read<T> = Result<T, Stop>;
+pub(super) type Read<T> = Result<T, Stop>;
 
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     buf: &'a [u8],
-    pos: usize,
-    compact: bool,
+    pub(super) pos: usize,
+    pub(super) compact: bool,
     depth: usize,
 }
 
 impl<'a> Reader<'a> {
+    pub(super) fn at(buf: &'a [u8], pos: usize, compact: bool) -> Reader<'a> {
+        Reader { buf, pos, compact, depth: 0 }
+    }
+
     fn take(&mut self, n: usize) -> Read<&'a [u8]> {
         let end = self.pos.checked_add(n).ok_or(Stop::Bad)?;
         if end > self.buf.len() {
@@ -173,11 +177,11 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn array<const N: usize>(&mut self) -> Read<[u8; N]> {
+    pub(super) fn array<const N: usize>(&mut self) -> Read<[u8; N]> {
         Ok(self.take(N)?.try_into().unwrap_or([0; N]))
     }
 
-    fn u8(&mut self) -> Read<u8> {
+    pub(super) fn u8(&mut self) -> Read<u8> {
         Ok(self.take(1)?[0])
     }
 
@@ -198,7 +202,7 @@ impl<'a> Reader<'a> {
         Err(Stop::Bad)
     }
 
-    fn zigzag(&mut self) -> Read<i64> {
+    pub(super) fn zigzag(&mut self) -> Read<i64> {
         let n = self.var_int()?;
         Ok((n >> 1) as i64 ^ -((n & 1) as i64))
     }
@@ -215,7 +219,20 @@ impl<'a> Reader<'a> {
     }
 
     fn message(&mut self) -> Read<Tree> {
-        let first = self.buf.first().copied().ok_or(Stop::Short(1))?;
+        let (protocol, kind, seq, name) = self.header()?;
+        let fields = self.fields()?;
+        Ok(Tree::Object(vec![
+            ("protocol".into(), Tree::Str(protocol.name().into())),
+            ("type".into(), Tree::Str(kind.into())),
+            ("seqID".into(), Tree::Number(seq.into())),
+            ("name".into(), Tree::Str(name)),
+            ("fields".into(), fields),
+        ]))
+    }
+
+    /// A message's protocol, type, seqID and name.
+    pub(super) fn header(&mut self) -> Read<(Protocol, &'static str, i32, String)> {
+        let first = self.buf.get(self.pos).copied().ok_or(Stop::Short(self.pos + 1))?;
         let (protocol, kind, seq, name) = match first {
             0x80 => {
                 let [_, version, _, kind] = self.array()?;
@@ -242,17 +259,10 @@ impl<'a> Reader<'a> {
             }
         };
         let kind = MESSAGE_TYPES.get(usize::from(kind)).filter(|k| !k.is_empty()).ok_or(Stop::Bad)?;
-        let fields = self.fields()?;
-        Ok(Tree::Object(vec![
-            ("protocol".into(), Tree::Str(protocol.name().into())),
-            ("type".into(), Tree::Str((*kind).into())),
-            ("seqID".into(), Tree::Number(seq.into())),
-            ("name".into(), Tree::Str(name)),
-            ("fields".into(), fields),
-        ]))
+        Ok((protocol, kind, seq, name))
     }
 
-    fn ty(&mut self, code: u8) -> Read<Ty> {
+    pub(super) fn ty(&mut self, code: u8) -> Read<Ty> {
         Ty::of(code, self.compact).ok_or(Stop::Bad)
     }
 
@@ -292,7 +302,7 @@ impl<'a> Reader<'a> {
         Ok(Tree::Array(fields))
     }
 
-    fn value(&mut self, ty: Ty) -> Read<Tree> {
+    pub(super) fn value(&mut self, ty: Ty) -> Read<Tree> {
         Ok(match ty {
             Ty::Bool => Tree::Bool(self.u8()? == 1),
             Ty::I8 => Tree::Number((self.u8()? as i8).into()),
@@ -320,15 +330,7 @@ impl<'a> Reader<'a> {
     }
 
     fn list(&mut self) -> Read<Tree> {
-        let (ty, n) = if self.compact {
-            let b = self.u8()?;
-            let ty = self.ty(b & 0x0f)?;
-            let n = if b >> 4 == 0x0f { self.len()? } else { usize::from(b >> 4) };
-            (ty, n)
-        } else {
-            let ty = self.u8()?;
-            (self.ty(ty)?, self.len()?)
-        };
+        let (ty, n) = self.list_head()?;
         self.deeper()?;
         // Every element is a byte at least, so a claimed size costs nothing before its bytes come.
         let elements = (0..n).map(|_| self.value(ty)).collect::<Read<Vec<_>>>()?;
@@ -339,8 +341,34 @@ impl<'a> Reader<'a> {
         ]))
     }
 
+    /// A list's or set's element type and size.
+    pub(super) fn list_head(&mut self) -> Read<(Ty, usize)> {
+        Ok(if self.compact {
+            let b = self.u8()?;
+            let ty = self.ty(b & 0x0f)?;
+            let n = if b >> 4 == 0x0f { self.len()? } else { usize::from(b >> 4) };
+            (ty, n)
+        } else {
+            let ty = self.u8()?;
+            (self.ty(ty)?, self.len()?)
+        })
+    }
+
     fn map(&mut self) -> Read<Tree> {
-        let (k, v, n) = if self.compact {
+        let (k, v, n) = self.map_head()?;
+        self.deeper()?;
+        let pairs = (0..n).map(|_| Ok(Tree::Array(vec![self.value(k)?, self.value(v)?]))).collect::<Read<Vec<_>>>()?;
+        self.depth -= 1;
+        Ok(Tree::Object(vec![
+            ("keyType".into(), Tree::Str(k.name().into())),
+            ("valueType".into(), Tree::Str(v.name().into())),
+            ("pairs".into(), Tree::Array(pairs)),
+        ]))
+    }
+
+    /// A map's key type, value type and size.
+    pub(super) fn map_head(&mut self) -> Read<(Ty, Ty, usize)> {
+        Ok(if self.compact {
             match self.len()? {
                 0 => (Ty::I32, Ty::I32, 0),
                 n => {
@@ -351,15 +379,7 @@ impl<'a> Reader<'a> {
         } else {
             let [k, v] = self.array()?;
             (self.ty(k)?, self.ty(v)?, self.len()?)
-        };
-        self.deeper()?;
-        let pairs = (0..n).map(|_| Ok(Tree::Array(vec![self.value(k)?, self.value(v)?]))).collect::<Read<Vec<_>>>()?;
-        self.depth -= 1;
-        Ok(Tree::Object(vec![
-            ("keyType".into(), Tree::Str(k.name().into())),
-            ("valueType".into(), Tree::Str(v.name().into())),
-            ("pairs".into(), Tree::Array(pairs)),
-        ]))
+        })
     }
 }
 
