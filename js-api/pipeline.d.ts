@@ -307,6 +307,49 @@ interface PipelineFilters<Sub> {
   encodeNetlink(): this;
   /** Netlink messages in the input become messages with head `{ type, flags, seq, pid }` and the payload as body. */
   decodeNetlink(): this;
+  /** MQTT 3.1, 3.1.1 and 5.0 bytes in, a message per packet out: head {@link MQTTHead}, body the bytes after the variable header (a PUBLISH's message), MessageEnd payload CONNECT's, SUBSCRIBE's, UNSUBSCRIBE's or an ack's payload. */
+  decodeMQTT(options?: { bufferLimit?: Size }): this;
+  /** Writes each message as an MQTT packet: the head says which, a PUBLISH's body is its message, the MessageEnd payload the other payloads. */
+  encodeMQTT(): this;
+  /** Thrift bytes in (binary, old binary or compact protocol), a message per Thrift message out: no head, MessageEnd payload a {@link ThriftMessage}. */
+  decodeThrift(options?: { bufferLimit?: Size }): this;
+  /** Writes each message's MessageEnd payload (a {@link ThriftMessage} or an array of them) as Thrift. */
+  encodeThrift(): this;
+}
+
+/** The head of an MQTT message (`decodeMQTT`, `encodeMQTT`); missing fields read as zero. */
+interface MQTTHead {
+  type: 'CONNECT' | 'CONNACK' | 'PUBLISH' | 'PUBACK' | 'PUBREC' | 'PUBREL' | 'PUBCOMP' | 'SUBSCRIBE' | 'SUBACK' | 'UNSUBSCRIBE' | 'UNSUBACK' | 'PINGREQ' | 'PINGRESP' | 'DISCONNECT' | 'AUTH';
+  dup?: boolean;
+  retain?: boolean;
+  sessionPresent?: boolean;
+  qos?: number;
+  packetIdentifier?: number;
+  /** 3 (3.1), 4 (3.1.1) or 5; without it, the level of the connection. */
+  protocolLevel?: number;
+  keepAlive?: number;
+  reasonCode?: number;
+  topicName?: string;
+  /** 5.0 properties by Pipy's names (`contentType`, `sessionExpiryInterval`, ...); any other name is a user property. */
+  properties?: { [name: string]: any };
+}
+
+/** A Thrift message (`decodeThrift`, `encodeThrift`). */
+interface ThriftMessage {
+  protocol: 'binary' | 'compact' | 'old';
+  type: 'call' | 'reply' | 'exception' | 'oneway';
+  seqID: number;
+  name: string;
+  fields: ThriftField[];
+}
+
+type ThriftType = 'BOOL' | 'I8' | 'I16' | 'I32' | 'I64' | 'DOUBLE' | 'BINARY' | 'STRUCT' | 'MAP' | 'SET' | 'LIST' | 'UUID';
+
+/** A field of a struct: its value a boolean, number, bigint (I64), string or Data (BINARY), string (UUID), field array (STRUCT), `{ elementType, elements }` (LIST, SET) or `{ keyType, valueType, pairs }` (MAP). */
+interface ThriftField {
+  id: number;
+  type: ThriftType;
+  value: any;
 }
 
 /** Options of `throttleMessageRate()` and `throttleDataRate()`. */

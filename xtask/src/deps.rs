@@ -32,6 +32,11 @@ pub const TEST: &[Need] = &[
     Need { what: "gcc", package: "gcc" },
     Need { what: "node", package: "nodejs" },
     Need { what: "npm", package: "npm" },
+    // tests/tests/mqtt.rs: a real broker and real clients through an MQTT proxy.
+    Need { what: "mosquitto", package: "mosquitto" },
+    Need { what: "mosquitto_sub", package: "mosquitto-clients" },
+    // tests/tests/thrift.rs: Apache Thrift's own Python library as the client.
+    Need { what: "/usr/lib/python3/dist-packages/thrift/__init__.py", package: "python3-thrift" },
 ];
 
 /// TypeScript runs on Node; npm installs the version js-api/package-lock.json pins.

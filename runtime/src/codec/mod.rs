@@ -4,12 +4,18 @@
 pub mod c_layout;
 pub mod compress;
 pub mod der;
+pub mod fields;
 pub mod http1;
+pub mod mqtt;
+pub mod mqtt_encode;
 pub mod multipart;
 pub mod netlink;
 pub mod proxy_protocol;
 pub mod resp;
 pub mod socks;
+pub mod thrift;
+pub mod thrift_encode;
+mod thrift_scan;
 pub mod tls_hello;
 pub mod tree;
 pub mod x509;

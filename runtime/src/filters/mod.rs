@@ -17,9 +17,11 @@ pub mod connect_udp;
 mod content_encoding;
 pub mod decode_http_request;
 pub mod decode_http_response;
+pub mod decode_mqtt;
 pub mod decode_multipart;
 pub mod decode_netlink;
 pub mod decode_resp;
+pub mod decode_thrift;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
@@ -27,8 +29,10 @@ pub mod detect_protocol;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
+pub mod encode_mqtt;
 pub mod encode_netlink;
 pub mod encode_resp;
+pub mod encode_thrift;
 pub mod fork;
 pub mod fork_join;
 pub mod handle;
@@ -154,4 +158,8 @@ pub const ALL: &[(&str, Maker)] = &[
     ("forkRace", Plain(fork_join::make_race)),
     ("wait", Plain(wait::make)),
     ("insert", Plain(insert::make)),
+    ("decodeMQTT", Plain(decode_mqtt::make)),
+    ("encodeMQTT", Plain(encode_mqtt::make)),
+    ("decodeThrift", Plain(decode_thrift::make)),
+    ("encodeThrift", Plain(encode_thrift::make)),
 ];
