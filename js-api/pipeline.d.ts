@@ -295,6 +295,10 @@ interface PipelineFilters<Sub> {
   decodeRESP(options?: { bufferLimit?: Size }): this;
   /** Writes each message's MessageEnd payload as RESP. */
   encodeRESP(): this;
+  /** BGP-4 in, a message per BGP message out: its MessageEnd payload is `{ type, body }` (see `BGP`). `enableAS4` (or a function asked per message) reads 4-byte AS numbers. */
+  decodeBGP(options?: { enableAS4?: boolean | (() => boolean) }): this;
+  /** Writes each message's MessageEnd payload (`{ type, body }`) as a BGP-4 message. */
+  encodeBGP(options?: { enableAS4?: boolean | (() => boolean) }): this;
   /** A `multipart/*` message becomes one message per part (nested multiparts too), its head `{ headers }`; other messages pass. */
   decodeMultipart(): this;
   /** Logs every event passing by, with `tag`. */

@@ -6,6 +6,7 @@
 //! the *current pipeline context* names whose `$` variables the script sees.
 
 pub mod algo;
+mod bgp;
 pub mod bpf;
 mod bpf_map;
 pub mod configuration;
@@ -99,6 +100,7 @@ pub fn new_context() -> JsResult<JsContext> {
     repeat::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;
+    bgp::register(&mut ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
     unported::register(&mut ctx)?;
     Ok(ctx)
