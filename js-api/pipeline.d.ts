@@ -299,6 +299,10 @@ interface PipelineFilters<Sub> {
   decodeBGP(options?: { enableAS4?: boolean | (() => boolean) }): this;
   /** Writes each message's MessageEnd payload (`{ type, body }`) as a BGP-4 message. */
   encodeBGP(options?: { enableAS4?: boolean | (() => boolean) }): this;
+  /** WebSocket frames in, a message per WebSocket message out: head `{ opcode, masked }`, body the unmasked payload (fragments joined). */
+  decodeWebSocket(): this;
+  /** Each message as WebSocket frames of 16 KiB: head `{ opcode, masked }` (defaults 1 and false). */
+  encodeWebSocket(): this;
   /** A `multipart/*` message becomes one message per part (nested multiparts too), its head `{ headers }`; other messages pass. */
   decodeMultipart(): this;
   /** Logs every event passing by, with `tag`. */

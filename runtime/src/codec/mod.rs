@@ -15,4 +15,5 @@ pub mod resp;
 pub mod socks;
 pub mod tls_hello;
 pub mod tree;
+pub mod websocket;
 pub mod x509;

@@ -21,6 +21,7 @@ pub mod decode_http_response;
 pub mod decode_multipart;
 pub mod decode_netlink;
 pub mod decode_resp;
+pub mod decode_websocket;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
@@ -31,6 +32,7 @@ pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod encode_netlink;
 pub mod encode_resp;
+pub mod encode_websocket;
 pub mod fork;
 pub mod fork_join;
 pub mod handle;
@@ -158,4 +160,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("insert", Plain(insert::make)),
     ("decodeBGP", Plain(decode_bgp::make)),
     ("encodeBGP", Plain(encode_bgp::make)),
+    ("decodeWebSocket", Plain(decode_websocket::make)),
+    ("encodeWebSocket", Plain(encode_websocket::make)),
 ];
