@@ -6,6 +6,7 @@ pub mod bgp_encode;
 pub mod c_layout;
 pub mod compress;
 pub mod der;
+pub mod dns;
 pub mod fields;
 pub mod http1;
 pub mod multipart;

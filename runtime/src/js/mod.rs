@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod cstruct;
 pub mod data;
 pub mod designer;
+mod dns;
 pub mod events;
 mod exec;
 #[cfg(test)]
@@ -101,6 +102,7 @@ pub fn new_context() -> JsResult<JsContext> {
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;
     bgp::register(&mut ctx)?;
+    dns::register(&mut ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
     unported::register(&mut ctx)?;
     Ok(ctx)
