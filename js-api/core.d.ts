@@ -354,6 +354,27 @@ declare namespace YAML {
   function stringify(value: any): string | undefined;
 }
 
+/** BGP-4 messages as `decodeBGP`/`encodeBGP` read and write them. */
+declare namespace BGP {
+  /** `{ type, body }`: `type` a message type's name (or number), `body` its fields as Pipy names them; address prefixes are CIDR strings. */
+  interface Message {
+    type?: 'OPEN' | 'UPDATE' | 'NOTIFICATION' | 'KEEPALIVE' | 'ROUTE_REFRESH' | number;
+    body?: any;
+  }
+  /** Every whole message in `data`, up to the first that does not parse. */
+  function decode(data: Data, enableAS4?: boolean): Message[];
+  /** One message as bytes. */
+  function encode(message: Message, enableAS4?: boolean): Data;
+}
+
+/** DNS messages as Pipy's objects: `{ id, qr, opcode, aa, tc, rd, ra, zero, rcode, question, answer, authority, additional }`. */
+declare namespace DNS {
+  /** A whole DNS message; throws if it does not parse. */
+  function decode(data: Data): any;
+  /** A DNS message as bytes (names uncompressed); throws naming a field that is wrong. */
+  function encode(message: any): Data;
+}
+
 /** An IPv4 or IPv6 address block in CIDR notation (Pipy's `Netmask`). */
 declare class Netmask {
   /** `'10.0.0.1/24'` (no `/n`: width 0), or a width and 4 (IPv4) or 16 (IPv6) bytes. */

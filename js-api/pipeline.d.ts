@@ -295,6 +295,14 @@ interface PipelineFilters<Sub> {
   decodeRESP(options?: { bufferLimit?: Size }): this;
   /** Writes each message's MessageEnd payload as RESP. */
   encodeRESP(): this;
+  /** BGP-4 in, a message per BGP message out: its MessageEnd payload is `{ type, body }` (see `BGP`). `enableAS4` (or a function asked per message) reads 4-byte AS numbers. */
+  decodeBGP(options?: { enableAS4?: boolean | (() => boolean) }): this;
+  /** Writes each message's MessageEnd payload (`{ type, body }`) as a BGP-4 message. */
+  encodeBGP(options?: { enableAS4?: boolean | (() => boolean) }): this;
+  /** WebSocket frames in, a message per WebSocket message out: head `{ opcode, masked }`, body the unmasked payload (fragments joined). */
+  decodeWebSocket(): this;
+  /** Each message as WebSocket frames of 16 KiB: head `{ opcode, masked }` (defaults 1 and false). */
+  encodeWebSocket(): this;
   /** A `multipart/*` message becomes one message per part (nested multiparts too), its head `{ headers }`; other messages pass. */
   decodeMultipart(): this;
   /** Logs every event passing by, with `tag`. */

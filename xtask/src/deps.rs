@@ -30,6 +30,8 @@ pub const TEST: &[Need] = &[
     Need { what: "h2load", package: "nghttp2-client" },
     Need { what: "ip", package: "iproute2" },
     Need { what: "gcc", package: "gcc" },
+    // The dns sample test asks through Weir with dig.
+    Need { what: "dig", package: "dnsutils" },
     Need { what: "node", package: "nodejs" },
     Need { what: "npm", package: "npm" },
     // tests/tests/mqtt.rs: a real broker and real clients through an MQTT proxy.

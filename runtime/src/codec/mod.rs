@@ -1,9 +1,12 @@
 //! Pure byte encodings: the protocol codecs the filters use and the C layouts of BPF map
 //! entries and socket options. They know bytes and heads, not pipelines or scripts.
 
+pub mod bgp;
+pub mod bgp_encode;
 pub mod c_layout;
 pub mod compress;
 pub mod der;
+pub mod dns;
 pub mod fields;
 pub mod http1;
 pub mod mqtt;
@@ -18,4 +21,5 @@ pub mod thrift_encode;
 mod thrift_scan;
 pub mod tls_hello;
 pub mod tree;
+pub mod websocket;
 pub mod x509;

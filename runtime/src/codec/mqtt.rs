@@ -455,7 +455,7 @@ mod tests {
         assert_eq!(error, None);
         assert_eq!(packets.len(), 5);
         assert_eq!(packets[1].body.as_ref(), b"hey");
-        let props = crate::codec::fields::get(&packets[1].head, "properties");
+        let props = crate::codec::fields::field(&packets[1].head, "properties");
         assert_eq!(props, &Tree::Object(vec![("k".into(), Tree::Str("v".into()))]));
         let mut out = Vec::new();
         for p in &packets {
@@ -470,10 +470,10 @@ mod tests {
     #[test]
     fn the_level_comes_from_connect_or_the_size_of_connack() {
         let (p, _) = decode_split(b"\x20\x02\x01\x00\x90\x03\x00\x01\x00", &[]);
-        assert_eq!(crate::codec::fields::get(&p[1].head, "protocolLevel"), &Tree::Number(4.0));
+        assert_eq!(crate::codec::fields::field(&p[1].head, "protocolLevel"), &Tree::Number(4.0));
         assert_eq!(p[1].payload, Tree::Array(vec![Tree::Number(0.0)]));
         let (p, _) = decode_split(b"\x20\x03\x01\x00\x00\x90\x04\x00\x01\x00\x00", &[]);
-        assert_eq!(crate::codec::fields::get(&p[1].head, "protocolLevel"), &Tree::Number(5.0));
+        assert_eq!(crate::codec::fields::field(&p[1].head, "protocolLevel"), &Tree::Number(5.0));
     }
 
     #[test]

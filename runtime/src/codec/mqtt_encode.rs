@@ -2,7 +2,7 @@
 //! for PUBLISH the body), as Pipy's `encodeMQTT` writes them: 5.0 packets always carry their
 //! reason code and properties length, and missing fields read as zero.
 
-use super::fields::{absent, bytes, get, int, items, truthy};
+use super::fields::{absent, bytes, field as get, int, items, truthy};
 use super::mqtt::{CONNECT, Kind, PROPERTIES, PUBLISH, TYPES, USER_PROPERTY};
 use super::tree::Tree;
 

@@ -422,7 +422,7 @@ mod tests {
         let (messages, error) = decode_split(SAMPLE, &[]);
         assert_eq!(error, None);
         assert_eq!(messages.len(), 2);
-        let seq = crate::codec::fields::get(&messages[1], "seqID");
+        let seq = crate::codec::fields::field(&messages[1], "seqID");
         assert_eq!(seq, &Tree::Number(128.0));
         let mut out = Vec::new();
         messages.iter().for_each(|m| encode(m, &mut out));

@@ -2,7 +2,7 @@
 //! Pipy's `Thrift.encode` writes them: the protocol the message names (compact if it names
 //! none), missing fields as their zero, a field without a type as an `I32`.
 
-use super::fields::{bytes, float, get, int, items, truthy};
+use super::fields::{bytes, field as get, int, items, number as float, truthy};
 use super::thrift::{MESSAGE_TYPES, Ty};
 use super::tree::Tree;
 

@@ -15,6 +15,7 @@ pub mod connect_socks;
 pub mod connect_tls;
 pub mod connect_udp;
 mod content_encoding;
+pub mod decode_bgp;
 pub mod decode_http_request;
 pub mod decode_http_response;
 pub mod decode_mqtt;
@@ -22,17 +23,20 @@ pub mod decode_multipart;
 pub mod decode_netlink;
 pub mod decode_resp;
 pub mod decode_thrift;
+pub mod decode_websocket;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux_http;
 pub mod detect_protocol;
 pub mod dump;
+pub mod encode_bgp;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod encode_mqtt;
 pub mod encode_netlink;
 pub mod encode_resp;
 pub mod encode_thrift;
+pub mod encode_websocket;
 pub mod fork;
 pub mod fork_join;
 pub mod handle;
@@ -162,4 +166,8 @@ pub const ALL: &[(&str, Maker)] = &[
     ("encodeMQTT", Plain(encode_mqtt::make)),
     ("decodeThrift", Plain(decode_thrift::make)),
     ("encodeThrift", Plain(encode_thrift::make)),
+    ("decodeBGP", Plain(decode_bgp::make)),
+    ("encodeBGP", Plain(encode_bgp::make)),
+    ("decodeWebSocket", Plain(decode_websocket::make)),
+    ("encodeWebSocket", Plain(encode_websocket::make)),
 ];

@@ -49,7 +49,9 @@ fn push(v: &JsValue, out: &mut Vec<Event>, top: bool, ctx: &mut Context) -> Resu
         if let Some(body) = Data::bytes_of(&m.body).filter(|b| !b.is_empty()) {
             out.push(Event::Data(body));
         }
-        out.push(Event::MessageEnd(m.tail.clone()));
+        // `new Message(null, value)` carries its payload the same way (the bgp sample's).
+        let value = if m.tail.is_null_or_undefined() && !m.payload.is_undefined() { &m.payload } else { &m.tail };
+        out.push(Event::MessageEnd(value.clone()));
     } else if top && obj.is_array() {
         let arr = JsArray::from_object(obj.clone()).map_err(|e| e.to_string())?;
         let len = arr.length(ctx).map_err(|e| e.to_string())?;

@@ -344,13 +344,11 @@ pub fn response_head_of(head: &Head) -> Rc<ResponseHead> {
     }
 }
 
-/// A whole message a filter collected from events, as the `Message` a script is given.
+/// A whole message a filter collected from events, as the `Message` a script is given. Its
+/// `MessageEnd`'s one value reads as both `tail` and `payload`, as the event's does (a codec's
+/// decoded value is Pipy's payload: `msg.payload.type` of a BGP message).
 pub fn collected(head: &Head, body: &[u8], tail: JsValue, ctx: &mut Context) -> JsResult<JsValue> {
-    let m = Message {
-        head: head_to_js(head, ctx)?,
-        body: Data::to_js(body.to_vec(), ctx)?,
-        tail,
-        payload: JsValue::undefined(),
-    };
+    let m =
+        Message { head: head_to_js(head, ctx)?, body: Data::to_js(body.to_vec(), ctx)?, payload: tail.clone(), tail };
     Ok(Message::from_data(m, ctx)?.into())
 }

@@ -6,6 +6,7 @@
 //! the *current pipeline context* names whose `$` variables the script sees.
 
 pub mod algo;
+mod bgp;
 pub mod bpf;
 mod bpf_map;
 pub mod configuration;
@@ -14,6 +15,7 @@ pub mod crypto;
 pub mod cstruct;
 pub mod data;
 pub mod designer;
+mod dns;
 pub mod events;
 mod exec;
 #[cfg(test)]
@@ -108,6 +110,8 @@ pub fn register_globals(ctx: &mut JsContext) -> JsResult<()> {
     repeat::register(ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(ctx)?;
+    bgp::register(ctx)?;
+    dns::register(ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
     unported::register(ctx)?;
     Ok(())
