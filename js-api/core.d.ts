@@ -337,6 +337,23 @@ interface Promise<T> {
   then<V extends Events & {} | string | number | boolean | bigint>(value: V): Promise<V>;
 }
 
+/** Hessian 2.0: a list, map or class instance as a script sees it. */
+interface HessianCollection {
+  kind: 'list' | 'map' | 'object';
+  /** The Java type; `null` for an untyped list or map. */
+  type: string | null;
+  /** A list's values, a map's `[key, value]` pairs, or an object's fields. */
+  elements: any[] | [any, any][] | { [field: string]: any };
+}
+
+/** Hessian 2.0 serialization (Dubbo's default). Ints and doubles are numbers, longs BigInts, dates `Date`s, binaries `Data`. */
+declare namespace Hessian {
+  /** The values the bytes hold, in order; throws on malformed input. */
+  function decode(data: Data): any[];
+  /** A value, or each element of an array, as Hessian bytes. */
+  function encode(value: any): Data;
+}
+
 /** YAML (1.2 core schema): scalars are typed, keys keep their order. */
 declare namespace YAML {
   /** The last document of a YAML text. */

@@ -307,6 +307,10 @@ interface PipelineFilters<Sub> {
   encodeNetlink(): this;
   /** Netlink messages in the input become messages with head `{ type, flags, seq, pid }` and the payload as body. */
   decodeNetlink(): this;
+  /** Dubbo frames in, a message per frame out: head `{ requestID, isRequest, isTwoWay, isEvent, serializationType, status }`, body the frame's (Hessian) bytes; a frame without the magic number ends the stream with `ProtocolError`. */
+  decodeDubbo(): this;
+  /** Each message (a head as `decodeDubbo` makes it, and a body) becomes one Dubbo frame. */
+  encodeDubbo(): this;
 }
 
 /** Options of `throttleMessageRate()` and `throttleDataRate()`. */

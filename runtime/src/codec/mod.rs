@@ -4,6 +4,8 @@
 pub mod c_layout;
 pub mod compress;
 pub mod der;
+pub mod dubbo;
+pub mod hessian;
 pub mod http1;
 pub mod multipart;
 pub mod netlink;

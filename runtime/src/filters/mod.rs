@@ -15,6 +15,7 @@ pub mod connect_socks;
 pub mod connect_tls;
 pub mod connect_udp;
 mod content_encoding;
+pub mod decode_dubbo;
 pub mod decode_http_request;
 pub mod decode_http_response;
 pub mod decode_multipart;
@@ -25,6 +26,7 @@ pub mod decompress_http;
 pub mod demux_http;
 pub mod detect_protocol;
 pub mod dump;
+pub mod encode_dubbo;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod encode_netlink;
@@ -154,4 +156,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("forkRace", Plain(fork_join::make_race)),
     ("wait", Plain(wait::make)),
     ("insert", Plain(insert::make)),
+    ("decodeDubbo", Plain(decode_dubbo::make)),
+    ("encodeDubbo", Plain(encode_dubbo::make)),
 ];

@@ -20,6 +20,7 @@ mod exec;
 mod filter_tests;
 pub mod head;
 mod headers;
+pub mod hessian;
 pub mod host;
 pub mod inbound;
 mod jobs;
@@ -99,6 +100,7 @@ pub fn new_context() -> JsResult<JsContext> {
     repeat::register(&mut ctx)?;
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;
+    hessian::register(&mut ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
     unported::register(&mut ctx)?;
     Ok(ctx)
