@@ -307,3 +307,55 @@ fn dubbo_ends_a_stream_without_its_magic_with_a_protocol_error() {
         run_on("pipy.read('input', $=>$.replaceStreamStart(() => Hessian.decode(new Data([0x05, 0x61]))))", b"x");
     assert!(err.contains("Hessian.decode: the bytes end inside a value"), "{err}");
 }
+
+/// A protobuf message written here by hand, its fields in ascending order as encoders
+/// write them: a string, a sint32 (-42), a double (21.5), packed int32s [1, 300, -1], a
+/// nested message { 1: "celsius", 2: fixed32 7 }, a repeated string and a bool.
+fn protobuf_message() -> Vec<u8> {
+    [
+        &b"\x0a\x07probe-7"[..],
+        b"\x10\x53",
+        &[&b"\x19"[..], &21.5f64.to_le_bytes()].concat(),
+        b"\x22\x0d\x01\xac\x02\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+        b"\x2a\x0e\x0a\x07celsius\x15\x07\x00\x00\x00",
+        b"\x32\x01a\x32\x01b",
+        b"\x38\x01",
+    ]
+    .concat()
+}
+
+#[test]
+fn protobuf_decodes_and_encodes_a_known_message_back_to_the_same_bytes() {
+    // The file is one message: its start before the first byte, its end before the stream's.
+    let script = "pipy.read('input', $=>$\
+                  .replaceStreamStart(evt => [new MessageStart, evt])\
+                  .replaceStreamEnd(evt => [new MessageEnd, evt])\
+                  .replaceMessage(m => new Message(protobuf.encode(protobuf.decode(m.body))))\
+                  .tee('-'))";
+    let input = protobuf_message();
+    let (code, out, err) = run_on(script, &input);
+    assert_eq!(code, 0, "{err}");
+    assert!(out == input, "{:02x?}\n{err}", out);
+}
+
+#[test]
+fn protobuf_messages_read_and_write_fields_by_number_and_type() {
+    let script = "pipy.read('input', $=>$.replaceStreamStart(evt => [new MessageStart, evt])\
+        .replaceStreamEnd(evt => [new MessageEnd, evt]).handleMessage(m => {\
+        const p = protobuf.decode(m.body);\
+        const unit = p.getMessage(5);\
+        console.log('read', p.getString(1), p.getSint32(2), p.getDouble(3), JSON.stringify(p.getInt32Array(4)),\
+          unit.getString(1), JSON.stringify(unit.getFixed32Array(2)), JSON.stringify(p.getStringArray(6)),\
+          p.getBool(7), p.getWireType(3), p.getWireType(4), JSON.stringify(p.getWireType(9)), p.getString(9));\
+        const q = new protobuf.Message().setBool(7, true).setString(1, 'probe-7').setSint32(2, -42)\
+          .setDouble(3, 21.5).setInt32Array(4, [1, 300, -1]).setStringArray(6, ['a', 'b'])\
+          .setMessage(5, new protobuf.Message().setFixed32(2, 7).setString(1, 'celsius'));\
+        console.log('same', protobuf.encode(q).toString('hex') === m.body.toString('hex'));\
+        console.log('bad', protobuf.decode(new Data([0x0a, 0x05, 0x61])));\
+      }))";
+    let (code, _, err) = run_on(script, &protobuf_message());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(r#"read probe-7 -42 21.5 [1,300,-1] celsius [7] ["a","b"] true I64 LEN "" null"#), "{err}");
+    assert!(err.contains("same true"), "{err}");
+    assert!(err.contains("bad null"), "{err}");
+}

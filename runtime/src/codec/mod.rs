@@ -9,6 +9,7 @@ pub mod hessian;
 pub mod http1;
 pub mod multipart;
 pub mod netlink;
+pub mod protobuf;
 pub mod proxy_protocol;
 pub mod resp;
 pub mod socks;

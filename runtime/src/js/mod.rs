@@ -37,6 +37,7 @@ pub mod print;
 #[cfg(test)]
 mod print_tests;
 pub mod promise;
+pub mod protobuf;
 mod read;
 mod refs;
 mod repeat;
@@ -101,6 +102,7 @@ pub fn new_context() -> JsResult<JsContext> {
     ctx.register_global_class::<designer::Designer>()?;
     bpf::register(&mut ctx)?;
     hessian::register(&mut ctx)?;
+    protobuf::register(&mut ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
     unported::register(&mut ctx)?;
     Ok(ctx)
