@@ -359,3 +359,57 @@ fn protobuf_messages_read_and_write_fields_by_number_and_type() {
     assert!(err.contains("same true"), "{err}");
     assert!(err.contains("bad null"), "{err}");
 }
+
+/// A schema written here for protoc, the reference encoder: every wire type, a packed
+/// int32 and a packed double array, a nested message and a repeated string.
+const READING_PROTO: &str = "syntax = \"proto3\";\npackage demo;\n\
+    message Unit { string name = 1; fixed32 scale = 2; }\n\
+    message Reading { string probe = 1; sint32 offset = 2; double value = 3; repeated int32 samples = 4;\n\
+      Unit unit = 5; repeated string tags = 6; bool ok = 7; repeated double history = 8; int64 at = 9; }\n";
+
+const READING_TEXT: &str = "probe: \"probe-7\" offset: -42 value: 21.5 samples: [1, 300, -1] \
+    unit { name: \"celsius\" scale: 7 } tags: [\"a\", \"b\"] ok: true history: [0.5, 2.25] at: 1700000000000";
+
+/// `protoc --encode` of the text, with the schema above.
+fn protoc_encode(dir: &Path, text: &str) -> Vec<u8> {
+    std::fs::write(dir.join("reading.proto"), READING_PROTO).unwrap();
+    let mut child = Command::new("protoc")
+        .args(["-I", ".", "--encode=demo.Reading", "reading.proto"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("protoc (apt-get install protobuf-compiler; `cargo xtask test` does it)");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "protoc failed");
+    out.stdout
+}
+
+#[test]
+fn protobuf_reads_what_protoc_writes_and_writes_what_protoc_writes() {
+    let dir = TempDir::new();
+    let input = protoc_encode(&dir.0, READING_TEXT);
+    std::fs::write(dir.0.join("input"), &input).unwrap();
+    // The values read from protoc's bytes, then the same message built with setters.
+    let script = "pipy.read('input', $=>$.replaceStreamStart(evt => [new MessageStart, evt])\
+        .replaceStreamEnd(evt => [new MessageEnd, evt]).replaceMessage(m => {\
+          const p = protobuf.decode(m.body);\
+          console.log('read', p.getString(1), p.getSint32(2), p.getDouble(3), JSON.stringify(p.getInt32Array(4)),\
+            p.getMessage(5).getString(1), JSON.stringify(p.getStringArray(6)), p.getBool(7),\
+            JSON.stringify(p.getDoubleArray(8)), p.getInt64(9));\
+          return new Message(protobuf.encode(new protobuf.Message()\
+            .setString(1, 'probe-7').setSint32(2, -42).setDouble(3, 21.5).setInt32Array(4, [1, 300, -1])\
+            .setMessage(5, new protobuf.Message().setString(1, 'celsius').setFixed32(2, 7))\
+            .setStringArray(6, ['a', 'b']).setBool(7, true).setDoubleArray(8, [0.5, 2.25]).setInt64(9, 1700000000000)));\
+        }).tee('-'))";
+    std::fs::write(dir.0.join("main.js"), script).unwrap();
+    let (code, out, err) = run_in(&dir.0);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(r#"read probe-7 -42 21.5 [1,300,-1] celsius ["a","b"] true [0.5,2.25] 1700000000000"#),
+        "{err}"
+    );
+    assert!(out == input, "weir wrote {:02x?}\nprotoc wrote {:02x?}", out, input);
+}

@@ -30,6 +30,8 @@ pub const TEST: &[Need] = &[
     Need { what: "h2load", package: "nghttp2-client" },
     Need { what: "ip", package: "iproute2" },
     Need { what: "gcc", package: "gcc" },
+    // tests/tests/codecs.rs checks protobuf messages against protoc's own encoding.
+    Need { what: "protoc", package: "protobuf-compiler" },
     Need { what: "node", package: "nodejs" },
     Need { what: "npm", package: "npm" },
 ];
