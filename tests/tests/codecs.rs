@@ -413,3 +413,19 @@ fn protobuf_reads_what_protoc_writes_and_writes_what_protoc_writes() {
     );
     assert!(out == input, "weir wrote {:02x?}\nprotoc wrote {:02x?}", out, input);
 }
+
+#[test]
+fn hessian_writes_a_value_seen_before_as_a_reference_and_reads_it_back_as_the_same_object() {
+    let script = "const l = { kind: 'list', type: null, elements: [] };\
+        l.elements.push(l, { kind: 'map', type: 'demo.M', elements: [['k', l]] });\
+        const d = Hessian.encode([l]);\
+        const [v] = Hessian.decode(d);\
+        console.log('hex', d.toString('hex'), v.elements[0] === v, v.elements[1].elements[0][1] === v);\
+        console.log('plain', Hessian.encode({ a: 1, b: [2n, 0.5] }).toString('hex'));";
+    let (code, _, err) = run_on(script, b"");
+    assert_eq!(code, 0, "{err}");
+    // X 2 (Q 0) (M "demo.M" "k" (Q 0) Z): a list holding itself and a map that holds it.
+    assert!(err.contains("hex 589251904d0664656d6f2e4d016b51905a true true"), "{err}");
+    // A plain object is an untyped map, a nested array an untyped list, a BigInt a long.
+    assert!(err.contains("plain 4801619101625892e2443fe00000000000005a"), "{err}");
+}
