@@ -342,6 +342,138 @@ interface Promise<T> {
   then<V extends Events & {} | string | number | boolean | bigint>(value: V): Promise<V>;
 }
 
+/** The protobuf wire format without a schema: records by field number. */
+declare namespace protobuf {
+  /** A message's records; each setter replaces the field's records and returns the message. */
+  class Message {
+    constructor();
+    /** The wire type of the field's last record, or `''` if it has none. */
+    getWireType(field: number): '' | 'VARINT' | 'I32' | 'I64' | 'LEN';
+    /** The field's last value (0 if none). */
+    getFloat(field: number): number;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getFloatArray(field: number): number[] | null;
+    setFloat(field: number, value: number): this;
+    /** Written as one packed record. */
+    setFloatArray(field: number, values: number[]): this;
+    /** The field's last value (0 if none). */
+    getDouble(field: number): number;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getDoubleArray(field: number): number[] | null;
+    setDouble(field: number, value: number): this;
+    /** Written as one packed record. */
+    setDoubleArray(field: number, values: number[]): this;
+    /** The field's last value (0 if none). */
+    getInt32(field: number): number;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getInt32Array(field: number): number[] | null;
+    setInt32(field: number, value: number): this;
+    /** Written as one packed record. */
+    setInt32Array(field: number, values: number[]): this;
+    /** The field's last value (0 if none). */
+    getInt64(field: number): number;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getInt64Array(field: number): number[] | null;
+    setInt64(field: number, value: number): this;
+    /** Written as one packed record. */
+    setInt64Array(field: number, values: number[]): this;
+    /** The field's last value (0 if none). */
+    getUint32(field: number): number;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getUint32Array(field: number): number[] | null;
+    setUint32(field: number, value: number): this;
+    /** Written as one packed record. */
+    setUint32Array(field: number, values: number[]): this;
+    /** The field's last value (0 if none). */
+    getUint64(field: number): number;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getUint64Array(field: number): number[] | null;
+    setUint64(field: number, value: number): this;
+    /** Written as one packed record. */
+    setUint64Array(field: number, values: number[]): this;
+    /** The field's last value (0 if none). */
+    getSint32(field: number): number;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getSint32Array(field: number): number[] | null;
+    setSint32(field: number, value: number): this;
+    /** Written as one packed record. */
+    setSint32Array(field: number, values: number[]): this;
+    /** The field's last value (0 if none). */
+    getSint64(field: number): number;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getSint64Array(field: number): number[] | null;
+    setSint64(field: number, value: number): this;
+    /** Written as one packed record. */
+    setSint64Array(field: number, values: number[]): this;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getFixed32Array(field: number): number[] | null;
+    setFixed32(field: number, value: number): this;
+    /** Written as one packed record. */
+    setFixed32Array(field: number, values: number[]): this;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getFixed64Array(field: number): number[] | null;
+    setFixed64(field: number, value: number): this;
+    /** Written as one packed record. */
+    setFixed64Array(field: number, values: number[]): this;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getSfixed32Array(field: number): number[] | null;
+    setSfixed32(field: number, value: number): this;
+    /** Written as one packed record. */
+    setSfixed32Array(field: number, values: number[]): this;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getSfixed64Array(field: number): number[] | null;
+    setSfixed64(field: number, value: number): this;
+    /** Written as one packed record. */
+    setSfixed64Array(field: number, values: number[]): this;
+    /** The field's last value (0 if none). */
+    getBool(field: number): boolean;
+    /** All the field's values, packed or not; null if a packed record is cut short. */
+    getBoolArray(field: number): boolean[] | null;
+    setBool(field: number, value: boolean): this;
+    /** Written as one packed record. */
+    setBoolArray(field: number, values: boolean[]): this;
+    /** The field's last LEN record as a string, or null. */
+    getString(field: number): string | null;
+    /** One string per record. */
+    getStringArray(field: number): string[];
+    setString(field: number, value: string): this;
+    setStringArray(field: number, values: string[]): this;
+    /** The field's last LEN record as a Data, or null. */
+    getBytes(field: number): Data | null;
+    /** One Data per record. */
+    getBytesArray(field: number): Data[];
+    setBytes(field: number, value: Data): this;
+    setBytesArray(field: number, values: Data[]): this;
+    /** The field's last LEN record as a Message, or null. */
+    getMessage(field: number): Message | null;
+    /** One Message per record; null if one does not parse. */
+    getMessageArray(field: number): Message[] | null;
+    setMessage(field: number, value: Message): this;
+    setMessageArray(field: number, values: Message[]): this;
+  }
+  /** The message the bytes hold, or null if they are not the wire format. */
+  function decode(data: Data): Message | null;
+  /** A message's bytes, its fields in ascending order. */
+  function encode(message: Message): Data;
+}
+
+/** Hessian 2.0: a list, map or class instance as a script sees it. */
+interface HessianCollection {
+  kind: 'list' | 'map' | 'object';
+  /** The Java type; `null` for an untyped list or map. */
+  type: string | null;
+  /** A list's values, a map's `[key, value]` pairs, or an object's fields. */
+  elements: any[] | [any, any][] | { [field: string]: any };
+}
+
+/** Hessian 2.0 serialization (Dubbo's default). Ints and doubles are numbers, longs BigInts, dates `Date`s, binaries `Data`. */
+declare namespace Hessian {
+  /** The values the bytes hold, in order; throws on malformed input. */
+  function decode(data: Data): any[];
+  /** A value, or each element of an array, as Hessian bytes. */
+  function encode(value: any): Data;
+}
+
 /** YAML (1.2 core schema): scalars are typed, keys keep their order. */
 declare namespace YAML {
   /** The last document of a YAML text. */

@@ -315,6 +315,10 @@ interface PipelineFilters<Sub> {
   encodeNetlink(): this;
   /** Netlink messages in the input become messages with head `{ type, flags, seq, pid }` and the payload as body. */
   decodeNetlink(): this;
+  /** Dubbo frames in, a message per frame out: head `{ requestID, isRequest, isTwoWay, isEvent, serializationType, status }`, body the frame's (Hessian) bytes; a frame without the magic number ends the stream with `ProtocolError`. */
+  decodeDubbo(): this;
+  /** Each message (a head as `decodeDubbo` makes it, and a body) becomes one Dubbo frame. */
+  encodeDubbo(): this;
   /** MQTT 3.1, 3.1.1 and 5.0 bytes in, a message per packet out: head {@link MQTTHead}, body the bytes after the variable header (a PUBLISH's message), MessageEnd payload CONNECT's, SUBSCRIBE's, UNSUBSCRIBE's or an ack's payload. */
   decodeMQTT(options?: { bufferLimit?: Size }): this;
   /** Writes each message as an MQTT packet: the head says which, a PUBLISH's body is its message, the MessageEnd payload the other payloads. */

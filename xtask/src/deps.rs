@@ -32,6 +32,8 @@ pub const TEST: &[Need] = &[
     Need { what: "gcc", package: "gcc" },
     // The dns sample test asks through Weir with dig.
     Need { what: "dig", package: "dnsutils" },
+    // tests/tests/codecs.rs checks protobuf messages against protoc's own encoding.
+    Need { what: "protoc", package: "protobuf-compiler" },
     Need { what: "node", package: "nodejs" },
     Need { what: "npm", package: "npm" },
     // tests/tests/mqtt.rs: a real broker and real clients through an MQTT proxy.

@@ -16,6 +16,7 @@ pub mod connect_tls;
 pub mod connect_udp;
 mod content_encoding;
 pub mod decode_bgp;
+pub mod decode_dubbo;
 pub mod decode_http_request;
 pub mod decode_http_response;
 pub mod decode_mqtt;
@@ -30,6 +31,7 @@ pub mod demux_http;
 pub mod detect_protocol;
 pub mod dump;
 pub mod encode_bgp;
+pub mod encode_dubbo;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod encode_mqtt;
@@ -170,4 +172,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("encodeBGP", Plain(encode_bgp::make)),
     ("decodeWebSocket", Plain(decode_websocket::make)),
     ("encodeWebSocket", Plain(encode_websocket::make)),
+    ("decodeDubbo", Plain(decode_dubbo::make)),
+    ("encodeDubbo", Plain(encode_dubbo::make)),
 ];

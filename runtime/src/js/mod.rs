@@ -22,6 +22,7 @@ mod exec;
 mod filter_tests;
 pub mod head;
 mod headers;
+pub mod hessian;
 pub mod host;
 pub mod inbound;
 mod jobs;
@@ -38,6 +39,7 @@ pub mod print;
 #[cfg(test)]
 mod print_tests;
 pub mod promise;
+pub mod protobuf;
 mod read;
 mod realms;
 mod refs;
@@ -112,6 +114,8 @@ pub fn register_globals(ctx: &mut JsContext) -> JsResult<()> {
     bpf::register(ctx)?;
     bgp::register(ctx)?;
     dns::register(ctx)?;
+    hessian::register(ctx)?;
+    protobuf::register(ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
     unported::register(ctx)?;
     Ok(())
