@@ -22,6 +22,7 @@ pub mod decode_netlink;
 pub mod decode_resp;
 pub mod decompress;
 pub mod decompress_http;
+pub mod demux;
 pub mod demux_http;
 pub mod detect_protocol;
 pub mod dump;
@@ -38,7 +39,9 @@ mod http2;
 mod http_server;
 pub mod insert;
 pub mod link;
+pub mod mux;
 pub mod mux_http;
+mod mux_pool;
 pub mod pack;
 pub mod print;
 pub mod repeat;
@@ -154,4 +157,8 @@ pub const ALL: &[(&str, Maker)] = &[
     ("forkRace", Plain(fork_join::make_race)),
     ("wait", Plain(wait::make)),
     ("insert", Plain(insert::make)),
+    ("mux", Plain(mux::make)),
+    ("muxQueue", Plain(mux::make)),
+    ("demux", Plain(demux::make)),
+    ("demuxQueue", Plain(demux::make)),
 ];

@@ -1,0 +1,136 @@
+//! The generic `mux`/`demux` (and their other names `muxQueue`/`demuxQueue`) and the
+//! FastCGI pair, driven with real clients and servers on kernel-chosen ports.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use weir_tests::*;
+
+/// Client connections decoded as HTTP, their requests sent whole through `mux` into
+/// sessions that speak HTTP/1 to `up`.
+fn mux_proxy(port: u16, up: u16, filter: &str, args: &str) -> String {
+    format!(
+        "pipy.listen({port}, $=>$\n\
+           .decodeHTTPRequest()\n\
+           .{filter}({args}).to($=>$\n\
+             .encodeHTTPRequest()\n\
+             .connect('127.0.0.1:{up}')\n\
+             .decodeHTTPResponse()\n\
+           )\n\
+           .encodeHTTPResponse()\n\
+         )\n"
+    )
+}
+
+/// `n` curl runs one after another, each its own connection; their bodies.
+fn curl_each(port: u16, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let (code, out, err) = curl(&[&format!("http://127.0.0.1:{port}/c{i}")]);
+            assert_eq!(code, 0, "curl {i}: {err}");
+            out
+        })
+        .collect()
+}
+
+fn upstream() -> HttpServer {
+    HttpServer::start(|_, path| ("200 OK".into(), vec![], format!("answer to {path}")))
+}
+
+#[test]
+fn mux_shares_one_upstream_session_among_clients_of_one_key() {
+    let up = upstream();
+    let port = free_port();
+    let mut weir = Weir::start(&mux_proxy(port, up.port, "mux", "() => 'shared', { maxQueue: 0 }"), &[]);
+    weir.wait_listening();
+    let bodies = curl_each(port, 5);
+    let expected: Vec<_> = (0..5).map(|i| format!("answer to /c{i}")).collect();
+    assert_eq!(bodies, expected);
+    assert_eq!(up.connections.load(Ordering::SeqCst), 1, "five clients, one upstream connection");
+}
+
+#[test]
+fn mux_queue_keys_sessions_by_client_connection_unless_told() {
+    let up = upstream();
+    let port = free_port();
+    let mut weir = Weir::start(&mux_proxy(port, up.port, "muxQueue", ""), &[]);
+    weir.wait_listening();
+    curl_each(port, 3);
+    assert_eq!(up.connections.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn mux_max_messages_retires_a_session_after_that_many_clients() {
+    let up = upstream();
+    let port = free_port();
+    let script = mux_proxy(port, up.port, "mux", "() => 'shared', { maxQueue: 0, maxMessages: 2 }");
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    curl_each(port, 5);
+    assert_eq!(up.connections.load(Ordering::SeqCst), 3, "2 + 2 + 1 clients");
+}
+
+#[test]
+fn mux_gives_concurrent_clients_of_one_session_each_its_own_answer() {
+    let up = upstream();
+    let port = free_port();
+    let mut weir = Weir::start(&mux_proxy(port, up.port, "mux", "() => 'shared', { maxQueue: 0 }"), &[]);
+    weir.wait_listening();
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let (code, out, err) = curl(&[&format!("http://127.0.0.1:{port}/p{i}")]);
+                assert_eq!(code, 0, "{err}");
+                (i, out)
+            })
+        })
+        .collect();
+    for c in clients {
+        let (i, out) = c.join().unwrap();
+        assert_eq!(out, format!("answer to /p{i}"));
+    }
+    assert_eq!(up.connections.load(Ordering::SeqCst), 1);
+}
+
+/// Pipelined requests on one connection, each answered by a sub-pipeline of its own: the
+/// answers come back in request order.
+#[test]
+fn demux_answers_each_message_from_its_own_sub_pipeline_in_order() {
+    let port = free_port();
+    let script = format!(
+        "var $path\n\
+         pipy.listen({port}, $=>$\n\
+           .decodeHTTPRequest()\n\
+           .demuxQueue().to($=>$\n\
+             .handleMessageStart(msg => void ($path = msg.head.path))\n\
+             .replaceMessage(() => new Message({{ status: 200 }}, 'sub for ' + $path))\n\
+           )\n\
+           .encodeHTTPResponse()\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let reqs: String = ["/a", "/b", "/c"].iter().map(|p| format!("GET {p} HTTP/1.1\r\nhost: x\r\n\r\n")).collect();
+    s.write_all(reqs.as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    for p in ["/a", "/b", "/c"] {
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).unwrap();
+        assert_eq!(String::from_utf8_lossy(&body), format!("sub for {p}"));
+    }
+}
