@@ -77,7 +77,7 @@ interface MuxHTTPOptions {
   version?: number | string | (() => number | string);
 }
 
-/** Options of `mux()`/`muxQueue()`. */
+/** Options of `mux()`/`muxQueue()` and `muxFastCGI()`. */
 interface MuxOptions {
   /** Pipelines sharing one session at a time; 0 is unlimited (default 1). */
   maxQueue?: number;
@@ -226,6 +226,11 @@ interface PipelineFilters<Sub> {
   demux(options?: DemuxOptions): Joint<this, Sub>;
   /** The same filter as `demux`. */
   demuxQueue(options?: DemuxOptions): Joint<this, Sub>;
+  /** A FastCGI client: a request message (head `{ role?, keepAlive?, params }`) becomes a request on a shared session; the answer's body is stdout, its tail `{ appStatus, protocolStatus, stderr }`. */
+  muxFastCGI(selector?: () => any, options?: MuxOptions): Joint<this, Sub>;
+  muxFastCGI(options: MuxOptions): Joint<this, Sub>;
+  /** A FastCGI application server: each request goes into its own instance of the sub-pipeline as `{ role, keepAlive, params }` and stdin; its first message answers. */
+  demuxFastCGI(): Joint<this, Sub>;
   /** SOCKS4/4a/5 server: `fn(request)` truthy (or a Promise of it) grants a CONNECT, then the bytes go through the sub-pipeline. */
   acceptSOCKS(fn: (request: SOCKSRequest) => any): Joint<this, Sub>;
   /** SOCKS5 client through the sub-pipeline (a `connect` to the SOCKS server) to `'host:port'`. */

@@ -134,3 +134,108 @@ fn demux_answers_each_message_from_its_own_sub_pipeline_in_order() {
         assert_eq!(String::from_utf8_lossy(&body), format!("sub for {p}"));
     }
 }
+
+/// An HTTP front that turns each request into a FastCGI request for `app` and the
+/// application's stdout (CGI headers and body) back into an HTTP response.
+fn fastcgi_front(port: u16, app: u16, docs: &str) -> String {
+    format!(
+        "pipy.listen({port}, $=>$\n\
+           .demuxHTTP().to($=>$\n\
+             .replaceMessage(req => new Message({{\n\
+               keepAlive: true,\n\
+               params: {{\n\
+                 REQUEST_METHOD: req.head.method,\n\
+                 REQUEST_URI: req.head.path,\n\
+                 QUERY_STRING: '',\n\
+                 SCRIPT_NAME: req.head.path,\n\
+                 SCRIPT_FILENAME: '{docs}' + req.head.path,\n\
+                 CONTENT_LENGTH: String(req.body ? req.body.size : 0),\n\
+               }},\n\
+             }}, req.body))\n\
+             .muxFastCGI({{ maxQueue: 0 }}).to($=>$.connect('127.0.0.1:{app}'))\n\
+             .replaceMessageStart(() => new Data('HTTP/1.1 200 OK\\r\\n'))\n\
+             .replaceMessageEnd(new StreamEnd)\n\
+             .decodeHTTPResponse()\n\
+           )\n\
+         )\n"
+    )
+}
+
+/// php-cgi in FastCGI mode on a kernel-chosen port, killed when dropped.
+struct PhpCgi(std::process::Child, u16);
+
+impl PhpCgi {
+    fn start() -> PhpCgi {
+        let port = free_port();
+        let child = std::process::Command::new("php-cgi")
+            .args(["-b", &format!("127.0.0.1:{port}")])
+            .env("PHP_FCGI_CHILDREN", "0")
+            .spawn()
+            .expect("php-cgi (cargo xtask test installs it: apt-get install -y php-cgi)");
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < until, "php-cgi did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PhpCgi(child, port)
+    }
+}
+
+impl Drop for PhpCgi {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn mux_fastcgi_runs_php_scripts_through_php_cgi() {
+    let docs = TempDir::new();
+    let php = "<?php echo 'php ', $_SERVER['REQUEST_METHOD'], ' ', $_SERVER['REQUEST_URI'], ' ', strlen(file_get_contents('php://input'));";
+    std::fs::write(docs.0.join("hello.php"), php).unwrap();
+    let app = PhpCgi::start();
+    let port = free_port();
+    let mut weir = Weir::start(&fastcgi_front(port, app.1, docs.0.to_str().unwrap()), &[]);
+    weir.wait_listening();
+    let (code, out, err) = curl(&[&format!("http://127.0.0.1:{port}/hello.php")]);
+    assert_eq!((code, out.as_str()), (0, "php GET /hello.php 0"), "{err} {:?}", weir.stderr());
+    // Bigger than one FastCGI record, so stdin goes in several.
+    let body = docs.0.join("body");
+    std::fs::write(&body, "x".repeat(200_000)).unwrap();
+    let data = format!("@{}", body.display());
+    let (code, out, err) = curl(&["--data-binary", &data, &format!("http://127.0.0.1:{port}/hello.php")]);
+    assert_eq!((code, out.as_str()), (0, "php POST /hello.php 200000"), "{err} {:?}", weir.stderr());
+}
+
+/// Weir on both sides: `demuxFastCGI` as the application, `muxFastCGI` as its client, with
+/// concurrent requests multiplexed on one connection.
+#[test]
+fn demux_fastcgi_answers_what_mux_fastcgi_asks() {
+    let (front, app) = (free_port(), free_port());
+    let script = fastcgi_front(front, app, "/srv")
+        + &format!(
+            "pipy.listen({app}, $=>$\n\
+               .demuxFastCGI().to($=>$\n\
+                 .replaceMessage(req => new Message(\n\
+                   'Content-Type: text/plain\\r\\n\\r\\napp got ' + req.head.params.SCRIPT_FILENAME +\n\
+                   ' keepAlive=' + req.head.keepAlive + ' ' + (req.body ? req.body.size : 0)\n\
+                 ))\n\
+               )\n\
+             )\n"
+        );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let body = "y".repeat(i * 1000);
+                curl(&["--data-binary", &body, &format!("http://127.0.0.1:{front}/r{i}")])
+            })
+        })
+        .collect();
+    for (i, c) in clients.into_iter().enumerate() {
+        let (code, out, err) = c.join().unwrap();
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, format!("app got /srv/r{i} keepAlive=true {}", i * 1000));
+    }
+}

@@ -32,6 +32,8 @@ pub const TEST: &[Need] = &[
     Need { what: "gcc", package: "gcc" },
     Need { what: "node", package: "nodejs" },
     Need { what: "npm", package: "npm" },
+    // tests/tests/mux.rs: a real FastCGI application server for muxFastCGI.
+    Need { what: "php-cgi", package: "php-cgi" },
 ];
 
 /// TypeScript runs on Node; npm installs the version js-api/package-lock.json pins.

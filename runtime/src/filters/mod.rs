@@ -23,6 +23,7 @@ pub mod decode_resp;
 pub mod decompress;
 pub mod decompress_http;
 pub mod demux;
+pub mod demux_fcgi;
 pub mod demux_http;
 pub mod detect_protocol;
 pub mod dump;
@@ -40,6 +41,7 @@ mod http_server;
 pub mod insert;
 pub mod link;
 pub mod mux;
+pub mod mux_fcgi;
 pub mod mux_http;
 mod mux_pool;
 pub mod pack;
@@ -161,4 +163,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("muxQueue", Plain(mux::make)),
     ("demux", Plain(demux::make)),
     ("demuxQueue", Plain(demux::make)),
+    ("muxFastCGI", Plain(mux_fcgi::make)),
+    ("demuxFastCGI", Plain(demux_fcgi::make)),
 ];
