@@ -251,3 +251,42 @@ impl Filter for DemuxFcgi {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::engine::host::stub::{self, Record as Seen, StubHost};
+
+    #[test]
+    fn each_request_goes_into_its_own_sub_pipeline_and_its_answer_comes_back_as_records() {
+        StubHost::install();
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut input = BytesMut::new();
+        for id in [1u16, 2] {
+            fcgi::write_record(&mut input, fcgi::BEGIN_REQUEST, id, &fcgi::begin_body(fcgi::RESPONDER, true));
+            fcgi::write_record(&mut input, fcgi::PARAMS, id, &[]);
+        }
+        fcgi::write_stream(&mut input, fcgi::STDIN, 2, b"two");
+        fcgi::write_stream(&mut input, fcgi::STDIN, 1, b"one");
+        fcgi::write_record(&mut input, fcgi::STDIN, 2, &[]);
+        fcgi::write_record(&mut input, fcgi::STDIN, 1, &[]);
+        // Split in the middle of records: the decoder must not care.
+        let input = input.freeze();
+        let events = input.chunks(5).map(|c| Event::Data(Bytes::copy_from_slice(c))).collect();
+        let spec = Spec(stub::layout(vec![Box::new(Seen("sub", seen.clone()))]));
+        let out = stub::run(vec![Box::new(spec)], events);
+        // The sub-pipelines echo their requests: each one's stdin comes back as its stdout.
+        let mut d = Decoder::default();
+        out.iter().filter_map(|e| e.strip_prefix("Data ")).for_each(|b| d.feed(b.as_bytes()));
+        let mut answers = Vec::new();
+        while let Some(r) = d.record().unwrap() {
+            answers.push((r.kind, r.id, String::from_utf8_lossy(&r.content).into_owned()));
+        }
+        let stdout: Vec<_> = answers.iter().filter(|a| a.0 == fcgi::STDOUT && !a.2.is_empty()).collect();
+        assert_eq!(stdout, [&(fcgi::STDOUT, 2, "two".into()), &(fcgi::STDOUT, 1, "one".into())]);
+        assert_eq!(answers.iter().filter(|a| a.0 == fcgi::END_REQUEST).count(), 2);
+        assert_eq!(seen.borrow().iter().filter(|s| s.as_str() == "sub: MessageStart").count(), 2);
+    }
+}

@@ -288,3 +288,43 @@ impl Drop for MuxFcgi {
         s.release();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::host::stub::{self, Answer, Answers, StubHost};
+    use crate::engine::{Context, Pipeline};
+
+    #[test]
+    fn a_request_goes_out_as_records_and_its_stdout_comes_back_as_the_body() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        tokio::task::LocalSet::new().block_on(&rt, async {
+            StubHost::install();
+            let (seen, answers): (_, Answers) = (Rc::new(RefCell::new(Vec::new())), Rc::default());
+            let mut reply = BytesMut::new();
+            fcgi::write_stream(&mut reply, fcgi::STDOUT, 1, b"hello");
+            fcgi::write_record(&mut reply, fcgi::STDOUT, 1, &[]);
+            fcgi::write_record(&mut reply, fcgi::END_REQUEST, 1, &fcgi::end_body(0, 0));
+            // The application answers once it has the whole request (the empty stdin record).
+            answers.borrow_mut().extend([vec![], vec![], vec![Event::Data(reply.freeze())]]);
+            let options = PoolOptions { max_idle: std::time::Duration::from_secs(60), max_queue: 0, max_messages: 0 };
+            let sub = stub::layout(vec![Box::new(Answer("app", seen.clone(), answers))]);
+            let spec = Spec(Rc::new(Shared { pool: Pool::new(sub, options), selector: None }));
+            let out = Rc::new(RefCell::new(Vec::new()));
+            let sink = out.clone();
+            let p = Pipeline::new(
+                stub::layout(vec![Box::new(spec)]),
+                Context::root(),
+                Rc::new(move |e: Event| sink.borrow_mut().push(stub::describe(&e))),
+            );
+            p.start(&[]);
+            p.input(Event::MessageStart(Head::None));
+            p.input(Event::Data(Bytes::from_static(b"body")));
+            p.input(Event::MessageEnd(boa_engine::JsValue::undefined()));
+            p.input(Event::end());
+            assert_eq!(*out.borrow(), ["MessageStart", "Data hello", "MessageEnd", "StreamEnd"]);
+            // BEGIN_REQUEST and PARAMS, then the body, then the empty stdin record.
+            assert_eq!(seen.borrow().len(), 3, "{:?}", seen.borrow());
+        });
+    }
+}
