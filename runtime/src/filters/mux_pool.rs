@@ -46,10 +46,10 @@ pub(super) enum Key {
 /// The session selector's answer for a client pipeline.
 #[derive(Clone)]
 pub(super) struct Selected {
-    key: Key,
-    object: Option<JsObject>,
+    pub key: Key,
+    pub object: Option<JsObject>,
     /// What the session's pipeline starts with (`onStart`'s argument): the selector's answer.
-    value: JsValue,
+    pub value: JsValue,
 }
 
 /// Asks `selector` for the key; with none, or an `undefined` answer, the client's connection
