@@ -94,6 +94,35 @@ fn mux_gives_concurrent_clients_of_one_session_each_its_own_answer() {
     assert_eq!(up.connections.load(Ordering::SeqCst), 1);
 }
 
+/// An idle session closes after `maxIdle`: its upstream connection sees the end.
+#[test]
+fn mux_closes_a_session_idle_for_max_idle() {
+    let (tx, rx) = channel_pair();
+    let up = tcp_server(move |s| {
+        let mut w = s.try_clone().unwrap();
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            if line == "\r\n" {
+                w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").unwrap();
+            }
+            line.clear();
+        }
+        // The session's end: the upstream connection was closed.
+        let _ = tx.send(std::time::Instant::now());
+    });
+    let port = free_port();
+    let mut weir = Weir::start(&mux_proxy(port, up, "mux", "() => 'k', { maxIdle: 0.5 }"), &[]);
+    weir.wait_listening();
+    let (code, out, err) = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!((code, out.as_str()), (0, "ok"), "{err}");
+    let answered = std::time::Instant::now();
+    let closed = recv_n(&rx, 1, Duration::from_secs(10));
+    assert_eq!(closed.len(), 1, "the idle session was never closed");
+    let after = closed[0] - answered;
+    assert!(after >= Duration::from_millis(400), "closed after {after:?}, before maxIdle");
+}
+
 /// Pipelined requests on one connection, each answered by a sub-pipeline of its own: the
 /// answers come back in request order.
 #[test]
