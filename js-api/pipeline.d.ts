@@ -77,6 +77,24 @@ interface MuxHTTPOptions {
   version?: number | string | (() => number | string);
 }
 
+/** Options of `mux()`/`muxQueue()` and `muxFastCGI()`. */
+interface MuxOptions {
+  /** Pipelines sharing one session at a time; 0 is unlimited (default 1). */
+  maxQueue?: number;
+  /** Pipelines a session serves in all before it is closed; 0 is unlimited (default). */
+  maxMessages?: number;
+  /** Closes a session idle for this long (default 60 s). */
+  maxIdle?: Duration;
+  /** `mux()` only: the messages each sent message is answered with (default 1); a function is asked per message. */
+  outputCount?: number | ((start: MessageStart) => number);
+}
+
+/** Options of `demux()`/`demuxQueue()`. */
+interface DemuxOptions {
+  /** The messages each sub-pipeline answers with (default 1); negative holds the next input message until this one is answered. */
+  outputCount?: number | ((start: MessageStart) => number);
+}
+
 /** Options of `connectHTTPTunnel()`. */
 interface ConnectHTTPTunnelOptions {
   /** Hears the tunnel's state: `'connecting'`, `'connected'`, `'closed'`. */
@@ -198,6 +216,21 @@ interface PipelineFilters<Sub> {
   /** An HTTP/1 client: requests share sessions of the sub-pipeline; `selector()` keys the session. */
   muxHTTP(selector?: () => any, options?: MuxHTTPOptions): Joint<this, Sub>;
   muxHTTP(options: MuxHTTPOptions): Joint<this, Sub>;
+  /** Whole messages share sessions of the sub-pipeline, answered in order; `selector()` keys the session (default: the client connection). */
+  mux(selector?: () => any, options?: MuxOptions): Joint<this, Sub>;
+  mux(options: MuxOptions): Joint<this, Sub>;
+  /** The same filter as `mux`. */
+  muxQueue(selector?: () => any, options?: MuxOptions): Joint<this, Sub>;
+  muxQueue(options: MuxOptions): Joint<this, Sub>;
+  /** Each message goes into its own instance of the sub-pipeline; its first `outputCount` messages are the output, in input order. */
+  demux(options?: DemuxOptions): Joint<this, Sub>;
+  /** The same filter as `demux`. */
+  demuxQueue(options?: DemuxOptions): Joint<this, Sub>;
+  /** A FastCGI client: a request message (head `{ role?, keepAlive?, params }`) becomes a request on a shared session; the answer's body is stdout, its tail `{ appStatus, protocolStatus, stderr }`. */
+  muxFastCGI(selector?: () => any, options?: MuxOptions): Joint<this, Sub>;
+  muxFastCGI(options: MuxOptions): Joint<this, Sub>;
+  /** A FastCGI application server: each request goes into its own instance of the sub-pipeline as `{ role, keepAlive, params }` and stdin; its first message answers. */
+  demuxFastCGI(): Joint<this, Sub>;
   /** SOCKS4/4a/5 server: `fn(request)` truthy (or a Promise of it) grants a CONNECT, then the bytes go through the sub-pipeline. */
   acceptSOCKS(fn: (request: SOCKSRequest) => any): Joint<this, Sub>;
   /** SOCKS5 client through the sub-pipeline (a `connect` to the SOCKS server) to `'host:port'`. */

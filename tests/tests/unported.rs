@@ -18,10 +18,10 @@ fn load(script: &str) -> (Option<i32>, String) {
 
 #[test]
 fn a_pipy_filter_weir_lacks_is_named_with_file_and_line() {
-    let (code, err) = load("// a FastCGI client\npipeline($=>$\n  .muxFastCGI()\n)\n");
+    let (code, err) = load("// a pipe\npipeline($=>$\n  .swap()\n)\n");
     assert_eq!(code, Some(255), "{err}");
     assert!(err.contains("main.js:3:"), "{err}");
-    assert!(err.contains("$.muxFastCGI is a Pipy API Weir does not have yet"), "{err}");
+    assert!(err.contains("$.swap is a Pipy API Weir does not have yet"), "{err}");
     assert!(!err.contains("not a callable function"), "{err}");
 }
 
@@ -31,7 +31,7 @@ fn a_pipy_namespace_class_or_member_weir_lacks_is_named() {
         ("var db = sqlite('x.db')\n", "main.js:1:", "sqlite is a Pipy API"),
         ("\nnew algo.HashingLoadBalancer(['a'])\n", "main.js:2:", "algo.HashingLoadBalancer is a Pipy API"),
         ("pipy.restart()\n", "main.js:1:", "pipy.restart is a Pipy API"),
-        ("pipy()\n  .listen(8080)\n  .demuxFastCGI()\n", "main.js:3:", "pipy().demuxFastCGI is a Pipy API"),
+        ("pipy()\n  .listen(8080)\n  .depositMessage()\n", "main.js:3:", "pipy().depositMessage is a Pipy API"),
     ];
     for (script, place, message) in cases {
         let (code, err) = load(script);

@@ -41,6 +41,8 @@ pub const TEST: &[Need] = &[
     Need { what: "mosquitto_sub", package: "mosquitto-clients" },
     // tests/tests/thrift.rs: Apache Thrift's own Python library as the client.
     Need { what: "/usr/lib/python3/dist-packages/thrift/__init__.py", package: "python3-thrift" },
+    // tests/tests/mux.rs: a real FastCGI application server for muxFastCGI.
+    Need { what: "php-cgi", package: "php-cgi" },
 ];
 
 /// TypeScript runs on Node; npm installs the version js-api/package-lock.json pins.

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod fields;
 pub mod dubbo;
 pub mod hessian;
+pub mod fcgi;
 pub mod http1;
 pub mod mqtt;
 pub mod mqtt_encode;

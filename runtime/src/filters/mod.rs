@@ -27,6 +27,8 @@ pub mod decode_thrift;
 pub mod decode_websocket;
 pub mod decompress;
 pub mod decompress_http;
+pub mod demux;
+pub mod demux_fcgi;
 pub mod demux_http;
 pub mod detect_protocol;
 pub mod dump;
@@ -48,7 +50,10 @@ mod http2;
 mod http_server;
 pub mod insert;
 pub mod link;
+pub mod mux;
+pub mod mux_fcgi;
 pub mod mux_http;
+mod mux_pool;
 pub mod pack;
 pub mod print;
 pub mod repeat;
@@ -174,4 +179,10 @@ pub const ALL: &[(&str, Maker)] = &[
     ("encodeWebSocket", Plain(encode_websocket::make)),
     ("decodeDubbo", Plain(decode_dubbo::make)),
     ("encodeDubbo", Plain(encode_dubbo::make)),
+    ("mux", Plain(mux::make)),
+    ("muxQueue", Plain(mux::make)),
+    ("demux", Plain(demux::make)),
+    ("demuxQueue", Plain(demux::make)),
+    ("muxFastCGI", Plain(mux_fcgi::make)),
+    ("demuxFastCGI", Plain(demux_fcgi::make)),
 ];

@@ -14,6 +14,7 @@ use smallvec::SmallVec;
 
 use super::Made;
 use super::http2::client::{Client, MuxHttp2};
+use super::mux_pool::{Key, select};
 use crate::args::Args;
 use crate::codec::http1::{Encoder, Out, RequestInfo, ResponseDecoder};
 use crate::engine::host;
@@ -55,14 +56,6 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
         let h2 = Client::new(sub.clone(), o.max_idle);
         Box::new(Spec(Rc::new(Shared { sub, selector, options: o, pools: RefCell::default(), version, h2 })))
     })))
-}
-
-/// A session key. Object keys are compared by identity and kept alive by their pool.
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Context(u64),
-    Text(String),
-    Object(usize),
 }
 
 struct Shared {
@@ -226,24 +219,10 @@ enum Turn {
 }
 
 impl MuxHttp {
+    /// The session key, as the generic `mux` picks it (see `mux_pool::select`).
     fn key(&self) -> (Key, Option<JsObject>, JsValue) {
-        let context = &self.env.context;
-        let value = match &self.shared.selector {
-            Some(f) => host().call(context, f, &[]).unwrap_or_else(|e| {
-                tracing::error!(target: "http", "muxHTTP session selector: {e}");
-                JsValue::undefined()
-            }),
-            None => JsValue::undefined(),
-        };
-        if let Some(obj) = value.as_object() {
-            return (Key::Object(obj.as_ref() as *const _ as *const u8 as usize), Some(obj), value);
-        }
-        if value.is_null_or_undefined() {
-            let id = context.inbound.as_ref().map(|i| i.id).unwrap_or(context.id);
-            return (Key::Context(id), None, value);
-        }
-        let text = host().to_text(&value).unwrap_or_default();
-        (Key::Text(text), None, value)
+        let s = select(self.shared.selector.as_ref(), &self.env, "muxHTTP");
+        (s.key, s.object, s.value)
     }
 
     /// The session this request goes into: one with room in its pool, or (`fresh`, or none
