@@ -50,8 +50,10 @@ impl Budget {
         self.held.load(Relaxed)
     }
 
+    /// Three quarters of the budget, rounded up: a budget of a byte or two still has a mark
+    /// that an empty queue is under.
     fn low_water(&self) -> usize {
-        self.max() / 4 * 3
+        self.max() - self.max() / 4
     }
 
     /// `n` more bytes wait in a queue: one relaxed add on the traffic path, and a flag set
@@ -154,6 +156,13 @@ mod tests {
             assert!(!b.over() && b.held() == 749);
             // A flag left set under the low-water mark by racing threads clears when asked.
             b.over.store(true, Relaxed);
+            assert!(!b.over());
+            b.release(749);
+            // The smallest budget: any byte is over it, and none is under its mark.
+            b.set_max(1);
+            b.charge(1);
+            assert!(b.over());
+            b.release(1);
             assert!(!b.over());
         });
     }
