@@ -18,6 +18,9 @@ Options:
   --admin-port=<[ip:]port>   Serve /metrics, /api/v1/status and /ready on this port
   --max-open-files=<N>       Raise the open-files soft limit to N at most (default: to
                              the hard limit)
+  --max-buffer=<size>        Bytes all connections may hold in queues together: past it,
+                             reads pause and new connections wait in the backlog; bytes
+                             or '64m', '1g'; 0 is no bound (default: a quarter of memory)
   --drain-timeout=<duration> How long a stop waits for open connections: seconds or
                              '500ms', '10s', '2m' (default 10s)
   --watch                    Load the script again when a file in its folder changes
@@ -43,6 +46,8 @@ pub struct Options {
     pub admin_port: Option<std::net::SocketAddr>,
     pub drain_timeout: Duration,
     pub watch: bool,
+    /// `--max-buffer`: `None` for the default, `Some(0)` for no bound.
+    pub max_buffer: Option<usize>,
     pub script_args: Vec<String>,
     pub help: bool,
     pub version: bool,
@@ -58,6 +63,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         admin_port: None,
         drain_timeout: Duration::from_secs(10),
         watch: false,
+        max_buffer: None,
         script_args: Vec::new(),
         help: false,
         version: false,
@@ -104,6 +110,11 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 o.drain_timeout =
                     crate::options::parse_duration(&v).ok_or(format!("invalid --drain-timeout value: {v}"))?;
             }
+            "--max-buffer" => {
+                let v = value.or_else(|| it.next().cloned()).ok_or("missing value for --max-buffer")?;
+                let n = crate::options::parse_size(&v).ok_or(format!("invalid --max-buffer value: {v}"))?;
+                o.max_buffer = Some(n);
+            }
             "--" | "--args" | "-args" => {
                 o.script_args.extend(it.by_ref().cloned());
             }
@@ -142,6 +153,14 @@ mod tests {
         assert_eq!(o.log_level.topics, ["thread"]);
         assert_eq!(o.script_args, ["a", "b"]);
         assert_eq!(o.drain_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn max_buffer_takes_sizes() {
+        assert_eq!(parse(&args("--max-buffer=64m a.js")).unwrap().max_buffer, Some(64 << 20));
+        assert_eq!(parse(&args("--max-buffer 0 a.js")).unwrap().max_buffer, Some(0));
+        assert_eq!(parse(&args("a.js")).unwrap().max_buffer, None);
+        assert_eq!(parse(&args("--max-buffer=lots")).unwrap_err(), "invalid --max-buffer value: lots");
     }
 
     #[test]

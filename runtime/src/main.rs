@@ -40,6 +40,15 @@ fn main() -> ExitCode {
         Ok(_) => {}
         Err(e) => tracing::warn!(target: "limits", "open files: cannot set the soft limit: {e}"),
     }
+    let budget = match opts.max_buffer {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None => weir::engine::budget::default_max(),
+    };
+    weir::engine::budget::BUDGET.set_max(budget);
+    if budget != usize::MAX {
+        tracing::info!(target: "limits", "buffer budget: {} MiB", budget >> 20);
+    }
     let (path, source) = match &opts.target {
         Some(Target::File(f)) => match std::fs::read_to_string(f) {
             Ok(s) => (std::path::absolute(f).unwrap_or_else(|_| f.into()), s),

@@ -40,7 +40,11 @@ pub fn size(v: &JsValue, ctx: &mut Context) -> JsResult<usize> {
         return Ok(v.to_length(ctx)? as usize);
     };
     let s = s.to_std_string_escaped();
-    let invalid = || JsNativeError::typ().with_message(format!("invalid size: {s}"));
+    parse_size(&s).ok_or_else(|| JsNativeError::typ().with_message(format!("invalid size: {s}")).into())
+}
+
+/// A number of bytes with an optional binary suffix (`16k`, `1m`, `1g`).
+pub fn parse_size(s: &str) -> Option<usize> {
     let t = s.trim().to_ascii_lowercase();
     let (num, scale) = match t.as_bytes().last() {
         Some(b'k') => (&t[..t.len() - 1], 1 << 10),
@@ -48,11 +52,8 @@ pub fn size(v: &JsValue, ctx: &mut Context) -> JsResult<usize> {
         Some(b'g') => (&t[..t.len() - 1], 1 << 30),
         _ => (&t[..], 1),
     };
-    let n: f64 = num.trim().parse().map_err(|_| invalid())?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(invalid().into());
-    }
-    Ok((n * scale as f64) as usize)
+    let n: f64 = num.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then_some((n * scale as f64) as usize)
 }
 
 pub fn parse_duration(s: &str) -> Option<Duration> {

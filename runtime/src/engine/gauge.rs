@@ -8,6 +8,8 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::budget::BUDGET;
+
 /// Bytes queued for the sockets on one side of a connection's pipelines. Readers on the
 /// other side stop reading while it is over [`Gauge::LIMIT`], so a fast peer cannot fill
 /// memory behind a slow one (Pipy's `congestionLimit`, fixed at 1 MiB).
@@ -56,6 +58,7 @@ impl Gauge {
 
     pub fn add(&self, n: usize) {
         self.queued.set(self.queued.get() + n);
+        BUDGET.charge(n);
     }
 
     pub fn sub(&self, n: usize) {
@@ -66,7 +69,12 @@ impl Gauge {
         debug_assert!(n <= before, "gauge released more than it held");
         let after = before.saturating_sub(n);
         self.queued.set(after);
+        BUDGET.release(before - after);
         self.progress.set(Some(Instant::now()));
+        // A reader the budget paused only while this queue held bytes reads on.
+        if after == 0 && BUDGET.over() {
+            self.drained.notify_waiters();
+        }
         // Held or not: a filter waiting for room (see [`Gauge::room`]) ignores holds.
         if before >= Self::LIMIT && after < Self::LIMIT {
             self.drained.notify_waiters();
@@ -156,8 +164,11 @@ impl Gauge {
         self.progress.get()
     }
 
-    /// Returns once the queue and its parents' are under their limits. Callers race it
-    /// against their idle timeout, so a queue that never drains cannot hold a connection.
+    /// Returns once the queue and its parents' are under their limits, and, while the
+    /// process is over its budget, once none of them holds bytes: a reader whose bytes
+    /// would queue behind others waits for the budget, one whose queues are empty reads on
+    /// (its bytes may be what drains the others). Callers race it against their idle
+    /// timeout, so a queue that never drains cannot hold a connection.
     pub async fn wait(&self) {
         loop {
             let own = self.drained.notified();
@@ -165,16 +176,48 @@ impl Gauge {
                 own.await;
                 continue;
             }
-            let Some(parent) = self.full_parent() else { return };
-            let theirs = parent.drained.notified();
-            if !parent.over() {
+            if let Some(parent) = self.full_parent() {
+                let theirs = parent.drained.notified();
+                if parent.over() {
+                    tokio::select! {
+                        _ = own => {}
+                        _ = theirs => {}
+                    }
+                }
                 continue;
             }
-            tokio::select! {
-                _ = own => {}
-                _ = theirs => {}
+            if !BUDGET.over() {
+                return;
+            }
+            if self.queued.get() > 0 {
+                tokio::select! {
+                    _ = own => {}
+                    _ = BUDGET.under() => {}
+                }
+                continue;
+            }
+            let Some(holder) = self.holding_parent() else { return };
+            let emptied = holder.drained.notified();
+            if holder.queued.get() > 0 {
+                tokio::select! {
+                    _ = emptied => {}
+                    _ = BUDGET.under() => {}
+                }
             }
         }
+    }
+
+    /// The first parent whose queue holds bytes.
+    fn holding_parent(&self) -> Option<Rc<Gauge>> {
+        let mut next = self.parent.borrow().clone();
+        for _ in 0..DEPTH {
+            let g = next?;
+            if g.queued.get() > 0 {
+                return Some(g);
+            }
+            next = g.parent.borrow().clone();
+        }
+        None
     }
 }
 

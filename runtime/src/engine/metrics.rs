@@ -186,7 +186,18 @@ pub fn render() -> String {
         let mut labels = Vec::new();
         write_node(&mut out, &f, &sum, &mut labels);
     }
+    budget_series(&mut out);
     out
+}
+
+/// Weir's own: the bytes all connections hold in queues now, and the budget for them
+/// (`--max-buffer`; absent when there is none).
+fn budget_series(out: &mut String) {
+    let budget = &super::budget::BUDGET;
+    let _ = writeln!(out, "# TYPE weir_buffer_held_bytes gauge\nweir_buffer_held_bytes {}", budget.held());
+    if budget.max() != usize::MAX {
+        let _ = writeln!(out, "# TYPE weir_buffer_budget_bytes gauge\nweir_buffer_budget_bytes {}", budget.max());
+    }
 }
 
 fn write_node(out: &mut String, f: &Family, node: &Node, labels: &mut Vec<String>) {

@@ -1,6 +1,7 @@
 //! The pipeline engine: events, layouts built at configuration time, and the pipelines
 //! instantiated from them at traffic time. It asks the script only through [`host::Host`].
 
+pub mod budget;
 pub mod busy;
 pub mod context;
 pub mod event;

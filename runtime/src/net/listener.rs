@@ -8,6 +8,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
 
 use crate::engine::Layout;
+use crate::engine::budget::BUDGET;
 
 /// A `pipy.listen(...)` request, collected while the script loads and opened after.
 pub struct ListenSpec {
@@ -93,6 +94,9 @@ where
             Some(l) => l.clone().acquire_owned().await.ok(),
             None => None,
         };
+        // Past the process's buffer budget, likewise: a new connection would only add to
+        // what the slow ones hold.
+        BUDGET.under().await;
         match listener.accept().await {
             Ok((stream, _)) => {
                 let served = serve(stream);

@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
@@ -189,7 +189,11 @@ impl Reader {
                 let full = n >= self.size;
                 self.bulk |= full;
                 self.size = if full { (self.size * 4).min(MAX_READ) } else { self.size.min(n.max(MIN_READ)) };
-                target.input(Event::Data(buf.freeze()));
+                // Bytes keep their whole buffer alive while they wait in a queue, which
+                // counts them by length: a read that used under half its buffer is copied
+                // out, so a queue (and the buffer budget) holds about what it counts.
+                let data = if n < room / 2 { Bytes::copy_from_slice(&buf) } else { buf.freeze() };
+                target.input(Event::Data(data));
                 Step::More
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::More,
