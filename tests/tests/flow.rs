@@ -111,3 +111,110 @@ fn wait_holds_the_stream_until_a_later_event_finds_its_condition_true() {
     }
     assert_eq!(got, b"hello\nlate\n");
 }
+
+#[test]
+fn pipe_picks_a_pipeline_by_the_first_event_from_its_map_and_holds_events_until_then() {
+    let port = free_port();
+    let script = format!(
+        "var upper = pipeline($=>$.replaceData(d => new Data(d.toString().toUpperCase())))\n\
+         pipy.listen({port}, $=>$\n\
+           .pipe(evt => evt instanceof Data ? (evt.toString().startsWith('u') ? upper : 'tag') : undefined, {{\n\
+             tag: $=>$.replaceData(d => new Data(`tag:${{d.toString()}}`)),\n\
+           }})\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    assert_eq!(exchange(port, b"up\n"), b"UP\n");
+    assert_eq!(exchange(port, b"down\n"), b"tag:down\n");
+}
+
+#[test]
+fn pipe_with_an_array_chains_the_pipelines_through_pipe_next_with_the_start_arguments() {
+    let port = free_port();
+    let script = format!(
+        "var $tag\n\
+         var first = pipeline($=>$\n\
+           .onStart(t => void ($tag = t))\n\
+           .replaceData(d => new Data(`1${{$tag}}:${{d.toString()}}`))\n\
+           .pipeNext()\n\
+           .replaceData(d => new Data(`${{d.toString()}}\\n`))\n\
+         )\n\
+         var second = pipeline($=>$\n\
+           .onStart(t => void println(`second got ${{t}}`))\n\
+           .replaceData(d => new Data(`2:${{d.toString()}}`))\n\
+           .pipeNext()\n\
+         )\n\
+         pipy.listen({port}, $=>$.pipe([first, second], ['x']))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    assert_eq!(exchange(port, b"hi"), b"2:1x:hi\n");
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["second got x"]);
+}
+
+/// Writes `bytes` without half-closing, and reads until `want` bytes came or the stream ended.
+fn send_and_read(port: u16, bytes: &[u8], want: usize) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while got.len() < want {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    got
+}
+
+#[test]
+fn loop_feeds_its_output_back_in_until_the_pipeline_ends_the_stream() {
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$\n\
+           .loop($=>$\n\
+             .replaceData(d => (n => n > 0 ? new Data(`${{n - 1}}`) : new StreamEnd)(+d.toString()))\n\
+           )\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    assert_eq!(send_and_read(port, b"3", 100), b"210");
+}
+
+#[test]
+fn handle_and_replace_message_body_see_each_whole_body() {
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.demuxHTTP().to($=>$\n\
+           .handleMessageBody(b => println(`body ${{b.size}}`))\n\
+           .replaceMessageBody(b => new Data(`got ${{b.toString()}}\\n`))\n\
+           .replaceMessageStart(() => new MessageStart({{ status: 200 }}))\n\
+         ))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let (code, body, err) = curl(&["-d", "hello", &format!("http://127.0.0.1:{port}/")]);
+    assert_eq!((code, body.as_str()), (0, "got hello\n"), "{err}");
+    assert_eq!(weir.wait_stdout_lines(1, Duration::from_secs(5)), ["body 5"]);
+}
+
+#[test]
+fn replay_runs_its_pipeline_again_on_the_same_input_after_the_delay() {
+    let port = free_port();
+    let script = format!(
+        "var count = 0\n\
+         pipy.listen({port}, $=>$\n\
+           .replay({{ delay: 0.2 }}).to($=>$\n\
+             .replaceData(d => ++count < 3 ? new StreamEnd('Replay') : new Data(`attempt ${{count}}: ${{d.toString()}}`))\n\
+           )\n\
+         )\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let sent = std::time::Instant::now();
+    assert_eq!(send_and_read(port, b"x", 12), b"attempt 3: x");
+    assert!(sent.elapsed() >= Duration::from_millis(400), "{:?}", sent.elapsed());
+}

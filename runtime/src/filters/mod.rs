@@ -38,11 +38,15 @@ mod http2;
 mod http_server;
 pub mod insert;
 pub mod link;
+pub mod loop_;
 pub mod mux_http;
 pub mod pack;
+pub mod pipe;
+pub mod pipe_next;
 pub mod print;
 pub mod repeat;
 pub mod replace;
+pub mod replay;
 mod reply;
 mod select;
 pub mod serve_http;
@@ -154,4 +158,10 @@ pub const ALL: &[(&str, Maker)] = &[
     ("forkRace", Plain(fork_join::make_race)),
     ("wait", Plain(wait::make)),
     ("insert", Plain(insert::make)),
+    ("pipe", Plain(pipe::make)),
+    ("pipeNext", Plain(pipe_next::make)),
+    ("loop", Plain(loop_::make)),
+    ("replay", Plain(replay::make)),
+    ("handleMessageBody", Selected(handle::make, Select::Body)),
+    ("replaceMessageBody", Selected(replace::make, Select::Body)),
 ];
