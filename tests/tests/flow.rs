@@ -218,3 +218,83 @@ fn replay_runs_its_pipeline_again_on_the_same_input_after_the_delay() {
     assert_eq!(send_and_read(port, b"x", 12), b"attempt 3: x");
     assert!(sent.elapsed() >= Duration::from_millis(400), "{:?}", sent.elapsed());
 }
+
+#[test]
+fn throttle_concurrency_holds_a_second_stream_until_the_first_one_ends() {
+    let port = free_port();
+    let script = format!(
+        "var quota = new algo.Quota(1)\n\
+         pipy.listen({port}, $=>$.throttleConcurrency(quota).replaceData(d => new Data(`ok ${{d.toString()}}\\n`)))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    first.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    first.write_all(b"a").unwrap();
+    let mut buf = [0u8; 64];
+    let n = first.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ok a\n");
+    let mut second = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    second.write_all(b"b").unwrap();
+    // Nothing comes while the first stream holds the only token.
+    second.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    assert!(second.read(&mut buf).is_err(), "the second stream went through");
+    drop(first);
+    second.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let n = second.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ok b\n");
+}
+
+#[test]
+fn exec_is_a_program_whose_stdin_and_stdout_are_the_stream() {
+    let (cat, echo) = (free_port(), free_port());
+    let script = format!(
+        "pipy.listen({cat}, $=>$.exec('cat'))\n\
+         pipy.listen({echo}, $=>$.exec(['echo', 'hi'], {{ onExit: code => [new Data(`code ${{code}}\\n`), new StreamEnd] }}))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    assert_eq!(send_and_read(cat, b"hello", 5), b"hello");
+    assert_eq!(send_and_read(echo, b"x", 100), b"hi\ncode 0\n");
+}
+
+#[test]
+fn read_outputs_a_part_of_a_file_then_ends_the_stream() {
+    let dir = TempDir::new();
+    let file = dir.0.join("in.txt");
+    std::fs::write(&file, b"0123456789").unwrap();
+    let port = free_port();
+    let script = format!("pipy.listen({port}, $=>$.read('{}', {{ seek: 2, size: 3 }}))\n", file.display());
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    assert_eq!(send_and_read(port, b"x", 100), b"234");
+}
+
+#[test]
+fn deframe_reads_length_prefixed_frames_with_a_script_state_machine() {
+    let port = free_port();
+    let script = format!(
+        "pipy.listen({port}, $=>$.deframe({{\n\
+           len: n => ['body', n, new Data],\n\
+           body: d => [new Data(`<${{d.toString()}}>`), 'len'],\n\
+         }}))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    assert_eq!(send_and_read(port, b"\x03abc\x02de", 9), b"<abc><de>");
+}
+
+#[test]
+fn link_async_hands_the_stream_to_a_named_pipeline() {
+    let port = free_port();
+    let script = format!(
+        "pipy()\n\
+         .listen({port})\n\
+         .linkAsync('up')\n\
+         .pipeline('up')\n\
+         .replaceData(d => new Data(`async ${{d.toString()}}`))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    assert_eq!(send_and_read(port, b"x", 7), b"async x");
+}

@@ -1,6 +1,7 @@
 //! Pure byte encodings: the protocol codecs the filters use and the C layouts of BPF map
 //! entries and socket options. They know bytes and heads, not pipelines or scripts.
 
+pub mod argv;
 pub mod c_layout;
 pub mod compress;
 pub mod der;

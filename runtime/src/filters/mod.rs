@@ -22,13 +22,16 @@ pub mod decode_netlink;
 pub mod decode_resp;
 pub mod decompress;
 pub mod decompress_http;
+pub mod deframe;
 pub mod demux_http;
 pub mod detect_protocol;
+pub mod dummy;
 pub mod dump;
 pub mod encode_http_request;
 pub mod encode_http_response;
 pub mod encode_netlink;
 pub mod encode_resp;
+pub mod exec;
 pub mod fork;
 pub mod fork_join;
 pub mod handle;
@@ -38,12 +41,14 @@ mod http2;
 mod http_server;
 pub mod insert;
 pub mod link;
+pub mod link_async;
 pub mod loop_;
 pub mod mux_http;
 pub mod pack;
 pub mod pipe;
 pub mod pipe_next;
 pub mod print;
+pub mod read;
 pub mod repeat;
 pub mod replace;
 pub mod replay;
@@ -53,6 +58,7 @@ pub mod serve_http;
 pub mod split;
 pub mod tee;
 mod throttle;
+pub mod throttle_concurrency;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
 mod tls_options;
@@ -164,4 +170,10 @@ pub const ALL: &[(&str, Maker)] = &[
     ("replay", Plain(replay::make)),
     ("handleMessageBody", Selected(handle::make, Select::Body)),
     ("replaceMessageBody", Selected(replace::make, Select::Body)),
+    ("throttleConcurrency", Plain(throttle_concurrency::make)),
+    ("dummy", Plain(dummy::make)),
+    ("deframe", Plain(deframe::make)),
+    ("exec", Plain(exec::make)),
+    ("read", Plain(read::make)),
+    ("linkAsync", Plain(link_async::make)),
 ];
