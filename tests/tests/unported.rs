@@ -32,6 +32,7 @@ fn a_pipy_namespace_class_or_member_weir_lacks_is_named() {
         ("\nnew algo.HashingLoadBalancer(['a'])\n", "main.js:2:", "algo.HashingLoadBalancer is a Pipy API"),
         ("pipy.restart()\n", "main.js:1:", "pipy.restart is a Pipy API"),
         ("pipy()\n  .listen(8080)\n  .demuxFastCGI()\n", "main.js:3:", "pipy().demuxFastCGI is a Pipy API"),
+        ("pipeline($=>$\n  .use(['a.js'], 'x')\n)\n", "main.js:2:", "$.use is a Pipy API"),
     ];
     for (script, place, message) in cases {
         let (code, err) = load(script);
