@@ -171,7 +171,9 @@ impl DetectProtocol {
         let host = host();
         let events = host
             .call(&self.env.context, &self.f, &[Value::from(JsString::from(protocol))])
-            .and_then(|v| if v.is_null_or_undefined() { Ok(Vec::new()) } else { host.to_events(&v) });
+            // As Pipy, what is not an object (`p => $proto = p` returns the string) is no
+            // events and is no error either.
+            .and_then(|v| if !v.is_object() { Ok(Vec::new()) } else { host.to_events(&v) });
         match events {
             Ok(events) => events.into_iter().for_each(|e| out.emit(e)),
             Err(e) => tracing::error!(target: "pipeline", "detectProtocol: {e}"),
