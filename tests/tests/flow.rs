@@ -298,3 +298,17 @@ fn link_async_hands_the_stream_to_a_named_pipeline() {
     weir.wait_listening();
     assert_eq!(send_and_read(port, b"x", 7), b"async x");
 }
+
+#[test]
+fn pipe_next_inside_a_demuxed_request_goes_on_down_the_pipe_list() {
+    let port = free_port();
+    let script = format!(
+        "var front = pipeline($=>$.demuxHTTP().to($=>$.pipeNext()))\n\
+         var back = pipeline($=>$.replaceMessage(msg => new Message(`from back: ${{msg.head.path}}\\n`)))\n\
+         pipy.listen({port}, $=>$.pipe([front, back]))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let (code, body, err) = curl(&[&format!("http://127.0.0.1:{port}/x")]);
+    assert_eq!((code, body.as_str()), (0, "from back: /x\n"), "{err}");
+}

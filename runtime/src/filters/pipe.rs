@@ -201,9 +201,10 @@ impl Filter for Pipe {
             }
         }
         let Some(sub) = &self.sub else { return };
-        let waiting = self.held.take();
-        waiting.into_iter().for_each(|e| sub.input(e, out));
-        self.held.resume();
+        if self.held.waiting() {
+            self.held.take().into_iter().for_each(|e| sub.input(e, out));
+            self.held.resume();
+        }
         sub.input(evt, out);
     }
 
