@@ -333,6 +333,8 @@ interface PipelineFilters<Sub> {
   ): this;
   /** Outputs a file's bytes (from `seek`, at most `size`) and a StreamEnd at the first event; the input is dropped. */
   read(filename: string | (() => string), options?: { seek?: number | (() => number); size?: number | (() => number) }): this;
+  /** Joins the stream to a hub (or the one `fn()` returns; the events before wait): its events go to the other members, theirs are its output. */
+  swap(hub: pipeline.Hub | (() => pipeline.Hub | void)): this;
   /** As `link`, the events reaching the pipeline from a task of their own; the events before `fn` names one wait. */
   linkAsync(target: string | (() => string)): this;
 }
@@ -374,6 +376,12 @@ declare class PipelineTemplate {
 
 /** Lays out a pipeline once; the template can be given wherever a builder is. */
 declare function pipeline(builder: Builder<PipelineDesigner>): PipelineTemplate;
+declare namespace pipeline {
+  /** What `swap()` joins streams to: each member outputs what the others send. */
+  class Hub {
+    constructor();
+  }
+}
 
 /** A sub-pipeline in a legacy configuration: a builder, a template, or a pipeline's name. */
 type LegacySubPipeline = Builder<Configuration> | PipelineTemplate | string;

@@ -312,3 +312,31 @@ fn pipe_next_inside_a_demuxed_request_goes_on_down_the_pipe_list() {
     let (code, body, err) = curl(&[&format!("http://127.0.0.1:{port}/x")]);
     assert_eq!((code, body.as_str()), (0, "from back: /x\n"), "{err}");
 }
+
+#[test]
+fn swap_joins_streams_to_a_hub_where_each_hears_the_others() {
+    let port = free_port();
+    let script = format!(
+        "var hub = new pipeline.Hub\npipy.listen({port}, $=>$.handleStreamStart(() => println('joined')).swap(hub))\n"
+    );
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    let read = |s: &mut TcpStream| {
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        buf[..n].to_vec()
+    };
+    let (mut a, mut b) = (connect(), connect());
+    // A stream joins at its first event: A's goes to nobody yet, B's to A.
+    a.write_all(b"a1").unwrap();
+    weir.wait_stdout_lines(1, Duration::from_secs(5));
+    b.write_all(b"b1").unwrap();
+    assert_eq!(read(&mut a), b"b1");
+    a.write_all(b"a2").unwrap();
+    assert_eq!(read(&mut b), b"a2");
+}

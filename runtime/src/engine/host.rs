@@ -107,6 +107,11 @@ pub trait Host {
         None
     }
 
+    /// The hub of a `pipeline.Hub` value (what `swap` joins), if it is one.
+    fn hub_of(&self, _v: &Value) -> Option<Rc<super::hub::Hub>> {
+        None
+    }
+
     /// The layout of a pipeline value (what `pipeline(...)` made), if it is one.
     fn layout_of(&self, _v: &Value) -> Option<Rc<super::Layout>> {
         None

@@ -56,6 +56,7 @@ mod reply;
 mod select;
 pub mod serve_http;
 pub mod split;
+pub mod swap;
 pub mod tee;
 mod throttle;
 pub mod throttle_concurrency;
@@ -176,4 +177,5 @@ pub const ALL: &[(&str, Maker)] = &[
     ("exec", Plain(exec::make)),
     ("read", Plain(read::make)),
     ("linkAsync", Plain(link_async::make)),
+    ("swap", Plain(swap::make)),
 ];

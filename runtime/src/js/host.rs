@@ -194,6 +194,10 @@ impl Host for JsHost {
         .flatten()
     }
 
+    fn hub_of(&self, v: &Value) -> Option<Rc<crate::engine::hub::Hub>> {
+        super::pipeline::hub_of(v)
+    }
+
     fn layout_of(&self, v: &Value) -> Option<Rc<crate::engine::Layout>> {
         super::pipeline::template_layout(v)
     }
