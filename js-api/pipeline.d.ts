@@ -348,6 +348,36 @@ interface PipelineFilters<Sub> {
   encodeNetlink(): this;
   /** Netlink messages in the input become messages with head `{ type, flags, seq, pid }` and the payload as body. */
   decodeNetlink(): this;
+  /** The input goes into a pipeline sharing this context, whose output is this filter's: `target` is a pipeline, a key of `map`, an array of those (a chain: each one's `pipeNext` goes on to the next), or `fn(event)` called with each event until it names one (the events wait meanwhile). `args` (or `fn(firstEvent)` returning them) go to its `onStart` and down the chain. */
+  pipe(target: PipeTarget | ((evt: PipelineEvent) => PipeTarget | void), map?: { [key: string]: Sub }, args?: any[] | ((evt: PipelineEvent) => any[])): this;
+  pipe(target: PipeTarget | ((evt: PipelineEvent) => PipeTarget | void), args: any[] | ((evt: PipelineEvent) => any[])): this;
+  /** The input goes into the next pipeline of the chain this pipeline is in (a `pipe([a, b])`), starting it with `args` (default: the chain's); with no chain it passes on. */
+  pipeNext(args?: any | (() => any)): this;
+  /** The input goes into the pipeline, and everything it outputs is output and fed back into it. */
+  loop(sub: Sub): this;
+  /** Joint filter (Pipy's legacy configuration has it): the input goes into the sub-pipeline and is kept; a `StreamEnd('Replay')` from it runs a new one on all the input so far after `delay`. Past 16 MiB of input the stream ends with `BufferOverflow`. */
+  replay(options?: { delay?: Duration | (() => Duration) }): Joint<this, Sub>;
+  /** Calls `fn(body)` with each message's body as one Data at its end; events pass on as they come, the end waits for a returned Promise. */
+  handleMessageBody(fn: (body: Data) => void, options?: MessageLimitOptions): this;
+  /** Replaces each message's body with what `replacement` is or returns (`fn(body)`); the head and end pass. */
+  replaceMessageBody(replacement?: Replacer<Data>, options?: MessageLimitOptions): this;
+  /** Each stream takes a token of the quota at its first event and gives it back when its pipeline goes; a stream that finds none waits. */
+  throttleConcurrency(quota: algo.Quota | (() => algo.Quota), options?: ThrottleOptions): this;
+  /** Drops every event but the StreamEnd. */
+  dummy(): this;
+  /** A byte-level state machine: `states[name](byte)` returns the next state's name or `[...events, next, size?, buffer?]` to read `size` bytes (into a Data, an array of numbers, or passed on) before `next`'s function gets them. */
+  deframe(states: { [name: string]: string | any[] | ((input: number | Data | number[]) => string | any[]) }): this;
+  /** Runs a program at the first event: the stream's Data is its stdin, its stdout the output; the stream's end stops it (SIGTERM). `onExit(code, stderr)` says what to output at its exit (default: a StreamEnd). */
+  exec(
+    command: string | string[] | (() => string | string[]),
+    options?: { stderr?: boolean; env?: { [name: string]: string } | (() => { [name: string]: string }); onStart?: (pid: number) => void; onExit?: (code: number, stderr?: Data) => Events | void },
+  ): this;
+  /** Outputs a file's bytes (from `seek`, at most `size`) and a StreamEnd at the first event; the input is dropped. */
+  read(filename: string | (() => string), options?: { seek?: number | (() => number); size?: number | (() => number) }): this;
+  /** Joins the stream to a hub (or the one `fn()` returns; the events before wait): its events go to the other members, theirs are its output. */
+  swap(hub: pipeline.Hub | (() => pipeline.Hub | void)): this;
+  /** As `link`, the events reaching the pipeline from a task of their own; the events before `fn` names one wait. */
+  linkAsync(target: string | (() => string)): this;
   /** Dubbo frames in, a message per frame out: head `{ requestID, isRequest, isTwoWay, isEvent, serializationType, status }`, body the frame's (Hessian) bytes; a frame without the magic number ends the stream with `ProtocolError`. */
   decodeDubbo(): this;
   /** Each message (a head as `decodeDubbo` makes it, and a body) becomes one Dubbo frame. */
@@ -397,6 +427,9 @@ interface ThriftField {
   value: any;
 }
 
+/** What `pipe()` goes to: a pipeline, a key of its map, or an array of those. */
+type PipeTarget = PipelineTemplate | string | (PipelineTemplate | string)[];
+
 /** Options of `throttleMessageRate()` and `throttleDataRate()`. */
 interface ThrottleOptions {
   /** Accepted for Pipy compatibility: Weir always pauses the input of a throttle that waits. */
@@ -431,6 +464,12 @@ declare class PipelineTemplate {
 
 /** Lays out a pipeline once; the template can be given wherever a builder is. */
 declare function pipeline(builder: Builder<PipelineDesigner>): PipelineTemplate;
+declare namespace pipeline {
+  /** What `swap()` joins streams to: each member outputs what the others send. */
+  class Hub {
+    constructor();
+  }
+}
 
 /** A sub-pipeline in a legacy configuration: a builder, a template, or a pipeline's name. */
 type LegacySubPipeline = Builder<Configuration> | PipelineTemplate | string;

@@ -172,6 +172,20 @@ impl<'a> Args<'a> {
         self.builder.material(v)
     }
 
+    /// The own enumerable string-keyed entries of argument `i`, an object (`pipe`'s map).
+    pub fn entries(&mut self, i: usize) -> JsResult<Vec<(String, JsValue)>> {
+        let o = self.value(i).as_object().ok_or_else(|| self.error(format!("argument {} must be an object", i + 1)))?;
+        let mut entries = Vec::new();
+        for key in o.own_property_keys(self.ctx)? {
+            if matches!(key, boa_engine::property::PropertyKey::Symbol(_)) {
+                continue;
+            }
+            let v = o.get(key.clone(), self.ctx)?;
+            entries.push((key.to_string(), v));
+        }
+        Ok(entries)
+    }
+
     /// The script engine itself, for the makers that live in the JS layer (legacy `chain`,
     /// which loads modules); filters read their arguments through the methods above.
     pub fn js_context(&mut self) -> &mut JsContext {

@@ -30,8 +30,9 @@ fn a_pipy_namespace_class_or_member_weir_lacks_is_named() {
     let cases = [
         ("var db = sqlite('x.db')\n", "main.js:1:", "sqlite is a Pipy API"),
         ("\nnew algo.HashingLoadBalancer(['a'])\n", "main.js:2:", "algo.HashingLoadBalancer is a Pipy API"),
-        ("pipy.restart()\n", "main.js:1:", "pipy.restart is a Pipy API"),
+        ("pipy.mount('a', 'b')\n", "main.js:1:", "pipy.mount is a Pipy API"),
         ("pipy()\n  .listen(8080)\n  .depositMessage()\n", "main.js:3:", "pipy().depositMessage is a Pipy API"),
+        ("pipeline($=>$\n  .use(['a.js'], 'x')\n)\n", "main.js:2:", "$.use is a Pipy API"),
     ];
     for (script, place, message) in cases {
         let (code, err) = load(script);

@@ -3,6 +3,7 @@
 
 pub mod bgp;
 pub mod bgp_encode;
+pub mod argv;
 pub mod c_layout;
 pub mod compress;
 pub mod der;

@@ -101,6 +101,22 @@ pub trait Host {
         None
     }
 
+    /// The own enumerable fields of an object value (an `exec` filter's `env`); `None` for
+    /// anything else.
+    fn fields(&self, _v: &Value) -> Option<Vec<(String, Value)>> {
+        None
+    }
+
+    /// The hub of a `pipeline.Hub` value (what `swap` joins), if it is one.
+    fn hub_of(&self, _v: &Value) -> Option<Rc<super::hub::Hub>> {
+        None
+    }
+
+    /// The layout of a pipeline value (what `pipeline(...)` made), if it is one.
+    fn layout_of(&self, _v: &Value) -> Option<Rc<super::Layout>> {
+        None
+    }
+
     /// An array of these values, for a callback's argument.
     fn array(&self, _items: &[Value]) -> Result<Value, String> {
         Err("no arrays in this host".into())

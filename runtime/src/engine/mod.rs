@@ -8,6 +8,7 @@ pub mod event;
 pub mod gauge;
 pub mod given;
 pub mod host;
+pub mod hub;
 pub mod inbound;
 pub mod metrics;
 pub mod pace;

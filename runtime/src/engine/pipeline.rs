@@ -118,12 +118,23 @@ impl Output<'_> {
     }
 }
 
+/// The pipelines a `pipeNext` goes on to, in order (Pipy's pipeline chain, made by
+/// `pipe([a, b, c])`), and the arguments they start with. Sub-pipelines inherit their
+/// owner's, as in Pipy.
+#[derive(Default)]
+pub struct Chain {
+    pub next: Vec<Rc<Layout>>,
+    pub args: Vec<Value>,
+}
+
 /// What a filter instance knows about where it sits.
 #[derive(Clone)]
 pub struct FilterEnv {
     pipeline: Weak<RefCell<PipelineInner>>,
     index: usize,
     pub context: Rc<Context>,
+    /// The chain the filter's pipeline is in.
+    pub chain: Rc<Chain>,
 }
 
 impl FilterEnv {
@@ -254,13 +265,20 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(layout: Rc<Layout>, context: Rc<Context>, sink: Rc<dyn EventSink>) -> Pipeline {
+        Pipeline::chained(layout, context, sink, Rc::default())
+    }
+
+    /// A pipeline in `chain` (see [`Chain`]).
+    pub fn chained(layout: Rc<Layout>, context: Rc<Context>, sink: Rc<dyn EventSink>, chain: Rc<Chain>) -> Pipeline {
         let inner = Rc::new_cyclic(|weak: &Weak<RefCell<PipelineInner>>| {
             let filters = layout
                 .filters
                 .iter()
                 .enumerate()
                 .map(|(index, spec)| {
-                    spec.instantiate(FilterEnv { pipeline: weak.clone(), index, context: context.clone() })
+                    let env =
+                        FilterEnv { pipeline: weak.clone(), index, context: context.clone(), chain: chain.clone() };
+                    spec.instantiate(env)
                 })
                 .collect();
             RefCell::new(PipelineInner { filters, sink, held: None, ended: false })

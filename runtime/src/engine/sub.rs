@@ -8,7 +8,8 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
-use super::{Event, EventSink, FilterEnv, Layout, Output, Pass, Pipeline};
+use super::pipeline::Chain;
+use super::{Event, EventSink, FilterEnv, Layout, Output, Pass, Pipeline, Value};
 
 /// The named pipelines of one configuration, filled in as their definitions complete.
 #[derive(Default)]
@@ -96,13 +97,35 @@ impl Sub {
 
     /// As [`Sub::start`], in `context` (a copy, for filters whose sub-pipeline gets its own).
     pub fn start_in(layout: Rc<Layout>, context: Rc<super::Context>, env: &FilterEnv, out: &mut Output<'_>) -> Sub {
+        Sub::begin(layout, context, env.chain.clone(), &[], env, out)
+    }
+
+    /// As [`Sub::start`], in `chain`, its `onStart` given `args` (`pipe`, `pipeNext`).
+    pub fn start_chained(
+        layout: Rc<Layout>,
+        chain: Rc<Chain>,
+        args: &[Value],
+        env: &FilterEnv,
+        out: &mut Output<'_>,
+    ) -> Sub {
+        Sub::begin(layout, env.context.clone(), chain, args, env, out)
+    }
+
+    fn begin(
+        layout: Rc<Layout>,
+        context: Rc<super::Context>,
+        chain: Rc<Chain>,
+        args: &[Value],
+        env: &FilterEnv,
+        out: &mut Output<'_>,
+    ) -> Sub {
         let sink = Rc::new(SubSink {
             env: env.clone(),
             feeding: RefCell::new(true),
             collected: RefCell::new(VecDeque::new()),
         });
-        let pipeline = Pipeline::new(layout, context, sink.clone());
-        pipeline.start(&[]);
+        let pipeline = Pipeline::chained(layout, context, sink.clone(), chain);
+        pipeline.start(args);
         let sub = Sub { pipeline, sink };
         sub.flush(out);
         sub

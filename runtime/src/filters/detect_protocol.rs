@@ -171,7 +171,9 @@ impl DetectProtocol {
         let host = host();
         let events = host
             .call(&self.env.context, &self.f, &[Value::from(JsString::from(protocol))])
-            .and_then(|v| if v.is_null_or_undefined() { Ok(Vec::new()) } else { host.to_events(&v) });
+            // As Pipy, what is not an object (`p => $proto = p` returns the string) is no
+            // events and is no error either.
+            .and_then(|v| if !v.is_object() { Ok(Vec::new()) } else { host.to_events(&v) });
         match events {
             Ok(events) => events.into_iter().for_each(|e| out.emit(e)),
             Err(e) => tracing::error!(target: "pipeline", "detectProtocol: {e}"),
@@ -255,7 +257,8 @@ mod tests {
     #[test]
     fn fn_is_called_once_and_what_it_returns_goes_first() {
         let stub = StubHost::install();
-        stub.returns.borrow_mut().push_back(Value::from(JsString::from("x")));
+        // An object (the stub turns it into the queued events); a string would be no events.
+        stub.returns.borrow_mut().push_back(Value::from(boa_engine::JsObject::with_null_proto()));
         stub.events.borrow_mut().push_back(vec![Event::Data(Bytes::from_static(b"hi "))]);
         let spec = Spec { f: StubHost::callback(), timeout: None };
         let input = [&b"GET / HT"[..], b"TP/1.1\r\n", b"rest"].map(|b| Event::Data(Bytes::from_static(b)));

@@ -56,7 +56,7 @@ impl Fork {
         let elements = host().to_list(&init);
         match elements {
             None => {
-                let p = Pipeline::new(self.sub.clone(), context.clone(), Rc::new(Discard));
+                let p = Pipeline::chained(self.sub.clone(), context.clone(), Rc::new(Discard), self.env.chain.clone());
                 let args = if init.is_undefined() { vec![] } else { vec![init] };
                 p.start(&args);
                 vec![p]
@@ -65,7 +65,12 @@ impl Fork {
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    let p = Pipeline::new(self.sub.clone(), context.copy(None), Rc::new(Discard));
+                    let p = Pipeline::chained(
+                        self.sub.clone(),
+                        context.copy(None),
+                        Rc::new(Discard),
+                        self.env.chain.clone(),
+                    );
                     p.start(&[item, Value::from(i as u32)]);
                     p
                 })

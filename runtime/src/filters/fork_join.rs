@@ -157,7 +157,7 @@ impl ForkJoin {
         }
         let start = |(index, args): (usize, Vec<Value>)| {
             let sink = Rc::new(BranchSink { shared: self.shared.clone(), index });
-            let p = Pipeline::new(self.sub.clone(), context.copy(None), sink);
+            let p = Pipeline::chained(self.sub.clone(), context.copy(None), sink, self.shared.env.chain.clone());
             p.start(&args);
             p
         };

@@ -1,5 +1,6 @@
 //! The `handle*` family: `handleMessageStart(fn)`, `handleData(fn)`, `handleMessageEnd(fn)`,
-//! `handleStreamEnd(fn)`, `handleStreamStart(fn)`, `handleMessage(fn)` and `handle(fn)`.
+//! `handleStreamEnd(fn)`, `handleStreamStart(fn)`, `handleMessage(fn)`,
+//! `handleMessageBody(fn)` (the body as one `Data`) and `handle(fn)`.
 //!
 //! Each calls `fn(event, index)` for the events of its kind and passes every event on
 //! unchanged. If `fn` returns a Promise, that event and all that follow are held until it
@@ -19,7 +20,7 @@ use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Output, Pass
 
 pub fn make(select: Select, args: &mut Args<'_>) -> JsResult<Made> {
     let (f, limit) = match select {
-        Select::Message => message_options(args)?,
+        Select::Message | Select::Body => message_options(args)?,
         _ => (args.value(0), 0),
     };
     let f = f.as_object().filter(|o| o.is_callable()).ok_or_else(|| args.takes("a function"))?;

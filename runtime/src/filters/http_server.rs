@@ -270,7 +270,7 @@ impl HttpServer {
         match &self.responder {
             Responder::Pipeline(layout) => {
                 let context = context.copy_queued_on(gauge);
-                let p = Pipeline::new(layout.clone(), context, answer);
+                let p = Pipeline::chained(layout.clone(), context, answer, self.shared.env.chain.clone());
                 p.start(&[]);
                 p.input(Event::MessageStart(Head::Request(head)));
                 stream.pipeline = Some(p);

@@ -29,8 +29,10 @@ pub mod decompress;
 pub mod decompress_http;
 pub mod demux;
 pub mod demux_fcgi;
+pub mod deframe;
 pub mod demux_http;
 pub mod detect_protocol;
+pub mod dummy;
 pub mod dump;
 pub mod encode_bgp;
 pub mod encode_dubbo;
@@ -41,6 +43,7 @@ pub mod encode_netlink;
 pub mod encode_resp;
 pub mod encode_thrift;
 pub mod encode_websocket;
+pub mod exec;
 pub mod fork;
 pub mod fork_join;
 pub mod handle;
@@ -52,18 +55,26 @@ pub mod insert;
 pub mod link;
 pub mod mux;
 pub mod mux_fcgi;
+pub mod link_async;
+pub mod loop_;
 pub mod mux_http;
 mod mux_pool;
 pub mod pack;
+pub mod pipe;
+pub mod pipe_next;
 pub mod print;
+pub mod read;
 pub mod repeat;
 pub mod replace;
+pub mod replay;
 mod reply;
 mod select;
 pub mod serve_http;
 pub mod split;
+pub mod swap;
 pub mod tee;
 mod throttle;
+pub mod throttle_concurrency;
 pub mod throttle_data_rate;
 pub mod throttle_message_rate;
 mod tls_options;
@@ -185,4 +196,17 @@ pub const ALL: &[(&str, Maker)] = &[
     ("demuxQueue", Plain(demux::make)),
     ("muxFastCGI", Plain(mux_fcgi::make)),
     ("demuxFastCGI", Plain(demux_fcgi::make)),
+    ("pipe", Plain(pipe::make)),
+    ("pipeNext", Plain(pipe_next::make)),
+    ("loop", Plain(loop_::make)),
+    ("replay", Plain(replay::make)),
+    ("handleMessageBody", Selected(handle::make, Select::Body)),
+    ("replaceMessageBody", Selected(replace::make, Select::Body)),
+    ("throttleConcurrency", Plain(throttle_concurrency::make)),
+    ("dummy", Plain(dummy::make)),
+    ("deframe", Plain(deframe::make)),
+    ("exec", Plain(exec::make)),
+    ("read", Plain(read::make)),
+    ("linkAsync", Plain(link_async::make)),
+    ("swap", Plain(swap::make)),
 ];

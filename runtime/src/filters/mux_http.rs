@@ -278,7 +278,7 @@ impl MuxHttp {
             }
             self.shared.pools.borrow_mut().entry(key).or_default().push(session.clone());
             // The session shares the context of the pipeline that made it.
-            let p = Pipeline::new(self.shared.sub.clone(), self.env.context.clone(), sink);
+            let p = Pipeline::chained(self.shared.sub.clone(), self.env.context.clone(), sink, self.env.chain.clone());
             let args = if key_value.is_undefined() { vec![] } else { vec![key_value] };
             *session.pipeline.borrow_mut() = Some(p);
             if let Some(p) = session.pipeline.borrow().as_ref() {

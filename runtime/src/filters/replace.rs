@@ -1,9 +1,11 @@
 //! The `replace*` family: `replaceStreamStart`, `replaceMessageStart`, `replaceData`,
-//! `replaceMessageEnd`, `replaceStreamEnd`, `replaceMessage` and `replace` (any event).
+//! `replaceMessageEnd`, `replaceStreamEnd`, `replaceMessage`, `replaceMessageBody` and
+//! `replace` (any event).
 //!
 //! Each replaces the events of its kind with a replacement: static events (the same value
 //! every time), or what `fn(event, index)` returns (`replaceMessage` gets the whole
-//! `Message`), or nothing at all when no replacement is given. A returned Promise holds the
+//! `Message`, `replaceMessageBody` the body as one `Data`, its head and end passing on), or
+//! nothing at all when no replacement is given. A returned Promise holds the
 //! events that follow until it resolves (past 1 MiB of them the connection's readers pause,
 //! see [`Held`]). Other events pass unchanged.
 //!
@@ -28,7 +30,7 @@ type Replacement = Option<Given<Value>>;
 
 pub fn make(select: Select, args: &mut Args<'_>) -> JsResult<Made> {
     let (first, limit) = match select {
-        Select::Message => message_options(args)?,
+        Select::Message | Select::Body => message_options(args)?,
         _ => (args.value(0), 0),
     };
     let replacement = match first.as_object().filter(|o| o.is_callable()) {
@@ -62,7 +64,8 @@ impl FilterSpec for Spec {
             replacement: self.replacement.clone(),
             index: 0,
             ended: false,
-            changes_bodies: matches!(self.select, Select::Data | Select::Message | Select::All),
+            changes_bodies: matches!(self.select, Select::Data | Select::Message | Select::All | Select::Body),
+            keeps_end: self.select == Select::Body,
             held: Held::new(env.context.clone()),
             env,
         })
@@ -78,6 +81,8 @@ struct Replace {
     ended: bool,
     /// Whether the replacements can change a body: heads lose their `content-length`.
     changes_bodies: bool,
+    /// Whether the event that completes a body goes on after its replacement.
+    keeps_end: bool,
     /// Events waiting for a returned Promise to settle.
     held: Rc<Held>,
 }
@@ -123,6 +128,17 @@ impl Filter for Replace {
             }
             Pick::Chosen => {}
         }
+        let end = self.keeps_end.then(|| evt.clone());
+        self.replace_chosen(evt, out);
+        if let Some(end) = end.filter(|_| !self.ended && !self.held.waiting()) {
+            out.emit(end);
+        }
+    }
+}
+
+impl Replace {
+    /// Replaces the event the selector chose (with what `replacement` makes of it).
+    fn replace_chosen(&mut self, evt: Event, out: &mut Output<'_>) {
         let host = host();
         let f = match &self.replacement {
             None => return self.selector.discard(),
@@ -143,7 +159,8 @@ impl Filter for Replace {
             .and_then(|arg| host.call(&self.env.context, &f, &[arg, Value::from(index)]));
         match result {
             Ok(v) if host.is_promise(&v) => {
-                self.held.wait(None);
+                // A body's end waits with what follows, and goes on after the replacement.
+                self.held.wait(self.keeps_end.then_some(evt));
                 // A filter gone before its promise settles (its connection closed) has
                 // nothing to pass on.
                 let (held, env, changes_bodies) = (Rc::downgrade(&self.held), self.env.clone(), self.changes_bodies);

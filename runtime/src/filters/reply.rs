@@ -80,7 +80,7 @@ impl Replied {
             through: Cell::new(false),
             passed: Cell::new(0),
         });
-        let pipeline = Pipeline::new(layout, context, inbox.clone());
+        let pipeline = Pipeline::chained(layout, context, inbox.clone(), env.chain.clone());
         pipeline.start(&[]);
         inbox.feeding.set(false);
         Replied { pipeline, inbox }

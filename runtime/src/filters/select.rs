@@ -1,5 +1,6 @@
 //! What the `handle*`, `replace*` and `branch*` families share: which events a callback is
-//! called for, and the whole messages the `*Message` forms collect.
+//! called for, and the whole messages the `*Message` forms collect (the `*MessageBody`
+//! forms: the bodies alone).
 
 use boa_engine::JsResult;
 use bytes::BytesMut;
@@ -11,6 +12,9 @@ use crate::engine::{Event, Head, Host, Value};
 /// Both of Pipy's forms are taken: `(arg, { bufferLimit })` and the older `(sizeLimit, arg)`,
 /// where the limit is a number of bytes or a string such as `'1m'`.
 pub fn message_options(args: &mut Args<'_>) -> JsResult<(Value, usize)> {
+    if args.name().ends_with("MessageBody") {
+        return Ok((args.value(0), args.options(1).buffer_limit()?));
+    }
     match args.values() {
         [limit, arg, ..] if limit.is_number() || limit.is_string() => {
             let n = args.size(limit)?;
@@ -30,6 +34,9 @@ pub enum Select {
     MessageEnd,
     StreamEnd,
     Message,
+    /// A message's body as one `Data`, at its `MessageEnd` (or a `StreamEnd` inside it);
+    /// the head passes as it comes.
+    Body,
 }
 
 /// The families built on [`Selector`].
@@ -43,7 +50,7 @@ pub enum Family {
 impl Select {
     /// The filter's name in the API: `handle` + `MessageStart`, and so on.
     pub fn name(self, family: Family) -> &'static str {
-        const HANDLE: [&str; 7] = [
+        const HANDLE: [&str; 8] = [
             "handle",
             "handleStreamStart",
             "handleMessageStart",
@@ -51,8 +58,9 @@ impl Select {
             "handleMessageEnd",
             "handleStreamEnd",
             "handleMessage",
+            "handleMessageBody",
         ];
-        const REPLACE: [&str; 7] = [
+        const REPLACE: [&str; 8] = [
             "replace",
             "replaceStreamStart",
             "replaceMessageStart",
@@ -60,9 +68,10 @@ impl Select {
             "replaceMessageEnd",
             "replaceStreamEnd",
             "replaceMessage",
+            "replaceMessageBody",
         ];
-        const BRANCH: [&str; 7] =
-            ["branch", "branch", "branchMessageStart", "branch", "branch", "branch", "branchMessage"];
+        const BRANCH: [&str; 8] =
+            ["branch", "branch", "branchMessageStart", "branch", "branch", "branch", "branchMessage", "branch"];
         let table = match family {
             Family::Handle => &HANDLE,
             Family::Replace => &REPLACE,
@@ -133,6 +142,31 @@ impl Selector {
             (Select::Message, Event::StreamEnd(None)) if self.message.is_some() && self.stream_end_completes => {
                 Pick::Chosen
             }
+            (Select::Body, evt) => self.body(evt),
+            _ => Pick::Other,
+        }
+    }
+
+    /// `*MessageBody`: the head passes, the body is collected, and any end of the message
+    /// or the stream inside it (Pipy's handle the body cut short too) calls back.
+    fn body(&mut self, evt: &Event) -> Pick {
+        match evt {
+            Event::MessageStart(_) => {
+                self.message = Some((Head::None, BytesMut::new()));
+                Pick::Other
+            }
+            Event::Data(d) => match &mut self.message {
+                Some((_, body)) if body.len() + d.len() > self.limit => {
+                    self.message = None;
+                    Pick::Overflow
+                }
+                Some((_, body)) => {
+                    body.extend_from_slice(d);
+                    Pick::Collected
+                }
+                None => Pick::Other,
+            },
+            Event::MessageEnd(_) | Event::StreamEnd(_) if self.message.is_some() => Pick::Chosen,
             _ => Pick::Other,
         }
     }
@@ -142,12 +176,16 @@ impl Selector {
         match self.select {
             Select::MessageStart | Select::MessageEnd | Select::StreamEnd => true,
             Select::StreamStart => self.started,
-            Select::All | Select::Data | Select::Message => false,
+            Select::All | Select::Data | Select::Message | Select::Body => false,
         }
     }
 
     /// The callback's argument for a chosen event: the event itself, or the whole message.
     pub fn argument(&mut self, evt: &Event, host: &dyn Host) -> Result<Value, String> {
+        if self.select == Select::Body {
+            let body = self.message.take().map(|(_, b)| b.freeze()).unwrap_or_default();
+            return host.event_value(&Event::Data(body));
+        }
         if self.select != Select::Message {
             return host.event_value(evt);
         }

@@ -1,4 +1,4 @@
-//! What `throttleMessageRate` and `throttleDataRate` share: events pass while their
+//! What `throttleMessageRate`, `throttleDataRate` and `throttleConcurrency` share: events pass while their
 //! `algo.Quota` has tokens; the first that finds it empty is held with everything after it,
 //! in order, until the quota refills.
 //!
@@ -23,16 +23,25 @@ use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, ReaderH
 /// How one throttle filter spends its quota.
 pub trait Meter: 'static {
     const NAME: &'static str;
+    /// What one filter instance remembers between events.
+    type State: Default;
     /// Emits what the quota lets through of `evt`; returns what has to wait.
-    fn pass(evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event>;
+    fn pass(state: &mut Self::State, evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event>;
+    /// The filter is going: gives back what it holds of the quota.
+    fn release(_state: &mut Self::State, _quota: &Bucket) {}
 }
 
 /// The quota, or a function called once per pipeline, at its first event, for its quota.
-type Source = Given<Rc<Bucket>>;
+pub type Source = Given<Rc<Bucket>>;
 
 pub fn make<M: Meter>(args: &mut Args<'_>) -> JsResult<Made> {
     let source = args.given(0, "an algo.Quota", |v, args| Ok(args.quota(v)))?;
-    Ok(Made::Filter(Box::new(Spec::<M> { source, meter: PhantomData })))
+    Ok(Made::Filter(spec::<M>(source)))
+}
+
+/// The spec of a throttle of kind `M` on `source`.
+pub fn spec<M: Meter>(source: Source) -> Box<dyn FilterSpec> {
+    Box::new(Spec::<M> { source, meter: PhantomData })
 }
 
 struct Spec<M> {
@@ -54,7 +63,7 @@ impl<M: Meter> FilterSpec for Spec<M> {
             readers: ReaderHold::new(env.context.clone()),
             waiter,
             ended: false,
-            meter: PhantomData,
+            state: M::State::default(),
         })
     }
 }
@@ -75,7 +84,7 @@ impl Consumer for Waiter {
     }
 }
 
-struct Throttle<M> {
+struct Throttle<M: Meter> {
     source: Source,
     /// The source's quota, once known.
     quota: Option<Rc<Bucket>>,
@@ -85,7 +94,7 @@ struct Throttle<M> {
     /// which side its input comes from.
     readers: ReaderHold,
     ended: bool,
-    meter: PhantomData<M>,
+    state: M::State,
 }
 
 impl<M: Meter> Throttle<M> {
@@ -114,7 +123,7 @@ impl<M: Meter> Throttle<M> {
     /// Lets through what the quota allows, in order; true if everything went.
     fn drain(&mut self, quota: &Bucket, out: &mut Output<'_>) -> bool {
         while let Some(evt) = self.held.pop_front() {
-            if let Some(rest) = M::pass(evt, quota, out) {
+            if let Some(rest) = M::pass(&mut self.state, evt, quota, out) {
                 self.held.push_front(rest);
                 return false;
             }
@@ -150,6 +159,14 @@ impl<M: Meter> Filter for Throttle<M> {
         let done = self.drain(&quota, out);
         self.waiter.stalled.set(!done);
         self.readers.set(!done);
+    }
+}
+
+impl<M: Meter> Drop for Throttle<M> {
+    fn drop(&mut self) {
+        if let Some(quota) = &self.quota {
+            M::release(&mut self.state, quota);
+        }
     }
 }
 

@@ -19,7 +19,9 @@ pub(super) struct Bytes;
 impl Meter for Bytes {
     const NAME: &'static str = "throttleDataRate";
 
-    fn pass(evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event> {
+    type State = ();
+
+    fn pass(_: &mut (), evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event> {
         let Event::Data(mut data) = evt else {
             out.emit(evt);
             return None;

@@ -19,7 +19,9 @@ pub(super) struct Messages;
 impl Meter for Messages {
     const NAME: &'static str = "throttleMessageRate";
 
-    fn pass(evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event> {
+    type State = ();
+
+    fn pass(_: &mut (), evt: Event, quota: &Bucket, out: &mut Output<'_>) -> Option<Event> {
         // As in Pipy, any part of a token lets a message through.
         if matches!(evt, Event::MessageStart(_)) && quota.consume(1.0) <= 0.0 {
             return Some(evt);

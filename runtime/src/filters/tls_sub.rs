@@ -42,7 +42,7 @@ impl TlsSub {
             emitting: Cell::new(false),
             env: env.clone(),
         });
-        let pipeline = Pipeline::new(layout, context, inbox.clone());
+        let pipeline = Pipeline::chained(layout, context, inbox.clone(), env.chain.clone());
         pipeline.start(&[]);
         inbox.feeding.set(false);
         TlsSub { pipeline, inbox }

@@ -13,38 +13,7 @@ use boa_engine::{Context, JsNativeError, JsObject, JsResult, JsValue, js_string}
 
 use super::data::Data;
 use super::type_error;
-
-/// Splits a command line the way Pipy's `utils::split_argv` does.
-fn split_argv(line: &str) -> Vec<String> {
-    let (mut args, mut arg) = (Vec::new(), String::new());
-    let (mut escaped, mut quoted) = (false, false);
-    for c in line.chars() {
-        if escaped {
-            arg.push(c);
-            escaped = false;
-        } else if c == ' ' || c == '\t' {
-            if quoted {
-                arg.push(c);
-            } else if !arg.is_empty() {
-                args.push(std::mem::take(&mut arg));
-            }
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == '"' {
-            // A closing quote ends the argument even when it is empty, as in Pipy.
-            if quoted {
-                args.push(std::mem::take(&mut arg));
-            }
-            quoted = !quoted;
-        } else {
-            arg.push(c);
-        }
-    }
-    if !arg.is_empty() {
-        args.push(arg);
-    }
-    args
-}
+use crate::codec::argv::split_argv;
 
 /// `s` up to its first NUL: Pipy hands each argument and variable to exec as a C string,
 /// which ends there (its port-interceptor sample passes netlink's NUL-ended interface names).
@@ -157,16 +126,4 @@ pub fn exec(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
         f.call(&JsValue::undefined(), &call_args, ctx)?;
     }
     Data::to_js(out, ctx)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_argv;
-
-    #[test]
-    fn command_lines_split_as_in_pipy() {
-        assert_eq!(split_argv(r#"ip link  set "a b" c\ d \"e"#), ["ip", "link", "set", "a b", "c d", "\"e"]);
-        assert_eq!(split_argv(r#"x "" y"#), ["x", "", "y"]);
-        assert!(split_argv("   ").is_empty());
-    }
 }

@@ -184,6 +184,24 @@ impl Host for JsHost {
         .flatten()
     }
 
+    fn fields(&self, v: &Value) -> Option<Vec<(String, Value)>> {
+        let obj = v.as_object()?;
+        super::with_js(|ctx| {
+            let keys = obj.own_property_keys(ctx).ok()?;
+            let keys = keys.into_iter().filter(|k| !matches!(k, boa_engine::property::PropertyKey::Symbol(_)));
+            keys.map(|k| Some((k.to_string(), obj.get(k, ctx).ok()?))).collect()
+        })
+        .flatten()
+    }
+
+    fn hub_of(&self, v: &Value) -> Option<Rc<crate::engine::hub::Hub>> {
+        super::pipeline::hub_of(v)
+    }
+
+    fn layout_of(&self, v: &Value) -> Option<Rc<crate::engine::Layout>> {
+        super::pipeline::template_layout(v)
+    }
+
     fn field(&self, v: &Value, name: &str) -> Value {
         let Some(obj) = v.as_object() else { return Value::undefined() };
         super::with_js(|ctx| obj.get(JsString::from(name), ctx).ok()).flatten().unwrap_or_default()

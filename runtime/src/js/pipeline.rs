@@ -1,5 +1,6 @@
 //! `pipeline($=>$...)`: a layout built once, usable wherever a builder is accepted, and run
-//! on its own with `spawn`/`process` (js/pipeline_run.rs).
+//! on its own with `spawn`/`process` (js/pipeline_run.rs); and `new pipeline.Hub()`, what
+//! `swap` joins streams to.
 
 use std::rc::Rc;
 
@@ -8,11 +9,51 @@ use boa_engine::{Context, Finalize, JsData, JsResult, JsValue, NativeFunction, T
 
 use super::type_error;
 use crate::engine::Layout;
+use crate::engine::hub::Hub;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<PipelineTemplate>()?;
     ctx.register_global_builtin_callable(js_string!("pipeline"), 1, NativeFunction::from_fn_ptr(pipeline))?;
+    // `Hub` lives under `pipeline`, as in Pipy, not as a global.
+    ctx.register_global_class::<HubValue>()?;
+    let global = ctx.global_object();
+    let hub = global.get(js_string!("Hub"), ctx)?;
+    global.delete_property_or_throw(js_string!("Hub"), ctx)?;
+    let f = global.get(js_string!("pipeline"), ctx)?;
+    let f = f.as_object().ok_or_else(|| type_error("pipeline is missing"))?;
+    f.define_property_or_throw(
+        js_string!("Hub"),
+        boa_engine::property::PropertyDescriptor::builder()
+            .value(hub)
+            .writable(true)
+            .enumerable(false)
+            .configurable(true),
+        ctx,
+    )?;
     Ok(())
+}
+
+#[derive(Trace, Finalize, JsData)]
+struct HubValue {
+    #[unsafe_ignore_trace]
+    hub: Rc<Hub>,
+}
+
+impl Class for HubValue {
+    const NAME: &'static str = "Hub";
+
+    fn data_constructor(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<Self> {
+        Ok(HubValue { hub: Rc::default() })
+    }
+
+    fn init(_: &mut ClassBuilder<'_>) -> JsResult<()> {
+        Ok(())
+    }
+}
+
+/// The hub of a `pipeline.Hub` value.
+pub fn hub_of(v: &JsValue) -> Option<Rc<Hub>> {
+    v.as_object()?.downcast_ref::<HubValue>().map(|h| h.hub.clone())
 }
 
 #[derive(Trace, Finalize, JsData)]

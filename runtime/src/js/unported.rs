@@ -189,6 +189,9 @@ const DESIGNER: &[&str] = &[
     "throttleDataRate",
     "throttleMessageRate",
     "to",
+    // Pipy has `use` on its legacy configuration only; a script moving to `$=>$` calls it
+    // here too, and should learn it is missing rather than mistyped.
+    "use",
     "wait",
 ];
 

@@ -89,7 +89,12 @@ impl Session {
                 }
             });
             let pipe = Pipe::new(env.context.upstream.clone(), on_write);
-            let p = Pipeline::new(client.sub.clone(), env.context.clone(), Rc::new(SessionSink(pipe.clone())));
+            let p = Pipeline::chained(
+                client.sub.clone(),
+                env.context.clone(),
+                Rc::new(SessionSink(pipe.clone())),
+                env.chain.clone(),
+            );
             let task = tokio::task::spawn_local(drive(weak.clone(), pipe.clone())).abort_handle();
             p.start(&args);
             Session {

@@ -127,7 +127,12 @@ async fn serve(req: http::Request<RecvStream>, mut stream: SendResponse<Bytes>, 
     let answer = Rc::new(Queue::new(gauge.clone()));
     match &server.responder {
         Responder::Pipeline(layout) => {
-            let p = Pipeline::new(layout.clone(), context.copy_queued_on(gauge), answer.clone());
+            let p = Pipeline::chained(
+                layout.clone(),
+                context.copy_queued_on(gauge),
+                answer.clone(),
+                server.env.chain.clone(),
+            );
             p.start(&[]);
             p.input(Event::MessageStart(Head::Request(head)));
             if tunnel {
