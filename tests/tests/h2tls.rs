@@ -193,3 +193,35 @@ fn connect_tls_without_trusted_takes_a_version_1_certificate_as_pipy_does() {
         assert_eq!((code, out.as_str()), (0, "hello over v1\n"), "{err} {:?}", weir.stderr());
     }
 }
+
+/// Pipy's demuxHTTP and serveHTTP switch on `Upgrade: h2c`: `101 Switching Protocols`,
+/// then the upgrading request is answered in HTTP/2 on stream 1.
+#[test]
+fn an_upgrade_to_h2c_switches_and_the_request_is_answered_in_http2() {
+    let port = free_port();
+    let mut weir = Weir::start(
+        &format!(
+            "pipy.listen({port}, $=>$.serveHTTP(msg => new Message(\n\
+               msg.head.protocol + ' ' + msg.head.method + ' ' + msg.head.path + ' ' + msg.head.headers.host + '\\n'\n\
+             )))\n"
+        ),
+        &[],
+    );
+    weir.wait_listening();
+    let url = format!("http://127.0.0.1:{port}/up?x=1");
+    let (code, out, err) = curl(&["-s", "-i", "--http2", &url]);
+    assert_eq!(code, 0, "curl: {err}");
+    assert!(out.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{out}");
+    assert!(out.contains("HTTP/2 200"), "{out}");
+    assert!(out.ends_with(&format!("HTTP/2 GET /up?x=1 127.0.0.1:{port}\n")), "{out}");
+    // nghttp upgrades too, and sends another request as stream 3 on the same connection.
+    let urls = [format!("http://127.0.0.1:{port}/a"), format!("http://127.0.0.1:{port}/b")];
+    let out = Command::new("nghttp").arg("-u").args(&urls).output().expect("nghttp");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "nghttp: {text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("HTTP/2 GET /a ") && text.contains("HTTP/2 GET /b "), "{text}");
+    // A request with a body would be read in HTTP/1 first: it is answered in HTTP/1.1.
+    let (code, out, err) = curl(&["-s", "-i", "--http2", "-d", "hello", &url]);
+    assert_eq!(code, 0, "curl: {err}");
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}

@@ -4,6 +4,7 @@
 pub mod c_layout;
 pub mod compress;
 pub mod der;
+pub mod h2c;
 pub mod http1;
 pub mod multipart;
 pub mod netlink;
