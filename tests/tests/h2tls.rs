@@ -66,24 +66,24 @@ fn nghttp_sends_many_streams_over_tls_on_one_connection() {
     assert_eq!(text.lines().filter(|l| l.contains(" 200 ")).count(), 4, "{text}");
 }
 
-/// nginx over TLS with certificate `a` from `dir`, HTTP/2 offered by ALPN when `h2`,
-/// answering with the protocol it spoke, its connection number and the path.
+/// nginx with certificate `a` from `dir` and `listen` options `listen` (` ssl http2`,
+/// ` ssl`, or none for plain HTTP/1), answering with the protocol it spoke, its connection
+/// number and the path.
 struct TlsNginx {
     port: u16,
     child: std::process::Child,
 }
 
 impl TlsNginx {
-    fn start(dir: &std::path::Path, h2: bool) -> TlsNginx {
+    fn start(dir: &std::path::Path, listen: &str) -> TlsNginx {
         let port = free_port();
         let d = dir.display();
-        let http2 = if h2 { " http2" } else { "" };
         let conf = format!(
             "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
              error_log {d}/nginx-error.log;\nevents {{ worker_connections 64; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-               server {{\n    listen 127.0.0.1:{port} ssl{http2};\n    ssl_certificate {d}/a.crt;\n\
+               server {{\n    listen 127.0.0.1:{port}{listen};\n    ssl_certificate {d}/a.crt;\n\
                  ssl_certificate_key {d}/a.key;\n\
                  location / {{ return 200 \"$server_protocol $connection $request_uri\\n\"; }}\n  }}\n}}\n"
         );
@@ -117,7 +117,7 @@ impl Drop for TlsNginx {
 fn through_tls(h2: bool) -> Vec<String> {
     let dir = TempDir::new();
     make_pki(&dir.0);
-    let nginx = TlsNginx::start(&dir.0, h2);
+    let nginx = TlsNginx::start(&dir.0, if h2 { " ssl http2" } else { " ssl" });
     let script = format!(
         "pipy({{ _select: null }})\n\
          .listen(PORT)\n\
@@ -224,4 +224,27 @@ fn an_upgrade_to_h2c_switches_and_the_request_is_answered_in_http2() {
     let (code, out, err) = curl(&["-s", "-i", "--http2", "-d", "hello", &url]);
     assert_eq!(code, 0, "curl: {err}");
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}
+
+/// HTTP/2 requests (their heads say `protocol: 'HTTP/2'`) go to an HTTP/1 upstream as
+/// HTTP/1.1 requests: nginx answers `505` to a request line saying `HTTP/2`.
+#[test]
+fn http2_requests_go_to_an_http1_upstream_as_http_1_1() {
+    let dir = TempDir::new();
+    make_pki(&dir.0);
+    let nginx = TlsNginx::start(&dir.0, "");
+    let port = free_port();
+    let mut weir = Weir::start(
+        &format!(
+            "pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{}'))))\n",
+            nginx.port
+        ),
+        &[],
+    );
+    weir.wait_listening();
+    let url = format!("http://127.0.0.1:{port}/h2");
+    let (code, out, err) = curl(&["-s", "-i", "--http2-prior-knowledge", &url]);
+    assert_eq!(code, 0, "curl: {err}");
+    assert!(out.starts_with("HTTP/2 200") && out.ends_with(" /h2\n"), "{out}");
+    assert!(out.contains("HTTP/1.1 "), "nginx spoke HTTP/1.1: {out}");
 }
