@@ -48,8 +48,11 @@ pub fn start(name: &str, role: Role<'_>, port: u16, dir: &Path) -> Result<Proc> 
         ),
         Role::Http2 => (
             String::new(),
+            // nginx ends a connection after 1000 requests by default (a GOAWAY), which h2load
+            // does not replace: the row would stop at 10 x 1000 requests.
             format!(
-                "http {{ access_log off; server {{ {listen} http2; location / {{ return 200 \"hello\\n\"; }} }} }}"
+                "http {{ access_log off; keepalive_requests 100000000; server {{ {listen} http2; \
+                 location / {{ return 200 \"hello\\n\"; }} }} }}"
             ),
         ),
         Role::Https { cert, key } => (
