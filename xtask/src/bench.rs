@@ -8,6 +8,8 @@
 mod big;
 mod bulk;
 mod callback;
+mod h2;
+mod h2load;
 mod https;
 mod intercept;
 mod iperf;
@@ -43,13 +45,14 @@ Scenarios (default: all):
   h   bulk: iperf3 and a 2 GiB download through the transparent-proxy sample (root only),
       iperf3 through weir connect and nginx stream, each as a share of the direct path
   t   HTTPS hello: weir acceptTLS + serveHTTP vs nginx ssl, keep-alive and a handshake per request
+  h2  HTTP/2 (h2load, 10 connections x 10 streams): weir serveHTTP and demuxHTTP/muxHTTP vs nginx http2
   cb  micro-benchmark: one handleMessageStart call on a 10-header head
 
 --quick  3 rounds of 1 s per system (about a minute in all) instead of 5 rounds of 5 s;
          g and h download 256 MiB instead of 1 GiB and 2 GiB
 ";
 
-const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "h", "t", "cb"];
+const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "h", "t", "h2", "cb"];
 
 const A: &str = "a. HTTP hello";
 const B: &str = "b. TCP proxy";
@@ -62,6 +65,7 @@ const F_D: &str = "f. threads, demux/mux (d)";
 const G: &str = "g. 1 GiB through demux/mux";
 const T_KEEP: &str = "t. HTTPS hello, keep-alive";
 const T_CONN: &str = "t. HTTPS hello, new conn/s";
+const H2: &str = "h2. HTTP/2 hello, 10x10 streams";
 const CB: &str = "cb. handleMessageStart call";
 
 const SAMPLE: &str = "samples/bpf/transparent-proxy/main.js";
@@ -104,7 +108,7 @@ struct System {
 
 impl System {
     fn http(name: &str, port: u16, pid: Option<u32>, baseline: bool) -> System {
-        let load = wrk::Load { url: format!("http://127.0.0.1:{port}/"), close: false, cgroup: None };
+        let load = wrk::Load { url: format!("http://127.0.0.1:{port}/"), close: false, cgroup: None, h2: false };
         System { name: name.into(), load, pid, baseline }
     }
 }
@@ -156,6 +160,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             "g" => bench.big_body(),
             "h" => bench.bulk(),
             "t" => bench.https(),
+            "h2" => bench.http2(),
             _ => bench.callback(),
         };
         proc::check_interrupted()?;
@@ -187,6 +192,7 @@ fn scenario_name(s: &str) -> &'static str {
         "g" => G,
         "h" => bulk::H_TCP,
         "t" => T_KEEP,
+        "h2" => H2,
         _ => CB,
     }
 }

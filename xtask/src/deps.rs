@@ -49,6 +49,7 @@ pub const TEST: &[Need] = &[
 pub const JS: &[Need] = &[Need { what: "node", package: "nodejs" }, Need { what: "npm", package: "npm" }];
 
 pub const BENCH: &[Need] = &[
+    Need { what: "h2load", package: "nghttp2-client" },
     Need { what: "wrk", package: "wrk" },
     Need { what: "nginx", package: "nginx-light" },
     Need { what: "iptables", package: "iptables" },

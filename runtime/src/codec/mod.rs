@@ -1,17 +1,18 @@
 //! Pure byte encodings: the protocol codecs the filters use and the C layouts of BPF map
 //! entries and socket options. They know bytes and heads, not pipelines or scripts.
 
+pub mod argv;
 pub mod bgp;
 pub mod bgp_encode;
-pub mod argv;
 pub mod c_layout;
 pub mod compress;
 pub mod der;
 pub mod dns;
-pub mod fields;
 pub mod dubbo;
-pub mod hessian;
 pub mod fcgi;
+pub mod fields;
+pub mod h2c;
+pub mod hessian;
 pub mod http1;
 pub mod mqtt;
 pub mod mqtt_encode;

@@ -14,13 +14,15 @@ use smallvec::SmallVec;
 
 use super::Made;
 use super::http2::client::{Client, MuxHttp2};
-use super::mux_pool::{Key, select};
 use crate::args::Args;
 use crate::codec::http1::{Encoder, Out, RequestInfo, ResponseDecoder};
 use crate::engine::host;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Gauge, Head, Layout, Output, Pipeline, StreamError};
+use pending::{Opened, Pending};
 use response::{SessionSink, Waiter};
 
+mod bind;
+pub(crate) mod pending;
 mod response;
 
 #[derive(Clone, Copy)]
@@ -58,6 +60,14 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     })))
 }
 
+/// A session key. Object keys are compared by identity and kept alive by their pool.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Context(u64),
+    Text(String),
+    Object(usize),
+}
+
 struct Shared {
     sub: Rc<Layout>,
     selector: Option<JsObject>,
@@ -88,28 +98,61 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        let http2 = match &self.0.version {
-            Version::Fixed(v) => *v,
-            Version::Dynamic(f) => match host().call(&env.context, f, &[]) {
-                Ok(v) if host().is_promise(&v) => {
-                    tracing::error!(target: "http", "muxHTTP version: a Promise is not supported, HTTP/1 is used");
-                    false
-                }
-                Ok(v) => is_http2(&host().to_text(&v).unwrap_or_default()),
-                Err(e) => {
-                    tracing::error!(target: "http", "muxHTTP version: {e}");
-                    false
-                }
-            },
+        let f = match &self.0.version {
+            Version::Fixed(v) => return self.0.filter(env, *v, None, None),
+            Version::Dynamic(f) => f,
         };
-        if http2 {
-            let shared = self.0.clone();
-            let key = Box::new(move |env: &FilterEnv| text_key(&shared, env));
-            return Box::new(MuxHttp2::new(self.0.h2.clone(), env, key));
+        // As in Pipy, the version is the session's: only a new session asks for it.
+        let key = key_value(&self.0, &env);
+        if let Some(http2) = self.0.open_version(&key, &env) {
+            return self.0.filter(env, http2, Some(key), None);
         }
-        let encoder = Encoder::new(self.0.options.buffer_size);
+        let http2 = match host().call(&env.context, f, &[]) {
+            Ok(v) if host().is_promise(&v) => return Box::new(Pending::new(self.0.clone(), env, key, &v)),
+            Ok(v) => is_http2(&host().to_text(&v).unwrap_or_default()),
+            Err(e) => {
+                tracing::error!(target: "http", "muxHTTP version: {e}");
+                false
+            }
+        };
+        self.0.filter(env, http2, Some(key), None)
+    }
+}
+
+impl Shared {
+    /// The version of an open session for `key` that can take one more request.
+    fn open_version(&self, key: &JsValue, env: &FilterEnv) -> Option<bool> {
+        if self.h2.has(&text_key_of(key.clone(), env).0) {
+            return Some(true);
+        }
+        self.roomy(&bind::http1_key(key.clone(), env).0).map(|_| false)
+    }
+
+    /// A muxHTTP for `http2` or HTTP/1, with the selector's answer when it was asked
+    /// already, and the session's pipeline when it was `opened` while the version was chosen.
+    fn filter(
+        self: &Rc<Self>,
+        env: FilterEnv,
+        http2: bool,
+        key: Option<JsValue>,
+        opened: Option<Opened>,
+    ) -> Box<dyn Filter> {
+        if http2 {
+            let shared = self.clone();
+            let key: super::http2::client::KeyOf = match key {
+                Some(value) => {
+                    let key = text_key_of(value, &env);
+                    Box::new(move |_: &FilterEnv| key.clone())
+                }
+                None => Box::new(move |env: &FilterEnv| text_key_of(key_value(&shared, env), env)),
+            };
+            return Box::new(MuxHttp2::new(self.h2.clone(), env, key, opened));
+        }
+        let encoder = Encoder::new(self.options.buffer_size);
         Box::new(MuxHttp {
-            shared: self.0.clone(),
+            shared: self.clone(),
+            key,
+            opened,
             env,
             session: None,
             encoder,
@@ -192,6 +235,10 @@ impl Session {
 
 struct MuxHttp {
     shared: Rc<Shared>,
+    /// The selector's answer, when it was asked before the version was chosen.
+    key: Option<JsValue>,
+    /// The first session's pipeline, opened while the version was being chosen.
+    opened: Option<Opened>,
     env: FilterEnv,
     session: Option<Rc<Session>>,
     encoder: Encoder,
@@ -219,79 +266,6 @@ enum Turn {
 }
 
 impl MuxHttp {
-    /// The session key, as the generic `mux` picks it (see `mux_pool::select`).
-    fn key(&self) -> (Key, Option<JsObject>, JsValue) {
-        let s = select(self.shared.selector.as_ref(), &self.env, "muxHTTP");
-        (s.key, s.object, s.value)
-    }
-
-    /// The session this request goes into: one with room in its pool, or (`fresh`, or none
-    /// with room) a new one.
-    fn bind(&mut self, fresh: bool) -> Rc<Session> {
-        if let Some(s) = &self.session {
-            return s.clone();
-        }
-        let (key, key_object, key_value) = self.key();
-        let o = self.shared.options;
-        let found = self.shared.pools.borrow().get(&key).filter(|_| !fresh).and_then(|pool| {
-            pool.iter()
-                .find(|s| {
-                    !s.closed.get()
-                        && (o.max_queue == 0 || s.share.get() < o.max_queue)
-                        && (o.max_messages == 0 || s.messages.get() < o.max_messages)
-                })
-                .cloned()
-        });
-        let session = found.unwrap_or_else(|| {
-            let sink = Rc::new(SessionSink(RefCell::new(Weak::new())));
-            let session = Rc::new(Session {
-                key: key.clone(),
-                pipeline: RefCell::new(None),
-                decoder: RefCell::new(ResponseDecoder::new()),
-                waiters: RefCell::new(VecDeque::new()),
-                share: Cell::new(0),
-                messages: Cell::new(0),
-                closed: Cell::new(false),
-                idle_since: Cell::new(None),
-                timer: RefCell::new(None),
-                shared: Rc::downgrade(&self.shared),
-                _key_object: key_object,
-                gauge: self.env.context.downstream.clone(),
-                upstream: self.env.context.upstream.clone(),
-                home: self.env.context.downstream.parent(),
-                writing: Cell::new(false),
-                turns: RefCell::new(VecDeque::new()),
-                tunnel: Cell::new(false),
-                interim: Cell::new(false),
-            });
-            *sink.0.borrow_mut() = Rc::downgrade(&session);
-            // A session keyed by its client connection has no one left to serve once that
-            // connection is gone: close it then, not maxIdle later (Pipy's weak keys).
-            if let (Key::Context(_), Some(inbound)) = (&session.key, &self.env.context.inbound) {
-                let weak = Rc::downgrade(&session);
-                inbound.on_close(Box::new(move || {
-                    if let Some(s) = weak.upgrade() {
-                        s.close();
-                        s.pipeline.borrow_mut().take();
-                    }
-                }));
-            }
-            self.shared.pools.borrow_mut().entry(key).or_default().push(session.clone());
-            // The session shares the context of the pipeline that made it.
-            let p = Pipeline::chained(self.shared.sub.clone(), self.env.context.clone(), sink, self.env.chain.clone());
-            let args = if key_value.is_undefined() { vec![] } else { vec![key_value] };
-            *session.pipeline.borrow_mut() = Some(p);
-            if let Some(p) = session.pipeline.borrow().as_ref() {
-                p.start(&args);
-            }
-            session
-        });
-        session.share.set(session.share.get() + 1);
-        session.idle_since.set(None);
-        self.session = Some(session.clone());
-        session
-    }
-
     /// Encoded request bytes: straight into the session when it is this request's turn,
     /// held (and counted) until then.
     fn write(&mut self, bytes: Bytes) {
@@ -542,18 +516,22 @@ impl Drop for MuxHttp {
     }
 }
 
-/// An HTTP/2 session's key: the selector's answer as text (objects by their text too), or
-/// the client connection; and the argument the session's pipeline starts with.
-fn text_key(shared: &Shared, env: &FilterEnv) -> (String, Vec<JsValue>) {
-    let context = &env.context;
-    let value = match &shared.selector {
-        Some(f) => host().call(context, f, &[]).unwrap_or_else(|e| {
+/// The session selector's answer for this pipeline (undefined without a selector).
+fn key_value(shared: &Shared, env: &FilterEnv) -> JsValue {
+    match &shared.selector {
+        Some(f) => host().call(&env.context, f, &[]).unwrap_or_else(|e| {
             tracing::error!(target: "http", "muxHTTP session selector: {e}");
             JsValue::undefined()
         }),
         None => JsValue::undefined(),
-    };
+    }
+}
+
+/// An HTTP/2 session's key: the selector's answer as text (objects by their text too), or
+/// the client connection; and the argument the session's pipeline starts with.
+fn text_key_of(value: JsValue, env: &FilterEnv) -> (String, Vec<JsValue>) {
     if value.is_null_or_undefined() {
+        let context = &env.context;
         let id = context.inbound.as_ref().map(|i| i.id).unwrap_or(context.id);
         return (format!("\0{id}"), vec![]);
     }

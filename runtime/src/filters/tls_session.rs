@@ -108,7 +108,10 @@ impl ServerCertVerifier for ServerCheck {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
+        match ParsedCertificate::try_from(cert) {
+            Ok(_) => verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms),
+            Err(_) => signed_by_raw_key(message, cert, dss),
+        }
     }
 
     fn verify_tls13_signature(
@@ -117,12 +120,51 @@ impl ServerCertVerifier for ServerCheck {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
+        match ParsedCertificate::try_from(cert) {
+            Ok(_) => verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms),
+            // Schemes TLS 1.3 does not allow (RFC 8446 4.2.3).
+            Err(e)
+                if matches!(
+                    dss.scheme,
+                    SignatureScheme::RSA_PKCS1_SHA1
+                        | SignatureScheme::RSA_PKCS1_SHA256
+                        | SignatureScheme::RSA_PKCS1_SHA384
+                        | SignatureScheme::RSA_PKCS1_SHA512
+                        | SignatureScheme::ECDSA_SHA1_Legacy
+                ) =>
+            {
+                Err(e)
+            }
+            Err(_) => signed_by_raw_key(message, cert, dss),
+        }
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         provider().signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// The handshake signature checked with the key of a certificate webpki does not read:
+/// webpki takes X.509 v3 only, OpenSSL (Pipy) also v1, which Pipy's own test certificates
+/// are. Only a server that was not to be checked gets here (with `trusted`, one whose
+/// refusal `verify` overruled), so the key is all that matters: it is read from the
+/// SubjectPublicKeyInfo and each algorithm the scheme maps to is tried, as rustls does.
+fn signed_by_raw_key(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+) -> Result<HandshakeSignatureValid, Error> {
+    let bad = || Error::InvalidCertificate(CertificateError::BadEncoding);
+    let info = crate::codec::x509::certificate(cert.as_ref()).map_err(|_| bad())?;
+    let (_, key) = crate::codec::x509::spki(&info.spki).map_err(|_| bad())?;
+    let algs = provider().signature_verification_algorithms.mapping;
+    let candidates = algs.iter().filter(|(scheme, _)| *scheme == dss.scheme).flat_map(|(_, a)| a.iter());
+    for alg in candidates {
+        if alg.verify_signature(key, message, dss.signature()).is_ok() {
+            return Ok(HandshakeSignatureValid::assertion());
+        }
+    }
+    Err(Error::InvalidCertificate(CertificateError::BadSignature))
 }
 
 /// acceptTLS's check of a client with `trusted`: a certificate is required and its chain is

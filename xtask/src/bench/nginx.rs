@@ -20,6 +20,8 @@ pub enum Role<'a> {
     Files { root: &'a Path },
     /// `return 200` over TLS: the baseline of scenario t.
     Https { cert: &'a Path, key: &'a Path },
+    /// `return 200` over HTTP/2 with prior knowledge: the baseline of scenario h2.
+    Http2,
 }
 
 /// Starts one nginx with one worker on 127.0.0.1:`port` and waits until it accepts.
@@ -42,6 +44,15 @@ pub fn start(name: &str, role: Role<'_>, port: u16, dir: &Path) -> Result<Proc> 
   upstream up {{ server {upstream}; keepalive 64; }}
   server {{ {listen};
     location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}"
+            ),
+        ),
+        Role::Http2 => (
+            String::new(),
+            // nginx ends a connection after 1000 requests by default (a GOAWAY), which h2load
+            // does not replace: the row would stop at 10 x 1000 requests.
+            format!(
+                "http {{ access_log off; keepalive_requests 100000000; server {{ {listen} http2; \
+                 location / {{ return 200 \"hello\\n\"; }} }} }}"
             ),
         ),
         Role::Https { cert, key } => (

@@ -42,7 +42,7 @@ impl Bench {
 
         let url = format!("http://127.0.0.1:{up}/");
         let systems = |close: bool| {
-            let load = |cgroup: Option<PathBuf>| wrk::Load { url: url.clone(), close, cgroup };
+            let load = |cgroup: Option<PathBuf>| wrk::Load { url: url.clone(), close, cgroup, h2: false };
             vec![
                 System { name: "no interception".into(), load: load(None), pid: None, baseline: false },
                 System {

@@ -14,6 +14,8 @@ pub struct Load {
     pub close: bool,
     /// A cgroup (v2 directory) to run wrk in, for the transparent-proxy interceptions.
     pub cgroup: Option<PathBuf>,
+    /// HTTP/2 (prior knowledge): h2load loads it instead of wrk.
+    pub h2: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +36,9 @@ const THREADS: &str = "-t1";
 const CONNECTIONS: &str = "-c32";
 
 pub fn run(load: &Load, secs: u64, dir: &Path) -> Result<Sample> {
+    if load.h2 {
+        return super::h2load::run(load, secs, dir);
+    }
     proc::check_interrupted()?;
     let out = dir.join("wrk.out");
     let log = dir.join("wrk.err");

@@ -145,7 +145,9 @@ impl Encoder {
         }
         let method = if method.is_empty() { "GET" } else { method };
         let path = if path.is_empty() { "/" } else { path };
-        let protocol = if protocol.is_empty() { "HTTP/1.1" } else { protocol };
+        // An HTTP/2 request (demuxHTTP's heads say `HTTP/2`) goes on as HTTP/1.1, as in
+        // Pipy, whose HTTP/2 heads carry no protocol.
+        let protocol = if protocol.is_empty() || protocol.starts_with("HTTP/2") { "HTTP/1.1" } else { protocol };
         let mut head = head_room();
         room(&mut head, method.len() + path.len() + protocol.len() + 4);
         for part in [method, " ", path, " ", protocol, "\r\n"] {

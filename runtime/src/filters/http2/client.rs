@@ -17,6 +17,7 @@ use super::pipe::{Io, Pipe};
 use super::stream::{Queue, write_body};
 use crate::codec::http1::{RequestHead, error_response};
 use crate::engine::{Event, EventSink, Filter, FilterEnv, Gauge, Head, Layout, Output, Pipeline, StreamError, host};
+use crate::filters::mux_http::pending::Opened;
 
 /// Each stream's receive window: an upstream sends no more ahead of what was passed on.
 const STREAM_WINDOW: u32 = 256 << 10;
@@ -34,11 +35,25 @@ impl Client {
     }
 
     /// The open session for `key`, or a new one made in `env`'s context.
-    fn session(self: &Rc<Client>, key: String, args: Vec<JsValue>, env: &FilterEnv) -> Rc<Session> {
-        if let Some(s) = self.pools.borrow().get(&key).filter(|s| !s.closed.get()) {
+    /// Whether an open session has `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.pools.borrow().get(key).is_some_and(|s| !s.closed.get())
+    }
+
+    /// A pipeline `opened` while the version was chosen makes the new one.
+    fn session(
+        self: &Rc<Client>,
+        key: String,
+        args: Vec<JsValue>,
+        env: &FilterEnv,
+        opened: Option<Opened>,
+    ) -> Rc<Session> {
+        if opened.is_none()
+            && let Some(s) = self.pools.borrow().get(&key).filter(|s| !s.closed.get())
+        {
             return s.clone();
         }
-        let session = Session::open(self, key.clone(), args, env);
+        let session = Session::open(self, key.clone(), args, env, opened);
         self.pools.borrow_mut().insert(key, session.clone());
         session
     }
@@ -78,7 +93,13 @@ impl EventSink for SessionSink {
 }
 
 impl Session {
-    fn open(client: &Rc<Client>, key: String, args: Vec<JsValue>, env: &FilterEnv) -> Rc<Session> {
+    fn open(
+        client: &Rc<Client>,
+        key: String,
+        args: Vec<JsValue>,
+        env: &FilterEnv,
+        opened: Option<Opened>,
+    ) -> Rc<Session> {
         Rc::new_cyclic(|weak: &Weak<Session>| {
             let w = weak.clone();
             let on_write = Box::new(move || {
@@ -89,14 +110,19 @@ impl Session {
                 }
             });
             let pipe = Pipe::new(env.context.upstream.clone(), on_write);
-            let p = Pipeline::chained(
-                client.sub.clone(),
-                env.context.clone(),
-                Rc::new(SessionSink(pipe.clone())),
-                env.chain.clone(),
-            );
+            let sink = Rc::new(SessionSink(pipe.clone()));
             let task = tokio::task::spawn_local(drive(weak.clone(), pipe.clone())).abort_handle();
-            p.start(&args);
+            let p = match opened {
+                Some(opened) => {
+                    opened.connect(sink);
+                    opened.pipeline
+                }
+                None => {
+                    let p = Pipeline::chained(client.sub.clone(), env.context.clone(), sink, env.chain.clone());
+                    p.start(&args);
+                    p
+                }
+            };
             Session {
                 key,
                 client: Rc::downgrade(client),
@@ -226,6 +252,8 @@ pub struct MuxHttp2 {
     client: Rc<Client>,
     env: FilterEnv,
     key: KeyOf,
+    /// The first session's pipeline, opened while the version was chosen.
+    opened: Option<Opened>,
     body: Option<Rc<Queue>>,
     back: Rc<Back>,
     exchanges: usize,
@@ -237,9 +265,9 @@ pub struct MuxHttp2 {
 }
 
 impl MuxHttp2 {
-    pub fn new(client: Rc<Client>, env: FilterEnv, key: KeyOf) -> MuxHttp2 {
+    pub fn new(client: Rc<Client>, env: FilterEnv, key: KeyOf, opened: Option<Opened>) -> MuxHttp2 {
         let back = Rc::new(Back { events: RefCell::default(), env: env.clone(), got_head: Cell::new(false) });
-        MuxHttp2 { client, env, key, body: None, back, exchanges: 0, tunnel: false, end: None, ended: false }
+        MuxHttp2 { client, env, key, opened, body: None, back, exchanges: 0, tunnel: false, end: None, ended: false }
     }
 
     fn start(&mut self, head: &Head) {
@@ -248,7 +276,7 @@ impl MuxHttp2 {
             other => host().request_head(other),
         };
         let (key, args) = (self.key)(&self.env);
-        let session = self.client.session(key, args, &self.env);
+        let session = self.client.session(key, args, &self.env, self.opened.take());
         let body = Rc::new(Queue::new(self.env.context.upstream.clone()));
         self.body = Some(body.clone());
         self.exchanges += 1;

@@ -10,19 +10,26 @@ mod stream;
 use bytes::{Bytes, BytesMut};
 
 use super::http_server::{HttpServer, Responder};
+use crate::codec::h2c::{self, PREFACE, Upgrade};
 use crate::engine::{Event, FilterEnv, Output};
 use server::Http2Server;
 
-/// What a client sends first on an HTTP/2 connection (RFC 9113 3.4).
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// The answer to an `Upgrade: h2c` request, as Pipy words it.
+const SWITCHING: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n";
 
 /// The server side of `demuxHTTP` and `serveHTTP`: HTTP/1 until a connection starts with
-/// the HTTP/2 preface (prior knowledge), HTTP/2 on that connection from then on.
+/// the HTTP/2 preface (prior knowledge) or its first request asks for `Upgrade: h2c`,
+/// HTTP/2 on that connection from then on.
 pub struct Server {
     h1: HttpServer,
     h2: Option<Http2Server>,
     /// The first bytes, while they may still be the preface.
     sniff: Option<BytesMut>,
+    /// The first request's head, while it may still ask for h2c.
+    head: Option<BytesMut>,
+    /// Switched by `Upgrade: h2c`: what the client sent since, until its first frames are
+    /// in, and the upgrading request as stream 1's HEADERS frame.
+    upgrading: Option<(BytesMut, Vec<u8>)>,
     responder: Responder,
     limit: usize,
     env: FilterEnv,
@@ -31,17 +38,21 @@ pub struct Server {
 impl Server {
     pub fn new(responder: Responder, env: FilterEnv, buffer_size: usize, limit: usize) -> Server {
         let h1 = HttpServer::new(responder.clone(), env.clone(), buffer_size).with_limit(limit);
-        Server { h1, h2: None, sniff: Some(BytesMut::new()), responder, limit, env }
+        Server { h1, h2: None, sniff: Some(BytesMut::new()), head: None, upgrading: None, responder, limit, env }
     }
 
     pub fn process(&mut self, evt: Event, out: &mut Output<'_>) {
         if let Some(h2) = &mut self.h2 {
             return h2.process(evt, out);
         }
+        if self.upgrading.is_some() {
+            return self.switch(evt, out);
+        }
         let evt = match (self.sniff.as_mut(), evt) {
             (Some(seen), Event::Data(b)) => match sniff(seen, b) {
                 Sniffed::Http1(b) => {
                     self.sniff = None;
+                    self.head = Some(BytesMut::new());
                     Event::Data(b)
                 }
                 Sniffed::Wait => return,
@@ -61,7 +72,60 @@ impl Server {
             }
             (None, evt) => evt,
         };
-        self.h1.process(evt, out)
+        if let Some(evt) = self.first_head(evt, out) {
+            self.h1.process(evt, out)
+        }
+    }
+
+    /// Looks at the first request's head for `Upgrade: h2c` before HTTP/1 gets it; what
+    /// HTTP/1 is to have now comes back.
+    fn first_head(&mut self, evt: Event, out: &mut Output<'_>) -> Option<Event> {
+        let Some(mut held) = self.head.take() else { return Some(evt) };
+        let b = match evt {
+            Event::Data(b) if held.is_empty() => b,
+            Event::Data(b) => {
+                held.extend_from_slice(&b);
+                held.freeze()
+            }
+            end => {
+                if !held.is_empty() {
+                    self.h1.process(Event::Data(held.freeze()), out);
+                }
+                return Some(end);
+            }
+        };
+        match h2c::upgrade(&b) {
+            Upgrade::No => Some(Event::Data(b)),
+            Upgrade::More => {
+                self.head = Some(BytesMut::from(&b[..]));
+                None
+            }
+            Upgrade::Yes { len, frame } => {
+                out.emit(Event::Data(Bytes::from_static(SWITCHING)));
+                self.upgrading = Some((BytesMut::from(&b[len..]), frame));
+                self.switch(Event::Data(Bytes::new()), out);
+                None
+            }
+        }
+    }
+
+    /// After the `101`: once the client's preface and SETTINGS are in, the upgrading
+    /// request goes to HTTP/2 as stream 1 after them (RFC 7540 3.2), and the rest follows.
+    fn switch(&mut self, evt: Event, out: &mut Output<'_>) {
+        let Some((after, _)) = self.upgrading.as_mut() else { return };
+        match evt {
+            Event::Data(b) => after.extend_from_slice(&b),
+            Event::StreamEnd(_) => {
+                self.upgrading = None;
+                return out.emit(Event::end());
+            }
+            _ => return,
+        }
+        let Some(n) = h2c::first_frames(after) else { return };
+        let Some((after, frame)) = self.upgrading.take() else { return };
+        let first = [&after[..n], &frame[..], &after[n..]].concat();
+        let h2 = Http2Server::start(self.responder.clone(), self.env.clone(), self.limit, &first);
+        self.h2.insert(h2).flush(out);
     }
 
     pub fn wake(&mut self, out: &mut Output<'_>) {
