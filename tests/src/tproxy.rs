@@ -181,7 +181,10 @@ pub struct NetNs {
 
 impl NetNs {
     pub fn create() -> NetNs {
-        let name = format!("weir-test-{}", std::process::id());
+        // Unique within the process too: tests of one file run in parallel.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("weir-test-{}-{n}", std::process::id());
         let ok = Command::new("ip").args(["netns", "add", &name]).status().is_ok_and(|s| s.success());
         assert!(ok, "ip netns add {name}");
         let ns = NetNs { name, children: Vec::new() };
