@@ -18,10 +18,10 @@ fn load(script: &str) -> (Option<i32>, String) {
 
 #[test]
 fn a_pipy_filter_weir_lacks_is_named_with_file_and_line() {
-    let (code, err) = load("// a pipe\npipeline($=>$\n  .swap()\n)\n");
+    let (code, err) = load("// a pipe\npipeline($=>$\n  .use('a.js')\n)\n");
     assert_eq!(code, Some(255), "{err}");
     assert!(err.contains("main.js:3:"), "{err}");
-    assert!(err.contains("$.swap is a Pipy API Weir does not have yet"), "{err}");
+    assert!(err.contains("$.use is a Pipy API Weir does not have yet"), "{err}");
     assert!(!err.contains("not a callable function"), "{err}");
 }
 
