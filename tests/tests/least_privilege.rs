@@ -29,7 +29,7 @@ fn start_as_nobody(cg: &TestCgroup, caps: &str) -> Weir {
     let dir = TempDir::new();
     readable(&dir.0, 0o755);
     let sample = sample("main.js");
-    for f in ["main.js", "transparent-proxy.o"] {
+    for f in ["main.js", "scope.js", "address.js", "transparent-proxy.o"] {
         std::fs::copy(sample.parent().unwrap().join(f), dir.0.join(f)).unwrap();
         readable(&dir.0.join(f), 0o644);
     }
