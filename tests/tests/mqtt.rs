@@ -145,12 +145,16 @@ fn mqtt_ends_malformed_or_cut_input_with_a_protocol_error() {
     assert!(err.contains("end ProtocolError") && !err.contains("packet PUBLISH"), "{err}");
 }
 
-struct Broker(Child, TempDir);
+/// The broker process, and the folder of its configuration (removed after it).
+struct Broker {
+    child: Child,
+    _config: TempDir,
+}
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -161,7 +165,7 @@ fn broker() -> (Broker, u16) {
     let conf = dir.0.join("mosquitto.conf");
     std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
     let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
-    let b = Broker(child.expect("mosquitto (apt-get install mosquitto)"), dir);
+    let b = Broker { child: child.expect("mosquitto (apt-get install mosquitto)"), _config: dir };
     let deadline = Instant::now() + Duration::from_secs(10) * slowdown();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
