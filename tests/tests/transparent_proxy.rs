@@ -373,7 +373,12 @@ fn send_and_close_clients_lose_nothing() {
         eprintln!(
             "{script}: send-and-close, {par} at a time: {ok}/{n} delivered byte for byte in {secs:.2} s; {closed} closed"
         );
-        assert!(all && ok == n, "{script}: {ok}/{n} delivered ({} reached the server); {closed} closed", got.len());
+        let errors: Vec<String> = weir.stderr().into_iter().filter(|l| !l.contains("[INF]")).take(5).collect();
+        assert!(
+            all && ok == n,
+            "{script}: {ok}/{n} delivered ({} reached the server); {closed} closed; {errors:?}",
+            got.len()
+        );
         drop(got);
         let left = || maps.iter().map(|(id, _)| map_entries(*id)).collect::<Vec<usize>>();
         wait_until(Duration::from_secs(5), || left().iter().all(|n| *n <= 1));
