@@ -6,81 +6,47 @@
 //! `ProtocolError` (or `BufferOverflow`) StreamEnd and a log line; so does a stream that ends
 //! in the middle of a value.
 
+use std::marker::PhantomData;
+
 use boa_engine::JsResult;
 
 use super::Made;
+use super::decode_whole::{Broken, Spec, Whole};
 use crate::args::Args;
 use crate::codec::resp::{DecodeError, Decoder};
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Head, Output, host};
+use crate::codec::tree::Tree;
+use crate::engine::{Event, Head, Output, host};
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let limit = args.options(0).buffer_limit()?;
-    Ok(Made::Filter(Box::new(Spec { limit })))
+    Ok(Made::Filter(Box::new(Spec::<Decoder> { limit, codec: PhantomData })))
 }
 
-struct Spec {
-    limit: usize,
-}
+impl Whole for Decoder {
+    type Item = Tree;
+    const FILTER: &'static str = "decodeRESP";
+    const ITEM: &'static str = "value";
+    const MALFORMED: &'static str = "malformed input";
 
-impl FilterSpec for Spec {
-    fn name(&self) -> &'static str {
-        "decodeRESP"
+    fn new(limit: usize) -> Decoder {
+        Decoder::new(limit)
     }
 
-    fn instantiate(&self, _: FilterEnv) -> Box<dyn Filter> {
-        Box::new(DecodeResp { limit: self.limit, decoder: Decoder::new(self.limit), failed: false })
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Tree>) -> Result<(), Broken> {
+        Decoder::feed(self, bytes, out).map_err(|e| match e {
+            DecodeError::Malformed => Broken::Malformed,
+            DecodeError::TooBig => Broken::TooBig,
+        })
     }
-}
 
-struct DecodeResp {
-    limit: usize,
-    decoder: Decoder,
-    /// The stream already ended with an error: the rest of its input is dropped.
-    failed: bool,
-}
-
-impl DecodeResp {
-    fn fail(&mut self, code: &'static str, why: &str, out: &mut Output<'_>) {
-        tracing::error!(target: "codec", "decodeRESP: {why}");
-        self.failed = true;
-        out.emit(Event::error(code));
+    fn is_partial(&self) -> bool {
+        Decoder::is_partial(self)
     }
-}
 
-impl Filter for DecodeResp {
-    fn process(&mut self, evt: Event, out: &mut Output<'_>) {
-        match evt {
-            Event::Data(b) if !self.failed => {
-                let mut values = Vec::new();
-                let result = self.decoder.feed(&b, &mut values);
-                for v in values {
-                    match host().tree_value(&v) {
-                        Ok(value) => {
-                            out.emit(Event::MessageStart(Head::None));
-                            out.emit(Event::MessageEnd(value));
-                        }
-                        Err(e) => return self.fail("RuntimeError", &e, out),
-                    }
-                }
-                match result {
-                    Ok(()) => {}
-                    Err(DecodeError::Malformed) => self.fail("ProtocolError", "malformed input", out),
-                    Err(DecodeError::TooBig) => self.fail("BufferOverflow", "a value over bufferLimit", out),
-                }
-            }
-            Event::StreamEnd(e) => {
-                let partial = self.decoder.is_partial();
-                let failed = std::mem::replace(&mut self.failed, false);
-                self.decoder = Decoder::new(self.limit);
-                if failed {
-                    return;
-                }
-                if partial && e.is_none() {
-                    return self.fail("ProtocolError", "the stream ended inside a value", out);
-                }
-                out.emit(Event::StreamEnd(e));
-            }
-            _ => {}
-        }
+    fn emit(item: Tree, out: &mut Output<'_>) -> Result<(), String> {
+        let value = host().tree_value(&item)?;
+        out.emit(Event::MessageStart(Head::None));
+        out.emit(Event::MessageEnd(value));
+        Ok(())
     }
 }

@@ -25,6 +25,7 @@ pub mod decode_netlink;
 pub mod decode_resp;
 pub mod decode_thrift;
 pub mod decode_websocket;
+mod decode_whole;
 pub mod decompress;
 pub mod decompress_http;
 pub mod deframe;
