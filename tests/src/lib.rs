@@ -289,7 +289,7 @@ impl HttpServer {
                 let Ok(s) = s else { continue };
                 accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (respond, log) = (respond.clone(), log.clone());
-                thread::spawn(move || serve_http(s, &*respond, &log));
+                spawn_or_run(move || serve_http(s, &*respond, &log));
             }
         });
         HttpServer { port, requests, connections }
@@ -361,12 +361,36 @@ pub fn tcp_server(f: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
     let port = listener.local_addr().unwrap().port();
     let f = Arc::new(f);
     thread::spawn(move || {
-        for s in listener.incoming().map_while(Result::ok) {
+        for s in listener.incoming() {
+            // An accept that fails (out of descriptors while another test runs beside this
+            // one) must not end the server: the clients still waiting would never be served.
+            let Ok(s) = s else {
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            };
             let f = f.clone();
-            thread::spawn(move || f(s));
+            spawn_or_run(move || f(s));
         }
     });
     port
+}
+
+/// Runs `f` on a thread of its own, or here if no thread can be made now (the test process
+/// at its task limit while another test runs beside it): a test server's accept loop must
+/// go on, where `thread::spawn` would panic and end it.
+pub fn spawn_or_run(f: impl FnOnce() + Send + 'static) {
+    let f = Arc::new(Mutex::new(Some(f)));
+    let take = f.clone();
+    let spawned = thread::Builder::new().spawn(move || {
+        if let Some(f) = take.lock().unwrap().take() {
+            f()
+        }
+    });
+    if spawned.is_err() {
+        if let Some(f) = f.lock().unwrap().take() {
+            f()
+        }
+    }
 }
 
 /// An echo server: every byte read is written back; EOF is echoed as a half-close.

@@ -349,7 +349,7 @@ fn send_and_close_clients_lose_nothing() {
     // main.js takes destinations from the map, main-article.js asks getsockopt.
     for (script, n, par) in [("main.js", 2000usize, 50usize), ("main.js", 200, 1), ("main-article.js", 2000, 50)] {
         let cg = TestCgroup::create();
-        let (weir, _) = start_proxy(&cg, script, &[]);
+        let (weir, proxy_port) = start_proxy(&cg, script, &[]);
         let maps: Vec<(u32, String)> =
             maps_of(&cg).into_iter().filter(|(_, n)| n == "map_socks" || n == "map_ports").collect();
         got.lock().unwrap().clear();
@@ -374,10 +374,20 @@ fn send_and_close_clients_lose_nothing() {
             "{script}: send-and-close, {par} at a time: {ok}/{n} delivered byte for byte in {secs:.2} s; {closed} closed"
         );
         let errors: Vec<String> = weir.stderr().into_iter().filter(|l| !l.contains("[INF]")).take(5).collect();
+        // Where lost ones wait, if anywhere: the listeners' accept queues (Recv-Q).
+        let queues = || {
+            let ss = Command::new("ss").args(["-Hltn"]).output().map(|o| o.stdout).unwrap_or_default();
+            String::from_utf8_lossy(&ss)
+                .lines()
+                .filter(|l| [sink, proxy_port].iter().any(|p| l.contains(&format!(":{p} "))))
+                .map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+        };
         assert!(
             all && ok == n,
-            "{script}: {ok}/{n} delivered ({} reached the server); {closed} closed; {errors:?}",
-            got.len()
+            "{script}: {ok}/{n} delivered ({} reached the server); {closed} closed; {errors:?}; listeners: {:?}",
+            got.len(),
+            queues()
         );
         drop(got);
         let left = || maps.iter().map(|(id, _)| map_entries(*id)).collect::<Vec<usize>>();
