@@ -53,6 +53,7 @@ mod held;
 mod http2;
 mod http_server;
 pub mod insert;
+mod kept_input;
 pub mod link;
 pub mod link_async;
 pub mod loop_;

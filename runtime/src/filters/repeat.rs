@@ -3,7 +3,7 @@
 //! the promise it returns) decides: truthy runs a new sub-pipeline on the same input again
 //! (what came so far at once, then what follows), falsy passes the `StreamEnd` on and ends.
 //!
-//! The input is kept for the next run; more than [`INPUT_LIMIT`] bytes of it ends the stream
+//! The input is kept for the next run; more than [`LIMIT`] bytes of it ends the stream
 //! with `StreamEnd('BufferOverflow')` (Pipy keeps it all). A new run starts from its own task,
 //! as Pipy's does, never inside the run that just ended.
 
@@ -14,11 +14,9 @@ use std::rc::{Rc, Weak};
 use boa_engine::JsResult;
 
 use super::Made;
+use super::kept_input::{KeptInput, LIMIT};
 use crate::args::Args;
 use crate::engine::{Callback, Event, EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline, host};
-
-/// The most input bytes kept for the next run.
-const INPUT_LIMIT: usize = 16 << 20;
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let condition = args.function(0, "a condition function")?;
@@ -40,8 +38,7 @@ impl FilterSpec for Spec {
             condition: self.condition.clone(),
             layout: self.sub.clone(),
             env,
-            input: RefCell::default(),
-            input_bytes: Cell::new(0),
+            input: KeptInput::default(),
             run: RefCell::new(None),
             feeding: Cell::new(false),
             collected: RefCell::default(),
@@ -56,8 +53,7 @@ struct State {
     layout: Rc<Layout>,
     env: FilterEnv,
     /// Every input event so far, for the next run.
-    input: RefCell<Vec<Event>>,
-    input_bytes: Cell<usize>,
+    input: KeptInput,
     run: RefCell<Option<Pipeline>>,
     /// The filter is feeding the run: its output is collected, to go out after the input.
     feeding: Cell<bool>,
@@ -94,7 +90,7 @@ impl State {
 
     fn end(&self, evt: Event) {
         self.ended.set(true);
-        self.input.borrow_mut().clear();
+        self.input.clear();
         self.run.borrow_mut().take();
         self.env.emit(evt);
     }
@@ -135,12 +131,7 @@ fn again(weak: &Weak<State>, yes: bool, evt: Event) {
         return state.end(evt);
     }
     state.start_run();
-    let input = state.input.borrow().clone();
-    for e in input {
-        let run = state.run.borrow();
-        let Some(p) = run.as_ref() else { return };
-        p.input(e);
-    }
+    state.input.feed(&state.run);
 }
 
 struct Repeat(Rc<State>);
@@ -151,16 +142,12 @@ impl Filter for Repeat {
         if state.ended.get() {
             return;
         }
-        if let Event::Data(b) = &evt {
-            state.input_bytes.set(state.input_bytes.get() + b.len());
-            if state.input_bytes.get() > INPUT_LIMIT {
-                tracing::error!(target: "pipeline", "repeat: input over {INPUT_LIMIT} bytes");
-                state.ended.set(true);
-                state.run.borrow_mut().take();
-                return out.emit(Event::error("BufferOverflow"));
-            }
+        if !state.input.keep(&evt) {
+            tracing::error!(target: "pipeline", "repeat: input over {LIMIT} bytes");
+            state.ended.set(true);
+            state.run.borrow_mut().take();
+            return out.emit(Event::error("BufferOverflow"));
         }
-        state.input.borrow_mut().push(evt.clone());
         state.feeding.set(true);
         if state.run.borrow().is_none() {
             state.start_run();
@@ -185,7 +172,7 @@ mod tests {
     fn input_over_the_limit_ends_the_stream() {
         StubHost::install();
         let spec = Spec { condition: StubHost::callback(), sub: stub::layout(vec![]) };
-        let input = vec![Event::Data(Bytes::from(vec![b'x'; INPUT_LIMIT])), Event::Data(Bytes::from_static(b"y"))];
+        let input = vec![Event::Data(Bytes::from(vec![b'x'; LIMIT])), Event::Data(Bytes::from_static(b"y"))];
         let out = stub::run(vec![Box::new(spec)], input);
         // The first piece went through the (empty) sub-pipeline; the one past the limit ended it.
         assert_eq!(out.len(), 2);

@@ -5,7 +5,7 @@
 //! fed all the input so far, then what follows. The old sub-pipeline's later output is
 //! dropped.
 //!
-//! The input is kept for the next replay; more than [`INPUT_LIMIT`] bytes of it ends the
+//! The input is kept for the next replay; more than [`LIMIT`] bytes of it ends the
 //! stream with `StreamEnd('BufferOverflow')` (Pipy keeps it all).
 
 use std::cell::{Cell, RefCell};
@@ -15,12 +15,10 @@ use std::time::Duration;
 use boa_engine::JsResult;
 
 use super::Made;
+use super::kept_input::{KeptInput, LIMIT};
 use crate::args::Args;
 use crate::engine::event::StreamError;
 use crate::engine::{Callback, Event, EventSink, Filter, FilterEnv, FilterSpec, Layout, Output, Pipeline, host};
-
-/// The most input bytes kept for a replay.
-const INPUT_LIMIT: usize = 16 << 20;
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
     let mut options = args.options(0);
@@ -52,8 +50,7 @@ impl FilterSpec for Spec {
             delay: self.delay.clone(),
             layout: self.sub.clone(),
             env,
-            input: RefCell::default(),
-            input_bytes: Cell::new(0),
+            input: KeptInput::default(),
             run: RefCell::new(None),
             runs: Cell::new(0),
             scheduled: Cell::new(false),
@@ -67,9 +64,8 @@ struct State {
     delay: Delay,
     layout: Rc<Layout>,
     env: FilterEnv,
-    /// Every input event so far, for the next replay.
-    input: RefCell<Vec<Event>>,
-    input_bytes: Cell<usize>,
+    /// Every input event so far, for the next run.
+    input: KeptInput,
     run: RefCell<Option<Pipeline>>,
     /// Which run is current: output of an older one is dropped.
     runs: Cell<u64>,
@@ -143,12 +139,7 @@ impl State {
         // The old run goes (its onEnd runs) before the new one starts.
         self.run.borrow_mut().take();
         self.start_run();
-        let input = self.input.borrow().clone();
-        for e in input {
-            let run = self.run.borrow();
-            let Some(p) = run.as_ref() else { return };
-            p.input(e);
-        }
+        self.input.feed(&self.run);
     }
 
     fn fail(&self, e: String) {
@@ -158,7 +149,7 @@ impl State {
 
     fn end(&self, evt: Event) {
         self.ended.set(true);
-        self.input.borrow_mut().clear();
+        self.input.clear();
         self.run.borrow_mut().take();
         self.env.emit(evt);
     }
@@ -172,14 +163,10 @@ impl Filter for Replay {
         if state.ended.get() {
             return;
         }
-        if let Event::Data(b) = &evt {
-            state.input_bytes.set(state.input_bytes.get() + b.len());
-            if state.input_bytes.get() > INPUT_LIMIT {
-                tracing::error!(target: "pipeline", "replay: input over {INPUT_LIMIT} bytes");
-                return state.end(Event::error("BufferOverflow"));
-            }
+        if !state.input.keep(&evt) {
+            tracing::error!(target: "pipeline", "replay: input over {LIMIT} bytes");
+            return state.end(Event::error("BufferOverflow"));
         }
-        state.input.borrow_mut().push(evt.clone());
         if state.run.borrow().is_none() {
             state.start_run();
         }
