@@ -326,6 +326,29 @@ declare namespace os {
   function readDir(path: string): string[];
   /** Same as `readDir`. */
   function list(path: string): string[];
+  /** Renames a file or directory; throws if it cannot. */
+  function rename(oldPath: string, newPath: string): void;
+  /** Sends signal number `signal` (default 0) to a process; failures are not reported. */
+  function kill(pid: number, signal?: number): void;
+  /** `$HOME`. */
+  function home(): string;
+  /** Changes the working directory; throws if it cannot. */
+  function chdir(path: string): void;
+  /** The path made absolute (from the working directory) and normalized. */
+  function abspath(path: string): string;
+  /** Paths as Pipy handles them (not Node's rules). */
+  namespace path {
+    /** The last segment; without `suffix` at its end if it has it. */
+    function basename(path: string, suffix?: string): string;
+    /** All before the last `/`; `''` when there is none. */
+    function dirname(path: string): string;
+    /** The non-empty parts joined by single slashes; `'.'` for no parts. */
+    function join(...parts: string[]): string;
+    /** The parts joined, restarting at each absolute one, made absolute and normalized. */
+    function resolve(...parts: string[]): string;
+    /** `.` and empty segments dropped, `..` applied; always starts with `/`. */
+    function normalize(path: string): string;
+  }
 }
 
 // PipyJS's additions to standard objects.

@@ -32,6 +32,7 @@ pub mod message;
 pub mod modules;
 pub mod netmask;
 pub mod os;
+mod os_path;
 pub mod pipeline;
 mod pipeline_run;
 pub mod pipy;
