@@ -2,10 +2,25 @@
 //! `#!/usr/bin/env -S weir --args`, `pipy.argv`, `os.path`, `os.rename`, the legacy `use`,
 //! `logging` and `DNS.resolve`, run by the built `weir` binary.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::time::Duration;
 
 use weir_tests::*;
+
+/// Writes `files` (path, text) into a fresh codebase and runs weir on its `main.js`.
+fn run(files: &[(&str, &str)], args: &[&str]) -> Weir {
+    let dir = TempDir::new();
+    for (path, text) in files {
+        let path = dir.0.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let main = dir.0.join("main.js");
+    Weir::run_file(&main, args, dir, |c| c.current_dir(std::env::temp_dir()))
+}
 
 #[test]
 fn a_script_run_by_its_shebang_gets_its_arguments_and_paths() {
@@ -42,4 +57,63 @@ fn a_script_run_by_its_shebang_gets_its_arguments_and_paths() {
             "true null",
         ]
     );
+}
+
+#[test]
+fn use_runs_a_named_pipeline_of_another_module() {
+    let port = free_port();
+    let main = format!("pipy().listen({port}).use('lib/hello.js', 'serve')\n");
+    let mut weir = run(
+        &[
+            ("main.js", &main),
+            (
+                "lib/hello.js",
+                "pipy({ _n: 0 })\n\
+                 .pipeline('serve').serveHTTP(() => new Message(`hello ${++_n}\\n`))\n",
+            ),
+        ],
+        &[],
+    );
+    weir.wait_listening();
+    let (code, body, err) = curl(&[&format!("http://127.0.0.1:{port}/"), &format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(body, "hello 1\nhello 2\n");
+}
+
+/// Sends `x`, ends its side, reads all the answer.
+fn exchange(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"x").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// A plugin whose `up` pipeline appends `N>` and whose `down` one appends `<N`.
+fn plugin(n: &str, down: bool) -> String {
+    let mut text = format!("pipy().pipeline('up').replaceData(d => new Data(d.toString() + '{n}>'))\n");
+    if down {
+        text += &format!(".pipeline('down').replaceData(d => new Data(d.toString() + '<{n}'))\n");
+    }
+    text
+}
+
+#[test]
+fn use_chains_modules_up_then_down_and_turns_down_when_told() {
+    let (a, b, c) = (plugin("A", true), plugin("B", true), plugin("C", false));
+    let (all, turned) = (free_port(), free_port());
+    let main = format!(
+        "var mods = ['a.js', 'b.js', 'c.js', 'none.js']\n\
+         pipy({{ _stage: 0 }})\n\
+         .listen({all}).use(mods, 'up', 'down')\n\
+         .listen({turned}).use(mods, 'up', 'down', () => _stage++ === 1)\n"
+    );
+    let mut weir = run(&[("main.js", &main), ("a.js", &a), ("b.js", &b), ("c.js", &c), ("none.js", "pipy()\n")], &[]);
+    weir.wait_listening();
+    // Up through A, B, C; down through C (none), B, A.
+    assert_eq!(exchange(all), "xA>B>C><B<A");
+    // `when` says true at B: B and C are skipped going up, and B coming down.
+    assert_eq!(exchange(turned), "xA><A");
 }
