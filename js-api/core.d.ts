@@ -351,6 +351,34 @@ declare namespace os {
   }
 }
 
+/** Loggers writing one line per `log()` to each of their targets. */
+declare namespace logging {
+  /** What every logger has. */
+  interface Logger {
+    toStdout(): this;
+    toStderr(): this;
+    /** Appends to the file with `append`, else truncates it at the first line. */
+    toFile(path: string, options?: { append?: boolean }): this;
+    toSyslog(priority?: 'EMERG' | 'ALERT' | 'CRIT' | 'ERR' | 'WARNING' | 'NOTICE' | 'INFO' | 'DEBUG'): this;
+    log(...values: any[]): void;
+  }
+  /** Bytes: Data, strings, arrays of byte numbers, else each value's string, concatenated. */
+  class BinaryLogger {
+    constructor(name: string);
+  }
+  interface BinaryLogger extends Logger {}
+  /** Values joined by spaces; an object as its string, `:` and its JSON. */
+  class TextLogger {
+    constructor(name: string);
+  }
+  interface TextLogger extends Logger {}
+  /** The JSON of each value, concatenated. */
+  class JSONLogger {
+    constructor(name: string);
+  }
+  interface JSONLogger extends Logger {}
+}
+
 // PipyJS's additions to standard objects.
 
 interface JSON {

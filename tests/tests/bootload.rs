@@ -22,6 +22,13 @@ fn run(files: &[(&str, &str)], args: &[&str]) -> Weir {
     Weir::run_file(&main, args, dir, |c| c.current_dir(std::env::temp_dir()))
 }
 
+/// Runs a script to its end; returns its stdout lines.
+fn output(files: &[(&str, &str)]) -> Vec<String> {
+    let mut weir = run(files, &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "stderr:\n{}", weir.stderr().join("\n"));
+    weir.stdout()
+}
+
 #[test]
 fn a_script_run_by_its_shebang_gets_its_arguments_and_paths() {
     let dir = TempDir::new();
@@ -116,4 +123,38 @@ fn use_chains_modules_up_then_down_and_turns_down_when_told() {
     assert_eq!(exchange(all), "xA>B>C><B<A");
     // `when` says true at B: B and C are skipped going up, and B coming down.
     assert_eq!(exchange(turned), "xA><A");
+}
+
+#[test]
+fn loggers_write_lines_as_pipy_makes_them() {
+    let out = output(&[(
+        "main.js",
+        "var t = new logging.TextLogger('t').toStdout()\n\
+         var j = new logging.JSONLogger('j').toStdout()\n\
+         var b = new logging.BinaryLogger('b').toStdout()\n\
+         t.log('a', 1, { x: 1 }, null)\n\
+         t.log('second')\n\
+         j.log({ a: [1, 'b'] }, 'c')\n\
+         b.log('ab', [67, 68], new Data('E'), 7)\n\
+         pipy.exit(0)\n",
+    )]);
+    assert_eq!(out, ["a 1 [object Object]:{\"x\":1} null", "second", "{\"a\":[1,\"b\"]}\"c\"", "abCDE7"]);
+}
+
+#[test]
+fn logger_files_are_truncated_unless_appended() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("text.log"), "old\n").unwrap();
+    std::fs::write(dir.0.join("json.log"), "old\n").unwrap();
+    let script = format!(
+        "var d = '{}'\n\
+         new logging.TextLogger('t').toFile(d + '/text.log').log('new')\n\
+         new logging.JSONLogger('j').toFile(d + '/json.log', {{ append: true }}).log({{ n: 1 }})\n\
+         pipy.exit(0)\n",
+        dir.0.display()
+    );
+    let mut weir = Weir::start(&script, &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "stderr:\n{}", weir.stderr().join("\n"));
+    assert_eq!(std::fs::read_to_string(dir.0.join("text.log")).unwrap(), "new\n");
+    assert_eq!(std::fs::read_to_string(dir.0.join("json.log")).unwrap(), "old\n{\"n\":1}\n");
 }

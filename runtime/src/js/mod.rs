@@ -28,6 +28,7 @@ pub mod inbound;
 mod jobs;
 pub mod json;
 pub mod layout;
+pub mod logging;
 pub mod message;
 pub mod modules;
 pub mod netmask;
@@ -103,6 +104,7 @@ pub fn register_globals(ctx: &mut JsContext) -> JsResult<()> {
     ctx.register_global_class::<url_search_params::UrlSearchParams>()?;
     timeout::register(ctx)?;
     os::register(ctx)?;
+    logging::register(ctx)?;
     pipy::register(ctx)?;
     configuration::register(ctx)?;
     algo::register(ctx)?;
