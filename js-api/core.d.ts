@@ -556,6 +556,8 @@ declare namespace DNS {
   function decode(data: Data): any;
   /** A DNS message as bytes (names uncompressed); throws naming a field that is wrong. */
   function encode(message: any): Data;
+  /** The addresses of `hostname` from the system resolver, or `null` if it has none. */
+  function resolve(hostname: string): Promise<string[] | null>;
 }
 
 /** An IPv4 or IPv6 address block in CIDR notation (Pipy's `Netmask`). */

@@ -158,3 +158,15 @@ fn logger_files_are_truncated_unless_appended() {
     assert_eq!(std::fs::read_to_string(dir.0.join("text.log")).unwrap(), "new\n");
     assert_eq!(std::fs::read_to_string(dir.0.join("json.log")).unwrap(), "old\n{\"n\":1}\n");
 }
+
+#[test]
+fn dns_resolve_asks_the_system_resolver() {
+    let out = output(&[(
+        "main.js",
+        "DNS.resolve('localhost').then(a => {\n\
+           println(a.includes('127.0.0.1'), a.every(s => typeof s === 'string'))\n\
+           pipy.exit(0)\n\
+         })\n",
+    )]);
+    assert_eq!(out, ["true true"]);
+}
