@@ -326,6 +326,57 @@ declare namespace os {
   function readDir(path: string): string[];
   /** Same as `readDir`. */
   function list(path: string): string[];
+  /** Renames a file or directory; throws if it cannot. */
+  function rename(oldPath: string, newPath: string): void;
+  /** Sends signal number `signal` (default 0) to a process; failures are not reported. */
+  function kill(pid: number, signal?: number): void;
+  /** `$HOME`. */
+  function home(): string;
+  /** Changes the working directory; throws if it cannot. */
+  function chdir(path: string): void;
+  /** The path made absolute (from the working directory) and normalized. */
+  function abspath(path: string): string;
+  /** Paths as Pipy handles them (not Node's rules). */
+  namespace path {
+    /** The last segment; without `suffix` at its end if it has it. */
+    function basename(path: string, suffix?: string): string;
+    /** All before the last `/`; `''` when there is none. */
+    function dirname(path: string): string;
+    /** The non-empty parts joined by single slashes; `'.'` for no parts. */
+    function join(...parts: string[]): string;
+    /** The parts joined, restarting at each absolute one, made absolute and normalized. */
+    function resolve(...parts: string[]): string;
+    /** `.` and empty segments dropped, `..` applied; always starts with `/`. */
+    function normalize(path: string): string;
+  }
+}
+
+/** Loggers writing one line per `log()` to each of their targets. */
+declare namespace logging {
+  /** What every logger has. */
+  interface Logger {
+    toStdout(): this;
+    toStderr(): this;
+    /** Appends to the file with `append`, else truncates it at the first line. */
+    toFile(path: string, options?: { append?: boolean }): this;
+    toSyslog(priority?: 'EMERG' | 'ALERT' | 'CRIT' | 'ERR' | 'WARNING' | 'NOTICE' | 'INFO' | 'DEBUG'): this;
+    log(...values: any[]): void;
+  }
+  /** Bytes: Data, strings, arrays of byte numbers, else each value's string, concatenated. */
+  class BinaryLogger {
+    constructor(name: string);
+  }
+  interface BinaryLogger extends Logger {}
+  /** Values joined by spaces; an object as its string, `:` and its JSON. */
+  class TextLogger {
+    constructor(name: string);
+  }
+  interface TextLogger extends Logger {}
+  /** The JSON of each value, concatenated. */
+  class JSONLogger {
+    constructor(name: string);
+  }
+  interface JSONLogger extends Logger {}
 }
 
 // PipyJS's additions to standard objects.
@@ -505,6 +556,8 @@ declare namespace DNS {
   function decode(data: Data): any;
   /** A DNS message as bytes (names uncompressed); throws naming a field that is wrong. */
   function encode(message: any): Data;
+  /** The addresses of `hostname` from the system resolver, or `null` if it has none. */
+  function resolve(hostname: string): Promise<string[] | null>;
 }
 
 /** An IPv4 or IPv6 address block in CIDR notation (Pipy's `Netmask`). */

@@ -492,6 +492,12 @@ interface Configuration extends PipelineFilters<LegacySubPipeline> {
   /** Runs the entrance pipelines of these plugin modules in turn (paths from the codebase root);
    *  with no argument, goes on to the next module of the chain, or passes events through after the last. */
   chain(modules?: string[]): this;
+  /** Runs pipeline `name` (or the entrance) of a plugin module, sharing this context. */
+  use(module: string, name?: string): this;
+  /** Runs pipeline `name` of each module in turn, then `nameDown` of each, last first;
+   *  `when()` true at a module's first event skips it and the rest, back down from there. */
+  use(modules: string[], name: string, nameDown?: string, when?: () => boolean): this;
+  use(modules: string[], name: string, when?: () => boolean): this;
   /** Calls `fn($, i)` `count` times, or `fn($, item, i)` for each item. */
   repeat(count: number, fn: ($: this, index: number) => void): this;
   repeat(items: any[], fn: ($: this, item: any, index: number) => void): this;

@@ -27,7 +27,10 @@ Options:
                              (SIGHUP and pipy.restart() always do)
   -v, --version              Print the version
   -h, --help                 Print this help
-  --, --args                 What follows goes to the script as pipy.argv[1..]
+  --, --args                 What follows goes to the script as pipy.argv[1..], but the
+                             first word without a dash is the script when none was given
+                             (so `#!/usr/bin/env -S weir --args` works)
+  --pipy-options             Among the script's arguments: options for weir again
 ";
 
 #[derive(Debug, PartialEq)]
@@ -69,7 +72,19 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         version: false,
     };
     let mut it = args.iter();
+    // After `--args`, as in Pipy: words go to the script, except the script's own name
+    // (the first without a dash, when none came before) and `--pipy-options`, after which
+    // words are weir's options again.
+    let mut script_args = false;
     while let Some(a) = it.next() {
+        if script_args {
+            match a.as_str() {
+                "--pipy-options" => script_args = false,
+                s if o.target.is_none() && !s.starts_with('-') => set_target(&mut o, Target::File(a.clone()))?,
+                _ => o.script_args.push(a.clone()),
+            }
+            continue;
+        }
         let (name, value) = match a.split_once('=') {
             Some((n, v)) if n.starts_with('-') => (n, Some(v.to_string())),
             _ => (a.as_str(), None),
@@ -115,9 +130,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 let n = crate::options::parse_size(&v).ok_or(format!("invalid --max-buffer value: {v}"))?;
                 o.max_buffer = Some(n);
             }
-            "--" | "--args" | "-args" => {
-                o.script_args.extend(it.by_ref().cloned());
-            }
+            "--" | "--args" | "-args" => script_args = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option: {a}")),
             _ => set_target(&mut o, Target::File(a.clone()))?,
         }
@@ -153,6 +166,17 @@ mod tests {
         assert_eq!(o.log_level.topics, ["thread"]);
         assert_eq!(o.script_args, ["a", "b"]);
         assert_eq!(o.drain_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn args_as_pipy_takes_them() {
+        // The shebang form: `#!/usr/bin/env -S weir --args` runs `weir --args main.js url dir`.
+        let o = parse(&args("--args main.js http://h/ /tmp --x")).unwrap();
+        assert_eq!(o.target, Some(Target::File("main.js".into())));
+        assert_eq!(o.script_args, ["http://h/", "/tmp", "--x"]);
+        let o = parse(&args("main.js --args a --pipy-options --threads=3 -- b")).unwrap();
+        assert_eq!(o.target, Some(Target::File("main.js".into())));
+        assert_eq!((o.threads, o.script_args), (3, vec!["a".to_string(), "b".to_string()]));
     }
 
     #[test]

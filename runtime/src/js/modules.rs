@@ -23,7 +23,7 @@ use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, 
 
 use super::state::with_state;
 use super::{arg_str, configuration, script, vars};
-use crate::engine::Layout;
+use crate::engine::{Layout, Registry};
 
 /// The worker's loaded files, and Boa's hook for `import`.
 pub struct Loader {
@@ -33,12 +33,20 @@ pub struct Loader {
     sources: RefCell<HashMap<PathBuf, String>>,
     /// `pipy.solve` results; `None` while that file is being solved.
     solved: RefCell<HashMap<PathBuf, Option<JsValue>>>,
-    /// Entrance pipelines of the plugin modules `chain` loaded.
-    plugins: RefCell<HashMap<PathBuf, Rc<Layout>>>,
+    /// The pipelines of the plugin modules `chain` and `use` loaded.
+    plugins: RefCell<HashMap<PathBuf, Plugin>>,
     /// Why the last `import` failed, already phrased for the user.
     failure: RefCell<Option<String>>,
     /// Scope objects (and paths) of the plugin files being evaluated, innermost last.
     scopes: RefCell<Vec<(JsObject, String)>>,
+}
+
+/// The pipelines a plugin module's configuration defined: its entrance (`.pipeline()`)
+/// and its named ones (`.pipeline(name)`).
+#[derive(Clone)]
+pub struct Plugin {
+    pub entrance: Option<Rc<Layout>>,
+    pub named: Option<Rc<Registry>>,
 }
 
 /// The global property through which a plugin file's text reaches its scope object.
@@ -295,10 +303,18 @@ pub fn current_scope(ctx: &Context) -> Option<(JsObject, String)> {
 /// `.import` define the file's variables on; the functions the file makes keep that scope.
 /// A file that is an ES module (strict code, no `with`) keeps its variables global.
 pub fn plugin(name: &str, ctx: &mut Context) -> JsResult<Rc<Layout>> {
+    let path = loader(ctx)?.resolve(name, None);
+    plugin_module(name, ctx)?.entrance.ok_or_else(|| {
+        JsNativeError::error().with_message(format!("entrance pipeline not found in module {}", path.display())).into()
+    })
+}
+
+/// The pipelines of the plugin module `name` (for `chain` and `use`), loaded once.
+pub fn plugin_module(name: &str, ctx: &mut Context) -> JsResult<Plugin> {
     let loader = loader(ctx)?;
     let path = loader.resolve(name, None);
-    if let Some(layout) = loader.plugins.borrow().get(&path) {
-        return Ok(layout.clone());
+    if let Some(plugin) = loader.plugins.borrow().get(&path) {
+        return Ok(plugin.clone());
     }
     let error = |m: String| -> JsError { JsNativeError::error().with_message(m).into() };
     let text = std::fs::read_to_string(&path)
@@ -331,9 +347,9 @@ pub fn plugin(name: &str, ctx: &mut Context) -> JsResult<Rc<Layout>> {
     loader.scopes.borrow_mut().pop();
     // A throw keeps its stack, whose first frame is in the file.
     let value = value?;
-    let layout = configuration::entrance(&value, &file).map_err(error)?;
-    loader.plugins.borrow_mut().insert(path, layout.clone());
-    Ok(layout)
+    let plugin = configuration::pipelines(&value).map_err(error)?;
+    loader.plugins.borrow_mut().insert(path, plugin.clone());
+    Ok(plugin)
 }
 
 /// `file:line:col: message` from Boa's `message at line N, col M` (an abrupt end, which

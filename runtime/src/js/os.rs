@@ -15,9 +15,16 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     for (k, v) in std::env::vars() {
         env.set(JsString::from(k.as_str()), JsString::from(v.as_str()), false, ctx)?;
     }
+    let path = super::os_path::object(ctx);
     let os = ObjectInitializer::new(ctx)
         .property(js_string!("env"), env, Attribute::all())
         .property(js_string!("platform"), js_string!("linux"), Attribute::all())
+        .property(js_string!("path"), path, Attribute::all())
+        .function(NativeFunction::from_fn_ptr(rename), js_string!("rename"), 2)
+        .function(NativeFunction::from_fn_ptr(kill), js_string!("kill"), 2)
+        .function(NativeFunction::from_fn_ptr(home), js_string!("home"), 0)
+        .function(NativeFunction::from_fn_ptr(chdir), js_string!("chdir"), 1)
+        .function(NativeFunction::from_fn_ptr(abspath), js_string!("abspath"), 1)
         .function(NativeFunction::from_fn_ptr(read), js_string!("read"), 1)
         .function(NativeFunction::from_fn_ptr(read_file), js_string!("readFile"), 1)
         .function(NativeFunction::from_fn_ptr(write), js_string!("write"), 2)
@@ -48,6 +55,36 @@ fn option(args: &[JsValue], name: &str, ctx: &mut Context) -> JsResult<bool> {
         Some(o) => Ok(o.get(JsString::from(name), ctx)?.to_boolean()),
         None => Ok(false),
     }
+}
+
+fn rename(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let (from, to) = (path_arg(args)?, arg_str(args, 1).ok_or_else(|| type_error("new name must be a string"))?);
+    std::fs::rename(&from, &to)
+        .map_err(|e| JsNativeError::error().with_message(format!("cannot rename file: {from} -> {to}: {e}")))?;
+    Ok(JsValue::undefined())
+}
+
+/// `os.kill(pid, signal = 0)`: a signal number, as in Pipy; failures are not reported.
+fn kill(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let pid = args.first().cloned().unwrap_or_default().to_i32(ctx)?;
+    let sig = args.get(1).cloned().unwrap_or_default().to_i32(ctx)?;
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    unsafe { libc::kill(pid, sig) };
+    Ok(JsValue::undefined())
+}
+
+fn home(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    Ok(JsString::from(std::env::var("HOME").unwrap_or_default()).into())
+}
+
+fn chdir(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let path = path_arg(args)?;
+    std::env::set_current_dir(&path).map_err(|e| err("cannot change directory", &path, e))?;
+    Ok(JsValue::undefined())
+}
+
+fn abspath(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    Ok(JsString::from(super::os_path::absolute(&path_arg(args)?)).into())
 }
 
 fn read(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {

@@ -17,6 +17,7 @@
 
 mod chain;
 mod top;
+mod use_;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -32,7 +33,7 @@ use super::{function, type_error};
 use crate::engine::{Layout, Registry, SubRef};
 use crate::filters::{self, Made};
 use crate::net::listener::{self, Transport};
-pub use top::{apply, check_imports, entrance, pipy, register};
+pub use top::{apply, check_imports, pipelines, pipy, register};
 
 thread_local! {
     /// The registry of the configuration made last: pipeline names in the script refer to it.
@@ -181,7 +182,7 @@ impl Class for Configuration {
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
-        let own: [(&str, Method); 11] = [
+        let own: [(&str, Method); 12] = [
             ("listen", listen),
             ("pipeline", pipeline),
             ("task", task),
@@ -191,6 +192,7 @@ impl Class for Configuration {
             ("to", to),
             ("fork", fork),
             ("chain", |this, args, ctx| add_filter(this, "chain", filters::Maker::Plain(chain::make), args, ctx)),
+            ("use", |this, args, ctx| add_filter(this, "use", filters::Maker::Plain(use_::make), args, ctx)),
             ("export", top::export),
             ("import", top::import),
         ];

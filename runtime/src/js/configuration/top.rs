@@ -150,9 +150,11 @@ pub fn apply(value: &JsValue) -> Result<(), String> {
 }
 
 /// A plugin module's value, put into effect like the main script's; its entrance pipeline
-/// (`.pipeline()`) is what `chain()` runs.
-pub fn entrance(value: &JsValue, file: &str) -> Result<Rc<Layout>, String> {
-    install(value)?.ok_or_else(|| format!("entrance pipeline not found in module {file}"))
+/// (`.pipeline()`) is what `chain()` runs, its named ones what `use()` may run.
+pub fn pipelines(value: &JsValue) -> Result<modules::Plugin, String> {
+    let named =
+        value.as_object().and_then(|o| o.downcast_ref::<Configuration>().map(|c| c.state.borrow().registry.clone()));
+    Ok(modules::Plugin { entrance: install(value)?, named })
 }
 
 fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
