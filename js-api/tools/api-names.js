@@ -74,7 +74,8 @@ function members(type, at) {
     out.add(`member ${where}`);
     if (isClass(p)) instanceMembers(p, where);
     const t = checker.getTypeOfSymbol(p);
-    if (!callable(t) && hasMethods(t)) members(t, where);
+    // A class's statics are walked even when none is a method (`http.Directory.defaultContentTypes`).
+    if (!callable(t) && (hasMethods(t) || isClass(p))) members(t, where);
   }
 }
 

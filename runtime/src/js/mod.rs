@@ -24,6 +24,7 @@ pub mod head;
 mod headers;
 pub mod hessian;
 pub mod host;
+mod http;
 pub mod inbound;
 mod jobs;
 pub mod json;
@@ -49,6 +50,7 @@ pub mod reload;
 mod repeat;
 pub mod script;
 mod script_error;
+mod sqlite;
 pub mod state;
 pub mod stats;
 pub mod then;
@@ -119,6 +121,8 @@ pub fn register_globals(ctx: &mut JsContext) -> JsResult<()> {
     dns::register(ctx)?;
     hessian::register(ctx)?;
     protobuf::register(ctx)?;
+    http::register(ctx)?;
+    sqlite::register(ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
     unported::register(ctx)?;
     Ok(())

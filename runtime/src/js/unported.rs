@@ -79,6 +79,9 @@ const ALGO: &[&str] = &[
     "Percentile",
 ];
 
+/// Pipy's `http` members (src/api/http.cpp).
+const HTTP: &[&str] = &["Match", "Agent", "Directory", "File"];
+
 /// Pipy's `pipy` members (src/api/pipy.cpp).
 const PIPY: &[&str] = &[
     "argv",
@@ -297,7 +300,7 @@ pub const MARK: &str = "weir.unported";
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     let global = ctx.global_object();
     fill(&global, GLOBALS, "", ctx)?;
-    let holders = [("algo", ALGO), ("pipy", PIPY)];
+    let holders = [("algo", ALGO), ("pipy", PIPY), ("http", HTTP)];
     for (name, names) in holders {
         if let Some(o) = global.get(JsString::from(name), ctx)?.as_object().filter(|o| !is_stand_in(o, ctx)) {
             fill(&o, names, &format!("{name}."), ctx)?;
