@@ -38,11 +38,7 @@ impl Bench {
         // asks SO_ORIGINAL_DST, which the kernel answers from conntrack.
         let iptables = self.sample(&sample, ipt_port, &cgroups.path("idle"), None)?;
         let (ebpf_pid, ipt_pid) = (ebpf.pid(), iptables.pid());
-        let (plain_port, stream_port) = (free_port()?, free_port()?);
-        let up_addr = format!("127.0.0.1:{up}");
-        let plain = self.weir("tcp-proxy.js", plain_port, Some(up), 1)?;
-        let stream =
-            nginx::start("nginx-stream-e", nginx::Role::Stream { upstream: &up_addr }, stream_port, self.dir())?;
+        let ((plain, plain_port), (stream, stream_port)) = self.plain_proxies(up)?;
         let (plain_pid, stream_pid) = (plain.pid(), stream.pid());
         let mut procs = vec![upstream, ebpf, iptables, plain, stream];
         let rule = intercept::Redirect::add(&cgroups.match_path("iptables"), up, ipt_port)?;
@@ -100,6 +96,16 @@ impl Bench {
         }
         eprintln!("bench: e cleaned up: no iptables rule, cgroup or BPF attachment of this run is left");
         Ok(rows)
+    }
+
+    /// A plain weir `connect` and an nginx `stream` to the upstream, with their ports.
+    fn plain_proxies(&self, up: u16) -> Result<((Proc, u16), (Proc, u16))> {
+        let (plain_port, stream_port) = (free_port()?, free_port()?);
+        let up_addr = format!("127.0.0.1:{up}");
+        let plain = self.weir("tcp-proxy.js", plain_port, Some(up), 1)?;
+        let stream =
+            nginx::start("nginx-stream-e", nginx::Role::Stream { upstream: &up_addr }, stream_port, self.dir())?;
+        Ok(((plain, plain_port), (stream, stream_port)))
     }
 
     /// Starts the transparent-proxy sample. Its stdout (a line per request and per
