@@ -39,12 +39,14 @@ Scenarios (default: all):
   b   TCP proxy: weir listen + connect vs nginx stream vs the upstream directly
   c   HTTP/1 proxy: weir decode + encode vs nginx proxy_pass (keep-alive upstream)
   d   weir demuxHTTP/muxHTTP + handleMessageStart vs nginx proxy_pass
-  e   transparent proxy: eBPF sample vs iptables REDIRECT vs no interception (root only)
+  e   transparent proxy: eBPF sample vs iptables REDIRECT vs no interception (root only);
+      new connections also through a plain weir connect and nginx stream, CPU per connection
   f   --threads=2 vs --threads=1 on a and d
   g   1 GiB through demux/mux vs nginx proxy_pass, one download at a time, peak RSS
   h   bulk: iperf3 and a 2 GiB download through the transparent-proxy sample (root only),
       iperf3 through weir connect and nginx stream, each as a share of the direct path
   t   HTTPS hello: weir acceptTLS + serveHTTP vs nginx ssl, keep-alive and a handshake per request
+  p   Pipy's test/benchmark/001-tcp shape: listen + connect, wrk -c50 keep-alive, vs nginx stream
   h2  HTTP/2 (h2load, 10 connections x 10 streams): weir serveHTTP and demuxHTTP/muxHTTP vs nginx http2
   cb  micro-benchmark: one handleMessageStart call on a 10-header head
 
@@ -52,7 +54,7 @@ Scenarios (default: all):
          g and h download 256 MiB instead of 1 GiB and 2 GiB
 ";
 
-const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "h", "t", "h2", "cb"];
+const SCENARIOS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "h", "p", "t", "h2", "cb"];
 
 const A: &str = "a. HTTP hello";
 const B: &str = "b. TCP proxy";
@@ -63,6 +65,7 @@ const E_KEEP: &str = "e. transparent, keep-alive";
 const F_A: &str = "f. threads, hello (a)";
 const F_D: &str = "f. threads, demux/mux (d)";
 const G: &str = "g. 1 GiB through demux/mux";
+const P: &str = "p. Pipy 001-tcp shape (-c50)";
 const T_KEEP: &str = "t. HTTPS hello, keep-alive";
 const T_CONN: &str = "t. HTTPS hello, new conn/s";
 const H2: &str = "h2. HTTP/2 hello, 10x10 streams";
@@ -108,7 +111,13 @@ struct System {
 
 impl System {
     fn http(name: &str, port: u16, pid: Option<u32>, baseline: bool) -> System {
-        let load = wrk::Load { url: format!("http://127.0.0.1:{port}/"), close: false, cgroup: None, h2: false };
+        let load = wrk::Load {
+            url: format!("http://127.0.0.1:{port}/"),
+            close: false,
+            cgroup: None,
+            h2: false,
+            connections: None,
+        };
         System { name: name.into(), load, pid, baseline }
     }
 }
@@ -132,7 +141,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         SCENARIOS.iter().copied().filter(|s| selected.is_empty() || selected.contains(s)).collect();
     proc::catch_signals();
     deps::ensure(deps::BENCH)?;
-    if selected.contains(&"b") || selected.contains(&"h") {
+    if ["b", "e", "h", "p"].iter().any(|s| selected.contains(s)) {
         deps::ensure(&[Need { what: nginx::STREAM_MODULE, package: "libnginx-mod-stream" }])?;
     }
     crate::cargo(&["build", "--release", "-p", "weir"])?;
@@ -159,6 +168,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             "f" => bench.threads(),
             "g" => bench.big_body(),
             "h" => bench.bulk(),
+            "p" => bench.pipy_tcp(),
             "t" => bench.https(),
             "h2" => bench.http2(),
             _ => bench.callback(),
@@ -191,6 +201,7 @@ fn scenario_name(s: &str) -> &'static str {
         "f" => F_A,
         "g" => G,
         "h" => bulk::H_TCP,
+        "p" => P,
         "t" => T_KEEP,
         "h2" => H2,
         _ => CB,

@@ -92,13 +92,16 @@ impl Family {
 
 impl Node {
     /// The node at `path` (label values from the root), made if new.
-    pub fn at(&mut self, path: &[String]) -> &mut Node {
+    /// Takes borrowed values, so that finding a node that exists (every connection's open and
+    /// close) allocates nothing.
+    pub fn at<S: AsRef<str>>(&mut self, path: &[S]) -> &mut Node {
         let Some((first, rest)) = path.split_first() else { return self };
+        let first = first.as_ref();
         let i = match self.index.get(first) {
             Some(&i) => i,
             None => {
-                self.subs.push((first.clone(), Node::default()));
-                self.index.insert(first.clone(), self.subs.len() - 1);
+                self.subs.push((first.to_string(), Node::default()));
+                self.index.insert(first.to_string(), self.subs.len() - 1);
                 self.subs.len() - 1
             }
         };
@@ -278,13 +281,13 @@ impl Traffic {
         }
     }
 
-    fn opened(&self, path: &[String]) {
+    fn opened(&self, path: &[&str]) {
         let mut t = self.count.lock().unwrap();
         t.add(1.0);
         t.at(path).add(1.0);
     }
 
-    fn closed(&self, path: &[String], bytes_in: u64, bytes_out: u64) {
+    fn closed(&self, path: &[&str], bytes_in: u64, bytes_out: u64) {
         let mut t = self.count.lock().unwrap();
         t.add(-1.0);
         t.at(path).add(-1.0);
@@ -314,24 +317,26 @@ pub fn listener_label(addr: std::net::SocketAddr) -> String {
 }
 
 /// An open connection in the runtime's series: counted from `inbound`/`outbound` until
-/// dropped (however its task ends), its bytes added then.
-pub struct Connection {
+/// dropped (however its task ends), its bytes added then. It borrows its labels (the
+/// listener's, made once per listener, and the connect filter's target) rather than copying
+/// them for every connection.
+pub struct Connection<'a> {
     inbound: bool,
-    path: [String; 2],
+    path: [&'a str; 2],
     depth: usize,
     bytes: std::cell::Cell<(u64, u64)>,
 }
 
-impl Connection {
-    pub fn inbound(listen: String) -> Connection {
-        Connection::open(true, [listen, String::new()], 1)
+impl<'a> Connection<'a> {
+    pub fn inbound(listen: &'a str) -> Connection<'a> {
+        Connection::open(true, [listen, ""], 1)
     }
 
-    pub fn outbound(protocol: &str, peer: &str) -> Connection {
-        Connection::open(false, [protocol.to_string(), peer.to_string()], 2)
+    pub fn outbound(protocol: &'a str, peer: &'a str) -> Connection<'a> {
+        Connection::open(false, [protocol, peer], 2)
     }
 
-    fn open(inbound: bool, path: [String; 2], depth: usize) -> Connection {
+    fn open(inbound: bool, path: [&'a str; 2], depth: usize) -> Connection<'a> {
         let c = Connection { inbound, path, depth, bytes: Default::default() };
         c.traffic(|t, path| t.opened(path));
         c
@@ -343,13 +348,13 @@ impl Connection {
     }
 
     /// Nothing once the thread's series are gone (its last tasks dropped as it ends).
-    fn traffic(&self, f: impl FnOnce(&Traffic, &[String])) {
+    fn traffic(&self, f: impl FnOnce(&Traffic, &[&str])) {
         let path = &self.path[..self.depth];
         let _ = if self.inbound { INBOUND.try_with(|t| f(t, path)) } else { OUTBOUND.try_with(|t| f(t, path)) };
     }
 }
 
-impl Drop for Connection {
+impl Drop for Connection<'_> {
     fn drop(&mut self) {
         let (received, sent) = self.bytes.get();
         self.traffic(|t, path| t.closed(path, received, sent));

@@ -67,7 +67,7 @@ async fn connection(
         _ => Vec::new(),
     };
     pipeline.start(&args);
-    let counted = metrics::Connection::inbound(opts.listen_label.clone());
+    let counted = metrics::Connection::inbound(&opts.listen_label);
     let (read, spliced) = crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
     counted.set_bytes(read + spliced, outbox.written());
     drop(closing);

@@ -6,8 +6,11 @@
  * @param {string} text
  * @returns {number[]}
  */
+// Made once: Boa compiles a regular expression literal again each time it is evaluated.
+var V4_TAIL = /^(?:.*:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/
+
 export function ipBytes(text) {
-  var v4 = text.match(/^(?:.*:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/)
+  var v4 = text.match(V4_TAIL)
   var tail = v4 ? v4.slice(1).map(Number) : []
   if (v4 && text.indexOf(':') < 0) return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(tail)
   var head = v4 ? text.substring(0, text.lastIndexOf(':') + 1) + '0:0' : text

@@ -19,7 +19,13 @@ impl Bench {
         procs.push(self.weir("hello.js", hp, None, 1)?);
         procs.push(self.weir("h2-mux.js", mp, Some(up), 1)?);
         let h2 = |name: &str, port: u16, pid: u32, baseline: bool| {
-            let load = wrk::Load { url: format!("http://127.0.0.1:{port}/"), close: false, cgroup: None, h2: true };
+            let load = wrk::Load {
+                url: format!("http://127.0.0.1:{port}/"),
+                close: false,
+                cgroup: None,
+                h2: true,
+                connections: None,
+            };
             System { name: name.into(), load, pid: Some(pid), baseline }
         };
         let systems = vec![

@@ -35,7 +35,13 @@ impl Bench {
         procs.push(weir);
         let (npid, wpid) = (procs[0].pid(), procs[1].pid());
         let https = |name: &str, port: u16, pid: u32, close: bool, baseline: bool| {
-            let load = wrk::Load { url: format!("https://127.0.0.1:{port}/"), close, cgroup: None, h2: false };
+            let load = wrk::Load {
+                url: format!("https://127.0.0.1:{port}/"),
+                close,
+                cgroup: None,
+                h2: false,
+                connections: None,
+            };
             System { name: name.into(), load, pid: Some(pid), baseline }
         };
         let keep = vec![

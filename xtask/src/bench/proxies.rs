@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::proc::free_port;
-use super::{A, B, Bench, C, D, F_A, F_D, Row, System, nginx};
+use super::{A, B, Bench, C, D, F_A, F_D, P, Row, System, nginx};
 
 impl Bench {
     pub(super) fn hello(&self) -> Result<Vec<Row>> {
@@ -38,6 +38,31 @@ impl Bench {
             System::http("weir connect", wp, Some(procs[2].pid()), false),
         ];
         self.measure(B, systems, &mut procs)
+    }
+
+    /// Pipy's own test/benchmark/001-tcp: `listen` + `connect` to an HTTP upstream, loaded
+    /// by wrk with 50 keep-alive connections (small requests and responses, one per round trip).
+    pub(super) fn pipy_tcp(&self) -> Result<Vec<Row>> {
+        if let Some(rows) = self.lacks(P, &["connect"]) {
+            return Ok(rows);
+        }
+        let (upstream, up) = self.upstream()?;
+        let (np, wp) = (free_port()?, free_port()?);
+        let upstream_addr = format!("127.0.0.1:{up}");
+        let mut procs = vec![
+            upstream,
+            nginx::start("nginx-stream-p", nginx::Role::Stream { upstream: &upstream_addr }, np, self.dir())?,
+        ];
+        procs.push(self.weir("tcp-proxy.js", wp, Some(up), 1)?);
+        let fifty = |mut s: System| {
+            s.load.connections = Some(50);
+            s
+        };
+        let systems = vec![
+            fifty(System::http("nginx stream", np, Some(procs[1].pid()), true)),
+            fifty(System::http("weir connect", wp, Some(procs[2].pid()), false)),
+        ];
+        self.measure(P, systems, &mut procs)
     }
 
     pub(super) fn http_proxy(&self) -> Result<Vec<Row>> {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::bulk::{H_HTTP, H_PROXY, H_PROXY_R, H_TCP, H_TCP_R, RELAY, Rate};
-use super::{A, B, C, CB, D, E_CONN, E_KEEP, G, Outcome, Row, wrk};
+use super::transparent::{PLAIN_CONNECT, PLAIN_STREAM};
+use super::{A, B, C, CB, D, E_CONN, E_KEEP, G, Outcome, P, Row, wrk};
 
 /// Issue 11's goal for the transparent-proxy sample's bulk rows: this share of direct...
 const SAMPLE_BULK_GOAL: f64 = 0.9;
@@ -14,6 +15,12 @@ const RSS_FLAT_KB: u64 = 8 * 1024;
 const REQUEST_GOAL: f64 = 1.1;
 /// ...and one handleMessageStart call on a 10-header head within this at p50.
 const CALLBACK_GOAL: Duration = Duration::from_micros(2);
+/// Issue 24's goals: a TCP proxy (b, and Pipy's 001-tcp shape) at this multiple of nginx
+/// stream's req/s...
+const TCP_GOAL: f64 = 1.2;
+/// ...and a new connection through the sample at most this multiple of the CPU a plain weir
+/// `connect` spends on one.
+const SAMPLE_CONN_CPU_GOAL: f64 = 1.25;
 
 pub fn latency(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
@@ -114,7 +121,13 @@ pub fn goals(rows: &[Row]) -> String {
         }
         let Outcome::Measured(s) = &r.outcome else { continue };
         let Some(b) = baseline_of(rows, r.scenario) else { continue };
+        if r.scenario == E_CONN
+            && let Some(line) = conn_cost_goal(rows, r, s)
+        {
+            out += &format!("- {line}\n");
+        }
         let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+        let goal = if matches!(r.scenario, B | P) { TCP_GOAL } else { REQUEST_GOAL };
         let line = match r.scenario {
             G if r.system.starts_with("weir") => format!(
                 "{}: {:.2}x nginx's throughput, peak RSS {} vs nginx {}: {}",
@@ -124,8 +137,8 @@ pub fn goals(rows: &[Row]) -> String {
                 mib(rows.iter().find(|x| x.scenario == G && x.baseline).and_then(|x| x.rss_kb)),
                 verdict(r.rss_kb.is_some_and(|kb| kb < 64 * 1024))
             ),
-            A | C | D | B if r.system.starts_with("weir") => format!(
-                "{}: {} at {:.2}x nginx req/s, p99 {} vs {}{}, goal {REQUEST_GOAL}x with p99 no worse: {}",
+            A | C | D | B | P if r.system.starts_with("weir") => format!(
+                "{}: {} at {:.2}x nginx req/s, p99 {} vs {}{}, goal {goal}x with p99 no worse: {}",
                 r.scenario,
                 r.system,
                 s.rps / b.rps,
@@ -135,7 +148,7 @@ pub fn goals(rows: &[Row]) -> String {
                     (Some(w), Some(n)) => format!(", CPU {}/req vs {}", latency(w), latency(n)),
                     _ => String::new(),
                 },
-                verdict(s.rps >= REQUEST_GOAL * b.rps && s.p99 <= b.p99)
+                verdict(s.rps >= goal * b.rps && s.p99 <= b.p99)
             ),
             E_CONN | E_KEEP if r.system.starts_with("eBPF") => format!(
                 "{}: eBPF at {:.2}x iptables req/s, p99 {} vs {}: {}",
@@ -162,6 +175,36 @@ pub fn goals(rows: &[Row]) -> String {
         out += &format!("- {line}\n");
     }
     out
+}
+
+/// e's new connections: CPU per connection through the sample against a plain weir
+/// `connect`, and that against nginx `stream`, all measured in the same rounds.
+fn conn_cost_goal(rows: &[Row], r: &Row, s: &wrk::Sample) -> Option<String> {
+    let cpu_of = |system: &str| {
+        rows.iter().find(|x| x.scenario == E_CONN && x.system == system).and_then(|x| match &x.outcome {
+            Outcome::Measured(m) => m.cpu,
+            _ => None,
+        })
+    };
+    let cpu = s.cpu?;
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let (against, goal) = if r.system.starts_with("eBPF") {
+        (PLAIN_CONNECT, SAMPLE_CONN_CPU_GOAL)
+    } else if r.system == PLAIN_CONNECT {
+        (PLAIN_STREAM, 1.0)
+    } else {
+        return None;
+    };
+    let base = cpu_of(against)?;
+    let ratio = cpu.as_secs_f64() / base.as_secs_f64();
+    Some(format!(
+        "{}: {} CPU {} per new connection, {ratio:.2}x {against}'s {}; goal at most {goal}x: {}",
+        r.scenario,
+        r.system,
+        latency(cpu),
+        latency(base),
+        verdict(ratio <= goal)
+    ))
 }
 
 /// h: the sample at 0.9 of direct with its RSS flat; weir `connect` at nginx `stream` or above.

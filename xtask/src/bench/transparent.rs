@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::proc::{self, Proc, free_port};
-use super::{Bench, E_CONN, E_KEEP, Row, SAMPLE, System, intercept, skipped, wrk};
+use super::{Bench, E_CONN, E_KEEP, Row, SAMPLE, System, intercept, nginx, skipped, wrk};
+
+/// The plain TCP proxies of e's new-connection group: no interception, no script, the cost a
+/// new connection through the sample is weighed against (issue 24: at most 1.25x weir's).
+pub(super) const PLAIN_CONNECT: &str = "weir connect, no interception";
+pub(super) const PLAIN_STREAM: &str = "nginx stream, no interception";
 
 impl Bench {
     /// Scenario e. The sample intercepts the connects of one cgroup; the bench gives it a
@@ -33,7 +38,9 @@ impl Bench {
         // asks SO_ORIGINAL_DST, which the kernel answers from conntrack.
         let iptables = self.sample(&sample, ipt_port, &cgroups.path("idle"), None)?;
         let (ebpf_pid, ipt_pid) = (ebpf.pid(), iptables.pid());
-        let mut procs = vec![upstream, ebpf, iptables];
+        let ((plain, plain_port), (stream, stream_port)) = self.plain_proxies(up)?;
+        let (plain_pid, stream_pid) = (plain.pid(), stream.pid());
+        let mut procs = vec![upstream, ebpf, iptables, plain, stream];
         let rule = intercept::Redirect::add(&cgroups.match_path("iptables"), up, ipt_port)?;
 
         for (cg, port, what) in [("ebpf", ebpf_port, "eBPF"), ("iptables", ipt_port, "iptables")] {
@@ -42,8 +49,21 @@ impl Bench {
 
         let url = format!("http://127.0.0.1:{up}/");
         let systems = |close: bool| {
-            let load = |cgroup: Option<PathBuf>| wrk::Load { url: url.clone(), close, cgroup, h2: false };
-            vec![
+            let to = |url: &str, cgroup: Option<PathBuf>| wrk::Load {
+                url: url.to_string(),
+                close,
+                cgroup,
+                h2: false,
+                connections: None,
+            };
+            let load = |cgroup: Option<PathBuf>| to(&url, cgroup);
+            let plain = |name: &str, port: u16, pid: u32| System {
+                name: name.into(),
+                load: to(&format!("http://127.0.0.1:{port}/"), None),
+                pid: Some(pid),
+                baseline: false,
+            };
+            let mut all = vec![
                 System { name: "no interception".into(), load: load(None), pid: None, baseline: false },
                 System {
                     name: "iptables REDIRECT + weir".into(),
@@ -57,7 +77,12 @@ impl Bench {
                     pid: Some(ebpf_pid),
                     baseline: false,
                 },
-            ]
+            ];
+            if close {
+                all.push(plain(PLAIN_CONNECT, plain_port, plain_pid));
+                all.push(plain(PLAIN_STREAM, stream_port, stream_pid));
+            }
+            all
         };
         let (conn, keep) = (systems(true), systems(false));
         let mut rows = self.measure(E_CONN, conn, &mut procs)?;
@@ -71,6 +96,16 @@ impl Bench {
         }
         eprintln!("bench: e cleaned up: no iptables rule, cgroup or BPF attachment of this run is left");
         Ok(rows)
+    }
+
+    /// A plain weir `connect` and an nginx `stream` to the upstream, with their ports.
+    fn plain_proxies(&self, up: u16) -> Result<((Proc, u16), (Proc, u16))> {
+        let (plain_port, stream_port) = (free_port()?, free_port()?);
+        let up_addr = format!("127.0.0.1:{up}");
+        let plain = self.weir("tcp-proxy.js", plain_port, Some(up), 1)?;
+        let stream =
+            nginx::start("nginx-stream-e", nginx::Role::Stream { upstream: &up_addr }, stream_port, self.dir())?;
+        Ok(((plain, plain_port), (stream, stream_port)))
     }
 
     /// Starts the transparent-proxy sample. Its stdout (a line per request and per

@@ -16,6 +16,9 @@ pub struct Load {
     pub cgroup: Option<PathBuf>,
     /// HTTP/2 (prior knowledge): h2load loads it instead of wrk.
     pub h2: bool,
+    /// Connections wrk keeps open: [`CONNECTIONS`] unless a scenario copies another
+    /// benchmark's shape (Pipy's test/benchmark uses 50).
+    pub connections: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -42,8 +45,9 @@ pub fn run(load: &Load, secs: u64, dir: &Path) -> Result<Sample> {
     proc::check_interrupted()?;
     let out = dir.join("wrk.out");
     let log = dir.join("wrk.err");
+    let conns = load.connections.map_or_else(|| CONNECTIONS.to_string(), |c| format!("-c{c}"));
     let mut args: Vec<String> =
-        [THREADS, CONNECTIONS, &format!("-d{secs}s"), "--latency", "--timeout", "2s"].map(String::from).to_vec();
+        [THREADS, &conns, &format!("-d{secs}s"), "--latency", "--timeout", "2s"].map(String::from).to_vec();
     if load.close {
         args.extend(["-H".into(), "Connection: close".into()]);
     }
