@@ -94,6 +94,8 @@ impl Shared {
         let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(key)));
         config.alpn_protocols = alpn;
         config.session_storage = self.sessions.clone();
+        // The provider's order, not the client's: see `provider`.
+        config.ignore_client_order = true;
         Ok(Arc::new(config))
     }
 
