@@ -159,18 +159,71 @@ pub enum Shape {
     /// `decodeHTTPRequest`/`encodeHTTPRequest` -> `connect` ->
     /// `decodeHTTPResponse`/`encodeHTTPResponse`: one upstream connection per client.
     Codec,
+    /// [`Shape::Mux`] behind `acceptTLS` (curl over HTTPS), its upstream reached through
+    /// `connectTLS` and a second `acceptTLS` listener in front of the plain upstream.
+    TlsMux,
+    /// [`Shape::Codec`] the same way over TLS on both sides.
+    TlsCodec,
+    /// [`Shape::Mux`] with curl speaking HTTP/2 with prior knowledge (h2c).
+    H2cMux,
+    /// [`Shape::Mux`] with curl asking to switch to h2c (`Upgrade: h2c`, then `101`).
+    H2cUpgrade,
 }
 
 impl Shape {
-    pub fn script(self, port: u16, upstream: u16) -> String {
+    /// The script listening on `port`; `pki` holds certificate `a` (see [`crate::tls`]).
+    pub fn script(self, port: u16, upstream: u16, pki: &Path) -> String {
         let to = format!("'127.0.0.1:{upstream}'");
+        let mux = |to: &str| format!("$=>$.demuxHTTP().to($=>$.muxHTTP().to({to}))");
+        let codec = |to: &str| {
+            format!("$=>$.decodeHTTPRequest().encodeHTTPRequest(){to}.decodeHTTPResponse().encodeHTTPResponse()")
+        };
         match self {
-            Shape::Mux => format!("pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP().to($=>$.connect({to}))))\n"),
-            Shape::Codec => format!(
-                "pipy.listen({port}, $=>$.decodeHTTPRequest().encodeHTTPRequest()\n\
-                   .connect({to}).decodeHTTPResponse().encodeHTTPResponse())\n"
-            ),
+            Shape::Mux | Shape::H2cMux | Shape::H2cUpgrade => {
+                format!("pipy.listen({port}, {})\n", mux(&format!("$=>$.connect({to})")))
+            }
+            Shape::Codec => format!("pipy.listen({port}, {})\n", codec(&format!(".connect({to})"))),
+            Shape::TlsMux | Shape::TlsCodec => {
+                // The upstream side's TLS ends at a second listener of the same script.
+                let relay = crate::free_port();
+                let tls_to = format!("$=>$.connectTLS().to($=>$.connect('127.0.0.1:{relay}'))");
+                let inner = match self {
+                    Shape::TlsMux => mux(&tls_to),
+                    _ => codec(&format!(".connectTLS().to($=>$.connect('127.0.0.1:{relay}'))")),
+                };
+                let pki = pki.display();
+                format!(
+                    "var certificate = {{ cert: new crypto.Certificate(os.readFile('{pki}/a.crt')),\n\
+                       key: new crypto.PrivateKey(os.readFile('{pki}/a.key')) }}\n\
+                     pipy.listen({port}, $=>$.acceptTLS({{ certificate }}).to({inner}))\n\
+                     pipy.listen({relay}, $=>$.acceptTLS({{ certificate }}).to($=>$.connect({to})))\n"
+                )
+            }
         }
+    }
+
+    /// How curl reaches weir in this shape.
+    fn client(self, port: u16) -> (String, &'static [&'static str]) {
+        match self {
+            Shape::Mux | Shape::Codec => (format!("http://127.0.0.1:{port}"), &[]),
+            Shape::TlsMux | Shape::TlsCodec => (format!("https://127.0.0.1:{port}"), &["-k"]),
+            Shape::H2cMux => (format!("http://127.0.0.1:{port}"), &["--http2-prior-knowledge"]),
+            Shape::H2cUpgrade => (format!("http://127.0.0.1:{port}"), &["--http2"]),
+        }
+    }
+
+    /// What the protocol itself changes in curl's view, taken out before comparing: the
+    /// version in the status line and the `101` of a switch to HTTP/2.
+    fn normalise(self, mut answer: Answer) -> Answer {
+        if matches!(self, Shape::H2cMux | Shape::H2cUpgrade) {
+            answer.heads.retain(|(status, _)| !status.ends_with(" 101"));
+            for (status, _) in &mut answer.heads {
+                if let Some(code) = status.strip_prefix("HTTP/2 ") {
+                    *status = format!("HTTP/1.1 {code}");
+                }
+            }
+        }
+        answer
     }
 }
 
@@ -220,13 +273,35 @@ pub struct Answer {
     pub exit: i32,
 }
 
-/// Runs the case with curl against `port`; bodies and heads go to files in `dir`.
-pub fn run_curl(case: &Case, port: u16, dir: &Path, tag: &str) -> Answer {
-    let url = format!("http://127.0.0.1:{port}{}", case.path);
-    let heads = dir.join(format!("{tag}.heads"));
+/// Runs the case with curl against `base` (with curl `options`); bodies and heads go to
+/// files in `dir`. Both requests go on one connection, except with HTTP/2 prior knowledge,
+/// which this curl (7.88, bug 10634) cannot reuse: there each request is a curl of its own.
+pub fn run_curl(case: &Case, base: &str, options: &[&str], dir: &Path, tag: &str) -> Answer {
+    let url = format!("{base}{}", case.path);
     let bodies: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("{tag}.body{i}"))).collect();
+    let runs: Vec<&[PathBuf]> =
+        if options.contains(&"--http2-prior-knowledge") { bodies.chunks(1).collect() } else { vec![&bodies[..]] };
+    let (mut text, mut exit) = (String::new(), 0);
+    for (i, run) in runs.into_iter().enumerate() {
+        let heads = dir.join(format!("{tag}.heads{i}"));
+        let mut cmd = curl(case, dir, &heads, options);
+        for b in run {
+            // With -I curl writes the heads as the "body"; a HEAD's body is nothing at all.
+            let to = if case.head { Path::new("/dev/null") } else { b.as_path() };
+            cmd.arg("-o").arg(to).arg(&url);
+        }
+        let out = cmd.output().expect("run curl");
+        text += &std::fs::read_to_string(&heads).unwrap_or_default();
+        exit = if exit == 0 { out.status.code().unwrap_or(-1) } else { exit };
+    }
+    let bodies = bodies.iter().map(|b| std::fs::read(b).unwrap_or_default()).map(|b| (b.len(), digest(&b))).collect();
+    Answer { heads: parse_heads(&text), bodies, exit }
+}
+
+/// curl with the case's headers, method and upload, its heads dumped to `heads`.
+fn curl(case: &Case, dir: &Path, heads: &Path, options: &[&str]) -> Command {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "10", "-D"]).arg(&heads);
+    cmd.args(["-sS", "--max-time", "10", "-D"]).arg(heads).args(options);
     for h in case.headers {
         cmd.args(["-H", h]);
     }
@@ -245,16 +320,7 @@ pub fn run_curl(case: &Case, port: u16, dir: &Path, tag: &str) -> Answer {
             cmd.args(["-H", "transfer-encoding: chunked"]);
         }
     }
-    for b in &bodies {
-        // With -I curl writes the heads as the "body"; a HEAD's body is nothing at all.
-        let to = if case.head { Path::new("/dev/null") } else { b.as_path() };
-        cmd.arg("-o").arg(to).arg(&url);
-    }
-    let out = cmd.output().expect("run curl");
-    let text = std::fs::read_to_string(&heads).unwrap_or_default();
-    let bodies = bodies.iter().map(|b| std::fs::read(b).unwrap_or_default()).map(|b| (b.len(), digest(&b))).collect();
-    let exit = out.status.code().unwrap_or(-1);
-    Answer { heads: parse_heads(&text), bodies, exit }
+    cmd
 }
 
 fn digest(b: &[u8]) -> String {
@@ -318,14 +384,18 @@ pub fn differential(shape: Shape, case: Case) {
         Upstream::Raw => raw_server(),
     };
     let port = free_port();
-    let mut weir = Weir::start(&shape.script(port, upstream), &[]);
-    weir.wait_listening();
     let dir = TempDir::new();
-    let direct = run_curl(&case, upstream, &dir.0, "direct");
+    if matches!(shape, Shape::TlsMux | Shape::TlsCodec) {
+        crate::tls::make_pki(&dir.0);
+    }
+    let mut weir = Weir::start(&shape.script(port, upstream, &dir.0), &[]);
+    weir.wait_listening();
+    let direct = run_curl(&case, &format!("http://127.0.0.1:{upstream}"), &[], &dir.0, "direct");
     assert_eq!(direct.exit, 0, "curl straight to the upstream failed: {direct:?}\nnginx: {}", nginx.errors());
     assert!(!direct.heads.is_empty(), "no answer straight from the upstream");
     let started = std::time::Instant::now();
-    let proxied = run_curl(&case, port, &dir.0, "proxied");
+    let (base, options) = shape.client(port);
+    let proxied = shape.normalise(run_curl(&case, &base, options, &dir.0, "proxied"));
     let took = started.elapsed();
     let context = format!("{shape:?} {case:?}: took {took:?}\nweir stderr:\n{}", weir.stderr().join("\n"));
     assert_eq!(proxied.exit, 0, "curl through weir failed; {context}");

@@ -1,7 +1,8 @@
 //! The differential test: the shapes real servers (nginx, and a raw server for what nginx
 //! cannot make) and a real client (curl) use, through both ways a script proxies HTTP, must
 //! get the answer the same request gets straight from the upstream: the same heads (1xx
-//! and trailers included, hop-by-hop headers aside) and the same body bytes.
+//! and trailers included, hop-by-hop headers aside) and the same body bytes; the same
+//! again with TLS on both sides (acceptTLS, connectTLS) and with curl speaking h2c.
 
 use weir_tests::differential::{BIG, Case, Shape, Upstream, differential};
 
@@ -67,4 +68,72 @@ cases! {
     codec_upload_chunked_64k: Codec, Case::upload(K64, true, false);
     mux_upload_chunked_20m: Mux, Case::upload(BIG, true, false);
     codec_upload_chunked_20m: Codec, Case::upload(BIG, true, false);
+    tls_mux_length_0: TlsMux, nginx("/b0");
+    tls_mux_length_1: TlsMux, nginx("/b1");
+    tls_mux_length_64k: TlsMux, nginx("/b64k");
+    tls_mux_length_20m: TlsMux, nginx("/b20m");
+    tls_mux_chunked_gzip: TlsMux, GZIP;
+    tls_mux_close_delimited: TlsMux, raw("/eof");
+    tls_mux_no_content_204: TlsMux, nginx("/204");
+    tls_mux_not_modified_with_length: TlsMux, NOT_MODIFIED;
+    tls_mux_head_with_length: TlsMux, HEAD;
+    tls_mux_trailers: TlsMux, raw("/trailers");
+    tls_mux_early_hints_103: TlsMux, raw("/103");
+    tls_mux_upload_64k: TlsMux, Case::upload(K64, false, false);
+    tls_mux_upload_64k_expect: TlsMux, Case::upload(K64, false, true);
+    tls_mux_upload_20m: TlsMux, Case::upload(BIG, false, false);
+    tls_mux_upload_20m_expect: TlsMux, Case::upload(BIG, false, true);
+    tls_mux_upload_chunked_64k: TlsMux, Case::upload(K64, true, false);
+    tls_mux_upload_chunked_20m: TlsMux, Case::upload(BIG, true, false);
+    tls_codec_length_0: TlsCodec, nginx("/b0");
+    tls_codec_length_1: TlsCodec, nginx("/b1");
+    tls_codec_length_64k: TlsCodec, nginx("/b64k");
+    tls_codec_length_20m: TlsCodec, nginx("/b20m");
+    tls_codec_chunked_gzip: TlsCodec, GZIP;
+    tls_codec_close_delimited: TlsCodec, raw("/eof");
+    tls_codec_no_content_204: TlsCodec, nginx("/204");
+    tls_codec_not_modified_with_length: TlsCodec, NOT_MODIFIED;
+    tls_codec_head_with_length: TlsCodec, HEAD;
+    tls_codec_trailers: TlsCodec, raw("/trailers");
+    tls_codec_early_hints_103: TlsCodec, raw("/103");
+    tls_codec_upload_64k: TlsCodec, Case::upload(K64, false, false);
+    tls_codec_upload_64k_expect: TlsCodec, Case::upload(K64, false, true);
+    tls_codec_upload_20m: TlsCodec, Case::upload(BIG, false, false);
+    tls_codec_upload_20m_expect: TlsCodec, Case::upload(BIG, false, true);
+    tls_codec_upload_chunked_64k: TlsCodec, Case::upload(K64, true, false);
+    tls_codec_upload_chunked_20m: TlsCodec, Case::upload(BIG, true, false);
+    h2c_mux_length_0: H2cMux, nginx("/b0");
+    h2c_mux_length_1: H2cMux, nginx("/b1");
+    h2c_mux_length_64k: H2cMux, nginx("/b64k");
+    h2c_mux_length_20m: H2cMux, nginx("/b20m");
+    h2c_mux_chunked_gzip: H2cMux, GZIP;
+    h2c_mux_close_delimited: H2cMux, raw("/eof");
+    h2c_mux_no_content_204: H2cMux, nginx("/204");
+    h2c_mux_not_modified_with_length: H2cMux, NOT_MODIFIED;
+    h2c_mux_head_with_length: H2cMux, HEAD;
+    h2c_mux_trailers: H2cMux, raw("/trailers");
+    h2c_mux_early_hints_103: H2cMux, raw("/103");
+    h2c_mux_upload_64k: H2cMux, Case::upload(K64, false, false);
+    h2c_mux_upload_64k_expect: H2cMux, Case::upload(K64, false, true);
+    h2c_mux_upload_20m: H2cMux, Case::upload(BIG, false, false);
+    h2c_mux_upload_20m_expect: H2cMux, Case::upload(BIG, false, true);
+    h2c_mux_upload_chunked_64k: H2cMux, Case::upload(K64, true, false);
+    h2c_mux_upload_chunked_20m: H2cMux, Case::upload(BIG, true, false);
+    h2c_upgrade_length_0: H2cUpgrade, nginx("/b0");
+    h2c_upgrade_length_1: H2cUpgrade, nginx("/b1");
+    h2c_upgrade_length_64k: H2cUpgrade, nginx("/b64k");
+    h2c_upgrade_length_20m: H2cUpgrade, nginx("/b20m");
+    h2c_upgrade_chunked_gzip: H2cUpgrade, GZIP;
+    h2c_upgrade_close_delimited: H2cUpgrade, raw("/eof");
+    h2c_upgrade_no_content_204: H2cUpgrade, nginx("/204");
+    h2c_upgrade_not_modified_with_length: H2cUpgrade, NOT_MODIFIED;
+    h2c_upgrade_head_with_length: H2cUpgrade, HEAD;
+    h2c_upgrade_trailers: H2cUpgrade, raw("/trailers");
+    h2c_upgrade_early_hints_103: H2cUpgrade, raw("/103");
+    h2c_upgrade_upload_64k: H2cUpgrade, Case::upload(K64, false, false);
+    h2c_upgrade_upload_64k_expect: H2cUpgrade, Case::upload(K64, false, true);
+    h2c_upgrade_upload_20m: H2cUpgrade, Case::upload(BIG, false, false);
+    h2c_upgrade_upload_20m_expect: H2cUpgrade, Case::upload(BIG, false, true);
+    h2c_upgrade_upload_chunked_64k: H2cUpgrade, Case::upload(K64, true, false);
+    h2c_upgrade_upload_chunked_20m: H2cUpgrade, Case::upload(BIG, true, false);
 }

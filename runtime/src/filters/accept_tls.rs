@@ -9,7 +9,7 @@
 //! `trusted` makes a client certificate required and checked; `verify(ok, cert)` may
 //! overrule the check.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -49,7 +49,7 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
         },
     };
     let sessions = ServerSessionMemoryCache::new(256);
-    let shared = Rc::new(Shared { common, alpn, clients: OnceCell::new(), sessions });
+    let shared = Rc::new(Shared { common, alpn, clients: OnceCell::new(), sessions, last: RefCell::default() });
     Ok(Made::Joint(Box::new(move |sub: Rc<Layout>| Box::new(Spec { shared, sub }))))
 }
 
@@ -60,11 +60,29 @@ struct Shared {
     clients: OnceCell<Result<Option<Arc<ClientCheck>>, String>>,
     /// Sessions to resume, shared by this filter's connections as one OpenSSL context's are.
     sessions: Arc<dyn StoresServerSessions>,
+    /// The last configuration made, with the key and protocols it was made for: with a fixed
+    /// certificate, every connection asking for the same protocol shares it.
+    last: RefCell<Option<Last>>,
 }
+
+/// A configuration, with the key and protocols it was made for.
+type Last = (Arc<CertifiedKey>, Vec<Vec<u8>>, Arc<ServerConfig>);
 
 impl Shared {
     /// The configuration for one client's hello: its certificate and protocol.
     fn config(&self, key: Arc<CertifiedKey>, alpn: Vec<Vec<u8>>) -> Result<Arc<ServerConfig>, String> {
+        if let Some((k, a, config)) = &*self.last.borrow()
+            && Arc::ptr_eq(k, &key)
+            && *a == alpn
+        {
+            return Ok(config.clone());
+        }
+        let config = self.make_config(key.clone(), alpn.clone())?;
+        *self.last.borrow_mut() = Some((key, alpn, config.clone()));
+        Ok(config)
+    }
+
+    fn make_config(&self, key: Arc<CertifiedKey>, alpn: Vec<Vec<u8>>) -> Result<Arc<ServerConfig>, String> {
         let builder = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&self.common.versions)
             .map_err(|e| e.to_string())?;
@@ -76,6 +94,8 @@ impl Shared {
         let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(key)));
         config.alpn_protocols = alpn;
         config.session_storage = self.sessions.clone();
+        // The provider's order, not the client's: see `provider`.
+        config.ignore_client_order = true;
         Ok(Arc::new(config))
     }
 
@@ -125,7 +145,8 @@ fn refusal(theirs: &[Vec<u8>], alpn: &Alpn) -> Vec<Vec<u8>> {
 #[cfg(test)]
 pub(super) fn spec(common: Common, alpn: Vec<Vec<u8>>, sub: Rc<Layout>) -> Box<dyn FilterSpec> {
     let alpn = if alpn.is_empty() { Alpn::Off } else { Alpn::Names(alpn) };
-    let shared = Shared { common, alpn, clients: OnceCell::new(), sessions: ServerSessionMemoryCache::new(4) };
+    let sessions = ServerSessionMemoryCache::new(4);
+    let shared = Shared { common, alpn, clients: OnceCell::new(), sessions, last: RefCell::default() };
     Box::new(Spec { shared: Rc::new(shared), sub })
 }
 

@@ -210,9 +210,15 @@ async fn write_answer(answer: &Queue, stream: &mut SendResponse<Bytes>, tunnel: 
         match answer.next(|cx| stream.poll_reset(cx)).await {
             Some(Event::MessageStart(head)) => {
                 let head = host().response_head(&head);
-                // An interim answer is not sent: the final one follows it.
                 if head.status >= 200 {
                     break head;
+                }
+                // Interim answers (100, 103 Early Hints) go on as HTTP/1 passes them; a 101
+                // has no meaning in HTTP/2 (RFC 9113 8.6).
+                if head.status != 101
+                    && let Err(e) = stream.send_informational(convert::response(&head))
+                {
+                    tracing::debug!(target: "http", "HTTP/2 interim response: {e}");
                 }
             }
             Some(Event::StreamEnd(_)) => return stream.send_reset(Reason::INTERNAL_ERROR),
