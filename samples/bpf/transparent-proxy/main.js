@@ -18,6 +18,10 @@ var DENY = (os.env.DENY || '').split(',').map(s => s.trim()).filter(s => s !== '
 // destination address and uid (see scope.js and README.md); read again when it changes.
 // Empty (the default): all of them, as in the article.
 var SCOPE = os.env.SCOPE || ''
+// CLIENT_ADDRESS=1: the upstream connection leaves from the client's address instead of
+// Weir's, so the server sees who connected (bind with IP_TRANSPARENT; a client address this
+// host does not own needs the policy routing in README.md). Default: off, Weir's address.
+var CLIENT_ADDRESS = os.env.CLIENT_ADDRESS === '1'
 var CGROUP_ROOT = cgroup2Root()
 var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
 var IPV6 = loopbackHasIPv6()
@@ -221,6 +225,7 @@ function originalDestination(ib) {
 }
 
 var $target
+var $client
 
 /** @param {PipelineDesigner<Inbound>} $ */
 function proxy($) {
@@ -244,6 +249,7 @@ function proxy($) {
           return new StreamEnd
         }
         $target = dst.target
+        $client = ib.remoteAddress
       }
     )
     .fork().to($=>$
@@ -252,7 +258,7 @@ function proxy($) {
         ({ head }) => println(head.method, head.path, head.headers.host)
       )
     )
-    .connect(() => $target)
+    .connect(() => $target, CLIENT_ADDRESS ? { bind: () => $client, transparent: true } : {})
     .fork().to($=>$
       .decodeHTTPResponse()
       .handleMessageStart(
