@@ -297,15 +297,30 @@ impl Traffic {
     }
 }
 
+/// Pipy's bounds for `pipy_outbound_conn_time`, in milliseconds: floor(1.5^k) for k = 1..20,
+/// then infinity.
+fn conn_time_buckets() -> Vec<f64> {
+    let mut bounds: Vec<f64> = (1..=20).map(|k| 1.5f64.powi(k).floor()).collect();
+    bounds.push(f64::INFINITY);
+    bounds
+}
+
 thread_local! {
     static INBOUND: Traffic = Traffic::new("pipy_inbound", &["listen", "peer"]);
     static OUTBOUND: Traffic = Traffic::new("pipy_outbound", &["protocol", "peer"]);
+    static CONN_TIME: (Tree, Vec<f64>) = {
+        let buckets = conn_time_buckets();
+        let labels = vec!["protocol".to_string(), "peer".to_string()];
+        let tree = family("pipy_outbound_conn_time", Kind::Histogram(buckets.clone()), labels);
+        (tree.map(|f| f.tree()).unwrap_or_default(), buckets)
+    };
 }
 
 /// Makes the runtime's families, so that they come first and keep their names.
 pub fn runtime_series() {
     INBOUND.with(|_| {});
     OUTBOUND.with(|_| {});
+    CONN_TIME.with(|_| {});
 }
 
 /// A listener's label, as Pipy writes it.
@@ -335,6 +350,17 @@ impl Connection {
         let c = Connection { inbound, path, depth, bytes: Default::default() };
         c.traffic(|t, path| t.opened(path));
         c
+    }
+
+    /// How long the upstream connection took to connect, in `pipy_outbound_conn_time`.
+    pub fn connected_in(&self, took: std::time::Duration) {
+        let ms = took.as_secs_f64() * 1000.0;
+        let path = &self.path[..self.depth];
+        let _ = CONN_TIME.try_with(|(tree, buckets)| {
+            let mut t = tree.lock().unwrap();
+            t.observe(buckets, ms);
+            t.at(path).observe(buckets, ms);
+        });
     }
 
     /// Bytes received and sent, as the connection's pump counted them.

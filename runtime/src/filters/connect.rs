@@ -221,9 +221,10 @@ async fn connect_once(
 
 async fn run(target: String, local: Option<Local>, options: Options, outbox: Rc<Outbox>, env: FilterEnv) {
     let mut retries = 0;
-    let stream = loop {
+    let (stream, took) = loop {
+        let started = std::time::Instant::now();
         match connect_once(&target, local.as_ref(), options.connect_timeout).await {
-            Ok(s) => break s,
+            Ok(s) => break (s, started.elapsed()),
             Err(code) => {
                 if options.retry_count >= 0 && retries >= options.retry_count {
                     tracing::warn!(target: "outbound", "connect to {target}: {code}");
@@ -243,6 +244,7 @@ async fn run(target: String, local: Option<Local>, options: Options, outbox: Rc<
     let downstream = env.context.downstream.clone();
     let side = Upstream { target: &target, env: &env, outbox: &outbox };
     let counted = metrics::Connection::outbound("TCP", &target);
+    counted.connected_in(took);
     let reads = duplex::run(stream, &env, &outbox, &downstream, idle, &side).await;
     counted.set_bytes(reads.read + reads.spliced, outbox.written());
     tracing::debug!(target: "outbound", "connection to {target} closed: {} bytes read, {} spliced", reads.read, reads.spliced);
