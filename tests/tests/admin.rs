@@ -166,3 +166,36 @@ fn outbound_conn_time_is_a_histogram_per_peer_in_pipys_buckets() {
     assert_eq!(bounds.join(" "), pipys, "{text}");
     assert!(text.contains(&format!("pipy_outbound_conn_time_bucket{{{peer},le=\"Inf\"}} 2")), "{text}");
 }
+
+#[test]
+fn peer_stats_count_inbound_connections_per_peer_address() {
+    let (port, plain, admin) = (free_port(), free_port(), free_port());
+    let script = format!(
+        "pipy.listen('127.0.0.1:{port}', {{ peerStats: true }}, $=>$.serveHTTP(new Message('ok')))\n\
+         pipy.listen('127.0.0.1:{plain}', $=>$.serveHTTP(new Message('ok')))\n"
+    );
+    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
+    weir.wait_listening();
+    let mut held = Vec::new();
+    for (from, to) in [("127.0.0.2", port), ("127.0.0.3", port), ("127.0.0.3", port), ("127.0.0.2", plain)] {
+        held.push(socket_from(from, to));
+    }
+    let listen = format!("listen=\"[127.0.0.1]:{port}/TCP\"");
+    let text = wait_for_metrics(admin, &format!("pipy_inbound_count{{{listen},peer=\"127.0.0.3\"}} 2"));
+    assert!(text.contains(&format!("pipy_inbound_count{{{listen},peer=\"127.0.0.2\"}} 1")), "{text}");
+    assert!(text.contains(&format!("pipy_inbound_count{{{listen}}} 3")), "{text}");
+    let other = format!("listen=\"[127.0.0.1]:{plain}/TCP\"");
+    assert!(text.contains(&format!("pipy_inbound_count{{{other}}} 1")), "{text}");
+    assert!(!text.contains(&format!("{other},peer=")), "{text}");
+    drop(held);
+}
+
+/// A connection to 127.0.0.1:`to` from the address `from`.
+fn socket_from(from: &str, to: u16) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        s.connect(([127, 0, 0, 1], to).into()).await.unwrap().into_std().unwrap()
+    })
+}

@@ -262,10 +262,11 @@ struct Traffic {
     count: Tree,
     bytes_in: Tree,
     bytes_out: Tree,
+    nested: bool,
 }
 
 impl Traffic {
-    fn new(prefix: &str, labels: &[&str]) -> Traffic {
+    fn new(prefix: &str, labels: &[&str], nested: bool) -> Traffic {
         let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
         let tree = |suffix: &str, kind: Kind| {
             // Made before any script metric (runtime_series), so this cannot clash.
@@ -275,24 +276,33 @@ impl Traffic {
             count: tree("count", Kind::Gauge),
             bytes_in: tree("in", Kind::Counter),
             bytes_out: tree("out", Kind::Counter),
+            nested,
         }
+    }
+
+    /// The labelled levels a connection at `path` counts at: every level for inbound ones,
+    /// so a listener with `peerStats` still has its own total as Pipy prints it; only the
+    /// full path for outbound ones.
+    fn levels<'p>(&self, path: &'p [String]) -> impl Iterator<Item = &'p [String]> {
+        let first = if self.nested { 1 } else { path.len() };
+        (first..=path.len()).map(move |n| &path[..n])
     }
 
     fn opened(&self, path: &[String]) {
         let mut t = self.count.lock().unwrap();
         t.add(1.0);
-        t.at(path).add(1.0);
+        self.levels(path).for_each(|p| t.at(p).add(1.0));
     }
 
     fn closed(&self, path: &[String], bytes_in: u64, bytes_out: u64) {
         let mut t = self.count.lock().unwrap();
         t.add(-1.0);
-        t.at(path).add(-1.0);
+        self.levels(path).for_each(|p| t.at(p).add(-1.0));
         drop(t);
         for (tree, n) in [(&self.bytes_in, bytes_in), (&self.bytes_out, bytes_out)] {
             let mut t = tree.lock().unwrap();
             t.add(n as f64);
-            t.at(path).add(n as f64);
+            self.levels(path).for_each(|p| t.at(p).add(n as f64));
         }
     }
 }
@@ -306,8 +316,8 @@ fn conn_time_buckets() -> Vec<f64> {
 }
 
 thread_local! {
-    static INBOUND: Traffic = Traffic::new("pipy_inbound", &["listen", "peer"]);
-    static OUTBOUND: Traffic = Traffic::new("pipy_outbound", &["protocol", "peer"]);
+    static INBOUND: Traffic = Traffic::new("pipy_inbound", &["listen", "peer"], true);
+    static OUTBOUND: Traffic = Traffic::new("pipy_outbound", &["protocol", "peer"], false);
     static CONN_TIME: (Tree, Vec<f64>) = {
         let buckets = conn_time_buckets();
         let labels = vec!["protocol".to_string(), "peer".to_string()];
@@ -338,8 +348,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn inbound(listen: String) -> Connection {
-        Connection::open(true, [listen, String::new()], 1)
+    /// Under the listener, and under the peer's address below it when given (`peerStats`).
+    pub fn inbound(listen: String, peer: Option<String>) -> Connection {
+        let depth = if peer.is_some() { 2 } else { 1 };
+        Connection::open(true, [listen, peer.unwrap_or_default()], depth)
     }
 
     pub fn outbound(protocol: &str, peer: &str) -> Connection {
