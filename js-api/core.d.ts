@@ -216,6 +216,8 @@ interface ListenOptions {
   idleTimeout?: Duration;
   /** `'udp'`: one session per peer, each datagram one Data (Pipy reads this only in legacy `.listen`). */
   protocol?: 'tcp' | 'udp';
+  /** `pipy_inbound_*` also per peer address under the listener (`{listen="...",peer="10.0.0.2"}`). */
+  peerStats?: boolean;
 }
 
 /**

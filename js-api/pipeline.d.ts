@@ -36,8 +36,10 @@ interface ConnectOptions {
   protocol?: 'tcp' | 'udp' | 'netlink';
   /** With `'netlink'`: the socket's protocol (0 NETLINK_ROUTE, the default). */
   netlinkFamily?: number;
-  /** With `'netlink'`: the socket's own address, `'pid=0;groups=N'` (N: the multicast groups it hears). */
-  bind?: string;
+  /** The local address, `'ip'` or `'ip:port'`, or a function returning it (`undefined`: none). With `'netlink'`: the socket's own address, `'pid=0;groups=N'` (N: the multicast groups it hears). */
+  bind?: string | (() => string | undefined);
+  /** Weir's own: the `bind` address may be one this host does not own (IP_TRANSPARENT, needs CAP_NET_ADMIN), e.g. the client's. */
+  transparent?: boolean;
 }
 
 /** Options of the HTTP encoders. */

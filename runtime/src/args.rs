@@ -256,6 +256,15 @@ impl Options<'_> {
         callable(&v).map(Some).ok_or_else(|| self.error(key, format!("a function is expected, got {}", v.display())))
     }
 
+    /// A string, or a function returning one at traffic time (`connect`'s `bind`).
+    pub fn given_text(&mut self, key: &str) -> JsResult<Option<Given<String>>> {
+        let Some(v) = self.value(key)? else { return Ok(None) };
+        if let Some(f) = callable(&v) {
+            return Ok(Some(Given::Dynamic(f)));
+        }
+        Ok(Some(Given::Fixed(v.to_string(self.ctx)?.to_std_string_escaped())))
+    }
+
     /// `bufferSize`: 0 (the filter's default) when absent.
     pub fn buffer_size(&mut self) -> JsResult<usize> {
         Ok(self.size("bufferSize")?.unwrap_or(0))

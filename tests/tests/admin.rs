@@ -139,3 +139,63 @@ fn a_bad_or_taken_admin_port_stops_the_start() {
     let said = format!("cannot listen on the admin port 127.0.0.1:{port}");
     assert!(weir.stderr().iter().any(|l| l.contains(&said)), "{:?}", weir.stderr());
 }
+
+#[test]
+fn outbound_conn_time_is_a_histogram_per_peer_in_pipys_buckets() {
+    let upstream = echo_server();
+    let (port, admin) = (free_port(), free_port());
+    let script = format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))\n");
+    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
+    weir.wait_listening();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"hi").unwrap();
+        s.read_exact(&mut [0u8; 2]).unwrap();
+    }
+    let peer = format!("protocol=\"TCP\",peer=\"127.0.0.1:{upstream}\"");
+    let text = wait_for_metrics(admin, &format!("pipy_outbound_conn_time_count{{{peer}}} 2"));
+    assert!(text.contains("# TYPE pipy_outbound_conn_time histogram"), "{text}");
+    assert!(text.contains("pipy_outbound_conn_time_count 2"), "{text}");
+    // Pipy's bounds, in milliseconds: floor(1.5^k) for k = 1..20, then Inf.
+    let bounds: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("pipy_outbound_conn_time_bucket{{{peer},le=")))
+        .map(|l| l.split("le=\"").nth(1).unwrap().split('"').next().unwrap().to_string())
+        .collect();
+    let pipys = "1 2 3 5 7 11 17 25 38 57 86 129 194 291 437 656 985 1477 2216 3325 Inf";
+    assert_eq!(bounds.join(" "), pipys, "{text}");
+    assert!(text.contains(&format!("pipy_outbound_conn_time_bucket{{{peer},le=\"Inf\"}} 2")), "{text}");
+}
+
+#[test]
+fn peer_stats_count_inbound_connections_per_peer_address() {
+    let (port, plain, admin) = (free_port(), free_port(), free_port());
+    let script = format!(
+        "pipy.listen('127.0.0.1:{port}', {{ peerStats: true }}, $=>$.serveHTTP(new Message('ok')))\n\
+         pipy.listen('127.0.0.1:{plain}', $=>$.serveHTTP(new Message('ok')))\n"
+    );
+    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
+    weir.wait_listening();
+    let mut held = Vec::new();
+    for (from, to) in [("127.0.0.2", port), ("127.0.0.3", port), ("127.0.0.3", port), ("127.0.0.2", plain)] {
+        held.push(socket_from(from, to));
+    }
+    let listen = format!("listen=\"[127.0.0.1]:{port}/TCP\"");
+    let text = wait_for_metrics(admin, &format!("pipy_inbound_count{{{listen},peer=\"127.0.0.3\"}} 2"));
+    assert!(text.contains(&format!("pipy_inbound_count{{{listen},peer=\"127.0.0.2\"}} 1")), "{text}");
+    assert!(text.contains(&format!("pipy_inbound_count{{{listen}}} 3")), "{text}");
+    let other = format!("listen=\"[127.0.0.1]:{plain}/TCP\"");
+    assert!(text.contains(&format!("pipy_inbound_count{{{other}}} 1")), "{text}");
+    assert!(!text.contains(&format!("{other},peer=")), "{text}");
+    drop(held);
+}
+
+/// A connection to 127.0.0.1:`to` from the address `from`.
+fn socket_from(from: &str, to: u16) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        s.connect(([127, 0, 0, 1], to).into()).await.unwrap().into_std().unwrap()
+    })
+}

@@ -265,10 +265,11 @@ struct Traffic {
     count: Tree,
     bytes_in: Tree,
     bytes_out: Tree,
+    nested: bool,
 }
 
 impl Traffic {
-    fn new(prefix: &str, labels: &[&str]) -> Traffic {
+    fn new(prefix: &str, labels: &[&str], nested: bool) -> Traffic {
         let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
         let tree = |suffix: &str, kind: Kind| {
             // Made before any script metric (runtime_series), so this cannot clash.
@@ -278,37 +279,61 @@ impl Traffic {
             count: tree("count", Kind::Gauge),
             bytes_in: tree("in", Kind::Counter),
             bytes_out: tree("out", Kind::Counter),
+            nested,
         }
+    }
+
+    /// The labelled levels a connection at `path` counts at: every level for inbound ones,
+    /// so a listener with `peerStats` still has its own total as Pipy prints it; only the
+    /// full path for outbound ones.
+    fn levels<'p, 's>(&self, path: &'p [&'s str]) -> impl Iterator<Item = &'p [&'s str]> {
+        let first = if self.nested { 1 } else { path.len() };
+        (first..=path.len()).map(move |n| &path[..n])
     }
 
     fn opened(&self, path: &[&str]) {
         let mut t = self.count.lock().unwrap();
         t.add(1.0);
-        t.at(path).add(1.0);
+        self.levels(path).for_each(|p| t.at(p).add(1.0));
     }
 
     fn closed(&self, path: &[&str], bytes_in: u64, bytes_out: u64) {
         let mut t = self.count.lock().unwrap();
         t.add(-1.0);
-        t.at(path).add(-1.0);
+        self.levels(path).for_each(|p| t.at(p).add(-1.0));
         drop(t);
         for (tree, n) in [(&self.bytes_in, bytes_in), (&self.bytes_out, bytes_out)] {
             let mut t = tree.lock().unwrap();
             t.add(n as f64);
-            t.at(path).add(n as f64);
+            self.levels(path).for_each(|p| t.at(p).add(n as f64));
         }
     }
 }
 
+/// Pipy's bounds for `pipy_outbound_conn_time`, in milliseconds: floor(1.5^k) for k = 1..20,
+/// then infinity.
+fn conn_time_buckets() -> Vec<f64> {
+    let mut bounds: Vec<f64> = (1..=20).map(|k| 1.5f64.powi(k).floor()).collect();
+    bounds.push(f64::INFINITY);
+    bounds
+}
+
 thread_local! {
-    static INBOUND: Traffic = Traffic::new("pipy_inbound", &["listen", "peer"]);
-    static OUTBOUND: Traffic = Traffic::new("pipy_outbound", &["protocol", "peer"]);
+    static INBOUND: Traffic = Traffic::new("pipy_inbound", &["listen", "peer"], true);
+    static OUTBOUND: Traffic = Traffic::new("pipy_outbound", &["protocol", "peer"], false);
+    static CONN_TIME: (Tree, Vec<f64>) = {
+        let buckets = conn_time_buckets();
+        let labels = vec!["protocol".to_string(), "peer".to_string()];
+        let tree = family("pipy_outbound_conn_time", Kind::Histogram(buckets.clone()), labels);
+        (tree.map(|f| f.tree()).unwrap_or_default(), buckets)
+    };
 }
 
 /// Makes the runtime's families, so that they come first and keep their names.
 pub fn runtime_series() {
     INBOUND.with(|_| {});
     OUTBOUND.with(|_| {});
+    CONN_TIME.with(|_| {});
 }
 
 /// A listener's label, as Pipy writes it.
@@ -328,8 +353,10 @@ pub struct Connection<'a> {
 }
 
 impl<'a> Connection<'a> {
-    pub fn inbound(listen: &'a str) -> Connection<'a> {
-        Connection::open(true, [listen, ""], 1)
+    /// Under the listener, and under the peer's address below it when given (`peerStats`).
+    pub fn inbound(listen: &'a str, peer: Option<&'a str>) -> Connection<'a> {
+        let depth = if peer.is_some() { 2 } else { 1 };
+        Connection::open(true, [listen, peer.unwrap_or_default()], depth)
     }
 
     pub fn outbound(protocol: &'a str, peer: &'a str) -> Connection<'a> {
@@ -340,6 +367,17 @@ impl<'a> Connection<'a> {
         let c = Connection { inbound, path, depth, bytes: Default::default() };
         c.traffic(|t, path| t.opened(path));
         c
+    }
+
+    /// How long the upstream connection took to connect, in `pipy_outbound_conn_time`.
+    pub fn connected_in(&self, took: std::time::Duration) {
+        let ms = took.as_secs_f64() * 1000.0;
+        let path = &self.path[..self.depth];
+        let _ = CONN_TIME.try_with(|(tree, buckets)| {
+            let mut t = tree.lock().unwrap();
+            t.observe(buckets, ms);
+            t.at(path).observe(buckets, ms);
+        });
     }
 
     /// Bytes received and sent, as the connection's pump counted them.

@@ -15,7 +15,8 @@ use tokio::task::AbortHandle;
 
 use super::Made;
 use crate::args::Args;
-use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Given, Output, Pass, metrics};
+use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Given, Output, Pass, host, metrics};
+use crate::net::bound::{self, Local};
 use crate::net::duplex::{self, Side};
 use crate::net::outbox::{End, Outbox};
 use crate::net::reader::Ended;
@@ -26,6 +27,10 @@ struct Options {
     retry_delay: Duration,
     connect_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
+    /// `bind`: the local address, or a function returning it (`undefined`: none).
+    bind: Option<Given<Option<String>>>,
+    /// Weir's own: the bind address may be one this host does not own (IP_TRANSPARENT).
+    transparent: bool,
 }
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
@@ -42,6 +47,11 @@ pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
         retry_delay: o.duration("retryDelay")?.unwrap_or_default(),
         connect_timeout: o.timeout("connectTimeout")?.flatten(),
         idle_timeout: o.timeout("idleTimeout")?.unwrap_or(Some(Duration::from_secs(60))),
+        bind: o.given_text("bind")?.map(|g| match g {
+            Given::Fixed(s) => Given::Fixed(Some(s)),
+            Given::Dynamic(f) => Given::Dynamic(f),
+        }),
+        transparent: o.value("transparent")?.is_some_and(|v| v.to_boolean()),
     };
     Ok(Made::Filter(Box::new(Spec { target, options })))
 }
@@ -75,9 +85,9 @@ impl Connect {
         self.outbox = Some(outbox.clone());
         let target = self.target.text(&self.env.context);
         let env = self.env.clone();
-        match target {
-            Ok(target) => {
-                let task = tokio::task::spawn_local(run(target, self.options.clone(), outbox.clone(), env));
+        match target.and_then(|t| Ok((t, self.local()?))) {
+            Ok((target, local)) => {
+                let task = tokio::task::spawn_local(run(target, local, self.options.clone(), outbox.clone(), env));
                 self.task = Some(task.abort_handle());
             }
             Err(e) => {
@@ -86,6 +96,16 @@ impl Connect {
             }
         }
         outbox
+    }
+
+    /// The `bind` address now: a function is asked at the same moment as the target.
+    fn local(&self) -> Result<Option<Local>, String> {
+        let Some(bind) = &self.options.bind else { return Ok(None) };
+        let text = bind.get(&self.env.context, &[], |v| match v.is_undefined() {
+            true => Ok(None),
+            false => host().to_text(&v).map(Some),
+        })?;
+        text.map(|t| Local::parse(&t, self.options.transparent)).transpose()
     }
 }
 
@@ -167,14 +187,27 @@ pub(super) async fn resolve(target: &str) -> Result<Vec<SocketAddr>, &'static st
     if addrs.is_empty() { Err("CannotResolve") } else { Ok(addrs) }
 }
 
-async fn connect_once(target: &str, timeout: Option<Duration>) -> Result<TcpStream, &'static str> {
+async fn connect_once(
+    target: &str,
+    local: Option<&Local>,
+    timeout: Option<Duration>,
+) -> Result<TcpStream, &'static str> {
     let addrs = resolve(target).await?;
     let attempt = async {
         let mut last = "ConnectionRefused";
         for a in addrs {
-            match TcpStream::connect(a).await {
+            let connected = match local {
+                Some(l) => bound::connect(a, l).await,
+                None => TcpStream::connect(a).await,
+            };
+            match connected {
                 Ok(s) => return Ok(s),
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => last = "ConnectionRefused",
+                // A bind that failed says why only here: the codes do not name it.
+                Err(e) if local.is_some() => {
+                    tracing::warn!(target: "outbound", "connect to {target} from {}: {e}", local.map_or(String::new(), |l| l.addr.to_string()));
+                    last = "ConnectionAborted";
+                }
                 Err(_) => last = "ConnectionAborted",
             }
         }
@@ -186,11 +219,12 @@ async fn connect_once(target: &str, timeout: Option<Duration>) -> Result<TcpStre
     }
 }
 
-async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEnv) {
+async fn run(target: String, local: Option<Local>, options: Options, outbox: Rc<Outbox>, env: FilterEnv) {
     let mut retries = 0;
-    let stream = loop {
-        match connect_once(&target, options.connect_timeout).await {
-            Ok(s) => break s,
+    let (stream, took) = loop {
+        let started = std::time::Instant::now();
+        match connect_once(&target, local.as_ref(), options.connect_timeout).await {
+            Ok(s) => break (s, started.elapsed()),
             Err(code) => {
                 if options.retry_count >= 0 && retries >= options.retry_count {
                     tracing::warn!(target: "outbound", "connect to {target}: {code}");
@@ -210,6 +244,7 @@ async fn run(target: String, options: Options, outbox: Rc<Outbox>, env: FilterEn
     let downstream = env.context.downstream.clone();
     let side = Upstream { target: &target, env: &env, outbox: &outbox };
     let counted = metrics::Connection::outbound("TCP", &target);
+    counted.connected_in(took);
     let reads = duplex::run(stream, &env, &outbox, &downstream, idle, &side).await;
     counted.set_bytes(reads.read + reads.spliced, outbox.written());
     tracing::debug!(target: "outbound", "connection to {target} closed: {} bytes read, {} spliced", reads.read, reads.spliced);

@@ -79,6 +79,7 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         max_connections: None,
         idle_timeout: None,
         protocol,
+        peer_stats: false,
     };
     if let Some(o) = options {
         // Pipy reads the protocol only from the second argument; an options object saying
@@ -92,6 +93,7 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
             let n = max.to_number(ctx)?;
             spec.max_connections = Some(listener::max_connections(n));
         }
+        spec.peer_stats = o.get(js_string!("peerStats"), ctx)?.to_boolean();
         let idle = o.get(js_string!("idleTimeout"), ctx)?;
         if !idle.is_undefined() {
             spec.idle_timeout = Some(crate::options::duration(&idle, ctx)?);

@@ -20,6 +20,8 @@ pub struct ListenSpec {
     /// `idleTimeout` as the script gave it, `None` when it said nothing.
     pub idle_timeout: Option<Duration>,
     pub protocol: Transport,
+    /// `peerStats`: the inbound series also per peer address under the listener.
+    pub peer_stats: bool,
 }
 
 /// A TCP connection's idle timeout when the script gives none, as in Pipy.

@@ -1,5 +1,6 @@
 //! Sockets: listeners, inbound connections, the queues that write to sockets, and UDP.
 
+pub mod bound;
 pub mod duplex;
 pub mod inbound;
 pub mod listener;

@@ -21,6 +21,8 @@ pub struct ServeOptions {
     pub idle_timeout: Duration,
     /// The listener as the metrics name it (`[ip]:port/TCP`).
     pub listen_label: String,
+    /// Counts it per peer address too (`peerStats`).
+    pub peer_stats: bool,
 }
 
 /// Serves one accepted connection. A panic while serving it (a bug, but one a peer's bytes or
@@ -67,7 +69,8 @@ async fn connection(
         _ => Vec::new(),
     };
     pipeline.start(&args);
-    let counted = metrics::Connection::inbound(&opts.listen_label);
+    let peer = opts.peer_stats.then(|| remote.ip().to_string());
+    let counted = metrics::Connection::inbound(&opts.listen_label, peer.as_deref());
     let (read, spliced) = crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
     counted.set_bytes(read + spliced, outbox.written());
     drop(closing);
@@ -168,8 +171,11 @@ mod tests {
             let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (accepted, _) = listener.accept().await.unwrap();
             client.write_all(b"hello").await.unwrap();
-            let opts =
-                Rc::new(ServeOptions { idle_timeout: std::time::Duration::from_secs(10), listen_label: String::new() });
+            let opts = Rc::new(ServeOptions {
+                idle_timeout: std::time::Duration::from_secs(10),
+                listen_label: String::new(),
+                peer_stats: false,
+            });
             serve(accepted, Rc::new(layout), Context::root(), opts).await;
         });
         let seen = seen.borrow();

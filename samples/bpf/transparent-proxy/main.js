@@ -7,6 +7,7 @@
 
 import { ipBytes, prefix } from './address.js'
 import { readScope, applyScope, describeScope } from './scope.js'
+import { preflight } from './preflight.js'
 
 var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
 // Weir makes the onward connects as its own user and in its own cgroup, so egress rules
@@ -18,26 +19,17 @@ var DENY = (os.env.DENY || '').split(',').map(s => s.trim()).filter(s => s !== '
 // destination address and uid (see scope.js and README.md); read again when it changes.
 // Empty (the default): all of them, as in the article.
 var SCOPE = os.env.SCOPE || ''
-var CGROUP_ROOT = cgroup2Root()
-var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
+// CLIENT_ADDRESS=1: the upstream connection leaves from the client's address instead of
+// Weir's, so the server sees who connected (bind with IP_TRANSPARENT; a client address this
+// host does not own needs the policy routing in README.md). Default: off, Weir's address.
+var CLIENT_ADDRESS = os.env.CLIENT_ADDRESS === '1'
+// The kernel, cgroup v2, CGROUP and the capabilities, before anything is loaded.
+var CGROUP = preflight(os.env.CGROUP).cgroup
 var IPV6 = loopbackHasIPv6()
 var SOL_IP = 0
 var SOL_IPV6 = 41
 var SO_ORIGINAL_DST = 80
 var IP6T_SO_ORIGINAL_DST = 80
-
-// Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
-// hybrid systems): field 5 of the mountinfo line whose filesystem type is cgroup2.
-function cgroup2Root() {
-  var lines = os.readFile('/proc/self/mountinfo').toString().split('\n')
-  for (var line of lines) {
-    var halves = line.split(' - ')
-    if (halves.length === 2 && halves[1].split(' ')[0] === 'cgroup2') {
-      return line.split(' ')[4]
-    }
-  }
-  throw new Error('no cgroup v2 mount in /proc/self/mountinfo')
-}
 
 function loopbackHasIPv6() {
   var f = '/proc/sys/net/ipv6/conf/lo/disable_ipv6'
@@ -238,6 +230,7 @@ function originalDestination(ib) {
 }
 
 var $target
+var $client
 
 // The client of an inbound connection as text, for the log lines above (only they need it).
 function peer(ib) {
@@ -265,6 +258,7 @@ function proxy($) {
           return new StreamEnd
         }
         $target = dst.target
+        $client = ib.remoteAddress
       }
     )
     .fork().to($=>$
@@ -273,7 +267,7 @@ function proxy($) {
         ({ head }) => println(head.method, head.path, head.headers.host)
       )
     )
-    .connect(() => $target)
+    .connect(() => $target, CLIENT_ADDRESS ? { bind: () => $client, transparent: true } : {})
     .fork().to($=>$
       .decodeHTTPResponse()
       .handleMessageStart(

@@ -175,6 +175,7 @@ fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
                     max_connections: o.max_connections,
                     idle_timeout: o.idle_timeout,
                     protocol: o.protocol,
+                    peer_stats: false,
                 };
                 with_state(|s| {
                     s.listeners.retain(|l| l.addr != o.addr || l.protocol != o.protocol);
