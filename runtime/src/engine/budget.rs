@@ -6,8 +6,12 @@
 //! budget: resuming a little below the limit keeps the readers from flapping).
 //!
 //! Writes never wait here, so the queues always drain by themselves. Readers whose queues
-//! are empty read on (one read each): their bytes may be what releases others (a tunnel's
-//! handshake answer, an HTTP/2 window update).
+//! are empty read on (one small read each, see `net::reader`): their bytes may be what
+//! releases others (a tunnel's handshake answer, an HTTP/2 window update).
+//!
+//! Besides the queues, the budget counts what else grows with traffic (see
+//! [`super::charge`]): each open socket and UDP session, and bodies collected whole, so
+//! that the process's memory past its idle start stays under the budget.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
@@ -48,6 +52,17 @@ impl Budget {
     /// Bytes held in queues now, all threads together.
     pub fn held(&self) -> usize {
         self.held.load(Relaxed)
+    }
+
+    /// Bytes that may still be charged before the budget is reached.
+    pub fn room(&self) -> usize {
+        self.max().saturating_sub(self.held())
+    }
+
+    /// Half the budget is held: bytes that would keep a larger buffer alive are worth a
+    /// copy of their own (see `net::reader`).
+    pub fn pressed(&self) -> bool {
+        self.held() >= self.max() / 2
     }
 
     /// Three quarters of the budget, rounded up: a budget of a byte or two still has a mark

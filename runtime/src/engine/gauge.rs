@@ -207,6 +207,16 @@ impl Gauge {
         }
     }
 
+    /// Whether [`Gauge::wait`] would wait now: a reader woken by its socket asks again
+    /// before it reads, since the queues may have filled (or the budget run out) while it
+    /// waited for input, and a thousand readers each reading past the budget is what the
+    /// budget is for.
+    pub fn paused(&self) -> bool {
+        self.over()
+            || self.full_parent().is_some()
+            || (BUDGET.over() && (self.queued.get() > 0 || self.holding_parent().is_some()))
+    }
+
     /// The first parent whose queue holds bytes.
     fn holding_parent(&self) -> Option<Rc<Gauge>> {
         let mut next = self.parent.borrow().clone();

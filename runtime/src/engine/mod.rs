@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod busy;
+pub mod charge;
 pub mod context;
 pub mod event;
 pub mod gauge;

@@ -3,9 +3,9 @@
 //! forms: the bodies alone).
 
 use boa_engine::JsResult;
-use bytes::BytesMut;
 
 use crate::args::Args;
+use crate::engine::charge::Collected;
 use crate::engine::{Event, Head, Host, Value};
 
 /// Splits the arguments of a `*Message` filter into its main argument and its size limit.
@@ -101,7 +101,7 @@ pub struct Selector {
     /// `MessageEnd` does (`handleMessage`, `branchMessage`).
     stream_end_completes: bool,
     started: bool,
-    message: Option<(Head, BytesMut)>,
+    message: Option<(Head, Collected)>,
     /// The most body bytes a whole message may have.
     limit: usize,
 }
@@ -120,7 +120,7 @@ impl Selector {
             | (Select::StreamEnd, Event::StreamEnd(_)) => Pick::Chosen,
             (Select::StreamStart, _) if !std::mem::replace(&mut self.started, true) => Pick::Chosen,
             (Select::Message, Event::MessageStart(h)) => {
-                self.message = Some((h.clone(), BytesMut::new()));
+                self.message = Some((h.clone(), Collected::default()));
                 Pick::Collected
             }
             (Select::Message, Event::Data(d)) if self.message.is_some() => {
@@ -152,7 +152,7 @@ impl Selector {
     fn body(&mut self, evt: &Event) -> Pick {
         match evt {
             Event::MessageStart(_) => {
-                self.message = Some((Head::None, BytesMut::new()));
+                self.message = Some((Head::None, Collected::default()));
                 Pick::Other
             }
             Event::Data(d) => match &mut self.message {
@@ -189,7 +189,7 @@ impl Selector {
         if self.select != Select::Message {
             return host.event_value(evt);
         }
-        let (head, body) = self.message.take().unwrap_or((Head::None, BytesMut::new()));
+        let (head, body) = self.message.take().unwrap_or((Head::None, Collected::default()));
         let tail = match evt {
             Event::MessageEnd(t) => t.clone(),
             _ => Value::undefined(),

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use super::outbox::{End, Outbox, idle};
 use super::reader::{Ended, ReadTarget, Reader};
 use crate::engine::Gauge;
+use crate::engine::charge::{self, Charge};
 
 /// What one kind of connection does as its halves end.
 pub trait Side {
@@ -37,6 +38,8 @@ pub async fn run(
     idle_timeout: Duration,
     side: &impl Side,
 ) -> Reader {
+    // What the socket keeps besides its queues counts in the buffer budget while it is open.
+    let _kept = Charge::new(charge::SOCKET);
     let (r, w) = stream.into_split();
     let last_activity = Cell::new(tokio::time::Instant::now());
     let mut reads = Reader::default();

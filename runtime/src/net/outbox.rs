@@ -233,6 +233,8 @@ impl Outbox {
             }
         }
         let mut first = 0;
+        // The length of the front chunk as it came, for how much of it is written.
+        let mut front_len = batch.first().map_or(0, Bytes::len);
         while first < batch.len() {
             w.writable().await?;
             let slices: Vec<IoSlice<'_>> = batch[first..].iter().map(|b| IoSlice::new(b)).collect();
@@ -241,10 +243,22 @@ impl Outbox {
                     self.sent(n);
                     while first < batch.len() && n >= batch[first].len() {
                         n -= batch[first].len();
+                        // Written: its buffer goes now, not once the whole batch is out.
+                        batch[first] = Bytes::new();
                         first += 1;
+                        front_len = batch.get(first).map_or(0, Bytes::len);
                     }
                     if n > 0 {
-                        let _ = batch[first].split_to(n);
+                        let rest = &mut batch[first];
+                        let _ = rest.split_to(n);
+                        // The rest of a chunk keeps its whole buffer alive while the queue
+                        // counts only the rest: once over half of it is written, the rest
+                        // is copied out (at most the chunk's length copied in all), so a
+                        // slow socket's queue holds at most twice what it counts.
+                        if rest.len() * 2 < front_len {
+                            *rest = Bytes::copy_from_slice(rest);
+                            front_len = rest.len();
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

@@ -11,6 +11,8 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use super::outbox::{Outbox, idle};
+use crate::engine::budget::BUDGET;
+use crate::engine::charge::READ_ON;
 use crate::engine::{Event, FilterEnv, Gauge, Pass, Pipeline};
 
 /// What reads feed: a pipeline (an accepted connection) or the filters after a `connect`.
@@ -117,7 +119,7 @@ impl Reader {
                 // Waiting for the queue to drain is inside the race with the idle timeout: a
                 // queue that never drains does not hold the connection for ever.
                 paused_on.wait().await;
-                let step = self.step(socket, target).await;
+                let step = self.step(socket, target, paused_on).await;
                 last_read.set(tokio::time::Instant::now());
                 match step {
                     Step::More => {}
@@ -135,7 +137,7 @@ impl Reader {
 
     /// Waits for input and hands it on: spliced where the target allows, else read (with
     /// no buffer held while waiting) and sent as `Data`.
-    async fn step(&mut self, socket: &TcpStream, target: &dyn ReadTarget) -> Step {
+    async fn step(&mut self, socket: &TcpStream, target: &dyn ReadTarget, paused_on: &Gauge) -> Step {
         let worth = |n: u64, bulk: bool| (n == u64::MAX && bulk) || (n != u64::MAX && n >= SPLICE_MIN);
         // Bytes for a socket whose pipe still holds the last ones wait for it, rather than
         // come through user space behind them.
@@ -147,6 +149,11 @@ impl Reader {
         }
         if let Err(e) = socket.readable().await {
             return fail(e, target);
+        }
+        // The queues may have filled while this reader waited for input: it waits again
+        // (the readiness stays for the read after).
+        if paused_on.paused() {
+            return Step::More;
         }
         let bulk = self.bulk;
         let spliced = socket.try_io(Interest::READABLE, || match target.pass() {
@@ -174,7 +181,9 @@ impl Reader {
             Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
             Err(e) => return fail(e, target),
         }
-        let mut buf = BytesMut::with_capacity(self.size);
+        // A reader whose queues are empty reads on past the budget (see `Gauge::wait`):
+        // its read is small then, and never larger than what is left of the budget.
+        let mut buf = BytesMut::with_capacity(BUDGET.room().clamp(READ_ON, self.size));
         let room = buf.capacity();
         match socket.try_read_buf(&mut buf) {
             Ok(0) => {
@@ -191,8 +200,10 @@ impl Reader {
                 self.size = if full { (self.size * 4).min(MAX_READ) } else { self.size.min(n.max(MIN_READ)) };
                 // Bytes keep their whole buffer alive while they wait in a queue, which
                 // counts them by length: a read that used under half its buffer is copied
-                // out, so a queue (and the buffer budget) holds about what it counts.
-                let data = if n < room / 2 { Bytes::copy_from_slice(&buf) } else { buf.freeze() };
+                // out, so a queue holds at most twice what it counts; past half the budget
+                // any read short of its buffer is, so the process holds what it counts.
+                let exact = n < room / 2 || (n < room && BUDGET.pressed());
+                let data = if exact { Bytes::copy_from_slice(&buf) } else { buf.freeze() };
                 target.input(Event::Data(data));
                 Step::More
             }

@@ -19,6 +19,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::engine::charge::{self, Charge};
 use crate::engine::{Event, EventSink};
 
 /// The largest UDP payload.
@@ -148,6 +149,8 @@ pub type Session = Box<dyn Fn(Event)>;
 struct Entry {
     link: Rc<PeerLink>,
     session: Session,
+    /// What the session keeps counts in the buffer budget while it lives.
+    _kept: Charge,
 }
 
 type Peers = Rc<RefCell<HashMap<SocketAddr, Rc<Entry>>>>;
@@ -242,7 +245,7 @@ where
                 if link.ended.get() {
                     continue;
                 }
-                let entry = Rc::new(Entry { link: link.clone(), session });
+                let entry = Rc::new(Entry { link: link.clone(), session, _kept: Charge::new(charge::SOCKET) });
                 peers.borrow_mut().insert(from, entry.clone());
                 tokio::task::spawn_local(watch(link, peers.clone(), options.idle));
                 entry
