@@ -6,6 +6,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use weir_tests::tproxy::wait_until;
 use weir_tests::*;
 
 fn connect(port: u16) -> TcpStream {
@@ -139,6 +140,23 @@ fn eval_prints_the_value_and_argv_reaches_the_script() {
     let mut weir = Weir::start("println(pipy.argv.slice(1).join(','))", &["--", "a", "b"]);
     assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0));
     assert_eq!(weir.stdout(), ["a,b"]);
+}
+
+/// As in Pipy's sample READMEs: `pipy -e "pipy().listen(9000).serveHTTP(...)"` is a server.
+#[test]
+fn eval_of_a_configuration_serves_it() {
+    let port = free_port();
+    let expr = format!("pipy().listen({port}).serveHTTP(() => new Message('from -e\\n'))");
+    let mut child = std::process::Command::new(weir_bin())
+        .args(["-e", &expr])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let served = wait_until(Duration::from_secs(10), || curl(&[&format!("http://127.0.0.1:{port}/")]).1 == "from -e\n");
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(served, "no answer; stdout: {:?}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]

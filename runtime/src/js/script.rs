@@ -94,7 +94,7 @@ pub fn evaluate(script: &Script, ctx: &mut Context, print_result: bool) -> Resul
         Err(Ok(e)) => {
             return Err(super::script_error::format(&name, &e, script.wrapped, script.source.lines().count()));
         }
-        Ok(v) if print_result && !v.is_undefined() => {
+        Ok(v) if print_result && !v.is_undefined() && !super::configuration::is_configuration(&v) => {
             let text = match v.as_string() {
                 Some(s) => s.to_std_string_escaped(),
                 None => super::print::format_args(&[v], ctx).unwrap_or_default(),

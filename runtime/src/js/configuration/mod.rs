@@ -33,7 +33,7 @@ use super::{function, type_error};
 use crate::engine::{Layout, Registry, SubRef};
 use crate::filters::{self, Made};
 use crate::net::listener::{self, Transport};
-pub use top::{apply, check_imports, pipelines, pipy, register};
+pub use top::{apply, check_imports, is_configuration, pipelines, pipy, register};
 
 thread_local! {
     /// The registry of the configuration made last: pipeline names in the script refer to it.

@@ -145,6 +145,12 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
 
 /// Puts a configuration that is the script's value into effect: its listeners go to the
 /// worker, its tasks start once the worker runs. Other values are left alone.
+/// Whether a script's value is a configuration (`pipy()...`), which is put into effect, not
+/// printed, even for `-e`: `weir -e "pipy().listen(8080).serveHTTP(...)"` serves, as in Pipy.
+pub fn is_configuration(value: &JsValue) -> bool {
+    value.as_object().is_some_and(|o| o.is::<Configuration>())
+}
+
 pub fn apply(value: &JsValue) -> Result<(), String> {
     install(value).map(|_| ())
 }
