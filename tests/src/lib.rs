@@ -386,10 +386,10 @@ pub fn spawn_or_run(f: impl FnOnce() + Send + 'static) {
             f()
         }
     });
-    if spawned.is_err() {
-        if let Some(f) = f.lock().unwrap().take() {
-            f()
-        }
+    if spawned.is_err()
+        && let Some(f) = f.lock().unwrap().take()
+    {
+        f()
     }
 }
 
