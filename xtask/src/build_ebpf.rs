@@ -15,6 +15,8 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("runtime-ebpf/load-balancer.c", "samples/bpf/load-balancer/load-balancer.o"),
     // Not a sample: the `.text` program runtime/src/bpf/text.rs is tested with.
     ("runtime-ebpf/text-program.c", "runtime/src/bpf/testdata/text-program.o"),
+    // Not a sample: the `.text` cgroup program with per-CPU maps tests/tests/bpf_attach.rs runs.
+    ("runtime-ebpf/cgroup-counter.c", "runtime/src/bpf/testdata/cgroup-counter.o"),
 ];
 
 const APT_HINT: &str = "install them with: apt-get install -y clang libbpf-dev linux-libc-dev";

@@ -5,7 +5,7 @@
 //! second attach of the same program to the same cgroup only counts a reference. Nothing is
 //! ever unloaded, so program and map fds stay valid for the life of the process.
 //!
-//! Programs are attached to cgroups with bpf links. The kernel drops a link when its fd is
+//! Programs are attached (to cgroups, maps, namespaces) with bpf links. The kernel drops a link when its fd is
 //! closed, so those attachments go away with the process however it ends. What a script
 //! pins itself (`bpf.pin`, e.g. for `ip` or `tc` to attach) stays until it removes the pin.
 //!
@@ -32,7 +32,7 @@ use aya::programs::{Program, ProgramError};
 use aya::{Ebpf, EbpfLoader};
 use object::{Object as _, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 
-pub use attach::{attach, detach};
+pub use attach::{Target, attach, detach};
 pub use kinds::{attach_type_by_name, prog_type_by_name};
 pub use maps::{MapDef, MapHandle};
 pub use sys::pin;
@@ -128,13 +128,13 @@ pub struct Object {
     inner: Mutex<Inner>,
 }
 
-type LinkKey = (u32, u32, u64, u64);
+type LinkKey = (u32, u32, attach::TargetKey);
 
 struct Registry {
     objects: Vec<(Vec<u8>, Arc<Object>)>,
-    /// Live cgroup attachments by (attach type, program id, cgroup dev, cgroup inode):
-    /// reference count and the owned link, whose drop detaches it.
-    links: HashMap<LinkKey, (usize, Box<dyn Send>)>,
+    /// Live attachments by (attach type, program id, target): reference count and the
+    /// link, whose close detaches it.
+    links: HashMap<LinkKey, (usize, OwnedFd)>,
     /// The fds `bpf.get` handed out, open for the life of the process as in Pipy.
     gotten: Vec<OwnedFd>,
 }

@@ -1,0 +1,144 @@
+//! `bpf.attach`/`bpf.detach` of a program loaded from `.text` (as Pipy's transparent-proxy
+//! sample loads its three), and per-CPU maps, on the real kernel. The program
+//! (runtime-ebpf/cgroup-counter.c) counts the connects of a child cgroup made by the test, per
+//! CPU, and redirects one port to another; curl runs inside that cgroup pinned to each CPU in
+//! turn, and the script reads the counts back. Weir itself runs outside the cgroup, so its
+//! own connects are neither redirected nor counted. Skips (loudly) when not root or when
+//! cgroup v2 or bpf() is unavailable.
+
+use std::time::Duration;
+
+use weir_tests::cgroup::TestCgroup;
+use weir_tests::tproxy::{curl_in, run_in, wait_until};
+use weir_tests::*;
+
+const SCRIPT: &str = r#"
+var obj = bpf.object(pipy.load('cgroup-counter.o'))
+var prog = obj.programs.find(p => p.name === 'count_connect4')
+  .load('BPF_PROG_TYPE_CGROUP_SOCK_ADDR', 'BPF_CGROUP_INET4_CONNECT')
+var map = name => obj.maps.find(m => m.name === name)
+var CGROUP = os.env.CGROUP
+
+map('config').update({ i: 0 }, { from_port: +os.env.FROM_PORT, to_port: +os.env.TO_PORT })
+// One value per CPU, and one value for every CPU.
+var cpus = map('total').lookup({ i: 0 }).length
+map('total').update({ i: 0 }, Array.from({ length: cpus }, (_, c) => ({ i: 1000 * (c + 1) })))
+map('by_uid').update({ i: 4242 }, { i: 7 })
+try {
+  map('total').update({ i: 0 }, [])
+} catch (e) {
+  println('refused:', e.message)
+}
+
+bpf.attach('BPF_CGROUP_INET4_CONNECT', prog.fd, CGROUP)
+pipy.exit(() => bpf.detach('BPF_CGROUP_INET4_CONNECT', prog.fd, CGROUP))
+println('attached', prog.size, cpus)
+
+var big = (k, v) => typeof v === 'bigint' ? Number(v) : v
+pipy.listen(+os.env.PORT, $=>$
+  .serveHTTP(() => new Message(JSON.stringify({
+    total: map('total').lookup({ i: 0 }),
+    byPort: map('by_port').entries(),
+    byUid: map('by_uid').entries(),
+  }, big)))
+)
+"#;
+
+/// The number of possible CPUs (a per-CPU map's value count) and the online ones.
+fn cpus() -> (usize, Vec<usize>) {
+    let read = |f: &str| std::fs::read_to_string(format!("/sys/devices/system/cpu/{f}")).unwrap();
+    let list = |s: String| -> Vec<usize> {
+        let mut out = Vec::new();
+        for part in s.trim().split(',') {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            out.extend(a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap());
+        }
+        out
+    };
+    (list(read("possible")).last().unwrap() + 1, list(read("online")))
+}
+
+/// weir running SCRIPT on `cg`, sending connects to `from` to `to`; its HTTP port.
+fn start(cg: &TestCgroup, from: u16, to: u16) -> (Weir, u16) {
+    let dir = TempDir::new();
+    let object = workspace().join("runtime/src/bpf/testdata/cgroup-counter.o");
+    std::fs::copy(&object, dir.0.join("cgroup-counter.o")).unwrap();
+    std::fs::write(dir.0.join("main.js"), SCRIPT).unwrap();
+    let port = free_port();
+    let path = dir.0.join("main.js");
+    let mut weir = Weir::run_file(&path, &[], dir, |c| {
+        c.env("CGROUP", &cg.path)
+            .env("FROM_PORT", from.to_string())
+            .env("TO_PORT", to.to_string())
+            .env("PORT", port.to_string())
+    });
+    weir.wait_listening();
+    (weir, port)
+}
+
+fn get(v: &serde_json::Value, path: &[&str]) -> serde_json::Value {
+    path.iter().fold(v.clone(), |v, k| v[*k].clone())
+}
+
+#[test]
+fn a_text_program_attaches_to_a_cgroup_counts_per_cpu_and_sigint_detaches() {
+    require_ebpf!("a_text_program_attaches_to_a_cgroup_counts_per_cpu_and_sigint_detaches");
+    let cg = TestCgroup::create();
+    let (a, b) = (HttpServer::ok("A\n"), HttpServer::ok("B\n"));
+    let (mut weir, port) = start(&cg, a.port, b.port);
+    let lines = weir.wait_stdout_lines(2, Duration::from_secs(10));
+    let (possible, online) = cpus();
+    assert!(lines[0].starts_with("refused: Map.update: value: a per-CPU map takes"), "{lines:?}");
+    assert!(lines[1].starts_with("attached ") && lines[1].ends_with(&format!(" {possible}")), "{lines:?}");
+    assert_eq!(cg.attached().len(), 1, "{:?}", cg.attached());
+
+    // CPU c makes c + 2 connects to A, each sent to B by the program.
+    let target = format!("http://127.0.0.1:{}/", a.port);
+    for &c in &online {
+        for _ in 0..c + 2 {
+            let out = run_in(&cg, "taskset", &["-c", &c.to_string(), "curl", "-sS", "--max-time", "10", &target]);
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "B\n", "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let (code, body, err) = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(code, 0, "{err}");
+    let counts: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let total = counts["total"].as_array().unwrap();
+    assert_eq!(total.len(), possible, "one value per possible CPU: {counts}");
+    let by_port = counts["byPort"].as_array().unwrap();
+    let a_counts = &by_port.iter().find(|e| e[0]["i"] == a.port).unwrap_or_else(|| panic!("{counts}"))[1];
+    for &c in &online {
+        let made = (c + 2) as u64;
+        assert_eq!(get(&total[c], &["i"]), 1000 * (c as u64 + 1) + made, "CPU {c}: {counts}");
+        assert_eq!(get(&a_counts[c], &["connects"]), made, "CPU {c}: {counts}");
+        assert_eq!(get(&a_counts[c], &["redirected"]), made, "CPU {c}: {counts}");
+    }
+    let by_uid = counts["byUid"].as_array().unwrap();
+    let set = by_uid.iter().find(|e| e[0]["i"] == 4242).unwrap_or_else(|| panic!("{counts}"));
+    assert!(set[1].as_array().unwrap().iter().all(|v| v["i"] == 7), "one value for every CPU: {counts}");
+
+    weir.signal(libc::SIGINT);
+    assert!(weir.wait_exit(Duration::from_secs(10)).is_some(), "weir did not stop on SIGINT");
+    assert!(cg.attached().is_empty(), "still attached after SIGINT: {:?}", cg.attached());
+    let (code, body, err) = curl_in(&cg, &[&target]);
+    assert_eq!((code, body.as_str()), (0, "A\n"), "direct connect after exit: {err}");
+}
+
+#[test]
+fn kill_9_leaves_the_text_program_attached_nowhere() {
+    require_ebpf!("kill_9_leaves_the_text_program_attached_nowhere");
+    let cg = TestCgroup::create();
+    let (a, b) = (HttpServer::ok("A\n"), HttpServer::ok("B\n"));
+    let (mut weir, _) = start(&cg, a.port, b.port);
+    weir.wait_stdout_lines(2, Duration::from_secs(10));
+    assert_eq!(cg.attached().len(), 1, "{:?}", cg.attached());
+    weir.signal(libc::SIGKILL);
+    weir.wait_exit(Duration::from_secs(5));
+    assert!(
+        wait_until(Duration::from_secs(3), || cg.attached().is_empty()),
+        "attached after kill -9: {:?}",
+        cg.attached()
+    );
+    let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", a.port)]);
+    assert_eq!((code, body.as_str()), (0, "A\n"), "{err}");
+}
