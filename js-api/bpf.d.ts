@@ -59,6 +59,8 @@ declare namespace bpf {
   interface Program {
     /** Its function name. */
     readonly name: string;
+    /** Number of instructions in the object file. */
+    readonly size: number;
     /** 0 until loaded. */
     readonly fd: number;
     /** Kernel program id, 0 until loaded. */
@@ -105,7 +107,23 @@ declare namespace bpf {
     keys(): any[];
     /** Every `[key, value]`, decoded; per-CPU values as in `lookup`. */
     entries(): [any, any][];
+    /** Returns the map, which exists since the object was loaded. */
+    create(): Map;
   }
+
+  /** What `bpf.Program.list()` tells of each program in the kernel. */
+  interface ProgramInfo {
+    readonly name: string;
+    readonly id: number;
+    /** BPF_PROG_TYPE_* number. */
+    readonly type: number;
+  }
+
+  /** Programs in the kernel. */
+  const Program: {
+    /** Every program in the kernel (Pipy's returns null). */
+    list(): ProgramInfo[];
+  };
 
   /** What `bpf.Map.list()` tells of each map in the kernel. */
   interface MapInfo {

@@ -33,6 +33,8 @@ try {
 bpf.attach('BPF_CGROUP_INET4_CONNECT', prog.fd, CGROUP)
 pipy.exit(() => bpf.detach('BPF_CGROUP_INET4_CONNECT', prog.fd, CGROUP))
 println('attached', prog.size, cpus)
+var listed = bpf.Program.list().find(p => p.id === prog.id)
+println('listed', listed.name, listed.type, map('config').create() === map('config'))
 
 var big = (k, v) => typeof v === 'bigint' ? Number(v) : v
 pipy.listen(+os.env.PORT, $=>$
@@ -86,8 +88,11 @@ fn a_text_program_attaches_to_a_cgroup_counts_per_cpu_and_sigint_detaches() {
     let cg = TestCgroup::create();
     let (a, b) = (HttpServer::ok("A\n"), HttpServer::ok("B\n"));
     let (mut weir, port) = start(&cg, a.port, b.port);
-    let lines = weir.wait_stdout_lines(2, Duration::from_secs(10));
+    let lines = weir.wait_stdout_lines(3, Duration::from_secs(10));
     let (possible, online) = cpus();
+    // bpf.Program.list() has the loaded program (type 18: CGROUP_SOCK_ADDR); Map.create()
+    // returns the map itself.
+    assert_eq!(lines[2], "listed count_connect4 18 true", "{lines:?}");
     assert!(lines[0].starts_with("refused: Map.update: value: a per-CPU map takes"), "{lines:?}");
     assert!(lines[1].starts_with("attached ") && lines[1].ends_with(&format!(" {possible}")), "{lines:?}");
     assert_eq!(cg.attached().len(), 1, "{:?}", cg.attached());
@@ -130,7 +135,7 @@ fn kill_9_leaves_the_text_program_attached_nowhere() {
     let cg = TestCgroup::create();
     let (a, b) = (HttpServer::ok("A\n"), HttpServer::ok("B\n"));
     let (mut weir, _) = start(&cg, a.port, b.port);
-    weir.wait_stdout_lines(2, Duration::from_secs(10));
+    weir.wait_stdout_lines(3, Duration::from_secs(10));
     assert_eq!(cg.attached().len(), 1, "{:?}", cg.attached());
     weir.signal(libc::SIGKILL);
     weir.wait_exit(Duration::from_secs(5));

@@ -72,8 +72,10 @@ fn program_object(obj: &Arc<Object>, name: &str, ctx: &mut Context) -> JsValue {
         o.load(n, prog_type, attach_type).map_err(error)?;
         Ok(this.clone())
     });
+    let size = obj.programs.iter().find(|p| p.name == name).map_or(0, |p| p.size);
     ObjectInitializer::new(ctx)
         .property(js_string!("name"), JsString::from(name), READ_ONLY)
+        .property(js_string!("size"), size, READ_ONLY)
         .accessor(js_string!("fd"), Some(fd), None, READ_ONLY)
         .accessor(js_string!("id"), Some(id), None, READ_ONLY)
         .property(js_string!("load"), load, Attribute::empty())
@@ -157,6 +159,9 @@ pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsVal
     let delete = function(ctx, state(), map_delete);
     let keys = function(ctx, state(), map_keys);
     let entries = function(ctx, state(), map_entries);
+    // Pipy creates an object's maps when a program using them loads, or on `create()`; here
+    // the object's opening created them all, so `create()` only returns the map.
+    let create = function(ctx, (), |_, this, _, _| Ok(this.clone()));
 
     Ok(ObjectInitializer::new(ctx)
         .property(js_string!("name"), JsString::from(m.def.name.as_str()), READ_ONLY)
@@ -174,6 +179,7 @@ pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsVal
         .property(js_string!("delete"), delete, Attribute::empty())
         .property(js_string!("keys"), keys, Attribute::empty())
         .property(js_string!("entries"), entries, Attribute::empty())
+        .property(js_string!("create"), create, Attribute::empty())
         .build()
         .into())
 }
@@ -354,8 +360,10 @@ fn pid_namespace(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     let map = super::bpf_map::namespace(ctx);
+    let program = super::bpf_map::program_namespace(ctx);
     let ns = ObjectInitializer::new(ctx)
         .property(js_string!("Map"), map, Attribute::WRITABLE | Attribute::CONFIGURABLE)
+        .property(js_string!("Program"), program, Attribute::WRITABLE | Attribute::CONFIGURABLE)
         .function(NativeFunction::from_fn_ptr(object), js_string!("object"), 1)
         .function(NativeFunction::from_fn_ptr(pin), js_string!("pin"), 2)
         .function(NativeFunction::from_fn_ptr(get), js_string!("get"), 1)
