@@ -63,7 +63,7 @@ fn cpus() -> (usize, Vec<usize>) {
 /// weir running SCRIPT on `cg`, sending connects to `from` to `to`; its HTTP port.
 fn start(cg: &TestCgroup, from: u16, to: u16) -> (Weir, u16) {
     let dir = TempDir::new();
-    let object = workspace().join("runtime/src/bpf/testdata/cgroup-counter.o");
+    let object = workspace().join("tests/bpf/cgroup-counter.o");
     std::fs::copy(&object, dir.0.join("cgroup-counter.o")).unwrap();
     std::fs::write(dir.0.join("main.js"), SCRIPT).unwrap();
     let port = free_port();
@@ -146,4 +146,82 @@ fn kill_9_leaves_the_text_program_attached_nowhere() {
     );
     let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", a.port)]);
     assert_eq!((code, body.as_str()), (0, "A\n"), "{err}");
+}
+
+const TARGETS: &str = r#"
+var obj = bpf.object(pipy.load('attach-targets.o'))
+var dissect = obj.programs.find(p => p.name === 'dissect').load('BPF_PROG_TYPE_FLOW_DISSECTOR')
+var msg = obj.programs.find(p => p.name === 'msg_pass').load('BPF_PROG_TYPE_SK_MSG')
+var socks = obj.maps.find(m => m.name === 'socks')
+
+// No target: the network namespace Weir runs in. A number: an fd, here the sockmap's.
+bpf.attach('BPF_FLOW_DISSECTOR', dissect.fd)
+bpf.attach('BPF_SK_MSG_VERDICT', msg.fd, socks.fd)
+pipy.exit(() => {
+  bpf.detach('BPF_FLOW_DISSECTOR', dissect.fd)
+  bpf.detach('BPF_SK_MSG_VERDICT', msg.fd, socks.fd)
+})
+println('attached', dissect.id, msg.id)
+pipy.listen(+os.env.PORT, $=>$.serveHTTP(new Message('up')))
+"#;
+
+/// A network namespace made for the test, with lo up; deleted when dropped.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!("wba{}", std::process::id());
+        let ok = |args: &[&str]| assert!(std::process::Command::new("ip").args(args).status().unwrap().success());
+        ok(&["netns", "add", &name]);
+        let ns = Netns(name);
+        ok(&["-n", &ns.0, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn bpftool(&self, args: &[&str]) -> String {
+        let out =
+            std::process::Command::new("ip").args(["netns", "exec", &self.0, "bpftool"]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// The ids of the programs `bpftool link` lists links for.
+fn linked_programs() -> Vec<String> {
+    let out = std::process::Command::new("bpftool").args(["link", "show"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.windows(2).filter(|w| w[0] == "prog").map(|w| w[1].to_string()).collect()
+}
+
+#[test]
+fn programs_attach_to_weirs_own_network_namespace_and_to_a_sockmap_fd() {
+    require_ebpf!("programs_attach_to_weirs_own_network_namespace_and_to_a_sockmap_fd");
+    let ns = Netns::new();
+    let dir = TempDir::new();
+    std::fs::copy(workspace().join("tests/bpf/attach-targets.o"), dir.0.join("attach-targets.o")).unwrap();
+    std::fs::write(dir.0.join("main.js"), TARGETS).unwrap();
+    let path = dir.0.join("main.js");
+    let wrapper = ["ip", "netns", "exec", ns.0.as_str()];
+    let mut weir = Weir::run_wrapped(&wrapper, &path, &[], dir, |c| c.env("PORT", free_port().to_string()));
+    weir.wait_listening();
+    let line = weir.wait_stdout_lines(1, Duration::from_secs(10))[0].clone();
+    let ids: Vec<String> = line.split_whitespace().skip(1).map(String::from).collect();
+    assert_eq!(ids.len(), 2, "{line}");
+    let net = ns.bpftool(&["net"]);
+    assert!(net.contains(&format!("id {}", ids[0])), "no flow dissector in the namespace: {net}");
+    let linked = linked_programs();
+    assert!(ids.iter().all(|id| linked.contains(id)), "links {linked:?}, programs {ids:?}");
+
+    weir.signal(libc::SIGINT);
+    assert!(weir.wait_exit(Duration::from_secs(10)).is_some(), "weir did not stop on SIGINT");
+    let net = ns.bpftool(&["net"]);
+    assert!(!net.contains(&format!("id {}", ids[0])), "flow dissector left after SIGINT: {net}");
+    let linked = linked_programs();
+    assert!(!ids.iter().any(|id| linked.contains(id)), "links left after SIGINT {linked:?}, programs {ids:?}");
 }
