@@ -48,7 +48,7 @@ declare class CUnion {
   reflect(): { [name: string]: CFieldInfo };
 }
 
-/** Loads eBPF objects, fills their maps and attaches their programs to cgroups (Linux, root). */
+/** Loads eBPF objects, fills their maps and attaches their programs (Linux, root). */
 declare namespace bpf {
   /** `'BPF_PROG_TYPE_*'` name or its number. */
   type ProgramType = string | number;
@@ -59,6 +59,8 @@ declare namespace bpf {
   interface Program {
     /** Its function name. */
     readonly name: string;
+    /** Number of instructions in the object file. */
+    readonly size: number;
     /** 0 until loaded. */
     readonly fd: number;
     /** Kernel program id, 0 until loaded. */
@@ -92,17 +94,36 @@ declare namespace bpf {
     readonly keyType: CStruct | CUnion | null;
     /** From BTF, like `keyType`. */
     readonly valueType: CStruct | CUnion | null;
-    /** Inserts or replaces an entry (keys and values: objects encoded with the BTF types, or raw Data). */
+    /**
+     * Inserts or replaces an entry (keys and values: objects encoded with the BTF types, or raw
+     * Data). A per-CPU map takes an array with a value per possible CPU, or one value for all.
+     */
     update(key: object | Data | null, value: object | Data | null): void;
-    /** Throws when the key is missing. */
+    /** Throws when the key is missing. A per-CPU map gives an array, a value per possible CPU. */
     lookup(key: object | Data | null): any;
     /** Throws when the key is missing. */
     delete(key: object | Data | null): void;
     /** Every key, decoded. */
     keys(): any[];
-    /** Every `[key, value]`, decoded. */
+    /** Every `[key, value]`, decoded; per-CPU values as in `lookup`. */
     entries(): [any, any][];
+    /** Returns the map, which exists since the object was loaded. */
+    create(): Map;
   }
+
+  /** What `bpf.Program.list()` tells of each program in the kernel. */
+  interface ProgramInfo {
+    readonly name: string;
+    readonly id: number;
+    /** BPF_PROG_TYPE_* number. */
+    readonly type: number;
+  }
+
+  /** Programs in the kernel. */
+  const Program: {
+    /** Every program in the kernel (Pipy's returns null). */
+    list(): ProgramInfo[];
+  };
 
   /** What `bpf.Map.list()` tells of each map in the kernel. */
   interface MapInfo {
@@ -140,11 +161,14 @@ declare namespace bpf {
   /** An fd for what is pinned at `pathname`, open for the life of the process. */
   function get(pathname: string): number;
 
-  /** Attaches a loaded program to a cgroup v2 directory with a bpf link. */
-  function attach(attachType: AttachType, programFd: number, cgroupPath: string): void;
+  /**
+   * Attaches a program with a bpf link to a cgroup v2 directory (a path), to an fd (e.g. a
+   * sockmap), or with no target to Weir's own network namespace.
+   */
+  function attach(attachType: AttachType, programFd: number, target?: string | number): void;
 
   /** Drops one reference to an attachment; the last one detaches it. */
-  function detach(attachType: AttachType, programFd: number, cgroupPath: string): void;
+  function detach(attachType: AttachType, programFd: number, target?: string | number): void;
 
   /** Cgroup id of a cgroup v2 directory, `0n` if it is not one. */
   function cgroup(path: string): bigint;

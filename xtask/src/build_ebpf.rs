@@ -15,6 +15,10 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("runtime-ebpf/load-balancer.c", "samples/bpf/load-balancer/load-balancer.o"),
     // Not a sample: the `.text` program runtime/src/bpf/text.rs is tested with.
     ("runtime-ebpf/text-program.c", "runtime/src/bpf/testdata/text-program.o"),
+    // Not a sample: the `.text` cgroup program with per-CPU maps tests/tests/bpf_attach.rs runs.
+    ("runtime-ebpf/cgroup-counter.c", "tests/bpf/cgroup-counter.o"),
+    // Not a sample: the programs tests/tests/bpf_attach.rs attaches to a netns and a sockmap.
+    ("runtime-ebpf/attach-targets.c", "tests/bpf/attach-targets.o"),
 ];
 
 const APT_HINT: &str = "install them with: apt-get install -y clang libbpf-dev linux-libc-dev";

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use aya::maps::{Map, MapData};
 
@@ -23,6 +23,10 @@ pub struct MapDef {
     pub key: Option<Arc<Layout>>,
     pub value: Option<Arc<Layout>>,
 }
+
+/// The number of possible CPUs, the count of values in a per-CPU map's entry. A machine
+/// whose sysfs does not say is taken as having one.
+static POSSIBLE_CPUS: LazyLock<usize> = LazyLock::new(|| aya::util::nr_cpus().unwrap_or(1));
 
 /// One map of an object; its kernel map exists from the moment the object is opened.
 pub struct MapHandle {
@@ -153,33 +157,62 @@ impl MapHandle {
         self.data.fd().as_fd().as_raw_fd()
     }
 
-    fn per_cpu(&self) -> bool {
-        // PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE return one value
-        // per possible CPU, which these byte-level calls do not size for.
-        matches!(self.def.map_type, 5 | 6 | 10 | 21)
+    /// For the maps that hold one value per possible CPU (PERCPU_HASH, PERCPU_ARRAY,
+    /// LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE), how many CPUs that is.
+    pub fn cpus(&self) -> Option<usize> {
+        matches!(self.def.map_type, 5 | 6 | 10 | 21).then(|| *POSSIBLE_CPUS)
+    }
+
+    /// Where each CPU's value starts: the kernel pads every one to 8 bytes.
+    fn stride(&self) -> usize {
+        (self.def.value_size as usize).next_multiple_of(8)
+    }
+
+    /// How many bytes a lookup returns and an update takes: one value, or one per CPU.
+    fn value_len(&self) -> usize {
+        match self.cpus() {
+            Some(n) => n * self.stride(),
+            None => self.def.value_size as usize,
+        }
+    }
+
+    /// A per-CPU map's value bytes, CPU by CPU.
+    pub fn split_per_cpu<'a>(&self, bytes: &'a [u8]) -> Vec<&'a [u8]> {
+        let size = self.def.value_size as usize;
+        bytes.chunks(self.stride()).map(|c| &c[..size.min(c.len())]).collect()
+    }
+
+    /// The bytes of a per-CPU map's value from each CPU's (cut or zero-padded to the value
+    /// size); CPUs missing from `values` get zeros.
+    pub fn join_per_cpu(&self, values: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = vec![0u8; self.value_len()];
+        let size = self.def.value_size as usize;
+        for (slot, v) in out.chunks_mut(self.stride()).zip(values) {
+            let n = size.min(v.len());
+            slot[..n].copy_from_slice(&v[..n]);
+        }
+        out
     }
 
     fn call(&self, cmd: libc::c_long, key: *const u8, value: *mut u8, flags: u64) -> io::Result<()> {
-        if self.per_cpu() {
-            return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
-        }
         let mut attr = ElemAttr { map_fd: self.fd() as u32, _pad: 0, key: key as u64, value: value as u64, flags };
-        // SAFETY: the kernel reads `key_size` bytes at `key` and reads or writes `value_size`
+        // SAFETY: the kernel reads `key_size` bytes at `key` and reads or writes `value_len()`
         // bytes at `value`; callers pass buffers of exactly those sizes.
         let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, &mut attr as *mut ElemAttr, size_of::<ElemAttr>()) };
         if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
-    fn sized(&self, bytes: &[u8], size: u32) -> Vec<u8> {
+    fn sized(&self, bytes: &[u8], size: usize) -> Vec<u8> {
         let mut b = bytes.to_vec();
-        b.resize(size as usize, 0);
+        b.resize(size, 0);
         b
     }
 
     /// The value under `key` (zero-padded or cut to the key size); `None` if there is none.
+    /// A per-CPU map gives every CPU's value, as [`MapHandle::split_per_cpu`] reads them.
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let key = self.sized(key, self.def.key_size);
-        let mut value = vec![0u8; self.def.value_size as usize];
+        let key = self.sized(key, self.def.key_size as usize);
+        let mut value = vec![0u8; self.value_len()];
         match self.call(BPF_MAP_LOOKUP_ELEM, key.as_ptr(), value.as_mut_ptr(), 0) {
             Ok(()) => Ok(Some(value)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
@@ -187,15 +220,17 @@ impl MapHandle {
         }
     }
 
+    /// Sets the value under `key`; for a per-CPU map `value` holds every CPU's, as
+    /// [`MapHandle::join_per_cpu`] makes them.
     pub fn update(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
-        let key = self.sized(key, self.def.key_size);
-        let mut value = self.sized(value, self.def.value_size);
+        let key = self.sized(key, self.def.key_size as usize);
+        let mut value = self.sized(value, self.value_len());
         self.call(BPF_MAP_UPDATE_ELEM, key.as_ptr(), value.as_mut_ptr(), 0)
             .map_err(|e| Error::sys("Map.update", "BPF_MAP_UPDATE_ELEM", &e))
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<(), Error> {
-        let key = self.sized(key, self.def.key_size);
+        let key = self.sized(key, self.def.key_size as usize);
         self.call(BPF_MAP_DELETE_ELEM, key.as_ptr(), std::ptr::null_mut(), 0)
             .map_err(|e| Error::sys("Map.delete", "BPF_MAP_DELETE_ELEM", &e))
     }

@@ -5,8 +5,8 @@
 //! second attach of the same program to the same cgroup only counts a reference. Nothing is
 //! ever unloaded, so program and map fds stay valid for the life of the process.
 //!
-//! Programs are attached to cgroups with bpf links. The kernel drops a link when its fd is
-//! closed, so those attachments go away with the process however it ends. What a script
+//! Programs are attached (to cgroups, maps, namespaces) with bpf links. The kernel drops a
+//! link when its fd is closed, so those attachments go away with the process however it ends. What a script
 //! pins itself (`bpf.pin`, e.g. for `ip` or `tc` to attach) stays until it removes the pin.
 //!
 //! aya loads the programs in the sections it knows; those in `.text` and in sections it
@@ -32,7 +32,7 @@ use aya::programs::{Program, ProgramError};
 use aya::{Ebpf, EbpfLoader};
 use object::{Object as _, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 
-pub use attach::{attach, detach};
+pub use attach::{Target, attach, detach};
 pub use kinds::{attach_type_by_name, prog_type_by_name};
 pub use maps::{MapDef, MapHandle};
 pub use sys::pin;
@@ -104,6 +104,8 @@ fn strerror(errno: i32) -> String {
 pub struct ProgramMeta {
     pub name: String,
     pub section: String,
+    /// The number of instructions, as the object file has them (`Program.size`).
+    pub size: u32,
 }
 
 /// A loaded program's kernel handles.
@@ -128,13 +130,13 @@ pub struct Object {
     inner: Mutex<Inner>,
 }
 
-type LinkKey = (u32, u32, u64, u64);
+type LinkKey = (u32, u32, attach::TargetKey);
 
 struct Registry {
     objects: Vec<(Vec<u8>, Arc<Object>)>,
-    /// Live cgroup attachments by (attach type, program id, cgroup dev, cgroup inode):
-    /// reference count and the owned link, whose drop detaches it.
-    links: HashMap<LinkKey, (usize, Box<dyn Send>)>,
+    /// Live attachments by (attach type, program id, target): reference count and the
+    /// link, whose close detaches it.
+    links: HashMap<LinkKey, (usize, OwnedFd)>,
     /// The fds `bpf.get` handed out, open for the life of the process as in Pipy.
     gotten: Vec<OwnedFd>,
 }
@@ -171,8 +173,8 @@ fn read_elf<'a>(bytes: &'a [u8], hidden: &[String]) -> Result<Elf<'a>, Error> {
         };
         let section_name = section.name().map_err(bad)?;
         if section.kind() == SectionKind::Text {
-            programs
-                .push(ProgramMeta { name: sym.name().map_err(bad)?.to_string(), section: section_name.to_string() });
+            let (name, section) = (sym.name().map_err(bad)?.to_string(), section_name.to_string());
+            programs.push(ProgramMeta { name, section, size: (sym.size() / 8) as u32 });
         }
     }
     let btf = elf.section_by_name(".BTF").map(|s| s.data()).transpose().map_err(bad)?;
@@ -247,6 +249,15 @@ pub fn open(bytes: &[u8]) -> Result<Arc<Object>, Error> {
     let obj = Arc::new(Object { programs, maps, text, license, inner });
     reg.objects.push((bytes.to_vec(), obj.clone()));
     Ok(obj)
+}
+
+/// Every program in the kernel: (id, program type, name), as `bpf.Program.list` gives them.
+pub fn programs_loaded() -> Vec<(u32, u32, String)> {
+    // A program may go between being listed and being opened: it is left out.
+    aya::programs::loaded_programs()
+        .flatten()
+        .map(|p| (p.id(), p.program_type() as u32, p.name_as_str().unwrap_or_default().to_string()))
+        .collect()
 }
 
 /// Opens what is pinned at `path`; the fd stays open for the life of the process.
@@ -363,8 +374,8 @@ mod tests {
 
     #[test]
     fn programs_come_from_their_sections_and_map_layouts_from_btf() {
-        let Elf { programs, btf, .. } = read_elf(SAMPLE, &[]).unwrap();
-        let programs: Vec<_> = programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
+        let Elf { programs: metas, btf, .. } = read_elf(SAMPLE, &[]).unwrap();
+        let programs: Vec<_> = metas.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
         assert_eq!(
             programs,
             [
@@ -374,6 +385,11 @@ mod tests {
                 ("cg_sock_opt", "cgroup/getsockopt")
             ]
         );
+        // One function per section here: its size is the section's, in 8-byte instructions.
+        let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(SAMPLE).unwrap();
+        let sizes: Vec<_> = metas.iter().map(|p| p.size as u64 * 8).collect();
+        let sections: Vec<_> = metas.iter().map(|p| elf.section_by_name(&p.section).unwrap().size()).collect();
+        assert_eq!(sizes, sections);
         let maps = btf::map_types(btf.unwrap()).unwrap();
         let shape = |l: &Option<Arc<crate::codec::c_layout::Layout>>| {
             let l = l.as_ref().unwrap();

@@ -1,6 +1,7 @@
 //! The few `bpf(2)` commands aya has no public call for: pinning and opening any fd by path
 //! (`bpf.pin`, `bpf.get` take raw fds, while aya pins only the programs and maps it owns),
-//! loading a program aya does not see (see `text`), and reading a program's id.
+//! loading a program aya does not see (see `text`), reading a program's id, and linking any
+//! program fd to any target (aya links only the programs it loaded itself).
 
 use std::ffi::CString;
 use std::io;
@@ -14,6 +15,7 @@ const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_OBJ_PIN: libc::c_long = 6;
 const BPF_OBJ_GET: libc::c_long = 7;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+const BPF_LINK_CREATE: libc::c_long = 28;
 
 /// Runs one bpf(2) command on `attr`, a `union bpf_attr` prefix laid out as the kernel does.
 fn call<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
@@ -87,4 +89,21 @@ pub(super) fn prog_id(fd: RawFd) -> io::Result<u32> {
     let mut attr = InfoAttr { bpf_fd: fd as u32, info_len: size_of_val(&info) as u32, info: info.as_mut_ptr() as u64 };
     call(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
     Ok(info[1])
+}
+
+/// The BPF_LINK_CREATE part of `union bpf_attr` with no type-specific fields.
+#[repr(C)]
+struct LinkCreate {
+    prog_fd: u32,
+    target_fd: u32,
+    attach_type: u32,
+    flags: u32,
+}
+
+/// Links program `prog_fd` to `target_fd` for `attach_type`; closing the link detaches it.
+pub(super) fn link_create(prog_fd: RawFd, target_fd: RawFd, attach_type: u32) -> io::Result<OwnedFd> {
+    let mut attr = LinkCreate { prog_fd: prog_fd as u32, target_fd: target_fd as u32, attach_type, flags: 0 };
+    let fd = call(BPF_LINK_CREATE, &mut attr)?;
+    // SAFETY: the kernel just returned this fd and nobody else holds it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }

@@ -72,8 +72,10 @@ fn program_object(obj: &Arc<Object>, name: &str, ctx: &mut Context) -> JsValue {
         o.load(n, prog_type, attach_type).map_err(error)?;
         Ok(this.clone())
     });
+    let size = obj.programs.iter().find(|p| p.name == name).map_or(0, |p| p.size);
     ObjectInitializer::new(ctx)
         .property(js_string!("name"), JsString::from(name), READ_ONLY)
+        .property(js_string!("size"), size, READ_ONLY)
         .accessor(js_string!("fd"), Some(fd), None, READ_ONLY)
         .accessor(js_string!("id"), Some(id), None, READ_ONLY)
         .property(js_string!("load"), load, Attribute::empty())
@@ -105,6 +107,48 @@ fn decode(bytes: Vec<u8>, layout: Option<&Arc<Layout>>, ctx: &mut Context) -> Js
     }
 }
 
+/// A value as the script sees it; a per-CPU map's is an array with each possible CPU's value,
+/// in CPU order.
+fn decode_value(m: &MapHandle, bytes: Vec<u8>, ctx: &mut Context) -> JsResult<JsValue> {
+    let layout = m.def.value.as_ref();
+    if m.cpus().is_none() {
+        return decode(bytes, layout, ctx);
+    }
+    let mut out = Vec::new();
+    for v in m.split_per_cpu(&bytes) {
+        out.push(decode(v.to_vec(), layout, ctx)?);
+    }
+    Ok(JsArray::from_iter(out, ctx).into())
+}
+
+/// Bytes for a value. A per-CPU map takes an array with a value for each possible CPU, or
+/// one value that every CPU gets.
+fn encode_value(m: &MapHandle, v: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
+    const WHAT: &str = "Map.update: value";
+    let layout = m.def.value.as_ref();
+    let Some(cpus) = m.cpus() else {
+        return encode(v, layout, WHAT, ctx);
+    };
+    let values = match v.as_object().filter(|o| o.is_array()) {
+        Some(a) => {
+            let a = JsArray::from_object(a.clone())?;
+            let len = a.length(ctx)?;
+            if len as usize != cpus {
+                let msg = format!("{WHAT}: a per-CPU map takes {cpus} values, one per possible CPU, not {len}");
+                return Err(type_error(msg));
+            }
+            let mut values = Vec::new();
+            for i in 0..len {
+                let e = a.get(i, ctx)?;
+                values.push(encode(&e, layout, WHAT, ctx)?);
+            }
+            values
+        }
+        None => vec![encode(v, layout, WHAT, ctx)?; cpus],
+    };
+    Ok(m.join_per_cpu(&values))
+}
+
 pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsValue> {
     let state = || m.clone();
     let key_type = m.def.key.clone().map(|l| cstruct::to_js(l, ctx)).transpose()?.unwrap_or_else(JsValue::null);
@@ -115,6 +159,9 @@ pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsVal
     let delete = function(ctx, state(), map_delete);
     let keys = function(ctx, state(), map_keys);
     let entries = function(ctx, state(), map_entries);
+    // Pipy creates an object's maps when a program using them loads, or on `create()`; here
+    // the object's opening created them all, so `create()` only returns the map.
+    let create = function(ctx, (), |_, this, _, _| Ok(this.clone()));
 
     Ok(ObjectInitializer::new(ctx)
         .property(js_string!("name"), JsString::from(m.def.name.as_str()), READ_ONLY)
@@ -132,6 +179,7 @@ pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsVal
         .property(js_string!("delete"), delete, Attribute::empty())
         .property(js_string!("keys"), keys, Attribute::empty())
         .property(js_string!("entries"), entries, Attribute::empty())
+        .property(js_string!("create"), create, Attribute::empty())
         .build()
         .into())
 }
@@ -144,7 +192,7 @@ fn map_update(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
         return Ok(JsValue::undefined());
     }
     let k = encode(&k, m.def.key.as_ref(), "Map.update: key", ctx)?;
-    let v = encode(&v, m.def.value.as_ref(), "Map.update: value", ctx)?;
+    let v = encode_value(m, &v, ctx)?;
     m.update(&k, &v).map_err(error)?;
     Ok(JsValue::undefined())
 }
@@ -158,7 +206,7 @@ fn map_lookup(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
     }
     let k = encode(&k, m.def.key.as_ref(), "Map.lookup: key", ctx)?;
     match m.lookup(&k).map_err(error)? {
-        Some(v) => decode(v, m.def.value.as_ref(), ctx),
+        Some(v) => decode_value(m, v, ctx),
         None => {
             let enoent = std::io::Error::from_raw_os_error(libc::ENOENT);
             Err(error(bpf::Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &enoent)))
@@ -197,30 +245,42 @@ fn map_entries(r: &MapRef, _: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsR
         let Some(v) = m.lookup(&k).map_err(error)? else {
             continue;
         };
-        let pair = [decode(k, m.def.key.as_ref(), ctx)?, decode(v, m.def.value.as_ref(), ctx)?];
+        let pair = [decode(k, m.def.key.as_ref(), ctx)?, decode_value(m, v, ctx)?];
         out.push(JsArray::from_iter(pair, ctx).into());
     }
     Ok(JsArray::from_iter(out, ctx).into())
 }
 
-fn attach_args(call: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<(u32, i32, String)> {
+/// The arguments of `bpf.attach`/`bpf.detach`: (type, program fd) and a target that is a
+/// cgroup path, a target fd, or absent (Weir's own network namespace), as in Pipy.
+fn attach_args(call: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<(u32, i32, Option<String>, Option<i32>)> {
     let attach_type = type_arg(args.first(), bpf::attach_type_by_name, "bpf_attach_type", ctx)?;
     let fd = args.get(1).cloned().unwrap_or_default().to_i32(ctx)?;
-    let target = arg_str(args, 2).ok_or_else(|| {
-        type_error(format!("{call}: target must be a cgroup directory path (raw target fds are not supported)"))
-    })?;
-    Ok((attach_type, fd, target))
+    match args.get(2) {
+        None => Ok((attach_type, fd, None, None)),
+        Some(v) if v.is_string() => Ok((attach_type, fd, arg_str(args, 2), None)),
+        Some(v) if v.is_number() => Ok((attach_type, fd, None, Some(v.to_i32(ctx)?))),
+        Some(_) => Err(type_error(format!("{call}: target must be a cgroup path or an fd"))),
+    }
+}
+
+fn target<'a>(path: &'a Option<String>, fd: Option<i32>) -> bpf::Target<'a> {
+    match (path, fd) {
+        (Some(p), _) => bpf::Target::Cgroup(Path::new(p)),
+        (None, Some(fd)) => bpf::Target::Fd(fd),
+        (None, None) => bpf::Target::OwnNetns,
+    }
 }
 
 fn attach(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let (t, fd, target) = attach_args("bpf.attach", args, ctx)?;
-    bpf::attach(t, fd, Path::new(&target)).map_err(error)?;
+    let (t, fd, path, target_fd) = attach_args("bpf.attach", args, ctx)?;
+    bpf::attach(t, fd, target(&path, target_fd)).map_err(error)?;
     Ok(JsValue::undefined())
 }
 
 fn detach(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let (t, fd, target) = attach_args("bpf.detach", args, ctx)?;
-    bpf::detach(t, fd, Path::new(&target)).map_err(error)?;
+    let (t, fd, path, target_fd) = attach_args("bpf.detach", args, ctx)?;
+    bpf::detach(t, fd, target(&path, target_fd)).map_err(error)?;
     Ok(JsValue::undefined())
 }
 
@@ -300,8 +360,10 @@ fn pid_namespace(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     let map = super::bpf_map::namespace(ctx);
+    let program = super::bpf_map::program_namespace(ctx);
     let ns = ObjectInitializer::new(ctx)
         .property(js_string!("Map"), map, Attribute::WRITABLE | Attribute::CONFIGURABLE)
+        .property(js_string!("Program"), program, Attribute::WRITABLE | Attribute::CONFIGURABLE)
         .function(NativeFunction::from_fn_ptr(object), js_string!("object"), 1)
         .function(NativeFunction::from_fn_ptr(pin), js_string!("pin"), 2)
         .function(NativeFunction::from_fn_ptr(get), js_string!("get"), 1)

@@ -1,3 +1,4 @@
+//! `bpf.Program`: the programs in the kernel (`list()`).
 //! `bpf.Map`: the maps in the kernel (`list()`) and a map opened by id (`open(id, keyType,
 //! valueType)`), for maps another process or object made. The map objects themselves are
 //! `js::bpf`'s, the same as `bpf.object()` gives.
@@ -52,4 +53,22 @@ pub fn namespace(ctx: &mut Context) -> JsObject {
         .function(NativeFunction::from_fn_ptr(list), js_string!("list"), 0)
         .function(NativeFunction::from_fn_ptr(open), js_string!("open"), 3)
         .build()
+}
+
+/// `bpf.Program.list()`: `{ name, id, type }` of every program in the kernel.
+fn program_list(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let mut out = Vec::new();
+    for (id, prog_type, name) in crate::bpf::programs_loaded() {
+        let info = ObjectInitializer::new(ctx)
+            .property(js_string!("name"), JsString::from(name.as_str()), Attribute::all())
+            .property(js_string!("id"), id, Attribute::all())
+            .property(js_string!("type"), prog_type, Attribute::all())
+            .build();
+        out.push(info.into());
+    }
+    Ok(JsArray::from_iter(out, ctx).into())
+}
+
+pub fn program_namespace(ctx: &mut Context) -> JsObject {
+    ObjectInitializer::new(ctx).function(NativeFunction::from_fn_ptr(program_list), js_string!("list"), 0).build()
 }
