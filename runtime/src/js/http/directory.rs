@@ -22,6 +22,7 @@ use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValu
 
 use super::content::{self, CONTENT_TYPES, OCTET_STREAM};
 use super::range::{self, Range};
+use crate::js::os_path::normalized as normalize;
 use crate::js::state::with_state;
 use crate::js::{arg_str, type_error};
 
@@ -174,22 +175,6 @@ fn under(root: &Path, path: &str) -> Option<PathBuf> {
     let root = root.canonicalize().ok()?;
     let file = root.join(path.trim_start_matches('/')).canonicalize().ok()?;
     (file.starts_with(&root) && file.is_file()).then_some(file)
-}
-
-/// `path` with `.` and empty segments dropped and each `..` taking the segment before it
-/// away (none past the top), as Pipy's path_normalize.
-fn normalize(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    format!("/{}", out.join("/"))
 }
 
 /// Pipy's extension of a served file: all after the first dot of its name, lower case.
