@@ -56,21 +56,27 @@ pub struct Options {
     pub version: bool,
 }
 
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            target: None,
+            threads: 1,
+            log_level: LogLevel { level: tracing::Level::INFO, topics: Vec::new() },
+            reuse_port: false,
+            max_open_files: None,
+            admin_port: None,
+            drain_timeout: Duration::from_secs(10),
+            watch: false,
+            max_buffer: None,
+            script_args: Vec::new(),
+            help: false,
+            version: false,
+        }
+    }
+}
+
 pub fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        target: None,
-        threads: 1,
-        log_level: LogLevel::parse("info")?,
-        reuse_port: false,
-        max_open_files: None,
-        admin_port: None,
-        drain_timeout: Duration::from_secs(10),
-        watch: false,
-        max_buffer: None,
-        script_args: Vec::new(),
-        help: false,
-        version: false,
-    };
+    let mut o = Options::default();
     let mut it = args.iter();
     // After `--args`, as in Pipy: words go to the script, except the script's own name
     // (the first without a dash, when none came before) and `--pipy-options`, after which
