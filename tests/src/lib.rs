@@ -358,6 +358,11 @@ fn serve_http(s: TcpStream, respond: &Responder, log: &Mutex<Vec<String>>) {
 /// A TCP server that runs `f` on each connection in its own thread.
 pub fn tcp_server(f: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // std listens with a backlog of 128: a burst of connects past it has its SYNs dropped and
+    // retried 1, 3, 7, 15 and 31 s later, which a test would take for a lost connection.
+    // listen() again on a listening socket only sets the backlog.
+    // SAFETY: a valid listening socket of our own.
+    unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 4096) };
     let port = listener.local_addr().unwrap().port();
     let f = Arc::new(f);
     thread::spawn(move || {
