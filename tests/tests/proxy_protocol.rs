@@ -146,7 +146,9 @@ fn refused_and_malformed_headers_close_without_reaching_nginx() {
     assert_eq!(exchange(port, b""), "");
     assert_eq!(exchange(port, b"PROXY TCP9 x\r\n"), "");
     weir.wait_stderr("acceptProxyProtocol: version 1 protocol", Duration::from_secs(5));
-    // Only the refused one got as far as the callback.
+    // Only the refused one got as far as the callback. Its line may reach the pipe after the
+    // error of the last one, so wait for it before counting.
+    weir.wait_stdout_lines(1, Duration::from_secs(5));
     assert_eq!(weir.stdout().len(), 1, "{:?}", weir.stdout());
     assert_eq!(nginx.read("access.log"), "");
 }
