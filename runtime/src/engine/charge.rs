@@ -27,6 +27,12 @@ impl Charge {
         BUDGET.charge(n);
         Charge(n)
     }
+
+    /// `n` more bytes, charged as long as the rest.
+    pub fn grow(&mut self, n: usize) {
+        BUDGET.charge(n);
+        self.0 += n;
+    }
 }
 
 impl Drop for Charge {
@@ -78,8 +84,9 @@ mod tests {
     /// as a lower bound.
     #[test]
     fn charges_count_while_they_live() {
-        let socket = Charge::new(1 << 30);
-        assert!(BUDGET.held() >= 1 << 30);
+        let mut socket = Charge::new(1 << 30);
+        socket.grow(1 << 30);
+        assert!(BUDGET.held() >= 2 << 30);
         drop(socket);
         assert!(BUDGET.held() < 1 << 30);
         let mut body = Collected::default();

@@ -2,6 +2,10 @@
 //! is pending: the events that arrive meanwhile wait here, and once they hold
 //! [`Gauge::LIMIT`] bytes the connection's readers pause, so a client streaming behind the
 //! promise waits in its socket instead of in the proxy's memory.
+//!
+//! Their bytes count as queued for the connection's upstream sockets (the client's reader
+//! waits on that gauge), so they count in the process's buffer budget too, and past it the
+//! client's reader pauses as it does for any other queue that holds bytes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -13,6 +17,8 @@ pub struct Held {
     /// `Some` while a promise is pending.
     events: RefCell<Option<VecDeque<Event>>>,
     bytes: Cell<usize>,
+    /// Where the held bytes are counted: the context's upstream gauge.
+    gauge: Rc<Gauge>,
     /// Pauses the readers on both sides, as `throttle` does: a filter does not know which
     /// side its input comes from.
     readers: ReaderHold,
@@ -20,7 +26,8 @@ pub struct Held {
 
 impl Held {
     pub fn new(context: Rc<Context>) -> Rc<Held> {
-        Rc::new(Held { events: RefCell::new(None), bytes: Cell::new(0), readers: ReaderHold::new(context) })
+        let gauge = context.upstream.clone();
+        Rc::new(Held { events: RefCell::new(None), bytes: Cell::new(0), gauge, readers: ReaderHold::new(context) })
     }
 
     /// Whether a promise is pending.
@@ -31,7 +38,7 @@ impl Held {
     /// A promise is pending: `first` and every event after it wait until [`Held::take`].
     pub fn wait(&self, first: Option<Event>) {
         *self.events.borrow_mut() = Some(VecDeque::new());
-        self.bytes.set(0);
+        self.uncount();
         first.into_iter().for_each(|e| self.push(e));
     }
 
@@ -39,6 +46,7 @@ impl Held {
     pub fn push(&self, evt: Event) {
         if let Event::Data(d) = &evt {
             self.bytes.set(self.bytes.get() + d.len());
+            self.gauge.add(d.len());
         }
         if let Some(events) = self.events.borrow_mut().as_mut() {
             events.push_back(evt);
@@ -51,8 +59,12 @@ impl Held {
     /// The promise settled: the events it held, for the caller to pass on. Call
     /// [`Held::resume`] once they went.
     pub fn take(&self) -> VecDeque<Event> {
-        self.bytes.set(0);
+        self.uncount();
         self.events.borrow_mut().take().unwrap_or_default()
+    }
+
+    fn uncount(&self) {
+        self.gauge.sub(self.bytes.replace(0));
     }
 
     /// The held events went on: the readers go on too, unless a new promise holds as many.
@@ -60,6 +72,12 @@ impl Held {
         if self.bytes.get() < Gauge::LIMIT {
             self.readers.set(false);
         }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.uncount();
     }
 }
 
@@ -102,7 +120,9 @@ mod tests {
         held.push(data(1));
         assert_eq!(paused(&context), (true, true));
         held.push(data(1));
+        assert_eq!(context.upstream.queued(), Gauge::LIMIT + 1, "counted as queued upstream");
         assert_eq!(held.take().len(), 3);
+        assert_eq!(context.upstream.queued(), 0);
         held.resume();
         assert_eq!(paused(&context), (false, false));
     }
@@ -115,5 +135,6 @@ mod tests {
         assert_eq!(paused(&context), (true, true));
         drop(held);
         assert_eq!(paused(&context), (false, false));
+        assert_eq!(context.upstream.queued(), 0, "uncounted when dropped");
     }
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::Session;
 use crate::codec::http1::{DecodedResponse, Item, error_response};
+use crate::engine::charge::Charge;
 use crate::engine::{Event, EventSink, FilterEnv, Head, StreamError};
 
 /// Request bytes kept for a retry, at most: a bigger request is not retried.
@@ -21,8 +22,9 @@ pub(super) struct Waiter {
     pub(super) got_head: Cell<bool>,
     /// The request's bytes as they went out, while it may still be retried: `None` for a
     /// request that may not go twice (not idempotent, or first on its connection, as a
-    /// retry always is) or past [`MAX_HELD`], and dropped when its response starts.
-    held: RefCell<Option<Vec<Bytes>>>,
+    /// retry always is) or past [`MAX_HELD`], and dropped when its response starts. They
+    /// are charged to the buffer budget while kept (written, they would be freed).
+    held: RefCell<Option<(Vec<Bytes>, Charge)>>,
     held_len: Cell<usize>,
     /// The whole request went out.
     pub(super) complete: Cell<bool>,
@@ -36,7 +38,7 @@ impl Waiter {
         Waiter {
             env,
             got_head: Cell::new(false),
-            held: RefCell::new(may_retry.then(Vec::new)),
+            held: RefCell::new(may_retry.then(|| (Vec::new(), Charge::new(0)))),
             held_len: Cell::new(0),
             complete: Cell::new(false),
             retry: Cell::new(false),
@@ -46,18 +48,19 @@ impl Waiter {
     /// Keeps a copy (a reference count) of bytes that went out, while a retry is possible.
     pub(super) fn hold(&self, b: &Bytes) {
         let mut held = self.held.borrow_mut();
-        let Some(h) = held.as_mut() else { return };
+        let Some((h, charge)) = held.as_mut() else { return };
         self.held_len.set(self.held_len.get() + b.len());
         if self.held_len.get() > MAX_HELD {
             *held = None;
         } else {
+            charge.grow(b.len());
             h.push(b.clone());
         }
     }
 
     /// The held bytes, gone from here; none once a retry is off.
     pub(super) fn take_held(&self) -> Option<Vec<Bytes>> {
-        self.held.take()
+        self.held.take().map(|(bytes, _uncharged)| bytes)
     }
 }
 
