@@ -39,6 +39,14 @@ print(s.server_address[1], flush=True)
 s.serve_forever()
 "#;
 
+/// SERVER over TLS, with the certificate and key given as its arguments.
+const TLS_SERVER: &str = r#"
+import ssl
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+c.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = c.wrap_socket(s.socket, server_side=True)
+"#;
+
 struct Server {
     child: Child,
     port: u16,
@@ -47,8 +55,22 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let mut child =
-            Command::new("python3").args(["-c", SERVER]).stdout(Stdio::piped()).spawn().expect("python3 runs");
+        Server::start_with(SERVER.to_string(), &[])
+    }
+
+    /// The server over TLS with `cert` and `key` (PEM files).
+    fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Server {
+        let code = SERVER.replace("print(s.server_address[1]", &format!("{TLS_SERVER}\nprint(s.server_address[1]"));
+        Server::start_with(code, &[cert.to_str().unwrap(), key.to_str().unwrap()])
+    }
+
+    fn start_with(code: String, args: &[&str]) -> Server {
+        let mut child = Command::new("python3")
+            .args(["-c", &code])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
         let mut lines = BufReader::new(child.stdout.take().unwrap());
         let mut port = String::new();
         lines.read_line(&mut port).unwrap();
@@ -105,6 +127,21 @@ fn requests_carry_headers_and_bodies_and_reuse_one_connection() {
             format!("GET /four conn=1 host={host} x=None body="),
         ]
     );
+}
+
+#[test]
+fn tls_option_makes_https_requests_checked_against_trusted() {
+    let pki = TempDir::new();
+    weir_tests::tls::make_pki(&pki.0);
+    let server = Server::start_tls(&pki.0.join("a.crt"), &pki.0.join("a.key"));
+    let script = format!(
+        "var ca = new crypto.Certificate(os.read('{ca}'))\n\
+         var a = new http.Agent('localhost:{port}', {{ tls: {{ sni: 'localhost', trusted: [ca] }} }})\n\
+         a.request('GET', '/secure').then(r => {{ println(r.head.status, r.body.toString()); pipy.exit(0) }})\n",
+        ca = pki.0.join("ca.crt").display(),
+        port = server.port
+    );
+    assert_eq!(run(&script), [format!("200 GET /secure conn=1 host=localhost:{} x=None body=", server.port)]);
 }
 
 #[test]
