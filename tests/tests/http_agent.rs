@@ -130,6 +130,22 @@ fn requests_carry_headers_and_bodies_and_reuse_one_connection() {
 }
 
 #[test]
+fn with_max_queue_0_requests_at_once_queue_in_order_on_one_connection() {
+    let server = Server::start();
+    let script = format!(
+        "var a = new http.Agent('127.0.0.1:{port}', {{ maxQueue: 0 }})\n\
+         Promise.all([1, 2, 3, 4].map(i => a.request('POST', '/p' + i, null, 'b' + i))).then(rs => {{\n\
+           rs.forEach(r => println(r.body.toString()))\n\
+           pipy.exit(0)\n\
+         }})\n",
+        port = server.port
+    );
+    let host = format!("127.0.0.1:{}", server.port);
+    let expected: Vec<String> = (1..=4).map(|i| format!("POST /p{i} conn=1 host={host} x=None body=b{i}")).collect();
+    assert_eq!(run(&script), expected);
+}
+
+#[test]
 fn tls_option_makes_https_requests_checked_against_trusted() {
     let pki = TempDir::new();
     weir_tests::tls::make_pki(&pki.0);

@@ -6,7 +6,9 @@
 //! `muxHTTP(options)` to `[connectTLS(options.tls) to] connect(host, options)`, so `options`
 //! are those filters' (`maxQueue`, `maxIdle`, `version`, `connectTimeout`, `readTimeout`...).
 //! Each request runs a pipeline of that layout; its requests share the agent's sessions
-//! (keep-alive: a request after another's response reuses the connection). `host` without a
+//! (keep-alive: a request after another's response reuses the connection; with Pipy's
+//! default `maxQueue: 1` requests at the same time take a connection each, and with
+//! `maxQueue: 0` they queue in order on one). `host` without a
 //! port gets 80 (443 with `tls`). A `host` header is added when `headers` has none.
 //!
 //! A connection that fails (refused, unresolved, timed out) gets, as under Pipy, a made-up
@@ -77,6 +79,7 @@ fn target(host: &str, tls: bool) -> String {
     }
     match host.rsplit_once(':') {
         Some((name, p)) if !name.is_empty() && p.parse::<u16>().is_ok() => host.to_string(),
+        Some((name, "")) => format!("{name}:{port}"),
         _ => format!("{host}:{port}"),
     }
 }
@@ -264,5 +267,6 @@ mod tests {
         assert_eq!(target("127.0.0.1:8080", false), "127.0.0.1:8080");
         assert_eq!(target("::1", false), "[::1]:80");
         assert_eq!(target("[::1]:81", true), "[::1]:81");
+        assert_eq!(target("127.0.0.1:", false), "127.0.0.1:80");
     }
 }
