@@ -362,6 +362,14 @@ declare namespace logging {
     /** Appends to the file with `append`, else truncates it at the first line. */
     toFile(path: string, options?: { append?: boolean }): this;
     toSyslog(priority?: 'EMERG' | 'ALERT' | 'CRIT' | 'ERR' | 'WARNING' | 'NOTICE' | 'INFO' | 'DEBUG'): this;
+    /** Posts lines in batches through an `http.Agent`: `batch.size` lines (default 1000) joined as `pack` joins bodies, or fewer once `batch.timeout` (else `batch.interval`) passed since the batch's first line; one request at a time, a batch whose connection failed again 5 s later; lines past `bufferLimit` bytes waiting (default 8 MiB) are dropped with a warning. */
+    toHTTP(url: string, options?: {
+      batch?: { size?: number; timeout?: number | string; interval?: number | string; prefix?: string | Data; separator?: string | Data; postfix?: string | Data; vacancy?: number };
+      bufferLimit?: number;
+      method?: string;
+      headers?: Record<string, string>;
+      tls?: object;
+    }): this;
     log(...values: any[]): void;
   }
   /** Bytes: Data, strings, arrays of byte numbers, else each value's string, concatenated. */

@@ -1,6 +1,6 @@
 /// <reference path="core.d.ts" />
 
-/** Static files as HTTP responses: `http.File` and `http.Directory`. */
+/** Static files as HTTP responses (`http.File`, `http.Directory`), an HTTP client (`http.Agent`) and path patterns (`http.Match`). */
 declare namespace http {
   /** A file of the script's folder with its precompressed variants (`name.gz`, `name.br`). */
   class File {
@@ -33,4 +33,18 @@ declare namespace http {
     /** The response for `request`'s path (a file, a folder's index file; a single byte range gets 206), or `null` when nothing under the folder matches. */
     serve(request: Message): Message | null;
   }
+
+  /** A small HTTP client: `muxHTTP(options)` to `[connectTLS(options.tls) to] connect(host, options)`. */
+  class Agent {
+    /** `host` is `name[:port]` (80 by default, 443 with `tls`); `options` are muxHTTP's and connect's (`maxQueue`, `maxIdle`, `version`, `connectTimeout`, `readTimeout`...) and `tls` (connectTLS's). */
+    constructor(host: string, options?: { tls?: object; [option: string]: any });
+    /** Sends a request (with a `host` header unless `headers` has one); resolves with the response, or with a made-up 502/504 one when the connection failed, as Pipy does. */
+    request(method: string, path: string, headers?: Record<string, string | string[]> | null, body?: string | Data): Promise<Message>;
+    request(message: Message): Promise<Message>;
+  }
+
+  /** `new http.Match('/users/{id}/*')`: a function of a path or request head returning its parameters (`*` for a trailing wildcard's rest), or `null` when it does not match. */
+  const Match: {
+    new (pattern: string): (path: string | { path: string }) => Record<string, string> | null;
+  };
 }

@@ -28,7 +28,7 @@ fn a_pipy_filter_weir_lacks_is_named_with_file_and_line() {
 #[test]
 fn a_pipy_namespace_class_or_member_weir_lacks_is_named() {
     let cases = [
-        ("var a = new http.Agent('x')\n", "main.js:1:", "http.Agent is a Pipy API"),
+        ("var a = pipy.tty()\n", "main.js:1:", "pipy.tty is a Pipy API"),
         ("\nnew algo.HashingLoadBalancer(['a'])\n", "main.js:2:", "algo.HashingLoadBalancer is a Pipy API"),
         ("pipy.mount('a', 'b')\n", "main.js:1:", "pipy.mount is a Pipy API"),
         ("pipy()\n  .listen(8080)\n  .depositMessage()\n", "main.js:3:", "pipy().depositMessage is a Pipy API"),

@@ -106,7 +106,6 @@ pub fn register_globals(ctx: &mut JsContext) -> JsResult<()> {
     ctx.register_global_class::<url_search_params::UrlSearchParams>()?;
     timeout::register(ctx)?;
     os::register(ctx)?;
-    logging::register(ctx)?;
     pipy::register(ctx)?;
     configuration::register(ctx)?;
     algo::register(ctx)?;
@@ -122,6 +121,7 @@ pub fn register_globals(ctx: &mut JsContext) -> JsResult<()> {
     hessian::register(ctx)?;
     protobuf::register(ctx)?;
     http::register(ctx)?;
+    logging::register(ctx)?;
     sqlite::register(ctx)?;
     // Last: stand-ins go only where nothing above registered the name.
     unported::register(ctx)?;

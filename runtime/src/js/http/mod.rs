@@ -1,10 +1,13 @@
 //! The `http` namespace: `http.File` (one file of the script's folder, with its precompressed
 //! variants) and `http.Directory` (a folder served to requests), one file each, and what
-//! they share (content.rs).
+//! they share (content.rs); `http.Agent` (an HTTP client, agent.rs) and `http.Match` (path
+//! patterns, matcher.rs).
 
+mod agent;
 mod content;
 mod directory;
 mod file;
+mod matcher;
 mod range;
 
 use boa_engine::class::Class;
@@ -12,18 +15,21 @@ use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{Context, JsResult, JsString, js_string};
 
+use agent::Agent;
 use directory::Directory;
 use file::File;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<File>()?;
     ctx.register_global_class::<Directory>()?;
+    ctx.register_global_class::<Agent>()?;
     let global = ctx.global_object();
-    let names = [File::NAME, Directory::NAME];
+    let names = [File::NAME, Directory::NAME, Agent::NAME];
     let mut members = Vec::new();
     for name in names {
         members.push((JsString::from(name), global.get(JsString::from(name), ctx)?));
     }
+    members.push((JsString::from(matcher::NAME), matcher::constructor(ctx).into()));
     let mut http = ObjectInitializer::new(ctx);
     for (name, ctor) in members {
         http.property(name, ctor, Attribute::WRITABLE | Attribute::CONFIGURABLE);
