@@ -28,7 +28,9 @@ declare namespace stats {
 
   /** A value that goes up and down: `# TYPE name gauge`. */
   class Gauge implements Metric<Gauge> {
-    constructor(name: string, labelNames?: string[]);
+    /** `onCollect` is called with the gauge, on the thread that made it, each time the admin
+     *  port's `/metrics` is asked, before it answers: it can `set` values there. */
+    constructor(name: string, labelNames?: string[], onCollect?: (gauge: Gauge) => void);
     readonly value: number;
     readonly label: string | undefined;
     withLabels(...labels: any[]): Gauge | null;

@@ -2,21 +2,24 @@
 //! runtime's `pipy_*` series and the scripts' `stats.*` metrics, summed over worker threads),
 //! `/api/v1/status`, and `/ready` for readiness probes.
 //!
-//! It runs on threads of its own, apart from the workers: a scrape never waits for a busy
-//! worker, and a stuck worker cannot hide itself from the probe's answer.
+//! It runs on threads of its own, apart from the workers: a scrape waits for a busy worker's
+//! collection only up to a bound (`COLLECT_WAIT`), and a stuck worker cannot hide itself
+//! from the probe's answer.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::metrics;
+use crate::engine::{collect, metrics};
 
 static READY: AtomicBool = AtomicBool::new(false);
 static SERVING: AtomicUsize = AtomicUsize::new(0);
 /// Requests answered at once; more are closed unanswered (a probe retries).
 const MAX_SERVING: usize = 16;
 const MAX_REQUEST: usize = 16 * 1024;
+/// How long `/metrics` waits for the workers to collect: a busy one shows its last values.
+const COLLECT_WAIT: Duration = Duration::from_millis(500);
 
 /// Whether `/ready` answers 200: set once every worker runs the script, cleared at a stop.
 pub fn set_ready(ready: bool) {
@@ -79,7 +82,10 @@ fn serve(mut stream: TcpStream, script: &str, since: u128) -> io::Result<()> {
     let (get, path) = path;
     let path = path.split('?').next().unwrap_or("");
     match (get, path) {
-        (true, "/metrics") => respond(&mut stream, "200 OK", "text/plain; version=0.0.4", &metrics::render()),
+        (true, "/metrics") => {
+            collect::all(COLLECT_WAIT);
+            respond(&mut stream, "200 OK", "text/plain; version=0.0.4", &metrics::render())
+        }
         (true, "/api/v1/status") => respond(&mut stream, "200 OK", "application/json", &status(script, since)),
         (true, "/ready") if READY.load(Ordering::Relaxed) => respond(&mut stream, "200 OK", "text/plain", "ready\n"),
         (true, "/ready") => respond(&mut stream, "503 Service Unavailable", "text/plain", "not ready\n"),

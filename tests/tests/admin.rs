@@ -99,9 +99,9 @@ fn outbound_series_name_the_peer() {
     let peer = format!("{{protocol=\"TCP\",peer=\"127.0.0.1:{upstream}\"}}");
     assert!(open.contains(&format!("pipy_outbound_count{peer} 1")), "{open}");
     drop(s);
-    let closed = wait_for_metrics(admin, &format!("pipy_outbound_in{peer} 5"));
+    let closed = wait_for_metrics(admin, &format!("pipy_outbound_count{peer} 0"));
+    assert!(closed.contains(&format!("pipy_outbound_in{peer} 5")), "{closed}");
     assert!(closed.contains(&format!("pipy_outbound_out{peer} 5")), "{closed}");
-    assert!(closed.contains(&format!("pipy_outbound_count{peer} 0")), "{closed}");
 }
 
 /// `/metrics` once it has `line` (connections are counted as their tasks end).
@@ -201,4 +201,117 @@ fn socket_from(from: &str, to: u16) -> std::net::TcpStream {
         s.bind(format!("{from}:0").parse().unwrap()).unwrap();
         s.connect(([127, 0, 0, 1], to).into()).await.unwrap().into_std().unwrap()
     })
+}
+
+/// The value of the sample `line_start` (name and labels) in `text`.
+fn sample(text: &str, line_start: &str) -> Option<f64> {
+    let prefix = format!("{line_start} ");
+    text.lines().find(|l| l.starts_with(&prefix)).and_then(|l| l[prefix.len()..].parse().ok())
+}
+
+#[test]
+fn bytes_of_open_connections_show_before_they_close() {
+    let upstream = echo_server();
+    let (port, admin) = (free_port(), free_port());
+    let script = format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))\n");
+    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut total = 0;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        s.write_all(&[7u8; 50_000]).unwrap();
+        s.read_exact(&mut vec![0u8; 50_000]).unwrap();
+        total += 50_000;
+        let (_, text) = get(admin, "/metrics");
+        let listen = format!("pipy_inbound_in{{listen=\"[0.0.0.0]:{port}/TCP\"}}");
+        let peer = format!("{{protocol=\"TCP\",peer=\"127.0.0.1:{upstream}\"}}");
+        for name in [listen.clone(), listen.replace("_in{", "_out{")] {
+            assert_eq!(sample(&text, &name), Some(total as f64), "{name} in:\n{text}");
+        }
+        for name in ["pipy_outbound_in", "pipy_outbound_out"] {
+            assert_eq!(sample(&text, &format!("{name}{peer}")), Some(total as f64), "{name} in:\n{text}");
+        }
+        seen.push(sample(&text, "pipy_inbound_out"));
+    }
+    assert_eq!(seen, [Some(50_000.0), Some(100_000.0)]);
+    // Closing adds nothing twice.
+    drop(s);
+    let peer = format!("{{protocol=\"TCP\",peer=\"127.0.0.1:{upstream}\"}}");
+    let text = wait_for_metrics(admin, &format!("pipy_outbound_count{peer} 0"));
+    assert_eq!(sample(&text, &format!("pipy_outbound_in{peer}")), Some(100_000.0), "{text}");
+    assert_eq!(sample(&text, "pipy_inbound_in"), Some(100_000.0), "{text}");
+}
+
+#[test]
+fn a_gauge_callback_sets_its_values_at_each_collection_on_each_thread() {
+    let admin = free_port();
+    let script = "var n = 0\n\
+        new stats.Gauge('demo_scrapes', ['kind'], g => (n++, g.set(n), g.withLabels('twice').set(2 * n)))\n\
+        new stats.Gauge('demo_broken', [], g => { throw new Error('no') })\n\
+        pipy.listen(PORT, $=>$.dummy())\n";
+    let script = script.replace("PORT", &free_port().to_string());
+    let mut weir = Weir::start(&script, &[&format!("--admin-port=127.0.0.1:{admin}"), "--threads=2"]);
+    weir.wait_listening();
+    // Both threads run the script once the port reads ready.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while get(admin, "/ready").0 != "HTTP/1.1 200 OK" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, first) = get(admin, "/metrics");
+    let (_, second) = get(admin, "/metrics");
+    // Two threads, each called once per scrape: the values are summed.
+    assert_eq!(sample(&first, "demo_scrapes"), Some(2.0), "{first}");
+    assert_eq!(sample(&first, "demo_scrapes{kind=\"twice\"}"), Some(4.0), "{first}");
+    assert_eq!(sample(&second, "demo_scrapes"), Some(4.0), "{second}");
+    assert_eq!(sample(&second, "demo_scrapes{kind=\"twice\"}"), Some(8.0), "{second}");
+    weir.wait_stderr("stats.Gauge callback", Duration::from_secs(5));
+}
+
+#[test]
+fn pipeline_count_shows_the_pipelines_running_now_per_module_and_name() {
+    let (_weir, port, admin) = start("1");
+    let (_, idle) = get(admin, "/metrics");
+    assert!(idle.lines().any(|l| l == "# TYPE pipy_pipeline_count gauge"), "{idle}");
+    let listen = |text: &str| {
+        let line = text.lines().find(|l| l.starts_with("pipy_pipeline_count{module=\"/main.js\",name=\"Listen on "));
+        line.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse::<f64>().ok())
+    };
+    let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (_, text) = get(admin, "/metrics");
+        if listen(&text) == Some(3.0) || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(listen(&text), Some(3.0), "{text}");
+    assert_eq!(sample(&text, "pipy_pipeline_count"), Some(3.0), "{text}");
+    drop(held);
+    let text = wait_for_metrics(admin, "pipy_pipeline_count 0");
+    assert_eq!(listen(&text), Some(0.0), "{text}");
+}
+
+#[test]
+fn udp_connect_counts_its_socket_bytes_and_conn_time() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let upstream = server.local_addr().unwrap().port();
+    let (port, admin) = (free_port(), free_port());
+    let script = format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}', {{ protocol: 'udp' }}))\n");
+    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
+    weir.wait_listening();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"hello").unwrap();
+    server.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (n, from) = server.recv_from(&mut [0u8; 64]).unwrap();
+    assert_eq!(n, 5);
+    server.send_to(b"hi!", from).unwrap();
+    s.read_exact(&mut [0u8; 3]).unwrap();
+    let peer = format!("protocol=\"UDP\",peer=\"127.0.0.1:{upstream}\"");
+    let (_, text) = get(admin, "/metrics");
+    assert_eq!(sample(&text, &format!("pipy_outbound_count{{{peer}}}")), Some(1.0), "{text}");
+    assert_eq!(sample(&text, &format!("pipy_outbound_out{{{peer}}}")), Some(5.0), "{text}");
+    assert_eq!(sample(&text, &format!("pipy_outbound_in{{{peer}}}")), Some(3.0), "{text}");
+    assert_eq!(sample(&text, &format!("pipy_outbound_conn_time_count{{{peer}}}")), Some(1.0), "{text}");
 }

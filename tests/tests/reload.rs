@@ -254,3 +254,33 @@ fn watch_reloads_a_changed_file_and_pipy_restart_reloads_on_request() {
     weir.signal(libc::SIGINT);
     assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0));
 }
+
+/// A script whose gauge `demo_version` is set by its callback at each scrape: to the number
+/// of scrapes so far plus `base`.
+fn gauged(port: u16, base: u32) -> String {
+    format!(
+        "var n = {base}\n\
+         new stats.Gauge('demo_version', [], g => g.set(++n))\n\
+         pipy.listen({port}, $=>$.serveHTTP(new Message('ok')))\n"
+    )
+}
+
+#[test]
+fn after_a_reload_only_the_new_scripts_gauge_callbacks_are_called() {
+    let (port, admin) = (free_port(), free_port());
+    let (mut weir, main) = start(&gauged(port, 0), &[&format!("--admin-port=127.0.0.1:{admin}")]);
+    let scrape = || {
+        let mut s = TcpStream::connect(("127.0.0.1", admin)).unwrap();
+        write!(s, "GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let line = text.lines().find(|l| l.starts_with("demo_version ")).unwrap_or_else(|| panic!("{text}"));
+        line["demo_version ".len()..].parse::<f64>().unwrap()
+    };
+    assert_eq!(scrape(), 1.0);
+    reload(&mut weir, &main, &gauged(port, 1000), 1, 1);
+    // The old script's last value stays (metrics keep theirs across reloads); only the new
+    // callback moves.
+    let (a, b) = (scrape(), scrape());
+    assert_eq!(b - a, 1.0, "{a} then {b}");
+}

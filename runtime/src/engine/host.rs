@@ -76,6 +76,10 @@ pub trait Host {
     /// Runs `f` now if the host is not in the middle of a call, else right after it returns.
     fn when_free(&self, f: Box<dyn FnOnce()>);
 
+    /// Runs the script's collection callbacks (`stats.Gauge`'s third argument), just before
+    /// the admin port answers `/metrics`.
+    fn collect_metrics(&self) {}
+
     /// A plain object with these fields, for a callback's argument.
     fn object(&self, fields: &[(&str, Value)]) -> Result<Value, String>;
 
@@ -384,7 +388,7 @@ pub mod stub {
 
     /// A layout of `filters`, as a filter's sub-pipeline or a test's pipeline.
     pub fn layout(filters: Vec<Box<dyn FilterSpec>>) -> Rc<Layout> {
-        Rc::new(Layout { name: "test".into(), on_start: None, on_end: None, filters })
+        Rc::new(Layout { name: "test".into(), on_start: None, on_end: None, filters, ..Default::default() })
     }
 
     /// Runs `filters` as a pipeline over `input`; returns what reached its end, described.

@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod busy;
 pub mod charge;
+pub mod collect;
 pub mod context;
 pub mod event;
 pub mod gauge;
@@ -16,6 +17,7 @@ pub mod pace;
 pub mod pass;
 pub mod pipeline;
 pub mod quota;
+pub mod series;
 pub mod sub;
 
 pub use context::{Context, ReaderHold};

@@ -9,7 +9,7 @@
 //! worker thread. Filters that produce events later (a socket read, a timer) hold a
 //! [`FilterEnv`] and re-enter the chain just after themselves.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use super::context::at_work_for;
@@ -55,11 +55,17 @@ pub enum StartSpec {
 }
 
 /// A pipeline layout: the result of running a builder once.
+#[derive(Default)]
 pub struct Layout {
     pub name: String,
+    /// The script file that built it, as `pipy_pipeline_count` labels it (`/main.js`).
+    pub module: String,
     pub on_start: Option<StartSpec>,
     pub on_end: Option<Callback>,
     pub filters: Vec<Box<dyn FilterSpec>>,
+    /// Its pipelines running now, on this thread (see `series::pipeline_started`).
+    pub active: Cell<usize>,
+    pub listed: Cell<bool>,
 }
 
 /// The configuration of one filter; makes a fresh [`Filter`] for each pipeline.
@@ -283,6 +289,7 @@ impl Pipeline {
                 .collect();
             RefCell::new(PipelineInner { filters, sink, held: None, ended: false })
         });
+        super::series::pipeline_started(&layout);
         Pipeline { inner, layout, context }
     }
 
@@ -360,6 +367,7 @@ impl Pipeline {
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
+        super::series::pipeline_ended(&self.layout);
         if let Some(f) = &self.layout.on_end {
             let f = f.clone();
             let context = self.context.clone();

@@ -243,10 +243,10 @@ async fn run(target: String, local: Option<Local>, options: Options, outbox: Rc<
     let idle = options.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
     let downstream = env.context.downstream.clone();
     let side = Upstream { target: &target, env: &env, outbox: &outbox };
-    let counted = metrics::Connection::outbound("TCP", &target);
+    let counted = metrics::Connection::outbound("TCP", Rc::from(target.as_str()), outbox.clone());
     counted.connected_in(took);
     let reads = duplex::run(stream, &env, &outbox, &downstream, idle, &side).await;
-    counted.set_bytes(reads.read + reads.spliced, outbox.written());
+    drop(counted);
     tracing::debug!(target: "outbound", "connection to {target} closed: {} bytes read, {} spliced", reads.read, reads.spliced);
 }
 

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::Made;
 use crate::args::Args;
-use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output};
+use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, metrics};
 use crate::net::udp::SendQueue;
 
 /// Whether `connect`'s options ask for UDP.
@@ -64,6 +64,15 @@ struct Link {
     last: Cell<Option<Instant>>,
     /// The output ended: later input goes nowhere.
     closed: Cell<bool>,
+    /// Bytes of the datagrams received and sent, for the runtime's series.
+    received: Cell<u64>,
+    sent: Cell<u64>,
+}
+
+impl metrics::Flow for Link {
+    fn bytes(&self) -> (u64, u64) {
+        (self.received.get(), self.sent.get())
+    }
 }
 
 /// Datagrams kept while resolving; more are dropped, as a full socket buffer would.
@@ -77,6 +86,7 @@ impl Link {
         match self.socket.borrow().as_ref() {
             Some(s) => {
                 self.last.set(Some(Instant::now()));
+                self.sent.set(self.sent.get() + data.len() as u64);
                 self.queue.send(s, data, None);
             }
             None if self.early.borrow().len() < EARLY_LIMIT => self.early.borrow_mut().push_back(data),
@@ -149,6 +159,7 @@ async fn open_socket(target: &str) -> Result<UdpSocket, &'static str> {
 }
 
 async fn run(target: String, idle: Option<Duration>, link: Rc<Link>, env: FilterEnv) {
+    let started = std::time::Instant::now();
     let socket = match open_socket(&target).await {
         Ok(s) => Rc::new(s),
         Err(code) => {
@@ -158,6 +169,9 @@ async fn run(target: String, idle: Option<Duration>, link: Rc<Link>, env: Filter
         }
     };
     tracing::debug!(target: "outbound", "udp socket to {target} open");
+    // As Pipy: a UDP socket counts as connected once connect(2) took its peer.
+    let counted = metrics::Connection::outbound("UDP", Rc::from(target.as_str()), link.clone());
+    counted.connected_in(started.elapsed());
     *link.socket.borrow_mut() = Some(socket.clone());
     let early: Vec<_> = link.early.borrow_mut().drain(..).collect();
     early.into_iter().for_each(|d| link.send(d));
@@ -185,6 +199,7 @@ async fn run(target: String, idle: Option<Duration>, link: Rc<Link>, env: Filter
             match received {
                 Ok(n) => {
                     last_read.set(Instant::now());
+                    link.received.set(link.received.get() + n as u64);
                     if n > 0 {
                         env.emit(Event::Data(Bytes::copy_from_slice(&buf[..n])));
                     }

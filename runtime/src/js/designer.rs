@@ -77,7 +77,8 @@ pub fn build(name: &str, builder: &JsValue, ctx: &mut Context) -> JsResult<Rc<La
         .as_object()
         .filter(|o| o.is_callable())
         .ok_or_else(|| type_error("a pipeline builder function ($=>$...) is expected"))?;
-    let designer = Designer { builder: RefCell::new(Some(LayoutBuilder::default())) };
+    let builder = LayoutBuilder::in_module(ctx);
+    let designer = Designer { builder: RefCell::new(Some(builder)) };
     let obj: JsValue = Designer::from_data(designer, ctx)?.into();
     f.call(&JsValue::undefined(), std::slice::from_ref(&obj), ctx)?;
     let taken = obj.as_object().and_then(|o| o.downcast_ref::<Designer>().and_then(|d| d.builder.borrow_mut().take()));

@@ -38,7 +38,8 @@ fn install(ctx: Context) {
 fn run(spec: Box<dyn FilterSpec>, input: Vec<Event>) -> Vec<String> {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let sink = seen.clone();
-    let layout = Layout { name: "test".into(), on_start: None, on_end: None, filters: vec![spec] };
+    let layout =
+        Layout { name: "test".into(), on_start: None, on_end: None, filters: vec![spec], ..Default::default() };
     let p = Pipeline::new(Rc::new(layout), PipelineContext::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));
     p.start(&[]);
     input.into_iter().for_each(|e| p.input(e));

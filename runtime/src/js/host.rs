@@ -95,6 +95,10 @@ impl Host for JsHost {
         super::call_when_free(f)
     }
 
+    fn collect_metrics(&self) {
+        super::stats::collect()
+    }
+
     fn object(&self, fields: &[(&str, Value)]) -> Result<Value, String> {
         super::with_js(|ctx| {
             let obj = JsObject::with_object_proto(ctx.intrinsics());

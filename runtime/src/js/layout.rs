@@ -22,9 +22,28 @@ pub struct LayoutBuilder {
     filters: Vec<Box<dyn FilterSpec>>,
     /// A joint filter waiting for its `.to(...)`.
     joint: Option<(&'static str, Joint)>,
+    /// The script file it is built in (see [`module_label`]); empty: the main script.
+    module: String,
+}
+
+/// The file the running script code is in, as Pipy's `pipy_pipeline_count` names it: its
+/// path from the main script's folder, with a leading slash (`/main.js`).
+pub fn module_label(ctx: &Context) -> String {
+    let (main, dir) = super::state::with_state(|s| (s.script_path.clone(), s.script_dir.clone()));
+    let path = match ctx.get_active_script_or_module() {
+        Some(boa_engine::vm::ActiveRunnable::Module(m)) => m.path().map(|p| p.to_path_buf()).unwrap_or(main),
+        _ => main,
+    };
+    let relative = path.strip_prefix(&dir).unwrap_or(&path);
+    format!("/{}", relative.display()).replace("//", "/")
 }
 
 impl LayoutBuilder {
+    /// A builder in the script file running now (see [`module_label`]).
+    pub fn in_module(ctx: &Context) -> LayoutBuilder {
+        LayoutBuilder { module: module_label(ctx), ..Default::default() }
+    }
+
     /// `onStart(fn | events)`, before any filter.
     pub fn on_start(&mut self, v: JsValue) -> JsResult<()> {
         if self.on_start.is_some() {
@@ -74,11 +93,20 @@ impl LayoutBuilder {
         if let Some((joint, _)) = self.joint {
             return Err(type_error(format!("missing .to(...) for the last filter ({joint}) of pipeline '{name}'")));
         }
+        let module = match self.module.is_empty() {
+            true => super::state::with_state(|s| {
+                let file = s.script_path.file_name().map(|f| f.to_string_lossy().into_owned());
+                format!("/{}", file.unwrap_or_default())
+            }),
+            false => self.module,
+        };
         Ok(Rc::new(Layout {
             name: name.to_string(),
+            module,
             on_start: self.on_start,
             on_end: self.on_end,
             filters: self.filters,
+            ..Default::default()
         }))
     }
 }

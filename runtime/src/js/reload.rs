@@ -22,6 +22,8 @@ use crate::net::listener::ListenSpec;
 pub struct Pending {
     old_realm: Realm,
     old_exit: Vec<JsObject>,
+    /// The old script's `stats.Gauge` callbacks: no longer called once the new one serves.
+    old_gauges: Vec<(JsObject, JsObject)>,
     old_registry: Option<Rc<engine::Registry>>,
     new_root: Rc<engine::Context>,
 }
@@ -47,12 +49,13 @@ fn evaluate_in(script: &Script, ctx: &mut boa_engine::Context) -> Result<(Vec<Li
     let realm = ctx.create_realm().map_err(|e| format!("cannot make a realm for the new script: {e}"))?;
     let old_realm = ctx.enter_realm(realm);
     let old_exit = with_state(|s| std::mem::take(&mut s.exit_callbacks));
+    let old_gauges = with_state(|s| std::mem::take(&mut s.gauge_callbacks));
     let old_registry = configuration::replace_active(None);
     modules::forget(ctx);
     let evaluated = super::register_globals(ctx)
         .map_err(|e| format!("cannot set up the JS host: {e}"))
         .and_then(|_| script::evaluate(script, ctx, false));
-    let pending = |new_root| Pending { old_realm, old_exit, old_registry, new_root };
+    let pending = |new_root| Pending { old_realm, old_exit, old_gauges, old_registry, new_root };
     match evaluated {
         Ok(new_root) => Ok((state::take_listeners(), pending(new_root))),
         Err(e) => {
@@ -89,5 +92,6 @@ fn undo(ctx: &mut boa_engine::Context, p: Pending) {
     with_state(|s| {
         s.listeners.clear();
         s.exit_callbacks = p.old_exit;
+        s.gauge_callbacks = p.old_gauges;
     });
 }

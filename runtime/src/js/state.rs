@@ -25,6 +25,8 @@ pub struct State {
     pub argv: Vec<String>,
     pub listeners: Vec<ListenSpec>,
     pub exit_callbacks: Vec<JsObject>,
+    /// `stats.Gauge` callbacks and their gauges, called at each collection.
+    pub gauge_callbacks: Vec<(JsObject, JsObject)>,
     pub started: Option<Instant>,
 }
 

@@ -58,6 +58,9 @@ impl Metric {
 
 macro_rules! metric_class {
     ($ty:ident, $name:literal, $len:literal, $kind:expr, $methods:expr) => {
+        metric_class!($ty, $name, $len, $kind, $methods, |_, _| ());
+    };
+    ($ty:ident, $name:literal, $len:literal, $kind:expr, $methods:expr, $made:expr) => {
         #[derive(Trace, Finalize, JsData)]
         pub struct $ty {
             #[unsafe_ignore_trace]
@@ -73,6 +76,12 @@ macro_rules! metric_class {
                 let (kind, labels_at) = kind(args, ctx)?;
                 let m = Metric::new(&arg(args, 0), kind, &arg(args, labels_at), ctx)?;
                 Ok($ty { m })
+            }
+
+            fn object_constructor(instance: &JsObject<Self>, args: &[JsValue], _: &mut Context) -> JsResult<()> {
+                let made: fn(&JsObject, &[JsValue]) = $made;
+                made(&instance.clone().upcast(), args);
+                Ok(())
             }
 
             fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
@@ -98,8 +107,30 @@ metric_class!(
         ("set", |m, n| m.with(|x| x.set(n))),
         ("increase", |m, n| m.with(|x| x.add(n))),
         ("decrease", |m, n| m.with(|x| x.add(-n))),
-    ]
+    ],
+    on_collect
 );
+
+/// `new stats.Gauge(name, labels, callback)`: the callback is called with the gauge at each
+/// collection (before the admin port answers `/metrics`), on the thread that made it.
+fn on_collect(gauge: &JsObject, args: &[JsValue]) {
+    if let Some(f) = args.get(2).and_then(|f| f.as_object()).filter(|f| f.is_callable()) {
+        super::state::with_state(|s| s.gauge_callbacks.push((f.clone(), gauge.clone())));
+    }
+}
+
+/// Calls this thread's gauge callbacks (see [`on_collect`]); an error is logged, as Pipy does.
+pub fn collect() {
+    let callbacks = super::state::with_state(|s| s.gauge_callbacks.clone());
+    for (f, gauge) in callbacks {
+        let failed = super::with_js(|ctx| {
+            f.call(&JsValue::undefined(), &[gauge.into()], ctx).err().map(|e| super::describe(&e, ctx))
+        });
+        if let Some(Some(e)) = failed {
+            tracing::error!(target: "script", "stats.Gauge callback: {e}");
+        }
+    }
+}
 
 metric_class!(Histogram, "Histogram", 3, histogram_kind, &[("observe", observe)]);
 

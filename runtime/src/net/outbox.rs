@@ -64,6 +64,8 @@ pub struct Outbox {
     counted: Cell<usize>,
     /// Bytes written, for the metrics.
     written: Cell<u64>,
+    /// Bytes the same socket's reader took in (read or spliced), for the metrics.
+    received: Cell<u64>,
 }
 
 impl Default for Outbox {
@@ -87,6 +89,7 @@ impl Outbox {
             last_write: Cell::default(),
             counted: Cell::default(),
             written: Cell::default(),
+            received: Cell::default(),
         }
     }
 
@@ -159,6 +162,11 @@ impl Outbox {
     /// Bytes written to the socket so far (spliced ones too).
     pub fn written(&self) -> u64 {
         self.written.get()
+    }
+
+    /// The socket's reader has taken in `n` bytes so far.
+    pub fn set_received(&self, n: u64) {
+        self.received.set(n);
     }
 
     /// When bytes were last written.
@@ -391,5 +399,12 @@ pub async fn idle(
             return;
         }
         tokio::time::sleep_until(deadline).await;
+    }
+}
+
+/// An outbox counts what its socket received and sent, for the runtime's series.
+impl crate::engine::metrics::Flow for Outbox {
+    fn bytes(&self) -> (u64, u64) {
+        (self.received.get(), self.written.get())
     }
 }

@@ -121,6 +121,7 @@ impl Reader {
                 paused_on.wait().await;
                 let step = self.step(socket, target, paused_on).await;
                 last_read.set(tokio::time::Instant::now());
+                outbox.set_received(self.read + self.spliced);
                 match step {
                     Step::More => {}
                     Step::Last => break,

@@ -105,6 +105,8 @@ async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::Loc
     };
     let mut listening = listening::Listening::default();
     local.run_until(async { listening.start(bound, &js::state::root()) }).await;
+    // Asked to collect from before the port reads ready.
+    let mut collect = crate::engine::collect::register();
     let _ = ready.send(Ok(()));
     tracing::debug!(target: "thread", "Thread {} started", cfg.id);
     let mut commands = cfg.commands.clone();
@@ -112,6 +114,10 @@ async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::Loc
         tokio::select! {
             // Nothing is left to run: no listener, task or timer.
             _ = &mut *local => return,
+            Some(done) = collect.next() => {
+                local.run_until(async { crate::engine::series::collect_here() }).await;
+                let _ = done.send(());
+            }
             changed = commands.changed() => {
                 // A stop, or the main thread is gone.
                 let command = if changed.is_ok() { commands.borrow_and_update().clone() } else { Command::Stop };

@@ -20,7 +20,7 @@ use crate::net::outbox::Outbox;
 pub struct ServeOptions {
     pub idle_timeout: Duration,
     /// The listener as the metrics name it (`[ip]:port/TCP`).
-    pub listen_label: String,
+    pub listen_label: Rc<str>,
     /// Counts it per peer address too (`peerStats`).
     pub peer_stats: bool,
 }
@@ -69,10 +69,10 @@ async fn connection(
         _ => Vec::new(),
     };
     pipeline.start(&args);
-    let peer = opts.peer_stats.then(|| remote.ip().to_string());
-    let counted = metrics::Connection::inbound(&opts.listen_label, peer.as_deref());
+    let peer = opts.peer_stats.then(|| Rc::from(remote.ip().to_string()));
+    let counted = metrics::Connection::inbound(opts.listen_label.clone(), peer, outbox.clone());
     let (read, spliced) = crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
-    counted.set_bytes(read + spliced, outbox.written());
+    drop(counted);
     drop(closing);
     tracing::debug!(target: "inbound", "inbound #{id} closed: {read} bytes read, {spliced} spliced");
 }
@@ -162,8 +162,13 @@ mod tests {
     fn a_panic_in_a_connection_closes_its_inbound_and_runs_its_on_close_hooks() {
         let _stub = StubHost::install();
         let seen = Rc::new(RefCell::new(Seen::default()));
-        let layout =
-            Layout { name: "boom".into(), on_start: None, on_end: None, filters: vec![Box::new(Boom(seen.clone()))] };
+        let layout = Layout {
+            name: "boom".into(),
+            on_start: None,
+            on_end: None,
+            filters: vec![Box::new(Boom(seen.clone()))],
+            ..Default::default()
+        };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let local = tokio::task::LocalSet::new();
         local.block_on(&rt, async {
@@ -173,7 +178,7 @@ mod tests {
             client.write_all(b"hello").await.unwrap();
             let opts = Rc::new(ServeOptions {
                 idle_timeout: std::time::Duration::from_secs(10),
-                listen_label: String::new(),
+                listen_label: Rc::from(""),
                 peer_stats: false,
             });
             serve(accepted, Rc::new(layout), Context::root(), opts).await;

@@ -328,7 +328,7 @@ fn to(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
                 let Made::Filter(link) = link else {
                     return Err(type_error("link() is not a plain filter"));
                 };
-                Rc::new(Layout { name, on_start: None, on_end: None, filters: vec![link] })
+                Rc::new(Layout { name, on_start: None, on_end: None, filters: vec![link], ..Default::default() })
             }
         },
         None => build_sub(&target, ctx)?,

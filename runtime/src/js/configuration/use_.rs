@@ -112,7 +112,7 @@ impl Use {
                 down: true,
             }));
         }
-        Rc::new(Layout { name: "use".into(), on_start: None, on_end: None, filters })
+        Rc::new(Layout { name: "use".into(), on_start: None, on_end: None, filters, ..Default::default() })
     }
 }
 
