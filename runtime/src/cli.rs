@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::log::LogLevel;
+use crate::log_file::Rotation;
 
 pub const USAGE: &str = "\
 Usage: weir [options] <script.js> [options] [-- script arguments...]
@@ -14,6 +15,11 @@ Options:
   -e, --eval <expr>          Run <expr> as the script
   --threads=<N|max>          Worker threads, each running the script (default 1)
   --log-level=<level>        error | warn | info | debug[:topic+topic] (default info)
+  --log-file=<filename>      Write the log to this file too (appending)
+  --log-file-max-size=<size> Rotate the log file before it grows past this size
+  --log-file-max-count=<N>   Keep this many rotated log files (default: all)
+  --log-file-rotate-interval=<duration>
+                             Rotate the log file when it is older than this
   --reuse-port               Set SO_REUSEPORT on listeners
   --admin-port=<[ip:]port>   Serve /metrics, /api/v1/status and /ready on this port
   --max-open-files=<N>       Raise the open-files soft limit to N at most (default: to
@@ -44,6 +50,8 @@ pub struct Options {
     pub target: Option<Target>,
     pub threads: usize,
     pub log_level: LogLevel,
+    /// `--log-file` and its rotation.
+    pub log_file: Option<(String, Rotation)>,
     pub reuse_port: bool,
     pub max_open_files: Option<u64>,
     pub admin_port: Option<std::net::SocketAddr>,
@@ -62,6 +70,7 @@ impl Default for Options {
             target: None,
             threads: 1,
             log_level: LogLevel { level: tracing::Level::INFO, topics: Vec::new() },
+            log_file: None,
             reuse_port: false,
             max_open_files: None,
             admin_port: None,
@@ -136,12 +145,30 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 let n = crate::options::parse_size(&v).ok_or(format!("invalid --max-buffer value: {v}"))?;
                 o.max_buffer = Some(n);
             }
+            n if n.starts_with("--log-file") => {
+                let v = value.or_else(|| it.next().cloned()).ok_or(format!("missing value for {n}"))?;
+                log_file_option(&mut o, n, &v)?;
+            }
             "--" | "--args" | "-args" => script_args = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option: {a}")),
             _ => set_target(&mut o, Target::File(a.clone()))?,
         }
     }
     Ok(o)
+}
+
+/// `--log-file` and the options of its rotation, which may come before it.
+fn log_file_option(o: &mut Options, name: &str, v: &str) -> Result<(), String> {
+    let bad = || format!("invalid {name} value: {v}");
+    let (path, rotation) = o.log_file.get_or_insert_with(Default::default);
+    match name {
+        "--log-file" => *path = v.to_string(),
+        "--log-file-max-size" => rotation.max_size = crate::options::parse_size(v).ok_or_else(bad)?,
+        "--log-file-max-count" => rotation.max_count = v.parse().map_err(|_| bad())?,
+        "--log-file-rotate-interval" => rotation.interval = crate::options::parse_duration(v).ok_or_else(bad)?,
+        _ => return Err(format!("unknown option: {name}")),
+    }
+    Ok(())
 }
 
 fn set_target(o: &mut Options, t: Target) -> Result<(), String> {

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod filters;
 pub mod js;
 pub mod log;
+pub mod log_file;
 pub mod net;
 pub mod open_files;
 pub mod options;

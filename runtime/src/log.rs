@@ -5,6 +5,9 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::Arc;
+
+use crate::log_file::LogFile;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -67,11 +70,24 @@ where
     }
 }
 
-/// Installs the stderr logger.
-pub fn init(level: LogLevel) {
+/// Installs the stderr logger, and the `--log-file` one beside it when there is a file.
+pub fn init(level: LogLevel, file: Option<LogFile>) {
     let filter = tracing_subscriber::filter::filter_fn(move |m| level.enabled(m.level(), m.target()));
     let fmt = tracing_subscriber::fmt::layer().event_format(PipyFormat).with_writer(std::io::stderr);
-    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).try_init();
+    let file = file.map(|f| tracing_subscriber::fmt::layer().event_format(PipyFormat).with_writer(Arc::new(f)));
+    let _ = tracing_subscriber::registry().with(fmt.and_then(file).with_filter(filter)).try_init();
+}
+
+/// The formatter writes each event's text in one call: one call, whole lines.
+impl Write for &LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_lines(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 use tracing_subscriber::Layer;

@@ -26,7 +26,14 @@ fn main() -> ExitCode {
         println!("weir {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    weir::log::init(opts.log_level.clone());
+    let log_file = match open_log_file(&opts) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("weir: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    weir::log::init(opts.log_level.clone(), log_file);
     // One log line per panic, with where it happened; the task or connection it hit is ended
     // by whoever caught it.
     std::panic::set_hook(Box::new(|info| {
@@ -239,4 +246,15 @@ fn force_exit(code: i32) -> ! {
     let _ = std::io::stderr().flush();
     // SAFETY: _exit ends the process at once; nothing runs after it.
     unsafe { libc::_exit(code) }
+}
+
+/// `--log-file`, opened before anything runs: a path that cannot be written stops the start.
+fn open_log_file(opts: &cli::Options) -> Result<Option<weir::log_file::LogFile>, String> {
+    match &opts.log_file {
+        None => Ok(None),
+        Some((path, _)) if path.is_empty() => Err("--log-file-* options need --log-file".into()),
+        Some((path, rotation)) => weir::log_file::LogFile::open(std::path::Path::new(path), rotation.clone())
+            .map(Some)
+            .map_err(|e| format!("--log-file {path}: {e}")),
+    }
 }
