@@ -103,10 +103,10 @@ impl Session {
         Rc::new_cyclic(|weak: &Weak<Session>| {
             let w = weak.clone();
             let on_write = Box::new(move || {
-                if let Some(s) = w.upgrade() {
-                    if let Some(b) = s.pipe.take() {
-                        s.input(Event::Data(b));
-                    }
+                if let Some(s) = w.upgrade()
+                    && let Some(b) = s.pipe.take()
+                {
+                    s.input(Event::Data(b));
                 }
             });
             let pipe = Pipe::new(env.context.upstream.clone(), on_write);
