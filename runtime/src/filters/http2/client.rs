@@ -13,7 +13,7 @@ use h2::client::{ResponseFuture, SendRequest};
 use tokio::sync::Notify;
 
 use super::convert;
-use super::pipe::{Io, Pipe};
+use super::pipe::{self, Io, Pipe};
 use super::stream::{Queue, write_body};
 use crate::codec::http1::{RequestHead, error_response};
 use crate::engine::{Event, EventSink, Filter, FilterEnv, Gauge, Head, Layout, Output, Pipeline, StreamError, host};
@@ -103,15 +103,15 @@ impl Session {
         Rc::new_cyclic(|weak: &Weak<Session>| {
             let w = weak.clone();
             let on_write = Box::new(move || {
-                if let Some(s) = w.upgrade() {
-                    for b in s.pipe.take() {
-                        s.input(Event::Data(b));
-                    }
+                if let Some(s) = w.upgrade()
+                    && let Some(b) = s.pipe.take()
+                {
+                    s.input(Event::Data(b));
                 }
             });
             let pipe = Pipe::new(env.context.upstream.clone(), on_write);
             let sink = Rc::new(SessionSink(pipe.clone()));
-            let task = tokio::task::spawn_local(drive(weak.clone(), pipe.clone())).abort_handle();
+            let task = pipe::spawn(&pipe, drive(weak.clone(), pipe.clone()));
             let p = match opened {
                 Some(opened) => {
                     opened.connect(sink);

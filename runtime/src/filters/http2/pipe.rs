@@ -3,13 +3,15 @@
 //! `Data`. Both ends run on the worker's thread; `h2` is driven by a local task.
 
 use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
 use std::io;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::task::AbortHandle;
 
 use crate::engine::Gauge;
 
@@ -20,8 +22,9 @@ pub struct Pipe {
     /// Why the peer's bytes ended, when it was an error (a refused `connect`).
     error: Cell<Option<&'static str>>,
     reader: RefCell<Option<Waker>>,
-    /// Bytes `h2` wrote, not emitted by the filter yet.
-    tx: RefCell<Vec<Bytes>>,
+    /// Bytes `h2` wrote, not emitted by the filter yet: taken as one piece, one write to
+    /// the socket for all `h2` wrote since.
+    tx: RefCell<BytesMut>,
     /// `h2` is done with the connection: the filter ends its output once `tx` is out.
     done: Cell<bool>,
     /// Where the written bytes queue once emitted: `h2` waits while it is full, so a peer
@@ -29,6 +32,8 @@ pub struct Pipe {
     gauge: Rc<Gauge>,
     /// A task waits for room on `gauge` for the writer.
     waiting: Cell<bool>,
+    /// `h2` wrote since whoever takes the bytes out was last told.
+    unsaid: Cell<bool>,
     /// Called once `h2` wrote: whoever takes the bytes out is told (a filter's wake).
     on_write: Box<dyn Fn()>,
 }
@@ -44,6 +49,7 @@ impl Pipe {
             done: Cell::new(false),
             gauge,
             waiting: Cell::new(false),
+            unsaid: Cell::new(false),
             on_write,
         })
     }
@@ -71,9 +77,17 @@ impl Pipe {
         }
     }
 
-    /// What `h2` wrote since the last call.
-    pub fn take(&self) -> Vec<Bytes> {
-        std::mem::take(&mut *self.tx.borrow_mut())
+    /// What `h2` wrote since the last call, if anything.
+    pub fn take(&self) -> Option<Bytes> {
+        let mut tx = self.tx.borrow_mut();
+        (!tx.is_empty()).then(|| tx.split().freeze())
+    }
+
+    /// Tells whoever takes the bytes out that `h2` wrote, if it did.
+    fn tell(&self) {
+        if self.unsaid.replace(false) {
+            (self.on_write)();
+        }
     }
 
     /// `h2` finished with the connection (closed, failed or gone away).
@@ -85,6 +99,23 @@ impl Pipe {
     pub fn is_done(&self) -> bool {
         self.done.get()
     }
+}
+
+/// Runs `task`, the one that drives `h2` over `pipe`, as a local task. What `h2` writes
+/// during one poll of it goes out together once the poll is over: `h2` flushes after each
+/// batch of frames it handles, which would be a write to the socket per stream.
+pub fn spawn(pipe: &Rc<Pipe>, task: impl Future<Output = ()> + 'static) -> AbortHandle {
+    let pipe = pipe.clone();
+    let task = async move {
+        let mut task = pin!(task);
+        poll_fn(|cx| {
+            let r = task.as_mut().poll(cx);
+            pipe.tell();
+            r
+        })
+        .await
+    };
+    tokio::task::spawn_local(task).abort_handle()
 }
 
 /// The `AsyncRead + AsyncWrite` handle `h2` owns.
@@ -122,8 +153,8 @@ impl AsyncWrite for Io {
             }
             return Poll::Pending;
         }
-        pipe.tx.borrow_mut().push(Bytes::copy_from_slice(buf));
-        (pipe.on_write)();
+        pipe.tx.borrow_mut().extend_from_slice(buf);
+        pipe.unsaid.set(true);
         Poll::Ready(Ok(buf.len()))
     }
 
@@ -133,5 +164,41 @@ impl AsyncWrite for Io {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+    use tokio::task::yield_now;
+
+    use super::*;
+
+    #[test]
+    fn what_one_poll_wrote_goes_out_once_and_in_one_piece() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        tokio::task::LocalSet::new().block_on(&rt, async {
+            let told = Rc::new(Cell::new(0));
+            let t = told.clone();
+            let pipe = Pipe::new(Rc::default(), Box::new(move || t.set(t.get() + 1)));
+            let mut io = Io(pipe.clone());
+            let task = spawn(&pipe, async move {
+                io.write_all(b"one").await.unwrap();
+                io.write_all(b"two").await.unwrap();
+                yield_now().await;
+                io.write_all(b"three").await.unwrap();
+            });
+            while told.get() == 0 {
+                yield_now().await;
+            }
+            assert_eq!(told.get(), 1);
+            assert_eq!(pipe.take().as_deref(), Some(&b"onetwo"[..]));
+            while !task.is_finished() {
+                yield_now().await;
+            }
+            assert_eq!(told.get(), 2);
+            assert_eq!(pipe.take().as_deref(), Some(&b"three"[..]));
+            assert_eq!(pipe.take(), None);
+        });
     }
 }

@@ -11,8 +11,9 @@ use h2::{Reason, RecvStream};
 use tokio::task::JoinSet;
 
 use super::convert;
-use super::pipe::{Io, Pipe};
+use super::pipe::{self, Io, Pipe};
 use super::stream::{Queue, write_body};
+use crate::codec::http1::{Header, ResponseHead};
 use crate::engine::{Event, FilterEnv, Gauge, Given, Head, Output, Pipeline, host};
 use crate::filters::http_server::{Responder, respond};
 
@@ -49,7 +50,7 @@ impl Http2Server {
         let pipe = Pipe::new(env.context.downstream.clone(), Box::new(move || waker.wake()));
         pipe.push(first);
         let server = Rc::new(Server { responder, env, limit });
-        let task = tokio::task::spawn_local(run(pipe.clone(), server)).abort_handle();
+        let task = pipe::spawn(&pipe, run(pipe.clone(), server));
         Http2Server { pipe, task, ended: false }
     }
 
@@ -64,7 +65,7 @@ impl Http2Server {
 
     /// Emits what `h2` wrote, and the end once it is done with the connection.
     pub fn flush(&mut self, out: &mut Output<'_>) {
-        for b in self.pipe.take() {
+        if let Some(b) = self.pipe.take() {
             out.emit(Event::Data(b));
         }
         if self.pipe.is_done() && !self.ended {
@@ -99,9 +100,7 @@ async fn run(pipe: Rc<Pipe>, server: Rc<Server>) {
         Ok(mut conn) => loop {
             tokio::select! {
                 next = conn.accept() => match next {
-                    Some(Ok((req, respond))) => {
-                        streams.spawn_local(serve(req, respond, server.clone()));
-                    }
+                    Some(Ok((req, respond))) => accept(req, respond, &server, &mut streams),
                     Some(Err(e)) => {
                         tracing::debug!(target: "http", "HTTP/2: {e}");
                         break;
@@ -114,6 +113,72 @@ async fn run(pipe: Rc<Pipe>, server: Rc<Server>) {
         Err(e) => tracing::debug!(target: "http", "HTTP/2 handshake: {e}"),
     }
     pipe.finish();
+}
+
+/// Answers at most this many body bytes without the peer's window: `h2` buffers them.
+const WHOLE_BODY: usize = 16 << 10;
+
+/// A new stream. A whole request (no body to come: the usual GET) is answered at once, and
+/// when its answer is whole and small too (a fixed Message, a handler's synchronous answer)
+/// it goes to `h2` here; anything else gets a task of its own, which costs more than all of
+/// `h2`'s work for a short request.
+fn accept(
+    req: http::Request<RecvStream>,
+    mut stream: SendResponse<Bytes>,
+    server: &Rc<Server>,
+    streams: &mut JoinSet<()>,
+) {
+    if req.method() == http::Method::CONNECT || !req.body().is_end_stream() {
+        streams.spawn_local(serve(req, stream, server.clone()));
+        return;
+    }
+    let head = Rc::new(convert::request_head(&req.into_parts().0));
+    let context = &server.env.context;
+    let gauge = Rc::new(Gauge::child(context.downstream.clone()));
+    let answer = Rc::new(Queue::new(gauge.clone()));
+    let pipeline = match &server.responder {
+        Responder::Pipeline(layout) => {
+            let p = Pipeline::chained(
+                layout.clone(),
+                context.copy_queued_on(gauge),
+                answer.clone(),
+                server.env.chain.clone(),
+            );
+            p.start(&[]);
+            p.input(Event::MessageStart(Head::Request(head)));
+            p.input(Event::MessageEnd(JsValue::undefined()));
+            Some(p)
+        }
+        Responder::Script(_) => {
+            respond(&server.responder, &server.env, &answer, head, Bytes::new());
+            None
+        }
+    };
+    if let Some((head, body, trailers)) = answer.take_whole(WHOLE_BODY) {
+        return send_whole(&mut stream, &head, body, &trailers);
+    }
+    streams.spawn_local(async move {
+        let _pipeline = pipeline;
+        write_answer(&answer, &mut stream, false).await
+    });
+}
+
+/// Sends a whole answer taken from its queue.
+fn send_whole(stream: &mut SendResponse<Bytes>, head: &ResponseHead, body: Bytes, trailers: &[Header]) {
+    let ends = body.is_empty() && trailers.is_empty();
+    let sent = stream.send_response(convert::response(head), ends).and_then(|mut send| match (ends, trailers) {
+        (true, _) => Ok(()),
+        (false, []) => send.send_data(body, true),
+        (false, t) => {
+            if !body.is_empty() {
+                send.send_data(body, false)?;
+            }
+            send.send_trailers(convert::header_map(t))
+        }
+    });
+    if let Err(e) = sent {
+        tracing::debug!(target: "http", "HTTP/2 response: {e}");
+    }
 }
 
 /// One stream: its request goes to the responder, its answer back to the client.
