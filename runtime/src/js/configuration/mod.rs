@@ -34,6 +34,7 @@ use crate::engine::{Layout, Registry, SubRef};
 use crate::filters::{self, Made};
 use crate::net::listener::{self, Transport};
 pub use top::{apply, check_imports, is_configuration, pipelines, pipy, register};
+pub use use_::make as make_use;
 
 thread_local! {
     /// The registry of the configuration made last: pipeline names in the script refer to it.

@@ -157,10 +157,36 @@ pub fn apply(value: &JsValue) -> Result<(), String> {
 
 /// A plugin module's value, put into effect like the main script's; its entrance pipeline
 /// (`.pipeline()`) is what `chain()` runs, its named ones what `use()` may run.
-pub fn pipelines(value: &JsValue) -> Result<modules::Plugin, String> {
+///
+/// A module written the 1.0 way has no configuration: its value (an ES module's default
+/// export) is a pipeline template, its entrance, or an object whose pipeline-template
+/// properties are its named pipelines.
+pub fn pipelines(value: &JsValue, ctx: &mut Context) -> Result<modules::Plugin, String> {
+    if let Some(layout) = crate::js::pipeline::template_layout(value) {
+        return Ok(modules::Plugin { entrance: Some(layout), named: None });
+    }
+    if let Some(o) = value.as_object().filter(|o| !o.is::<Configuration>() && !o.is_callable()) {
+        return Ok(modules::Plugin { entrance: None, named: Some(templates(&o, ctx).map_err(|e| e.to_string())?) });
+    }
     let named =
         value.as_object().and_then(|o| o.downcast_ref::<Configuration>().map(|c| c.state.borrow().registry.clone()));
     Ok(modules::Plugin { entrance: install(value)?, named })
+}
+
+/// The pipeline templates among `o`'s own enumerable properties, by name.
+fn templates(o: &JsObject, ctx: &mut Context) -> JsResult<Rc<Registry>> {
+    let registry = Rc::new(Registry::default());
+    for key in o.own_property_keys(ctx)? {
+        let name = match &key {
+            PropertyKey::String(s) => s.to_std_string_escaped(),
+            PropertyKey::Index(i) => i.get().to_string(),
+            PropertyKey::Symbol(_) => continue,
+        };
+        if let Some(layout) = crate::js::pipeline::template_layout(&o.get(key, ctx)?) {
+            registry.insert(name, layout);
+        }
+    }
+    Ok(registry)
 }
 
 fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
