@@ -165,6 +165,11 @@ type Duration = number | `${number}` | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}
 /** A byte count: a number, or a string with a binary suffix: `'16k'`, `'1m'`, `'1g'`. */
 type Size = number | `${number}` | `${number}${'k' | 'K' | 'm' | 'M' | 'g' | 'G'}`;
 
+/** Pipy's legacy `Swap`: a `pipeline.Hub` that `link(() => swap)` joins streams to, each hearing the others. */
+declare class Swap {
+  constructor();
+}
+
 /** A delay to wait for. */
 declare class Timeout {
   constructor(delay?: Duration);

@@ -333,8 +333,8 @@ interface PipelineFilters<Sub> {
   branchMessageStart(...conditionsAndSubs: (Condition | Sub)[]): this;
   /** Like `branch`, decided at each whole message (`cond(message)`). */
   branchMessage(...conditionsAndSubs: (Condition | Sub)[]): this;
-  /** Sends everything into the named pipeline of a legacy configuration (or the one `fn()` names). */
-  link(target: string | (() => string)): this;
+  /** Sends everything into the named pipeline of a legacy configuration (or the one `fn()` names), or into the `Swap` `fn()` returns. */
+  link(target: string | (() => string | Swap | null | undefined)): this;
   /** Writes the Data passing by to stdout (legacy). */
   print(): this;
   /** Redis protocol in, a message per value out: its MessageEnd payload is the value (strings, numbers, Data for bulk strings, Error, arrays, null). */
@@ -498,6 +498,10 @@ interface Configuration extends PipelineFilters<LegacySubPipeline> {
   pipeline(name?: string): this;
   /** Starts a pipeline run once at start, or every `interval`, with `start` as its first events. */
   task(interval?: Duration | null, start?: Events): this;
+  /** Starts a pipeline run each time the file (relative to the script's folder) changes, unless its last run is still going. */
+  watch(filename: string): this;
+  /** Starts a pipeline run when the worker stops, with `start` as its first events; the worker waits for its output to end. */
+  exit(start?: Events): this;
   /** Declares context variables (`__name: initialValue`) that other modules can import from `namespace`. */
   export(namespace: string, variables: Record<string, any>): this;
   /** Uses context variables another module exported: `{ __name: 'namespace' }`. */

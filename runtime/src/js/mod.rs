@@ -64,7 +64,7 @@ mod unported;
 pub mod url;
 pub mod url_search_params;
 pub mod vars;
-mod watch;
+pub mod watch;
 pub mod yaml;
 
 use std::cell::RefCell;

@@ -23,6 +23,19 @@ fn stamp(path: &PathBuf) -> Option<(u64, SystemTime, u64)> {
     Some((m.len(), m.modified().ok()?, m.ino()))
 }
 
+/// Waits until the file at `path` differs from now; false if the script of `context` was
+/// reloaded away first.
+pub async fn changed(path: &PathBuf, context: &std::rc::Rc<crate::engine::Context>) -> bool {
+    let before = stamp(path);
+    while stamp(path) == before {
+        tokio::time::sleep(POLL).await;
+        if super::state::retired(context) {
+            return false;
+        }
+    }
+    true
+}
+
 pub fn watch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let name = super::arg_str(args, 0).ok_or_else(|| type_error("pipy.watch() takes a file name"))?;
     let path = with_state(|s| s.script_dir.join(name.trim_start_matches('/')));
