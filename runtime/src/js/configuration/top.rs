@@ -269,7 +269,8 @@ async fn run_task(layout: Rc<Layout>, every: Option<Duration>, root: Rc<engine::
 /// Runs a `.watch(file)` pipeline, in a fresh context, after each change of the file seen
 /// while no run is under way.
 async fn run_watch(layout: Rc<Layout>, path: std::path::PathBuf, root: Rc<engine::Context>) {
-    while crate::js::watch::changed(&path, &root).await {
+    use crate::js::watch::{changed, stamp};
+    while changed(&path, stamp(&path), &root).await {
         let (p, rx) = start_until_end(layout.clone(), root.copy(None));
         let _ = rx.await;
         drop(p);
