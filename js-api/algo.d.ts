@@ -40,6 +40,76 @@ declare namespace algo {
     deselect(target?: any): void;
   }
 
+  /** The target at the key's hash (of its string form): a key keeps its target while the targets stay. */
+  class HashingLoadBalancer {
+    /** Targets: an array, or an object whose keys are the targets (weights are ignored). */
+    constructor(targets?: string[] | Record<string, number>);
+    /** A target for `borrower` (kept for it), or for the current inbound connection, by `key`'s hash. */
+    next(borrower?: object | null, key?: any): LoadBalancerResource | null;
+    /** Same as `next`. */
+    borrow(borrower?: object | null, key?: any): LoadBalancerResource | null;
+    /** The target of `key`'s hash; `undefined` with no targets. */
+    select(key?: any): string | undefined;
+    /** Adds a target. */
+    add(target: string): void;
+    /** Replaces the targets. */
+    set(targets: string[] | Record<string, number>): void;
+    /** Accepted for Pipy compatibility; does nothing. */
+    deselect(target?: any): void;
+  }
+
+  /** The target with the least work per weight; work is a target handed out and not given back. */
+  class LeastWorkLoadBalancer {
+    /** Targets: an array (weight 1 each) or an object of targets to weights. */
+    constructor(targets?: string[] | Record<string, number>);
+    /** A target for `borrower` (kept for it), or for the current inbound connection, given back when it closes. */
+    next(borrower?: object | null, key?: any): LoadBalancerResource | null;
+    /** Same as `next`. */
+    borrow(borrower?: object | null, key?: any): LoadBalancerResource | null;
+    /** The least worked target's name (one more work on it), the same one again for the same `key`. */
+    select(key?: any): string | undefined;
+    /** Sets one target's weight, keeping its work. */
+    set(target: string, weight: number): void;
+    /** Replaces the targets. */
+    set(targets: string[] | Record<string, number>): void;
+    /** Gives one work on `target` back. */
+    deselect(target?: string): void;
+  }
+
+  /** A string-keyed map every worker thread shares by name; values are copied (objects as JSON data). */
+  class SharedMap {
+    /** Opens the map named `name`, made empty on first use. */
+    constructor(name: string);
+    /** How many keys it has. */
+    readonly size: number;
+    /** Removes every key. */
+    clear(): void;
+    /** Removes `key`; whether it was there. */
+    delete(key: string): boolean;
+    /** Whether `key` is there. */
+    has(key: string): boolean;
+    /** A copy of the value of `key`, or `undefined`. */
+    get(key: string): any;
+    /** Sets `key` to a copy of `value`. */
+    set(key: string, value: any): void;
+    /** Adds `n` to the number at `key` (0 if none) at once for all workers; returns the sum. */
+    add(key: string, n: number): number;
+    /** Subtracts `n` from the number at `key` (0 if none); returns the difference. */
+    sub(key: string, n: number): number;
+  }
+
+  /** Samples counted into buckets, and percentiles estimated from them. */
+  class Percentile {
+    /** `buckets`: upper limits, ascending; a sample above the last is not counted. */
+    constructor(buckets: number[]);
+    /** Forgets every sample. */
+    reset(): void;
+    /** Counts a sample in the first bucket whose limit it does not pass. */
+    observe(sample: number): void;
+    /** The value below which `percentage`% of the samples fall, interpolated in its bucket. */
+    calculate(percentage: number): number;
+  }
+
   /** Options of a `LoadBalancer`: each a value, or a function of the target. */
   interface LoadBalancerOptions {
     /** `'round-robin'` (default) or `'least-load'`. */

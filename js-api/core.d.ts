@@ -165,6 +165,11 @@ type Duration = number | `${number}` | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}
 /** A byte count: a number, or a string with a binary suffix: `'16k'`, `'1m'`, `'1g'`. */
 type Size = number | `${number}` | `${number}${'k' | 'K' | 'm' | 'M' | 'g' | 'G'}`;
 
+/** Pipy's legacy `Swap`: a `pipeline.Hub` that `link(() => swap)` joins streams to, each hearing the others. */
+declare class Swap {
+  constructor();
+}
+
 /** A delay to wait for. */
 declare class Timeout {
   constructor(delay?: Duration);
@@ -282,6 +287,20 @@ interface Pipy {
     /** Number of worker threads (`--threads`). */
     readonly concurrency: number;
   };
+  /** When the instance started, in milliseconds since the epoch. */
+  readonly since: number;
+  /** The script's path, as given. */
+  readonly source: string;
+  /** A random (v4) UUID made when the instance started. */
+  readonly uuid: string;
+  /** The start as `timeOrigin` (ms since the epoch), and `now()`: ms since it, µs precision. */
+  readonly performance: { readonly timeOrigin: number; now(): number };
+  /** The terminal on stdin: `raw` puts it in raw mode (no line editing, echo or key signals), or back. */
+  readonly tty: { raw: boolean };
+  /** This worker's open inbound connections: how many, and each one oldest first. */
+  readonly inbound: { readonly count: number; forEach(fn: (inbound: Inbound) => void): void };
+  /** Calls `fn()` in a pipeline context of its own, its `$` variables at their initial values; returns what it returns. */
+  fork<T>(fn: () => T): T;
 }
 declare const pipy: Pipy;
 

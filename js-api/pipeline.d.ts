@@ -196,6 +196,17 @@ type DecompressAlgorithm = 'gzip' | 'inflate' | 'deflate' | 'brotli' | 'br';
  * `Sub` is what those sub-pipelines may be.
  */
 interface PipelineFilters<Sub> {
+  /**
+   * Runs pipeline `name` (or the entrance) of another module (path from the codebase root),
+   * sharing this context. The module is a legacy configuration (its `.pipeline(name)`s and
+   * `.pipeline()`), or its value (an ES module's default export) is a pipeline template, the
+   * entrance, or an object of pipeline templates by name.
+   */
+  use(module: string, name?: string): this;
+  /** Runs pipeline `name` of each module in turn, then `nameDown` of each, last first;
+   *  `when()` true at a module's first event skips it and the rest, back down from there. */
+  use(modules: string[], name: string, nameDown?: string, when?: () => boolean): this;
+  use(modules: string[], name: string, when?: () => boolean): this;
   /** Opens a TCP connection (or a UDP socket) to `'host:port'` when the pipeline starts; input Data goes to it, its bytes come out. */
   connect(target: string | (() => string), options?: ConnectOptions): this;
   /** Every event also goes into the sub-pipeline (whose output is dropped); `startArg` is its start argument. */
@@ -322,8 +333,8 @@ interface PipelineFilters<Sub> {
   branchMessageStart(...conditionsAndSubs: (Condition | Sub)[]): this;
   /** Like `branch`, decided at each whole message (`cond(message)`). */
   branchMessage(...conditionsAndSubs: (Condition | Sub)[]): this;
-  /** Sends everything into the named pipeline of a legacy configuration (or the one `fn()` names). */
-  link(target: string | (() => string)): this;
+  /** Sends everything into the named pipeline of a legacy configuration (or the one `fn()` names), or into the `Swap` `fn()` returns. */
+  link(target: string | (() => string | Swap | null | undefined)): this;
   /** Writes the Data passing by to stdout (legacy). */
   print(): this;
   /** Redis protocol in, a message per value out: its MessageEnd payload is the value (strings, numbers, Data for bulk strings, Error, arrays, null). */
@@ -487,6 +498,10 @@ interface Configuration extends PipelineFilters<LegacySubPipeline> {
   pipeline(name?: string): this;
   /** Starts a pipeline run once at start, or every `interval`, with `start` as its first events. */
   task(interval?: Duration | null, start?: Events): this;
+  /** Starts a pipeline run each time the file (relative to the script's folder) changes, unless its last run is still going. */
+  watch(filename: string): this;
+  /** Starts a pipeline run when the worker stops, with `start` as its first events; the worker waits for its output to end. */
+  exit(start?: Events): this;
   /** Declares context variables (`__name: initialValue`) that other modules can import from `namespace`. */
   export(namespace: string, variables: Record<string, any>): this;
   /** Uses context variables another module exported: `{ __name: 'namespace' }`. */
@@ -494,12 +509,6 @@ interface Configuration extends PipelineFilters<LegacySubPipeline> {
   /** Runs the entrance pipelines of these plugin modules in turn (paths from the codebase root);
    *  with no argument, goes on to the next module of the chain, or passes events through after the last. */
   chain(modules?: string[]): this;
-  /** Runs pipeline `name` (or the entrance) of a plugin module, sharing this context. */
-  use(module: string, name?: string): this;
-  /** Runs pipeline `name` of each module in turn, then `nameDown` of each, last first;
-   *  `when()` true at a module's first event skips it and the rest, back down from there. */
-  use(modules: string[], name: string, nameDown?: string, when?: () => boolean): this;
-  use(modules: string[], name: string, when?: () => boolean): this;
   /** Calls `fn($, i)` `count` times, or `fn($, item, i)` for each item. */
   repeat(count: number, fn: ($: this, index: number) => void): this;
   repeat(items: any[], fn: ($: this, item: any, index: number) => void): this;

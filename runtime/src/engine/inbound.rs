@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::rc::{Rc, Weak};
 
 use crate::codec::http1::RequestInfo;
 
@@ -31,6 +32,25 @@ pub struct Inbound {
 
 thread_local! {
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+    /// This thread's connections, for `pipy.inbound`; closed ones are dropped when the list
+    /// would grow, so it stays within twice the open ones.
+    static LIVE: RefCell<Vec<Weak<Inbound>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Lists `inbound` among this thread's open connections (see [`live`]).
+pub fn track(inbound: &Rc<Inbound>) {
+    LIVE.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() == l.capacity() {
+            l.retain(|w| w.upgrade().is_some_and(|i| i.fd().is_some()));
+        }
+        l.push(Rc::downgrade(inbound));
+    })
+}
+
+/// This thread's open connections, oldest first.
+pub fn live() -> Vec<Rc<Inbound>> {
+    LIVE.with(|l| l.borrow().iter().filter_map(Weak::upgrade).filter(|i| i.fd().is_some()).collect())
 }
 
 impl Inbound {

@@ -1,5 +1,7 @@
 //! `link(name)` / `link(fn)` (legacy): every event goes into a new instance of a named
 //! pipeline that shares this context, and that pipeline's output is this filter's output.
+//! `fn` may return a `Swap` (a `pipeline.Hub`) instead: the stream joins it, as `swap` joins
+//! a hub, and what the other stream linked to it sends is this filter's output.
 
 use std::rc::Rc;
 
@@ -7,6 +9,7 @@ use boa_engine::JsResult;
 
 use super::Made;
 use crate::args::Args;
+use crate::engine::hub::Hub;
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Layout, Output, Pass, Registry, Sub, SubRef, host};
 
 pub fn make(args: &mut Args<'_>) -> JsResult<Made> {
@@ -31,7 +34,8 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(Link { target: self.target.clone(), registry: self.registry.clone(), env, sub: None, ended: false })
+        let (target, registry) = (self.target.clone(), self.registry.clone());
+        Box::new(Link { target, registry, env, sub: None, hub: None, ended: false })
     }
 }
 
@@ -40,22 +44,33 @@ struct Link {
     registry: Option<Rc<Registry>>,
     env: FilterEnv,
     sub: Option<Sub>,
+    /// The `Swap` the callback returned, once joined.
+    hub: Option<Rc<Hub>>,
     ended: bool,
 }
 
+/// What a link goes to.
+enum Linked {
+    Layout(Rc<Layout>),
+    Hub(Rc<Hub>),
+}
+
 impl Link {
-    /// The layout to link to; `Ok(None)` when the callback named none yet.
-    fn choose(&self) -> Result<Option<Rc<Layout>>, String> {
+    /// The layout (or `Swap`) to link to; `Ok(None)` when the callback named none yet.
+    fn choose(&self) -> Result<Option<Linked>, String> {
         match &self.target {
-            Given::Fixed(sub) => sub.resolve().map(Some),
+            Given::Fixed(sub) => sub.resolve().map(|l| Some(Linked::Layout(l))),
             Given::Dynamic(f) => {
                 let v = host().call(&self.env.context, f, &[])?;
                 if v.is_null_or_undefined() {
                     return Ok(None);
                 }
+                if let Some(hub) = host().hub_of(&v) {
+                    return Ok(Some(Linked::Hub(hub)));
+                }
                 let name = v.as_string().ok_or("link(): callback did not return a string")?.to_std_string_escaped();
                 let registry = self.registry.as_ref().ok_or("link(): pipeline names need a pipy() configuration")?;
-                SubRef::Named(registry.clone(), name).resolve().map(Some)
+                SubRef::Named(registry.clone(), name).resolve().map(|l| Some(Linked::Layout(l)))
             }
         }
     }
@@ -66,9 +81,17 @@ impl Filter for Link {
         if self.ended {
             return;
         }
+        if let Some(hub) = &self.hub {
+            return hub.broadcast(&evt, &self.env);
+        }
         if self.sub.is_none() {
             match self.choose() {
-                Ok(Some(layout)) => self.sub = Some(Sub::start(layout, &self.env, out)),
+                Ok(Some(Linked::Layout(layout))) => self.sub = Some(Sub::start(layout, &self.env, out)),
+                Ok(Some(Linked::Hub(hub))) => {
+                    hub.join(&self.env);
+                    hub.broadcast(&evt, &self.env);
+                    return self.hub = Some(hub);
+                }
                 Ok(None) => return,
                 Err(e) => {
                     tracing::error!(target: "pipeline", "link: {e}");
@@ -89,6 +112,14 @@ impl Filter for Link {
 
     fn passed(&mut self, n: u64, out: &mut Output<'_>) {
         Sub::passed(self.sub.as_ref(), n, out);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let Some(hub) = &self.hub {
+            hub.exit(&self.env);
+        }
     }
 }
 

@@ -34,6 +34,14 @@ impl Class for Designer {
             (js_string!("onStart"), function(ctx, (), |_, this, args, _| with(this, |b| b.on_start(first(args))))),
             (js_string!("onEnd"), function(ctx, (), |_, this, args, _| with(this, |b| b.on_end(&first(args))))),
             (js_string!("to"), function(ctx, (), |_, this, args, ctx| to(this, args, ctx))),
+            // The legacy configuration's `use` (js/configuration/use_.rs), on the designer too.
+            (
+                js_string!("use"),
+                function(ctx, (), |_, this, args, ctx| {
+                    let made = layout::make("use", filters::Maker::Plain(super::configuration::make_use), args, ctx)?;
+                    with(this, |b| b.add("use", made))
+                }),
+            ),
         ];
         for (name, maker) in filters::ALL {
             let f = function(ctx, (*name, *maker), |(name, maker), this, args, ctx| {

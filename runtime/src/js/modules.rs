@@ -347,7 +347,7 @@ pub fn plugin_module(name: &str, ctx: &mut Context) -> JsResult<Plugin> {
     loader.scopes.borrow_mut().pop();
     // A throw keeps its stack, whose first frame is in the file.
     let value = value?;
-    let plugin = configuration::pipelines(&value).map_err(error)?;
+    let plugin = configuration::pipelines(&value, ctx).map_err(error)?;
     loader.plugins.borrow_mut().insert(path, plugin.clone());
     Ok(plugin)
 }

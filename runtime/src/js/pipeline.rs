@@ -30,6 +30,14 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
             .configurable(true),
         ctx,
     )?;
+    // Pipy's legacy `Swap`, which `link(() => swap)` joins two streams with: here a hub.
+    let swap =
+        NativeFunction::from_fn_ptr(|_, _, ctx| Ok(HubValue::from_data(HubValue { hub: Rc::default() }, ctx)?.into()));
+    let swap = boa_engine::object::FunctionObjectBuilder::new(ctx.realm(), swap)
+        .name(js_string!("Swap"))
+        .constructor(true)
+        .build();
+    ctx.register_global_property(js_string!("Swap"), swap, boa_engine::property::Attribute::all())?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
-//! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now` (`exec` is
-//! in `js::exec`, `watch` in `js::watch`, `read` in `js::read`, `solve` and `import` in
-//! `js::modules`).
+//! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now`, `fork`
+//! (`exec` is in `js::exec`, `watch` in `js::watch`, `read` in `js::read`, `solve` and `import`
+//! in `js::modules`, `since`, `source`, `uuid` and `performance` in `js::instance`, `tty` in
+//! `js::tty`, `inbound` in `js::pipy_inbound`).
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
@@ -31,7 +32,12 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     for (k, v) in props {
         pipy.set(k, v, false, ctx)?;
     }
-    let fns: [(JsString, usize, NativeFunction); 10] = [
+    let (tty, inbound) = (super::tty::make(ctx)?, super::pipy_inbound::make(ctx)?);
+    pipy.set(js_string!("tty"), tty, false, ctx)?;
+    pipy.set(js_string!("inbound"), inbound, false, ctx)?;
+    super::instance::install(&pipy, ctx)?;
+    let fns: [(JsString, usize, NativeFunction); 11] = [
+        (js_string!("fork"), 1, NativeFunction::from_fn_ptr(fork)),
         (js_string!("listen"), 2, NativeFunction::from_fn_ptr(listen)),
         (js_string!("load"), 1, NativeFunction::from_fn_ptr(load)),
         (js_string!("exit"), 1, NativeFunction::from_fn_ptr(exit)),
@@ -145,4 +151,12 @@ fn restart(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
 fn now(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     let started = with_state(|s| s.started).unwrap_or_else(std::time::Instant::now);
     Ok((started.elapsed().as_secs_f64() * 1000.0).into())
+}
+
+/// `pipy.fork(fn)`: calls `fn()` in a pipeline context of its own, whose `$` variables start
+/// from their initial values as a new connection's do; returns what `fn` returns.
+fn fork(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let f = super::function_arg(args, 0, "pipy.fork")?;
+    let context = super::state::root().copy(None);
+    super::in_context(&context, || f.call(&JsValue::undefined(), &[], ctx))
 }

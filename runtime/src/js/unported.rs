@@ -104,7 +104,6 @@ const PIPY: &[&str] = &[
     "solve",
     "source",
     "thread",
-    "timeOrigin",
     "tty",
     "unmount",
     "uuid",
@@ -192,9 +191,6 @@ const DESIGNER: &[&str] = &[
     "throttleDataRate",
     "throttleMessageRate",
     "to",
-    // Pipy has `use` on its legacy configuration only; a script moving to `$=>$` calls it
-    // here too, and should learn it is missing rather than mistyped.
-    "use",
     "wait",
 ];
 

@@ -16,11 +16,25 @@ use super::{type_error, with_js};
 
 const POLL: Duration = Duration::from_millis(200);
 
-/// What tells one version of a file from another.
-fn stamp(path: &PathBuf) -> Option<(u64, SystemTime, u64)> {
+/// What tells one version of a file from another (`None`: no file).
+pub type Stamp = Option<(u64, SystemTime, u64)>;
+
+pub fn stamp(path: &PathBuf) -> Stamp {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
     Some((m.len(), m.modified().ok()?, m.ino()))
+}
+
+/// Waits until the file at `path` differs from `before`; false if the script of `context`
+/// was reloaded away first (what it watched ends with it).
+pub async fn changed(path: &PathBuf, before: Stamp, context: &std::rc::Rc<crate::engine::Context>) -> bool {
+    while stamp(path) == before {
+        tokio::time::sleep(POLL).await;
+        if super::state::retired(context) {
+            return false;
+        }
+    }
+    true
 }
 
 pub fn watch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
@@ -30,12 +44,8 @@ pub fn watch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     let context = super::current().unwrap_or_else(super::state::root);
     let before = stamp(&path);
     tokio::task::spawn_local(async move {
-        while stamp(&path) == before {
-            tokio::time::sleep(POLL).await;
-            // The watch of a script reloaded away ends with it.
-            if super::state::retired(&context) {
-                return;
-            }
+        if !changed(&path, before, &context).await {
+            return;
         }
         super::in_context(&context, || {
             with_js(|ctx| {

@@ -50,6 +50,7 @@ async fn connection(
     opts: Rc<ServeOptions>,
 ) {
     let inbound = Rc::new(Inbound::new(local, remote, stream.as_raw_fd()));
+    crate::engine::inbound::track(&inbound);
     let closing = Closing(inbound.clone());
     let id = inbound.id;
     tracing::debug!(target: "inbound", "inbound #{id} from {remote}");

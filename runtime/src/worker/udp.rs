@@ -24,6 +24,7 @@ pub async fn listen(socket: UdpSocket, spec: Rc<ListenSpec>, serving: Rc<RefCell
         let guard = ActiveGuard::new();
         // The inbound's socket is the listening one, shared by all peers, as in Pipy.
         let inbound = Rc::new(Inbound::new(local, link.peer, fd));
+        crate::engine::inbound::track(&inbound);
         tracing::debug!(target: "inbound", "inbound #{} from udp {}", inbound.id, link.peer);
         let (layout, root) = {
             let s = serving.borrow();

@@ -1,12 +1,19 @@
-//! The `algo` namespace: `URLRouter`, `RoundRobinLoadBalancer`, `LoadBalancer`, `Quota`,
-//! `ResourcePool` and `Cache`, one file each, and the resources the balancers hand out.
+//! The `algo` namespace: `URLRouter`, `RoundRobinLoadBalancer`, `HashingLoadBalancer`,
+//! `LeastWorkLoadBalancer` (the three over `balancer.rs`), `LoadBalancer`, `Quota`,
+//! `ResourcePool`, `Cache`, `SharedMap` and `Percentile`, one file each, and the resources the
+//! balancers hand out.
 
+mod balancer;
 mod cache;
+mod hashing_load_balancer;
+mod least_work_load_balancer;
 mod load_balancer;
+mod percentile;
 pub mod quota;
 mod resource;
 mod resource_pool;
 mod round_robin_load_balancer;
+mod shared_map;
 mod url_router;
 
 use boa_engine::class::{Class, ClassBuilder};
@@ -15,11 +22,15 @@ use boa_engine::property::Attribute;
 use boa_engine::{Context, JsResult, JsString, JsValue, NativeFunction, js_string};
 
 use cache::Cache;
+use hashing_load_balancer::HashingLoadBalancer;
+use least_work_load_balancer::LeastWorkLoadBalancer;
 use load_balancer::LoadBalancer;
+use percentile::Percentile;
 use quota::Quota;
 use resource::Resource;
 use resource_pool::ResourcePool;
 use round_robin_load_balancer::RoundRobinLoadBalancer;
+use shared_map::SharedMap;
 use url_router::UrlRouter;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
@@ -30,6 +41,10 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<Resource>()?;
     ctx.register_global_class::<ResourcePool>()?;
     ctx.register_global_class::<Cache>()?;
+    ctx.register_global_class::<HashingLoadBalancer>()?;
+    ctx.register_global_class::<LeastWorkLoadBalancer>()?;
+    ctx.register_global_class::<SharedMap>()?;
+    ctx.register_global_class::<Percentile>()?;
     let global = ctx.global_object();
     let mut algo = ObjectInitializer::new(ctx);
     let mut members = Vec::new();
@@ -40,6 +55,10 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
         Quota::NAME,
         ResourcePool::NAME,
         Cache::NAME,
+        HashingLoadBalancer::NAME,
+        LeastWorkLoadBalancer::NAME,
+        SharedMap::NAME,
+        Percentile::NAME,
     ];
     for name in names {
         members.push((JsString::from(name), global.get(JsString::from(name), algo.context())?));

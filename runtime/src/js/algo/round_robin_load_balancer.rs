@@ -1,22 +1,11 @@
 //! `algo.RoundRobinLoadBalancer`: weighted round robin; a key, or the connection that borrowed
-//! a target, keeps the target it got.
+//! a target, keeps the target it got (the borrowing is `balancer.rs`'s).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 
-use boa_engine::class::{Class, ClassBuilder};
-use boa_engine::object::builtins::JsArray;
-use boa_engine::property::PropertyDescriptor;
-use boa_engine::{
-    Context, Finalize, JsData, JsObject, JsResult, JsString, JsSymbol, JsValue, NativeFunction, Trace, js_string,
-};
-use boa_gc::GcRefCell;
+use super::balancer::{Balancer, Strategy};
 
-use super::resource::new_resource;
-use super::{arg, method};
-use crate::engine::Inbound;
-use crate::js::{current, type_error};
+pub type RoundRobinLoadBalancer = Balancer<RrState>;
 
 struct RrTarget {
     id: String,
@@ -30,7 +19,7 @@ struct RrTarget {
 const KEYS_PER_GENERATION: usize = 16 * 1024;
 
 #[derive(Default)]
-struct RrState {
+pub struct RrState {
     targets: Vec<RrTarget>,
     /// `key` argument -> the target chosen for it: the keys used lately...
     by_key: HashMap<String, String>,
@@ -94,198 +83,30 @@ impl RrState {
     }
 }
 
-/// The resources connections borrowed, by connection id. A connection that closes puts its id
-/// on `closed`, and the next borrow drops those entries: no scan, and no entry outlives its
-/// connection by more than one borrow.
-#[derive(Trace, Finalize, Default)]
-struct Sessions {
-    live: HashMap<u64, JsObject>,
-    #[unsafe_ignore_trace]
-    closed: Rc<RefCell<Vec<u64>>>,
-}
-
-impl Sessions {
-    fn get(&mut self, inbound: &Inbound) -> Option<JsObject> {
-        for id in self.closed.borrow_mut().drain(..) {
-            self.live.remove(&id);
-        }
-        self.live.get(&inbound.id).cloned()
-    }
-
-    fn insert(&mut self, inbound: &Inbound, resource: JsObject) {
-        let (id, closed) = (inbound.id, Rc::downgrade(&self.closed));
-        self.live.insert(id, resource);
-        inbound.on_close(Box::new(move || {
-            if let Some(closed) = closed.upgrade() {
-                closed.borrow_mut().push(id);
-            }
-        }));
-    }
-}
-
-#[derive(Trace, Finalize, JsData)]
-pub struct RoundRobinLoadBalancer {
-    #[unsafe_ignore_trace]
-    state: RefCell<RrState>,
-    sessions: GcRefCell<Sessions>,
-    /// Where a borrower object passed explicitly keeps its resource.
-    #[unsafe_ignore_trace]
-    symbol: JsSymbol,
-}
-
-fn targets_of(v: &JsValue, ctx: &mut Context) -> JsResult<Vec<(String, i32)>> {
-    let Some(o) = v.as_object() else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    if o.is_array() {
-        let arr = JsArray::from_object(o.clone())?;
-        for i in 0..arr.length(ctx)? {
-            out.push((arr.get(i, ctx)?.to_string(ctx)?.to_std_string_escaped(), 1));
-        }
-    } else {
-        for key in o.own_property_keys(ctx)? {
-            let weight = o.get(key.clone(), ctx)?.to_i32(ctx)?;
-            out.push((JsValue::from(key).to_string(ctx)?.to_std_string_escaped(), weight));
-        }
-    }
-    Ok(out)
-}
-
-impl RoundRobinLoadBalancer {
-    fn borrow(&self, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-        let key = match arg(args, 1) {
-            k if k.is_undefined() => None,
-            k => Some(k.to_string(ctx)?.to_std_string_escaped()),
-        };
-        if let Some(borrower) = args.first().and_then(|v| v.as_object()) {
-            let kept = borrower.get(self.symbol.clone(), ctx)?;
-            if kept.is_object() {
-                return Ok(kept);
-            }
-            let Some(id) = self.state.borrow_mut().select(key) else { return Ok(JsValue::null()) };
-            let res: JsValue = new_resource(JsString::from(id).into(), None, ctx)?.into();
-            let desc =
-                PropertyDescriptor::builder().value(res.clone()).writable(true).enumerable(false).configurable(true);
-            borrower.define_property_or_throw(self.symbol.clone(), desc, ctx)?;
-            return Ok(res);
-        }
-        let Some(inbound) = current().and_then(|c| c.inbound.clone()) else {
-            // Nobody to remember the choice for.
-            let Some(id) = self.state.borrow_mut().select(key) else { return Ok(JsValue::null()) };
-            return Ok(new_resource(JsString::from(id).into(), None, ctx)?.into());
-        };
-        if let Some(resource) = self.sessions.borrow_mut().get(&inbound) {
-            return Ok(resource.into());
-        }
-        let Some(id) = self.state.borrow_mut().select(key) else { return Ok(JsValue::null()) };
-        let resource = new_resource(JsString::from(id).into(), None, ctx)?;
-        // A connection already closed would never take its entry away.
-        if inbound.fd().is_some() {
-            self.sessions.borrow_mut().insert(&inbound, resource.clone());
-        }
-        Ok(resource.into())
-    }
-}
-
-fn with_rr<R>(this: &JsValue, f: impl FnOnce(&RoundRobinLoadBalancer) -> JsResult<R>) -> JsResult<R> {
-    let obj = this.as_object().ok_or_else(|| type_error("not a RoundRobinLoadBalancer"))?;
-    let lb = obj.downcast_ref::<RoundRobinLoadBalancer>().ok_or_else(|| type_error("not a RoundRobinLoadBalancer"))?;
-    f(&lb)
-}
-
-impl Class for RoundRobinLoadBalancer {
+impl Strategy for RrState {
     const NAME: &'static str = "RoundRobinLoadBalancer";
-    const LENGTH: usize = 1;
 
-    fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
-        let mut state = RrState::default();
-        for (id, weight) in targets_of(&arg(args, 0), ctx)? {
-            state.set(&id, weight);
-        }
-        Ok(RoundRobinLoadBalancer {
-            state: RefCell::new(state),
-            sessions: GcRefCell::new(Sessions::default()),
-            symbol: JsSymbol::new(Some(js_string!("RoundRobinLoadBalancer")))
-                .ok_or_else(|| type_error("out of symbols"))?,
-        })
+    fn set(&mut self, id: &str, weight: i32) {
+        RrState::set(self, id, weight)
     }
 
-    fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
-        for name in ["next", "borrow"] {
-            method(
-                class,
-                name,
-                0,
-                NativeFunction::from_fn_ptr(|this, args, ctx| with_rr(this, |lb| lb.borrow(args, ctx))),
-            );
+    fn replace(&mut self, targets: &[(String, i32)]) {
+        self.targets.retain(|t| targets.iter().any(|(id, _)| *id == t.id));
+        for (id, weight) in targets {
+            if !self.targets.iter().any(|t| t.id == *id && t.weight == (*weight).max(0) as u32) {
+                RrState::set(self, id, *weight);
+            }
         }
-        method(
-            class,
-            "select",
-            0,
-            NativeFunction::from_fn_ptr(|this, args, ctx| {
-                let key = match arg(args, 0) {
-                    k if k.is_undefined() => None,
-                    k => Some(k.to_string(ctx)?.to_std_string_escaped()),
-                };
-                with_rr(this, |lb| {
-                    Ok(lb.state.borrow_mut().select(key).map(|t| JsString::from(t).into()).unwrap_or_default())
-                })
-            }),
-        );
-        method(
-            class,
-            "set",
-            2,
-            NativeFunction::from_fn_ptr(|this, args, ctx| {
-                let first = arg(args, 0);
-                if let Some(id) = first.as_string().map(|s| s.to_std_string_escaped()) {
-                    let weight = arg(args, 1).to_i32(ctx)?;
-                    return with_rr(this, |lb| {
-                        lb.state.borrow_mut().set(&id, weight);
-                        Ok(JsValue::undefined())
-                    });
-                }
-                let targets = targets_of(&first, ctx)?;
-                with_rr(this, |lb| {
-                    let mut s = lb.state.borrow_mut();
-                    s.targets.retain(|t| targets.iter().any(|(id, _)| *id == t.id));
-                    for (id, weight) in &targets {
-                        if !s.targets.iter().any(|t| t.id == *id && t.weight == (*weight).max(0) as u32) {
-                            s.set(id, *weight);
-                        }
-                    }
-                    Ok(JsValue::undefined())
-                })
-            }),
-        );
-        method(class, "deselect", 1, NativeFunction::from_fn_ptr(|_, _, _| Ok(JsValue::undefined())));
-        Ok(())
+    }
+
+    fn select(&mut self, key: Option<String>) -> Option<String> {
+        RrState::select(self, key)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn inbound() -> Inbound {
-        Inbound::new(([127, 0, 0, 1], 1).into(), ([127, 0, 0, 1], 2).into(), -1)
-    }
-
-    #[test]
-    fn sessions_go_with_their_connections() {
-        let mut sessions = Sessions::default();
-        let kept = inbound();
-        sessions.insert(&kept, JsObject::with_null_proto());
-        for _ in 0..1000 {
-            let c = inbound();
-            assert!(sessions.get(&c).is_none());
-            sessions.insert(&c, JsObject::with_null_proto());
-            assert!(sessions.get(&c).is_some(), "a connection keeps its resource");
-            c.closed();
-        }
-        assert!(sessions.get(&kept).is_some());
-        assert_eq!(sessions.live.len(), 1, "only the open connection's resource is left");
-    }
 
     #[test]
     fn keys_stick_to_their_target_and_the_key_map_stays_bounded() {

@@ -34,6 +34,7 @@ use crate::engine::{Layout, Registry, SubRef};
 use crate::filters::{self, Made};
 use crate::net::listener::{self, Transport};
 pub use top::{apply, check_imports, is_configuration, pipelines, pipy, register};
+pub use use_::make as make_use;
 
 thread_local! {
     /// The registry of the configuration made last: pipeline names in the script refer to it.
@@ -113,8 +114,15 @@ enum Kind {
     Named(String),
     Entrance,
     Task(Option<Duration>),
+    /// `.watch(file)`: run each time the file changes.
+    Watch(String),
+    /// `.exit()`: run when the worker stops; the slot its exit callback reads the layout from.
+    Exit(ExitSlot),
     Sub,
 }
+
+/// The layout of an `.exit()` pipeline, once its configuration is put into effect.
+type ExitSlot = Rc<RefCell<Option<Rc<Layout>>>>;
 
 struct ListenOptions {
     addr: std::net::SocketAddr,
@@ -139,6 +147,8 @@ impl Pending {
             Kind::Named(n) => n.clone(),
             Kind::Entrance => "entrance".into(),
             Kind::Task(_) => "task".into(),
+            Kind::Watch(f) => format!("Watch {f}"),
+            Kind::Exit(_) => "exit".into(),
             Kind::Sub => "sub".into(),
         }
     }
@@ -182,10 +192,12 @@ impl Class for Configuration {
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
-        let own: [(&str, Method); 12] = [
+        let own: [(&str, Method); 14] = [
             ("listen", listen),
             ("pipeline", pipeline),
             ("task", task),
+            ("watch", watch),
+            ("exit", exit),
             ("repeat", repeat),
             ("onStart", on_start),
             ("onEnd", on_end),
@@ -406,6 +418,27 @@ fn task(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
     begin(this, "task", Kind::Task(every))?;
     match args.get(1) {
         Some(events) if !events.is_undefined() => on_start(this, std::slice::from_ref(events), ctx),
+        _ => Ok(this.clone()),
+    }
+}
+
+/// `.watch(file)`: a pipeline started each time the file (relative to the script's folder)
+/// changes, unless its last run has not ended yet.
+fn watch(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let file = args.first().map(|v| v.to_string(ctx)).transpose()?.map(|s| s.to_std_string_escaped());
+    let file = file.filter(|f| !f.is_empty()).ok_or_else(|| type_error("watch(): filename cannot be empty"))?;
+    begin(this, "watch", Kind::Watch(file))
+}
+
+/// `.exit(start?)`: a pipeline run when the worker stops, beside the `pipy.exit` callbacks;
+/// the worker waits for its output to end.
+fn exit(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let slot = ExitSlot::default();
+    begin(this, "exit", Kind::Exit(slot.clone()))?;
+    let f = function(ctx, slot, top::exit_pipeline);
+    crate::js::state::with_state(|s| s.exit_callbacks.push(f.into()));
+    match args.first() {
+        Some(events) if !events.is_null_or_undefined() => on_start(this, std::slice::from_ref(events), ctx),
         _ => Ok(this.clone()),
     }
 }

@@ -157,10 +157,36 @@ pub fn apply(value: &JsValue) -> Result<(), String> {
 
 /// A plugin module's value, put into effect like the main script's; its entrance pipeline
 /// (`.pipeline()`) is what `chain()` runs, its named ones what `use()` may run.
-pub fn pipelines(value: &JsValue) -> Result<modules::Plugin, String> {
+///
+/// A module written the 1.0 way has no configuration: its value (an ES module's default
+/// export) is a pipeline template, its entrance, or an object whose pipeline-template
+/// properties are its named pipelines.
+pub fn pipelines(value: &JsValue, ctx: &mut Context) -> Result<modules::Plugin, String> {
+    if let Some(layout) = crate::js::pipeline::template_layout(value) {
+        return Ok(modules::Plugin { entrance: Some(layout), named: None });
+    }
+    if let Some(o) = value.as_object().filter(|o| !o.is::<Configuration>() && !o.is_callable()) {
+        return Ok(modules::Plugin { entrance: None, named: Some(templates(&o, ctx).map_err(|e| e.to_string())?) });
+    }
     let named =
         value.as_object().and_then(|o| o.downcast_ref::<Configuration>().map(|c| c.state.borrow().registry.clone()));
     Ok(modules::Plugin { entrance: install(value)?, named })
+}
+
+/// The pipeline templates among `o`'s own enumerable properties, by name.
+fn templates(o: &JsObject, ctx: &mut Context) -> JsResult<Rc<Registry>> {
+    let registry = Rc::new(Registry::default());
+    for key in o.own_property_keys(ctx)? {
+        let name = match &key {
+            PropertyKey::String(s) => s.to_std_string_escaped(),
+            PropertyKey::Index(i) => i.get().to_string(),
+            PropertyKey::Symbol(_) => continue,
+        };
+        if let Some(layout) = crate::js::pipeline::template_layout(&o.get(key, ctx)?) {
+            registry.insert(name, layout);
+        }
+    }
+    Ok(registry)
 }
 
 fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
@@ -193,6 +219,12 @@ fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
                 let root = crate::js::current().unwrap_or_else(crate::js::state::root);
                 tokio::task::spawn_local(run_task(layout, every, root));
             }
+            Kind::Watch(file) => {
+                let root = crate::js::current().unwrap_or_else(crate::js::state::root);
+                let path = with_state(|s| s.script_dir.join(file.trim_start_matches('/')));
+                tokio::task::spawn_local(run_watch(layout, path, root));
+            }
+            Kind::Exit(slot) => *slot.borrow_mut() = Some(layout),
             Kind::Entrance => entrance = Some(layout),
             Kind::Named(_) | Kind::Sub => {}
         }
@@ -200,20 +232,27 @@ fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
     Ok(entrance)
 }
 
+/// Starts `layout` in `context`; the receiver hears when its output ends. The pipeline runs
+/// as long as it is kept.
+fn start_until_end(layout: Rc<Layout>, context: Rc<engine::Context>) -> (Pipeline, tokio::sync::oneshot::Receiver<()>) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = RefCell::new(Some(tx));
+    let sink = move |evt: engine::Event| {
+        if let Some(tx) = tx.borrow_mut().take_if(|_| evt.is_stream_end()) {
+            let _ = tx.send(());
+        }
+    };
+    let p = Pipeline::new(layout, context, Rc::new(sink));
+    p.start(&[]);
+    (p, rx)
+}
+
 /// Runs a task pipeline once, or every `every` (a run starts only after the previous one
 /// ended). Each run has a fresh context and lasts until its output ends.
 async fn run_task(layout: Rc<Layout>, every: Option<Duration>, root: Rc<engine::Context>) {
     // A task of a script reloaded away ends with it.
     while !crate::js::state::retired(&root) {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let tx = RefCell::new(Some(tx));
-        let sink = move |evt: engine::Event| {
-            if let Some(tx) = tx.borrow_mut().take_if(|_| evt.is_stream_end()) {
-                let _ = tx.send(());
-            }
-        };
-        let p = Pipeline::new(layout.clone(), root.copy(None), Rc::new(sink));
-        p.start(&[]);
+        let (p, rx) = start_until_end(layout.clone(), root.copy(None));
         match every {
             None => {
                 let _ = rx.await;
@@ -225,4 +264,41 @@ async fn run_task(layout: Rc<Layout>, every: Option<Duration>, root: Rc<engine::
         }
         drop(p);
     }
+}
+
+/// Runs a `.watch(file)` pipeline, in a fresh context, after each change of the file seen
+/// while no run is under way.
+async fn run_watch(layout: Rc<Layout>, path: std::path::PathBuf, root: Rc<engine::Context>) {
+    use crate::js::watch::{changed, stamp};
+    while changed(&path, stamp(&path), &root).await {
+        let (p, rx) = start_until_end(layout.clone(), root.copy(None));
+        let _ = rx.await;
+        drop(p);
+    }
+}
+
+/// An `.exit()` pipeline as an exit callback: started in the callback's fresh context, it
+/// returns a promise that settles when the pipeline's output ends.
+pub(super) fn exit_pipeline(
+    slot: &super::ExitSlot,
+    _: &JsValue,
+    _: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    let Some(layout) = slot.borrow().clone() else { return Ok(JsValue::undefined()) };
+    let context = current().unwrap_or_else(crate::js::state::root);
+    let (promise, resolvers) = boa_engine::object::builtins::JsPromise::new_pending(ctx);
+    // Started from a task of its own: its callbacks cannot run inside this one.
+    tokio::task::spawn_local(async move {
+        let (p, rx) = start_until_end(layout, context);
+        let _ = rx.await;
+        drop(p);
+        crate::js::call_when_free(move || {
+            crate::js::with_js(|ctx| {
+                let _ = resolvers.resolve.call(&JsValue::undefined(), &[], ctx);
+                let _ = ctx.run_jobs();
+            });
+        });
+    });
+    Ok(promise.into())
 }

@@ -1,6 +1,7 @@
-//! Legacy `use(module, name?)`: every event goes through the pipeline `name` (or the
-//! entrance, `.pipeline()`) of another module (a `pipy()` configuration file, loaded once,
-//! as `chain` loads them), sharing this context; its output is this filter's output.
+//! `use(module, name?)`, of the legacy configuration and the designer (`$.use`): every event
+//! goes through the pipeline `name` (or the entrance) of another module (loaded once, as
+//! `chain` loads them; see `top::pipelines` for what a module may be), sharing this context;
+//! its output is this filter's output.
 //!
 //! `use(modules, name, nameDown?, when?)` chains the pipeline `name` of each module of the
 //! list (modules without it are skipped); the output of the last goes back up through each
