@@ -174,7 +174,7 @@ fn items(children: &JsValue, ctx: &mut Context) -> JsResult<Vec<JsValue>> {
 }
 
 fn is_node(v: &JsValue) -> Option<JsObject> {
-    v.as_object().filter(|o| o.is::<XmlNode>()).map(|o| o.clone())
+    v.as_object().filter(|o| o.is::<XmlNode>())
 }
 
 /// The document's only child written out; `''` when it has another number of children or
