@@ -117,7 +117,7 @@ mod tests {
             (() => { var e = new IPEndpoint('1.1.1.1:1'); e.port = 2; return ' ' + e.port })()";
         assert_eq!(
             eval(src),
-            "tcp 10.0.0.1 80 true|udp ::1 53 true|tcp ::1 0 true|tcp 1.2.3.4 8080 true|udp 5.6.7.8 9 true"
+            "tcp 10.0.0.1 80 true|udp ::1 53 true|tcp ::1 0 true|tcp 1.2.3.4 8080 true|udp 5.6.7.8 9 true 2"
         );
     }
 

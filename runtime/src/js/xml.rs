@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(
             eval(src),
             "<a k=\"v\"><b>hi</b><c/>t</a>|<a k=\"v\">\n  <b>hi</b>\n  <c/>\n  t\n</a>\n|\
-             <x><![CDATA[a<b]]]]><![CDATA[>c]]></x>|a|v|||29"
+             <x><![CDATA[a<b]]]]><![CDATA[>c]]></x>|a|v|||27"
         );
     }
 }
