@@ -626,6 +626,83 @@ declare class Netmask {
   toString(): string;
 }
 
+/** Pipy's other name of `Netmask`: the same class. */
+declare class IPMask extends Netmask {}
+
+/** One IPv4 or IPv6 address. */
+declare class IP {
+  /** `'10.0.0.1'`, `'::1'`, or 4 bytes (IPv4) or 16 (more than 4: IPv6). */
+  constructor(address: string | number[]);
+  /** 4 or 6. */
+  readonly version: 4 | 6;
+  /** The address as 4 bytes, or 8 16-bit groups for IPv6. */
+  decompose(): number[];
+  /** The address as 4 or 16 bytes. */
+  toBytes(): number[];
+  /** The address as text (IPv6 compressed). */
+  toString(): string;
+  /** Whether `text` is an IPv4 address. */
+  static isV4(text: string): boolean;
+  /** Whether `text` is an IPv6 address. */
+  static isV6(text: string): boolean;
+}
+
+/** An address, a port and a protocol; the fields may be changed. */
+declare class IPEndpoint {
+  /** `'10.0.0.1:80'`, `'[::1]:53'` or an address alone (port 0). */
+  constructor(address: string | IP, protocol?: 'tcp' | 'udp');
+  /** An address and a port. */
+  constructor(address: string | IP, port: number, protocol?: 'tcp' | 'udp');
+  protocol: 'tcp' | 'udp';
+  ip: IP;
+  port: number;
+}
+
+/** Whole-buffer compression: the zlib format (`deflate`/`inflate`) and gzip. `null` in, `null` out. */
+declare namespace zlib {
+  function deflate(data: Data): Data;
+  function deflate(data: null | undefined): null;
+  /** Throws on bytes that are not zlib, or a stream cut short. */
+  function inflate(data: Data): Data;
+  function inflate(data: null | undefined): null;
+  function gzip(data: Data): Data;
+  function gzip(data: null | undefined): null;
+  /** Throws on bytes that are not gzip, or a stream cut short. */
+  function gunzip(data: Data): Data;
+  function gunzip(data: null | undefined): null;
+}
+
+/** The Redis protocol: strings, `Error`s, integers, `Data` (bulk strings), arrays and `null`. */
+declare namespace RESP {
+  /** Every whole value in `data` (a value cut short at the end is left out); throws on malformed bytes. */
+  function decode(data: Data): any[];
+  function decode(data: null | undefined): null;
+  /** One value: a string is a simple string, a number an integer, a `Data` a bulk string, an `Error` an error, `null` the null bulk string, anything else its text. */
+  function encode(value: any): Data;
+}
+
+/** XML documents as trees of `XML.Node`s; a document is a node named `''` whose only child is the root element. */
+declare namespace XML {
+  /** One element: its children are nodes and strings (text, whitespace included). */
+  class Node {
+    constructor(name: string, attributes?: Record<string, any> | null, children?: (Node | string)[] | null);
+    readonly name: string;
+    /** `null` for an element without attributes. */
+    readonly attributes: Record<string, string> | null;
+    readonly children: (Node | string)[] | null;
+  }
+  /** The document, or `null` when the text is not well-formed XML. */
+  function parse(text: string): Node | null;
+  /** The document, or `null` when the bytes are not well-formed XML. */
+  function decode(data: Data): Node | null;
+  function decode(data: null | undefined): null;
+  /** The document's root element as text, indented by `space` (0 to 10) spaces a level; `''` for a document without exactly one root. */
+  function stringify(doc: Node, space?: number): string;
+  /** As `stringify`, in a Data. */
+  function encode(doc: Node, space?: number): Data;
+  function encode(doc: null | undefined, space?: number): null;
+}
+
 /** A URL split as Pipy splits it: no canonical form; no scheme is `http:`, no port the scheme's. */
 declare class URL {
   constructor(url: string, base?: string);
@@ -653,6 +730,14 @@ declare class URL {
   readonly search: string;
   readonly searchParams: URLSearchParams;
   readonly username: string;
+  /** Percent-encodes all but letters, digits, `-_.!~*'()` and `;/?:@&=+$,#` (UTF-8 bytes). */
+  static encode(text: string): string;
+  /** Percent-decodes all but the characters `encode` keeps; throws on a `%` without two hex digits. */
+  static decode(text: string): string;
+  /** Percent-encodes all but letters, digits and `-_.!~*'()`. */
+  static encodeComponent(text: string): string;
+  /** Percent-decodes all but the characters `encodeComponent` keeps; throws on a `%` without two hex digits. */
+  static decodeComponent(text: string): string;
 }
 
 /** Query parameters: a name holds a string, or an array when given more than once. */

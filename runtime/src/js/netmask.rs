@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::Attribute;
-use boa_engine::{Context, Finalize, JsData, JsResult, JsString, JsValue, NativeFunction, Trace, js_string};
+use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string};
 
 use super::type_error;
 
@@ -112,7 +112,8 @@ impl Block {
     }
 }
 
-fn parse_ip(s: &str) -> Option<(bool, u128)> {
+/// An IPv4 or IPv6 address: whether it is IPv6, and its bits.
+pub fn parse_ip(s: &str) -> Option<(bool, u128)> {
     if let Ok(a) = s.parse::<Ipv4Addr>() {
         return Some((false, u32::from(a) as u128));
     }
@@ -135,6 +136,14 @@ fn v6_text(ip: u128) -> String {
         return hex(&groups);
     }
     format!("{}::{}", hex(&groups[..best.0]), hex(&groups[best.0 + best.1..]))
+}
+
+/// Defines `Netmask` and `IPMask`, Pipy's two names of one class.
+pub fn register(ctx: &mut Context) -> JsResult<()> {
+    ctx.register_global_class::<Netmask>()?;
+    let class = ctx.global_object().get(js_string!("Netmask"), ctx)?;
+    ctx.register_global_property(js_string!("IPMask"), class, Attribute::WRITABLE | Attribute::CONFIGURABLE)?;
+    Ok(())
 }
 
 impl Netmask {
@@ -255,18 +264,25 @@ fn methods(class: &mut ClassBuilder<'_>) {
     );
 }
 
-/// `new Netmask(bits, bytes)`: 4 bytes make an IPv4 block, more an IPv6 one (16 read).
-fn from_bytes(bits: f64, bytes: Option<&JsValue>, ctx: &mut Context) -> JsResult<Block> {
-    let arr = bytes
-        .and_then(|v| v.as_object())
-        .filter(|o| o.is_array())
-        .ok_or_else(|| type_error("Netmask(bits, bytes) takes an array of bytes"))?;
+/// An address from an array of bytes: 4 make an IPv4 one, more an IPv6 one (16 read, a
+/// missing one 0), as Pipy reads them.
+pub fn ip_from_bytes(arr: &JsObject, ctx: &mut Context) -> JsResult<(bool, u128)> {
     let arr = JsArray::from_object(arr.clone())?;
     let v6 = arr.length(ctx)? > 4;
     let mut ip = 0u128;
     for i in 0..if v6 { 16 } else { 4 } {
         ip = (ip << 8) | (arr.get(i, ctx)?.to_i32(ctx)? as u8) as u128;
     }
+    Ok((v6, ip))
+}
+
+/// `new Netmask(bits, bytes)`: 4 bytes make an IPv4 block, more an IPv6 one (16 read).
+fn from_bytes(bits: f64, bytes: Option<&JsValue>, ctx: &mut Context) -> JsResult<Block> {
+    let arr = bytes
+        .and_then(|v| v.as_object())
+        .filter(|o| o.is_array())
+        .ok_or_else(|| type_error("Netmask(bits, bytes) takes an array of bytes"))?;
+    let (v6, ip) = ip_from_bytes(&arr, ctx)?;
     let block = Block { v6, ip, bits: 0 };
     if !(0.0..=block.width() as f64).contains(&bits) {
         return Err(type_error(format!("IPv{} CIDR mask out of range", if v6 { 6 } else { 4 })));

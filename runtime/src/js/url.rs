@@ -198,13 +198,106 @@ impl Class for Url {
         let params = NativeFunction::from_fn_ptr(|this, _, _| with_url(this, |u| u.search_params.clone().into()));
         let params = Some(params.to_js_function(&realm));
         class.accessor(JsString::from("searchParams"), params, None, Attribute::CONFIGURABLE);
+        let codings: [(&str, Coding); 4] = [
+            ("encode", encode),
+            ("decode", decode),
+            ("encodeComponent", encode_component),
+            ("decodeComponent", decode_component),
+        ];
+        for (name, f) in codings {
+            let method = NativeFunction::from_copy_closure(move |_, args, _| {
+                let s = super::arg_str(args, 0).ok_or_else(|| {
+                    type_error(format!(
+                        "URL.{name}() takes a string, not {}",
+                        args.first().cloned().unwrap_or_default().display()
+                    ))
+                })?;
+                f(&s).map(|s| JsString::from(s).into()).map_err(|e| type_error(format!("URL.{name}(): {e}: {s:?}")))
+            });
+            class.static_method(JsString::from(name), 1, method);
+        }
         Ok(())
     }
 }
 
+/// One of `URL`'s static codings of a string.
+type Coding = fn(&str) -> Result<String, &'static str>;
+
+/// Characters no coding escapes, beside letters and digits.
+const UNRESERVED: &[u8] = b"-_.!~*'()";
+/// Characters `encode` and `decode` leave as they are, as in a whole URL.
+const RESERVED: &[u8] = b";/?:@&=+$,#";
+
+fn kept(b: u8, whole: bool) -> bool {
+    b.is_ascii_alphanumeric() || UNRESERVED.contains(&b) || (whole && RESERVED.contains(&b))
+}
+
+fn escape(s: &str, whole: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if kept(b, whole) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Pipy's unescaping: `%XX` of a character the coding keeps stays escaped (as `%XX` in
+/// upper case), others become their byte; the bytes are read as UTF-8.
+fn unescape(s: &str, whole: bool) -> Result<String, &'static str> {
+    let (bytes, mut out, mut i) = (s.as_bytes(), Vec::with_capacity(s.len()), 0);
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        // Two hex digits (`from_str_radix` alone would take `+1`).
+        let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+        let hex = hex.and_then(|h| std::str::from_utf8(h).ok());
+        let b = hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or("malformed URL")?;
+        if kept(b, whole) {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        } else {
+            out.push(b);
+        }
+        i += 3;
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn encode(s: &str) -> Result<String, &'static str> {
+    Ok(escape(s, true))
+}
+
+fn decode(s: &str) -> Result<String, &'static str> {
+    unescape(s, true)
+}
+
+fn encode_component(s: &str) -> Result<String, &'static str> {
+    Ok(escape(s, false))
+}
+
+fn decode_component(s: &str) -> Result<String, &'static str> {
+    unescape(s, false)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Parts;
+    use super::{Parts, decode, decode_component, encode, encode_component};
+
+    #[test]
+    fn codings_escape_and_unescape_as_pipy() {
+        assert_eq!(encode("/a b?x=é&y=(1)").unwrap(), "/a%20b?x=%C3%A9&y=(1)");
+        assert_eq!(encode_component("/a b?x=é&y=(1)").unwrap(), "%2Fa%20b%3Fx%3D%C3%A9%26y%3D(1)");
+        assert_eq!(decode("%2Fa%20b%3f%C3%A9%41").unwrap(), "%2Fa b%3Fé%41");
+        assert_eq!(decode_component("%2Fa%20b%3f%C3%A9%41").unwrap(), "/a b?é%41");
+        assert_eq!(decode("a%2").unwrap_err(), "malformed URL");
+        assert_eq!(decode_component("%zz").unwrap_err(), "malformed URL");
+        assert_eq!(decode_component("%+1").unwrap_err(), "malformed URL");
+    }
 
     #[test]
     fn a_full_url_splits_into_pipys_parts() {
