@@ -28,11 +28,19 @@ fn a_pipy_filter_weir_lacks_is_named_with_file_and_line() {
 #[test]
 fn a_pipy_namespace_class_or_member_weir_lacks_is_named() {
     let cases = [
-        ("var a = new CString('x')
-", "main.js:1:", "CString is a Pipy API"),
-        ("
+        (
+            "var a = new CString('x')
+",
+            "main.js:1:",
+            "CString is a Pipy API",
+        ),
+        (
+            "
 pipy.outbound.forEach(o => o)
-", "main.js:2:", "pipy.outbound is a Pipy API"),
+",
+            "main.js:2:",
+            "pipy.outbound is a Pipy API",
+        ),
         ("pipy.mount('a', 'b')\n", "main.js:1:", "pipy.mount is a Pipy API"),
         ("pipy()\n  .listen(8080)\n  .depositMessage()\n", "main.js:3:", "pipy().depositMessage is a Pipy API"),
         ("pipy()\n  .admin('/admin/x')\n", "main.js:2:", "pipy().admin is a Pipy API"),
