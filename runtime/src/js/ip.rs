@@ -93,13 +93,7 @@ impl Class for Ip {
 
 #[cfg(test)]
 mod tests {
-    use boa_engine::Source;
-
-    fn eval(src: &str) -> String {
-        let mut ctx = crate::js::new_context().unwrap();
-        let v = ctx.eval(Source::from_bytes(src)).unwrap();
-        v.to_string(&mut ctx).unwrap().to_std_string_escaped()
-    }
+    use crate::js::eval_to_string as eval;
 
     #[test]
     fn addresses_from_text_and_bytes() {

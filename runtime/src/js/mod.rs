@@ -303,6 +303,15 @@ pub fn arg_str(args: &[JsValue], i: usize) -> Option<String> {
     args.get(i).and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped())
 }
 
+/// The value of `src`, run in a new worker context, as a string: what the unit tests of the
+/// JS classes compare.
+#[cfg(test)]
+pub(crate) fn eval_to_string(src: &str) -> String {
+    let mut ctx = new_context().unwrap();
+    let v = ctx.eval(boa_engine::Source::from_bytes(src)).unwrap();
+    v.to_string(&mut ctx).unwrap().to_std_string_escaped()
+}
+
 #[cfg(test)]
 mod tests {
     use std::panic::AssertUnwindSafe;

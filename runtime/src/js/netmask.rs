@@ -292,13 +292,7 @@ fn from_bytes(bits: f64, bytes: Option<&JsValue>, ctx: &mut Context) -> JsResult
 
 #[cfg(test)]
 mod tests {
-    use boa_engine::Source;
-
-    fn eval(src: &str) -> String {
-        let mut ctx = crate::js::new_context().unwrap();
-        let v = ctx.eval(Source::from_bytes(src)).unwrap();
-        v.to_string(&mut ctx).unwrap().to_std_string_escaped()
-    }
+    use crate::js::eval_to_string as eval;
 
     /// The fields of Pipy's documentation example, `new Netmask('10.0.0.1/24')`.
     #[test]

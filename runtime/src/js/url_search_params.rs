@@ -221,13 +221,7 @@ fn to_string(this: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue
 
 #[cfg(test)]
 mod tests {
-    use boa_engine::Source;
-
-    fn eval(src: &str) -> String {
-        let mut ctx = crate::js::new_context().unwrap();
-        let v = ctx.eval(Source::from_bytes(src)).unwrap();
-        v.to_string(&mut ctx).unwrap().to_std_string_escaped()
-    }
+    use crate::js::eval_to_string as eval;
 
     #[test]
     fn a_query_gives_strings_and_arrays_as_pipy() {

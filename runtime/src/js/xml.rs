@@ -258,15 +258,9 @@ fn write_node(node: &JsObject, level: usize, space: usize, out: &mut String, ctx
 
 #[cfg(test)]
 mod tests {
-    use boa_engine::Source;
-
     use super::{Item, read};
 
-    fn eval(src: &str) -> String {
-        let mut ctx = crate::js::new_context().unwrap();
-        let v = ctx.eval(Source::from_bytes(src)).unwrap();
-        v.to_string(&mut ctx).unwrap().to_std_string_escaped()
-    }
+    use crate::js::eval_to_string as eval;
 
     fn node(name: &str, attributes: Option<&[(&str, &str)]>, children: Vec<Item>) -> Item {
         let attributes = attributes.map(|a| a.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());

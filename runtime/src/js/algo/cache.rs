@@ -203,13 +203,7 @@ fn clear(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
 
 #[cfg(test)]
 mod tests {
-    use boa_engine::Source;
-
-    fn eval(src: &str) -> String {
-        let mut ctx = crate::js::new_context().unwrap();
-        let v = ctx.eval(Source::from_bytes(src)).unwrap();
-        v.to_string(&mut ctx).unwrap().to_std_string_escaped()
-    }
+    use crate::js::eval_to_string as eval;
 
     #[test]
     fn get_allocates_once_and_set_evicts_the_least_recently_used() {

@@ -84,13 +84,7 @@ fn free(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
 
 #[cfg(test)]
 mod tests {
-    use boa_engine::Source;
-
-    fn eval(src: &str) -> String {
-        let mut ctx = crate::js::new_context().unwrap();
-        let v = ctx.eval(Source::from_bytes(src)).unwrap();
-        v.to_string(&mut ctx).unwrap().to_std_string_escaped()
-    }
+    use crate::js::eval_to_string as eval;
 
     /// As the bpf/load-balancer sample uses it: ids from a counter, freed ids reused first.
     #[test]
