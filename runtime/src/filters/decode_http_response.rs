@@ -125,13 +125,7 @@ mod tests {
     fn run(input: Vec<Event>) -> Vec<String> {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let sink = seen.clone();
-        let layout = Layout {
-            name: "test".into(),
-            on_start: None,
-            on_end: None,
-            filters: vec![Box::new(Spec)],
-            ..Default::default()
-        };
+        let layout = Layout { name: "test".into(), filters: vec![Box::new(Spec)], ..Default::default() };
         let p = Pipeline::new(Rc::new(layout), Context::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));
         p.start(&[]);
         input.into_iter().for_each(|e| p.input(e));

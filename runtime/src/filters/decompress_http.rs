@@ -151,13 +151,7 @@ mod tests {
 
     fn run(input: Vec<Event>) -> Vec<Event> {
         StubHost::install();
-        let layout = Layout {
-            name: "test".into(),
-            on_start: None,
-            on_end: None,
-            filters: vec![Box::new(Spec)],
-            ..Default::default()
-        };
+        let layout = Layout { name: "test".into(), filters: vec![Box::new(Spec)], ..Default::default() };
         let out = Rc::new(RefCell::new(Vec::new()));
         let sink = out.clone();
         let p = Pipeline::new(Rc::new(layout), Context::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));

@@ -138,13 +138,7 @@ mod tests {
     fn run(spec: Spec, input: Vec<Event>) -> Vec<String> {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let sink = seen.clone();
-        let layout = Layout {
-            name: "test".into(),
-            on_start: None,
-            on_end: None,
-            filters: vec![Box::new(spec)],
-            ..Default::default()
-        };
+        let layout = Layout { name: "test".into(), filters: vec![Box::new(spec)], ..Default::default() };
         let p =
             Pipeline::new(Rc::new(layout), PipelineContext::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));
         p.start(&[]);

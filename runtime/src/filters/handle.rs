@@ -160,13 +160,7 @@ mod tests {
     fn run_limited(select: Select, input: Vec<Event>, limit: usize) -> (Vec<&'static str>, Vec<String>) {
         let stub = StubHost::install();
         let spec = Spec { select, f: StubHost::callback(), limit };
-        let layout = Layout {
-            name: "test".into(),
-            on_start: None,
-            on_end: None,
-            filters: vec![Box::new(spec)],
-            ..Default::default()
-        };
+        let layout = Layout { name: "test".into(), filters: vec![Box::new(spec)], ..Default::default() };
         let out = Rc::new(RefCell::new(Vec::new()));
         let sink = out.clone();
         let p = Pipeline::new(Rc::new(layout), Context::root(), Rc::new(move |e: Event| sink.borrow_mut().push(e)));

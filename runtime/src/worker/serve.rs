@@ -163,13 +163,7 @@ mod tests {
     fn a_panic_in_a_connection_closes_its_inbound_and_runs_its_on_close_hooks() {
         let _stub = StubHost::install();
         let seen = Rc::new(RefCell::new(Seen::default()));
-        let layout = Layout {
-            name: "boom".into(),
-            on_start: None,
-            on_end: None,
-            filters: vec![Box::new(Boom(seen.clone()))],
-            ..Default::default()
-        };
+        let layout = Layout { name: "boom".into(), filters: vec![Box::new(Boom(seen.clone()))], ..Default::default() };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let local = tokio::task::LocalSet::new();
         local.block_on(&rt, async {
