@@ -153,6 +153,15 @@ impl Weir {
         };
         cmd.arg(path).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         f(&mut cmd);
+        // Weir dies with the test process, even when that is killed before `Drop` can run
+        // (an interrupted `cargo test`): orphans would keep their ports and cgroups.
+        // SAFETY: prctl(2) is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn().expect("spawn weir");
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
