@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc as channel;
 
-/// How a worker is asked to collect: it answers on the sender it is given once done.
-type Ask = channel::UnboundedSender<mpsc::Sender<()>>;
+/// How a worker is asked to collect: it answers on the sender it is given once done. One
+/// request at most waits per worker: a worker that has not taken the last one is busy or
+/// stuck, and asking again would only queue senders while it stays so.
+type Ask = channel::Sender<mpsc::Sender<()>>;
 
 static WORKERS: Mutex<Vec<(u64, Ask)>> = Mutex::new(Vec::new());
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -19,12 +21,12 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 /// A worker's end: requests to collect arrive here while it lives.
 pub struct Requests {
     id: u64,
-    asked: channel::UnboundedReceiver<mpsc::Sender<()>>,
+    asked: channel::Receiver<mpsc::Sender<()>>,
 }
 
 /// Lists the calling worker among those asked to collect.
 pub fn register() -> Requests {
-    let (tx, asked) = channel::unbounded_channel();
+    let (tx, asked) = channel::channel(1);
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     WORKERS.lock().unwrap().push((id, tx));
     Requests { id, asked }
@@ -43,10 +45,11 @@ impl Drop for Requests {
     }
 }
 
-/// Asks every worker to collect and waits until all have, or `wait` has passed.
+/// Asks every worker to collect and waits until all have, or `wait` has passed. A worker
+/// still holding an earlier request is not waited for.
 pub fn all(wait: Duration) {
     let (done, answers) = mpsc::channel();
-    let asked = WORKERS.lock().unwrap().iter().filter(|(_, ask)| ask.send(done.clone()).is_ok()).count();
+    let asked = WORKERS.lock().unwrap().iter().filter(|(_, ask)| ask.try_send(done.clone()).is_ok()).count();
     drop(done);
     let deadline = Instant::now() + wait;
     for _ in 0..asked {
@@ -68,8 +71,13 @@ mod tests {
         all(Duration::from_millis(100));
         assert!(started.elapsed() >= Duration::from_millis(100));
         assert!(started.elapsed() < Duration::from_secs(2));
+        // Its first request still waits: a second scrape neither queues another nor waits.
+        let started = Instant::now();
+        all(Duration::from_secs(5));
+        assert!(started.elapsed() < Duration::from_secs(1), "a worker holding a request is not asked again");
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         assert!(rt.block_on(slow.next()).is_some());
+        assert!(slow.asked.try_recv().is_err(), "one request queued, not two");
         drop(slow);
         let started = Instant::now();
         all(Duration::from_secs(5));

@@ -122,6 +122,11 @@ impl Maker {
 
 use Maker::{Plain, Selected};
 
+/// The maker of the filter method called `name` in [`ALL`], if there is one.
+pub fn maker(name: &str) -> Option<Maker> {
+    ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+}
+
 /// Every filter method of the designer, by its JS name.
 pub const ALL: &[(&str, Maker)] = &[
     ("connect", Plain(connect::make)),

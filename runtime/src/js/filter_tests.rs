@@ -14,7 +14,7 @@ use crate::filters::{self, Made};
 
 /// Filter `name` made from the script expression `args` (an array), as `$.name(...args)`.
 fn filter(name: &'static str, args: &str, ctx: &mut Context) -> Box<dyn FilterSpec> {
-    let maker = filters::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m).expect("a filter of that name");
+    let maker = filters::maker(name).expect("a filter of that name");
     let args = values(args, ctx);
     match super::layout::make(name, maker, &args, ctx).unwrap() {
         Made::Filter(spec) => spec,
@@ -109,7 +109,7 @@ fn decode_http_request_hands_each_head_to_its_handler_and_passes_its_changes_on(
 fn filter_arguments_are_checked_when_the_layout_is_built() {
     let mut ctx = super::new_context().unwrap();
     let fails = |name: &'static str, args: &str, ctx: &mut Context| {
-        let maker = filters::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m).unwrap();
+        let maker = filters::maker(name).unwrap();
         let args = values(args, ctx);
         let e = super::layout::make(name, maker, &args, ctx).err().expect("an error");
         e.as_native().map(|n| n.message().to_string()).unwrap_or_default()

@@ -311,8 +311,7 @@ fn static_branch(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResul
 
 /// Legacy `fork(name, initArg?)` is `fork(initArg).to(name)`.
 fn fork(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let maker = filters::ALL.iter().find(|(n, _)| *n == "fork").map(|(_, m)| *m);
-    let maker = maker.ok_or_else(|| type_error("fork() is not available"))?;
+    let maker = filters::maker("fork").ok_or_else(|| type_error("fork() is not available"))?;
     match args.first() {
         Some(name) if name.is_string() => {
             add_filter(this, "fork", maker, &args[1..], ctx)?;

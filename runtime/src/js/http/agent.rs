@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 
 use crate::codec::http1::RequestHead;
 use crate::engine::{self, Event, Head, Layout, Pipeline, StreamError};
-use crate::filters::{ALL, Maker};
+use crate::filters::maker;
 use crate::js::layout::{self, LayoutBuilder};
 use crate::js::message::{self, Message};
 use crate::js::{data, type_error, with_js};
@@ -85,7 +85,7 @@ fn target(host: &str, tls: bool) -> String {
 }
 
 fn filter(b: &mut LayoutBuilder, name: &'static str, args: &[JsValue], ctx: &mut Context) -> JsResult<()> {
-    let maker: Maker = ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m).expect("a filter of the designer");
+    let maker = maker(name).expect("a filter of the designer");
     let made = layout::make(name, maker, args, ctx)?;
     b.add(name, made)
 }
