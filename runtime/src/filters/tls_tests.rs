@@ -238,3 +238,19 @@ fn a_request_answered_and_closed_goes_out_in_one_write_with_the_tickets() {
     let _ = std::io::Read::read_to_string(&mut client.reader(), &mut plain);
     assert_eq!(plain, "response");
 }
+
+#[test]
+fn small_records_are_joined_and_big_ones_go_uncopied() {
+    use super::tls_session::join;
+    let big = Bytes::from(vec![7; 20 * 1024]);
+    let small = |s: &'static [u8]| Event::Data(Bytes::from_static(s));
+    let events = vec![small(b"a"), small(b"b"), Event::Data(big.clone()), small(b"c"), Event::end(), small(b"d")];
+    let joined = join(events);
+    let described: Vec<String> = joined
+        .iter()
+        .map(|e| if let Event::Data(b) = e { format!("Data {}", b.len()) } else { e.type_name().into() })
+        .collect();
+    assert_eq!(described, ["Data 2", "Data 20480", "Data 1", "StreamEnd", "Data 1"]);
+    let Event::Data(b) = &joined[1] else { unreachable!() };
+    assert_eq!(b.as_ptr(), big.as_ptr(), "a big record is passed on, not copied");
+}
