@@ -21,7 +21,7 @@ use rustls::{Connection, ServerConfig};
 
 use super::Made;
 use super::tls_options::{self, Common};
-use super::tls_session::{ClientCheck, Flow, Session, provider};
+use super::tls_session::{ClientCheck, Flow, Session, join, provider};
 use super::tls_sub::TlsSub;
 use crate::args::Args;
 use crate::engine::{Callback, Event, Filter, FilterEnv, FilterSpec, Layout, Output, Value, host};
@@ -169,6 +169,7 @@ impl FilterSpec for Spec {
             session: None,
             sub: None,
             early: Vec::new(),
+            held: Vec::new(),
             closed: false,
         })
     }
@@ -184,6 +185,8 @@ struct AcceptTls {
     sub: Option<TlsSub>,
     /// What the sub-pipeline sent before there was a session to encrypt it.
     early: Vec<Bytes>,
+    /// Records for the client made during this turn, written together at its end (`join`).
+    held: Vec<Event>,
     /// The output has ended.
     closed: bool,
 }
@@ -255,13 +258,13 @@ impl AcceptTls {
         tracing::warn!(target: "tls", "acceptTLS: {error}");
         self.acceptor = None;
         if !alert.is_empty() {
-            out.emit(Event::Data(Bytes::from(alert)));
+            self.held.push(Event::Data(Bytes::from(alert)));
         }
         self.end(out);
     }
 
     fn flow(&mut self, flow: Flow, out: &mut Output<'_>) {
-        flow.cipher.into_iter().for_each(|b| out.emit(Event::Data(b)));
+        self.held.extend(flow.cipher.into_iter().map(Event::Data));
         if let Some(sub) = &self.sub {
             flow.plain.into_iter().for_each(|b| sub.input(Event::Data(b)));
         }
@@ -278,14 +281,11 @@ impl AcceptTls {
                 continue;
             }
             match (evt, &mut self.session) {
-                (Event::Data(b), Some(s)) => {
-                    let flow = s.send(&b);
-                    flow.cipher.into_iter().for_each(|b| out.emit(Event::Data(b)));
-                }
+                (Event::Data(b), Some(s)) => self.held.extend(s.send(&b).cipher.into_iter().map(Event::Data)),
                 (Event::Data(b), None) => self.early.push(b),
                 (Event::StreamEnd(_), session) => {
                     if let Some(s) = session {
-                        s.close().cipher.into_iter().for_each(|b| out.emit(Event::Data(b)));
+                        self.held.extend(s.close().cipher.into_iter().map(Event::Data));
                     }
                     self.end(out);
                 }
@@ -297,8 +297,14 @@ impl AcceptTls {
     fn end(&mut self, out: &mut Output<'_>) {
         if !self.closed {
             self.closed = true;
-            out.emit(Event::end());
+            self.held.push(Event::end());
+            self.release(out);
         }
+    }
+
+    /// Writes what this turn made for the client.
+    fn release(&mut self, out: &mut Output<'_>) {
+        join(std::mem::take(&mut self.held)).into_iter().for_each(|e| out.emit(e));
     }
 }
 
@@ -317,9 +323,11 @@ impl Filter for AcceptTls {
             _ => {}
         }
         self.replies(out);
+        self.release(out);
     }
 
     fn wake(&mut self, out: &mut Output<'_>) {
         self.replies(out);
+        self.release(out);
     }
 }

@@ -20,7 +20,7 @@ use rustls::{ClientConfig, ClientConnection, Connection};
 
 use super::Made;
 use super::tls_options::{self, Certificate, Common};
-use super::tls_session::{Flow, ServerCheck, Session, provider};
+use super::tls_session::{Flow, ServerCheck, Session, join, provider};
 use super::tls_sub::TlsSub;
 use crate::args::Args;
 use crate::engine::host::runtime_error;
@@ -180,7 +180,7 @@ impl ConnectTls {
             }
             return;
         }
-        std::mem::take(&mut self.pending).into_iter().for_each(|e| sub.input(e));
+        join(std::mem::take(&mut self.pending)).into_iter().for_each(|e| sub.input(e));
     }
 
     /// Records from the server.

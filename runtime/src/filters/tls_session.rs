@@ -18,7 +18,7 @@ use rustls::{
     CertificateError, Connection, DigitallySignedStruct, DistinguishedName, Error, RootCertStore, SignatureScheme,
 };
 
-use crate::engine::{Callback, Context, Value, host};
+use crate::engine::{Callback, Context, Event, Value, host};
 
 /// The one crypto provider (aws-lc-rs), made once: a handshake's time is mostly its key
 /// exchange, signature and key schedule, which aws-lc does faster than ring (issue 21).
@@ -435,6 +435,49 @@ impl Session {
         if let Err(e) = host.object(&fields).and_then(|s| host.call(&self.context, f, &[s])) {
             tracing::error!(target: "tls", "onState: {e}");
         }
+    }
+}
+
+/// Up to how many bytes of records [`join`] copies into one write.
+const JOIN: usize = 16 * 1024;
+
+/// Runs of records turned into as few `Data` events as they fit in [`JOIN`] bytes: each
+/// `Data` becomes a socket write (a syscall, and a segment for the peer to take), and one
+/// turn often makes several small ones (the session tickets, a short response and its
+/// `close_notify` after a client's `Finished`: issue 21). Bigger records go as they are,
+/// uncopied; events other than `Data` keep their place.
+pub fn join(events: Vec<Event>) -> Vec<Event> {
+    if events.len() < 2 {
+        return events;
+    }
+    let mut joined = Vec::with_capacity(events.len());
+    let mut run: Vec<Bytes> = Vec::new();
+    for evt in events {
+        match evt {
+            Event::Data(b) => {
+                if !run.is_empty() && run.iter().map(Bytes::len).sum::<usize>() + b.len() > JOIN {
+                    joined.push(Event::Data(concat(std::mem::take(&mut run))));
+                }
+                run.push(b);
+            }
+            evt => {
+                if !run.is_empty() {
+                    joined.push(Event::Data(concat(std::mem::take(&mut run))));
+                }
+                joined.push(evt);
+            }
+        }
+    }
+    if !run.is_empty() {
+        joined.push(Event::Data(concat(run)));
+    }
+    joined
+}
+
+fn concat(mut run: Vec<Bytes>) -> Bytes {
+    match run.len() {
+        1 => run.pop().unwrap_or_default(),
+        _ => Bytes::from(run.concat()),
     }
 }
 

@@ -179,3 +179,78 @@ fn a_client_certificate_signed_by_a_trusted_ca_is_let_in() {
     assert_eq!(*seen.borrow(), ["server: Data hi"]);
     assert_eq!(out, ["Data hi"]);
 }
+
+/// What acceptTLS writes for one client's records, as the socket would get it: one `Data`
+/// per write.
+fn server_writes(
+    p: &crate::engine::Pipeline,
+    out: &Rc<std::cell::RefCell<Vec<Event>>>,
+    records: Vec<u8>,
+) -> Vec<Bytes> {
+    p.input(Event::Data(Bytes::from(records)));
+    let events = std::mem::take(&mut *out.borrow_mut());
+    events.into_iter().filter_map(|e| if let Event::Data(b) = e { Some(b) } else { None }).collect()
+}
+
+#[test]
+fn a_request_answered_and_closed_goes_out_in_one_write_with_the_tickets() {
+    use std::io::Write;
+    StubHost::install();
+    let pki = Pki::new();
+    let answers: stub::Answers = Rc::default();
+    answers.borrow_mut().push_back(vec![Event::Data(Bytes::from_static(b"response")), Event::end()]);
+    let seen = Seen::default();
+    let answer = stub::layout(vec![Box::new(stub::Answer("server", seen.clone(), answers))]);
+    let server = accept_tls::spec(plain(Some(pki.key("server")), None), vec![], answer);
+    let out: Rc<std::cell::RefCell<Vec<Event>>> = Rc::default();
+    let sink = out.clone();
+    let context = crate::engine::Context::root();
+    let p = crate::engine::Pipeline::new(
+        stub::layout(vec![server]),
+        context,
+        Rc::new(move |e: Event| sink.borrow_mut().push(e)),
+    );
+    p.start(&[]);
+
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(pki.roots("ca"))
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut client = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut hello = Vec::new();
+    client.write_tls(&mut hello).unwrap();
+    let flight = server_writes(&p, &out, hello);
+    assert_eq!(flight.len(), 1, "the server's flight");
+    client.read_tls(&mut &flight[0][..]).unwrap();
+    client.process_new_packets().unwrap();
+    client.writer().write_all(b"request").unwrap();
+    let mut finished = Vec::new();
+    while client.wants_write() {
+        client.write_tls(&mut finished).unwrap();
+    }
+    let writes = server_writes(&p, &out, finished);
+    assert_eq!(writes.len(), 1, "tickets, the response and close_notify in one write");
+    client.read_tls(&mut &writes[0][..]).unwrap();
+    client.process_new_packets().unwrap();
+    let mut plain = String::new();
+    let _ = std::io::Read::read_to_string(&mut client.reader(), &mut plain);
+    assert_eq!(plain, "response");
+}
+
+#[test]
+fn small_records_are_joined_and_big_ones_go_uncopied() {
+    use super::tls_session::join;
+    let big = Bytes::from(vec![7; 20 * 1024]);
+    let small = |s: &'static [u8]| Event::Data(Bytes::from_static(s));
+    let events = vec![small(b"a"), small(b"b"), Event::Data(big.clone()), small(b"c"), Event::end(), small(b"d")];
+    let joined = join(events);
+    let described: Vec<String> = joined
+        .iter()
+        .map(|e| if let Event::Data(b) = e { format!("Data {}", b.len()) } else { e.type_name().into() })
+        .collect();
+    assert_eq!(described, ["Data 2", "Data 20480", "Data 1", "StreamEnd", "Data 1"]);
+    let Event::Data(b) = &joined[1] else { unreachable!() };
+    assert_eq!(b.as_ptr(), big.as_ptr(), "a big record is passed on, not copied");
+}

@@ -16,18 +16,19 @@ use crate::engine::{Event, Gauge};
 /// how many were spliced.
 pub async fn run(
     stream: TcpStream,
+    peer: SocketAddr,
     input: &dyn ReadTarget,
     outbox: &Outbox,
     upstream: &Gauge,
     idle_timeout: Duration,
 ) -> (u64, u64) {
-    let side = Inbound { peer: stream.peer_addr().ok(), input, outbox };
+    let side = Inbound { peer, input, outbox };
     let reads = duplex::run(stream, input, outbox, upstream, idle_timeout, &side).await;
     (reads.read, reads.spliced)
 }
 
 struct Inbound<'a> {
-    peer: Option<SocketAddr>,
+    peer: SocketAddr,
     input: &'a dyn ReadTarget,
     outbox: &'a Outbox,
 }
@@ -55,8 +56,6 @@ impl Side for Inbound<'_> {
     }
 
     fn write_failed(&self, e: &io::Error) {
-        if let Some(peer) = self.peer {
-            tracing::debug!(target: "inbound", "inbound from {peer}: write error: {e}");
-        }
+        tracing::debug!(target: "inbound", "inbound from {}: write error: {e}", self.peer);
     }
 }

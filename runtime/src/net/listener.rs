@@ -85,7 +85,7 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> 
 /// is served by `serve` on its own local task.
 pub async fn run<F, Fut>(listener: TcpListener, spec: Rc<ListenSpec>, serve: F)
 where
-    F: Fn(tokio::net::TcpStream) -> Fut,
+    F: Fn(tokio::net::TcpStream, SocketAddr) -> Fut,
     Fut: std::future::Future<Output = ()> + 'static,
 {
     let limit = spec.max_connections.flatten().map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
@@ -100,8 +100,8 @@ where
         // what the slow ones hold.
         BUDGET.under().await;
         match listener.accept().await {
-            Ok((stream, _)) => {
-                let served = serve(stream);
+            Ok((stream, peer)) => {
+                let served = serve(stream, peer);
                 tokio::task::spawn_local(async move {
                     served.await;
                     drop(permit);

@@ -188,7 +188,16 @@ impl Outbox {
         let w = Rc::new(w);
         *self.socket.borrow_mut() = Some(w.clone());
         let _done = Done(self);
-        self.drain(&w).await
+        let result = self.drain(&w).await;
+        // `drain` shut the socket down as the stream ended; dropping the write half would
+        // say `shutdown(SHUT_WR)` once more, a syscall per connection for nothing (issue 21).
+        *self.socket.borrow_mut() = None;
+        if result.is_ok()
+            && let Ok(w) = Rc::try_unwrap(w)
+        {
+            w.forget();
+        }
+        result
     }
 
     async fn drain(&self, w: &OwnedWriteHalf) -> io::Result<End> {

@@ -89,9 +89,9 @@ impl Listening {
                 }
                 Socket::Tcp(l) => {
                     let cell = serving.clone();
-                    let serve = move |stream| {
+                    let serve = move |stream, peer| {
                         let s = cell.borrow();
-                        serve::serve(stream, s.layout.clone(), s.root.clone(), s.opts.clone())
+                        serve::serve(stream, peer, s.layout.clone(), s.root.clone(), s.opts.clone())
                     };
                     Task::Tcp(tokio::task::spawn_local(listener::run(l, spec, serve)))
                 }

@@ -25,12 +25,22 @@ pub struct ServeOptions {
     pub peer_stats: bool,
 }
 
-/// Serves one accepted connection. A panic while serving it (a bug, but one a peer's bytes or
-/// a script's values might reach) ends this connection with a log line, not the worker.
-pub async fn serve(stream: TcpStream, layout: Rc<Layout>, root: Rc<Context>, opts: Rc<ServeOptions>) {
+/// Serves one accepted connection, from `remote` as `accept` told. A panic while serving it (a
+/// bug, but one a peer's bytes or a script's values might reach) ends this connection with a
+/// log line, not the worker.
+pub async fn serve(
+    stream: TcpStream,
+    remote: SocketAddr,
+    layout: Rc<Layout>,
+    root: Rc<Context>,
+    opts: Rc<ServeOptions>,
+) {
     let _active = ActiveGuard::new();
     let _ = stream.set_nodelay(true);
-    let (Ok(local), Ok(remote)) = (stream.local_addr(), stream.peer_addr()) else { return };
+    // The peer's address came with `accept`; asking the kernel again costs a syscall per
+    // connection (issue 21). The local one is asked: a wildcard or transparent listener
+    // does not say which address the client reached.
+    let Ok(local) = stream.local_addr() else { return };
     if let Err(panic) = CatchUnwind(Box::pin(connection(stream, local, remote, layout, root, opts))).await {
         let what = panic
             .downcast_ref::<&str>()
@@ -72,7 +82,8 @@ async fn connection(
     pipeline.start(&args);
     let peer = opts.peer_stats.then(|| Rc::from(remote.ip().to_string()));
     let counted = metrics::Connection::inbound(opts.listen_label.clone(), peer, outbox.clone());
-    let (read, spliced) = crate::net::inbound::run(stream, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
+    let (read, spliced) =
+        crate::net::inbound::run(stream, remote, &pipeline, &outbox, &upstream, opts.idle_timeout).await;
     drop(counted);
     drop(closing);
     tracing::debug!(target: "inbound", "inbound #{id} closed: {read} bytes read, {spliced} spliced");
@@ -169,14 +180,14 @@ mod tests {
         local.block_on(&rt, async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-            let (accepted, _) = listener.accept().await.unwrap();
+            let (accepted, peer) = listener.accept().await.unwrap();
             client.write_all(b"hello").await.unwrap();
             let opts = Rc::new(ServeOptions {
                 idle_timeout: std::time::Duration::from_secs(10),
                 listen_label: Rc::from(""),
                 peer_stats: false,
             });
-            serve(accepted, Rc::new(layout), Context::root(), opts).await;
+            serve(accepted, peer, Rc::new(layout), Context::root(), opts).await;
         });
         let seen = seen.borrow();
         let inbound = seen.inbound.as_ref().expect("the filter saw the connection");
