@@ -103,6 +103,12 @@ declare namespace bpf {
     lookup(key: object | Data | null): any;
     /** Throws when the key is missing. */
     delete(key: object | Data | null): void;
+    /**
+     * Weir's: the value under the key, removed from the map by the same syscall
+     * (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`), or null when there is none (no exception). Hash maps
+     * (LRU and per-CPU too) only; other map types throw.
+     */
+    lookupAndDelete(key: object | Data | null): any;
     /** Every key, decoded. */
     keys(): any[];
     /** Every `[key, value]`, decoded; per-CPU values as in `lookup`. */

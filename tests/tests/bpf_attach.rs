@@ -225,3 +225,39 @@ fn programs_attach_to_weirs_own_network_namespace_and_to_a_sockmap_fd() {
     let linked = linked_programs();
     assert!(!ids.iter().any(|id| linked.contains(id)), "links left after SIGINT {linked:?}, programs {ids:?}");
 }
+
+/// `map.lookupAndDelete` (Weir's): the value and the entry gone in one call, `null` for a key
+/// that is not there (where `lookup` throws), per-CPU values as `lookup` gives them, and a
+/// clear error from a map type that has no such operation (an array).
+const TAKE: &str = r#"
+var obj = bpf.object(pipy.load('cgroup-counter.o'))
+var map = name => obj.maps.find(m => m.name === name)
+var cpus = map('total').lookup({ i: 0 }).length
+map('by_uid').update({ i: 99 }, { i: 5 })
+var taken = map('by_uid').lookupAndDelete({ i: 99 })
+var again = map('by_uid').lookupAndDelete({ i: 99 })
+var left = map('by_uid').keys().filter(k => k.i === 99).length
+println('taken', taken.length === cpus && taken.every(v => v.i == 5), again, left)
+try {
+  map('config').lookupAndDelete({ i: 0 })
+} catch (e) {
+  println('array:', e.message)
+}
+"#;
+
+#[test]
+fn lookup_and_delete_takes_an_entry_out_in_one_call() {
+    require_ebpf!("lookup_and_delete_takes_an_entry_out_in_one_call");
+    let dir = TempDir::new();
+    std::fs::copy(workspace().join("tests/bpf/cgroup-counter.o"), dir.0.join("cgroup-counter.o")).unwrap();
+    std::fs::write(dir.0.join("main.js"), TAKE).unwrap();
+    let path = dir.0.join("main.js");
+    let mut weir = Weir::run_file(&path, &[], dir, |c| c);
+    let lines = weir.wait_stdout_lines(2, Duration::from_secs(10));
+    assert_eq!(lines.first().map(String::as_str), Some("taken true null 0"), "{lines:?} {:?}", weir.stderr());
+    assert!(
+        lines[1].starts_with("array: Map.lookupAndDelete: syscall BPF_MAP_LOOKUP_AND_DELETE_ELEM failed"),
+        "{lines:?}"
+    );
+    weir.wait_exit(Duration::from_secs(10));
+}

@@ -84,6 +84,7 @@ const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
 const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
 const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
 const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
+const BPF_MAP_LOOKUP_AND_DELETE_ELEM: libc::c_long = 21;
 
 impl MapHandle {
     /// Describes an aya map by what the kernel reports for it, so the numbers scripts see are
@@ -217,6 +218,19 @@ impl MapHandle {
             Ok(()) => Ok(Some(value)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
             Err(e) => Err(Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &e)),
+        }
+    }
+
+    /// The value under `key`, taken out of the map by the same syscall; `None` if there was
+    /// none. Hash maps (LRU and per-CPU ones too) take it from Linux 5.14; other map types
+    /// refuse it (an array's entries cannot be deleted).
+    pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let key = self.sized(key, self.def.key_size as usize);
+        let mut value = vec![0u8; self.value_len()];
+        match self.call(BPF_MAP_LOOKUP_AND_DELETE_ELEM, key.as_ptr(), value.as_mut_ptr(), 0) {
+            Ok(()) => Ok(Some(value)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(Error::sys("Map.lookupAndDelete", "BPF_MAP_LOOKUP_AND_DELETE_ELEM", &e)),
         }
     }
 

@@ -157,6 +157,7 @@ pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsVal
     let update = function(ctx, state(), map_update);
     let lookup = function(ctx, state(), map_lookup);
     let delete = function(ctx, state(), map_delete);
+    let lookup_and_delete = function(ctx, state(), map_lookup_and_delete);
     let keys = function(ctx, state(), map_keys);
     let entries = function(ctx, state(), map_entries);
     // Pipy creates an object's maps when a program using them loads, or on `create()`; here
@@ -177,6 +178,7 @@ pub(super) fn map_object(m: Arc<MapHandle>, ctx: &mut Context) -> JsResult<JsVal
         .property(js_string!("update"), update, Attribute::empty())
         .property(js_string!("lookup"), lookup, Attribute::empty())
         .property(js_string!("delete"), delete, Attribute::empty())
+        .property(js_string!("lookupAndDelete"), lookup_and_delete, Attribute::empty())
         .property(js_string!("keys"), keys, Attribute::empty())
         .property(js_string!("entries"), entries, Attribute::empty())
         .property(js_string!("create"), create, Attribute::empty())
@@ -211,6 +213,22 @@ fn map_lookup(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
             let enoent = std::io::Error::from_raw_os_error(libc::ENOENT);
             Err(error(bpf::Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &enoent)))
         }
+    }
+}
+
+/// Map.lookupAndDelete(key) (Weir's): the value, taken out of the map in one syscall, or
+/// null when there is none (no exception: a missing key is the expected case for a script
+/// that asks each connection).
+fn map_lookup_and_delete(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let m = map_of(r);
+    let k = args.first().cloned().unwrap_or_default();
+    if k.is_null_or_undefined() {
+        return Ok(JsValue::null());
+    }
+    let k = encode(&k, m.def.key.as_ref(), "Map.lookupAndDelete: key", ctx)?;
+    match m.lookup_and_delete(&k).map_err(error)? {
+        Some(v) => decode_value(m, v, ctx),
+        None => Ok(JsValue::null()),
     }
 }
 

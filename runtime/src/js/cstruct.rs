@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
-use boa_engine::property::{Attribute, PropertyKey};
+use boa_engine::property::{Attribute, PropertyDescriptor, PropertyKey};
 use boa_engine::{
     Context, Finalize, JsBigInt, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
 };
@@ -24,9 +24,20 @@ pub fn encode(layout: &Layout, value: &JsValue, ctx: &mut Context) -> JsResult<V
     Ok(buf)
 }
 
+/// `obj[key]`, read straight from an own data property when there is one (a map key built
+/// by a script for each connection is a plain object and a dense array): the generic `get`
+/// costs several times as much. Accessors, inherited and missing properties take `get`.
+fn get(obj: &JsObject, key: PropertyKey, ctx: &mut Context) -> JsResult<JsValue> {
+    let own = obj.borrow().properties().get(&key).and_then(|p| p.value().cloned());
+    match own {
+        Some(v) => Ok(v),
+        None => obj.get(key, ctx),
+    }
+}
+
 fn write(layout: &Layout, obj: &JsObject, buf: &mut [u8], base: usize, ctx: &mut Context) -> JsResult<()> {
     for f in &layout.fields {
-        let v = obj.get(JsString::from(f.name.as_str()), ctx)?;
+        let v = get(obj, JsString::from(f.name.as_str()).into(), ctx)?;
         if v.is_undefined() || v.is_null() {
             continue;
         }
@@ -49,7 +60,7 @@ fn write(layout: &Layout, obj: &JsObject, buf: &mut [u8], base: usize, ctx: &mut
                     continue;
                 };
                 for i in 0..f.count {
-                    let e = arr.get(i, ctx)?;
+                    let e = get(&arr, i.into(), ctx)?;
                     if !e.is_undefined() {
                         write_scalar(*s, &e, &mut buf[at + i * s.size()..], ctx)?;
                     }
@@ -87,7 +98,9 @@ fn read(layout: &Layout, buf: &[u8], base: usize, ctx: &mut Context) -> JsResult
             }
             FieldKind::Scalar(s) => read_scalar(*s, &buf[at..]),
         };
-        obj.set(JsString::from(f.name.as_str()), v, false, ctx)?;
+        // A fresh plain object with distinct field names: define, no setter to look for.
+        let desc = PropertyDescriptor::builder().value(v).writable(true).enumerable(true).configurable(true);
+        obj.insert_property(JsString::from(f.name.as_str()), desc);
     }
     Ok(obj)
 }

@@ -99,7 +99,7 @@ const SPARES: usize = 8;
 /// than a call of the class's getter.
 fn message_start(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
     let ours = SHAPE.with(|s| s.borrow().as_ref().is_none_or(|(_, realm)| realm == ctx.realm()));
-    let Some(obj) = SPARE.with(|s| if ours { s.borrow_mut().pop() } else { None }) else {
+    let Some(obj) = SPARE.with(|s| if ours { take_spare(&mut s.borrow_mut(), head) } else { None }) else {
         let value = message::head_to_js(head, ctx)?;
         let obj = MessageStart::from_data(MessageStart { head: value.clone() }, ctx)?;
         obj.insert_property(js_string!("head"), own_head(value));
@@ -120,6 +120,28 @@ fn message_start(head: &Head, ctx: &mut Context) -> JsResult<JsValue> {
         m.head = value;
     }
     Ok(obj.into())
+}
+
+/// The spare for `head`: the latest whose head object is of the same kind (request,
+/// response, or neither), which [`super::head::renew`] can point at it. A proxy's thread
+/// alternates requests and responses: from a plain stack each would take the other's spare,
+/// fail to renew its head and build a new one, on every message of every connection. An
+/// HTTP head with no spare of its kind gets a new event (the spares of the other kind stay);
+/// any other head takes the latest spare, as its head object is not reused anyway.
+fn take_spare(spare: &mut Vec<JsObject>, head: &Head) -> Option<JsObject> {
+    let kind = super::head::kind(head);
+    let of = |o: &JsObject| {
+        let m = o.downcast_ref::<MessageStart>();
+        m.and_then(|m| m.head.as_object()).map_or(super::head::Kind::Other, |h| super::head::kind_of(&h))
+    };
+    let other = super::head::Kind::Other;
+    let i = match spare.iter().rposition(|o| of(o) == kind) {
+        Some(i) => i,
+        None if kind == other => spare.len().checked_sub(1)?,
+        // One whose head went with the script that kept it: nothing of it to lose.
+        None => spare.iter().rposition(|o| of(o) == other)?,
+    };
+    Some(spare.remove(i))
 }
 
 /// Makes the shape of `obj` the one spares have, if there is none yet, or if the one there
@@ -187,12 +209,15 @@ pub fn recycle(v: JsValue, ctx: &mut Context) {
     spare(obj);
 }
 
+/// Keeps `obj` as the latest spare; when there are enough, the oldest goes, so that spares
+/// of a kind no longer made do not crowd out those in use.
 fn spare(obj: JsObject) {
     SPARE.with(|s| {
         let mut spare = s.borrow_mut();
-        if spare.len() < SPARES {
-            spare.push(obj);
+        if spare.len() >= SPARES {
+            spare.remove(0);
         }
+        spare.push(obj);
     });
 }
 
@@ -209,11 +234,12 @@ mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use boa_engine::{JsValue, Source};
+    use boa_engine::{JsObject, JsValue, Source};
 
-    use crate::codec::http1::{Header, RequestHead};
+    use crate::codec::http1::{Header, RequestHead, ResponseHead};
     use crate::engine::{Context, Event, Head, Pipeline};
     use crate::js;
+    use crate::js::message::MessageStart;
 
     fn request(i: usize, headers: &[(&str, &str)]) -> RequestHead {
         RequestHead {
@@ -381,6 +407,54 @@ mod tests {
         let check = "[seen.join(), head0.path, head0.headers.host, Object.keys(head0.headers).join('+'), headers0.host].join(' ')";
         let (seen, _) = run(script, check);
         assert_eq!(seen, "/1 b,/2 c /0 a host+cookie b");
+    }
+
+    /// A proxy's thread sees requests and responses in turn (a fork decoding each way): each
+    /// kind's event and head come back for the next message of that kind, new connections
+    /// included, instead of each taking the other's spare and building a new head.
+    #[test]
+    fn requests_and_responses_in_turn_each_reuse_their_own_spare() {
+        let mut ctx = js::new_context().unwrap();
+        let script =
+            "var seen = []; pipeline($=>$.handleMessageStart(({ head }) => { seen.push(head.path || head.status) }))";
+        let template = ctx.eval(Source::from_bytes(script)).unwrap();
+        let layout = js::pipeline::template_layout(&template).unwrap();
+        js::install(Rc::new(RefCell::new(ctx)));
+        let response = |status| ResponseHead {
+            protocol: "HTTP/1.1".into(),
+            status,
+            status_text: "OK".into(),
+            headers: vec![Header::new("Content-Length", "0")],
+        };
+        let mut made = Vec::new();
+        for i in 0..3 {
+            // A connection's two pipelines, as the sample's two forks are.
+            let (req, res) = (
+                Pipeline::new(layout.clone(), Context::root(), Rc::new(|_| {})),
+                Pipeline::new(layout.clone(), Context::root(), Rc::new(|_| {})),
+            );
+            req.start(&[]);
+            res.start(&[]);
+            req.input(Event::MessageStart(Head::Request(Rc::new(request(i, &[("Host", "a")])))));
+            res.input(Event::MessageStart(Head::Response(Rc::new(response(200 + i as u16)))));
+            made.push(super::SPARE.with(|s| {
+                // Addresses, not references: holding a head would count as the script keeping it.
+                let head =
+                    |o: &JsObject| o.downcast_ref::<MessageStart>().unwrap().head.as_object().map(|h| format!("{h:?}"));
+                s.borrow().iter().map(head).collect::<Vec<_>>()
+            }));
+        }
+        let seen = js::with_js(|ctx| {
+            ctx.eval(Source::from_bytes("seen.join()")).unwrap().to_string(ctx).unwrap().to_std_string_escaped()
+        })
+        .unwrap();
+        js::uninstall();
+        assert_eq!(seen, "/0,200,/1,201,/2,202");
+        assert_eq!(made[2].len(), 2, "a spare of each kind: {made:?}");
+        for round in &made[1..] {
+            let same = round.iter().zip(&made[0]).all(|(a, b)| a.is_some() && a == b);
+            assert!(same, "the same two head objects every connection: {made:?}");
+        }
     }
 
     #[test]

@@ -163,6 +163,32 @@ pub fn to_js(head: &Head, ctx: &mut Context) -> JsResult<Option<JsValue>> {
     Ok(Some(obj.into()))
 }
 
+/// Which kind of head a head object stands for, as far as reuse goes: [`renew`] points a
+/// head object only at a head of its own kind.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Request,
+    Response,
+    Other,
+}
+
+/// The kind of a Rust head.
+pub fn kind(head: &Head) -> Kind {
+    match head {
+        Head::Request(_) => Kind::Request,
+        Head::Response(_) => Kind::Response,
+        _ => Kind::Other,
+    }
+}
+
+/// The kind of a head object (`Other` for anything but an `HttpHead`).
+pub fn kind_of(obj: &JsObject) -> Kind {
+    obj.downcast_ref::<HttpHead>().map_or(Kind::Other, |h| match h.source {
+        Source::Request(_) => Kind::Request,
+        Source::Response(_) => Kind::Response,
+    })
+}
+
 /// Whether the head object has no own property and is still on its holder (the shape says
 /// both).
 fn as_made(obj: &JsObject, h: &HttpHead) -> bool {

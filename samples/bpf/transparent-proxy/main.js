@@ -206,18 +206,12 @@ var sockaddr_in6 = new CStruct({
 
 // The original destination of an accepted connection as { target, loopback }, or null. The
 // programs filed it in map_ports under the client's address and port, which are this
-// connection's peer; it is taken out. A connection the programs did not send may still have
-// one that the kernel answers with getsockopt: iptables -j REDIRECT.
+// connection's peer; it is taken out (lookupAndDelete is Weir's: one syscall, null when
+// there is none). A connection the programs did not send may still have one that the
+// kernel answers with getsockopt: iptables -j REDIRECT.
 function originalDestination(ib) {
-  var key = { ip: peerBytes(ib.remoteAddress), port: ib.remotePort }
-  var dst = null
-  try {
-    dst = mapPorts.lookup(key)
-  } catch (e) {}
-  if (dst) {
-    try { mapPorts.delete(key) } catch (e) {}
-    return formatAddr(dst)
-  }
+  var dst = mapPorts.lookupAndDelete({ ip: peerBytes(ib.remoteAddress), port: ib.remotePort })
+  if (dst) return formatAddr(dst)
   var od = new Data
   if (ib.remoteAddress.indexOf(':') < 0) {
     if (ib.socket.getRawOption(SOL_IP, SO_ORIGINAL_DST, od) !== 0 || od.size < sockaddr_in.size) return null
