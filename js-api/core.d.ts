@@ -199,6 +199,14 @@ declare class Inbound {
   readonly remoteAddress: string;
   /** The client's port. */
   readonly remotePort: number;
+  /**
+   * Where the client meant to connect before NAT (iptables/nftables `REDIRECT` or `DNAT`)
+   * sent it here, from `SO_ORIGINAL_DST` (IPv6: `IP6T_SO_ORIGINAL_DST`); `''` when the
+   * kernel has none. Pipy answers only on a `transparent` listener, and for IPv4 only.
+   */
+  readonly destinationAddress: string;
+  /** The port of `destinationAddress`; 0 when there is none. */
+  readonly destinationPort: number;
   /** Raw socket options of the connection (UDP: of the listening socket all peers share). */
   readonly socket: Socket;
 }

@@ -28,6 +28,9 @@ pub struct Inbound {
     /// takes one per final response: a HEAD's answer keeps its `content-length` and has no
     /// body, though none came with it.
     answered: RefCell<VecDeque<RequestInfo>>,
+    /// The destination the client connected to before NAT sent it here, read from the kernel
+    /// on first use (`None` until then; `Some(None)` when the kernel has none).
+    original: Cell<Option<Option<SocketAddr>>>,
 }
 
 thread_local! {
@@ -64,6 +67,7 @@ impl Inbound {
             closers: RefCell::new(Vec::new()),
             requests: RefCell::default(),
             answered: RefCell::default(),
+            original: Cell::new(None),
         }
     }
 
@@ -99,10 +103,43 @@ impl Inbound {
         self.requests.take()
     }
 
+    /// Where the client meant to connect before an iptables/nftables `REDIRECT` or `DNAT`
+    /// (or an eBPF program answering the same socket option) sent the connection here:
+    /// `SO_ORIGINAL_DST`, `IP6T_SO_ORIGINAL_DST` for IPv6. `None` when the kernel has no
+    /// such record (no NAT on this connection's path, or the socket is closed). Asked once.
+    pub fn original_destination(&self) -> Option<SocketAddr> {
+        if let Some(known) = self.original.get() {
+            return known;
+        }
+        let found = self.fd().and_then(|fd| original_destination(fd, self.local.is_ipv6()));
+        if self.fd().is_some() {
+            self.original.set(Some(found));
+        }
+        found
+    }
+
     /// The connection is gone: forget its fd and run the `on_close` functions.
     pub fn closed(&self) {
         self.fd.set(None);
         let closers = self.closers.take();
         closers.into_iter().for_each(|f| f());
     }
+}
+
+/// `SO_ORIGINAL_DST` (IPv4) and `IP6T_SO_ORIGINAL_DST` (IPv6) share the number 80, at the
+/// levels `SOL_IP` and `SOL_IPV6`.
+const SO_ORIGINAL_DST: libc::c_int = 80;
+
+fn original_destination(fd: RawFd, v6: bool) -> Option<SocketAddr> {
+    // SAFETY: an all-zero sockaddr_storage is valid; the kernel writes at most `len` bytes.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let level = if v6 { libc::SOL_IPV6 } else { libc::SOL_IP };
+    // SAFETY: addr and len outlive the call, and len holds addr's size.
+    let r = unsafe { libc::getsockopt(fd, level, SO_ORIGINAL_DST, (&raw mut addr).cast(), &mut len) };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: the kernel filled `len` bytes of `addr` with a sockaddr of its family.
+    unsafe { socket2::SockAddr::new(addr, len) }.as_socket()
 }

@@ -59,6 +59,15 @@ impl Class for Inbound {
         getter(class, js_string!("localPort"), |i, _| Ok(i.local.port().into()));
         getter(class, js_string!("remoteAddress"), |i, _| Ok(JsString::from(i.remote.ip().to_string()).into()));
         getter(class, js_string!("remotePort"), |i, _| Ok(i.remote.port().into()));
+        // Pipy answers these on `transparent` listeners only, and for IPv4: here on any
+        // listener, IPv6 too; '' and 0 where the kernel has no original destination.
+        getter(class, js_string!("destinationAddress"), |i, _| {
+            let ip = i.original_destination().map(|a| a.ip().to_string()).unwrap_or_default();
+            Ok(JsString::from(ip).into())
+        });
+        getter(class, js_string!("destinationPort"), |i, _| {
+            Ok(i.original_destination().map_or(0, |a| a.port()).into())
+        });
         getter(class, js_string!("socket"), |i, ctx| Ok(Socket::from_data(Socket { info: i.clone() }, ctx)?.into()));
         Ok(())
     }
