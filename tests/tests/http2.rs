@@ -190,6 +190,43 @@ fn a_stream_reset_mid_body_ends_its_upstream_and_the_connection_serves_on() {
     assert!(peak < 96 * MIB, "weir peak RSS {} MiB", peak / MIB);
 }
 
+/// A client that stops reading one stream's answer: the other streams of its connection go
+/// on, through demuxHTTP and muxHTTP over HTTP/2 on both hops (each hop's streams share one
+/// task), and what the stalled stream holds stays within its windows.
+///
+/// Ignored: about half of the runs stall (the 20 s timeout), with the binary before the
+/// streams left their tasks too; the cause is not found yet (issue 21).
+#[test]
+#[ignore = "stalls in about half of the runs, before this branch too: a slow stream can hold up its neighbours (issue 21)"]
+fn a_stream_nobody_reads_stalls_neither_its_neighbours_nor_memory() {
+    let sink = BulkHttpServer::start();
+    let (port, relay) = (free_port(), free_port());
+    let weir = start(&format!(
+        "pipy.listen({port}, $=>$.demuxHTTP().to($=>$.muxHTTP({{ version: 2 }}).to($=>$.connect('127.0.0.1:{relay}'))))\n\
+         pipy.listen({relay}, $=>$.demuxHTTP().to($=>$.muxHTTP().to($=>$.connect('127.0.0.1:{}'))))\n",
+        sink.port
+    ));
+    let len = 256 * MIB;
+    runtime().block_on(async {
+        let mut client = h2_client(port).await;
+        let req = http::Request::get(format!("http://127.0.0.1:{port}/1/{len}/cl")).body(()).unwrap();
+        let (response, _) = client.send_request(req, true).unwrap();
+        // The head comes; the body is never read, so its window is never given back.
+        let stalled = response.await.unwrap().into_body();
+        let started = Instant::now();
+        let tasks: Vec<_> = (2..22).map(|id| tokio::spawn(exchange(client.clone(), port, id, 64 << 10))).collect();
+        for (id, t) in (2..22).zip(tasks) {
+            let (got, size, digest) = tokio::time::timeout(Duration::from_secs(20), t).await.expect("stalled").unwrap();
+            assert_eq!(got, format!("65536 {}", pattern_digest(up_seed(id), 64 << 10)), "upload of stream {id}");
+            assert_eq!((size, digest), (64 << 10, pattern_digest(down_seed(id), 64 << 10)), "answer of {id}");
+        }
+        eprintln!("20 streams beside a stalled one: {:.2?}", started.elapsed());
+        drop(stalled);
+    });
+    let peak = rss(weir.child.id()).1;
+    assert!(peak < 96 * MIB, "weir peak RSS {} MiB", peak / MIB);
+}
+
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let len = payload.len() as u32;
     let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];

@@ -99,6 +99,34 @@ impl Header {
     pub fn bytes(&self) -> &[u8] {
         self.raw.as_deref().unwrap_or(self.value.as_bytes())
     }
+
+    /// Headers from names and value bytes, their text copied into one buffer that all
+    /// share (as a decoded head's are) instead of an allocation per name and per value.
+    /// `fields` gives the same fields each time it is called.
+    pub fn list<'a, I>(fields: impl Fn() -> I) -> Vec<Header>
+    where
+        I: Iterator<Item = (&'a str, &'a [u8])>,
+    {
+        let len = fields().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+        let mut copy = Vec::with_capacity(len);
+        fields().for_each(|(n, v)| {
+            copy.extend_from_slice(n.as_bytes());
+            copy.extend_from_slice(v);
+        });
+        let buf: std::rc::Rc<[u8]> = copy.into();
+        let mut at = 0;
+        let mut headers = Vec::with_capacity(fields().size_hint().0);
+        for (n, v) in fields() {
+            let name = Text::slice(&buf, at, n);
+            at += n.len();
+            headers.push(match std::str::from_utf8(v) {
+                Ok(v) => Header { name, value: Text::slice(&buf, at, v), raw: None },
+                Err(_) => Header::from_bytes(name, v),
+            });
+            at += v.len();
+        }
+        headers
+    }
 }
 
 /// The value of the last header named `name` (ASCII case-insensitive).

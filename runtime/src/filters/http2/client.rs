@@ -4,11 +4,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use boa_engine::JsValue;
 use bytes::Bytes;
+use futures_concurrency::future::FutureGroup;
+use futures_core::Stream;
 use h2::client::{ResponseFuture, SendRequest};
 use tokio::sync::Notify;
 
@@ -73,7 +78,17 @@ struct Session {
     /// closes the session if it is still the last time when it fires).
     active: Cell<usize>,
     idled: Cell<u64>,
+    /// Exchanges not yet taken in by the session's task, and its waker to say so.
+    incoming: RefCell<Vec<Exchange>>,
+    waker: RefCell<Option<Waker>>,
+    /// The session's task is over: an exchange now runs as a task of its own.
+    over: Cell<bool>,
 }
+
+/// One request and its response, a future the session's task polls beside `h2`'s
+/// connection (woken on its own): a spawned task per request cost more than `h2`'s work.
+type Exchange = Pin<Box<dyn Future<Output = ()>>>;
+type Exchanges = FutureGroup<Exchange>;
 
 /// The session's sub-pipeline output: the upstream's bytes, into `h2`.
 struct SessionSink(Rc<Pipe>);
@@ -134,6 +149,9 @@ impl Session {
                 task: RefCell::new(Some(task)),
                 active: Cell::new(0),
                 idled: Cell::new(0),
+                incoming: RefCell::default(),
+                waker: RefCell::default(),
+                over: Cell::new(false),
             }
         })
     }
@@ -174,8 +192,36 @@ impl Session {
         }
     }
 
-    fn begin(&self) {
+    /// Runs `exchange` in the session's task.
+    fn run(&self, exchange: Exchange) {
         self.active.set(self.active.get() + 1);
+        if self.over.get() {
+            tokio::task::spawn_local(exchange);
+            return;
+        }
+        self.incoming.borrow_mut().push(exchange);
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Polls the exchanges at work, those just come in first; ready once none is left.
+    fn poll_exchanges(&self, exchanges: &mut Exchanges, cx: &mut Context<'_>) -> Poll<()> {
+        let mut waker = self.waker.borrow_mut();
+        if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *waker = Some(cx.waker().clone());
+        }
+        drop(waker);
+        for e in std::mem::take(&mut *self.incoming.borrow_mut()) {
+            exchanges.insert(e);
+        }
+        loop {
+            match Pin::new(&mut *exchanges).poll_next(cx) {
+                Poll::Ready(Some(())) => {}
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 
     /// A request is done: the session closes after `max_idle` without any.
@@ -203,29 +249,40 @@ impl Drop for Session {
     }
 }
 
-/// Runs the session's `h2` connection until it ends.
+/// Runs the session's `h2` connection until it ends, and its exchanges until they do.
 async fn drive(session: Weak<Session>, pipe: Rc<Pipe>) {
     let mut builder = h2::client::Builder::new();
     builder
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(Gauge::LIMIT as u32)
         .max_send_buffer_size(STREAM_WINDOW as usize);
+    let mut exchanges = Exchanges::new();
     match builder.handshake::<_, Bytes>(Io(pipe)).await {
         Ok((sender, conn)) => {
             if let Some(s) = session.upgrade() {
                 *s.sender.borrow_mut() = Some(sender);
                 s.ready.notify_waiters();
             }
-            if let Err(e) = conn.await {
+            let mut conn = pin!(conn);
+            let ended = poll_fn(|cx| {
+                if let Some(s) = session.upgrade() {
+                    let _ = s.poll_exchanges(&mut exchanges, cx);
+                }
+                conn.as_mut().poll(cx)
+            });
+            if let Err(e) = ended.await {
                 tracing::debug!(target: "http", "muxHTTP HTTP/2: {e}");
             }
         }
         Err(e) => tracing::debug!(target: "http", "muxHTTP HTTP/2 handshake: {e}"),
     }
-    if let Some(s) = session.upgrade() {
-        s.task.take();
-        s.close();
-    }
+    let Some(s) = session.upgrade() else { return };
+    s.task.take();
+    s.close();
+    // The exchanges still at work end once they see the connection gone.
+    poll_fn(|cx| s.poll_exchanges(&mut exchanges, cx)).await;
+    s.over.set(true);
+    s.waker.take();
 }
 
 /// The response events of this filter's request, in order, for its `wake`.
@@ -283,7 +340,7 @@ impl MuxHttp2 {
         self.back.got_head.set(false);
         self.tunnel = head.method == "CONNECT";
         let (back, room) = (self.back.clone(), self.env.context.downstream.clone());
-        tokio::task::spawn_local(exchange(session, head, body, back, room));
+        session.run(Box::pin(exchange(session.clone(), head, body, back, room)));
     }
 }
 
@@ -338,15 +395,19 @@ impl Filter for MuxHttp2 {
 /// One request and its response on `session`; ends with a `StreamEnd` in `back` (an
 /// error code if the exchange failed).
 async fn exchange(session: Rc<Session>, head: Rc<RequestHead>, body: Rc<Queue>, back: Rc<Back>, room: Rc<Gauge>) {
-    session.begin();
     let result = async {
         let mut sender = session.sender().await.ok_or("ConnectionRefused")?;
         let req = convert::request(&head).map_err(|e| {
             tracing::error!(target: "http", "muxHTTP HTTP/2 request: {e}");
             "ProtocolError"
         })?;
-        let (response, mut stream) = sender.send_request(req, false).map_err(|_| "ConnectionReset")?;
         let tunnel = head.method == "CONNECT";
+        // A request without a body is mostly whole by now: its HEADERS frame ends the stream.
+        let ends = !tunnel && body.take_bare_end();
+        let (response, mut stream) = sender.send_request(req, ends).map_err(|_| "ConnectionReset")?;
+        if ends {
+            return read_response(response, &back, &room, false).await;
+        }
         // The response may end before the request does: then the rest is not sent.
         tokio::select! {
             r = read_response(response, &back, &room, tunnel) => r,

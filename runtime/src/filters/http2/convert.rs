@@ -18,14 +18,8 @@ fn is_connection_specific(name: &str) -> bool {
 /// The fields of `map` as header lines, `host` first from `authority` when there is no
 /// `host` (as Pipy gives `:authority` to scripts).
 pub fn headers_of(map: &HeaderMap, authority: Option<&str>) -> Vec<Header> {
-    let mut headers = Vec::with_capacity(map.len() + 1);
-    if let Some(a) = authority.filter(|_| !map.contains_key(http::header::HOST)) {
-        headers.push(Header::new("host", a));
-    }
-    for (name, value) in map {
-        headers.push(Header::from_bytes(name.as_str(), value.as_bytes()));
-    }
-    headers
+    let host = authority.filter(|_| !map.contains_key(http::header::HOST)).map(|a| ("host", a.as_bytes()));
+    Header::list(move || host.into_iter().chain(map.iter().map(|(n, v)| (n.as_str(), v.as_bytes()))))
 }
 
 pub fn request_head(parts: &http::request::Parts) -> RequestHead {
@@ -112,6 +106,19 @@ mod tests {
         assert_eq!(r.uri().authority().map(|a| a.as_str()), Some("up:80"));
         let names: Vec<_> = r.headers().keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["x-id"]);
+    }
+
+    #[test]
+    fn fields_keep_their_order_and_bytes_that_are_not_utf8() {
+        let mut map = HeaderMap::new();
+        map.append("x-a", HeaderValue::from_static("1"));
+        map.append("x-b", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        map.append("x-a", HeaderValue::from_static("two"));
+        let h = headers_of(&map, Some("up:80"));
+        let lines: Vec<_> = h.iter().map(|h| (h.name.as_str(), h.bytes())).collect();
+        assert_eq!(lines, [("host", &b"up:80"[..]), ("x-a", b"1"), ("x-a", b"two"), ("x-b", b"caf\xe9")]);
+        assert_eq!(h[3].value.as_str(), "caf\u{fffd}");
+        assert!(headers_of(&HeaderMap::new(), None).is_empty());
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //! crate does the framing, HPACK, flow control and the limits; each stream becomes one
 //! request Message for the same responders as HTTP/1, and its answer goes back on the stream.
 
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::rc::Rc;
 
 use boa_engine::JsValue;
 use bytes::{Bytes, BytesMut};
+use futures_concurrency::future::FutureGroup;
+use futures_core::Stream;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream};
-use tokio::task::JoinSet;
 
 use super::convert;
 use super::pipe::{self, Io, Pipe};
@@ -94,8 +97,13 @@ fn builder() -> h2::server::Builder {
     b
 }
 
+/// The streams still at work, each a future the connection's task polls (when woken for
+/// it) beside `h2`'s connection: a spawned task per stream cost as much as `h2`'s own work
+/// for a short request, and what a stream sends goes out in the same poll.
+type Streams = FutureGroup<Pin<Box<dyn Future<Output = ()>>>>;
+
 async fn run(pipe: Rc<Pipe>, server: Rc<Server>) {
-    let mut streams = JoinSet::new();
+    let mut streams = Streams::new();
     match builder().handshake::<_, Bytes>(Io(pipe.clone())).await {
         Ok(mut conn) => loop {
             tokio::select! {
@@ -107,7 +115,7 @@ async fn run(pipe: Rc<Pipe>, server: Rc<Server>) {
                     }
                     None => break,
                 },
-                Some(_) = streams.join_next(), if !streams.is_empty() => {}
+                Some(()) = poll_fn(|cx| Pin::new(&mut streams).poll_next(cx)), if !streams.is_empty() => {}
             }
         },
         Err(e) => tracing::debug!(target: "http", "HTTP/2 handshake: {e}"),
@@ -120,16 +128,10 @@ const WHOLE_BODY: usize = 16 << 10;
 
 /// A new stream. A whole request (no body to come: the usual GET) is answered at once, and
 /// when its answer is whole and small too (a fixed Message, a handler's synchronous answer)
-/// it goes to `h2` here; anything else gets a task of its own, which costs more than all of
-/// `h2`'s work for a short request.
-fn accept(
-    req: http::Request<RecvStream>,
-    mut stream: SendResponse<Bytes>,
-    server: &Rc<Server>,
-    streams: &mut JoinSet<()>,
-) {
+/// it goes to `h2` here; anything else joins the `streams` at work.
+fn accept(req: http::Request<RecvStream>, mut stream: SendResponse<Bytes>, server: &Rc<Server>, streams: &mut Streams) {
     if req.method() == http::Method::CONNECT || !req.body().is_end_stream() {
-        streams.spawn_local(serve(req, stream, server.clone()));
+        streams.insert(Box::pin(serve(req, stream, server.clone())));
         return;
     }
     let head = Rc::new(convert::request_head(&req.into_parts().0));
@@ -157,10 +159,19 @@ fn accept(
     if let Some((head, body, trailers)) = answer.take_whole(WHOLE_BODY) {
         return send_whole(&mut stream, &head, body, &trailers);
     }
-    streams.spawn_local(async move {
+    // An answer that comes later (through a muxHTTP) mostly comes whole too: all its events
+    // are queued by the time this stream is polled, and then go as one HEADERS and one
+    // DATA frame that ends the stream.
+    streams.insert(Box::pin(async move {
         let _pipeline = pipeline;
-        write_answer(&answer, &mut stream, false).await
-    });
+        if !answer.wait(|cx| stream.poll_reset(cx)).await {
+            return;
+        }
+        match answer.take_whole(WHOLE_BODY) {
+            Some((head, body, trailers)) => send_whole(&mut stream, &head, body, &trailers),
+            None => write_answer(&answer, &mut stream, false).await,
+        }
+    }));
 }
 
 /// Sends a whole answer taken from its queue.

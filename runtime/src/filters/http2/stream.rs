@@ -73,6 +73,28 @@ impl Queue {
         Some((head, body, host().trailers_of(&tail)))
     }
 
+    /// Waits for an event to be queued: `false` once the peer reset the stream first.
+    pub async fn wait(&self, mut reset: impl FnMut(&mut TaskContext<'_>) -> Poll<Result<Reason, h2::Error>>) -> bool {
+        while self.events.borrow().is_empty() {
+            tokio::select! {
+                _ = self.ready.notified() => {}
+                _ = poll_fn(&mut reset) => return false,
+            }
+        }
+        true
+    }
+
+    /// Whether all there is to send is an end without trailers (a request without a
+    /// body): taken then, so that the head can end the stream itself.
+    pub fn take_bare_end(&self) -> bool {
+        let mut events = self.events.borrow_mut();
+        let bare = events.len() == 1 && matches!(events.front(), Some(Event::MessageEnd(t)) if t.is_undefined());
+        if bare {
+            events.clear();
+        }
+        bare
+    }
+
     /// The next event, or `None` once the client reset the stream.
     pub async fn next(
         &self,
