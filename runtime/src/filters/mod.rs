@@ -65,6 +65,7 @@ pub mod pack;
 pub mod pipe;
 pub mod pipe_next;
 pub mod print;
+pub mod produce;
 pub mod read;
 pub mod repeat;
 pub mod replace;
@@ -212,3 +213,6 @@ pub const ALL: &[(&str, Maker)] = &[
     ("linkAsync", Plain(link_async::make)),
     ("swap", Plain(swap::make)),
 ];
+
+/// Filter methods of legacy configurations (`pipy()...`) only: Pipy's designer has none of them.
+pub const LEGACY: &[(&str, Maker)] = &[("produce", Plain(produce::make))];
