@@ -175,6 +175,8 @@ declare class Timeout {
   constructor(delay?: Duration);
   /** A Promise resolved after the delay, in the pipeline context that asked. */
   wait(): Promise<void>;
+  /** Rejects the waits under way, and every later one. */
+  cancel(): void;
 }
 
 /** The socket of an inbound connection. */
