@@ -523,6 +523,11 @@ interface Configuration extends PipelineFilters<LegacySubPipeline> {
    * gives a `StreamEnd` (a Promise is waited for); the input is not passed on.
    */
   produce(producer: Events | (() => Events | Promise<Events> | void)): this;
+  /**
+   * Passes the first message on with the first `threshold` bytes of its body (0 unless given);
+   * the rest goes through the file, read back once the message ends (removed unless `keep`).
+   */
+  depositMessage(filename: string | (() => string), options?: { threshold?: Size; keep?: boolean }): this;
   /** The sub-pipeline of the joint filter before it: a builder, or a pipeline's name. */
   to(sub: LegacySubPipeline): this;
   /** `fork('name', startArg?)` forks into a named pipeline; `fork(startArg?)` wants `.to(...)`. */

@@ -32,6 +32,7 @@ pub mod deframe;
 pub mod demux;
 pub mod demux_fcgi;
 pub mod demux_http;
+pub mod deposit_message;
 pub mod detect_protocol;
 pub mod dummy;
 pub mod dump;
@@ -215,4 +216,5 @@ pub const ALL: &[(&str, Maker)] = &[
 ];
 
 /// Filter methods of legacy configurations (`pipy()...`) only: Pipy's designer has none of them.
-pub const LEGACY: &[(&str, Maker)] = &[("produce", Plain(produce::make))];
+pub const LEGACY: &[(&str, Maker)] =
+    &[("produce", Plain(produce::make)), ("depositMessage", Plain(deposit_message::make))];
