@@ -464,8 +464,12 @@ declare namespace logging {
 // PipyJS's additions to standard objects.
 
 interface JSON {
-  /** `JSON.parse` of a Data's text. */
-  decode(data: Data | string, reviver?: (this: any, key: string, value: any) => any): any;
+  /** `JSON.parse` of a Data's text; a string value of more than `maxStringSize` bytes is a `CString`. */
+  decode(
+    data: Data | string,
+    reviver?: ((this: any, key: string, value: any) => any) | null,
+    options?: { maxStringSize?: number },
+  ): any;
   /** `JSON.stringify` into a Data. */
   encode(value: any, replacer?: any, space?: string | number): Data | undefined;
 }
