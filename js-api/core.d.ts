@@ -175,6 +175,8 @@ declare class Timeout {
   constructor(delay?: Duration);
   /** A Promise resolved after the delay, in the pipeline context that asked. */
   wait(): Promise<void>;
+  /** Rejects the waits under way, and every later one. */
+  cancel(): void;
 }
 
 /** The socket of an inbound connection. */
@@ -209,6 +211,55 @@ declare class Inbound {
   readonly destinationPort: number;
   /** Raw socket options of the connection (UDP: of the listening socket all peers share). */
   readonly socket: Socket;
+}
+
+/** An upstream connection opened by `connect` (TCP or UDP), as `pipy.outbound.forEach` gives it. */
+declare class Outbound {
+  private constructor();
+  /** `'idle'`, `'connecting'`, `'connected'` or `'closed'`. */
+  readonly state: string;
+  /** The local IP address, `''` until connected. */
+  readonly localAddress: string;
+  /** The local port, 0 until connected. */
+  readonly localPort: number;
+  /** The peer's IP address, `''` until connected. */
+  readonly remoteAddress: string;
+  /** The peer's port, 0 until connected. */
+  readonly remotePort: number;
+  /** Closes the connection; its pipeline's output ends with `StreamEnd('ConnectionAborted')`. */
+  close(): void;
+}
+
+/** Bytes that stand for a string's text (what Hessian reads and writes as a string). */
+declare class CString {
+  /** Empty, the UTF-8 of a string, or the bytes of a Data. */
+  constructor(value?: string | Data);
+  /** Number of bytes. */
+  readonly size: number;
+  /** A copy of the bytes. */
+  readonly data: Data;
+  /** The text (invalid UTF-8 replaced). */
+  toString(): string;
+  /** The text, so that `JSON.stringify` writes a CString as a string. */
+  toJSON(): string;
+}
+
+/** A listener of a `ListenerArray`: a port (on 0.0.0.0), an `'ip:port'`, or one with options of its own. */
+type ListenerArrayEntry = number | string | (ListenOptions & { port: number | string; protocol?: 'tcp' | 'udp' });
+
+/**
+ * Listening addresses that a legacy `pipy().listen(array)` serves with one pipeline; once
+ * listened, each change opens or closes listeners at once.
+ */
+declare class ListenerArray {
+  /** Bare ports and strings listen on TCP with `options`; objects with their own options. */
+  constructor(listeners?: ListenerArrayEntry[] | null, options?: ListenOptions & { protocol?: 'tcp' | 'udp' });
+  /** Replaces the addresses: those no longer listed close. */
+  set(listeners: ListenerArrayEntry[] | null): void;
+  /** Adds an address (with the constructor's options unless given). */
+  add(port: number | string, options?: ListenOptions & { protocol?: 'tcp' | 'udp' }): void;
+  /** Removes an address, closing its listener. */
+  remove(port: number | string, options?: ListenOptions & { protocol?: 'tcp' | 'udp' }): void;
 }
 
 /** The inbound connection of the current pipeline context, `null` outside of one (legacy). */
@@ -307,6 +358,8 @@ interface Pipy {
   readonly tty: { raw: boolean };
   /** This worker's open inbound connections: how many, and each one oldest first. */
   readonly inbound: { readonly count: number; forEach(fn: (inbound: Inbound) => void): void };
+  /** This worker's outbound connections (those `connect` opened): how many, and each one oldest first. */
+  readonly outbound: { readonly count: number; forEach(fn: (outbound: Outbound) => void): void };
   /** Calls `fn()` in a pipeline context of its own, its `$` variables at their initial values; returns what it returns. */
   fork<T>(fn: () => T): T;
 }
@@ -419,8 +472,12 @@ declare namespace logging {
 // PipyJS's additions to standard objects.
 
 interface JSON {
-  /** `JSON.parse` of a Data's text. */
-  decode(data: Data | string, reviver?: (this: any, key: string, value: any) => any): any;
+  /** `JSON.parse` of a Data's text; a string value of more than `maxStringSize` bytes is a `CString`. */
+  decode(
+    data: Data | string,
+    reviver?: ((this: any, key: string, value: any) => any) | null,
+    options?: { maxStringSize?: number },
+  ): any;
   /** `JSON.stringify` into a Data. */
   encode(value: any, replacer?: any, space?: string | number): Data | undefined;
 }
@@ -678,6 +735,21 @@ declare namespace zlib {
   /** Throws on bytes that are not gzip, or a stream cut short. */
   function gunzip(data: Data): Data;
   function gunzip(data: null | undefined): null;
+}
+
+/** A STUN mapped address: the IP as text (IPv6 as eight groups of four hex digits), the port and the family. */
+interface STUNAddress {
+  ip: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/** STUN (RFC 5389) Binding messages, as Pipy's codec reads and writes them. */
+declare namespace STUN {
+  /** The 20 bytes of a Binding Request (`type` must be `'BindingRequest'`, `transactionId` 12 bytes). */
+  function encode(message: { type: 'BindingRequest'; transactionId: Data }): Data;
+  /** A Binding Request or Response; a response's first (XOR-)MAPPED-ADDRESS as `mappedAddress`. Throws on anything else. */
+  function decode(data: Data): { type: 'BindingRequest' | 'BindingResponse'; transactionId: Data; mappedAddress?: STUNAddress };
 }
 
 /** The Redis protocol: strings, `Error`s, integers, `Data` (bulk strings), arrays and `null`. */

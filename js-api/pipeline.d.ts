@@ -494,6 +494,8 @@ type LegacySubPipeline = Builder<Configuration> | PipelineTemplate | string;
 interface Configuration extends PipelineFilters<LegacySubPipeline> {
   /** Starts the pipeline of a listening port (`8000` or `'127.0.0.1:8000'`). */
   listen(address: number | string, options?: ListenOptions & { protocol?: 'tcp' | 'udp' }): this;
+  /** Serves the next pipeline on every address of `listeners`, as they change while the script runs. */
+  listen(listeners: ListenerArray): this;
   /** Starts a named pipeline (for `.to('name')`, `link('name')`), or the entrance with no name. */
   pipeline(name?: string): this;
   /** Starts a pipeline run once at start, or every `interval`, with `start` as its first events. */
@@ -516,6 +518,16 @@ interface Configuration extends PipelineFilters<LegacySubPipeline> {
   onStart(start: Events | ((startArg: any) => Events | Promise<Events> | void)): this;
   /** Calls `fn()` when the pipeline is destroyed. */
   onEnd(fn: () => void): this;
+  /**
+   * At the first input event, outputs what `producer` gives, asking a function again until it
+   * gives a `StreamEnd` (a Promise is waited for); the input is not passed on.
+   */
+  produce(producer: Events | (() => Events | Promise<Events> | void)): this;
+  /**
+   * Passes the first message on with the first `threshold` bytes of its body (0 unless given);
+   * the rest goes through the file, read back once the message ends (removed unless `keep`).
+   */
+  depositMessage(filename: string | (() => string), options?: { threshold?: Size; keep?: boolean }): this;
   /** The sub-pipeline of the joint filter before it: a builder, or a pipeline's name. */
   to(sub: LegacySubPipeline): this;
   /** `fork('name', startArg?)` forks into a named pipeline; `fork(startArg?)` wants `.to(...)`. */

@@ -345,3 +345,16 @@ fn runaway_recursion_names_the_limit_and_the_line() {
     let err = weir.stderr().join("\n");
     assert!(err.contains("main.js:1:") && err.contains("recursive calls"), "stderr: {err}");
 }
+
+#[test]
+fn a_cancelled_timeout_rejects_its_waits_now_and_later() {
+    let script = "var t = new Timeout(30), t0 = Date.now()\n\
+         t.wait().then(() => println('fired'), () => println('cancelled'))\n\
+         new Timeout(0.1).wait().then(() => {\n\
+         \x20 t.cancel()\n\
+         \x20 t.wait().catch(() => println('later wait rejected', Date.now() - t0 < 10000))\n\
+         })\n";
+    let mut weir = Weir::start(script, &[]);
+    assert_eq!(weir.wait_exit(Duration::from_secs(10)), Some(0), "{:?}", weir.stderr());
+    assert_eq!(weir.stdout(), ["cancelled", "later wait rejected true"]);
+}

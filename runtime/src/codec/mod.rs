@@ -22,6 +22,7 @@ pub mod protobuf;
 pub mod proxy_protocol;
 pub mod resp;
 pub mod socks;
+pub mod stun;
 pub mod thrift;
 pub mod thrift_encode;
 mod thrift_scan;

@@ -13,6 +13,7 @@ pub mod host;
 pub mod hub;
 pub mod inbound;
 pub mod metrics;
+pub mod outbound;
 pub mod pace;
 pub mod pass;
 pub mod pipeline;

@@ -15,6 +15,7 @@ use tokio::task::AbortHandle;
 
 use super::Made;
 use crate::args::Args;
+use crate::engine::outbound::{self, Outbound, State};
 use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Given, Output, Pass, host, metrics};
 use crate::net::bound::{self, Local};
 use crate::net::duplex::{self, Side};
@@ -67,7 +68,8 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(Connect { target: self.target.clone(), options: self.options.clone(), env, outbox: None, task: None })
+        let (target, options) = (self.target.clone(), self.options.clone());
+        Box::new(Connect { target, options, env, outbox: None, task: None, outbound: None })
     }
 }
 
@@ -77,6 +79,19 @@ struct Connect {
     env: FilterEnv,
     outbox: Option<Rc<Outbox>>,
     task: Option<AbortHandle>,
+    /// What `pipy.outbound` lists, for as long as this filter lives.
+    outbound: Option<Rc<Outbound>>,
+}
+
+/// What `close()` on an outbound does: the socket's task stops, what was queued for it is
+/// dropped, and the pipeline hears `StreamEnd('ConnectionAborted')` (Pipy's code for it).
+pub(super) fn close_with(ob: &Outbound, task: AbortHandle, env: &FilterEnv, discard: impl FnOnce() + 'static) {
+    let env = env.clone();
+    ob.on_close(Box::new(move || {
+        task.abort();
+        discard();
+        env.emit_later(Event::error("ConnectionAborted"));
+    }));
 }
 
 impl Connect {
@@ -87,8 +102,13 @@ impl Connect {
         let env = self.env.clone();
         match target.and_then(|t| Ok((t, self.local()?))) {
             Ok((target, local)) => {
-                let task = tokio::task::spawn_local(run(target, local, self.options.clone(), outbox.clone(), env));
+                let ob = outbound::track("TCP");
+                let upstream = Upstream { target, env: env.clone(), outbox: outbox.clone(), outbound: ob.clone() };
+                let task = tokio::task::spawn_local(run(local, self.options.clone(), upstream));
+                let o = outbox.clone();
+                close_with(&ob, task.abort_handle(), &env, move || o.discard());
                 self.task = Some(task.abort_handle());
+                self.outbound = Some(ob);
             }
             Err(e) => {
                 tracing::error!(target: "outbound", "connect: {e}");
@@ -219,16 +239,19 @@ async fn connect_once(
     }
 }
 
-async fn run(target: String, local: Option<Local>, options: Options, outbox: Rc<Outbox>, env: FilterEnv) {
+async fn run(local: Option<Local>, options: Options, up: Upstream) {
+    let Upstream { target, env, outbox, outbound: ob } = &up;
+    ob.set_state(State::Connecting);
     let mut retries = 0;
     let (stream, took) = loop {
         let started = std::time::Instant::now();
-        match connect_once(&target, local.as_ref(), options.connect_timeout).await {
+        match connect_once(target, local.as_ref(), options.connect_timeout).await {
             Ok(s) => break (s, started.elapsed()),
             Err(code) => {
                 if options.retry_count >= 0 && retries >= options.retry_count {
                     tracing::warn!(target: "outbound", "connect to {target}: {code}");
                     outbox.discard();
+                    ob.set_state(State::Closed);
                     return env.emit(Event::error(code));
                 }
                 retries += 1;
@@ -238,25 +261,29 @@ async fn run(target: String, local: Option<Local>, options: Options, outbox: Rc<
         }
     };
     let _ = stream.set_nodelay(true);
+    if let (Ok(l), Ok(r)) = (stream.local_addr(), stream.peer_addr()) {
+        ob.connected(l, r);
+    }
     tracing::debug!(target: "outbound", "connected to {target}");
     // Effectively never, without overflowing the deadline arithmetic.
     let idle = options.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
     let downstream = env.context.downstream.clone();
-    let side = Upstream { target: &target, env: &env, outbox: &outbox };
     let counted = metrics::Connection::outbound("TCP", Rc::from(target.as_str()), outbox.clone());
     counted.connected_in(took);
-    let reads = duplex::run(stream, &env, &outbox, &downstream, idle, &side).await;
+    let reads = duplex::run(stream, env, outbox, &downstream, idle, &up).await;
     drop(counted);
+    ob.set_state(State::Closed);
     tracing::debug!(target: "outbound", "connection to {target} closed: {} bytes read, {} spliced", reads.read, reads.spliced);
 }
 
-struct Upstream<'a> {
-    target: &'a str,
-    env: &'a FilterEnv,
-    outbox: &'a Outbox,
+struct Upstream {
+    target: String,
+    env: FilterEnv,
+    outbox: Rc<Outbox>,
+    outbound: Rc<Outbound>,
 }
 
-impl Side for Upstream<'_> {
+impl Side for Upstream {
     fn go_on(&self) -> bool {
         self.env.is_alive()
     }

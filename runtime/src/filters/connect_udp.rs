@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::Made;
 use crate::args::Args;
+use crate::engine::outbound::{self, Outbound, State};
 use crate::engine::{Event, Filter, FilterEnv, FilterSpec, Given, Output, metrics};
 use crate::net::udp::SendQueue;
 
@@ -50,7 +51,14 @@ impl FilterSpec for Spec {
     }
 
     fn instantiate(&self, env: FilterEnv) -> Box<dyn Filter> {
-        Box::new(ConnectUdp { target: self.target.clone(), idle: self.idle, env, link: None, task: None })
+        Box::new(ConnectUdp {
+            target: self.target.clone(),
+            idle: self.idle,
+            env,
+            link: None,
+            task: None,
+            outbound: None,
+        })
     }
 }
 
@@ -101,6 +109,8 @@ struct ConnectUdp {
     env: FilterEnv,
     link: Option<Rc<Link>>,
     task: Option<AbortHandle>,
+    /// What `pipy.outbound` lists, for as long as this filter lives.
+    outbound: Option<Rc<Outbound>>,
 }
 
 impl ConnectUdp {
@@ -110,8 +120,15 @@ impl ConnectUdp {
         let target = self.target.text(&self.env.context);
         match target {
             Ok(target) => {
-                let task = tokio::task::spawn_local(run(target, self.idle, link.clone(), self.env.clone()));
+                let ob = outbound::track("UDP");
+                let task = tokio::task::spawn_local(run(target, self.idle, link.clone(), self.env.clone(), ob.clone()));
+                let l = link.clone();
+                super::connect::close_with(&ob, task.abort_handle(), &self.env, move || {
+                    l.closed.set(true);
+                    l.socket.borrow_mut().take();
+                });
                 self.task = Some(task.abort_handle());
+                self.outbound = Some(ob);
             }
             Err(e) => {
                 tracing::error!(target: "outbound", "connect: {e}");
@@ -158,18 +175,23 @@ async fn open_socket(target: &str) -> Result<UdpSocket, &'static str> {
     Ok(socket)
 }
 
-async fn run(target: String, idle: Option<Duration>, link: Rc<Link>, env: FilterEnv) {
+async fn run(target: String, idle: Option<Duration>, link: Rc<Link>, env: FilterEnv, ob: Rc<Outbound>) {
     let started = std::time::Instant::now();
+    ob.set_state(State::Connecting);
     let socket = match open_socket(&target).await {
         Ok(s) => Rc::new(s),
         Err(code) => {
             link.closed.set(true);
+            ob.set_state(State::Closed);
             tracing::warn!(target: "outbound", "connect to udp {target}: {code}");
             return env.emit(Event::error(code));
         }
     };
     tracing::debug!(target: "outbound", "udp socket to {target} open");
     // As Pipy: a UDP socket counts as connected once connect(2) took its peer.
+    if let (Ok(l), Ok(r)) = (socket.local_addr(), socket.peer_addr()) {
+        ob.connected(l, r);
+    }
     let counted = metrics::Connection::outbound("UDP", Rc::from(target.as_str()), link.clone());
     counted.connected_in(started.elapsed());
     *link.socket.borrow_mut() = Some(socket.clone());
@@ -220,4 +242,5 @@ async fn run(target: String, idle: Option<Duration>, link: Rc<Link>, env: Filter
     }
     link.closed.set(true);
     link.socket.borrow_mut().take();
+    ob.set_state(State::Closed);
 }

@@ -32,6 +32,7 @@ pub mod deframe;
 pub mod demux;
 pub mod demux_fcgi;
 pub mod demux_http;
+pub mod deposit_message;
 pub mod detect_protocol;
 pub mod dummy;
 pub mod dump;
@@ -65,6 +66,7 @@ pub mod pack;
 pub mod pipe;
 pub mod pipe_next;
 pub mod print;
+pub mod produce;
 pub mod read;
 pub mod repeat;
 pub mod replace;
@@ -217,3 +219,7 @@ pub const ALL: &[(&str, Maker)] = &[
     ("linkAsync", Plain(link_async::make)),
     ("swap", Plain(swap::make)),
 ];
+
+/// Filter methods of legacy configurations (`pipy()...`) only: Pipy's designer has none of them.
+pub const LEGACY: &[(&str, Maker)] =
+    &[("produce", Plain(produce::make)), ("depositMessage", Plain(deposit_message::make))];

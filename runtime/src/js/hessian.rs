@@ -140,6 +140,10 @@ fn from_js(v: &JsValue, seen: &mut Vec<JsObject>, depth: usize, ctx: &mut Contex
     if let Some(bytes) = Data::bytes_of(v) {
         return Ok(Value::Binary(bytes.to_vec()));
     }
+    // Pipy writes a CString as a string.
+    if let Some(bytes) = super::cstring::CString::bytes_of(v) {
+        return Ok(Value::Str(String::from_utf8_lossy(&bytes).into_owned()));
+    }
     if let Ok(date) = JsDate::from_object(o.clone()) {
         return Ok(Value::Date(date.get_time(ctx)?.to_number(ctx)? as i64));
     }

@@ -1,7 +1,7 @@
 //! The `pipy` namespace: `listen`, `load`, `exit`, `pid`, `argv`, `thread`, `now`, `fork`
 //! (`exec` is in `js::exec`, `watch` in `js::watch`, `read` in `js::read`, `solve` and `import`
 //! in `js::modules`, `since`, `source`, `uuid` and `performance` in `js::instance`, `tty` in
-//! `js::tty`, `inbound` in `js::pipy_inbound`).
+//! `js::tty`, `inbound` in `js::pipy_inbound`, `outbound` in `js::pipy_outbound`).
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
@@ -35,6 +35,8 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     let (tty, inbound) = (super::tty::make(ctx)?, super::pipy_inbound::make(ctx)?);
     pipy.set(js_string!("tty"), tty, false, ctx)?;
     pipy.set(js_string!("inbound"), inbound, false, ctx)?;
+    let outbound = super::pipy_outbound::make(ctx)?;
+    pipy.set(js_string!("outbound"), outbound, false, ctx)?;
     super::instance::install(&pipy, ctx)?;
     let fns: [(JsString, usize, NativeFunction); 11] = [
         (js_string!("fork"), 1, NativeFunction::from_fn_ptr(fork)),
@@ -105,10 +107,7 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
             spec.idle_timeout = Some(crate::options::duration(&idle, ctx)?);
         }
     }
-    with_state(|s| {
-        s.listeners.retain(|l| l.addr != addr || l.protocol != spec.protocol);
-        s.listeners.push(spec);
-    });
+    super::state::listen(spec);
     Ok(JsValue::undefined())
 }
 

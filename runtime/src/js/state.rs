@@ -3,9 +3,12 @@
 //! and the root context every connection's `$` values are copied from.
 //!
 //! The worker fills it before the script runs ([`start`]), takes the listeners after it
-//! ran ([`take_listeners`]) and empties it at stop ([`clear`]).
+//! ran ([`take_listeners`]) and empties it at stop ([`clear`]). Listeners the script opens or
+//! closes later (`pipy.listen` in a callback, a `ListenerArray`'s `add`) wake the worker
+//! ([`listeners_changed`]), which takes them with [`take_changes`].
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
@@ -13,7 +16,7 @@ use std::time::Instant;
 use boa_engine::JsObject;
 
 use crate::engine::Context;
-use crate::net::listener::ListenSpec;
+use crate::net::listener::{ListenSpec, Transport};
 
 /// Per-worker state that the script's native functions reach.
 #[derive(Default)]
@@ -24,6 +27,8 @@ pub struct State {
     pub concurrency: usize,
     pub argv: Vec<String>,
     pub listeners: Vec<ListenSpec>,
+    /// Listeners to close: their address and transport.
+    pub unlisten: Vec<(SocketAddr, Transport)>,
     pub exit_callbacks: Vec<JsObject>,
     /// `stats.Gauge` callbacks and their gauges, called at each collection.
     pub gauge_callbacks: Vec<(JsObject, JsObject)>,
@@ -33,6 +38,7 @@ pub struct State {
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
     static ROOT: RefCell<Option<Rc<Context>>> = const { RefCell::new(None) };
+    static CHANGED: Rc<tokio::sync::Notify> = Rc::new(tokio::sync::Notify::new());
 }
 
 pub fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
@@ -61,7 +67,43 @@ pub fn start(t: Thread) {
 
 /// The listeners the script asked for, once it has run.
 pub fn take_listeners() -> Vec<ListenSpec> {
-    with_state(|s| std::mem::take(&mut s.listeners))
+    with_state(|s| {
+        s.unlisten.clear();
+        std::mem::take(&mut s.listeners)
+    })
+}
+
+/// A listener to open, or to serve with a new pipeline if its address is open: replaces one
+/// asked for on the same address, and takes back a close asked for it.
+pub fn listen(spec: ListenSpec) {
+    with_state(|s| {
+        s.listeners.retain(|l| l.addr != spec.addr || l.protocol != spec.protocol);
+        s.unlisten.retain(|u| *u != (spec.addr, spec.protocol));
+        s.listeners.push(spec);
+    });
+    CHANGED.with(|n| n.notify_one());
+}
+
+/// A listener to close, and one asked for on its address not to open.
+pub fn unlisten(addr: SocketAddr, protocol: Transport) {
+    with_state(|s| {
+        s.listeners.retain(|l| l.addr != addr || l.protocol != protocol);
+        if !s.unlisten.contains(&(addr, protocol)) {
+            s.unlisten.push((addr, protocol));
+        }
+    });
+    CHANGED.with(|n| n.notify_one());
+}
+
+/// Resolves once [`listen`] or [`unlisten`] was called (at once if it was since the last time).
+pub async fn listeners_changed() {
+    let changed = CHANGED.with(|n| n.clone());
+    changed.notified().await
+}
+
+/// What to close, then what to open, since the last call.
+pub fn take_changes() -> (Vec<(SocketAddr, Transport)>, Vec<ListenSpec>) {
+    with_state(|s| (std::mem::take(&mut s.unlisten), std::mem::take(&mut s.listeners)))
 }
 
 /// Makes `root` the context new connections copy their `$` values from.

@@ -1,5 +1,8 @@
-//! `Timeout`: `new Timeout(seconds).wait()` is a promise resolved after that long.
+//! `Timeout`: `new Timeout(seconds).wait()` is a promise resolved after that long;
+//! `cancel()` rejects the waits under way and every later one, as Pipy's.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use boa_engine::class::{Class, ClassBuilder};
@@ -16,6 +19,15 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
 pub struct Timeout {
     #[unsafe_ignore_trace]
     delay: Duration,
+    #[unsafe_ignore_trace]
+    cancel: Rc<Cancel>,
+}
+
+/// Whether `cancel()` was called, and the waits to tell.
+#[derive(Debug, Default)]
+struct Cancel {
+    done: Cell<bool>,
+    notify: tokio::sync::Notify,
 }
 
 impl Class for Timeout {
@@ -27,25 +39,32 @@ impl Class for Timeout {
             Some(v) => crate::options::duration(v, ctx)?,
             None => Duration::ZERO,
         };
-        Ok(Timeout { delay })
+        Ok(Timeout { delay, cancel: Rc::default() })
     }
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         class.method(js_string!("wait"), 0, NativeFunction::from_fn_ptr(wait));
+        class.method(js_string!("cancel"), 0, NativeFunction::from_fn_ptr(cancel));
         Ok(())
     }
 }
 
 fn wait(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let delay = this
+    let (delay, cancel) = this
         .as_object()
-        .and_then(|o| o.downcast_ref::<Timeout>().map(|t| t.delay))
+        .and_then(|o| o.downcast_ref::<Timeout>().map(|t| (t.delay, t.cancel.clone())))
         .ok_or_else(|| super::type_error("Timeout.wait called on a non-Timeout"))?;
     let (promise, resolvers) = JsPromise::new_pending(ctx);
     // The callbacks chained on the promise run in the context that waited, as in Pipy.
     let context = super::current().unwrap_or_else(super::state::root);
     tokio::task::spawn_local(async move {
-        tokio::time::sleep(delay).await;
+        // Created before the flag is read: a cancel() from now on wakes it.
+        let cancelled = cancel.notify.notified();
+        let fired = !cancel.done.get()
+            && tokio::select! {
+                _ = tokio::time::sleep(delay) => true,
+                _ = cancelled => false,
+            };
         // A wait started at the top level of a script reloaded away stays pending, as in
         // Pipy: its loops end with it. One of a connection's callbacks still fires.
         if super::state::retired(&context) {
@@ -53,10 +72,21 @@ fn wait(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
         }
         super::in_context(&context, || {
             with_js(|ctx| {
-                let _ = resolvers.resolve.call(&JsValue::undefined(), &[], ctx);
+                let settle = if fired { &resolvers.resolve } else { &resolvers.reject };
+                let _ = settle.call(&JsValue::undefined(), &[], ctx);
                 let _ = ctx.run_jobs();
             })
         });
     });
     Ok(promise.into())
+}
+
+fn cancel(this: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let cancel = this
+        .as_object()
+        .and_then(|o| o.downcast_ref::<Timeout>().map(|t| t.cancel.clone()))
+        .ok_or_else(|| super::type_error("Timeout.cancel called on a non-Timeout"))?;
+    cancel.done.set(true);
+    cancel.notify.notify_waiters();
+    Ok(JsValue::undefined())
 }

@@ -118,12 +118,44 @@ impl Listening {
                 None => {
                     let proto = if o.protocol == Transport::Udp { "UDP" } else { "TCP" };
                     tracing::info!(target: "listener", "Stopped listening on {proto} port {} at {}", o.addr.port(), o.addr.ip());
-                    close(o.task);
+                    close_task(o.task);
                 }
             }
         }
         self.0 = open;
         self.start(bound, root);
+    }
+
+    /// What the script changed since it started (`pipy.listen` in a callback, a
+    /// `ListenerArray`): closes `close`, serves the addresses of `open` that are open with
+    /// their new pipelines and opens the others. One that cannot be opened is logged.
+    pub fn change(
+        &mut self,
+        close: Vec<(SocketAddr, Transport)>,
+        open: Vec<ListenSpec>,
+        reuse_port: bool,
+        root: &Rc<Context>,
+    ) {
+        for (addr, protocol) in close {
+            if let Some(i) = self.0.iter().position(|o| o.addr == addr && o.protocol == protocol) {
+                let o = self.0.remove(i);
+                let proto = if o.protocol == Transport::Udp { "UDP" } else { "TCP" };
+                tracing::info!(target: "listener", "Stopped listening on {proto} port {} at {}", o.addr.port(), o.addr.ip());
+                close_task(o.task);
+            }
+        }
+        let (new, kept) = self.unopened(open);
+        for spec in kept {
+            if let Some(o) = self.0.iter().find(|o| o.addr == spec.addr && o.protocol == spec.protocol) {
+                *o.serving.borrow_mut() = Serving::new(&spec, root);
+            }
+        }
+        for spec in new {
+            match bind(vec![spec], reuse_port) {
+                Ok(bound) => self.start(bound, root),
+                Err(StartError(e)) => tracing::error!(target: "listener", "{e}"),
+            }
+        }
     }
 
     /// The accept tasks and UDP stops, for the worker's shutdown.
@@ -140,7 +172,7 @@ impl Listening {
 }
 
 /// Stops accepting; what was accepted goes on. The socket closes as its task is dropped.
-fn close(task: Task) {
+fn close_task(task: Task) {
     match task {
         Task::Tcp(h) => h.abort(),
         Task::Udp(n) => n.notify_one(),

@@ -118,6 +118,11 @@ async fn lifecycle(cfg: WorkerConfig, ready: Ready, local: &mut tokio::task::Loc
                 local.run_until(async { crate::engine::series::collect_here() }).await;
                 let _ = done.send(());
             }
+            _ = js::state::listeners_changed() => {
+                let (close, open) = js::state::take_changes();
+                let root = js::state::root();
+                local.run_until(async { listening.change(close, open, cfg.reuse_port, &root) }).await;
+            }
             changed = commands.changed() => {
                 // A stop, or the main thread is gone.
                 let command = if changed.is_ok() { commands.borrow_and_update().clone() } else { Command::Stop };

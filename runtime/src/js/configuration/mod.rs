@@ -32,7 +32,7 @@ use super::layout::{self, LayoutBuilder};
 use super::{function, type_error};
 use crate::engine::{Layout, Registry, SubRef};
 use crate::filters::{self, Made};
-use crate::net::listener::{self, Transport};
+use crate::net::listener::{self, ListenSpec, Transport};
 pub use top::{apply, check_imports, is_configuration, pipelines, pipy, register};
 pub use use_::make as make_use;
 
@@ -111,6 +111,8 @@ fn build_legacy(f: &JsObject, registry: Rc<Registry>, ctx: &mut Context) -> JsRe
 
 enum Kind {
     Listen(Box<ListenOptions>),
+    /// `.listen(listenerArray)`: every address of the array, as it changes.
+    Listeners(super::listener_array::Shared),
     Named(String),
     Entrance,
     Task(Option<Duration>),
@@ -124,11 +126,48 @@ enum Kind {
 /// The layout of an `.exit()` pipeline, once its configuration is put into effect.
 type ExitSlot = Rc<RefCell<Option<Rc<Layout>>>>;
 
-struct ListenOptions {
-    addr: std::net::SocketAddr,
+/// Where and how a legacy `.listen()` (or a `ListenerArray` entry) listens.
+#[derive(Clone)]
+pub struct ListenOptions {
+    pub addr: std::net::SocketAddr,
     max_connections: Option<Option<usize>>,
     idle_timeout: Option<Duration>,
-    protocol: Transport,
+    pub protocol: Transport,
+}
+
+impl ListenOptions {
+    /// `protocol`, `maxConnections` and `idleTimeout` of an options object, if any.
+    pub fn read(addr: std::net::SocketAddr, o: Option<&JsObject>, ctx: &mut Context) -> JsResult<ListenOptions> {
+        let mut options = ListenOptions { addr, max_connections: None, idle_timeout: None, protocol: Transport::Tcp };
+        let Some(o) = o else { return Ok(options) };
+        let protocol = o.get(js_string!("protocol"), ctx)?;
+        if !protocol.is_undefined() {
+            let p = protocol.to_string(ctx)?.to_std_string_escaped();
+            options.protocol = Transport::parse(&p).map_err(|e| type_error(format!("listen(): {e}")))?;
+        }
+        let max = o.get(js_string!("maxConnections"), ctx)?;
+        if !max.is_undefined() {
+            let n = max.to_number(ctx)?;
+            options.max_connections = Some(listener::max_connections(n));
+        }
+        let idle = o.get(js_string!("idleTimeout"), ctx)?;
+        if !idle.is_undefined() {
+            options.idle_timeout = Some(crate::options::duration(&idle, ctx)?);
+        }
+        Ok(options)
+    }
+
+    /// The same options on another address.
+    pub fn at(&self, addr: std::net::SocketAddr) -> ListenOptions {
+        ListenOptions { addr, ..self.clone() }
+    }
+
+    /// The listener serving `layout` this way.
+    pub fn spec(&self, layout: Rc<Layout>) -> ListenSpec {
+        let (addr, protocol) = (self.addr, self.protocol);
+        let (max_connections, idle_timeout) = (self.max_connections, self.idle_timeout);
+        ListenSpec { addr, layout, max_connections, idle_timeout, protocol, peer_stats: false }
+    }
 }
 
 struct Pending {
@@ -144,6 +183,7 @@ impl Pending {
     fn name(&self) -> String {
         match &self.kind {
             Kind::Listen(o) => format!("Listen on {}", o.addr),
+            Kind::Listeners(_) => "Listen on ListenerArray".into(),
             Kind::Named(n) => n.clone(),
             Kind::Entrance => "entrance".into(),
             Kind::Task(_) => "task".into(),
@@ -213,7 +253,7 @@ impl Class for Configuration {
         for (name, f) in own {
             methods.push((JsString::from(name), function(ctx, f, |f, this, args, ctx| f(this, args, ctx))));
         }
-        for (name, maker) in filters::ALL {
+        for (name, maker) in filters::ALL.iter().chain(filters::LEGACY) {
             if own.iter().any(|(n, _)| n == name) {
                 continue;
             }
@@ -358,6 +398,9 @@ fn on_end(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue
 /// `.listen(port | 'ip:port', options?)`.
 fn listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let port = args.first().cloned().unwrap_or_default();
+    if let Some(listeners) = super::listener_array::of(&port) {
+        return begin(this, "listen", Kind::Listeners(listeners));
+    }
     let addr = if let Some(s) = port.as_string() {
         listener::parse_address(&s.to_std_string_escaped())
     } else if let Some(n) = port.as_number().filter(|n| n.fract() == 0.0 && *n >= 0.0) {
@@ -366,23 +409,7 @@ fn listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
         Err(format!("listen() takes a port number or an 'ip:port' string, got {}", port.display()))
     }
     .map_err(type_error)?;
-    let mut options = ListenOptions { addr, max_connections: None, idle_timeout: None, protocol: Transport::Tcp };
-    if let Some(o) = args.get(1).and_then(|v| v.as_object()) {
-        let protocol = o.get(js_string!("protocol"), ctx)?;
-        if !protocol.is_undefined() {
-            let p = protocol.to_string(ctx)?.to_std_string_escaped();
-            options.protocol = Transport::parse(&p).map_err(|e| type_error(format!("listen(): {e}")))?;
-        }
-        let max = o.get(js_string!("maxConnections"), ctx)?;
-        if !max.is_undefined() {
-            let n = max.to_number(ctx)?;
-            options.max_connections = Some(listener::max_connections(n));
-        }
-        let idle = o.get(js_string!("idleTimeout"), ctx)?;
-        if !idle.is_undefined() {
-            options.idle_timeout = Some(crate::options::duration(&idle, ctx)?);
-        }
-    }
+    let options = ListenOptions::read(addr, args.get(1).and_then(|v| v.as_object()).as_ref(), ctx)?;
     begin(this, "listen", Kind::Listen(Box::new(options)))
 }
 

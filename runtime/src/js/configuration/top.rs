@@ -20,7 +20,6 @@ use super::{ACTIVE, Configuration, Kind, Registry, State, with};
 use crate::engine::{self, Layout, Pipeline};
 use crate::js::state::with_state;
 use crate::js::{current, function, modules, type_error};
-use crate::net::listener::ListenSpec;
 
 thread_local! {
     /// Variable names published under each namespace by `.export`.
@@ -200,15 +199,9 @@ fn install(value: &JsValue) -> Result<Option<Rc<Layout>>, String> {
     let mut entrance = None;
     for (kind, layout) in state.done.drain(..) {
         match kind {
+            Kind::Listeners(listeners) => super::super::listener_array::apply(&listeners, layout)?,
             Kind::Listen(o) => {
-                let spec = ListenSpec {
-                    addr: o.addr,
-                    layout,
-                    max_connections: o.max_connections,
-                    idle_timeout: o.idle_timeout,
-                    protocol: o.protocol,
-                    peer_stats: false,
-                };
+                let spec = o.spec(layout);
                 with_state(|s| {
                     s.listeners.retain(|l| l.addr != o.addr || l.protocol != o.protocol);
                     s.listeners.push(spec);

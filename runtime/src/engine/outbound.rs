@@ -1,0 +1,131 @@
+//! What `pipy.outbound` lists: the connections `connect` opens (TCP and UDP), each from the
+//! moment its filter asks for it until both the filter and the socket's task are gone, as
+//! Pipy lists an outbound for as long as its filter holds it.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
+
+/// Pipy's outbound states, in the order a connection goes through them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Idle,
+    Connecting,
+    Connected,
+    Closed,
+}
+
+impl State {
+    /// The name Pipy gives the state.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::Connecting => "connecting",
+            State::Connected => "connected",
+            State::Closed => "closed",
+        }
+    }
+}
+
+/// An outbound connection as scripts see it.
+pub struct Outbound {
+    /// `"TCP"` or `"UDP"`.
+    pub protocol: &'static str,
+    state: Cell<State>,
+    addrs: Cell<Option<(SocketAddr, SocketAddr)>>,
+    /// What `close()` does: abort the socket's task and end the stream with an error.
+    closer: RefCell<Option<Box<dyn FnOnce()>>>,
+}
+
+thread_local! {
+    /// This thread's outbounds; dropped ones are swept when the list would grow.
+    static LIVE: RefCell<Vec<Weak<Outbound>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A new outbound, listed among this thread's (see [`live`]).
+pub fn track(protocol: &'static str) -> Rc<Outbound> {
+    let ob = Rc::new(Outbound {
+        protocol,
+        state: Cell::new(State::Idle),
+        addrs: Cell::new(None),
+        closer: RefCell::new(None),
+    });
+    LIVE.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() == l.capacity() {
+            l.retain(|w| w.strong_count() > 0);
+        }
+        l.push(Rc::downgrade(&ob));
+    });
+    ob
+}
+
+/// This thread's outbounds, oldest first.
+pub fn live() -> Vec<Rc<Outbound>> {
+    LIVE.with(|l| l.borrow().iter().filter_map(Weak::upgrade).collect())
+}
+
+impl Outbound {
+    pub fn state(&self) -> State {
+        self.state.get()
+    }
+
+    pub fn set_state(&self, state: State) {
+        self.state.set(state);
+        if state == State::Closed {
+            self.closer.take();
+        }
+    }
+
+    /// Connected: the local and the peer's address.
+    pub fn connected(&self, local: SocketAddr, remote: SocketAddr) {
+        self.addrs.set(Some((local, remote)));
+        self.set_state(State::Connected);
+    }
+
+    pub fn local(&self) -> Option<SocketAddr> {
+        self.addrs.get().map(|a| a.0)
+    }
+
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.addrs.get().map(|a| a.1)
+    }
+
+    /// What `close()` will do, until the connection is closed.
+    pub fn on_close(&self, f: Box<dyn FnOnce()>) {
+        if self.state.get() != State::Closed {
+            *self.closer.borrow_mut() = Some(f);
+        }
+    }
+
+    /// Closes the connection now (`close()` in a script); once closed, nothing.
+    pub fn close(&self) {
+        let f = self.closer.take();
+        self.state.set(State::Closed);
+        if let Some(f) = f {
+            f();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_while_held_and_closed_once() {
+        let before = live().len();
+        let a = track("TCP");
+        let b = track("UDP");
+        assert_eq!(live().len(), before + 2);
+        let closes = Rc::new(Cell::new(0));
+        let c = closes.clone();
+        a.on_close(Box::new(move || c.set(c.get() + 1)));
+        a.close();
+        a.close();
+        assert_eq!((closes.get(), a.state()), (1, State::Closed));
+        drop(b);
+        assert_eq!(live().len(), before + 1);
+        assert_eq!(live().last().unwrap().protocol, "TCP");
+    }
+}
