@@ -43,6 +43,7 @@ mod pipeline_run;
 pub mod pipy;
 mod pipy_inbound;
 pub mod print;
+mod print_builtins;
 #[cfg(test)]
 mod print_tests;
 pub mod promise;

@@ -6,6 +6,7 @@ use boa_engine::property::PropertyKey;
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 
 use super::data::Data;
+use super::print_builtins::Shown;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_builtin_callable(js_string!("println"), 0, NativeFunction::from_fn_ptr(println))?;
@@ -67,6 +68,10 @@ impl Dump {
             out.push_str(&b.to_string());
             return Ok(());
         }
+        if let Some(sym) = v.as_symbol() {
+            out.push_str(&sym.descriptive_string().to_std_string_escaped());
+            return Ok(());
+        }
         let Some(obj) = v.as_object() else {
             out.push_str(&v.to_string(ctx)?.to_std_string_escaped());
             return Ok(());
@@ -91,7 +96,19 @@ impl Dump {
             return Ok(());
         }
         self.seen.push(obj.clone());
-        let r = if obj.is_array() { self.array(&obj, ctx, out) } else { self.object(&obj, ctx, out) };
+        let r = if obj.is_array() {
+            self.array(&obj, ctx, out)
+        } else if let Some(shown) = super::print_builtins::shown(&obj, ctx)? {
+            match shown {
+                Shown::Fields(fields) => self.fields(fields, ctx, out),
+                Shown::Text(text) => {
+                    out.push_str(&text);
+                    Ok(())
+                }
+            }
+        } else {
+            self.object(&obj, ctx, out)
+        };
         self.seen.pop();
         r
     }
@@ -125,13 +142,26 @@ impl Dump {
         Ok(())
     }
 
+    /// `{ name: value, ... }` for the fields a built-in object shows.
+    fn fields(&mut self, fields: Vec<(String, JsValue)>, ctx: &mut Context, out: &mut String) -> JsResult<()> {
+        let mut shown = Vec::with_capacity(fields.len());
+        for (name, value) in fields {
+            let mut s = format!("{name}: ");
+            self.value(&value, ctx, &mut s)?;
+            shown.push(s);
+        }
+        out.push_str(&format!("{{ {} }}", shown.join(", ")));
+        Ok(())
+    }
+
     /// `{ a: 1, b: "x" }`: a class's fields first (the accessors and values of its
     /// prototypes, base first, as Pipy lists a class's fields), then own enumerable keys.
     fn object(&mut self, obj: &JsObject, ctx: &mut Context, out: &mut String) -> JsResult<()> {
         let mut fields = Vec::new();
-        for (name, value) in class_fields(obj, ctx)? {
+        let class = class_fields(obj, ctx)?;
+        for (name, value) in &class {
             let mut s = format!("{name}: ");
-            self.value(&value, ctx, &mut s)?;
+            self.value(value, ctx, &mut s)?;
             fields.push(s);
         }
         for k in enumerable_keys(obj, ctx)? {
@@ -140,6 +170,9 @@ impl Dump {
                 PropertyKey::Index(i) => i.get().to_string(),
                 PropertyKey::Symbol(_) => continue,
             };
+            if class.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
             let mut s = format!("{name}: ");
             self.value(&obj.get(k, ctx)?, ctx, &mut s)?;
             fields.push(s);
@@ -170,6 +203,9 @@ fn class_fields(obj: &JsObject, ctx: &mut Context) -> JsResult<Vec<(String, JsVa
         for key in proto.own_property_keys(ctx)? {
             let PropertyKey::String(name) = &key else { continue };
             let name = name.to_std_string_escaped();
+            if fields.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
             let d = describe.call(
                 &JsValue::undefined(),
                 &[proto.clone().into(), JsString::from(name.as_str()).into()],
@@ -179,7 +215,10 @@ fn class_fields(obj: &JsObject, ctx: &mut Context) -> JsResult<Vec<(String, JsVa
             let (get, value) = (d.get(js_string!("get"), ctx)?, d.get(js_string!("value"), ctx)?);
             let value = match get.as_callable() {
                 Some(getter) => getter.call(&obj.clone().into(), &[], ctx)?,
-                None if get.is_undefined() && !value.is_callable() && name != "constructor" => value,
+                // The instance's own value where it has one (a String's `length`).
+                None if get.is_undefined() && !value.is_callable() && name != "constructor" => {
+                    obj.get(JsString::from(name.as_str()), ctx)?
+                }
                 None => continue,
             };
             fields.push((name, value));
