@@ -69,6 +69,9 @@ var e = new Error('boom'); println(e.name, e.message, String(e.cause))
 println(new Error('boom'))
 console.log('logged', [1], { k: 'v' })
 console.error('failed', null)
+var h = {}; h['x-k'] = 1; println(h)
+pipeline($=>$.decodeHTTPRequest().handleMessageStart(m => println(m.head.headers, m.head.headerNames)))
+  .process([new Data('GET / HTTP/1.1\\r\\nHost: a\\r\\nX-Y: 1\\r\\n\\r\\n'), new StreamEnd])
 ",
     );
     let mut weir = Weir::start(&script, &[]);
@@ -84,6 +87,9 @@ console.error('failed', null)
     let rest = &out[ROWS.len()..];
     assert_eq!(rest[..4], [r#"many 1 two [ 3 ] { four: 4 }"#, "", "no newline 2|", "Error boom undefined"]);
     assert!(rest[4].starts_with(r#"{ name: "Error", message: "boom", cause: null, stack: ""#), "{}", rest[4]);
+    // Pipy quotes the keys of an object that was not a literal: Weir those of the objects it
+    // builds (headers), not those a script adds (Pipy: { "x-k": 1 }).
+    assert_eq!(rest[5..], [r#"{ x-k: 1 }"#, r#"{ "host": "a", "x-y": "1" } { "host": "Host", "x-y": "X-Y" }"#]);
     let err = weir.stderr();
     let logged = |text: &str| err.iter().any(|l| l.ends_with(text));
     assert!(logged("[INF] logged [ 1 ] { k: \"v\" }"), "{err:?}");

@@ -173,8 +173,8 @@ pub fn head_from_js(v: &JsValue) -> Head {
 /// Pipy's header object: lower-case keys, `cookie`/`set-cookie` as arrays, the last of
 /// other repeats, and `connection` left out (the codec consumes it).
 pub fn headers_to_js(list: &[Header], ctx: &mut Context) -> JsResult<(JsObject, JsObject)> {
-    let headers = JsObject::with_object_proto(ctx.intrinsics());
-    let names = JsObject::with_object_proto(ctx.intrinsics());
+    let headers = super::print::object_with_quoted_keys(ctx);
+    let names = super::print::object_with_quoted_keys(ctx);
     for h in list {
         let lower = h.name.to_ascii_lowercase();
         if lower == "connection" {
@@ -264,8 +264,8 @@ pub fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
 /// A `MessageEnd` tail for trailer fields: `{ headers }` with lower-cased names, a name
 /// that repeats holding an array, and `headerNames` for the spellings.
 pub fn tail_to_js(trailers: &[Header], ctx: &mut Context) -> JsResult<JsValue> {
-    let headers = JsObject::with_object_proto(ctx.intrinsics());
-    let names = JsObject::with_object_proto(ctx.intrinsics());
+    let headers = super::print::object_with_quoted_keys(ctx);
+    let names = super::print::object_with_quoted_keys(ctx);
     for t in trailers {
         let lower = JsString::from(t.name.to_ascii_lowercase());
         let value: JsValue = JsString::from(t.value.as_str()).into();

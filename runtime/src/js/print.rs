@@ -3,7 +3,8 @@
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::PropertyKey;
-use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
+use boa_engine::{Context, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
+use boa_gc::{Finalize, Trace};
 
 use super::data::Data;
 use super::print_builtins::Shown;
@@ -39,6 +40,17 @@ pub fn format_args(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
         }
     }
     Ok(s)
+}
+
+/// The mark of an object whose keys Pipy prints in quotes: one the runtime builds key by key
+/// (a head's `headers` and `headerNames`, as `HttpHeaders` are), whose keys Pipy keeps in its hash table, where the keys of a script's
+/// object literal are the fields of a class and print bare.
+#[derive(Trace, Finalize, JsData)]
+pub struct QuotedKeys;
+
+/// A plain object (`Object.prototype`, ordinary in every way) whose keys print quoted.
+pub fn object_with_quoted_keys(ctx: &mut Context) -> JsObject {
+    JsObject::from_proto_and_data(ctx.intrinsics().constructors().object().prototype(), QuotedKeys)
 }
 
 /// Pipy's `Console::dump` shape: `[ 1, 2 ]`, `{ a: 1 }`, `Data[ 48 65 ]`, `[  ]` when empty.
@@ -154,11 +166,12 @@ impl Dump {
         Ok(())
     }
 
-    /// `{ a: 1, b: "x" }`: a class's fields first (the accessors and values of its
+    /// `{ a: 1, b: "x" }` (`{ "a": 1 }` for an object with `QuotedKeys`): a class's fields first (the accessors and values of its
     /// prototypes, base first, as Pipy lists a class's fields), then own enumerable keys.
     fn object(&mut self, obj: &JsObject, ctx: &mut Context, out: &mut String) -> JsResult<()> {
         let mut fields = Vec::new();
         let class = class_fields(obj, ctx)?;
+        let quoted = obj.is::<QuotedKeys>() || obj.is::<super::headers::HttpHeaders>();
         for (name, value) in &class {
             let mut s = format!("{name}: ");
             self.value(value, ctx, &mut s)?;
@@ -173,7 +186,12 @@ impl Dump {
             if class.iter().any(|(n, _)| *n == name) {
                 continue;
             }
-            let mut s = format!("{name}: ");
+            let mut s = String::new();
+            match quoted {
+                true => quote(&name, &mut s),
+                false => s.push_str(&name),
+            }
+            s.push_str(": ");
             self.value(&obj.get(k, ctx)?, ctx, &mut s)?;
             fields.push(s);
         }
