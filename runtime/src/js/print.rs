@@ -48,6 +48,10 @@ pub fn format_args(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
 #[derive(Trace, Finalize, JsData)]
 pub struct QuotedKeys;
 
+fn quotes_keys(obj: &JsObject) -> bool {
+    obj.is::<QuotedKeys>() || obj.is::<super::headers::HttpHeaders>()
+}
+
 /// A plain object (`Object.prototype`, ordinary in every way) whose keys print quoted.
 pub fn object_with_quoted_keys(ctx: &mut Context) -> JsObject {
     JsObject::from_proto_and_data(ctx.intrinsics().constructors().object().prototype(), QuotedKeys)
@@ -93,8 +97,7 @@ impl Dump {
             return Ok(());
         }
         if obj.is::<super::head::HttpHead>() {
-            let plain = super::head::to_plain(&obj, ctx)?;
-            return self.value(&plain.into(), ctx, out);
+            return self.fields(super::head::printed_fields(&obj, ctx)?, ctx, out);
         }
         if obj.is_callable() {
             let name = obj.get(js_string!("name"), ctx)?.to_string(ctx)?.to_std_string_escaped();
@@ -102,7 +105,12 @@ impl Dump {
             return Ok(());
         }
         if self.seen.iter().any(|o| JsObject::equals(o, &obj)) || self.seen.len() == DEPTH {
-            let kind = if obj.is_array() { "Array" } else { "Object" };
+            // Pipy names the class, which an object literal's has not.
+            let kind = match (obj.is_array(), quotes_keys(&obj)) {
+                (true, _) => "Array",
+                (false, true) => "Object",
+                (false, false) => "",
+            };
             let what = if self.seen.len() == DEPTH { "..." } else { "...recursive" };
             out.push_str(&format!("{kind}{{ {what} }}"));
             return Ok(());
@@ -171,7 +179,7 @@ impl Dump {
     fn object(&mut self, obj: &JsObject, ctx: &mut Context, out: &mut String) -> JsResult<()> {
         let mut fields = Vec::new();
         let class = class_fields(obj, ctx)?;
-        let quoted = obj.is::<QuotedKeys>() || obj.is::<super::headers::HttpHeaders>();
+        let quoted = quotes_keys(obj);
         for (name, value) in &class {
             let mut s = format!("{name}: ");
             self.value(value, ctx, &mut s)?;

@@ -28,7 +28,7 @@ const TABLE: &[(&str, &str)] = &[
     ("({ 'x-y': 1, 2: 'two' })", "{ 2: \"two\", x-y: 1 }"),
     ("[1, , , 4]", "[ 1, empty x 2 times, 4 ]"),
     ("new Array(3)", "[ empty x 3 times ]"),
-    ("(() => { var o = { n: 1 }; o.self = o; return o })()", "{ n: 1, self: Object{ ...recursive } }"),
+    ("(() => { var o = { n: 1 }; o.self = o; return o })()", "{ n: 1, self: { ...recursive } }"),
     ("function foo() {}; foo", "Function{ foo }"),
     ("new Map([[1, 2]])", "{ size: 1 }"),
     ("new Set([1, 2])", "{ size: 2 }"),
