@@ -79,7 +79,8 @@ impl Class for MessageEnd {
     const NAME: &'static str = "MessageEnd";
     const LENGTH: usize = 2;
     fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
-        Ok(MessageEnd { tail: arg(args, 0), payload: arg(args, 1) })
+        // Without a tail, `null`, as Pipy's.
+        Ok(MessageEnd { tail: null_if_undefined(arg(args, 0)), payload: arg(args, 1) })
     }
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         type_name(class, "MessageEnd");
@@ -124,7 +125,7 @@ impl Class for Message {
                 } else {
                     m.payload = body;
                 }
-                m.tail = arg(args, 2);
+                m.tail = null_if_undefined(arg(args, 2));
             }
         }
         Ok(m)
@@ -259,6 +260,10 @@ pub fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
         }
     }
     Ok(out)
+}
+
+fn null_if_undefined(v: JsValue) -> JsValue {
+    if v.is_undefined() { JsValue::null() } else { v }
 }
 
 /// A `MessageEnd` tail for trailer fields: `{ headers }` with lower-cased names, a name
