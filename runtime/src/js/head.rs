@@ -266,7 +266,22 @@ pub fn untouched(v: &JsValue) -> Option<Head> {
     Some(h.source.head())
 }
 
-/// The head as a plain object with every field (for `toJSON` and the dump format).
+/// The fields `println` shows, in the order Pipy's dump lists them: a message head's
+/// (`protocol`, `headers`, `headerNames`) first, then a request's or a response's.
+pub fn printed_fields(obj: &JsObject, ctx: &mut Context) -> JsResult<Vec<(String, JsValue)>> {
+    let request = match &obj.downcast_ref::<HttpHead>().ok_or_else(|| type_error("not an HTTP head"))?.source {
+        Source::Request(_) => true,
+        Source::Response(_) => false,
+    };
+    let own: &[&str] = if request { &["method", "scheme", "authority", "path"] } else { &["status", "statusText"] };
+    let mut fields = Vec::new();
+    for name in ["protocol", "headers", "headerNames"].iter().chain(own) {
+        fields.push((name.to_string(), obj.get(JsString::from(*name), ctx)?));
+    }
+    Ok(fields)
+}
+
+/// The head as a plain object with every field (for `toJSON`).
 pub fn to_plain(obj: &JsObject, ctx: &mut Context) -> JsResult<JsObject> {
     let source =
         obj.downcast_ref::<HttpHead>().map(|h| h.source.clone()).ok_or_else(|| type_error("not an HTTP head"))?;

@@ -79,7 +79,8 @@ impl Class for MessageEnd {
     const NAME: &'static str = "MessageEnd";
     const LENGTH: usize = 2;
     fn data_constructor(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<Self> {
-        Ok(MessageEnd { tail: arg(args, 0), payload: arg(args, 1) })
+        // Without a tail, `null`, as Pipy's.
+        Ok(MessageEnd { tail: null_if_undefined(arg(args, 0)), payload: arg(args, 1) })
     }
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         type_name(class, "MessageEnd");
@@ -124,7 +125,7 @@ impl Class for Message {
                 } else {
                     m.payload = body;
                 }
-                m.tail = arg(args, 2);
+                m.tail = null_if_undefined(arg(args, 2));
             }
         }
         Ok(m)
@@ -173,8 +174,8 @@ pub fn head_from_js(v: &JsValue) -> Head {
 /// Pipy's header object: lower-case keys, `cookie`/`set-cookie` as arrays, the last of
 /// other repeats, and `connection` left out (the codec consumes it).
 pub fn headers_to_js(list: &[Header], ctx: &mut Context) -> JsResult<(JsObject, JsObject)> {
-    let headers = JsObject::with_object_proto(ctx.intrinsics());
-    let names = JsObject::with_object_proto(ctx.intrinsics());
+    let headers = super::print::object_with_quoted_keys(ctx);
+    let names = super::print::object_with_quoted_keys(ctx);
     for h in list {
         let lower = h.name.to_ascii_lowercase();
         if lower == "connection" {
@@ -261,11 +262,15 @@ pub fn js_headers(head: &JsObject, ctx: &mut Context) -> JsResult<Vec<Header>> {
     Ok(out)
 }
 
+fn null_if_undefined(v: JsValue) -> JsValue {
+    if v.is_undefined() { JsValue::null() } else { v }
+}
+
 /// A `MessageEnd` tail for trailer fields: `{ headers }` with lower-cased names, a name
 /// that repeats holding an array, and `headerNames` for the spellings.
 pub fn tail_to_js(trailers: &[Header], ctx: &mut Context) -> JsResult<JsValue> {
-    let headers = JsObject::with_object_proto(ctx.intrinsics());
-    let names = JsObject::with_object_proto(ctx.intrinsics());
+    let headers = super::print::object_with_quoted_keys(ctx);
+    let names = super::print::object_with_quoted_keys(ctx);
     for t in trailers {
         let lower = JsString::from(t.name.to_ascii_lowercase());
         let value: JsValue = JsString::from(t.value.as_str()).into();

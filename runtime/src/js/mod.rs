@@ -47,6 +47,7 @@ pub mod pipy;
 mod pipy_inbound;
 mod pipy_outbound;
 pub mod print;
+mod print_builtins;
 #[cfg(test)]
 mod print_tests;
 pub mod promise;

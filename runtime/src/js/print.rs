@@ -3,9 +3,11 @@
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::PropertyKey;
-use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
+use boa_engine::{Context, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
+use boa_gc::{Finalize, Trace};
 
 use super::data::Data;
+use super::print_builtins::Shown;
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_builtin_callable(js_string!("println"), 0, NativeFunction::from_fn_ptr(println))?;
@@ -40,6 +42,21 @@ pub fn format_args(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
     Ok(s)
 }
 
+/// The mark of an object whose keys Pipy prints in quotes: one the runtime builds key by key
+/// (a head's `headers` and `headerNames`, as `HttpHeaders` are), whose keys Pipy keeps in its hash table, where the keys of a script's
+/// object literal are the fields of a class and print bare.
+#[derive(Trace, Finalize, JsData)]
+pub struct QuotedKeys;
+
+fn quotes_keys(obj: &JsObject) -> bool {
+    obj.is::<QuotedKeys>() || obj.is::<super::headers::HttpHeaders>()
+}
+
+/// A plain object (`Object.prototype`, ordinary in every way) whose keys print quoted.
+pub fn object_with_quoted_keys(ctx: &mut Context) -> JsObject {
+    JsObject::from_proto_and_data(ctx.intrinsics().constructors().object().prototype(), QuotedKeys)
+}
+
 /// Pipy's `Console::dump` shape: `[ 1, 2 ]`, `{ a: 1 }`, `Data[ 48 65 ]`, `[  ]` when empty.
 pub fn dump(v: &JsValue, ctx: &mut Context, out: &mut String, depth: usize) -> JsResult<()> {
     Dump { seen: Vec::with_capacity(depth) }.value(v, ctx, out)
@@ -67,6 +84,10 @@ impl Dump {
             out.push_str(&b.to_string());
             return Ok(());
         }
+        if let Some(sym) = v.as_symbol() {
+            out.push_str(&sym.descriptive_string().to_std_string_escaped());
+            return Ok(());
+        }
         let Some(obj) = v.as_object() else {
             out.push_str(&v.to_string(ctx)?.to_std_string_escaped());
             return Ok(());
@@ -76,8 +97,7 @@ impl Dump {
             return Ok(());
         }
         if obj.is::<super::head::HttpHead>() {
-            let plain = super::head::to_plain(&obj, ctx)?;
-            return self.value(&plain.into(), ctx, out);
+            return self.fields(super::head::printed_fields(&obj, ctx)?, ctx, out);
         }
         if obj.is_callable() {
             let name = obj.get(js_string!("name"), ctx)?.to_string(ctx)?.to_std_string_escaped();
@@ -85,13 +105,30 @@ impl Dump {
             return Ok(());
         }
         if self.seen.iter().any(|o| JsObject::equals(o, &obj)) || self.seen.len() == DEPTH {
-            let kind = if obj.is_array() { "Array" } else { "Object" };
+            // Pipy names the class, which an object literal's has not.
+            let kind = match (obj.is_array(), quotes_keys(&obj)) {
+                (true, _) => "Array",
+                (false, true) => "Object",
+                (false, false) => "",
+            };
             let what = if self.seen.len() == DEPTH { "..." } else { "...recursive" };
             out.push_str(&format!("{kind}{{ {what} }}"));
             return Ok(());
         }
         self.seen.push(obj.clone());
-        let r = if obj.is_array() { self.array(&obj, ctx, out) } else { self.object(&obj, ctx, out) };
+        let r = if obj.is_array() {
+            self.array(&obj, ctx, out)
+        } else if let Some(shown) = super::print_builtins::shown(&obj, ctx)? {
+            match shown {
+                Shown::Fields(fields) => self.fields(fields, ctx, out),
+                Shown::Text(text) => {
+                    out.push_str(&text);
+                    Ok(())
+                }
+            }
+        } else {
+            self.object(&obj, ctx, out)
+        };
         self.seen.pop();
         r
     }
@@ -125,13 +162,27 @@ impl Dump {
         Ok(())
     }
 
-    /// `{ a: 1, b: "x" }`: a class's fields first (the accessors and values of its
+    /// `{ name: value, ... }` for the fields a built-in object shows.
+    fn fields(&mut self, fields: Vec<(String, JsValue)>, ctx: &mut Context, out: &mut String) -> JsResult<()> {
+        let mut shown = Vec::with_capacity(fields.len());
+        for (name, value) in fields {
+            let mut s = format!("{name}: ");
+            self.value(&value, ctx, &mut s)?;
+            shown.push(s);
+        }
+        out.push_str(&format!("{{ {} }}", shown.join(", ")));
+        Ok(())
+    }
+
+    /// `{ a: 1, b: "x" }` (`{ "a": 1 }` for an object with `QuotedKeys`): a class's fields first (the accessors and values of its
     /// prototypes, base first, as Pipy lists a class's fields), then own enumerable keys.
     fn object(&mut self, obj: &JsObject, ctx: &mut Context, out: &mut String) -> JsResult<()> {
         let mut fields = Vec::new();
-        for (name, value) in class_fields(obj, ctx)? {
+        let class = class_fields(obj, ctx)?;
+        let quoted = quotes_keys(obj);
+        for (name, value) in &class {
             let mut s = format!("{name}: ");
-            self.value(&value, ctx, &mut s)?;
+            self.value(value, ctx, &mut s)?;
             fields.push(s);
         }
         for k in enumerable_keys(obj, ctx)? {
@@ -140,7 +191,15 @@ impl Dump {
                 PropertyKey::Index(i) => i.get().to_string(),
                 PropertyKey::Symbol(_) => continue,
             };
-            let mut s = format!("{name}: ");
+            if class.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            let mut s = String::new();
+            match quoted {
+                true => quote(&name, &mut s),
+                false => s.push_str(&name),
+            }
+            s.push_str(": ");
             self.value(&obj.get(k, ctx)?, ctx, &mut s)?;
             fields.push(s);
         }
@@ -170,6 +229,9 @@ fn class_fields(obj: &JsObject, ctx: &mut Context) -> JsResult<Vec<(String, JsVa
         for key in proto.own_property_keys(ctx)? {
             let PropertyKey::String(name) = &key else { continue };
             let name = name.to_std_string_escaped();
+            if fields.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
             let d = describe.call(
                 &JsValue::undefined(),
                 &[proto.clone().into(), JsString::from(name.as_str()).into()],
@@ -179,7 +241,10 @@ fn class_fields(obj: &JsObject, ctx: &mut Context) -> JsResult<Vec<(String, JsVa
             let (get, value) = (d.get(js_string!("get"), ctx)?, d.get(js_string!("value"), ctx)?);
             let value = match get.as_callable() {
                 Some(getter) => getter.call(&obj.clone().into(), &[], ctx)?,
-                None if get.is_undefined() && !value.is_callable() && name != "constructor" => value,
+                // The instance's own value where it has one (a String's `length`).
+                None if get.is_undefined() && !value.is_callable() && name != "constructor" => {
+                    obj.get(JsString::from(name.as_str()), ctx)?
+                }
                 None => continue,
             };
             fields.push((name, value));

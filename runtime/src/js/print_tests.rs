@@ -28,7 +28,7 @@ const TABLE: &[(&str, &str)] = &[
     ("({ 'x-y': 1, 2: 'two' })", "{ 2: \"two\", x-y: 1 }"),
     ("[1, , , 4]", "[ 1, empty x 2 times, 4 ]"),
     ("new Array(3)", "[ empty x 3 times ]"),
-    ("(() => { var o = { n: 1 }; o.self = o; return o })()", "{ n: 1, self: Object{ ...recursive } }"),
+    ("(() => { var o = { n: 1 }; o.self = o; return o })()", "{ n: 1, self: { ...recursive } }"),
     ("function foo() {}; foo", "Function{ foo }"),
     ("new Map([[1, 2]])", "{ size: 1 }"),
     ("new Set([1, 2])", "{ size: 2 }"),
@@ -38,7 +38,33 @@ const TABLE: &[(&str, &str)] = &[
     ("new MessageStart({ path: '/' })", "{ type: \"MessageStart\", head: { path: \"/\" } }"),
     ("new StreamEnd('ConnectionReset')", "{ type: \"StreamEnd\", error: \"ConnectionReset\" }"),
     ("new (class P { constructor() { this.x = 1 } })()", "{ x: 1 }"),
+    // Pipy's RegExp has these four fields, in this order.
+    ("/ab+c/g", "{ source: \"ab+c\", global: true, ignoreCase: false, lastIndex: 0 }"),
+    ("new String('ab')", "{ length: 2, 0: \"a\", 1: \"b\" }"),
+    // Pipy has no Symbol, no typed arrays, and prints a Date as `{  }`.
+    ("Symbol('s')", "Symbol(s)"),
+    ("[Symbol()]", "[ Symbol() ]"),
+    ("new Uint8Array([1, 255])", "Uint8Array[ 1, 255 ]"),
+    ("new Float64Array([0.5, -0])", "Float64Array[ 0.5, -0 ]"),
+    ("new Date(0)", "Date{ 1970-01-01T00:00:00.000Z }"),
+    ("new Date(NaN)", "Date{ Invalid Date }"),
 ];
+
+/// An error shows Pipy's four fields; its stack is Boa's, so only its start is compared.
+#[test]
+fn errors_print_their_name_message_cause_and_stack() {
+    let mut ctx = super::new_context().unwrap();
+    let rows = [
+        ("new Error('boom')", "{ name: \"Error\", message: \"boom\", cause: null, stack: \""),
+        ("new TypeError('bad')", "{ name: \"TypeError\", message: \"bad\", cause: null, stack: \""),
+        ("new Error('x', { cause: 1 })", "{ name: \"Error\", message: \"x\", cause: 1, stack: \""),
+    ];
+    for (expr, start) in rows {
+        let v = ctx.eval(Source::from_bytes(expr)).unwrap();
+        let got = format_args(&[v], &mut ctx).unwrap();
+        assert!(got.starts_with(start) && got.ends_with("\" }"), "{expr}: printed {got}");
+    }
+}
 
 #[test]
 fn values_print_as_pipy_prints_them() {
