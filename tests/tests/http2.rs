@@ -198,11 +198,9 @@ fn a_stream_reset_mid_body_ends_its_upstream_and_the_connection_serves_on() {
 /// key), so that HTTP/1's one-answer-at-a-time on a shared connection cannot hold the others
 /// up: what is tested is HTTP/2's streams.
 ///
-/// Ignored: some runs stall (the 20 s timeout): about half with one HTTP/1 session at the
-/// relay, 1 in 6 with a session per request; the binary before the streams left their tasks
-/// stalls too. The cause is not found yet (issue 21).
+/// It stalled in half the runs while muxHTTP's HTTP/2 session read its upstream under the
+/// gauge of the request that opened it: this one, whose answer nobody reads.
 #[test]
-#[ignore = "stalls in some runs: a slow stream can hold up its neighbours (issue 21)"]
 fn a_stream_nobody_reads_stalls_neither_its_neighbours_nor_memory() {
     let sink = BulkHttpServer::start();
     let (port, relay) = (free_port(), free_port());

@@ -133,7 +133,11 @@ impl Session {
                     opened.pipeline
                 }
                 None => {
-                    let p = Pipeline::chained(client.sub.clone(), env.context.clone(), sink, env.chain.clone());
+                    // The connection's reads must not wait for the request that happened to
+                    // open it: its answer unread would stop every stream's (a gauge of the
+                    // session's own; h2's windows bound what the upstream may send).
+                    let context = env.context.copy_queued_on(Rc::new(Gauge::default()));
+                    let p = Pipeline::chained(client.sub.clone(), context, sink, env.chain.clone());
                     p.start(&args);
                     p
                 }
