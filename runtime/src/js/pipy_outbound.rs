@@ -3,9 +3,8 @@
 //! that throws stops the walk. An outbound is listed from the moment its `connect` asks for
 //! it until its pipeline and its socket are both gone, closed or not, as in Pipy.
 
-use boa_engine::object::{FunctionObjectBuilder, JsObject, ObjectInitializer};
-use boa_engine::property::PropertyDescriptor;
-use boa_engine::{Context, JsResult, JsValue, NativeFunction, js_string};
+use boa_engine::object::JsObject;
+use boa_engine::{Context, JsResult, JsValue};
 
 use super::{function_arg, outbound};
 use crate::engine::outbound::live;
@@ -20,11 +19,5 @@ fn for_each(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 }
 
 pub fn make(ctx: &mut Context) -> JsResult<JsObject> {
-    let o =
-        ObjectInitializer::new(ctx).function(NativeFunction::from_fn_ptr(for_each), js_string!("forEach"), 1).build();
-    let count = NativeFunction::from_fn_ptr(|_, _, _| Ok((live().len() as u32).into()));
-    let count = FunctionObjectBuilder::new(ctx.realm(), count).name(js_string!("count")).build();
-    let desc = PropertyDescriptor::builder().get(count).enumerable(true).configurable(true);
-    o.define_property_or_throw(js_string!("count"), desc, ctx)?;
-    Ok(o)
+    super::pipy_inbound::list(ctx, for_each, || live().len())
 }

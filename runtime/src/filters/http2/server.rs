@@ -17,7 +17,7 @@ use super::convert;
 use super::pipe::{self, Io, Pipe};
 use super::stream::{Queue, write_body};
 use crate::codec::http1::{Header, ResponseHead};
-use crate::engine::{Event, FilterEnv, Gauge, Given, Head, Output, Pipeline, host};
+use crate::engine::{Event, FilterEnv, Gauge, Given, Head, Layout, Output, Pipeline, host};
 use crate::filters::http_server::{Responder, respond};
 
 /// Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
@@ -135,18 +135,10 @@ fn accept(req: http::Request<RecvStream>, mut stream: SendResponse<Bytes>, serve
         return;
     }
     let head = Rc::new(convert::request_head(&req.into_parts().0));
-    let context = &server.env.context;
-    let gauge = Rc::new(Gauge::child(context.downstream.clone()));
-    let answer = Rc::new(Queue::new(gauge.clone()));
+    let answer = answer_queue(server);
     let pipeline = match &server.responder {
         Responder::Pipeline(layout) => {
-            let p = Pipeline::chained(
-                layout.clone(),
-                context.copy_queued_on(gauge),
-                answer.clone(),
-                server.env.chain.clone(),
-            );
-            p.start(&[]);
+            let p = request_pipeline(server, layout, &answer);
             p.input(Event::MessageStart(Head::Request(head)));
             p.input(Event::MessageEnd(JsValue::undefined()));
             Some(p)
@@ -193,23 +185,30 @@ fn send_whole(stream: &mut SendResponse<Bytes>, head: &ResponseHead, body: Bytes
 }
 
 /// One stream: its request goes to the responder, its answer back to the client.
+/// Where a stream's answer queues: on a gauge of its own under the connection's, so that an
+/// answer nobody reads pauses only its own stream's source.
+fn answer_queue(server: &Server) -> Rc<Queue> {
+    Rc::new(Queue::new(Rc::new(Gauge::child(server.env.context.downstream.clone()))))
+}
+
+/// A stream's request pipeline, started, its output going to `answer`.
+fn request_pipeline(server: &Server, layout: &Rc<Layout>, answer: &Rc<Queue>) -> Pipeline {
+    let context = server.env.context.copy_queued_on(answer.gauge());
+    let p = Pipeline::chained(layout.clone(), context, answer.clone(), server.env.chain.clone());
+    p.start(&[]);
+    p
+}
+
 async fn serve(req: http::Request<RecvStream>, mut stream: SendResponse<Bytes>, server: Rc<Server>) {
     let (parts, body) = req.into_parts();
     let head = Rc::new(convert::request_head(&parts));
     // A CONNECT's stream carries a tunnel (RFC 9113 8.5): raw bytes both ways after heads.
     let tunnel = parts.method == http::Method::CONNECT;
     let context = &server.env.context;
-    let gauge = Rc::new(Gauge::child(context.downstream.clone()));
-    let answer = Rc::new(Queue::new(gauge.clone()));
+    let answer = answer_queue(&server);
     match &server.responder {
         Responder::Pipeline(layout) => {
-            let p = Pipeline::chained(
-                layout.clone(),
-                context.copy_queued_on(gauge),
-                answer.clone(),
-                server.env.chain.clone(),
-            );
-            p.start(&[]);
+            let p = request_pipeline(&server, layout, &answer);
             p.input(Event::MessageStart(Head::Request(head)));
             if tunnel {
                 p.input(Event::MessageEnd(JsValue::undefined()));

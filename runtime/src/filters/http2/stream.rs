@@ -30,6 +30,11 @@ impl Queue {
         Queue { events: RefCell::default(), ready: Notify::new(), gauge, counted: Cell::new(0) }
     }
 
+    /// The gauge the queued body bytes count on.
+    pub fn gauge(&self) -> Rc<Gauge> {
+        self.gauge.clone()
+    }
+
     fn release(&self, n: usize) {
         let n = n.min(self.counted.get());
         self.counted.set(self.counted.get() - n);
