@@ -34,6 +34,38 @@ pub trait Strategy: Default + 'static {
     fn deselect(&mut self, _id: &str) {}
 }
 
+/// How many keys one generation of a [`Keys`] holds.
+pub const KEYS_PER_GENERATION: usize = 16 * 1024;
+
+/// The target chosen for each `key` argument, kept bounded: the keys used lately and those of
+/// the generation before, moved up again when used; a key unused for two generations is
+/// forgotten (and gets a target by the strategy again).
+#[derive(Default)]
+pub struct Keys {
+    lately: HashMap<String, String>,
+    before: HashMap<String, String>,
+}
+
+impl Keys {
+    /// The target kept for `key`, taken out (put it back with [`Keys::remember`]).
+    pub fn take(&mut self, key: &str) -> Option<String> {
+        self.lately.remove(key).or_else(|| self.before.remove(key))
+    }
+
+    pub fn remember(&mut self, key: String, target: String) {
+        if self.lately.len() >= KEYS_PER_GENERATION {
+            self.before = std::mem::take(&mut self.lately);
+        }
+        self.lately.insert(key, target);
+    }
+
+    /// How many keys are kept, both generations.
+    #[cfg(test)]
+    pub fn kept(&self) -> usize {
+        self.lately.len() + self.before.len()
+    }
+}
+
 /// The resources connections borrowed, by connection id. A connection that closes puts its id
 /// on `closed`, and the next borrow drops those entries (and gives their targets back): no
 /// scan, and no entry outlives its connection by more than one borrow.

@@ -2,9 +2,7 @@
 //! targets handed out and not yet given back (`deselect`, or the borrowing connection closing).
 //! A key keeps the target it got. Borrowing is `balancer.rs`'s.
 
-use std::collections::HashMap;
-
-use super::balancer::{Balancer, Strategy};
+use super::balancer::{Balancer, Keys, Strategy};
 
 pub type LeastWorkLoadBalancer = Balancer<LeastWork>;
 
@@ -20,15 +18,11 @@ impl Target {
     }
 }
 
-/// How many keys one generation of the key map holds (as the round robin's).
-const KEYS_PER_GENERATION: usize = 16 * 1024;
-
 #[derive(Default)]
 pub struct LeastWork {
     /// In the order they were set: the earliest wins a tie.
     targets: Vec<Target>,
-    by_key: HashMap<String, String>,
-    by_key_before: HashMap<String, String>,
+    keys: Keys,
 }
 
 impl Strategy for LeastWork {
@@ -52,9 +46,9 @@ impl Strategy for LeastWork {
 
     fn select(&mut self, key: Option<String>) -> Option<String> {
         if let Some(k) = &key
-            && let Some(t) = self.by_key.remove(k).or_else(|| self.by_key_before.remove(k))
+            && let Some(t) = self.keys.take(k)
         {
-            self.remember(k.clone(), t.clone());
+            self.keys.remember(k.clone(), t.clone());
             return Some(t);
         }
         let live = self.targets.iter_mut().filter(|t| t.weight > 0);
@@ -62,7 +56,7 @@ impl Strategy for LeastWork {
         best.hits += 1;
         let id = best.id.clone();
         if let Some(k) = key {
-            self.remember(k, id.clone());
+            self.keys.remember(k, id.clone());
         }
         Some(id)
     }
@@ -71,15 +65,6 @@ impl Strategy for LeastWork {
         if let Some(t) = self.targets.iter_mut().find(|t| t.id == id) {
             t.hits = t.hits.saturating_sub(1);
         }
-    }
-}
-
-impl LeastWork {
-    fn remember(&mut self, key: String, target: String) {
-        if self.by_key.len() >= KEYS_PER_GENERATION {
-            self.by_key_before = std::mem::take(&mut self.by_key);
-        }
-        self.by_key.insert(key, target);
     }
 }
 

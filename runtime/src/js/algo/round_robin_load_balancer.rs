@@ -1,9 +1,7 @@
 //! `algo.RoundRobinLoadBalancer`: weighted round robin; a key, or the connection that borrowed
 //! a target, keeps the target it got (the borrowing is `balancer.rs`'s).
 
-use std::collections::HashMap;
-
-use super::balancer::{Balancer, Strategy};
+use super::balancer::{Balancer, Keys, Strategy};
 
 pub type RoundRobinLoadBalancer = Balancer<RrState>;
 
@@ -14,17 +12,11 @@ struct RrTarget {
     usage: f64,
 }
 
-/// How many keys one generation of the key map holds: a key unused for two generations is
-/// forgotten (and gets a target by the round again), so the maps stay bounded.
-const KEYS_PER_GENERATION: usize = 16 * 1024;
-
 #[derive(Default)]
 pub struct RrState {
     targets: Vec<RrTarget>,
-    /// `key` argument -> the target chosen for it: the keys used lately...
-    by_key: HashMap<String, String>,
-    /// ...and those of the generation before, moved up again when they are used.
-    by_key_before: HashMap<String, String>,
+    /// `key` argument -> the target chosen for it.
+    keys: Keys,
 }
 
 impl RrState {
@@ -44,10 +36,10 @@ impl RrState {
     /// the counts start over once every weight has been used up.
     fn select(&mut self, key: Option<String>) -> Option<String> {
         if let Some(k) = key.as_ref()
-            && let Some(t) = self.by_key.remove(k).or_else(|| self.by_key_before.remove(k))
+            && let Some(t) = self.keys.take(k)
             && self.targets.iter().any(|x| x.id == t)
         {
-            self.remember(k.clone(), t.clone());
+            self.keys.remember(k.clone(), t.clone());
             return Some(t);
         }
         let live = self.targets.iter().filter(|t| t.weight > 0);
@@ -70,16 +62,9 @@ impl RrState {
             }
         }
         if let Some(k) = key {
-            self.remember(k, id.clone());
+            self.keys.remember(k, id.clone());
         }
         Some(id)
-    }
-
-    fn remember(&mut self, key: String, target: String) {
-        if self.by_key.len() >= KEYS_PER_GENERATION {
-            self.by_key_before = std::mem::take(&mut self.by_key);
-        }
-        self.by_key.insert(key, target);
     }
 }
 
@@ -106,6 +91,7 @@ impl Strategy for RrState {
 
 #[cfg(test)]
 mod tests {
+    use super::super::balancer::KEYS_PER_GENERATION;
     use super::*;
 
     #[test]
@@ -120,6 +106,6 @@ mod tests {
                 assert_eq!(state.select(Some("k".into())), first, "a key in use keeps its target");
             }
         }
-        assert!(state.by_key.len() + state.by_key_before.len() <= 2 * KEYS_PER_GENERATION);
+        assert!(state.keys.kept() <= 2 * KEYS_PER_GENERATION);
     }
 }
