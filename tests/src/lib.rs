@@ -114,6 +114,18 @@ impl Weir {
         Weir::run_file(&path, args, dir, f)
     }
 
+    /// Writes `files` (path, text) into a fresh codebase and runs weir on its `main.js`.
+    pub fn start_codebase(files: &[(&str, &str)], args: &[&str], f: impl FnOnce(&mut Command) -> &mut Command) -> Weir {
+        let dir = TempDir::new();
+        for (path, text) in files {
+            let path = dir.0.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let main = dir.0.join("main.js");
+        Weir::run_file(&main, args, dir, f)
+    }
+
     pub fn run_file(
         path: &std::path::Path,
         args: &[&str],

@@ -12,14 +12,7 @@ use weir_tests::*;
 
 /// Writes `files` (path, text) into a fresh codebase and runs weir on its `main.js`.
 fn run(files: &[(&str, &str)], args: &[&str]) -> Weir {
-    let dir = TempDir::new();
-    for (path, text) in files {
-        let path = dir.0.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    let main = dir.0.join("main.js");
-    Weir::run_file(&main, args, dir, |c| c.current_dir(std::env::temp_dir()))
+    Weir::start_codebase(files, args, |c| c.current_dir(std::env::temp_dir()))
 }
 
 /// Runs a script to its end; returns its stdout lines.
