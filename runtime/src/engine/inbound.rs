@@ -111,10 +111,10 @@ impl Inbound {
         if let Some(known) = self.original.get() {
             return known;
         }
-        let found = self.fd().and_then(|fd| original_destination(fd, self.local.is_ipv6()));
-        if self.fd().is_some() {
-            self.original.set(Some(found));
-        }
+        // A closed socket has nothing to tell (and nothing is kept for it).
+        let fd = self.fd()?;
+        let found = original_destination(fd, self.local.is_ipv6());
+        self.original.set(Some(found));
         found
     }
 
