@@ -22,14 +22,21 @@ declare namespace algo {
     free(): void;
   }
 
-  /** Pipy's smooth weighted round robin; one target per inbound connection. */
-  class RoundRobinLoadBalancer {
-    /** Targets: an array (weight 1 each) or an object of targets to weights. */
-    constructor(targets?: string[] | Record<string, number>);
-    /** A target for `borrower` (kept for it), or for the current inbound connection; `key` keeps a choice. */
+  /**
+   * What the three balancers below share: a target handed out for a borrower, kept for it,
+   * chosen by the balancer's own rule (and `key`, where the rule uses one).
+   */
+  interface TargetBorrowing {
+    /** A target for `borrower` (kept for it, given back when it closes), or for the current inbound connection. */
     next(borrower?: object | null, key?: any): LoadBalancerResource | null;
     /** Same as `next`. */
     borrow(borrower?: object | null, key?: any): LoadBalancerResource | null;
+  }
+
+  /** Pipy's smooth weighted round robin; one target per inbound connection; a `key` keeps its choice. */
+  class RoundRobinLoadBalancer {
+    /** Targets: an array (weight 1 each) or an object of targets to weights. */
+    constructor(targets?: string[] | Record<string, number>);
     /** The next target's name, the same one again for the same `key`. */
     select(key?: any): string | undefined;
     /** Sets one target's weight. */
@@ -39,15 +46,12 @@ declare namespace algo {
     /** Accepted for Pipy compatibility; does nothing. */
     deselect(target?: any): void;
   }
+  interface RoundRobinLoadBalancer extends TargetBorrowing {}
 
   /** The target at the key's hash (of its string form): a key keeps its target while the targets stay. */
   class HashingLoadBalancer {
     /** Targets: an array, or an object whose keys are the targets (weights are ignored). */
     constructor(targets?: string[] | Record<string, number>);
-    /** A target for `borrower` (kept for it), or for the current inbound connection, by `key`'s hash. */
-    next(borrower?: object | null, key?: any): LoadBalancerResource | null;
-    /** Same as `next`. */
-    borrow(borrower?: object | null, key?: any): LoadBalancerResource | null;
     /** The target of `key`'s hash; `undefined` with no targets. */
     select(key?: any): string | undefined;
     /** Adds a target. */
@@ -57,15 +61,12 @@ declare namespace algo {
     /** Accepted for Pipy compatibility; does nothing. */
     deselect(target?: any): void;
   }
+  interface HashingLoadBalancer extends TargetBorrowing {}
 
   /** The target with the least work per weight; work is a target handed out and not given back. */
   class LeastWorkLoadBalancer {
     /** Targets: an array (weight 1 each) or an object of targets to weights. */
     constructor(targets?: string[] | Record<string, number>);
-    /** A target for `borrower` (kept for it), or for the current inbound connection, given back when it closes. */
-    next(borrower?: object | null, key?: any): LoadBalancerResource | null;
-    /** Same as `next`. */
-    borrow(borrower?: object | null, key?: any): LoadBalancerResource | null;
     /** The least worked target's name (one more work on it), the same one again for the same `key`. */
     select(key?: any): string | undefined;
     /** Sets one target's weight, keeping its work. */
@@ -75,6 +76,7 @@ declare namespace algo {
     /** Gives one work on `target` back. */
     deselect(target?: string): void;
   }
+  interface LeastWorkLoadBalancer extends TargetBorrowing {}
 
   /** A string-keyed map every worker thread shares by name; values are copied (objects as JSON data). */
   class SharedMap {
