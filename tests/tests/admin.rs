@@ -34,6 +34,16 @@ fn get(port: u16, path: &str) -> (String, String) {
     (head.lines().next().unwrap_or("").to_string(), body.to_string())
 }
 
+/// A `connect` proxy to an echo server, with an admin port: (weir, upstream, port, admin).
+fn start_connect() -> (Weir, u16, u16, u16) {
+    let upstream = echo_server();
+    let (port, admin) = (free_port(), free_port());
+    let script = format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))\n");
+    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
+    weir.wait_listening();
+    (weir, upstream, port, admin)
+}
+
 fn start(threads: &str) -> (Weir, u16, u16) {
     let (port, admin) = (free_port(), free_port());
     let mut weir = Weir::start(
@@ -86,11 +96,7 @@ fn metrics_show_the_scripts_stats_summed_over_threads_and_the_runtime_series() {
 
 #[test]
 fn outbound_series_name_the_peer() {
-    let upstream = echo_server();
-    let (port, admin) = (free_port(), free_port());
-    let script = format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))\n");
-    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
-    weir.wait_listening();
+    let (_weir, upstream, port, admin) = start_connect();
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.write_all(b"hello").unwrap();
     let mut b = [0u8; 5];
@@ -106,11 +112,17 @@ fn outbound_series_name_the_peer() {
 
 /// `/metrics` once it has `line` (connections are counted as their tasks end).
 fn wait_for_metrics(admin: u16, line: &str) -> String {
+    let text = metrics_once(admin, |text| text.lines().any(|l| l == line));
+    assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
+    text
+}
+
+/// `/metrics` once `done` says yes of it, or the last one after 10 s.
+fn metrics_once(admin: u16, done: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (_, text) = get(admin, "/metrics");
-        if text.lines().any(|l| l == line) || std::time::Instant::now() > deadline {
-            assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
+        if done(&text) || std::time::Instant::now() > deadline {
             return text;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -142,11 +154,7 @@ fn a_bad_or_taken_admin_port_stops_the_start() {
 
 #[test]
 fn outbound_conn_time_is_a_histogram_per_peer_in_pipys_buckets() {
-    let upstream = echo_server();
-    let (port, admin) = (free_port(), free_port());
-    let script = format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))\n");
-    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
-    weir.wait_listening();
+    let (_weir, upstream, port, admin) = start_connect();
     for _ in 0..2 {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.write_all(b"hi").unwrap();
@@ -211,11 +219,7 @@ fn sample(text: &str, line_start: &str) -> Option<f64> {
 
 #[test]
 fn bytes_of_open_connections_show_before_they_close() {
-    let upstream = echo_server();
-    let (port, admin) = (free_port(), free_port());
-    let script = format!("pipy.listen({port}, $=>$.connect('127.0.0.1:{upstream}'))\n");
-    let mut weir = Weir::start(&script, &[&format!("--admin-port={admin}")]);
-    weir.wait_listening();
+    let (_weir, upstream, port, admin) = start_connect();
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut total = 0;
     let mut seen = Vec::new();
@@ -278,14 +282,7 @@ fn pipeline_count_shows_the_pipelines_running_now_per_module_and_name() {
         line.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse::<f64>().ok())
     };
     let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let text = loop {
-        let (_, text) = get(admin, "/metrics");
-        if listen(&text) == Some(3.0) || std::time::Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let text = metrics_once(admin, |text| listen(text) == Some(3.0));
     assert_eq!(listen(&text), Some(3.0), "{text}");
     assert_eq!(sample(&text, "pipy_pipeline_count"), Some(3.0), "{text}");
     drop(held);
