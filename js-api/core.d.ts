@@ -282,6 +282,12 @@ interface ListenOptions {
   protocol?: 'tcp' | 'udp';
   /** `pipy_inbound_*` also per peer address under the listener (`{listen="...",peer="10.0.0.2"}`). */
   peerStats?: boolean;
+  /**
+   * IP_TRANSPARENT on the socket: it takes connections addressed to any address, as iptables
+   * `TPROXY` hands them over (their `localAddress` is the one the client asked for). Needs
+   * CAP_NET_ADMIN.
+   */
+  transparent?: boolean;
 }
 
 /**

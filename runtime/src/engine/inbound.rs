@@ -131,15 +131,14 @@ impl Inbound {
 const SO_ORIGINAL_DST: libc::c_int = 80;
 
 fn original_destination(fd: RawFd, v6: bool) -> Option<SocketAddr> {
-    // SAFETY: an all-zero sockaddr_storage is valid; the kernel writes at most `len` bytes.
-    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     let level = if v6 { libc::SOL_IPV6 } else { libc::SOL_IP };
-    // SAFETY: addr and len outlive the call, and len holds addr's size.
-    let r = unsafe { libc::getsockopt(fd, level, SO_ORIGINAL_DST, (&raw mut addr).cast(), &mut len) };
-    if r != 0 {
-        return None;
-    }
-    // SAFETY: the kernel filled `len` bytes of `addr` with a sockaddr of its family.
-    unsafe { socket2::SockAddr::new(addr, len) }.as_socket()
+    // SAFETY: socket2 hands a zeroed storage and its size; the kernel writes at most `len`
+    // bytes of a sockaddr of the connection's family there.
+    let asked = unsafe {
+        socket2::SockAddr::try_init(|addr, len| match libc::getsockopt(fd, level, SO_ORIGINAL_DST, addr.cast(), len) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        })
+    };
+    asked.ok()?.1.as_socket()
 }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::{Context, Finalize, JsData, JsResult, JsValue, NativeFunction, Trace, js_string};
 
-use super::configuration::ListenOptions;
+use super::listen_options::ListenOptions;
 use super::state;
 use super::type_error;
 use crate::engine::Layout;
@@ -86,7 +86,7 @@ fn element(v: &JsValue, i: usize, defaults: &ListenOptions, ctx: &mut Context) -
     if !port.is_number() && !port.is_string() {
         return Err(type_error(format!("invalid value type for the port property in element {i}")));
     }
-    ListenOptions::read(address(&port)?, Some(&obj), ctx)
+    ListenOptions::read(address(&port)?, Transport::Tcp, Some(&obj), ctx)
 }
 
 fn inner_of(this: &JsValue) -> JsResult<Shared> {
@@ -125,7 +125,7 @@ fn add_or_remove(this: &JsValue, args: &[JsValue], adding: bool, ctx: &mut Conte
     let inner = inner_of(this)?;
     let addr = address(args.first().unwrap_or(&JsValue::undefined()))?;
     let e = match args.get(1).and_then(|v| v.as_object()) {
-        Some(o) => ListenOptions::read(addr, Some(&o), ctx)?,
+        Some(o) => ListenOptions::read(addr, Transport::Tcp, Some(&o), ctx)?,
         None => inner.borrow().defaults.at(addr),
     };
     let mut a = inner.borrow_mut();
@@ -147,7 +147,8 @@ impl Class for ListenerArray {
 
     fn data_constructor(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Self> {
         let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
-        let defaults = ListenOptions::read(nowhere, args.get(1).and_then(|v| v.as_object()).as_ref(), ctx)?;
+        let defaults =
+            ListenOptions::read(nowhere, Transport::Tcp, args.get(1).and_then(|v| v.as_object()).as_ref(), ctx)?;
         let inner = Rc::new(RefCell::new(Inner { defaults, entries: Vec::new(), layout: None }));
         set(&inner, args.first().unwrap_or(&JsValue::undefined()), ctx)?;
         Ok(ListenerArray { inner })

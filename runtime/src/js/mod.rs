@@ -33,6 +33,7 @@ mod ip_endpoint;
 mod jobs;
 pub mod json;
 pub mod layout;
+mod listen_options;
 mod listener_array;
 pub mod logging;
 pub mod message;

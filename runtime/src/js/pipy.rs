@@ -9,9 +9,10 @@ use boa_engine::property::Attribute;
 use boa_engine::{Context, JsNativeError, JsResult, JsString, JsValue, NativeFunction, js_string};
 
 use super::data::Data;
+use super::listen_options::ListenOptions;
 use super::state::with_state;
 use super::type_error;
-use crate::net::listener::{self, ListenSpec, Transport};
+use crate::net::listener::{self, Transport};
 
 pub fn register(ctx: &mut Context) -> JsResult<()> {
     let (id, concurrency, argv) = with_state(|s| (s.thread_id, s.concurrency, s.argv.clone()));
@@ -81,32 +82,10 @@ fn listen(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         [options, builder, ..] => (options.as_object(), builder.clone()),
         [] => return Err(type_error("pipy.listen() needs a pipeline builder")),
     };
-    let mut spec = ListenSpec {
-        addr,
-        layout: super::designer::build(&format!("Listen on {addr}"), &builder, ctx)?,
-        max_connections: None,
-        idle_timeout: None,
-        protocol,
-        peer_stats: false,
-    };
-    if let Some(o) = options {
-        // Pipy reads the protocol only from the second argument; an options object saying
-        // `protocol: 'udp'` means UDP here rather than a TCP listener.
-        let p = o.get(js_string!("protocol"), ctx)?;
-        if !p.is_undefined() {
-            spec.protocol = Transport::parse(&p.to_string(ctx)?.to_std_string_escaped()).map_err(bad)?;
-        }
-        let max = o.get(js_string!("maxConnections"), ctx)?;
-        if !max.is_undefined() {
-            let n = max.to_number(ctx)?;
-            spec.max_connections = Some(listener::max_connections(n));
-        }
-        spec.peer_stats = o.get(js_string!("peerStats"), ctx)?.to_boolean();
-        let idle = o.get(js_string!("idleTimeout"), ctx)?;
-        if !idle.is_undefined() {
-            spec.idle_timeout = Some(crate::options::duration(&idle, ctx)?);
-        }
-    }
+    // Pipy reads the protocol only from the second argument; an options object saying
+    // `protocol: 'udp'` means UDP here rather than a TCP listener.
+    let options = ListenOptions::read(addr, protocol, options.as_ref(), ctx)?;
+    let spec = options.spec(super::designer::build(&format!("Listen on {addr}"), &builder, ctx)?);
     super::state::listen(spec);
     Ok(JsValue::undefined())
 }

@@ -49,8 +49,8 @@ pub async fn connect(to: SocketAddr, local: &Local) -> io::Result<TcpStream> {
         // Lets the socket use an address of another host as its own (needs CAP_NET_ADMIN);
         // the replies reach it only where policy routing sends them to this host.
         match to {
-            SocketAddr::V4(_) => socket.set_ip_transparent(true)?,
-            SocketAddr::V6(_) => set_flag(&socket, libc::SOL_IPV6, libc::IPV6_TRANSPARENT)?,
+            SocketAddr::V4(_) => socket.set_ip_transparent_v4(true)?,
+            SocketAddr::V6(_) => socket.set_ip_transparent_v6(true)?,
         }
     }
     if from.port() == 0 {

@@ -22,6 +22,9 @@ pub struct ListenSpec {
     pub protocol: Transport,
     /// `peerStats`: the inbound series also per peer address under the listener.
     pub peer_stats: bool,
+    /// `transparent`: the socket takes connections and datagrams addressed to any address
+    /// (IP_TRANSPARENT), as iptables `TPROXY` hands them over.
+    pub transparent: bool,
 }
 
 /// A TCP connection's idle timeout when the script gives none, as in Pipy.
@@ -69,16 +72,32 @@ pub fn port_only(port: u32) -> Result<SocketAddr, String> {
 }
 
 /// Binds with SO_REUSEADDR, and SO_REUSEPORT when several workers share the port.
-pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+pub fn bind(spec: &ListenSpec, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = socket(spec, Type::STREAM, Protocol::TCP, reuse_port)?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// A socket of `spec`'s family bound to its address, non-blocking, with the options a
+/// listening socket of either transport takes.
+pub fn socket(spec: &ListenSpec, ty: Type, protocol: Protocol, reuse_port: bool) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(spec.addr), ty, Some(protocol))?;
     socket.set_reuse_address(true)?;
     if reuse_port {
         socket.set_reuse_port(true)?;
     }
+    if spec.transparent {
+        // Without the capability the listener does not open, and the error says why, rather
+        // than opening one that TPROXY would never hand anything to.
+        let set = match spec.addr {
+            SocketAddr::V4(_) => socket.set_ip_transparent_v4(true),
+            SocketAddr::V6(_) => socket.set_ip_transparent_v6(true),
+        };
+        set.map_err(|e| std::io::Error::new(e.kind(), format!("option transparent: {e} (it needs CAP_NET_ADMIN)")))?;
+    }
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    TcpListener::from_std(socket.into())
+    socket.bind(&spec.addr.into())?;
+    Ok(socket)
 }
 
 /// Accepts until the task running it is aborted (which closes the socket); each connection

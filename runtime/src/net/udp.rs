@@ -14,7 +14,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Protocol, Type};
+
+use super::listener::ListenSpec;
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -30,14 +32,8 @@ const QUEUE_LIMIT: usize = 1 << 20;
 
 /// Binds with SO_REUSEADDR, and SO_REUSEPORT when several workers share the port (the
 /// kernel then keeps each peer on one worker, so its session stays in one place).
-pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+pub fn bind(spec: &ListenSpec, reuse_port: bool) -> io::Result<UdpSocket> {
+    let socket = super::listener::socket(spec, Type::DGRAM, Protocol::UDP, reuse_port)?;
     UdpSocket::from_std(socket.into())
 }
 

@@ -64,8 +64,8 @@ pub fn bind(specs: Vec<ListenSpec>, reuse_port: bool) -> Result<Vec<Bound>, Star
     let mut bound = Vec::new();
     for spec in specs {
         let (socket, proto) = match spec.protocol {
-            Transport::Tcp => (listener::bind(spec.addr, reuse_port).map(Socket::Tcp), "TCP"),
-            Transport::Udp => (crate::net::udp::bind(spec.addr, reuse_port).map(Socket::Udp), "UDP"),
+            Transport::Tcp => (listener::bind(&spec, reuse_port).map(Socket::Tcp), "TCP"),
+            Transport::Udp => (crate::net::udp::bind(&spec, reuse_port).map(Socket::Udp), "UDP"),
         };
         let socket = socket.map_err(|e| StartError(format!("unable to listen on {}: {e}", spec.addr)))?;
         tracing::info!(target: "listener", "Listening on {proto} port {} at {}", spec.addr.port(), spec.addr.ip());

@@ -26,13 +26,14 @@ use std::time::Duration;
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::Attribute;
-use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, Trace, js_string};
+use boa_engine::{Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, Trace};
 
 use super::layout::{self, LayoutBuilder};
+use super::listen_options::ListenOptions;
 use super::{function, type_error};
 use crate::engine::{Layout, Registry, SubRef};
 use crate::filters::{self, Made};
-use crate::net::listener::{self, ListenSpec, Transport};
+use crate::net::listener::{self, Transport};
 pub use top::{apply, check_imports, is_configuration, pipelines, pipy, register};
 pub use use_::make as make_use;
 
@@ -125,50 +126,6 @@ enum Kind {
 
 /// The layout of an `.exit()` pipeline, once its configuration is put into effect.
 type ExitSlot = Rc<RefCell<Option<Rc<Layout>>>>;
-
-/// Where and how a legacy `.listen()` (or a `ListenerArray` entry) listens.
-#[derive(Clone)]
-pub struct ListenOptions {
-    pub addr: std::net::SocketAddr,
-    max_connections: Option<Option<usize>>,
-    idle_timeout: Option<Duration>,
-    pub protocol: Transport,
-}
-
-impl ListenOptions {
-    /// `protocol`, `maxConnections` and `idleTimeout` of an options object, if any.
-    pub fn read(addr: std::net::SocketAddr, o: Option<&JsObject>, ctx: &mut Context) -> JsResult<ListenOptions> {
-        let mut options = ListenOptions { addr, max_connections: None, idle_timeout: None, protocol: Transport::Tcp };
-        let Some(o) = o else { return Ok(options) };
-        let protocol = o.get(js_string!("protocol"), ctx)?;
-        if !protocol.is_undefined() {
-            let p = protocol.to_string(ctx)?.to_std_string_escaped();
-            options.protocol = Transport::parse(&p).map_err(|e| type_error(format!("listen(): {e}")))?;
-        }
-        let max = o.get(js_string!("maxConnections"), ctx)?;
-        if !max.is_undefined() {
-            let n = max.to_number(ctx)?;
-            options.max_connections = Some(listener::max_connections(n));
-        }
-        let idle = o.get(js_string!("idleTimeout"), ctx)?;
-        if !idle.is_undefined() {
-            options.idle_timeout = Some(crate::options::duration(&idle, ctx)?);
-        }
-        Ok(options)
-    }
-
-    /// The same options on another address.
-    pub fn at(&self, addr: std::net::SocketAddr) -> ListenOptions {
-        ListenOptions { addr, ..self.clone() }
-    }
-
-    /// The listener serving `layout` this way.
-    pub fn spec(&self, layout: Rc<Layout>) -> ListenSpec {
-        let (addr, protocol) = (self.addr, self.protocol);
-        let (max_connections, idle_timeout) = (self.max_connections, self.idle_timeout);
-        ListenSpec { addr, layout, max_connections, idle_timeout, protocol, peer_stats: false }
-    }
-}
 
 struct Pending {
     kind: Kind,
@@ -409,7 +366,7 @@ fn listen(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
         Err(format!("listen() takes a port number or an 'ip:port' string, got {}", port.display()))
     }
     .map_err(type_error)?;
-    let options = ListenOptions::read(addr, args.get(1).and_then(|v| v.as_object()).as_ref(), ctx)?;
+    let options = ListenOptions::read(addr, Transport::Tcp, args.get(1).and_then(|v| v.as_object()).as_ref(), ctx)?;
     begin(this, "listen", Kind::Listen(Box::new(options)))
 }
 
