@@ -169,12 +169,15 @@ pub(super) struct Owner<'a> {
     /// What the parser read (the strings it hands out point into it).
     src: &'a [u8],
     copy: Rc<[u8]>,
+    /// Every byte copied is ASCII (the usual head): no value needs its own UTF-8 check.
+    ascii: bool,
 }
 
 impl<'a> Owner<'a> {
     /// A copy of the first `len` bytes of `src`: what outlives the parse.
     pub(super) fn copy(src: &'a [u8], len: usize) -> Owner<'a> {
-        Owner { src, copy: Rc::from(&src[..len]) }
+        let copy: Rc<[u8]> = Rc::from(&src[..len]);
+        Owner { src, ascii: copy.is_ascii(), copy }
     }
 
     /// The copy's text at the place of `part`, a slice of `src` within the copied length.
@@ -187,8 +190,25 @@ impl<'a> Owner<'a> {
         Text::slice(&self.copy, at, part)
     }
 
+    /// The copy's text at the place of `part`, when all the copy is ASCII.
+    fn ascii_text(&self, part: &[u8]) -> Option<Text> {
+        if !self.ascii {
+            return None;
+        }
+        if part.is_empty() {
+            return Some(Text::new());
+        }
+        let at = (part.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
+        let bytes = self.copy.get(at..at.checked_add(part.len())?)?;
+        // SAFETY: every byte of the copy is ASCII, so any slice of it is UTF-8.
+        Some(Text::slice(&self.copy, at, unsafe { std::str::from_utf8_unchecked(bytes) }))
+    }
+
     fn header(&self, h: &httparse::Header<'_>) -> Header {
         let name = self.text(h.name);
+        if let Some(value) = self.ascii_text(h.value) {
+            return Header { name, value, raw: None };
+        }
         match std::str::from_utf8(h.value) {
             Ok(v) => Header { name, value: self.text(v), raw: None },
             Err(_) => Header {
