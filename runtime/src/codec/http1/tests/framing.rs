@@ -75,7 +75,8 @@ fn a_content_length_is_digits_within_u64() {
     }
     let mut d = RequestDecoder::new();
     d.feed(Bytes::from_static(b"POST / HTTP/1.1\r\nContent-Length:  007 \r\n\r\nhello!!"));
-    let body: Vec<u8> =
-        std::iter::from_fn(|| d.next()).filter_map(|i| if let Item::Body(b) = i { Some(b.to_vec()) } else { None }).concat();
+    let body: Vec<u8> = std::iter::from_fn(|| d.next())
+        .flat_map(|i| if let Item::Body(b) = i { b.to_vec() } else { Vec::new() })
+        .collect();
     assert_eq!(body, b"hello!!");
 }
