@@ -262,6 +262,21 @@ impl Encoder {
     }
 
     fn script_headers(&mut self, headers: &[Header]) {
+        // Names of different lengths differ: where no two share a length (the usual head),
+        // no name repeats and each line is written as it is, with no names compared.
+        let mut lengths = 0u64;
+        let distinct = headers.iter().all(|h| {
+            let bit = 1u64 << (h.name.len() % 64);
+            let new = lengths & bit == 0;
+            lengths |= bit;
+            new
+        });
+        if distinct {
+            for h in headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("connection")) {
+                self.header_bytes(&h.name, &h.value, h.bytes());
+            }
+            return;
+        }
         // Every name is compared with every other: read each once.
         let names: SmallVec<[&str; 16]> = headers.iter().map(|h| h.name.as_str()).collect();
         let same = |a: &Header, b: &Header| a.name.eq_ignore_ascii_case(&b.name);
