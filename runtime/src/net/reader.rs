@@ -1,7 +1,7 @@
 //! Reading a socket for a pipeline: into user space as `Data` events, or, where no filter
 //! will look at the bytes, straight into the destination socket (see `engine::pass`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -184,14 +184,15 @@ impl Reader {
         }
         // A reader whose queues are empty reads on past the budget (see `Gauge::wait`):
         // its read is small then, and never larger than what is left of the budget.
-        let mut buf = BytesMut::with_capacity(BUDGET.room().clamp(READ_ON, self.size));
-        let room = buf.capacity();
-        match socket.try_read_buf(&mut buf) {
-            Ok(0) => {
+        let room = BUDGET.room().clamp(READ_ON, self.size);
+        let read = if room <= MIN_READ { read_small(socket, room) } else { read_large(socket, room) };
+        match read {
+            Ok(None) => {
                 target.input(Event::end());
                 Step::Last
             }
-            Ok(n) => {
+            Ok(Some(data)) => {
+                let n = data.len();
                 if n < room {
                     drained(socket);
                 }
@@ -199,12 +200,6 @@ impl Reader {
                 let full = n >= self.size;
                 self.bulk |= full;
                 self.size = if full { (self.size * 4).min(MAX_READ) } else { self.size.min(n.max(MIN_READ)) };
-                // Bytes keep their whole buffer alive while they wait in a queue, which
-                // counts them by length: a read that used under half its buffer is copied
-                // out, so a queue holds at most twice what it counts; past half the budget
-                // any read short of its buffer is, so the process holds what it counts.
-                let exact = n < room / 2 || (n < room && BUDGET.pressed());
-                let data = if exact { Bytes::copy_from_slice(&buf) } else { buf.freeze() };
                 target.input(Event::Data(data));
                 Step::More
             }
@@ -212,6 +207,37 @@ impl Reader {
             Err(e) => fail(e, target),
         }
     }
+}
+
+thread_local! {
+    /// Where a thread's reads of at most `MIN_READ` land before their bytes are copied out
+    /// at their size: a request or response of a few hundred bytes costs one small
+    /// allocation, not a 16 KiB buffer made and freed (with malloc's consolidation) per read.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; MIN_READ].into_boxed_slice());
+}
+
+/// A read of at most `room` (at most `MIN_READ`) bytes; `None` at the end of the stream.
+fn read_small(socket: &TcpStream, room: usize) -> io::Result<Option<Bytes>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let buf = &mut scratch[..room];
+        let n = socket.try_read(buf)?;
+        Ok((n > 0).then(|| Bytes::copy_from_slice(&buf[..n])))
+    })
+}
+
+/// A read into a buffer of its own of `room` bytes (streaming reads grow past `MIN_READ`).
+fn read_large(socket: &TcpStream, room: usize) -> io::Result<Option<Bytes>> {
+    let mut buf = BytesMut::with_capacity(room);
+    let n = socket.try_read_buf(&mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    // Bytes keep their whole buffer alive while they wait in a queue, which counts them by
+    // length: a read that used under half its buffer is copied out, so a queue holds at
+    // most twice what it counts; past half the budget any read short of its buffer is, so
+    // the process holds what it counts.
+    let exact = n < room / 2 || (n < room && BUDGET.pressed());
+    Ok(Some(if exact { Bytes::copy_from_slice(&buf) } else { buf.freeze() }))
 }
 
 /// A TCP read that came back short emptied the socket, so the readiness it was woken for

@@ -193,21 +193,25 @@ impl Encoder {
     fn header_bytes(&mut self, name: &str, value: &str, bytes: &[u8]) {
         let Some(m) = &mut self.msg else { return };
         let is = |n: &str| name.eq_ignore_ascii_case(n);
-        if is("transfer-encoding") || is("keep-alive") {
-            return;
-        }
-        if is("content-length") {
-            // A 304's length, like a HEAD answer's, describes a body it never carries.
-            if m.method != MethodClass::Head && !(m.response && m.status == 304) {
-                m.declared = value.trim().parse().ok();
+        // The names handled here are 7, 10, 14 or 17 bytes long: the length passes most
+        // others by.
+        if matches!(name.len(), 7 | 10 | 14 | 17) {
+            if is("transfer-encoding") || is("keep-alive") {
                 return;
             }
-            m.has_length = true;
-        } else if is("connection") {
-            m.connection = Some(value.to_owned());
-            return;
-        } else if is("upgrade") {
-            m.upgrade = Some(value.to_owned());
+            if is("content-length") {
+                // A 304's length, like a HEAD answer's, describes a body it never carries.
+                if m.method != MethodClass::Head && !(m.response && m.status == 304) {
+                    m.declared = value.trim().parse().ok();
+                    return;
+                }
+                m.has_length = true;
+            } else if is("connection") {
+                m.connection = Some(value.to_owned());
+                return;
+            } else if is("upgrade") {
+                m.upgrade = Some(value.to_owned());
+            }
         }
         room(&mut m.head, name.len() + bytes.len() + 4);
         m.head.put_slice(name.as_bytes());
@@ -258,6 +262,21 @@ impl Encoder {
     }
 
     fn script_headers(&mut self, headers: &[Header]) {
+        // Names of different lengths differ: where no two share a length (the usual head),
+        // no name repeats and each line is written as it is, with no names compared.
+        let mut lengths = 0u64;
+        let distinct = headers.iter().all(|h| {
+            let bit = 1u64 << (h.name.len() % 64);
+            let new = lengths & bit == 0;
+            lengths |= bit;
+            new
+        });
+        if distinct {
+            for h in headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("connection")) {
+                self.header_bytes(&h.name, &h.value, h.bytes());
+            }
+            return;
+        }
         // Every name is compared with every other: read each once.
         let names: SmallVec<[&str; 16]> = headers.iter().map(|h| h.name.as_str()).collect();
         let same = |a: &Header, b: &Header| a.name.eq_ignore_ascii_case(&b.name);

@@ -141,16 +141,16 @@ pub(super) fn fields<'a>(headers: &[httparse::Header<'a>]) -> Result<Fields<'a>,
     let mut f = Fields::default();
     for h in headers {
         let name = h.name.as_bytes();
+        // Four names matter here: the length alone passes most others by.
+        if !matches!(name.len(), 7 | 10 | 14 | 17) {
+            continue;
+        }
         let value = h.value.trim_ascii();
         if name.eq_ignore_ascii_case(b"transfer-encoding") {
             let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
             f.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            let n = std::str::from_utf8(value)
-                .ok()
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or(DecodeError::Malformed("bad content-length"))?;
+            let n = content_length(value).ok_or(DecodeError::Malformed("bad content-length"))?;
             if f.length.is_some_and(|l| l != n) {
                 return Err(DecodeError::Malformed("conflicting content-length"));
             }
@@ -164,17 +164,31 @@ pub(super) fn fields<'a>(headers: &[httparse::Header<'a>]) -> Result<Fields<'a>,
     Ok(f)
 }
 
+/// A `content-length` value: one or more digits, within `u64`.
+fn content_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        let digit = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
+        n.checked_mul(10)?.checked_add(digit)
+    })
+}
+
 /// A parsed block's own copy of its bytes, which its strings are slices of.
 pub(super) struct Owner<'a> {
     /// What the parser read (the strings it hands out point into it).
     src: &'a [u8],
     copy: Rc<[u8]>,
+    /// Every byte copied is ASCII (the usual head): no value needs its own UTF-8 check.
+    ascii: bool,
 }
 
 impl<'a> Owner<'a> {
     /// A copy of the first `len` bytes of `src`: what outlives the parse.
     pub(super) fn copy(src: &'a [u8], len: usize) -> Owner<'a> {
-        Owner { src, copy: Rc::from(&src[..len]) }
+        let copy: Rc<[u8]> = Rc::from(&src[..len]);
+        Owner { src, ascii: copy.is_ascii(), copy }
     }
 
     /// The copy's text at the place of `part`, a slice of `src` within the copied length.
@@ -187,8 +201,25 @@ impl<'a> Owner<'a> {
         Text::slice(&self.copy, at, part)
     }
 
+    /// The copy's text at the place of `part`, when all the copy is ASCII.
+    fn ascii_text(&self, part: &[u8]) -> Option<Text> {
+        if !self.ascii {
+            return None;
+        }
+        if part.is_empty() {
+            return Some(Text::new());
+        }
+        let at = (part.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
+        let bytes = self.copy.get(at..at.checked_add(part.len())?)?;
+        // SAFETY: every byte of the copy is ASCII, so any slice of it is UTF-8.
+        Some(Text::slice(&self.copy, at, unsafe { std::str::from_utf8_unchecked(bytes) }))
+    }
+
     fn header(&self, h: &httparse::Header<'_>) -> Header {
         let name = self.text(h.name);
+        if let Some(value) = self.ascii_text(h.value) {
+            return Header { name, value, raw: None };
+        }
         match std::str::from_utf8(h.value) {
             Ok(v) => Header { name, value: self.text(v), raw: None },
             Err(_) => Header {

@@ -228,6 +228,29 @@ content-length: 0\r\nconnection: keep-alive\r\n\r\n"
 }
 
 #[test]
+fn a_head_without_repeated_names_keeps_its_lines_but_framing_ones() {
+    let head = ResponseHead {
+        protocol: "HTTP/1.1".into(),
+        status: 200,
+        status_text: Text::new(),
+        headers: vec![
+            h("Server", "x"),
+            h("Connection", "close"),
+            h("Date", "today"),
+            h("Transfer-Encoding", "chunked"),
+            h("Content-Type", "text/plain"),
+        ],
+    };
+    let mut enc = Encoder::new(0);
+    enc.start_response_head(&head, RequestInfo::default());
+    assert_eq!(
+        wire(&encode(&mut enc, &[]).0),
+        "HTTP/1.1 200 OK\r\nServer: x\r\nDate: today\r\nContent-Type: text/plain\r\n\
+content-length: 0\r\nconnection: keep-alive\r\n\r\n"
+    );
+}
+
+#[test]
 fn round_trip_through_the_decoder() {
     let mut d = RequestDecoder::new();
     d.feed(Bytes::from_static(PIPELINED));

@@ -61,3 +61,22 @@ fn responses_with_doubtful_framing_fail() {
         assert!(response_fails(raw), "{}", String::from_utf8_lossy(raw));
     }
 }
+
+#[test]
+fn a_content_length_is_digits_within_u64() {
+    for raw in [
+        &b"POST / HTTP/1.1\r\ncontent-length: 18446744073709551616\r\n\r\n"[..],
+        b"POST / HTTP/1.1\r\ncontent-length: +5\r\n\r\nhello",
+        b"POST / HTTP/1.1\r\ncontent-length: 5 5\r\n\r\nhello",
+        b"POST / HTTP/1.1\r\ncontent-length: \r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\nhello",
+    ] {
+        assert!(request_fails(raw), "{}", String::from_utf8_lossy(raw));
+    }
+    let mut d = RequestDecoder::new();
+    d.feed(Bytes::from_static(b"POST / HTTP/1.1\r\nContent-Length:  007 \r\n\r\nhello!!"));
+    let body: Vec<u8> = std::iter::from_fn(|| d.next())
+        .flat_map(|i| if let Item::Body(b) = i { b.to_vec() } else { Vec::new() })
+        .collect();
+    assert_eq!(body, b"hello!!");
+}
