@@ -3,6 +3,7 @@
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::PropertyKey;
+use boa_engine::string::JsStrVariant;
 use boa_engine::{Context, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 use boa_gc::{Finalize, Trace};
 
@@ -35,11 +36,24 @@ pub fn format_args(args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
             s.push(' ');
         }
         match a.as_string() {
-            Some(t) => s.push_str(&t.to_std_string_escaped()),
+            Some(t) => push_str(&mut s, &t),
             None => dump(a, ctx, &mut s, 0)?,
         }
     }
     Ok(s)
+}
+
+/// Appends a JS string as `to_std_string_escaped` writes it; an ASCII one (a head's method,
+/// path, host, status text: nearly every string printed) as one copy, without the `String`
+/// that method allocates.
+fn push_str(out: &mut String, t: &JsString) {
+    use std::fmt::Write as _;
+    match t.variant() {
+        JsStrVariant::Latin1(bytes) if bytes.is_ascii() => out.push_str(std::str::from_utf8(bytes).unwrap_or_default()),
+        _ => {
+            let _ = write!(out, "{}", t.display_escaped());
+        }
+    }
 }
 
 /// The mark of an object whose keys Pipy prints in quotes: one the runtime builds key by key
@@ -295,6 +309,11 @@ pub fn number(n: f64) -> String {
     }
     if n.is_infinite() {
         return if n < 0.0 { "-Infinity" } else { "Infinity" }.into();
+    }
+    // An integer below 2^53 prints as itself (what the general path below gives too, at
+    // several times the cost: a status code is printed on every response); -0 keeps its sign.
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 && !(n == 0.0 && n.is_sign_negative()) {
+        return (n as i64).to_string();
     }
     let fixed = format!("{n:.12}");
     let pipy = fixed.trim_end_matches('0').trim_end_matches('.');

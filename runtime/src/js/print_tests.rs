@@ -8,6 +8,11 @@ use super::print::format_args;
 /// `(expression, what println prints)`.
 const TABLE: &[(&str, &str)] = &[
     ("1", "1"),
+    ("200", "200"),
+    ("-42", "-42"),
+    ("2 ** 53 - 1", "9007199254740991"),
+    ("2 ** 53", "9007199254740992"),
+    ("-(2 ** 53) - 2", "-9007199254740994"),
     ("0.5", "0.5"),
     // Pipy: 0.3 and 0.333333333333 (twelve decimals); Weir keeps every digit.
     ("0.1 + 0.2", "0.30000000000000004"),
@@ -20,6 +25,7 @@ const TABLE: &[(&str, &str)] = &[
     ("null", "null"),
     ("undefined", "undefined"),
     ("'text'", "text"),
+    ("'caf\\u00e9 \\u4e2d'", "caf\u{e9} \u{4e2d}"),
     ("['a\"b\\n', 'c']", "[ \"a\\\"b\\n\", \"c\" ]"),
     ("[]", "[  ]"),
     ("({})", "{  }"),

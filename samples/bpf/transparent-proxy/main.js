@@ -15,6 +15,7 @@ var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
 // destinations (addresses or prefixes, IPv4 or IPv6, comma-separated) that intercepted
 // connects must not reach, e.g. DENY=169.254.169.254. Empty (the default): none.
 var DENY = (os.env.DENY || '').split(',').map(s => s.trim()).filter(s => s !== '').map(t => prefix(t, 'DENY'))
+var DENYING = DENY.length > 0
 // A YAML (or JSON) file saying which connects are intercepted, by destination port,
 // destination address and uid (see scope.js and README.md); read again when it changes.
 // Empty (the default): all of them, as in the article.
@@ -159,35 +160,47 @@ function deniedBy(ip) {
   }))
 }
 
-// Where to connect for an address in map_ports' layout, and whether that is this host. This
-// runs for every connection, and Boa interprets it: plain indexing and concatenation here,
-// and peerBytes below, took about 90 µs of CPU off each connection that slice, every, join
-// with callbacks and a regular expression spent (docs/benchmarks.md).
-function formatAddr(dst) {
+// Where to connect for an address in map_ports' layout ({ ip: 16 bytes, port }), as text.
+// This runs for every connection and Boa interprets it, where every operation counts (a
+// loop, an object literal, a call to an Array method each cost more than the lines around
+// them): so one expression tests for IPv4 and one template literal writes it
+// (docs/benchmarks.md, "The cost of a connection").
+function targetOf(dst) {
   var b = dst.ip
-  var port = dst.port
-  if (b[10] === 0xff && b[11] === 0xff && isZero(b, 10)) {
-    var loopback = b[12] === 127 || (b[12] | b[13] | b[14] | b[15]) === 0
-    return { target: b[12] + '.' + b[13] + '.' + b[14] + '.' + b[15] + ':' + port, loopback: loopback, port: port, ip: b }
+  if ((b[0] | b[1] | b[2] | b[3] | b[4] | b[5] | b[6] | b[7] | b[8] | b[9]) === 0 && b[10] === 0xff && b[11] === 0xff) {
+    return `${b[12]}.${b[13]}.${b[14]}.${b[15]}:${dst.port}`
   }
   var groups = []
   for (var i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16))
-  var loop6 = isZero(b, 15) && b[15] <= 1
-  return { target: '[' + groups.join(':') + ']:' + port, loopback: loop6, port: port, ip: b }
+  return '[' + groups.join(':') + ']:' + dst.port
 }
 
-// Whether the first n bytes of b are all zero.
-function isZero(b, n) {
-  for (var i = 0; i < n; i++) if (b[i] !== 0) return false
-  return true
+// Whether an address of 16 bytes is loopback: 127.0.0.0/8, 0.0.0.0 (which also reaches
+// this host), ::1 or ::.
+function isLoopback(b) {
+  var v4 = (b[0] | b[1] | b[2] | b[3] | b[4] | b[5] | b[6] | b[7] | b[8] | b[9]) === 0 && b[10] === 0xff && b[11] === 0xff
+  if (v4) return b[12] === 127 || (b[12] | b[13] | b[14] | b[15]) === 0
+  for (var i = 0; i < 15; i++) if (b[i] !== 0) return false
+  return b[15] <= 1
 }
 
-// The peer's address as map_ports keys it: an IPv4 peer (the common case, and the one on
-// every connection) without the regular expression ipBytes needs for the general case.
-function peerBytes(addr) {
-  if (addr.indexOf(':') >= 0) return ipBytes(addr)
-  var q = addr.split('.')
-  return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, +q[0], +q[1], +q[2], +q[3]]
+// The key map_ports files a peer under: { ip: 16 bytes, port }. One object, filled in again
+// for each connection (its ip array made once per peer address: a host's clients come from
+// its own few addresses), which costs a fraction of building them anew each time.
+var peerKey = { ip: null, port: 0 }
+var peerIPs = {}
+var peerIPCount = 0
+
+function keyOf(ib) {
+  var addr = ib.remoteAddress
+  var ip = peerIPs[addr]
+  if (!ip) {
+    if (++peerIPCount > 1024) { peerIPs = {}; peerIPCount = 1 }
+    ip = peerIPs[addr] = addr.indexOf(':') >= 0 ? ipBytes(addr) : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(addr.split('.').map(Number))
+  }
+  peerKey.ip = ip
+  peerKey.port = ib.remotePort
+  return peerKey
 }
 
 var sockaddr_in = new CStruct({
@@ -204,23 +217,23 @@ var sockaddr_in6 = new CStruct({
   sin6_scope_id: 'uint32',
 })
 
-// The original destination of an accepted connection as { target, loopback }, or null. The
-// programs filed it in map_ports under the client's address and port, which are this
+// The original destination of an accepted connection as { ip: 16 bytes, port }, or null.
+// The programs filed it in map_ports under the client's address and port, which are this
 // connection's peer; it is taken out (lookupAndDelete is Weir's: one syscall, null when
 // there is none). A connection the programs did not send may still have one that the
 // kernel answers with getsockopt: iptables -j REDIRECT.
 function originalDestination(ib) {
-  var dst = mapPorts.lookupAndDelete({ ip: peerBytes(ib.remoteAddress), port: ib.remotePort })
-  if (dst) return formatAddr(dst)
+  var dst = mapPorts.lookupAndDelete(keyOf(ib))
+  if (dst) return dst
   var od = new Data
   if (ib.remoteAddress.indexOf(':') < 0) {
     if (ib.socket.getRawOption(SOL_IP, SO_ORIGINAL_DST, od) !== 0 || od.size < sockaddr_in.size) return null
     var sa = sockaddr_in.decode(od)
-    return formatAddr({ ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(sa.sin_addr), port: (sa.sin_port[0] << 8) | sa.sin_port[1] })
+    return { ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff].concat(sa.sin_addr), port: (sa.sin_port[0] << 8) | sa.sin_port[1] }
   }
   if (ib.socket.getRawOption(SOL_IPV6, IP6T_SO_ORIGINAL_DST, od) !== 0 || od.size < sockaddr_in6.size) return null
   var sa6 = sockaddr_in6.decode(od)
-  return formatAddr({ ip: sa6.sin6_addr, port: (sa6.sin6_port[0] << 8) | sa6.sin6_port[1] })
+  return { ip: sa6.sin6_addr, port: (sa6.sin6_port[0] << 8) | sa6.sin6_port[1] }
 }
 
 var $target
@@ -242,17 +255,17 @@ function proxy($) {
           console.error(`closing connection from ${peer(ib)}: no original destination`)
           return new StreamEnd
         }
-        if (dst.loopback && dst.port === PROXY_PORT) {
+        if (dst.port === PROXY_PORT && isLoopback(dst.ip)) {
           console.error(`closing connection from ${peer(ib)}: its original destination is the proxy itself`)
           return new StreamEnd
         }
-        var rule = DENY.length > 0 && deniedBy(dst.ip)
+        var rule = DENYING && deniedBy(dst.ip)
         if (rule) {
-          console.warn(`closing connection from ${peer(ib)} to ${dst.target}: denied by DENY (${rule.text})`)
+          console.warn(`closing connection from ${peer(ib)} to ${targetOf(dst)}: denied by DENY (${rule.text})`)
           return new StreamEnd
         }
-        $target = dst.target
-        $client = ib.remoteAddress
+        $target = targetOf(dst)
+        if (CLIENT_ADDRESS) $client = ib.remoteAddress
       }
     )
     .fork().to($=>$
