@@ -17,7 +17,10 @@ const PROTOCOL: &str = "HTTP/2";
 
 /// What a request's header block says.
 pub enum Request {
-    Head { head: RequestHead, connect: bool },
+    Head {
+        head: RequestHead,
+        connect: bool,
+    },
     /// Not a valid HTTP/2 request (a stream error).
     Malformed(&'static str),
     /// Over [`MAX_HEADER_LIST`].
@@ -201,8 +204,7 @@ pub fn is_connection_specific(name: &[u8]) -> bool {
 
 /// A field name: token characters, lower case (RFC 9113 8.2.1).
 fn valid_name(n: &[u8]) -> bool {
-    !n.is_empty()
-        && n.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&c))
+    !n.is_empty() && n.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
 /// A field value: no NUL, CR or LF (RFC 9113 8.2.1).
@@ -224,7 +226,8 @@ mod tests {
 
     #[test]
     fn a_request_block_becomes_a_head_with_host_from_authority() {
-        let r = request(&[(":method", "GET"), (":scheme", "http"), (":authority", "a.b"), (":path", "/x?y"), ("x-k", "v")]);
+        let r =
+            request(&[(":method", "GET"), (":scheme", "http"), (":authority", "a.b"), (":path", "/x?y"), ("x-k", "v")]);
         let Request::Head { head, connect: false } = r else { panic!("not a head") };
         assert_eq!((head.method.as_str(), head.path.as_str(), head.protocol.as_str()), ("GET", "/x?y", "HTTP/2"));
         assert_eq!(head.header("host"), Some("a.b"));

@@ -205,10 +205,9 @@ impl Http2Server {
     fn watch(&self, down: bool) {
         let context = &self.shared.env.context;
         let up = self.streams.iter().any(|s| s.held > 0);
-        for (wanted, gauge, flag) in [
-            (down, &context.downstream, &self.waiting_down),
-            (up, &context.upstream, &self.waiting_up),
-        ] {
+        for (wanted, gauge, flag) in
+            [(down, &context.downstream, &self.waiting_down), (up, &context.upstream, &self.waiting_up)]
+        {
             if wanted && !flag.replace(true) {
                 let (gauge, flag, env) = (gauge.clone(), flag.clone(), self.shared.env.clone());
                 tokio::task::spawn_local(async move {
