@@ -64,13 +64,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn authority_becomes_host_and_http1_only_fields_stay_out() {
-        let req = http::Request::get("http://example.com:8080/a?b=1").header("x-id", "7").body(()).unwrap();
-        let head = request_head(&req.into_parts().0);
-        assert_eq!((head.method.as_str(), head.path.as_str(), head.protocol.as_str()), ("GET", "/a?b=1", "HTTP/2"));
-        assert_eq!(head.header("host"), Some("example.com:8080"));
-        assert_eq!(head.header("x-id"), Some("7"));
-
+    fn host_becomes_the_authority_and_http1_only_fields_stay_out() {
         let head = RequestHead {
             headers: vec![
                 Header::new("Host", "up:80"),
@@ -104,7 +98,5 @@ mod tests {
         let head = RequestHead { method: "CONNECT".into(), path: "target:443".into(), ..RequestHead::default() };
         let r = request(&head).unwrap();
         assert_eq!((r.method().as_str(), r.uri().to_string().as_str()), ("CONNECT", "target:443"));
-        let back = request_head(&r.into_parts().0);
-        assert_eq!(back.path.as_str(), "target:443");
     }
 }
