@@ -152,34 +152,28 @@ impl Http2Server {
         if self.ended {
             return;
         }
-        let was_busy = self.shared.busy.replace(true);
-        if !self.shared.nested.get() {
-            self.read();
+        // An answer's event from inside a pipeline's processing (an upstream's response):
+        // the turn is finished from a fresh task, where pipelines may be dropped, and what
+        // all the answers of this round of I/O have goes out in one write.
+        if self.shared.nested.get() {
+            return self.defer();
         }
+        let was_busy = self.shared.busy.replace(true);
+        self.read();
         self.turn(out);
         self.shared.busy.set(was_busy);
     }
 
     /// The end of a turn: windows given back, answers written, the frames emitted.
     fn turn(&mut self, out: &mut crate::engine::Output<'_>) {
-        let nested = self.shared.nested.get();
-        if !nested {
-            self.deferred.set(false);
-        }
+        self.deferred.set(false);
         self.release_windows();
         let blocked = self.write_answers();
-        let done = self.closing || self.client_end || (self.client_goaway && self.streams.is_empty());
-        if done && nested {
-            self.defer();
-        } else if done {
+        if self.closing || self.client_end || (self.client_goaway && self.streams.is_empty()) {
             self.ended = true;
             self.hold(false);
             self.streams.iter().for_each(Stream::abort);
             self.streams.clear();
-        } else if nested {
-            if self.streams.iter().any(|s| s.sent_end) {
-                self.defer();
-            }
         } else {
             self.remove_done();
         }
@@ -192,7 +186,7 @@ impl Http2Server {
         self.watch(blocked || self.holding);
     }
 
-    /// Finishes the turn from a fresh task: a nested wake may not drop pipelines.
+    /// Finishes the turn from a fresh task.
     fn defer(&self) {
         if !self.deferred.replace(true) {
             let env = self.shared.env.clone();
