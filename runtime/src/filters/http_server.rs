@@ -26,14 +26,21 @@ pub enum Responder {
     Script(Given<Value>),
 }
 
-struct Shared {
+/// What a server and its requests' answers share (HTTP/2's server side too).
+pub(super) struct Shared {
     /// Set while the server itself is processing, so that sub-pipeline output produced
     /// synchronously is flushed by that same call instead of through a wake.
-    busy: Cell<bool>,
+    pub(super) busy: Cell<bool>,
     /// Set while a sub-pipeline's output wakes the server from inside that pipeline's
     /// processing, where the pipeline cannot take input.
-    nested: Cell<bool>,
-    env: FilterEnv,
+    pub(super) nested: Cell<bool>,
+    pub(super) env: FilterEnv,
+}
+
+impl Shared {
+    pub(super) fn new(env: FilterEnv) -> Rc<Shared> {
+        Rc::new(Shared { busy: Cell::new(false), nested: Cell::new(false), env })
+    }
 }
 
 /// Requests read ahead of the one being answered (pipelining) beyond which the client's
@@ -42,17 +49,22 @@ pub const MAX_PIPELINED: usize = 8;
 
 /// Collects one request's response events until its turn. The body bytes held count on
 /// the request's own gauge, which pauses whoever produces them.
-struct Answer {
-    events: RefCell<VecDeque<Event>>,
+pub(super) struct Answer {
+    pub(super) events: RefCell<VecDeque<Event>>,
     shared: Rc<Shared>,
-    gauge: Rc<Gauge>,
+    pub(super) gauge: Rc<Gauge>,
     counted: Cell<usize>,
     /// The request is gone: late output is dropped, not counted.
     closed: Cell<bool>,
 }
 
 impl Answer {
-    fn release(&self, n: usize) {
+    pub(super) fn new(shared: &Rc<Shared>, gauge: Rc<Gauge>) -> Rc<Answer> {
+        let (events, counted, closed) = (RefCell::default(), Cell::new(0), Cell::new(false));
+        Rc::new(Answer { events, shared: shared.clone(), gauge, counted, closed })
+    }
+
+    pub(super) fn release(&self, n: usize) {
         let n = n.min(self.counted.get());
         self.counted.set(self.counted.get() - n);
         self.gauge.sub(n);
@@ -97,9 +109,16 @@ impl Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        self.answer.closed.set(true);
-        self.answer.events.borrow_mut().clear();
-        self.answer.release(self.answer.counted.get());
+        self.answer.close();
+    }
+}
+
+impl Answer {
+    /// Its request is gone: what it holds is dropped, and what comes later too.
+    pub(super) fn close(&self) {
+        self.closed.set(true);
+        self.events.borrow_mut().clear();
+        self.release(self.counted.get());
     }
 }
 
@@ -143,7 +162,7 @@ impl HttpServer {
     pub fn new(responder: Responder, env: FilterEnv, buffer_size: usize) -> HttpServer {
         HttpServer {
             responder,
-            shared: Rc::new(Shared { busy: Cell::new(false), nested: Cell::new(false), env }),
+            shared: Shared::new(env),
             decoder: RequestDecoder::new(),
             encoder: Encoder::new(buffer_size),
             streams: VecDeque::new(),
@@ -252,13 +271,7 @@ impl HttpServer {
         let head = Rc::new(req.head);
         let context = &self.shared.env.context;
         let gauge = Rc::new(Gauge::child(context.downstream.clone()));
-        let answer = Rc::new(Answer {
-            events: RefCell::new(VecDeque::new()),
-            shared: self.shared.clone(),
-            gauge: gauge.clone(),
-            counted: Cell::new(0),
-            closed: Cell::new(false),
-        });
+        let answer = Answer::new(&self.shared, gauge.clone());
         let mut stream = Stream {
             answer: answer.clone(),
             pipeline: None,

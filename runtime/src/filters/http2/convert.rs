@@ -2,7 +2,7 @@
 //! connection-specific fields (RFC 9113 8.2.2): those of an HTTP/1 head are left out.
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http::{Method, StatusCode, Uri};
+use http::{Method, Uri};
 
 use crate::codec::http1::{Header, RequestHead, ResponseHead, Text};
 
@@ -20,21 +20,6 @@ fn is_connection_specific(name: &str) -> bool {
 pub fn headers_of(map: &HeaderMap, authority: Option<&str>) -> Vec<Header> {
     let host = authority.filter(|_| !map.contains_key(http::header::HOST)).map(|a| ("host", a.as_bytes()));
     Header::list(move || host.into_iter().chain(map.iter().map(|(n, v)| (n.as_str(), v.as_bytes()))))
-}
-
-pub fn request_head(parts: &http::request::Parts) -> RequestHead {
-    let authority = parts.uri.authority().map(|a| a.as_str());
-    let path = match (&parts.method, parts.uri.path_and_query()) {
-        (&Method::CONNECT, _) => authority.unwrap_or_default(),
-        (_, Some(p)) => p.as_str(),
-        (_, None) => "/",
-    };
-    RequestHead {
-        method: parts.method.as_str().into(),
-        path: path.into(),
-        protocol: Text::from_static(PROTOCOL),
-        headers: headers_of(&parts.headers, authority),
-    }
 }
 
 pub fn response_head(parts: &http::response::Parts) -> ResponseHead {
@@ -55,13 +40,6 @@ pub fn header_map(headers: &[Header]) -> HeaderMap {
         }
     }
     map
-}
-
-pub fn response(head: &ResponseHead) -> http::Response<()> {
-    let mut r = http::Response::new(());
-    *r.status_mut() = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    *r.headers_mut() = header_map(&head.headers);
-    r
 }
 
 /// A request for an upstream over HTTP/2: `host` becomes `:authority`.
@@ -86,13 +64,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn authority_becomes_host_and_http1_only_fields_stay_out() {
-        let req = http::Request::get("http://example.com:8080/a?b=1").header("x-id", "7").body(()).unwrap();
-        let head = request_head(&req.into_parts().0);
-        assert_eq!((head.method.as_str(), head.path.as_str(), head.protocol.as_str()), ("GET", "/a?b=1", "HTTP/2"));
-        assert_eq!(head.header("host"), Some("example.com:8080"));
-        assert_eq!(head.header("x-id"), Some("7"));
-
+    fn host_becomes_the_authority_and_http1_only_fields_stay_out() {
         let head = RequestHead {
             headers: vec![
                 Header::new("Host", "up:80"),
@@ -126,7 +98,5 @@ mod tests {
         let head = RequestHead { method: "CONNECT".into(), path: "target:443".into(), ..RequestHead::default() };
         let r = request(&head).unwrap();
         assert_eq!((r.method().as_str(), r.uri().to_string().as_str()), ("CONNECT", "target:443"));
-        let back = request_head(&r.into_parts().0);
-        assert_eq!(back.path.as_str(), "target:443");
     }
 }

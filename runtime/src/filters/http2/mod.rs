@@ -1,8 +1,13 @@
-//! HTTP/2 for `demuxHTTP`, `serveHTTP` and `muxHTTP`, over the `h2` crate. `h2` drives a
-//! connection as a task on an in-memory byte stream ([`pipe`]) made of the filter's events.
+//! HTTP/2 for `demuxHTTP`, `serveHTTP` and `muxHTTP`. The server side is weir's own
+//! ([`server`]: frames read from and written to the filter's events); the client side
+//! (`muxHTTP`) is the `h2` crate, driving a connection as a task on an in-memory byte
+//! stream ([`pipe`]) made of the filter's events.
 
+mod answer;
 pub mod client;
 mod convert;
+mod fields;
+mod frame;
 mod pipe;
 mod server;
 mod stream;

@@ -25,8 +25,6 @@ pub struct Pipe {
     /// Bytes `h2` wrote, not emitted by the filter yet: taken as one piece, one write to
     /// the socket for all `h2` wrote since.
     tx: RefCell<BytesMut>,
-    /// `h2` is done with the connection: the filter ends its output once `tx` is out.
-    done: Cell<bool>,
     /// Where the written bytes queue once emitted: `h2` waits while it is full, so a peer
     /// that does not read cannot make this side buffer without bound.
     gauge: Rc<Gauge>,
@@ -46,7 +44,6 @@ impl Pipe {
             error: Cell::new(None),
             reader: RefCell::default(),
             tx: RefCell::default(),
-            done: Cell::new(false),
             gauge,
             waiting: Cell::new(false),
             unsaid: Cell::new(false),
@@ -88,16 +85,6 @@ impl Pipe {
         if self.unsaid.replace(false) {
             (self.on_write)();
         }
-    }
-
-    /// `h2` finished with the connection (closed, failed or gone away).
-    pub fn finish(&self) {
-        self.done.set(true);
-        (self.on_write)();
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.done.get()
     }
 }
 

@@ -1,315 +1,446 @@
-//! The HTTP/2 server side of `demuxHTTP` and `serveHTTP` (prior knowledge, h2c): the `h2`
-//! crate does the framing, HPACK, flow control and the limits; each stream becomes one
-//! request Message for the same responders as HTTP/1, and its answer goes back on the stream.
+//! The HTTP/2 server side of `demuxHTTP` and `serveHTTP` (prior knowledge, h2c, ALPN `h2`),
+//! weir's own: frames are read from the connection's events and written into one buffer
+//! emitted once per turn, each stream becomes one request Message for the same responders
+//! as HTTP/1, and its answer goes back as frames within the client's windows.
+//!
+//! Written for speed: over the `h2` crate (a task on an in-memory duplex, its stream store
+//! behind locks, a future per stream) an h2c `serveHTTP` hello cost 23.5k instructions per
+//! request, twice Pipy's CPU; see docs/benchmarks.md, "HTTP/2". HPACK is `loona-hpack`'s.
+//!
+//! Limits: a client may have [`MAX_STREAMS`] streams open (more are refused), header
+//! lists of [`MAX_HEADER_LIST`] (a longer CONTINUATION run ends the connection), and
+//! resets of streams not answered yet only up to [`MAX_RESETS`] more than the streams
+//! it let finish (rapid reset): over either, GOAWAY with ENHANCE_YOUR_CALM.
 
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
+use std::cell::Cell;
 use std::rc::Rc;
 
-use boa_engine::JsValue;
-use bytes::{Bytes, BytesMut};
-use futures_concurrency::future::FutureGroup;
-use futures_core::Stream;
-use h2::server::SendResponse;
-use h2::{Reason, RecvStream};
+use bytes::{Buf, Bytes, BytesMut};
 
-use super::convert;
-use super::pipe::{self, Io, Pipe};
-use super::stream::{Queue, write_body};
-use crate::codec::http1::{Header, ResponseHead};
-use crate::engine::{Event, FilterEnv, Gauge, Given, Head, Layout, Output, Pipeline, host};
-use crate::filters::http_server::{Responder, respond};
+mod requests;
+
+use super::answer::{Sink, Stream};
+use super::fields::{Hpack, MAX_HEADER_LIST};
+use super::frame::{self, Head, code, setting};
+use crate::codec::h2c::PREFACE;
+use crate::engine::{Event, FilterEnv, Gauge};
+use crate::filters::http_server::{Responder, Shared};
 
 /// Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
-const MAX_STREAMS: u32 = 128;
-/// The most bytes of request header fields, decoded (SETTINGS_MAX_HEADER_LIST_SIZE); also
-/// what bounds a CONTINUATION run, which `h2` stops once it is over.
-const MAX_HEADER_LIST: u32 = 64 << 10;
+const MAX_STREAMS: usize = 128;
 /// Each stream's receive window: a client sends no more body ahead of what was passed on.
-const STREAM_WINDOW: u32 = 256 << 10;
-/// Streams the client may open and reset before they are accepted (rapid reset): over
-/// it, `h2` ends the connection with ENHANCE_YOUR_CALM.
-const MAX_PENDING_RESETS: usize = 20;
+const STREAM_WINDOW: i64 = 256 << 10;
+/// The connection's receive window: what all streams together may have in flight.
+const CONN_WINDOW: i64 = Gauge::LIMIT as i64;
+/// Streams the client may reset before their answer more than it let finish.
+const MAX_RESETS: u32 = 100;
 /// Streams this side may reset for the client's errors before it ends the connection.
-const MAX_ERROR_RESETS: usize = 256;
+const MAX_ERROR_RESETS: u32 = 256;
+/// The most bytes of one header block, encoded: past it, a CONTINUATION flood.
+const MAX_BLOCK: usize = 2 * MAX_HEADER_LIST;
+
+/// A header block whose CONTINUATION frames are still coming.
+struct Continuation {
+    id: u32,
+    end_stream: bool,
+    block: BytesMut,
+}
 
 /// One connection's HTTP/2 server, fed the connection's events.
 pub struct Http2Server {
-    pipe: Rc<Pipe>,
-    task: tokio::task::AbortHandle,
-    ended: bool,
-}
-
-struct Server {
+    shared: Rc<Shared>,
     responder: Responder,
-    env: FilterEnv,
     limit: usize,
+    /// Bytes received, not read as frames yet.
+    rx: BytesMut,
+    preface: bool,
+    /// Frames to send, emitted as one `Data` at the end of each turn.
+    out: BytesMut,
+    hpack: Hpack,
+    streams: Vec<Stream>,
+    last_id: u32,
+    continuation: Option<Continuation>,
+    /// The client's window for the connection, and this side's for it.
+    send_window: i64,
+    recv_window: i64,
+    /// Bytes received on the connection whose window is not given back yet.
+    pending: usize,
+    peer_initial_window: i64,
+    peer_max_frame: usize,
+    peer_table_size: u32,
+    /// Resets of unanswered streams less the streams answered; errors this side reset.
+    resets: u32,
+    errors: u32,
+    /// GOAWAY sent for an error: the connection ends once it is out.
+    closing: bool,
+    /// The client sent GOAWAY: the connection ends once its streams are done.
+    client_goaway: bool,
+    client_end: bool,
+    ended: bool,
+    /// Reading is paused until the client's side has room for what this side sends.
+    holding: bool,
+    /// A task waits for room on the client's (downstream) or the upstream side.
+    waiting_down: Rc<Cell<bool>>,
+    waiting_up: Rc<Cell<bool>>,
+    /// A wake is on its way to finish what a nested wake could not.
+    deferred: Rc<Cell<bool>>,
 }
 
 impl Http2Server {
     /// Starts serving with `first`, the bytes read so far (the preface and what followed).
     pub fn start(responder: Responder, env: FilterEnv, limit: usize, first: &[u8]) -> Http2Server {
-        let waker = env.clone();
-        let pipe = Pipe::new(env.context.downstream.clone(), Box::new(move || waker.wake()));
-        pipe.push(first);
-        let server = Rc::new(Server { responder, env, limit });
-        let task = pipe::spawn(&pipe, run(pipe.clone(), server));
-        Http2Server { pipe, task, ended: false }
+        let mut s = Http2Server {
+            shared: Shared::new(env),
+            responder,
+            limit,
+            rx: BytesMut::from(first),
+            preface: true,
+            out: BytesMut::with_capacity(4096),
+            hpack: Hpack::new(),
+            streams: Vec::new(),
+            last_id: 0,
+            continuation: None,
+            send_window: 65535,
+            recv_window: CONN_WINDOW,
+            pending: 0,
+            peer_initial_window: 65535,
+            peer_max_frame: frame::DEFAULT_MAX_FRAME,
+            peer_table_size: 4096,
+            resets: 0,
+            errors: 0,
+            closing: false,
+            client_goaway: false,
+            client_end: false,
+            ended: false,
+            holding: false,
+            waiting_down: Rc::default(),
+            waiting_up: Rc::default(),
+            deferred: Rc::default(),
+        };
+        let settings = [
+            (setting::MAX_CONCURRENT_STREAMS, MAX_STREAMS as u32),
+            (setting::INITIAL_WINDOW_SIZE, STREAM_WINDOW as u32),
+            (setting::MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST as u32),
+        ];
+        frame::put_settings(&mut s.out, &settings);
+        frame::put_window_update(&mut s.out, 0, (CONN_WINDOW - 65535) as u32);
+        s.shared.busy.set(true);
+        s.read();
+        s.shared.busy.set(false);
+        s
     }
 
-    pub fn process(&mut self, evt: Event, out: &mut Output<'_>) {
+    pub fn process(&mut self, evt: Event, out: &mut crate::engine::Output<'_>) {
+        if self.ended {
+            return;
+        }
+        self.shared.busy.set(true);
         match evt {
-            Event::Data(b) => self.pipe.push(&b),
-            Event::StreamEnd(_) => self.pipe.end(None),
+            Event::Data(b) => {
+                self.rx.extend_from_slice(&b);
+                self.read();
+            }
+            Event::StreamEnd(_) => self.client_end = true,
             _ => {}
         }
-        self.flush(out);
+        self.turn(out);
+        self.shared.busy.set(false);
     }
 
-    /// Emits what `h2` wrote, and the end once it is done with the connection.
-    pub fn flush(&mut self, out: &mut Output<'_>) {
-        if let Some(b) = self.pipe.take() {
-            out.emit(Event::Data(b));
+    /// Sends what the streams have to send, and reads on where reading was paused.
+    pub fn flush(&mut self, out: &mut crate::engine::Output<'_>) {
+        if self.ended {
+            return;
         }
-        if self.pipe.is_done() && !self.ended {
+        // An answer's event from inside a pipeline's processing (an upstream's response):
+        // the turn is finished from a fresh task, where pipelines may be dropped, and what
+        // all the answers of this round of I/O have goes out in one write.
+        if self.shared.nested.get() {
+            return self.defer();
+        }
+        let was_busy = self.shared.busy.replace(true);
+        self.read();
+        self.turn(out);
+        self.shared.busy.set(was_busy);
+    }
+
+    /// The end of a turn: windows given back, answers written, the frames emitted.
+    fn turn(&mut self, out: &mut crate::engine::Output<'_>) {
+        self.deferred.set(false);
+        self.release_windows();
+        let blocked = self.write_answers();
+        if self.closing || self.client_end || (self.client_goaway && self.streams.is_empty()) {
             self.ended = true;
-            out.emit(Event::end());
+            self.hold(false);
+            self.streams.iter().for_each(Stream::abort);
+            self.streams.clear();
+        } else {
+            self.remove_done();
+        }
+        if !self.out.is_empty() {
+            out.emit(Event::Data(self.out.split().freeze()));
+        }
+        if self.ended {
+            return out.emit(Event::end());
+        }
+        self.watch(blocked || self.holding);
+    }
+
+    /// Finishes the turn from a fresh task.
+    fn defer(&self) {
+        if !self.deferred.replace(true) {
+            let env = self.shared.env.clone();
+            tokio::task::spawn_local(async move { env.wake() });
+        }
+    }
+
+    /// Wakes this side once the client's side has room (`down`), or the upstream side
+    /// has room while request bodies wait for window.
+    fn watch(&self, down: bool) {
+        let context = &self.shared.env.context;
+        let up = self.streams.iter().any(|s| s.held > 0);
+        for (wanted, gauge, flag) in
+            [(down, &context.downstream, &self.waiting_down), (up, &context.upstream, &self.waiting_up)]
+        {
+            if wanted && !flag.replace(true) {
+                let (gauge, flag, env) = (gauge.clone(), flag.clone(), self.shared.env.clone());
+                tokio::task::spawn_local(async move {
+                    gauge.room().await;
+                    flag.set(false);
+                    env.wake();
+                });
+            }
+        }
+    }
+
+    /// Pauses (or resumes) reading the client.
+    fn hold(&mut self, on: bool) {
+        if on != self.holding {
+            self.holding = on;
+            let gauge = &self.shared.env.context.upstream;
+            if on { gauge.hold() } else { gauge.unhold() }
+        }
+    }
+
+    /// Reads the frames that are in, while the client's side has room for the answers.
+    fn read(&mut self) {
+        if self.preface {
+            let n = self.rx.len().min(PREFACE.len());
+            if self.rx[..n] != PREFACE[..n] {
+                return self.go_away(code::PROTOCOL_ERROR);
+            }
+            if n < PREFACE.len() {
+                return;
+            }
+            self.rx.advance(n);
+            self.preface = false;
+        }
+        while !self.closing {
+            let full = self.shared.env.context.downstream.full();
+            self.hold(full);
+            if full {
+                return;
+            }
+            let Some(head) = Head::read(&self.rx) else { return };
+            if head.len > frame::DEFAULT_MAX_FRAME {
+                return self.go_away(code::FRAME_SIZE_ERROR);
+            }
+            if self.rx.len() < frame::HEAD_LEN + head.len {
+                return self.rx.reserve(frame::HEAD_LEN + head.len - self.rx.len());
+            }
+            let mut f = self.rx.split_to(frame::HEAD_LEN + head.len).freeze();
+            let payload = f.split_off(frame::HEAD_LEN);
+            if let Err(code) = self.on_frame(head, payload) {
+                self.go_away(code);
+            }
+        }
+    }
+
+    fn go_away(&mut self, code: u32) {
+        tracing::debug!(target: "http", "HTTP/2: connection error {code}");
+        frame::put_goaway(&mut self.out, self.last_id, code);
+        self.closing = true;
+    }
+
+    fn on_frame(&mut self, h: Head, payload: Bytes) -> Result<(), u32> {
+        if let Some(c) = &self.continuation
+            && (h.kind != frame::CONTINUATION || h.stream != c.id)
+        {
+            return Err(code::PROTOCOL_ERROR);
+        }
+        match h.kind {
+            frame::DATA => self.on_data(h, payload),
+            frame::HEADERS => self.on_headers(h, payload),
+            frame::CONTINUATION => self.on_continuation(h, payload),
+            frame::PRIORITY if h.stream == 0 => Err(code::PROTOCOL_ERROR),
+            frame::RST_STREAM => self.on_reset(h, &payload),
+            frame::SETTINGS => self.on_settings(h, &payload),
+            frame::PUSH_PROMISE => Err(code::PROTOCOL_ERROR),
+            frame::PING if h.stream != 0 => Err(code::PROTOCOL_ERROR),
+            frame::PING if h.len != 8 => Err(code::FRAME_SIZE_ERROR),
+            frame::PING if !h.has(frame::ACK) => {
+                frame::put_ping_ack(&mut self.out, &payload);
+                Ok(())
+            }
+            frame::GOAWAY if h.stream != 0 => Err(code::PROTOCOL_ERROR),
+            frame::GOAWAY => {
+                self.client_goaway = true;
+                Ok(())
+            }
+            frame::WINDOW_UPDATE => self.on_window_update(h, &payload),
+            // PRIORITY is ignored (RFC 9113 5.3.2), and so are frames of unknown types.
+            _ => Ok(()),
+        }
+    }
+
+    fn find(&self, id: u32) -> Option<usize> {
+        self.streams.iter().position(|s| s.id == id)
+    }
+
+    fn on_reset(&mut self, h: Head, payload: &[u8]) -> Result<(), u32> {
+        if h.stream == 0 || h.stream > self.last_id {
+            return Err(code::PROTOCOL_ERROR);
+        }
+        if payload.len() != 4 {
+            return Err(code::FRAME_SIZE_ERROR);
+        }
+        let Some(i) = self.find(h.stream) else { return Ok(()) };
+        let s = self.streams.swap_remove(i);
+        s.abort();
+        self.pending += s.pending + s.held;
+        if !s.sent_end {
+            self.resets += 1;
+            if self.resets > MAX_RESETS {
+                return Err(code::ENHANCE_YOUR_CALM);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_settings(&mut self, h: Head, payload: &[u8]) -> Result<(), u32> {
+        if h.stream != 0 {
+            return Err(code::PROTOCOL_ERROR);
+        }
+        if h.has(frame::ACK) {
+            return if payload.is_empty() { Ok(()) } else { Err(code::FRAME_SIZE_ERROR) };
+        }
+        if !payload.len().is_multiple_of(6) {
+            return Err(code::FRAME_SIZE_ERROR);
+        }
+        for s in payload.chunks(6) {
+            let value = u32::from_be_bytes([s[2], s[3], s[4], s[5]]);
+            match u16::from_be_bytes([s[0], s[1]]) {
+                setting::HEADER_TABLE_SIZE if value != self.peer_table_size => {
+                    self.peer_table_size = value;
+                    self.hpack.set_peer_table_size(value as usize);
+                }
+                setting::ENABLE_PUSH if value > 1 => return Err(code::PROTOCOL_ERROR),
+                setting::INITIAL_WINDOW_SIZE => {
+                    let value = value as i64;
+                    if value > frame::MAX_WINDOW {
+                        return Err(code::FLOW_CONTROL_ERROR);
+                    }
+                    let delta = value - self.peer_initial_window;
+                    self.peer_initial_window = value;
+                    for s in &mut self.streams {
+                        s.send_window += delta;
+                        if s.send_window > frame::MAX_WINDOW {
+                            return Err(code::FLOW_CONTROL_ERROR);
+                        }
+                    }
+                }
+                setting::MAX_FRAME_SIZE if !(frame::DEFAULT_MAX_FRAME..1 << 24).contains(&(value as usize)) => {
+                    return Err(code::PROTOCOL_ERROR);
+                }
+                setting::MAX_FRAME_SIZE => self.peer_max_frame = value as usize,
+                _ => {}
+            }
+        }
+        frame::put_settings_ack(&mut self.out);
+        Ok(())
+    }
+
+    fn on_window_update(&mut self, h: Head, payload: &[u8]) -> Result<(), u32> {
+        let Ok(n) = <[u8; 4]>::try_from(payload) else { return Err(code::FRAME_SIZE_ERROR) };
+        let n = (u32::from_be_bytes(n) & 0x7fff_ffff) as i64;
+        if h.stream == 0 {
+            self.send_window += n;
+            return match (n, self.send_window > frame::MAX_WINDOW) {
+                (0, _) => Err(code::PROTOCOL_ERROR),
+                (_, true) => Err(code::FLOW_CONTROL_ERROR),
+                _ => Ok(()),
+            };
+        }
+        let Some(i) = self.find(h.stream) else {
+            return if h.stream > self.last_id { Err(code::PROTOCOL_ERROR) } else { Ok(()) };
+        };
+        let s = &mut self.streams[i];
+        s.send_window += n;
+        match (n, s.send_window > frame::MAX_WINDOW) {
+            (0, _) => self.stream_error(i, code::PROTOCOL_ERROR),
+            (_, true) => self.stream_error(i, code::FLOW_CONTROL_ERROR),
+            _ => Ok(()),
+        }
+    }
+
+    /// Gives the client back the window of what was read and passed on: a stream's once
+    /// half of its window is used, the connection's once a quarter is.
+    fn release_windows(&mut self) {
+        let room = !self.shared.env.context.upstream.full();
+        for s in &mut self.streams {
+            if room && s.held > 0 {
+                s.pending += s.held;
+                self.pending += s.held;
+                s.held = 0;
+            }
+            if s.recv_open && s.pending as i64 >= STREAM_WINDOW / 2 {
+                frame::put_window_update(&mut self.out, s.id, s.pending as u32);
+                s.recv_window += s.pending as i64;
+                s.pending = 0;
+            }
+        }
+        if self.pending as i64 >= CONN_WINDOW / 4 {
+            frame::put_window_update(&mut self.out, 0, self.pending as u32);
+            self.recv_window += self.pending as i64;
+            self.pending = 0;
+        }
+    }
+
+    /// Writes what the streams' answers have; `true` when a body waits for room on the
+    /// client's side.
+    fn write_answers(&mut self) -> bool {
+        let mut o = Sink {
+            buf: &mut self.out,
+            hpack: &mut self.hpack,
+            window: &mut self.send_window,
+            max_frame: self.peer_max_frame,
+            room: !self.shared.env.context.downstream.full(),
+            blocked: false,
+        };
+        for s in &mut self.streams {
+            s.write(&mut o);
+        }
+        o.blocked
+    }
+
+    /// Drops the streams whose answers are out.
+    fn remove_done(&mut self) {
+        let mut i = 0;
+        while i < self.streams.len() {
+            if !self.streams[i].sent_end {
+                i += 1;
+                continue;
+            }
+            let mut s = self.streams.remove(i);
+            s.close(&mut self.out);
+            self.pending += s.pending + s.held;
+            self.resets = self.resets.saturating_sub(1);
         }
     }
 }
 
 impl Drop for Http2Server {
     fn drop(&mut self) {
-        // The connection's task owns the streams' tasks: all of them stop here.
-        self.task.abort();
-    }
-}
-
-fn builder() -> h2::server::Builder {
-    let mut b = h2::server::Builder::new();
-    b.max_concurrent_streams(MAX_STREAMS)
-        .max_header_list_size(MAX_HEADER_LIST)
-        .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(Gauge::LIMIT as u32)
-        .max_send_buffer_size(STREAM_WINDOW as usize)
-        .max_pending_accept_reset_streams(MAX_PENDING_RESETS)
-        .max_local_error_reset_streams(Some(MAX_ERROR_RESETS));
-    b
-}
-
-/// The streams still at work, each a future the connection's task polls (when woken for
-/// it) beside `h2`'s connection: a spawned task per stream cost as much as `h2`'s own work
-/// for a short request, and what a stream sends goes out in the same poll.
-type Streams = FutureGroup<Pin<Box<dyn Future<Output = ()>>>>;
-
-async fn run(pipe: Rc<Pipe>, server: Rc<Server>) {
-    let mut streams = Streams::new();
-    match builder().handshake::<_, Bytes>(Io(pipe.clone())).await {
-        Ok(mut conn) => loop {
-            tokio::select! {
-                next = conn.accept() => match next {
-                    Some(Ok((req, respond))) => accept(req, respond, &server, &mut streams),
-                    Some(Err(e)) => {
-                        tracing::debug!(target: "http", "HTTP/2: {e}");
-                        break;
-                    }
-                    None => break,
-                },
-                Some(()) = poll_fn(|cx| Pin::new(&mut streams).poll_next(cx)), if !streams.is_empty() => {}
-            }
-        },
-        Err(e) => tracing::debug!(target: "http", "HTTP/2 handshake: {e}"),
-    }
-    pipe.finish();
-}
-
-/// Answers at most this many body bytes without the peer's window: `h2` buffers them.
-const WHOLE_BODY: usize = 16 << 10;
-
-/// A new stream. A whole request (no body to come: the usual GET) is answered at once, and
-/// when its answer is whole and small too (a fixed Message, a handler's synchronous answer)
-/// it goes to `h2` here; anything else joins the `streams` at work.
-fn accept(req: http::Request<RecvStream>, mut stream: SendResponse<Bytes>, server: &Rc<Server>, streams: &mut Streams) {
-    if req.method() == http::Method::CONNECT || !req.body().is_end_stream() {
-        streams.insert(Box::pin(serve(req, stream, server.clone())));
-        return;
-    }
-    let head = Rc::new(convert::request_head(&req.into_parts().0));
-    let answer = answer_queue(server);
-    let pipeline = match &server.responder {
-        Responder::Pipeline(layout) => {
-            let p = request_pipeline(server, layout, &answer);
-            p.input(Event::MessageStart(Head::Request(head)));
-            p.input(Event::MessageEnd(JsValue::undefined()));
-            Some(p)
-        }
-        Responder::Script(_) => {
-            respond(&server.responder, &server.env, &answer, head, Bytes::new());
-            None
-        }
-    };
-    if let Some((head, body, trailers)) = answer.take_whole(WHOLE_BODY) {
-        return send_whole(&mut stream, &head, body, &trailers);
-    }
-    // An answer that comes later (through a muxHTTP) mostly comes whole too: all its events
-    // are queued by the time this stream is polled, and then go as one HEADERS and one
-    // DATA frame that ends the stream.
-    streams.insert(Box::pin(async move {
-        let _pipeline = pipeline;
-        if !answer.wait(|cx| stream.poll_reset(cx)).await {
-            return;
-        }
-        match answer.take_whole(WHOLE_BODY) {
-            Some((head, body, trailers)) => send_whole(&mut stream, &head, body, &trailers),
-            None => write_answer(&answer, &mut stream, false).await,
-        }
-    }));
-}
-
-/// Sends a whole answer taken from its queue.
-fn send_whole(stream: &mut SendResponse<Bytes>, head: &ResponseHead, body: Bytes, trailers: &[Header]) {
-    let ends = body.is_empty() && trailers.is_empty();
-    let sent = stream.send_response(convert::response(head), ends).and_then(|mut send| match (ends, trailers) {
-        (true, _) => Ok(()),
-        (false, []) => send.send_data(body, true),
-        (false, t) => {
-            if !body.is_empty() {
-                send.send_data(body, false)?;
-            }
-            send.send_trailers(convert::header_map(t))
-        }
-    });
-    if let Err(e) = sent {
-        tracing::debug!(target: "http", "HTTP/2 response: {e}");
-    }
-}
-
-/// One stream: its request goes to the responder, its answer back to the client.
-/// Where a stream's answer queues: on a gauge of its own under the connection's, so that an
-/// answer nobody reads pauses only its own stream's source.
-fn answer_queue(server: &Server) -> Rc<Queue> {
-    Rc::new(Queue::new(Rc::new(Gauge::child(server.env.context.downstream.clone()))))
-}
-
-/// A stream's request pipeline, started, its output going to `answer`.
-fn request_pipeline(server: &Server, layout: &Rc<Layout>, answer: &Rc<Queue>) -> Pipeline {
-    let context = server.env.context.copy_queued_on(answer.gauge());
-    let p = Pipeline::chained(layout.clone(), context, answer.clone(), server.env.chain.clone());
-    p.start(&[]);
-    p
-}
-
-async fn serve(req: http::Request<RecvStream>, mut stream: SendResponse<Bytes>, server: Rc<Server>) {
-    let (parts, body) = req.into_parts();
-    let head = Rc::new(convert::request_head(&parts));
-    // A CONNECT's stream carries a tunnel (RFC 9113 8.5): raw bytes both ways after heads.
-    let tunnel = parts.method == http::Method::CONNECT;
-    let context = &server.env.context;
-    let answer = answer_queue(&server);
-    match &server.responder {
-        Responder::Pipeline(layout) => {
-            let p = request_pipeline(&server, layout, &answer);
-            p.input(Event::MessageStart(Head::Request(head)));
-            if tunnel {
-                p.input(Event::MessageEnd(JsValue::undefined()));
-            }
-            let read = read_body(body, &p, &context.upstream, tunnel);
-            // The answer may end before the request does: then the rest is not read.
-            tokio::select! {
-                _ = write_answer(&answer, &mut stream, tunnel) => {}
-                _ = async { read.await; std::future::pending::<()>().await } => {}
-            }
-        }
-        Responder::Script(given) => {
-            let Some(body) = collect(body, server.limit, matches!(given, Given::Fixed(_))).await else {
-                return stream.send_reset(Reason::REFUSED_STREAM);
-            };
-            respond(&server.responder, &server.env, &answer, head, body);
-            write_answer(&answer, &mut stream, false).await;
-        }
-    }
-}
-
-/// Passes a request body into its pipeline, releasing window only as the bytes move on,
-/// so a client cannot send faster than the upstream takes them.
-async fn read_body(mut body: RecvStream, p: &Pipeline, upstream: &Gauge, tunnel: bool) {
-    while let Some(next) = body.data().await {
-        match next {
-            Ok(b) => {
-                let n = b.len();
-                p.input(Event::Data(b));
-                upstream.room().await;
-                let _ = body.flow_control().release_capacity(n);
-            }
-            Err(e) => {
-                tracing::debug!(target: "http", "HTTP/2 request body: {e}");
-                return p.input(Event::error("ConnectionReset"));
-            }
-        }
-    }
-    if tunnel {
-        return p.input(Event::end());
-    }
-    match body.trailers().await {
-        Ok(Some(t)) => {
-            let trailers = convert::headers_of(&t, None);
-            p.input(Event::MessageEnd(host().tail_value(&trailers).unwrap_or_default()));
-        }
-        Ok(None) => p.input(Event::MessageEnd(JsValue::undefined())),
-        Err(_) => p.input(Event::error("ConnectionReset")),
-    }
-}
-
-/// A request body for a `serveHTTP` handler, up to `limit` bytes (a fixed answer needs
-/// none: it is read and dropped). `None` when it is over the limit or cut off.
-async fn collect(mut body: RecvStream, limit: usize, drop: bool) -> Option<Bytes> {
-    let mut all = BytesMut::new();
-    while let Some(next) = body.data().await {
-        let b = next.ok()?;
-        let _ = body.flow_control().release_capacity(b.len());
-        if drop {
-            continue;
-        }
-        if all.len() + b.len() > limit {
-            tracing::error!(target: "http", "serveHTTP: request body over the limit of {limit} bytes (bufferLimit): stream refused");
-            return None;
-        }
-        all.extend_from_slice(&b);
-    }
-    Some(all.freeze())
-}
-
-/// Sends the answer's head, body and end on the stream.
-async fn write_answer(answer: &Queue, stream: &mut SendResponse<Bytes>, tunnel: bool) {
-    let head = loop {
-        match answer.next(|cx| stream.poll_reset(cx)).await {
-            Some(Event::MessageStart(head)) => {
-                let head = host().response_head(&head);
-                if head.status >= 200 {
-                    break head;
-                }
-                // Interim answers (100, 103 Early Hints) go on as HTTP/1 passes them; a 101
-                // has no meaning in HTTP/2 (RFC 9113 8.6).
-                if head.status != 101
-                    && let Err(e) = stream.send_informational(convert::response(&head))
-                {
-                    tracing::debug!(target: "http", "HTTP/2 interim response: {e}");
-                }
-            }
-            Some(Event::StreamEnd(_)) => return stream.send_reset(Reason::INTERNAL_ERROR),
-            Some(_) => {}
-            None => return,
-        }
-    };
-    let ends = !tunnel && matches!(answer.events.borrow().front(), Some(Event::MessageEnd(t)) if t.is_undefined());
-    let mut send = match stream.send_response(convert::response(&head), ends) {
-        Ok(s) => s,
-        Err(e) => return tracing::debug!(target: "http", "HTTP/2 response: {e}"),
-    };
-    if ends {
-        return;
-    }
-    if let Err(e) = write_body(answer, &mut send, tunnel).await {
-        tracing::debug!(target: "http", "HTTP/2 response body: {e}");
+        self.hold(false);
     }
 }

@@ -7,12 +7,11 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2::Reason;
 use tokio::sync::Notify;
 
 use super::convert;
-use crate::codec::http1::{Header, ResponseHead};
 use crate::engine::{Event, EventSink, Gauge, host};
 
 /// The events one side of a stream has to send: a response (server) or a request body
@@ -30,63 +29,10 @@ impl Queue {
         Queue { events: RefCell::default(), ready: Notify::new(), gauge, counted: Cell::new(0) }
     }
 
-    /// The gauge the queued body bytes count on.
-    pub fn gauge(&self) -> Rc<Gauge> {
-        self.gauge.clone()
-    }
-
     fn release(&self, n: usize) {
         let n = n.min(self.counted.get());
         self.counted.set(self.counted.get() - n);
         self.gauge.sub(n);
-    }
-
-    /// The whole answer when it is all here: a final head, at most `max` body bytes and an
-    /// end with its trailers; `None` (and nothing taken) otherwise.
-    pub fn take_whole(&self, max: usize) -> Option<(Rc<ResponseHead>, Bytes, Vec<Header>)> {
-        let mut events = self.events.borrow_mut();
-        let (Some(Event::MessageStart(head)), Some(Event::MessageEnd(_))) = (events.front(), events.back()) else {
-            return None;
-        };
-        let body = events.range(1..events.len() - 1);
-        if self.counted.get() > max || body.clone().any(|e| !matches!(e, Event::Data(_))) {
-            return None;
-        }
-        let head = host().response_head(head);
-        if head.status < 200 {
-            return None;
-        }
-        let Some(Event::MessageEnd(tail)) = events.pop_back() else { return None };
-        let mut chunks = events.split_off(1).into_iter().filter_map(|e| match e {
-            Event::Data(b) => Some(b),
-            _ => None,
-        });
-        // One chunk (the usual) goes as it is; more are joined.
-        let first = chunks.next().unwrap_or_default();
-        let body = match chunks.next() {
-            None => first,
-            Some(second) => {
-                let mut all = BytesMut::from(&first[..]);
-                all.extend_from_slice(&second);
-                chunks.for_each(|b| all.extend_from_slice(&b));
-                all.freeze()
-            }
-        };
-        events.clear();
-        drop(events);
-        self.release(self.counted.get());
-        Some((head, body, host().trailers_of(&tail)))
-    }
-
-    /// Waits for an event to be queued: `false` once the peer reset the stream first.
-    pub async fn wait(&self, mut reset: impl FnMut(&mut TaskContext<'_>) -> Poll<Result<Reason, h2::Error>>) -> bool {
-        while self.events.borrow().is_empty() {
-            tokio::select! {
-                _ = self.ready.notified() => {}
-                _ = poll_fn(&mut reset) => return false,
-            }
-        }
-        true
     }
 
     /// Whether all there is to send is an end without trailers (a request without a
