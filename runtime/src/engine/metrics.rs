@@ -46,7 +46,10 @@ pub struct Node {
     value: Option<Value>,
     /// Children in the order they were first recorded, with an index by label value.
     subs: Vec<(String, Node)>,
-    index: HashMap<String, usize>,
+    /// foldhash rather than SipHash: every connection's open and close finds its nodes by
+    /// label here (issue 24); its per-process random seed still keeps label values a peer
+    /// chose (a `peerStats` address) from being aimed at one bucket.
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

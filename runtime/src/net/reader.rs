@@ -1,7 +1,7 @@
 //! Reading a socket for a pipeline: into user space as `Data` events, or, where no filter
 //! will look at the bytes, straight into the destination socket (see `engine::pass`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -124,7 +124,10 @@ impl Reader {
                 outbox.set_received(self.read + self.spliced);
                 match step {
                     Step::More => {}
-                    Step::Last => break,
+                    Step::Last => {
+                        outbox.set_peer_ended();
+                        break;
+                    }
                     Step::Failed => return Ended::Failed,
                 }
             }
@@ -184,14 +187,13 @@ impl Reader {
         }
         // A reader whose queues are empty reads on past the budget (see `Gauge::wait`):
         // its read is small then, and never larger than what is left of the budget.
-        let mut buf = BytesMut::with_capacity(BUDGET.room().clamp(READ_ON, self.size));
-        let room = buf.capacity();
-        match socket.try_read_buf(&mut buf) {
-            Ok(0) => {
+        let room = BUDGET.room().clamp(READ_ON, self.size);
+        match read(socket, room) {
+            Ok((_, 0)) => {
                 target.input(Event::end());
                 Step::Last
             }
-            Ok(n) => {
+            Ok((data, n)) => {
                 if n < room {
                     drained(socket);
                 }
@@ -199,12 +201,6 @@ impl Reader {
                 let full = n >= self.size;
                 self.bulk |= full;
                 self.size = if full { (self.size * 4).min(MAX_READ) } else { self.size.min(n.max(MIN_READ)) };
-                // Bytes keep their whole buffer alive while they wait in a queue, which
-                // counts them by length: a read that used under half its buffer is copied
-                // out, so a queue holds at most twice what it counts; past half the budget
-                // any read short of its buffer is, so the process holds what it counts.
-                let exact = n < room / 2 || (n < room && BUDGET.pressed());
-                let data = if exact { Bytes::copy_from_slice(&buf) } else { buf.freeze() };
                 target.input(Event::Data(data));
                 Step::More
             }
@@ -212,6 +208,31 @@ impl Reader {
             Err(e) => fail(e, target),
         }
     }
+}
+
+thread_local! {
+    /// Where this thread's small reads land before they are copied out at their length: a
+    /// buffer of [`MIN_READ`] allocated and freed per read cost as much as the read's copy.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; MIN_READ]);
+}
+
+/// One read of at most `room` bytes, and how many came.
+fn read(socket: &TcpStream, room: usize) -> io::Result<(Bytes, usize)> {
+    if room <= MIN_READ {
+        // Copied out at once: a queue then holds what it counts.
+        return SCRATCH.with_borrow_mut(|buf| {
+            let n = socket.try_read(&mut buf[..room])?;
+            Ok((Bytes::copy_from_slice(&buf[..n]), n))
+        });
+    }
+    let mut buf = BytesMut::with_capacity(room);
+    let n = socket.try_read_buf(&mut buf)?;
+    // Bytes keep their whole buffer alive while they wait in a queue, which counts them by
+    // length: a read that used under half its buffer is copied out, so a queue holds at
+    // most twice what it counts; past half the budget any read short of its buffer is, so
+    // the process holds what it counts.
+    let exact = n < room / 2 || (n < room && BUDGET.pressed());
+    Ok((if exact { Bytes::copy_from_slice(&buf) } else { buf.freeze() }, n))
 }
 
 /// A TCP read that came back short emptied the socket, so the readiness it was woken for
