@@ -105,7 +105,9 @@ impl Connect {
             Ok((target, local)) => {
                 let ob = outbound::track("TCP");
                 let upstream = Upstream { target, env: env.clone(), outbox: outbox.clone(), outbound: ob.clone() };
-                let task = tokio::task::spawn_local(run(local, self.options.clone(), upstream));
+                // Boxed: the task's own future is then a pointer, where tokio moves a future
+                // of this size (kilobytes) as the task is made and as it ends (issue 24).
+                let task = tokio::task::spawn_local(Box::pin(run(local, self.options.clone(), upstream)));
                 let o = outbox.clone();
                 close_with(&ob, task.abort_handle(), &env, move || o.discard());
                 self.task = Some(task.abort_handle());
