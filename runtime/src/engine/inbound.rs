@@ -17,7 +17,10 @@ const MAX_REQUESTS: usize = 1024;
 /// is gone, so a kept reference cannot reach a reused fd.
 pub struct Inbound {
     pub id: u64,
-    pub local: SocketAddr,
+    /// The local address, or the listener's until the kernel is asked (see [`Inbound::local`]).
+    local: Cell<SocketAddr>,
+    /// Whether `local` is the socket's own address.
+    local_known: Cell<bool>,
     pub remote: SocketAddr,
     fd: Cell<Option<RawFd>>,
     closers: RefCell<Vec<Box<dyn FnOnce()>>>,
@@ -61,7 +64,8 @@ impl Inbound {
         let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
         Inbound {
             id,
-            local,
+            local: Cell::new(local),
+            local_known: Cell::new(true),
             remote,
             fd: Cell::new(Some(fd)),
             closers: RefCell::new(Vec::new()),
@@ -69,6 +73,31 @@ impl Inbound {
             answered: RefCell::default(),
             original: Cell::new(None),
         }
+    }
+
+    /// An accepted connection whose local address is asked from the kernel only when a
+    /// script wants it (a `getsockname` per connection otherwise, issue 24): a wildcard or
+    /// transparent listener does not say which address the client reached. Asked only once
+    /// the socket is closed, it is `listen`, the listener's address.
+    pub fn accepted(listen: SocketAddr, remote: SocketAddr, fd: RawFd) -> Inbound {
+        let inbound = Inbound::new(listen, remote, fd);
+        inbound.local_known.set(false);
+        inbound
+    }
+
+    /// The address the client reached.
+    pub fn local(&self) -> SocketAddr {
+        if !self.local_known.get()
+            && let Some(fd) = self.fd()
+        {
+            // SAFETY: the fd is the open socket's: it is cleared as the connection closes.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            if let Some(a) = socket2::SockRef::from(&fd).local_addr().ok().and_then(|a| a.as_socket()) {
+                self.local.set(a);
+            }
+            self.local_known.set(true);
+        }
+        self.local.get()
     }
 
     pub fn fd(&self) -> Option<RawFd> {
@@ -113,7 +142,7 @@ impl Inbound {
         }
         // A closed socket has nothing to tell (and nothing is kept for it).
         let fd = self.fd()?;
-        let found = original_destination(fd, self.local.is_ipv6());
+        let found = original_destination(fd, self.remote.is_ipv6());
         self.original.set(Some(found));
         found
     }

@@ -46,7 +46,13 @@ pub struct Node {
     value: Option<Value>,
     /// Children in the order they were first recorded, with an index by label value.
     subs: Vec<(String, Node)>,
-    index: HashMap<String, usize>,
+    /// foldhash rather than SipHash: every connection's open and close finds its nodes by
+    /// label here (issue 24); its per-process random seed still keeps label values a peer
+    /// chose (a `peerStats` address) from being aimed at one bucket.
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
+    /// The child found last: a node with one label value below it (a listener, a `connect`
+    /// target) finds it again with one comparison, no hash.
+    last: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -97,14 +103,16 @@ impl Node {
     pub fn at<S: AsRef<str>>(&mut self, path: &[S]) -> &mut Node {
         let Some((first, rest)) = path.split_first() else { return self };
         let first = first.as_ref();
-        let i = match self.index.get(first) {
-            Some(&i) => i,
-            None => {
-                self.subs.push((first.to_string(), Node::default()));
-                self.index.insert(first.to_string(), self.subs.len() - 1);
-                self.subs.len() - 1
-            }
+        let i = if self.subs.get(self.last).is_some_and(|(k, _)| k == first) {
+            self.last
+        } else if let Some(&i) = self.index.get(first) {
+            i
+        } else {
+            self.subs.push((first.to_string(), Node::default()));
+            self.index.insert(first.to_string(), self.subs.len() - 1);
+            self.subs.len() - 1
         };
+        self.last = i;
         self.subs[i].1.at(rest)
     }
 

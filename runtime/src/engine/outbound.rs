@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::rc::{Rc, Weak};
 
 /// Pipy's outbound states, in the order a connection goes through them.
@@ -32,7 +33,10 @@ pub struct Outbound {
     /// `"TCP"` or `"UDP"`.
     pub protocol: &'static str,
     state: Cell<State>,
-    addrs: Cell<Option<(SocketAddr, SocketAddr)>>,
+    local: Cell<Option<SocketAddr>>,
+    remote: Cell<Option<SocketAddr>>,
+    /// The connected socket, while it is open and its local address not asked yet.
+    fd: Cell<Option<RawFd>>,
     /// What `close()` does: abort the socket's task and end the stream with an error.
     closer: RefCell<Option<Box<dyn FnOnce()>>>,
 }
@@ -47,7 +51,9 @@ pub fn track(protocol: &'static str) -> Rc<Outbound> {
     let ob = Rc::new(Outbound {
         protocol,
         state: Cell::new(State::Idle),
-        addrs: Cell::new(None),
+        local: Cell::new(None),
+        remote: Cell::new(None),
+        fd: Cell::new(None),
         closer: RefCell::new(None),
     });
     LIVE.with(|l| {
@@ -73,22 +79,45 @@ impl Outbound {
     pub fn set_state(&self, state: State) {
         self.state.set(state);
         if state == State::Closed {
+            self.fd.set(None);
             self.closer.take();
         }
     }
 
     /// Connected: the local and the peer's address.
     pub fn connected(&self, local: SocketAddr, remote: SocketAddr) {
-        self.addrs.set(Some((local, remote)));
+        self.local.set(Some(local));
+        self.remote.set(Some(remote));
         self.set_state(State::Connected);
     }
 
+    /// Connected to `remote` by the socket `fd`, whose local address is asked from the
+    /// kernel only when a script wants it (a `getsockname` per connection otherwise, issue
+    /// 24). Whoever closes the socket says [`Outbound::forget_fd`] first (or closes this).
+    pub fn connected_by(&self, remote: SocketAddr, fd: RawFd) {
+        self.remote.set(Some(remote));
+        self.fd.set(Some(fd));
+        self.set_state(State::Connected);
+    }
+
+    /// The socket is closing: its fd may soon be another's.
+    pub fn forget_fd(&self) {
+        self.fd.set(None);
+    }
+
+    /// The local address; `None` before connecting, and for a socket closed before anyone
+    /// asked.
     pub fn local(&self) -> Option<SocketAddr> {
-        self.addrs.get().map(|a| a.0)
+        if let Some(fd) = self.fd.take() {
+            // SAFETY: the fd is the open socket's: it is forgotten before the socket closes.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            self.local.set(socket2::SockRef::from(&fd).local_addr().ok().and_then(|a| a.as_socket()));
+        }
+        self.local.get()
     }
 
     pub fn remote(&self) -> Option<SocketAddr> {
-        self.addrs.get().map(|a| a.1)
+        self.remote.get()
     }
 
     /// What `close()` will do, until the connection is closed.
@@ -101,6 +130,7 @@ impl Outbound {
     /// Closes the connection now (`close()` in a script); once closed, nothing.
     pub fn close(&self) {
         let f = self.closer.take();
+        self.fd.set(None);
         self.state.set(State::Closed);
         if let Some(f) = f {
             f();

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -104,7 +105,9 @@ impl Connect {
             Ok((target, local)) => {
                 let ob = outbound::track("TCP");
                 let upstream = Upstream { target, env: env.clone(), outbox: outbox.clone(), outbound: ob.clone() };
-                let task = tokio::task::spawn_local(run(local, self.options.clone(), upstream));
+                // Boxed: the task's own future is then a pointer, where tokio moves a future
+                // of this size (kilobytes) as the task is made and as it ends (issue 24).
+                let task = tokio::task::spawn_local(Box::pin(run(local, self.options.clone(), upstream)));
                 let o = outbox.clone();
                 close_with(&ob, task.abort_handle(), &env, move || o.discard());
                 self.task = Some(task.abort_handle());
@@ -211,7 +214,7 @@ async fn connect_once(
     target: &str,
     local: Option<&Local>,
     timeout: Option<Duration>,
-) -> Result<TcpStream, &'static str> {
+) -> Result<(TcpStream, SocketAddr), &'static str> {
     let addrs = resolve(target).await?;
     let attempt = async {
         let mut last = "ConnectionRefused";
@@ -221,7 +224,7 @@ async fn connect_once(
                 None => TcpStream::connect(a).await,
             };
             match connected {
-                Ok(s) => return Ok(s),
+                Ok(s) => return Ok((s, a)),
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => last = "ConnectionRefused",
                 // A bind that failed says why only here: the codes do not name it.
                 Err(e) if local.is_some() => {
@@ -243,10 +246,10 @@ async fn run(local: Option<Local>, options: Options, up: Upstream) {
     let Upstream { target, env, outbox, outbound: ob } = &up;
     ob.set_state(State::Connecting);
     let mut retries = 0;
-    let (stream, took) = loop {
+    let (stream, peer, took) = loop {
         let started = std::time::Instant::now();
         match connect_once(target, local.as_ref(), options.connect_timeout).await {
-            Ok(s) => break (s, started.elapsed()),
+            Ok((s, peer)) => break (s, peer, started.elapsed()),
             Err(code) => {
                 if options.retry_count >= 0 && retries >= options.retry_count {
                     tracing::warn!(target: "outbound", "connect to {target}: {code}");
@@ -261,9 +264,9 @@ async fn run(local: Option<Local>, options: Options, up: Upstream) {
         }
     };
     let _ = stream.set_nodelay(true);
-    if let (Ok(l), Ok(r)) = (stream.local_addr(), stream.peer_addr()) {
-        ob.connected(l, r);
-    }
+    // The peer is the address connected to; the local one is asked only if a script wants
+    // it (issue 24).
+    ob.connected_by(peer, stream.as_raw_fd());
     tracing::debug!(target: "outbound", "connected to {target}");
     // Effectively never, without overflowing the deadline arithmetic.
     let idle = options.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
@@ -281,6 +284,13 @@ struct Upstream {
     env: FilterEnv,
     outbox: Rc<Outbox>,
     outbound: Rc<Outbound>,
+}
+
+/// However the task ends (its future dropped by an abort too), the socket closes with it.
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.outbound.forget_fd();
+    }
 }
 
 impl Side for Upstream {

@@ -55,8 +55,8 @@ impl Class for Inbound {
 
     fn init(class: &mut ClassBuilder<'_>) -> JsResult<()> {
         getter(class, js_string!("id"), |i, _| Ok((i.id as f64).into()));
-        getter(class, js_string!("localAddress"), |i, _| Ok(JsString::from(i.local.ip().to_string()).into()));
-        getter(class, js_string!("localPort"), |i, _| Ok(i.local.port().into()));
+        getter(class, js_string!("localAddress"), |i, _| Ok(JsString::from(i.local().ip().to_string()).into()));
+        getter(class, js_string!("localPort"), |i, _| Ok(i.local().port().into()));
         getter(class, js_string!("remoteAddress"), |i, _| Ok(JsString::from(i.remote.ip().to_string()).into()));
         getter(class, js_string!("remotePort"), |i, _| Ok(i.remote.port().into()));
         // Pipy answers these on `transparent` listeners only, and for IPv4: here on any

@@ -45,8 +45,7 @@ pub async fn run(
     let mut reads = Reader::default();
     let reader = async {
         let go_on = || side.go_on();
-        let how = reads.run(r.as_ref(), input, paused_on, outbox, &last_activity, idle_timeout, go_on).await;
-        side.read_ended(how);
+        reads.run(r.as_ref(), input, paused_on, outbox, &last_activity, go_on).await
     };
     let writer = async {
         let w = outbox.run(w).await;
@@ -55,19 +54,35 @@ pub async fn run(
         }
         w
     };
+    // One idle timeout for the socket's whole life, whichever half it waits on: a timer is
+    // armed and disarmed in tokio's wheel for each of these futures (issue 24).
+    let idle = idle(&last_activity, outbox, paused_on, idle_timeout);
     {
-        tokio::pin!(reader, writer);
+        tokio::pin!(reader, writer, idle);
         tokio::select! {
-            _ = &mut reader => {
+            how = &mut reader => {
+                side.read_ended(how);
                 // A peer that stopped reading cannot keep the rest of the output waiting.
                 tokio::select! {
                     _ = &mut writer => {}
-                    _ = idle(&last_activity, outbox, paused_on, idle_timeout) => {}
+                    _ = &mut idle => {}
+                }
+            }
+            _ = &mut idle => {
+                side.read_ended(Ended::Idle);
+                // What the writer can still do at once (close after a discard), and no more.
+                tokio::select! {
+                    biased;
+                    _ = &mut writer => {}
+                    _ = std::future::ready(()) => {}
                 }
             }
             w = &mut writer => {
                 if side.written(w) {
-                    reader.await;
+                    tokio::select! {
+                        how = &mut reader => side.read_ended(how),
+                        _ = &mut idle => side.read_ended(Ended::Idle),
+                    }
                 }
             }
         }

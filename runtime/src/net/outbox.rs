@@ -66,6 +66,9 @@ pub struct Outbox {
     written: Cell<u64>,
     /// Bytes the same socket's reader took in (read or spliced), for the metrics.
     received: Cell<u64>,
+    /// The same socket's reader saw the peer's FIN: the socket closes as soon as this
+    /// outbox is flushed.
+    peer_ended: Cell<bool>,
 }
 
 impl Default for Outbox {
@@ -90,6 +93,7 @@ impl Outbox {
             counted: Cell::default(),
             written: Cell::default(),
             received: Cell::default(),
+            peer_ended: Cell::default(),
         }
     }
 
@@ -169,6 +173,12 @@ impl Outbox {
         self.received.set(n);
     }
 
+    /// The socket's reader read the end of the peer's stream: once this outbox is flushed,
+    /// both directions are done and the socket closes (see `duplex::run`).
+    pub fn set_peer_ended(&self) {
+        self.peer_ended.set(true);
+    }
+
     /// When bytes were last written.
     pub fn last_write(&self) -> Option<tokio::time::Instant> {
         self.last_write.get()
@@ -210,8 +220,12 @@ impl Outbox {
                 match self.ended() {
                     End::Open => self.notify.notified().await,
                     how => {
-                        let side = if how == End::Close { Shutdown::Both } else { Shutdown::Write };
-                        let _ = socket2::SockRef::from(w.as_ref()).shutdown(side);
+                        // With the peer's FIN read, the close that follows at once sends
+                        // ours: a shutdown first is a syscall per connection for nothing.
+                        if how == End::Close || !self.peer_ended.get() {
+                            let side = if how == End::Close { Shutdown::Both } else { Shutdown::Write };
+                            let _ = socket2::SockRef::from(w.as_ref()).shutdown(side);
+                        }
                         return Ok(how);
                     }
                 }

@@ -4,13 +4,12 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::AsFd;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use super::outbox::{Outbox, idle};
+use super::outbox::Outbox;
 use crate::engine::budget::BUDGET;
 use crate::engine::charge::READ_ON;
 use crate::engine::{Event, FilterEnv, Gauge, Pass, Pipeline};
@@ -98,12 +97,9 @@ impl Default for Reader {
 }
 
 impl Reader {
-    /// Reads until the stream ends, `go_on` says stop (asked before each read), or nothing
-    /// moved either way for `timeout`. A read waits while `paused_on` is over its limit.
-    /// `last_read` is when the last read came back, for the caller's other idle waits.
-    ///
-    /// One timer serves the whole run, re-armed only when it fires, not one per read.
-    #[allow(clippy::too_many_arguments)]
+    /// Reads until the stream ends or `go_on` says stop (asked before each read). A read
+    /// waits while `paused_on` is over its limit. `last_read` is when the last read came
+    /// back, for the caller's idle timeout (`duplex::run` races this with it).
     pub async fn run(
         &mut self,
         socket: &TcpStream,
@@ -111,29 +107,25 @@ impl Reader {
         paused_on: &Gauge,
         outbox: &Outbox,
         last_read: &Cell<tokio::time::Instant>,
-        timeout: Duration,
         go_on: impl Fn() -> bool,
     ) -> Ended {
-        let reading = async {
-            while go_on() {
-                // Waiting for the queue to drain is inside the race with the idle timeout: a
-                // queue that never drains does not hold the connection for ever.
-                paused_on.wait().await;
-                let step = self.step(socket, target, paused_on).await;
-                last_read.set(tokio::time::Instant::now());
-                outbox.set_received(self.read + self.spliced);
-                match step {
-                    Step::More => {}
-                    Step::Last => break,
-                    Step::Failed => return Ended::Failed,
+        while go_on() {
+            // Waiting for the queue to drain is inside the race with the idle timeout: a
+            // queue that never drains does not hold the connection for ever.
+            paused_on.wait().await;
+            let step = self.step(socket, target, paused_on).await;
+            last_read.set(tokio::time::Instant::now());
+            outbox.set_received(self.read + self.spliced);
+            match step {
+                Step::More => {}
+                Step::Last => {
+                    outbox.set_peer_ended();
+                    break;
                 }
+                Step::Failed => return Ended::Failed,
             }
-            Ended::Done
-        };
-        tokio::select! {
-            ended = reading => ended,
-            _ = idle(last_read, outbox, paused_on, timeout) => Ended::Idle,
         }
+        Ended::Done
     }
 
     /// Waits for input and hands it on: spliced where the target allows, else read (with

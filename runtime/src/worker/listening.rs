@@ -28,7 +28,8 @@ impl Serving {
         let idle = spec.idle_timeout.unwrap_or(listener::TCP_IDLE);
         let idle_timeout = Some(idle).filter(|d| !d.is_zero()).unwrap_or(crate::options::FOREVER);
         let listen_label = crate::engine::metrics::listener_label(spec.addr).into();
-        let opts = Rc::new(serve::ServeOptions { idle_timeout, listen_label, peer_stats: spec.peer_stats });
+        let opts =
+            Rc::new(serve::ServeOptions { idle_timeout, listen: spec.addr, listen_label, peer_stats: spec.peer_stats });
         Serving { layout: spec.layout.clone(), root: root.clone(), opts }
     }
 }

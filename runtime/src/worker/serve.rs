@@ -19,6 +19,8 @@ use crate::net::outbox::Outbox;
 
 pub struct ServeOptions {
     pub idle_timeout: Duration,
+    /// The listener's address, for a connection's local one until the kernel is asked.
+    pub listen: SocketAddr,
     /// The listener as the metrics name it (`[ip]:port/TCP`).
     pub listen_label: Rc<str>,
     /// Counts it per peer address too (`peerStats`).
@@ -38,10 +40,8 @@ pub async fn serve(
     let _active = ActiveGuard::new();
     let _ = stream.set_nodelay(true);
     // The peer's address came with `accept`; asking the kernel again costs a syscall per
-    // connection (issue 21). The local one is asked: a wildcard or transparent listener
-    // does not say which address the client reached.
-    let Ok(local) = stream.local_addr() else { return };
-    if let Err(panic) = CatchUnwind(Box::pin(connection(stream, local, remote, layout, root, opts))).await {
+    // connection (issue 21). The local one is asked only if a script wants it (issue 24).
+    if let Err(panic) = CatchUnwind(Box::pin(connection(stream, remote, layout, root, opts))).await {
         let what = panic
             .downcast_ref::<&str>()
             .copied()
@@ -53,13 +53,12 @@ pub async fn serve(
 
 async fn connection(
     stream: TcpStream,
-    local: SocketAddr,
     remote: SocketAddr,
     layout: Rc<Layout>,
     root: Rc<Context>,
     opts: Rc<ServeOptions>,
 ) {
-    let inbound = Rc::new(Inbound::new(local, remote, stream.as_raw_fd()));
+    let inbound = Rc::new(Inbound::accepted(opts.listen, remote, stream.as_raw_fd()));
     crate::engine::inbound::track(&inbound);
     let closing = Closing(inbound.clone());
     let id = inbound.id;
@@ -184,6 +183,7 @@ mod tests {
             client.write_all(b"hello").await.unwrap();
             let opts = Rc::new(ServeOptions {
                 idle_timeout: std::time::Duration::from_secs(10),
+                listen: peer,
                 listen_label: Rc::from(""),
                 peer_stats: false,
             });
