@@ -69,6 +69,7 @@ const P: &str = "p. Pipy 001-tcp shape (-c50)";
 const T_KEEP: &str = "t. HTTPS hello, keep-alive";
 const T_CONN: &str = "t. HTTPS hello, new conn/s";
 const H2: &str = "h2. HTTP/2 hello, 10x10 streams";
+const H2_PROXY: &str = "h2. HTTP/2 proxy, 10x10 streams";
 const CB: &str = "cb. handleMessageStart call";
 
 const SAMPLE: &str = "samples/bpf/transparent-proxy/main.js";

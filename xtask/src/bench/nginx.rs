@@ -20,8 +20,11 @@ pub enum Role<'a> {
     Files { root: &'a Path },
     /// `return 200` over TLS: the baseline of scenario t.
     Https { cert: &'a Path, key: &'a Path },
-    /// `return 200` over HTTP/2 with prior knowledge: the baseline of scenario h2.
+    /// `return 200` over HTTP/2 with prior knowledge: the baseline of scenario h2's hello.
     Http2,
+    /// HTTP/2 with prior knowledge in, `proxy_pass` with a keep-alive pool out: the baseline
+    /// of scenario h2's proxy.
+    Http2Proxy { upstream: &'a str },
 }
 
 /// Starts one nginx with one worker on 127.0.0.1:`port` and waits until it accepts.
@@ -53,6 +56,15 @@ pub fn start(name: &str, role: Role<'_>, port: u16, dir: &Path) -> Result<Proc> 
             format!(
                 "http {{ access_log off; keepalive_requests 100000000; server {{ {listen} http2; \
                  location / {{ return 200 \"hello\\n\"; }} }} }}"
+            ),
+        ),
+        Role::Http2Proxy { upstream } => (
+            String::new(),
+            format!(
+                "http {{ access_log off; keepalive_requests 100000000;
+  upstream up {{ server {upstream}; keepalive 64; }}
+  server {{ {listen} http2;
+    location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}"
             ),
         ),
         // TLS 1.3 as weir speaks it: nginx 1.22's default protocols stop at TLS 1.2, where
