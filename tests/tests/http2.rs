@@ -66,6 +66,10 @@ fn nghttp_sends_many_requests_on_one_connection_through_demux_http() {
     let out = Command::new("nghttp").args(&urls).output().expect("nghttp (apt nghttp2-client)");
     assert!(out.status.success(), "nghttp: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from upstream\n".repeat(5));
+    // Each connection printed its line before its first answer went out, so every line is
+    // in the pipe by now; the thread that reads it may not have read it yet.
+    weir.wait_stdout_lines(1, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(weir.stdout(), ["connection"], "one client connection for the five requests");
 }
 
