@@ -10,11 +10,10 @@
 //! written or read ends the stream with an error.
 
 use std::fs::File;
-use std::io::{Read, Seek, Write};
+use std::io::{Seek, Write};
 use std::path::PathBuf;
 
 use boa_engine::JsResult;
-use bytes::Bytes;
 
 use super::Made;
 use crate::args::Args;
@@ -123,15 +122,7 @@ async fn read_back(path: PathBuf, offset: u64, keep: bool, end: Event, env: Filt
     let read = async {
         let mut f = File::open(&path)?;
         f.seek(std::io::SeekFrom::Start(offset))?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            super::read::room(&env.context).await;
-            let n = f.read(&mut buf)?;
-            if n == 0 || !env.is_alive() {
-                return Ok::<_, std::io::Error>(());
-            }
-            env.emit(Event::Data(Bytes::copy_from_slice(&buf[..n])));
-        }
+        super::read::pour(&mut f, None, &env).await
     };
     match read.await {
         Ok(()) => env.emit(end),

@@ -80,12 +80,32 @@ pub(super) async fn room(context: &Context) {
     context.upstream.room().await;
 }
 
+/// Outputs `file`'s bytes from where it stands as `Data` (at most `left` of them, all with
+/// `None`), a piece at a time, waiting while the connection's queues are full; stops early
+/// once the pipeline is gone.
+pub(super) async fn pour(file: &mut File, mut left: Option<u64>, env: &FilterEnv) -> std::io::Result<()> {
+    let mut buf = vec![0u8; PIECE];
+    loop {
+        room(&env.context).await;
+        let want = left.map_or(PIECE, |n| n.min(PIECE as u64) as usize);
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Ok(());
+        }
+        left = left.map(|l| l - n as u64);
+        env.emit(Event::Data(Bytes::copy_from_slice(&buf[..n])));
+        if left == Some(0) || !env.is_alive() {
+            return Ok(());
+        }
+    }
+}
+
 impl Filter for ReadFile {
     fn process(&mut self, _evt: Event, out: &mut Output<'_>) {
         if std::mem::replace(&mut self.started, true) {
             return;
         }
-        let (mut file, mut left) = match self.open() {
+        let (mut file, left) = match self.open() {
             Ok(opened) => opened,
             Err(e) => {
                 tracing::error!(target: "pipeline", "read: {e}");
@@ -94,23 +114,10 @@ impl Filter for ReadFile {
         };
         let env = self.env.clone();
         tokio::task::spawn_local(async move {
-            let mut buf = vec![0u8; PIECE];
-            loop {
-                room(&env.context).await;
-                let want = left.map_or(PIECE, |n| n.min(PIECE as u64) as usize);
-                match file.read(&mut buf[..want]) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        left = left.map(|l| l - n as u64);
-                        env.emit(Event::Data(Bytes::copy_from_slice(&buf[..n])));
-                        if left == Some(0) || !env.is_alive() {
-                            break;
-                        }
-                    }
-                    Err(e) => return env.emit(runtime_error(format!("read: {e}"))),
-                }
+            match pour(&mut file, left, &env).await {
+                Ok(()) => env.emit(Event::end()),
+                Err(e) => env.emit(runtime_error(format!("read: {e}"))),
             }
-            env.emit(Event::end());
         });
     }
 
