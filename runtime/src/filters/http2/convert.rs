@@ -8,13 +8,6 @@ use crate::codec::http1::{Header, RequestHead, ResponseHead, Text};
 
 const PROTOCOL: &str = "HTTP/2";
 
-/// Fields HTTP/2 forbids; `te` is allowed as `trailers` only, which is all it means here.
-fn is_connection_specific(name: &str) -> bool {
-    ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "http2-settings"]
-        .iter()
-        .any(|n| name.eq_ignore_ascii_case(n))
-}
-
 /// The fields of `map` as header lines, `host` first from `authority` when there is no
 /// `host` (as Pipy gives `:authority` to scripts).
 pub fn headers_of(map: &HeaderMap, authority: Option<&str>) -> Vec<Header> {
@@ -34,7 +27,7 @@ pub fn response_head(parts: &http::response::Parts) -> ResponseHead {
 /// The fields of `headers` HTTP/2 can carry; lines that are not valid fields are dropped.
 pub fn header_map(headers: &[Header]) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(headers.len());
-    for h in headers.iter().filter(|h| !is_connection_specific(&h.name)) {
+    for h in headers.iter().filter(|h| !super::fields::is_connection_specific(h.name.as_bytes())) {
         if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(h.name.as_bytes()), HeaderValue::from_bytes(h.bytes())) {
             map.append(n, v);
         }
