@@ -212,12 +212,18 @@ impl MapHandle {
     /// The value under `key` (zero-padded or cut to the key size); `None` if there is none.
     /// A per-CPU map gives every CPU's value, as [`MapHandle::split_per_cpu`] reads them.
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.value_by(BPF_MAP_LOOKUP_ELEM, key, ("Map.lookup", "BPF_MAP_LOOKUP_ELEM"))
+    }
+
+    /// The value `cmd` reads under `key`, `None` for ENOENT; `names` (the script's method,
+    /// the command's name) for errors.
+    fn value_by(&self, cmd: libc::c_long, key: &[u8], names: (&str, &str)) -> Result<Option<Vec<u8>>, Error> {
         let key = self.sized(key, self.def.key_size as usize);
         let mut value = vec![0u8; self.value_len()];
-        match self.call(BPF_MAP_LOOKUP_ELEM, key.as_ptr(), value.as_mut_ptr(), 0) {
+        match self.call(cmd, key.as_ptr(), value.as_mut_ptr(), 0) {
             Ok(()) => Ok(Some(value)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-            Err(e) => Err(Error::sys("Map.lookup", "BPF_MAP_LOOKUP_ELEM", &e)),
+            Err(e) => Err(Error::sys(names.0, names.1, &e)),
         }
     }
 
@@ -225,13 +231,7 @@ impl MapHandle {
     /// none. Hash maps (LRU and per-CPU ones too) take it from Linux 5.14; other map types
     /// refuse it (an array's entries cannot be deleted).
     pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let key = self.sized(key, self.def.key_size as usize);
-        let mut value = vec![0u8; self.value_len()];
-        match self.call(BPF_MAP_LOOKUP_AND_DELETE_ELEM, key.as_ptr(), value.as_mut_ptr(), 0) {
-            Ok(()) => Ok(Some(value)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-            Err(e) => Err(Error::sys("Map.lookupAndDelete", "BPF_MAP_LOOKUP_AND_DELETE_ELEM", &e)),
-        }
+        self.value_by(BPF_MAP_LOOKUP_AND_DELETE_ELEM, key, ("Map.lookupAndDelete", "BPF_MAP_LOOKUP_AND_DELETE_ELEM"))
     }
 
     /// Sets the value under `key`; for a per-CPU map `value` holds every CPU's, as

@@ -90,6 +90,15 @@ fn map_of(r: &MapRef) -> &MapHandle {
 }
 
 /// Bytes for a key or value: a `Data` as is, anything else encoded with the map's layout.
+/// The key a map method was given, as the map's bytes; `None` for a null or undefined one
+/// (each method then does nothing).
+fn key_arg(m: &MapHandle, args: &[JsValue], what: &str, ctx: &mut Context) -> JsResult<Option<Vec<u8>>> {
+    match args.first() {
+        Some(k) if !k.is_null_or_undefined() => encode(k, m.def.key.as_ref(), what, ctx).map(Some),
+        _ => Ok(None),
+    }
+}
+
 fn encode(v: &JsValue, layout: Option<&Arc<Layout>>, what: &str, ctx: &mut Context) -> JsResult<Vec<u8>> {
     if let Some(b) = Data::bytes_of(v) {
         return Ok(b.to_vec());
@@ -202,11 +211,7 @@ fn map_update(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
 /// Map.lookup(key): the value; an absent key throws ENOENT.
 fn map_lookup(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let m = map_of(r);
-    let k = args.first().cloned().unwrap_or_default();
-    if k.is_null_or_undefined() {
-        return Ok(JsValue::null());
-    }
-    let k = encode(&k, m.def.key.as_ref(), "Map.lookup: key", ctx)?;
+    let Some(k) = key_arg(m, args, "Map.lookup: key", ctx)? else { return Ok(JsValue::null()) };
     match m.lookup(&k).map_err(error)? {
         Some(v) => decode_value(m, v, ctx),
         None => {
@@ -221,11 +226,7 @@ fn map_lookup(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> J
 /// that asks each connection).
 fn map_lookup_and_delete(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let m = map_of(r);
-    let k = args.first().cloned().unwrap_or_default();
-    if k.is_null_or_undefined() {
-        return Ok(JsValue::null());
-    }
-    let k = encode(&k, m.def.key.as_ref(), "Map.lookupAndDelete: key", ctx)?;
+    let Some(k) = key_arg(m, args, "Map.lookupAndDelete: key", ctx)? else { return Ok(JsValue::null()) };
     match m.lookup_and_delete(&k).map_err(error)? {
         Some(v) => decode_value(m, v, ctx),
         None => Ok(JsValue::null()),
@@ -235,11 +236,7 @@ fn map_lookup_and_delete(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Co
 /// Map.delete(key).
 fn map_delete(r: &MapRef, _: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let m = map_of(r);
-    let k = args.first().cloned().unwrap_or_default();
-    if k.is_null_or_undefined() {
-        return Ok(JsValue::undefined());
-    }
-    let k = encode(&k, m.def.key.as_ref(), "Map.delete: key", ctx)?;
+    let Some(k) = key_arg(m, args, "Map.delete: key", ctx)? else { return Ok(JsValue::undefined()) };
     m.delete(&k).map_err(error)?;
     Ok(JsValue::undefined())
 }
