@@ -4,8 +4,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
+use super::live::Live;
 use crate::codec::http1::RequestInfo;
 
 /// Requests decoded on a connection and not yet matched with a response, at most: a
@@ -38,25 +39,23 @@ pub struct Inbound {
 
 thread_local! {
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
-    /// This thread's connections, for `pipy.inbound`; closed ones are dropped when the list
-    /// would grow, so it stays within twice the open ones.
-    static LIVE: RefCell<Vec<Weak<Inbound>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's connections, for `pipy.inbound`.
+    static LIVE: Live<Inbound> = const { Live::new() };
+}
+
+/// Open: its socket is.
+fn open(i: &Inbound) -> bool {
+    i.fd().is_some()
 }
 
 /// Lists `inbound` among this thread's open connections (see [`live`]).
 pub fn track(inbound: &Rc<Inbound>) {
-    LIVE.with(|l| {
-        let mut l = l.borrow_mut();
-        if l.len() == l.capacity() {
-            l.retain(|w| w.upgrade().is_some_and(|i| i.fd().is_some()));
-        }
-        l.push(Rc::downgrade(inbound));
-    })
+    LIVE.with(|l| l.track(inbound, open))
 }
 
 /// This thread's open connections, oldest first.
 pub fn live() -> Vec<Rc<Inbound>> {
-    LIVE.with(|l| l.borrow().iter().filter_map(Weak::upgrade).filter(|i| i.fd().is_some()).collect())
+    LIVE.with(|l| l.list(open))
 }
 
 impl Inbound {
@@ -90,9 +89,8 @@ impl Inbound {
         if !self.local_known.get()
             && let Some(fd) = self.fd()
         {
-            // SAFETY: the fd is the open socket's: it is cleared as the connection closes.
-            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-            if let Some(a) = socket2::SockRef::from(&fd).local_addr().ok().and_then(|a| a.as_socket()) {
+            // The fd is the open socket's: it is cleared as the connection closes.
+            if let Some(a) = local_address(fd) {
                 self.local.set(a);
             }
             self.local_known.set(true);
@@ -153,6 +151,14 @@ impl Inbound {
         let closers = self.closers.take();
         closers.into_iter().for_each(|f| f());
     }
+}
+
+/// The local address of the open socket `fd` (`getsockname`), for [`Inbound::local`] and
+/// `Outbound::local`, which ask it only when a script wants it.
+pub(super) fn local_address(fd: RawFd) -> Option<SocketAddr> {
+    // SAFETY: callers hold `fd` only while its socket is open.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    socket2::SockRef::from(&fd).local_addr().ok()?.as_socket()
 }
 
 /// `SO_ORIGINAL_DST` (IPv4) and `IP6T_SO_ORIGINAL_DST` (IPv6) share the number 80, at the

@@ -12,6 +12,7 @@ pub mod given;
 pub mod host;
 pub mod hub;
 pub mod inbound;
+mod live;
 pub mod metrics;
 pub mod outbound;
 pub mod pace;

@@ -5,7 +5,9 @@
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
+
+use super::live::Live;
 
 /// Pipy's outbound states, in the order a connection goes through them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,8 +44,8 @@ pub struct Outbound {
 }
 
 thread_local! {
-    /// This thread's outbounds; dropped ones are swept when the list would grow.
-    static LIVE: RefCell<Vec<Weak<Outbound>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's outbounds, listed while anyone holds them.
+    static LIVE: Live<Outbound> = const { Live::new() };
 }
 
 /// A new outbound, listed among this thread's (see [`live`]).
@@ -56,19 +58,13 @@ pub fn track(protocol: &'static str) -> Rc<Outbound> {
         fd: Cell::new(None),
         closer: RefCell::new(None),
     });
-    LIVE.with(|l| {
-        let mut l = l.borrow_mut();
-        if l.len() == l.capacity() {
-            l.retain(|w| w.strong_count() > 0);
-        }
-        l.push(Rc::downgrade(&ob));
-    });
+    LIVE.with(|l| l.track(&ob, |_| true));
     ob
 }
 
 /// This thread's outbounds, oldest first.
 pub fn live() -> Vec<Rc<Outbound>> {
-    LIVE.with(|l| l.borrow().iter().filter_map(Weak::upgrade).collect())
+    LIVE.with(|l| l.list(|_| true))
 }
 
 impl Outbound {
@@ -109,9 +105,8 @@ impl Outbound {
     /// asked.
     pub fn local(&self) -> Option<SocketAddr> {
         if let Some(fd) = self.fd.take() {
-            // SAFETY: the fd is the open socket's: it is forgotten before the socket closes.
-            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-            self.local.set(socket2::SockRef::from(&fd).local_addr().ok().and_then(|a| a.as_socket()));
+            // The fd is the open socket's: it is forgotten before the socket closes.
+            self.local.set(super::inbound::local_address(fd));
         }
         self.local.get()
     }
