@@ -77,8 +77,19 @@ pub fn workspace() -> PathBuf {
 }
 
 /// A port the kernel says is free right now.
+/// A TCP port the kernel just gave out on 127.0.0.1 that is free on [::1] too: scripts that
+/// listen on both loopbacks with one port (the transparent-proxy sample) would otherwise
+/// fail now and then where another test's IPv6 socket holds the number.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    loop {
+        let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = v4.local_addr().unwrap().port();
+        match TcpListener::bind(("::1", port)) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            // Free, or no IPv6 on this host (nothing to collide with).
+            _ => return port,
+        }
+    }
 }
 
 /// A running weir with its stdout and stderr collected line by line.
