@@ -14,7 +14,9 @@
 // queue for good: a connect abandoned, refused or timed out in SYN_SENT, or a connection
 // reset. A socket that sent its data and closed also reaches TCP_CLOSE, as it leaves
 // FIN_WAIT2 or CLOSING for its TIME_WAIT stand-in, possibly before the proxy has accepted:
-// its entry stays for the proxy.
+// its entry stays for the proxy. The kernel does not call cg_sock_ops at every such close:
+// about one in a few million goes unseen while cgroups are made or removed elsewhere on the
+// host. The proxy sweeps what is left (samples/bpf/transparent-proxy/sweep.js).
 //
 // Scope: map_scope_ports, map_scope_cidrs and map_scope_uids say which connects are in it
 // (SCOPE_INCLUDE) and which are not (SCOPE_EXCLUDE), by destination port, destination

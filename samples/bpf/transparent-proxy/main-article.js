@@ -6,6 +6,8 @@
 // getsockopt(SO_ORIGINAL_DST) (IP6T_SO_ORIGINAL_DST for IPv6). Connects made from
 // CGROUP/weir are left alone. Traffic, output and options are the same as main.js.
 
+import { sweepStale, sweepPeriod } from './sweep.js'
+
 var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
 var CGROUP_ROOT = cgroup2Root()
 var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
@@ -128,6 +130,7 @@ function attach() {
 }
 
 new Timeout(0).wait().then(attach)
+sweepStale(obj.maps.find(m => m.name === 'map_ports'), sweepPeriod(os.env.SWEEP_PERIOD, 'SWEEP_PERIOD'))
 
 pipy.exit(
   function () {

@@ -8,6 +8,7 @@
 import { ipBytes, prefix } from './address.js'
 import { readScope, applyScope, describeScope } from './scope.js'
 import { preflight } from './preflight.js'
+import { sweepStale, sweepPeriod } from './sweep.js'
 
 var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
 // Weir makes the onward connects as its own user and in its own cgroup, so egress rules
@@ -24,6 +25,8 @@ var SCOPE = os.env.SCOPE || ''
 // Weir's, so the server sees who connected (bind with IP_TRANSPARENT; a client address this
 // host does not own needs the policy routing in README.md). Default: off, Weir's address.
 var CLIENT_ADDRESS = os.env.CLIENT_ADDRESS === '1'
+// Seconds between two sweeps of map_ports for entries nobody asked for (see sweep.js).
+var SWEEP_PERIOD = sweepPeriod(os.env.SWEEP_PERIOD, 'SWEEP_PERIOD')
 // The kernel, cgroup v2, CGROUP and the capabilities, before anything is loaded.
 var CGROUP = preflight(os.env.CGROUP).cgroup
 var IPV6 = loopbackHasIPv6()
@@ -140,6 +143,7 @@ function watchScope() {
 
 new Timeout(0).wait().then(attach)
 if (SCOPE) watchScope()
+sweepStale(mapPorts, SWEEP_PERIOD)
 
 pipy.exit(
   function () {
