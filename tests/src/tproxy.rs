@@ -155,10 +155,15 @@ pub fn maps_of(cg: &TestCgroup) -> Vec<(u32, String)> {
 }
 
 pub fn map_entries(id: u32) -> usize {
-    let out = Command::new("bpftool").args(["map", "dump", "id", &id.to_string(), "--json"]).output().unwrap();
     // Each entry has its raw key (an array of hex bytes) and, where the map has BTF, a
     // formatted one: count the raw ones.
-    String::from_utf8_lossy(&out.stdout).matches("\"key\":[\"0x").count()
+    map_dump(id).matches("\"key\":[\"0x").count()
+}
+
+/// The map's entries as `bpftool map dump --json` prints them.
+pub fn map_dump(id: u32) -> String {
+    let out = Command::new("bpftool").args(["map", "dump", "id", &id.to_string(), "--json"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The listening sockets on `port`: local addresses as `ss` prints them.

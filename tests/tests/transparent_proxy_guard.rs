@@ -215,7 +215,9 @@ fn a_flood_of_never_accepted_connects_does_not_evict_a_waiting_client() {
     use std::io::BufRead;
     let cg = TestCgroup::create();
     let server = HttpServer::ok("patient\n");
-    let (weir, _) = start_proxy_at(&cg, None, &[], "main.js", &[]);
+    // Sweeps every second: what the kernel let slip is gone a moment after the proxy resumes.
+    let env = [("SWEEP_PERIOD", "1")];
+    let (weir, _) = start_proxy_with(&cg, None, &[], &env, free_port(), "main.js", &[]);
     let ports = maps_of(&cg).into_iter().find(|(_, n)| n == "map_ports").expect("map_ports").0;
     weir.signal(libc::SIGSTOP);
     let mut patient = std::process::Command::new("python3");
@@ -225,6 +227,7 @@ fn a_flood_of_never_accepted_connects_does_not_evict_a_waiting_client() {
     assert_eq!(lines.next().and_then(|l| l.ok()).as_deref(), Some("sent"));
     let flood = python_in(Some(&cg), FLOOD, &[&server.port.to_string(), "100000"]);
     let left = map_entries(ports);
+    let dump = if left == 1 { String::new() } else { map_dump(ports) };
     weir.signal(libc::SIGCONT);
     let answer: Vec<String> = lines.map_while(Result::ok).collect();
     let _ = patient.wait();
@@ -235,8 +238,72 @@ fn a_flood_of_never_accepted_connects_does_not_evict_a_waiting_client() {
         "weir stderr tail: {:?}",
         weir.stderr().iter().rev().take(3).collect::<Vec<_>>()
     );
-    // The waiting client's own entry, and nothing of the flood.
-    assert_eq!(left, 1, "never-accepted connects left {left} entries in map_ports (one is the waiting client's)");
+    // The waiting client's own entry, and of the flood only what the kernel did not tell the
+    // programs about: it misses about one close in a few million while other cgroups come and
+    // go (as other tests' do), which samples/bpf/transparent-proxy/sweep.js is for.
+    assert!(
+        (1..=4).contains(&left),
+        "never-accepted connects left {left} entries in map_ports (one is the waiting client's): {dump}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || map_entries(ports) == 0),
+        "entries nobody asked for are still there 5 s after the proxy resumed: {}",
+        map_dump(ports)
+    );
     let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
     assert_eq!((code, body.as_str()), (0, "patient\n"), "{err}");
+}
+
+/// Writes an entry into map_ports as if a client had connected from 127.9.9.9:4321 and never
+/// been accepted: the sweep removes it within two periods, and traffic goes on meanwhile.
+#[test]
+fn an_entry_nobody_asks_for_is_swept() {
+    require_ebpf!("an_entry_nobody_asks_for_is_swept");
+    let server = HttpServer::ok("swept\n");
+    for script in ["main.js", "main-article.js"] {
+        let cg = TestCgroup::create();
+        let env = [("SWEEP_PERIOD", "1")];
+        let (_weir, _) = start_proxy_with(&cg, None, &[], &env, free_port(), script, &[]);
+        let ports = maps_of(&cg).into_iter().find(|(_, n)| n == "map_ports").expect("map_ports").0;
+        // Key: ::ffff:127.9.9.9, port 4321, pad. Value: ::ffff:127.0.0.1, port 80, pads, cookie 7.
+        let mut args = vec!["map", "update", "id"];
+        let id = ports.to_string();
+        args.push(&id);
+        let key = "00 00 00 00 00 00 00 00 00 00 ff ff 7f 09 09 09 e1 10 00 00";
+        let value = "00 00 00 00 00 00 00 00 00 00 ff ff 7f 00 00 01 50 00 00 00 00 00 00 00 07 00 00 00 00 00 00 00";
+        args.push("key");
+        args.push("hex");
+        args.extend(key.split(' '));
+        args.push("value");
+        args.push("hex");
+        args.extend(value.split(' '));
+        let out = std::process::Command::new("bpftool").args(&args).output().expect("bpftool");
+        assert!(out.status.success(), "bpftool map update: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(map_entries(ports), 1, "{script}: the entry written");
+        let (code, body, err) = curl_in(&cg, &[&format!("http://127.0.0.1:{}/", server.port)]);
+        assert_eq!((code, body.as_str()), (0, "swept\n"), "{script}: {err}");
+        let t = std::time::Instant::now();
+        assert!(
+            wait_until(Duration::from_secs(5), || map_entries(ports) == 0),
+            "{script}: the stale entry is still there: {}",
+            map_dump(ports)
+        );
+        eprintln!("{script}: swept after {:?}", t.elapsed());
+    }
+}
+
+#[test]
+fn a_bad_sweep_period_stops_the_start_naming_it() {
+    require_ebpf!("a_bad_sweep_period_stops_the_start_naming_it");
+    let cg = TestCgroup::create();
+    for (script, value) in [("main.js", "never"), ("main-article.js", "-5")] {
+        let mut weir = Weir::run_wrapped(&[], &sample(script), &[], TempDir::new(), |c| {
+            c.env("CGROUP", &cg.path).env("PROXY_PORT", free_port().to_string()).env("SWEEP_PERIOD", value)
+        });
+        let code = weir.wait_exit(Duration::from_secs(10));
+        assert!(matches!(code, Some(c) if c != 0), "{script}: exit {code:?}");
+        let err = weir.stderr().join("\n");
+        assert!(err.contains(&format!("SWEEP_PERIOD={value}: not a number of seconds")), "{script}: {err}");
+        assert!(cg.attached().is_empty(), "{script}: attached {:?}", cg.attached());
+    }
 }
