@@ -13,6 +13,19 @@ pub fn sample(file: &str) -> PathBuf {
     workspace().join("samples/bpf/transparent-proxy").join(file)
 }
 
+/// The names of the sample's files ending in one of `ends` (its modules, its object), for
+/// tests that run it from a copy: a module added to the sample is copied with no edit here.
+pub fn sample_files(ends: &[&str]) -> Vec<String> {
+    let dir = sample("");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| ends.iter().any(|end| n.ends_with(end)))
+        .collect();
+    names.sort();
+    names
+}
+
 /// weir running `script` inside `cg`, intercepting `cg`, listening on a free port.
 pub fn start_proxy(cg: &TestCgroup, script: &str, args: &[&str]) -> (Weir, u16) {
     start_proxy_at(cg, Some(cg), &[], script, args)

@@ -189,12 +189,8 @@ fn a_declaration_dropped_from_js_api_is_named() {
 fn tsc(script: &str) -> (bool, String) {
     node_modules_ready();
     let dir = TempDir::new();
-    let sample = workspace().join("samples/bpf/transparent-proxy");
-    for entry in std::fs::read_dir(&sample).unwrap() {
-        let name = entry.unwrap().file_name();
-        if name.to_string_lossy().ends_with(".js") {
-            std::fs::copy(sample.join(&name), dir.0.join(&name)).unwrap();
-        }
+    for module in weir_tests::tproxy::sample_files(&[".js"]) {
+        std::fs::copy(weir_tests::tproxy::sample(&module), dir.0.join(&module)).unwrap();
     }
     std::fs::write(dir.0.join("main.js"), script).unwrap();
     let root = workspace().canonicalize().unwrap();

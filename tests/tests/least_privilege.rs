@@ -28,9 +28,9 @@ fn start_as_nobody(cg: &TestCgroup, caps: &str) -> Weir {
     let dir = TempDir::new();
     readable(&dir.0, 0o755);
     let sample = sample("main.js");
-    for f in ["main.js", "scope.js", "address.js", "preflight.js", "transparent-proxy.o"] {
-        std::fs::copy(sample.parent().unwrap().join(f), dir.0.join(f)).unwrap();
-        readable(&dir.0.join(f), 0o644);
+    for f in sample_files(&[".js", ".o"]) {
+        std::fs::copy(sample.parent().unwrap().join(&f), dir.0.join(&f)).unwrap();
+        readable(&dir.0.join(&f), 0o644);
     }
     let bin = dir.0.join("weir");
     std::fs::copy(weir_bin(), &bin).unwrap();
