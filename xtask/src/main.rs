@@ -73,7 +73,8 @@ fn test() -> Result<()> {
         std::env::set_var("WEIR_BIN", &bin);
         std::env::set_var("WEIR_SKIP_LOG", &skip_log);
     }
-    let result = cargo(&["test", "--release", "--workspace", "--", "--test-threads=2"]);
+    // Every test file runs even after one fails: one CI run names all the failures.
+    let result = cargo(&["test", "--release", "--workspace", "--no-fail-fast", "--", "--test-threads=2"]);
     report_skips(&skip_log)?;
     result
 }
