@@ -189,7 +189,7 @@ fn a_declaration_dropped_from_js_api_is_named() {
 fn tsc(script: &str) -> (bool, String) {
     node_modules_ready();
     let dir = TempDir::new();
-    for module in ["address.js", "scope.js", "preflight.js"] {
+    for module in ["address.js", "scope.js", "preflight.js", "sweep.js"] {
         std::fs::copy(workspace().join("samples/bpf/transparent-proxy").join(module), dir.0.join(module)).unwrap();
     }
     std::fs::write(dir.0.join("main.js"), script).unwrap();
