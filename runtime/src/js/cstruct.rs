@@ -1,10 +1,14 @@
 //! `CStruct` and `CUnion`: the script classes over a C [`Layout`] (raw socket options, BPF map
 //! keys and values), with `encode`, `decode`, `size` and `reflect`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::class::{Class, ClassBuilder};
 use boa_engine::object::builtins::JsArray;
+use boa_engine::object::{IndexPropertyValues, ObjectInitializer};
 use boa_engine::property::{Attribute, PropertyDescriptor, PropertyKey};
 use boa_engine::{
     Context, Finalize, JsBigInt, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace, js_string,
@@ -24,20 +28,56 @@ pub fn encode(layout: &Layout, value: &JsValue, ctx: &mut Context) -> JsResult<V
     Ok(buf)
 }
 
-/// `obj[key]`, read straight from an own data property when there is one (a map key built
-/// by a script for each connection is a plain object and a dense array): the generic `get`
-/// costs several times as much. Accessors, inherited and missing properties take `get`.
+/// `obj[key]`, read straight from a data property of `obj` or of a plain object on its
+/// prototype chain (a map key built by a script for each connection is a plain object and a
+/// dense array; a field it leaves out is looked for on `Object.prototype`): the generic `get`
+/// costs several times as much. An accessor, or an object that is not plain (a Proxy, an
+/// exotic object) on the way, takes `get` from the start.
 fn get(obj: &JsObject, key: PropertyKey, ctx: &mut Context) -> JsResult<JsValue> {
-    let own = obj.borrow().properties().get(&key).and_then(|p| p.value().cloned());
-    match own {
-        Some(v) => Ok(v),
-        None => obj.get(key, ctx),
+    let mut at = obj.clone();
+    loop {
+        let own = at.borrow().properties().get(&key);
+        match own {
+            Some(p) => match p.value() {
+                Some(v) => return Ok(v.clone()),
+                None => break,
+            },
+            None if at.is_ordinary() => match at.prototype() {
+                Some(proto) => at = proto,
+                None => return Ok(JsValue::undefined()),
+            },
+            None => break,
+        }
     }
+    obj.get(key, ctx)
+}
+
+/// A field's name as a JS string, made once per name on this thread: encoding and decoding
+/// run for every map lookup, and a new string for each field of each call was a tenth of
+/// their cost. The names come from the script's layouts, a few dozen; past 4096 the table
+/// starts again.
+fn name(n: &str) -> JsString {
+    type Names = HashMap<Box<str>, JsString, foldhash::fast::RandomState>;
+    thread_local! {
+        static NAMES: RefCell<Names> = RefCell::new(Names::default());
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(s) = names.get(n) {
+            return s.clone();
+        }
+        if names.len() >= 4096 {
+            names.clear();
+        }
+        let s = JsString::from(n);
+        names.insert(n.into(), s.clone());
+        s
+    })
 }
 
 fn write(layout: &Layout, obj: &JsObject, buf: &mut [u8], base: usize, ctx: &mut Context) -> JsResult<()> {
     for f in &layout.fields {
-        let v = get(obj, JsString::from(f.name.as_str()).into(), ctx)?;
+        let v = get(obj, name(&f.name).into(), ctx)?;
         if v.is_undefined() || v.is_null() {
             continue;
         }
@@ -59,7 +99,20 @@ fn write(layout: &Layout, obj: &JsObject, buf: &mut [u8], base: usize, ctx: &mut
                 let Some(arr) = v.as_object().filter(|o| o.is_array()) else {
                     continue;
                 };
-                for i in 0..f.count {
+                // An array of small integers (an address's bytes) is stored as `i32`s: its
+                // elements are taken under one borrow, with no value made for each. Others,
+                // and indices past its end, are read one by one.
+                let done = match arr.borrow().properties().index_property_values() {
+                    IndexPropertyValues::DenseI32(items) => {
+                        let items = &items.as_slice()[..f.count.min(items.len())];
+                        for (i, n) in items.iter().enumerate() {
+                            write_i32(*s, *n, &mut buf[at + i * s.size()..]);
+                        }
+                        items.len()
+                    }
+                    _ => 0,
+                };
+                for i in done..f.count {
                     let e = get(&arr, i.into(), ctx)?;
                     if !e.is_undefined() {
                         write_scalar(*s, &e, &mut buf[at + i * s.size()..], ctx)?;
@@ -74,15 +127,19 @@ fn write(layout: &Layout, obj: &JsObject, buf: &mut [u8], base: usize, ctx: &mut
 
 /// Decodes bytes into a plain object; bytes past the end of `bytes` read as zero.
 pub fn decode(layout: &Layout, bytes: &[u8], ctx: &mut Context) -> JsResult<JsValue> {
-    let mut padded = bytes.to_vec();
-    if padded.len() < layout.size {
-        padded.resize(layout.size, 0);
+    if bytes.len() >= layout.size {
+        return read(layout, bytes, 0, ctx).map(JsValue::from);
     }
+    let mut padded = bytes.to_vec();
+    padded.resize(layout.size, 0);
     read(layout, &padded, 0, ctx).map(JsValue::from)
 }
 
 fn read(layout: &Layout, buf: &[u8], base: usize, ctx: &mut Context) -> JsResult<JsObject> {
-    let obj = JsObject::with_object_proto(ctx.intrinsics());
+    // A shared shape, as an object literal gets: every object decoded from one layout has the
+    // same one, its fields are added by cached transitions (a unique shape inserts each into
+    // a table of its own) and the script's reads of them hit Boa's inline caches.
+    let obj = ObjectInitializer::with_native_data(OrdinaryObject, ctx).build();
     for f in &layout.fields {
         let at = base + f.offset;
         let v = match &f.kind {
@@ -100,7 +157,7 @@ fn read(layout: &Layout, buf: &[u8], base: usize, ctx: &mut Context) -> JsResult
         };
         // A fresh plain object with distinct field names: define, no setter to look for.
         let desc = PropertyDescriptor::builder().value(v).writable(true).enumerable(true).configurable(true);
-        obj.insert_property(JsString::from(f.name.as_str()), desc);
+        obj.insert_property(name(&f.name), desc);
     }
     Ok(obj)
 }
@@ -139,6 +196,20 @@ fn write_scalar(s: Scalar, v: &JsValue, out: &mut [u8], ctx: &mut Context) -> Js
         }
         _ => {
             let n = if v.is_bigint() { v.to_big_int64(ctx)? as i32 } else { v.to_i32(ctx)? };
+            write_i32(s, n, out);
+        }
+    }
+    Ok(())
+}
+
+/// `write_scalar` of a number that is an `i32`, which needs no conversion that could run
+/// script code.
+fn write_i32(s: Scalar, n: i32, out: &mut [u8]) {
+    match s {
+        Scalar::Float => out[..4].copy_from_slice(&(n as f32).to_ne_bytes()),
+        Scalar::Double => out[..8].copy_from_slice(&f64::from(n).to_ne_bytes()),
+        Scalar::Int64 | Scalar::Uint64 => out[..8].copy_from_slice(&(i64::from(n) as u64).to_ne_bytes()),
+        _ => {
             let size = s.size();
             #[cfg(target_endian = "little")]
             out[..size].copy_from_slice(&n.to_le_bytes()[..size]);
@@ -146,7 +217,6 @@ fn write_scalar(s: Scalar, v: &JsValue, out: &mut [u8], ctx: &mut Context) -> Js
             out[..size].copy_from_slice(&n.to_be_bytes()[4 - size..]);
         }
     }
-    Ok(())
 }
 
 fn read_scalar(s: Scalar, b: &[u8]) -> JsValue {
@@ -303,4 +373,53 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     ctx.register_global_class::<CStruct>()?;
     ctx.register_global_class::<CUnion>()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::js::eval_to_string;
+
+    /// What `encode` reads of a field, whichever way the object holds it: own, inherited,
+    /// through a getter (which sees the object itself), through a Proxy's trap, or not at all.
+    #[test]
+    fn encode_reads_fields_the_way_get_does() {
+        let src = r#"
+            var s = new CStruct({ a: 'uint8', b: 'uint8', c: 'uint8', d: 'uint8[2]' })
+            var bytes = v => Array.from(s.encode(v).toArray()).join(',')
+            var proto = { b: 2 }
+            var withGetter = Object.create(proto, { c: { get() { return this.b + 1 } } })
+            withGetter.a = 1
+            var proxied = new Proxy({}, { get: (t, k) => k === 'd' ? [7, 8] : 4 })
+            var arr = [5]; arr[1] = 6;
+            [bytes(withGetter), bytes(proxied), bytes({ d: arr }), bytes({})].join(' | ')
+        "#;
+        assert_eq!(eval_to_string(src), "1,2,3,0,0 | 4,4,4,7,8 | 0,0,0,5,6 | 0,0,0,0,0");
+    }
+
+    /// Arrays of small integers take a path of their own: the same bytes as any other array.
+    #[test]
+    fn encode_writes_integer_arrays_as_other_arrays() {
+        let src = r#"
+            var t = new CStruct({ w: 'uint16[2]', f: 'float[1]', q: 'int64[1]', b: 'uint8[3]' })
+            var bytes = v => Array.from(t.encode(v).toArray()).join(',')
+            var ints = bytes({ w: [0x102, 3], f: [1], q: [-1], b: [1, 2, 3, 4] })
+            var mixed = bytes({ w: [0x102, 3.5], f: [1.0], q: [-1], b: [1.5] })
+            ints === mixed ? 'same' : ints + ' | ' + mixed
+        "#;
+        // `mixed` differs only where it leaves b[1] and b[2] out.
+        let ints = "2,1,3,0,0,0,128,63,255,255,255,255,255,255,255,255,1,2,3";
+        let mixed = "2,1,3,0,0,0,128,63,255,255,255,255,255,255,255,255,1,0,0";
+        assert_eq!(eval_to_string(src), format!("{ints} | {mixed}"));
+    }
+
+    #[test]
+    fn decode_pads_short_bytes_and_reads_whole_ones() {
+        let src = r#"
+            var s = new CStruct({ ip: 'uint8[4]', port: 'uint16' })
+            var d = s.decode(s.encode({ ip: [10, 0, 0, 1], port: 8080 }))
+            var short = s.decode(new Data([1, 2]));
+            [d.ip.join('.'), d.port, short.ip.join('.'), short.port].join(' ')
+        "#;
+        assert_eq!(eval_to_string(src), "10.0.0.1 8080 1.2.0.0 0");
+    }
 }
