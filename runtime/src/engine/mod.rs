@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod quota;
 pub mod series;
 pub mod sub;
+pub mod tasks;
 
 pub use context::{Context, ReaderHold};
 pub use event::{Event, Head, StreamError};
