@@ -4,10 +4,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use super::live::Live;
-use super::tasks::Tasks;
 use crate::codec::http1::RequestInfo;
 
 /// Requests decoded on a connection and not yet matched with a response, at most: a
@@ -36,8 +35,6 @@ pub struct Inbound {
     /// The destination the client connected to before NAT sent it here, read from the kernel
     /// on first use (`None` until then; `Some(None)` when the kernel has none).
     original: Cell<Option<Option<SocketAddr>>>,
-    /// The connection's task, which runs the sockets its pipelines open (see `tasks`).
-    tasks: RefCell<Weak<Tasks>>,
 }
 
 thread_local! {
@@ -74,7 +71,6 @@ impl Inbound {
             requests: RefCell::default(),
             answered: RefCell::default(),
             original: Cell::new(None),
-            tasks: RefCell::default(),
         }
     }
 
@@ -100,16 +96,6 @@ impl Inbound {
             self.local_known.set(true);
         }
         self.local.get()
-    }
-
-    /// The connection's task runs the futures of `tasks` beside its pipeline.
-    pub fn host(&self, tasks: &Rc<Tasks>) {
-        *self.tasks.borrow_mut() = Rc::downgrade(tasks);
-    }
-
-    /// Where a future of this connection's pipelines runs: its task, while it runs.
-    pub fn tasks(&self) -> Option<Rc<Tasks>> {
-        self.tasks.borrow().upgrade()
     }
 
     pub fn fd(&self) -> Option<RawFd> {

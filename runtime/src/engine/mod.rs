@@ -21,7 +21,6 @@ pub mod pipeline;
 pub mod quota;
 pub mod series;
 pub mod sub;
-pub mod tasks;
 
 pub use context::{Context, ReaderHold};
 pub use event::{Event, Head, StreamError};

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use boa_engine::JsResult;
 use tokio::net::TcpStream;
+use tokio::task::AbortHandle;
 
 use super::Made;
 use crate::args::Args;
 use crate::engine::outbound::{self, Outbound, State};
-use crate::engine::tasks::{self, Handle};
 use crate::engine::{Event, EventSink, Filter, FilterEnv, FilterSpec, Given, Output, Pass, host, metrics};
 use crate::net::bound::{self, Local};
 use crate::net::duplex::{self, Side};
@@ -79,14 +79,14 @@ struct Connect {
     options: Options,
     env: FilterEnv,
     outbox: Option<Rc<Outbox>>,
-    task: Option<Handle>,
+    task: Option<AbortHandle>,
     /// What `pipy.outbound` lists, for as long as this filter lives.
     outbound: Option<Rc<Outbound>>,
 }
 
 /// What `close()` on an outbound does: the socket's task stops, what was queued for it is
 /// dropped, and the pipeline hears `StreamEnd('ConnectionAborted')` (Pipy's code for it).
-pub(super) fn close_with(ob: &Outbound, task: Handle, env: &FilterEnv, discard: impl FnOnce() + 'static) {
+pub(super) fn close_with(ob: &Outbound, task: AbortHandle, env: &FilterEnv, discard: impl FnOnce() + 'static) {
     let env = env.clone();
     ob.on_close(Box::new(move || {
         task.abort();
@@ -105,12 +105,12 @@ impl Connect {
             Ok((target, local)) => {
                 let ob = outbound::track("TCP");
                 let upstream = Upstream { target, env: env.clone(), outbox: outbox.clone(), outbound: ob.clone() };
-                // In the inbound connection's own task when there is one (issue 24).
-                let host = env.context.inbound.as_ref().and_then(|i| i.tasks());
-                let task = tasks::spawn(host, Box::pin(run(local, self.options.clone(), upstream)));
+                // Boxed: the task's own future is then a pointer, where tokio moves a future
+                // of this size (kilobytes) as the task is made and as it ends (issue 24).
+                let task = tokio::task::spawn_local(Box::pin(run(local, self.options.clone(), upstream)));
                 let o = outbox.clone();
-                close_with(&ob, task.clone(), &env, move || o.discard());
-                self.task = Some(task);
+                close_with(&ob, task.abort_handle(), &env, move || o.discard());
+                self.task = Some(task.abort_handle());
                 self.outbound = Some(ob);
             }
             Err(e) => {
@@ -184,9 +184,8 @@ impl Filter for Connect {
 
 impl Drop for Connect {
     /// A stream that ended normally still owes the upstream what is queued for it (the
-    /// client may have finished first, and its pipeline gone): the socket's future flushes
-    /// it, bounded by the idle timeout, and ends (the inbound connection's task waits for
-    /// it). Any other end closes the connection now.
+    /// client may have finished first, and its pipeline gone): the task flushes it, bounded
+    /// by the idle timeout, and ends. Any other end closes the connection now.
     fn drop(&mut self) {
         if let Some(t) = &self.task
             && self.outbox.as_ref().is_none_or(|o| o.ended() != End::Shutdown)

@@ -123,15 +123,10 @@ impl ConnectUdp {
                 let ob = outbound::track("UDP");
                 let task = tokio::task::spawn_local(run(target, self.idle, link.clone(), self.env.clone(), ob.clone()));
                 let l = link.clone();
-                super::connect::close_with(
-                    &ob,
-                    crate::engine::tasks::Handle::Spawned(task.abort_handle()),
-                    &self.env,
-                    move || {
-                        l.closed.set(true);
-                        l.socket.borrow_mut().take();
-                    },
-                );
+                super::connect::close_with(&ob, task.abort_handle(), &self.env, move || {
+                    l.closed.set(true);
+                    l.socket.borrow_mut().take();
+                });
                 self.task = Some(task.abort_handle());
                 self.outbound = Some(ob);
             }

@@ -14,7 +14,6 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::ActiveGuard;
-use crate::engine::tasks::{self, Tasks};
 use crate::engine::{Context, Inbound, Layout, Pipeline, StartSpec, host, metrics};
 use crate::net::outbox::Outbox;
 
@@ -40,23 +39,16 @@ pub async fn serve(
 ) {
     let _active = ActiveGuard::new();
     let _ = stream.set_nodelay(true);
-    // The sockets the connection's pipelines open (`connect`) run in this task too, and
-    // may outlive the pipeline: one task per proxied connection (issue 24).
-    let tasks = Rc::new(Tasks::default());
     // The peer's address came with `accept`; asking the kernel again costs a syscall per
     // connection (issue 21). The local one is asked only if a script wants it (issue 24).
-    let main = async {
-        let connection = connection(stream, remote, layout, root, opts, &tasks);
-        if let Err(panic) = CatchUnwind(Box::pin(connection)).await {
-            let what = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(|s| s.as_str()))
-                .unwrap_or("a panic");
-            tracing::error!(target: "inbound", "connection from {remote} closed after an internal error: {what}");
-        }
-    };
-    tasks::run_with(main, &tasks).await;
+    if let Err(panic) = CatchUnwind(Box::pin(connection(stream, remote, layout, root, opts))).await {
+        let what = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(|s| s.as_str()))
+            .unwrap_or("a panic");
+        tracing::error!(target: "inbound", "connection from {remote} closed after an internal error: {what}");
+    }
 }
 
 async fn connection(
@@ -65,10 +57,8 @@ async fn connection(
     layout: Rc<Layout>,
     root: Rc<Context>,
     opts: Rc<ServeOptions>,
-    tasks: &Rc<Tasks>,
 ) {
     let inbound = Rc::new(Inbound::accepted(opts.listen, remote, stream.as_raw_fd()));
-    inbound.host(tasks);
     crate::engine::inbound::track(&inbound);
     let closing = Closing(inbound.clone());
     let id = inbound.id;
