@@ -315,3 +315,29 @@ fn listeners_accept_while_exit_callbacks_run() {
     assert_eq!(weir.wait_exit(Duration::from_secs(8)), Some(0), "stderr:\n{}", weir.stderr().join("\n"));
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "still listening after the exit");
 }
+
+/// The first `Listening on` line comes when every listener of the script is open: a client
+/// that waits for it may connect at once to the last port of many.
+#[test]
+fn the_first_listening_line_means_every_port_is_open() {
+    let mut ports: Vec<u16> = Vec::new();
+    while ports.len() < 300 {
+        let p = free_port();
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    let mut script = String::from("pipy()\n");
+    for p in &ports {
+        script.push_str(&format!(".listen({p}).dummy()\n"));
+    }
+    let mut weir = Weir::start(&script, &[]);
+    weir.wait_listening();
+    let last = *ports.last().unwrap();
+    let reached = TcpStream::connect(("127.0.0.1", last));
+    assert!(
+        reached.is_ok(),
+        "port {last}, the last of {}, refused right after the first line: {reached:?}",
+        ports.len()
+    );
+}

@@ -117,22 +117,25 @@ impl Filter for Deposit {
     }
 }
 
-/// Outputs the file's bytes from `offset` on, then `end`; removes the file unless `keep`.
+/// Outputs the file's bytes from `offset` on, then `end`; removes the file unless `keep`,
+/// before `end` goes on: what `end` sets off downstream (an answer sent) may be the sign a
+/// user waits for, and the file must be gone by then.
 async fn read_back(path: PathBuf, offset: u64, keep: bool, end: Event, env: FilterEnv) {
     let read = async {
         let mut f = File::open(&path)?;
         f.seek(std::io::SeekFrom::Start(offset))?;
         super::read::pour(&mut f, None, &env).await
     };
-    match read.await {
+    let read = read.await;
+    if !keep {
+        let _ = std::fs::remove_file(&path);
+    }
+    match read {
         Ok(()) => env.emit(end),
         Err(e) => {
             let e = format!("depositMessage: {}: {e}", path.display());
             tracing::error!(target: "pipeline", "{e}");
             env.emit(runtime_error(e));
         }
-    }
-    if !keep {
-        let _ = std::fs::remove_file(&path);
     }
 }

@@ -60,17 +60,25 @@ enum Socket {
 #[derive(Default)]
 pub struct Listening(Vec<Open>);
 
-/// Binds a socket for each of `specs`; an error names the address that failed.
+/// Binds a socket for each of `specs`; an error names the address that failed. The
+/// "Listening on" lines come once every socket is bound, so that whoever waits for the first
+/// line (a supervisor, a test) can connect to any of the ports.
 pub fn bind(specs: Vec<ListenSpec>, reuse_port: bool) -> Result<Vec<Bound>, StartError> {
     let mut bound = Vec::new();
     for spec in specs {
-        let (socket, proto) = match spec.protocol {
-            Transport::Tcp => (listener::bind(&spec, reuse_port).map(Socket::Tcp), "TCP"),
-            Transport::Udp => (crate::net::udp::bind(&spec, reuse_port).map(Socket::Udp), "UDP"),
+        let socket = match spec.protocol {
+            Transport::Tcp => listener::bind(&spec, reuse_port).map(Socket::Tcp),
+            Transport::Udp => crate::net::udp::bind(&spec, reuse_port).map(Socket::Udp),
         };
         let socket = socket.map_err(|e| StartError(format!("unable to listen on {}: {e}", spec.addr)))?;
-        tracing::info!(target: "listener", "Listening on {proto} port {} at {}", spec.addr.port(), spec.addr.ip());
         bound.push(Bound { socket, spec });
+    }
+    for Bound { spec, .. } in &bound {
+        let proto = match spec.protocol {
+            Transport::Tcp => "TCP",
+            Transport::Udp => "UDP",
+        };
+        tracing::info!(target: "listener", "Listening on {proto} port {} at {}", spec.addr.port(), spec.addr.ip());
     }
     Ok(bound)
 }
