@@ -51,6 +51,14 @@ impl Transport {
             _ => Err(format!("unknown protocol: {s}")),
         }
     }
+
+    /// `"TCP"` or `"UDP"`, as the log lines name them.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "TCP",
+            Transport::Udp => "UDP",
+        }
+    }
 }
 
 /// `port`, `'port'`, `'ip:port'` or `'[ipv6]:port'`; a bare port binds 0.0.0.0.

@@ -74,10 +74,7 @@ pub fn bind(specs: Vec<ListenSpec>, reuse_port: bool) -> Result<Vec<Bound>, Star
         bound.push(Bound { socket, spec });
     }
     for Bound { spec, .. } in &bound {
-        let proto = match spec.protocol {
-            Transport::Tcp => "TCP",
-            Transport::Udp => "UDP",
-        };
+        let proto = spec.protocol.name();
         tracing::info!(target: "listener", "Listening on {proto} port {} at {}", spec.addr.port(), spec.addr.ip());
     }
     Ok(bound)
@@ -125,7 +122,7 @@ impl Listening {
                     open.push(o);
                 }
                 None => {
-                    let proto = if o.protocol == Transport::Udp { "UDP" } else { "TCP" };
+                    let proto = o.protocol.name();
                     tracing::info!(target: "listener", "Stopped listening on {proto} port {} at {}", o.addr.port(), o.addr.ip());
                     close_task(o.task);
                 }
@@ -148,7 +145,7 @@ impl Listening {
         for (addr, protocol) in close {
             if let Some(i) = self.0.iter().position(|o| o.addr == addr && o.protocol == protocol) {
                 let o = self.0.remove(i);
-                let proto = if o.protocol == Transport::Udp { "UDP" } else { "TCP" };
+                let proto = o.protocol.name();
                 tracing::info!(target: "listener", "Stopped listening on {proto} port {} at {}", o.addr.port(), o.addr.ip());
                 close_task(o.task);
             }
