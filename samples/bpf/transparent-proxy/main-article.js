@@ -12,6 +12,8 @@ var PROXY_PORT = Number.parseInt(os.env.PROXY_PORT || '18000')
 var CGROUP_ROOT = cgroup2Root()
 var CGROUP = (os.env.CGROUP || CGROUP_ROOT).replace(/\/+$/, '')
 var CGROUP_WEIR = `${CGROUP}/weir`
+// Seconds between two sweeps of map_ports for entries nobody asked for (see sweep.js).
+var SWEEP_PERIOD = sweepPeriod(os.env.SWEEP_PERIOD, 'SWEEP_PERIOD')
 var IPV6 = loopbackHasIPv6()
 var SOL_IP = 0
 var SOL_IPV6 = 41
@@ -130,7 +132,7 @@ function attach() {
 }
 
 new Timeout(0).wait().then(attach)
-sweepStale(obj.maps.find(m => m.name === 'map_ports'), sweepPeriod(os.env.SWEEP_PERIOD, 'SWEEP_PERIOD'))
+sweepStale(obj.maps.find(m => m.name === 'map_ports'), SWEEP_PERIOD)
 
 pipy.exit(
   function () {
